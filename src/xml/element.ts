@@ -1,0 +1,45 @@
+// The one XML layer: ltx's element tree (the model @xmpp/xml builds on) and small helpers.
+// Stanzas are built and read through these, never through strings.
+import { Element, createElement, escapeXML, escapeXMLText } from "ltx";
+
+export { Element, escapeXML, escapeXMLText };
+
+type Attrs = Record<string, string | number | undefined>;
+type Child = Element | string | undefined | null | false;
+
+/** Builds an element: xml("iq", { type: "result" }, xml("query", { xmlns })). Undefined attrs are dropped. */
+export function xml(name: string, attrs?: Attrs | null, ...children: (Child | Child[])[]): Element {
+  const clean: Record<string, string> = {};
+  if (attrs) for (const k in attrs) if (attrs[k] !== undefined) clean[k] = String(attrs[k]);
+  const el = createElement(name, clean);
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c);
+  return el;
+}
+
+/** The first child element with this local name whose own xmlns is `ns` (or inherits none when ns is omitted). */
+export function child(el: Element, name: string, ns?: string): Element | undefined {
+  for (const c of el.children) {
+    if (typeof c !== "string" && c.name === name && (ns === undefined || c.attrs.xmlns === ns)) return c;
+  }
+  return undefined;
+}
+
+/** The first child element in namespace `ns`, whatever its name (the payload of an iq). */
+export function firstChildIn(el: Element, ns?: string): Element | undefined {
+  for (const c of el.children) {
+    if (typeof c !== "string" && (ns === undefined || c.attrs.xmlns === ns)) return c;
+  }
+  return undefined;
+}
+
+export function elementChildren(el: Element): Element[] {
+  const out: Element[] = [];
+  for (const c of el.children) if (typeof c !== "string") out.push(c);
+  return out;
+}
+
+/** Text of a child element, or undefined when the child is absent. */
+export function childText(el: Element, name: string, ns?: string): string | undefined {
+  const c = child(el, name, ns);
+  return c ? c.getText() : undefined;
+}
