@@ -1,0 +1,146 @@
+// Stored SASL credentials: SCRAM salted keys only (RFC 5802 §3, RFC 7677 §3), never the password.
+// "The server stores ... StoredKey, ServerKey, salt and iteration count" — enough to run SCRAM and
+// to check a PLAIN password (RFC 4616) by deriving StoredKey again, yet not enough to log in with.
+// Passwords are prepared as an RFC 8265 §4.2 OpaqueString before hashing.
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+
+export type ScramHash = "SHA-1" | "SHA-256";
+
+export interface ScramCredential {
+  salt: string; // base64
+  iterations: number;
+  storedKey: string; // base64
+  serverKey: string; // base64
+}
+
+export type Credentials = Partial<Record<ScramHash, ScramCredential>>;
+
+/** Strongest first: the order PLAIN verification and mechanism offers prefer. */
+export const SCRAM_HASHES: readonly ScramHash[] = ["SHA-256", "SHA-1"];
+
+/** RFC 7677 §4: "the iteration count ... SHOULD be at least 4096". */
+export const DEFAULT_ITERATIONS = 4096;
+
+const SALT_BYTES = 16;
+/** A stored count above this is treated as corrupt rather than run (it would stall the server). */
+const MAX_ITERATIONS = 10_000_000;
+
+const ALGORITHM: Record<ScramHash, { node: string; size: number }> = {
+  "SHA-1": { node: "sha1", size: 20 },
+  "SHA-256": { node: "sha256", size: 32 },
+};
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/** The output size of H() in bytes. */
+export function hashSize(hash: ScramHash): number {
+  return ALGORITHM[hash].size;
+}
+
+/** H(data) of RFC 5802 §2.2. */
+export function scramH(hash: ScramHash, data: Buffer): Buffer {
+  return createHash(ALGORITHM[hash].node).update(data).digest();
+}
+
+/** HMAC(key, str) of RFC 5802 §2.2. */
+export function scramHmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffer {
+  return createHmac(ALGORITHM[hash].node, key).update(data).digest();
+}
+
+/** Hi(password, salt, i) of RFC 5802 §2.2, which is PBKDF2 with HMAC as the PRF; run off the event loop. */
+export function saltedPassword(hash: ScramHash, password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+  const { node, size } = ALGORITHM[hash];
+  return pbkdf2Async(Buffer.from(password, "utf8"), salt, iterations, size, node);
+}
+
+/**
+ * RFC 8265 §4.2 OpaqueString, approximated: non-ASCII spaces map to U+0020, the result is NFC,
+ * and control characters (and lone surrogates) are refused. Undefined when the password is unusable.
+ */
+export function preparePassword(password: string): string | undefined {
+  const prepared = password.replace(/\p{Zs}/gu, " ").normalize("NFC");
+  if (prepared.length === 0 || /[\p{Cc}\p{Cs}]/u.test(prepared)) return undefined;
+  return prepared;
+}
+
+/** Builds one hash's credential from a password, a salt and an iteration count. */
+export async function scramCredential(hash: ScramHash, password: string, salt: Buffer, iterations: number): Promise<ScramCredential> {
+  const prepared = preparePassword(password);
+  if (prepared === undefined) throw new RangeError("password is empty or contains control characters");
+  if (!validIterations(iterations)) throw new RangeError(`iteration count must be an integer from 1 to ${MAX_ITERATIONS}`);
+  const salted = await saltedPassword(hash, prepared, salt, iterations);
+  return {
+    salt: salt.toString("base64"),
+    iterations,
+    storedKey: scramH(hash, scramHmac(hash, salted, "Client Key")).toString("base64"),
+    serverKey: scramHmac(hash, salted, "Server Key").toString("base64"),
+  };
+}
+
+/** Both hashes' credentials, each with its own random 16-byte salt. */
+export async function deriveCredentials(password: string, opts: { iterations?: number } = {}): Promise<Credentials> {
+  const iterations = opts.iterations ?? DEFAULT_ITERATIONS;
+  const [sha256, sha1] = await Promise.all([
+    scramCredential("SHA-256", password, randomBytes(SALT_BYTES), iterations),
+    scramCredential("SHA-1", password, randomBytes(SALT_BYTES), iterations),
+  ]);
+  return { "SHA-256": sha256, "SHA-1": sha1 };
+}
+
+/** A stored credential decoded and checked; undefined when it is corrupt. */
+export interface ScramKeys {
+  salt: Buffer;
+  iterations: number;
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+export function decodeCredential(hash: ScramHash, cred: ScramCredential | undefined): ScramKeys | undefined {
+  if (cred === undefined || !validIterations(cred.iterations)) return undefined;
+  const salt = Buffer.from(cred.salt ?? "", "base64");
+  const storedKey = Buffer.from(cred.storedKey ?? "", "base64");
+  const serverKey = Buffer.from(cred.serverKey ?? "", "base64");
+  const size = hashSize(hash);
+  if (salt.length === 0 || storedKey.length !== size || serverKey.length !== size) return undefined;
+  return { salt, iterations: cred.iterations, storedKey, serverKey };
+}
+
+/**
+ * Checks a PLAIN password against stored credentials (the strongest hash present): derives
+ * StoredKey again with the stored salt and count and compares in constant time.
+ */
+export async function verifyPassword(creds: Credentials, password: string): Promise<boolean> {
+  for (const hash of SCRAM_HASHES) {
+    const keys = decodeCredential(hash, creds[hash]);
+    if (keys === undefined) continue;
+    const prepared = preparePassword(password);
+    // An unusable password still pays for the derivation, so the time does not tell it apart.
+    const salted = await saltedPassword(hash, prepared ?? password, keys.salt, keys.iterations);
+    const storedKey = scramH(hash, scramHmac(hash, salted, "Client Key"));
+    return timingSafeEqual(storedKey, keys.storedKey) && prepared !== undefined;
+  }
+  return false;
+}
+
+// Unknown users get credentials that look real and stay the same for the same name within this
+// process, so neither the salt nor the timing reveals whether an account exists.
+const FAKE_SECRET = randomBytes(32);
+
+/** Stable, unusable credentials standing in for a user that does not exist. */
+export function fakeCredentials(username: string): Credentials {
+  const key = username.normalize("NFC").toLowerCase();
+  const part = (label: string, hash: ScramHash, bytes: number): string =>
+    createHmac("sha256", FAKE_SECRET).update(`${label}\0${hash}\0${key}`).digest().subarray(0, bytes).toString("base64");
+  const fake = (hash: ScramHash): ScramCredential => ({
+    salt: part("salt", hash, SALT_BYTES),
+    iterations: DEFAULT_ITERATIONS,
+    storedKey: part("stored-key", hash, hashSize(hash)),
+    serverKey: part("server-key", hash, hashSize(hash)),
+  });
+  return { "SHA-256": fake("SHA-256"), "SHA-1": fake("SHA-1") };
+}
+
+function validIterations(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 1 && n <= MAX_ITERATIONS;
+}
