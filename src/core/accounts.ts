@@ -1,0 +1,71 @@
+// Accounts: the only thing stored about a password is its SCRAM salted keys (RFC 5802).
+import { deriveCredentials, type Credentials } from "../stream/sasl/credentials.ts";
+import { normalizeLocal } from "../xml/jid.ts";
+import type { StorageProvider, KeyValueStore } from "../storage/types.ts";
+import type { AccountDirectory } from "./router.ts";
+
+export interface AccountRecord { credentials: Credentials; created: number }
+
+export class AccountError extends Error {}
+
+export class Accounts implements AccountDirectory {
+  private readonly store: KeyValueStore<AccountRecord>;
+  private readonly storage: StorageProvider;
+  private readonly domain: string;
+  private readonly iterations: number;
+
+  /** Owners are bare JIDs, so stores of every kind share one key space. */
+  constructor(storage: StorageProvider, domain: string, iterations: number) {
+    this.storage = storage;
+    this.domain = domain;
+    this.iterations = iterations;
+    this.store = storage.keyval<AccountRecord>("accounts");
+  }
+
+  private key(local: string): string {
+    return `${local}@${this.domain}`;
+  }
+
+  async exists(local: string): Promise<boolean> {
+    return (await this.store.get(this.key(local))) !== undefined;
+  }
+
+  async credentials(username: string): Promise<Credentials | undefined> {
+    let local: string;
+    try {
+      local = normalizeLocal(username);
+    } catch {
+      return undefined;
+    }
+    return (await this.store.get(this.key(local)))?.credentials;
+  }
+
+  async create(local: string, password: string): Promise<void> {
+    local = normalizeLocal(local);
+    if (await this.exists(local)) throw new AccountError(`account ${this.key(local)} already exists`);
+    await this.store.set(this.key(local), { credentials: await this.derive(password), created: Date.now() });
+  }
+
+  async setPassword(local: string, password: string): Promise<void> {
+    local = normalizeLocal(local);
+    const rec = await this.store.get(this.key(local));
+    if (!rec) throw new AccountError(`no account ${this.key(local)}`);
+    await this.store.set(this.key(local), { ...rec, credentials: await this.derive(password) });
+  }
+
+  /** Deletes the account and everything stored for it. */
+  async delete(local: string): Promise<void> {
+    local = normalizeLocal(local);
+    if (!(await this.exists(local))) throw new AccountError(`no account ${this.key(local)}`);
+    await this.storage.purgeOwner(this.key(local));
+  }
+
+  async list(): Promise<string[]> {
+    return this.storage.owners("accounts");
+  }
+
+  private derive(password: string): Promise<Credentials> {
+    if (password.length === 0) throw new AccountError("the password is empty");
+    return deriveCredentials(password, { iterations: this.iterations });
+  }
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig, stripJsonComments } from "./config.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "xmppd-config-"));
+const file = (text: string) => {
+  const p = join(dir, `c${Math.random()}.jsonc`);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe("config", () => {
+  it("has working defaults", () => {
+    const c = loadConfig(undefined, {}).server;
+    expect(c.domain).toBe("localhost");
+    expect(c.c2s.port).toBe(5222);
+    expect(c.c2s.directTlsPort).toBe(5223);
+    expect(c.c2s.requireTls).toBe(true);
+    expect(c.dataDir).toBe("./data");
+    expect(c.limits.stanzaSize).toBe(262144);
+  });
+
+  it("reads the commented example", () => {
+    const c = loadConfig(join(import.meta.dirname, "../../xmppd.example.jsonc"), {});
+    expect(c.server.admins).toEqual(["admin@localhost"]);
+    expect(c.modules).toEqual({ ping: { interval: 240, timeout: 60 } });
+  });
+
+  it("names an unknown key", () => {
+    expect(() => loadConfig(file(`{ "c2s": { "prot": 1 } }`), {})).toThrow(/^c2s\.prot: unknown option/);
+  });
+
+  it("names a key with a bad value", () => {
+    expect(() => loadConfig(file(`{ "c2s": { "port": "x" } }`), {})).toThrow("c2s.port: must be an integer");
+    expect(() => loadConfig(file(`{ "c2s": { "port": 70000 } }`), {})).toThrow("c2s.port: must be between 0 and 65535");
+    expect(() => loadConfig(file(`{ "log": { "level": "loud" } }`), {})).toThrow(/^log\.level: must be one of/);
+  });
+
+  it("says when the file is not JSON", () => {
+    expect(() => loadConfig(file(`{ domain: x }`), {})).toThrow(/not valid JSON/);
+  });
+
+  it("lets the environment override the file", () => {
+    const c = loadConfig(file(`{ "domain": "a.example", "c2s": { "port": 1 } }`), {
+      XMPPD_DOMAIN: "b.example", XMPPD_C2S__PORT: "5333", XMPPD_C2S__REQUIRE_TLS: "false", XMPPD_ADMINS: "x@b.example, y@b.example",
+    }).server;
+    expect(c.domain).toBe("b.example");
+    expect(c.c2s.port).toBe(5333);
+    expect(c.c2s.requireTls).toBe(false);
+    expect(c.admins).toEqual(["x@b.example", "y@b.example"]);
+  });
+
+  it("rejects an unknown environment option", () => {
+    expect(() => loadConfig(undefined, { XMPPD_C2S__PROT: "1" })).toThrow(/XMPPD_C2S__PROT/);
+  });
+
+  it("strips comments but not comment-like text in strings", () => {
+    expect(JSON.parse(stripJsonComments(`{ "a": "http://x/*y*/", // c\n "b": 1, /* d */ }`))).toEqual({ a: "http://x/*y*/", b: 1 });
+  });
+});

@@ -1,0 +1,122 @@
+// The server's configuration: one JSON-with-comments file, overridable by environment variables
+// (XMPPD_<PATH> with dots as double underscores: XMPPD_C2S__PORT=5333), validated once at start
+// against the schema below and the modules' own schemas. Unknown keys are errors.
+import { readFileSync, existsSync } from "node:fs";
+import { bool, ConfigError, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Infer, type Shape } from "./schema.ts";
+
+export const serverSchema = {
+  domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
+  dataDir: str("Folder for the embedded database, generated certificates and uploads.", "./data"),
+  admins: strList("Bare JIDs with administrative rights (XEP-0133 commands).", []),
+  log: section("Logging (pino, JSON lines on stderr).", {
+    level: oneOf("Log level.", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+  }),
+  c2s: section("Client-to-server listener (RFC 6120).", {
+    host: str("Address to listen on ('::' is every address, v4 and v6).", "::"),
+    port: int("STARTTLS port; 0 disables it.", 5222, 0, 65535),
+    directTlsPort: int("Direct TLS port (XEP-0368); 0 disables it.", 5223, 0, 65535),
+    requireTls: bool("Refuse to authenticate before TLS. Only a loopback test profile should turn this off.", true),
+    maxConnections: int("Connections accepted at once on each listener.", 200_000, 1),
+  }),
+  tls: section("Certificates. Without cert and key, a self-signed one is made in dataDir at first start.", {
+    cert: optStr("PEM certificate chain file."),
+    key: optStr("PEM private key file."),
+  }),
+  limits: section("Limits checked before work (RFC 6120 §13.12).", {
+    stanzaSize: int("Largest stanza after authentication, in characters.", 262_144, 1024),
+    preAuthStanzaSize: int("Largest stanza before authentication, in characters.", 8192, 512),
+    maxDepth: int("Deepest element nesting inside a stanza.", 32, 4, 1000),
+    bytesPerSecond: int("Sustained bytes per second read from one connection after authentication (bursts of 10 s allowed); 0 lifts it.", 0, 0),
+    handshakeTimeout: int("Seconds from TCP connect to a bound resource.", 60, 1),
+  }),
+  auth: section("Authentication (RFC 6120 §6).", {
+    mechanisms: strList("SASL mechanisms offered, in preference order, where possible.", ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]),
+    iterations: int("PBKDF2 iterations for newly stored SCRAM keys.", 4096, 4096),
+    failuresPerMinute: int("Failed logins allowed from one address per minute before it is throttled.", 10, 1),
+  }),
+  registration: section("In-band registration (XEP-0077).", {
+    enabled: bool("Let anyone create an account from a client.", false),
+    perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),
+  }),
+} satisfies Shape;
+
+export type ServerConfig = Infer<typeof serverSchema>;
+
+/** Strips // and /* *\/ comments and trailing commas outside strings, so the file may be commented. */
+export function stripJsonComments(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (c === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      i = end < 0 ? text.length : end + 1;
+    } else out += c;
+  }
+  return out.replace(/,(\s*[}\]])/g, "$1");
+}
+
+/** Applies XMPPD_* variables onto the raw config: XMPPD_C2S__PORT sets c2s.port. */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, shape: Shape): Record<string, unknown> {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("XMPPD_") || name === "XMPPD_CONFIG" || value === undefined) continue;
+    const path = name.slice(6).toLowerCase().split("__").map(camel);
+    let target: Record<string, unknown> = raw;
+    let fields: Shape | undefined = shape;
+    for (const key of path.slice(0, -1)) {
+      const f: unknown = fields?.[key];
+      fields = (f as { shape?: Shape } | undefined)?.shape;
+      if (typeof target[key] !== "object" || target[key] === null) target[key] = {};
+      target = target[key] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1]!;
+    if (fields && !(last in fields)) throw new ConfigError(`${name}: no option ${path.join(".")}`);
+    target[last] = value;
+  }
+  return raw;
+}
+
+function camel(s: string): string {
+  return s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export interface LoadedConfig { server: ServerConfig; modules: Record<string, unknown>; path: string | undefined }
+
+/** Reads, merges and validates; throws ConfigError with a one-line message naming the bad key. */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw: Record<string, unknown> = {};
+  if (path !== undefined) {
+    if (!existsSync(path)) throw new ConfigError(`config file ${path} not found`);
+    try {
+      raw = JSON.parse(stripJsonComments(readFileSync(path, "utf8"))) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const { modules = {}, ...rest } = raw;
+  const envRaw = applyEnv({}, env, serverSchema);
+  const merged = mergeDeep(rest, envRaw);
+  const fromEnv = Object.keys(envRaw).length > 0;
+  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: modules as Record<string, unknown>, path };
+}
+
+function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] = typeof v === "object" && v !== null && typeof cur === "object" && cur !== null
+      ? mergeDeep(cur as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export function documentConfig(): string {
+  return ["| key | type | default | meaning |", "|---|---|---|---|", ...documentShape(serverSchema)].join("\n");
+}

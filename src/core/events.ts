@@ -1,0 +1,122 @@
+// The closed, typed hook set. Every hook name is a key of EventMap, checked by the compiler.
+// Two kinds: "handle" hooks stop at the first handler that returns true; "fold" hooks pass a
+// value through every handler. Priorities are named bands that always run in this order.
+import type { Element } from "../xml/element.ts";
+import type { JID } from "../xml/jid.ts";
+import type { Session } from "./session.ts";
+
+export const BANDS = ["first", "early", "normal", "late", "last"] as const;
+export type Band = (typeof BANDS)[number];
+
+/** A stanza on its way to a local destination. `origin` is the local session that sent it, if any. */
+export interface StanzaEvent {
+  readonly stanza: Element;
+  readonly from: JID;
+  readonly to: JID;
+  readonly origin: Session | undefined;
+}
+
+export interface HandleHooks {
+  /** Stanzas addressed to the server's domain (iq handlers are tried first, through the iq table). */
+  "message/host": StanzaEvent;
+  "presence/host": StanzaEvent;
+  /** Stanzas addressed to an account's bare JID. */
+  "message/bare": StanzaEvent;
+  "presence/bare": StanzaEvent;
+  "iq/bare": StanzaEvent;
+  /** Stanzas addressed to a full JID (the session may or may not exist). */
+  "message/full": StanzaEvent;
+  "presence/full": StanzaEvent;
+  "iq/full": StanzaEvent;
+  /** A presence sent by a local session without a 'to' (broadcast), after the session's state is updated. */
+  "presence/broadcast": StanzaEvent;
+}
+
+export interface FoldHooks {
+  /** Stream features offered after authentication (bind, session, roster versioning, ...). */
+  "stream/features": { account: JID; features: Element[] };
+  /** Stream features offered before authentication (registration, ...). */
+  "stream/features-preauth": { secure: boolean; features: Element[] };
+}
+
+export interface NotifyHooks {
+  /** A session has bound a resource and can send stanzas. */
+  "session/bound": Session;
+  /** A bound session is gone (clean close, error, lost connection). */
+  "session/closed": { session: Session; reason: string };
+  /** An account was deleted: modules drop what they keep for it. */
+  "account/deleted": { jid: JID };
+}
+
+type Handler<T> = (value: T) => boolean | void | Promise<boolean | void>;
+type Folder<T> = (value: T) => T | Promise<T>;
+type Notifier<T> = (value: T) => void | Promise<void>;
+
+interface Entry<F> { band: number; fn: F; seq: number }
+
+function insert<F>(list: Entry<F>[], entry: Entry<F>): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1]!.band > entry.band) i--;
+  list.splice(i, 0, entry);
+}
+
+let seq = 0;
+
+/** Registration is returned as an unsubscribe function, so module contexts can undo it. */
+export class Events {
+  private readonly handles = new Map<keyof HandleHooks, Entry<Handler<never>>[]>();
+  private readonly folds = new Map<keyof FoldHooks, Entry<Folder<never>>[]>();
+  private readonly notifies = new Map<keyof NotifyHooks, Entry<Notifier<never>>[]>();
+
+  onHandle<K extends keyof HandleHooks>(name: K, fn: Handler<HandleHooks[K]>, band: Band = "normal"): () => void {
+    return this.add(this.handles, name, fn as Handler<never>, band);
+  }
+  onFold<K extends keyof FoldHooks>(name: K, fn: Folder<FoldHooks[K]>, band: Band = "normal"): () => void {
+    return this.add(this.folds, name, fn as unknown as Folder<never>, band);
+  }
+  onNotify<K extends keyof NotifyHooks>(name: K, fn: Notifier<NotifyHooks[K]>, band: Band = "normal"): () => void {
+    return this.add(this.notifies, name, fn as Notifier<never>, band);
+  }
+
+  /** True when some handler took the event. */
+  async handle<K extends keyof HandleHooks>(name: K, value: HandleHooks[K]): Promise<boolean> {
+    const list = this.handles.get(name);
+    if (!list) return false;
+    for (const e of list) {
+      const r = (e.fn as Handler<HandleHooks[K]>)(value);
+      if (r === true || (r !== undefined && r !== false && (await r) === true)) return true;
+    }
+    return false;
+  }
+
+  async fold<K extends keyof FoldHooks>(name: K, value: FoldHooks[K]): Promise<FoldHooks[K]> {
+    const list = this.folds.get(name);
+    if (!list) return value;
+    for (const e of list) value = await (e.fn as unknown as Folder<FoldHooks[K]>)(value);
+    return value;
+  }
+
+  /** Runs every listener; one listener's failure is reported, not propagated to the others. */
+  async notify<K extends keyof NotifyHooks>(name: K, value: NotifyHooks[K], onError: (e: unknown) => void): Promise<void> {
+    const list = this.notifies.get(name);
+    if (!list) return;
+    for (const e of list) {
+      try {
+        await (e.fn as Notifier<NotifyHooks[K]>)(value);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  }
+
+  private add<K, F>(map: Map<K, Entry<F>[]>, name: K, fn: F, band: Band): () => void {
+    let list = map.get(name);
+    if (!list) map.set(name, (list = []));
+    const entry: Entry<F> = { band: BANDS.indexOf(band), fn, seq: seq++ };
+    insert(list, entry);
+    return () => {
+      const i = list.indexOf(entry);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+}

@@ -1,0 +1,134 @@
+// The module API. A module is one XEP (or RFC chapter) with a small declared surface: its name,
+// the specifications it implements, the disco features it adds, its typed options, what it
+// depends on, and a setup that works only through the context it is given. Everything a module
+// registers is recorded by its context, so unloading it removes handlers, features and timers.
+import type { Element } from "../xml/element.ts";
+import type { JID } from "../xml/jid.ts";
+import type { Band, Events, FoldHooks, HandleHooks, NotifyHooks } from "./events.ts";
+import type { IqHandlers, IqTarget } from "./iq.ts";
+import type { Logger } from "./log.ts";
+import type { Router } from "./router.ts";
+import type { Infer, Shape } from "./schema.ts";
+import type { LocalSessions } from "./session.ts";
+import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
+import type { Accounts } from "./accounts.ts";
+
+/** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */
+export interface SpecRef { spec: string; version: string }
+
+export interface ModuleDefinition<S extends Shape = Shape> {
+  readonly name: string;
+  readonly specs: SpecRef[];
+  readonly options?: S;
+  readonly depends?: string[];
+  setup(ctx: ModuleContext<Infer<S>>): void | Promise<void>;
+}
+
+export function defineModule<S extends Shape = Record<never, never>>(def: ModuleDefinition<S>): ModuleDefinition<S> {
+  return def;
+}
+
+export interface Identity { category: string; type: string; name?: string }
+
+/** What disco#info reports for the server and for accounts; filled by module contexts. */
+export class DiscoRegistry {
+  readonly hostFeatures = new Map<string, number>();
+  readonly accountFeatures = new Map<string, number>();
+  readonly identities: Identity[] = [];
+  /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
+  readonly extensions: Element[] = [];
+
+  static add(map: Map<string, number>, ns: string): () => void {
+    map.set(ns, (map.get(ns) ?? 0) + 1);
+    return () => {
+      const n = (map.get(ns) ?? 1) - 1;
+      if (n <= 0) map.delete(ns);
+      else map.set(ns, n);
+    };
+  }
+}
+
+/** The server as modules see it. */
+export interface ServerApi {
+  readonly domain: JID;
+  readonly router: Router;
+  readonly sessions: LocalSessions;
+  readonly accounts: Accounts;
+  readonly events: Events;
+  readonly disco: DiscoRegistry;
+  readonly storage: StorageProvider;
+  readonly log: Logger;
+  /** Admin JIDs from the config (bare JIDs). */
+  isAdmin(jid: JID): boolean;
+}
+
+export class ModuleContext<O> {
+  private readonly undo: (() => void)[] = [];
+  readonly name: string;
+  readonly options: O;
+  readonly server: ServerApi;
+  readonly log: Logger;
+
+  constructor(name: string, options: O, server: ServerApi, log: Logger) {
+    this.name = name;
+    this.options = options;
+    this.server = server;
+    this.log = log;
+  }
+
+  /** A feature of the server's disco#info. */
+  feature(ns: string): void {
+    this.undo.push(DiscoRegistry.add(this.server.disco.hostFeatures, ns));
+  }
+
+  /** A feature of every account's disco#info (bare JID). */
+  accountFeature(ns: string): void {
+    this.undo.push(DiscoRegistry.add(this.server.disco.accountFeatures, ns));
+  }
+
+  identity(identity: Identity): void {
+    const list = this.server.disco.identities;
+    list.push(identity);
+    this.undo.push(() => list.splice(list.indexOf(identity), 1));
+  }
+
+  iq(target: IqTarget, ns: string, name: string, handlers: IqHandlers): void {
+    this.undo.push(this.server.router.iq.add(target, ns, name, handlers));
+  }
+
+  handle<K extends keyof HandleHooks>(name: K, fn: (v: HandleHooks[K]) => boolean | void | Promise<boolean | void>, band?: Band): void {
+    this.undo.push(this.server.events.onHandle(name, fn, band));
+  }
+
+  fold<K extends keyof FoldHooks>(name: K, fn: (v: FoldHooks[K]) => FoldHooks[K] | Promise<FoldHooks[K]>, band?: Band): void {
+    this.undo.push(this.server.events.onFold(name, fn, band));
+  }
+
+  on<K extends keyof NotifyHooks>(name: K, fn: (v: NotifyHooks[K]) => void | Promise<void>, band?: Band): void {
+    this.undo.push(this.server.events.onNotify(name, fn, band));
+  }
+
+  /** A repeating timer owned by the module (unref'd: it never keeps the process alive). */
+  every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.undo.push(() => clearInterval(t));
+  }
+
+  /** Undo on unload, for anything registered outside the context's own helpers. */
+  onUnload(fn: () => void): void {
+    this.undo.push(fn);
+  }
+
+  keyval<T>(name: string): KeyValueStore<T> {
+    return this.server.storage.keyval<T>(name);
+  }
+
+  map<T>(name: string): MapStore<T> {
+    return this.server.storage.map<T>(name);
+  }
+
+  unload(): void {
+    while (this.undo.length) this.undo.pop()!();
+  }
+}

@@ -1,0 +1,253 @@
+// The router: RFC 6120 §10 (server rules for processing XML stanzas) and RFC 6121 §8 (delivery
+// rules for message, presence and iq to bare and full JIDs). Protocol policy lives in modules,
+// which take stanzas through the typed hooks; what is left here is the default delivery.
+import { randomUUID } from "node:crypto";
+import type { Element } from "../xml/element.ts";
+import { type JID, tryParseJid } from "../xml/jid.ts";
+import { StanzaError } from "./errors.ts";
+import type { Events, StanzaEvent } from "./events.ts";
+import { IqTable, type IqRequest } from "./iq.ts";
+import type { Logger } from "./log.ts";
+import { type LocalSessions, type Session, isAvailable } from "./session.ts";
+import { errorReply, iqResult, kindOf, toStanzaError } from "./stanza.ts";
+
+/** Where stanzas for other domains go. Federation (S2S) implements it; the default refuses. */
+export interface RemoteRoute {
+  send(stanza: Element, domain: string): Promise<void>;
+}
+
+/** A component owns a subdomain (e.g. conference.example.com) and takes every stanza to it. */
+export interface Component {
+  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined): Promise<void>;
+}
+
+export interface AccountDirectory {
+  exists(local: string): Promise<boolean>;
+}
+
+const noRemote: RemoteRoute = {
+  async send() {
+    throw new StanzaError("remote-server-not-found");
+  },
+};
+
+interface Pending { resolve(el: Element): void; reject(e: Error): void; timer: NodeJS.Timeout }
+
+export class Router {
+  readonly iq = new IqTable();
+  remote: RemoteRoute = noRemote;
+  private readonly components = new Map<string, Component>();
+  private readonly pending = new Map<string, Pending>();
+
+  readonly domain: JID;
+  private readonly sessions: LocalSessions;
+  private readonly events: Events;
+  private readonly accounts: AccountDirectory;
+  private readonly log: Logger;
+
+  constructor(domain: JID, sessions: LocalSessions, events: Events, accounts: AccountDirectory, log: Logger) {
+    this.domain = domain;
+    this.sessions = sessions;
+    this.events = events;
+    this.accounts = accounts;
+    this.log = log;
+  }
+
+  addComponent(domain: string, component: Component): () => void {
+    this.components.set(domain, component);
+    return () => this.components.delete(domain);
+  }
+
+  /**
+   * Routes a stanza whose 'from' is already stamped (by the stream, or by the server itself).
+   * Never throws: a failure becomes the error reply for the sender.
+   */
+  async route(stanza: Element, origin?: Session): Promise<void> {
+    try {
+      await this.dispatch(stanza, origin);
+    } catch (e) {
+      if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
+      this.bounce(stanza, toStanzaError(e), origin);
+    }
+  }
+
+  /** Sends the error reply for a stanza back to its sender (never for an error stanza). */
+  bounce(stanza: Element, err: StanzaError, origin?: Session): void {
+    const reply = errorReply(stanza, err);
+    if (!reply) return;
+    if (!reply.attrs.from) reply.attrs.from = this.domain.toString();
+    if (origin && (!stanza.attrs.from || stanza.attrs.from === origin.jid.toString())) origin.send(reply);
+    else void this.route(reply);
+  }
+
+  /** Sends an iq from the server and waits for its result (or rejects with the error / timeout). */
+  request(iq: Element, timeoutMs: number): Promise<Element> {
+    const id = iq.attrs.id ?? (iq.attrs.id = randomUUID());
+    iq.attrs.from ??= this.domain.toString();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new StanzaError("remote-server-timeout"));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      void this.route(iq);
+    });
+  }
+
+  private async dispatch(stanza: Element, origin: Session | undefined): Promise<void> {
+    const kind = kindOf(stanza);
+    if (!kind) throw new StanzaError("bad-request", "not a stanza");
+    const from = origin?.jid ?? tryParseJid(stanza.attrs.from ?? "") ?? this.domain;
+    let to: JID;
+    if (stanza.attrs.to === undefined || stanza.attrs.to === "") {
+      // RFC 6120 §10.3: no 'to' means the sender's own account (presence without 'to' is a broadcast).
+      if (kind === "presence" && origin) {
+        await this.events.handle("presence/broadcast", { stanza, from, to: from.bare, origin });
+        return;
+      }
+      to = from.bare;
+    } else {
+      const parsed = tryParseJid(stanza.attrs.to);
+      if (!parsed) throw new StanzaError("jid-malformed");
+      to = parsed;
+    }
+    if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
+
+    const ev: StanzaEvent = { stanza, from, to, origin };
+    if (to.domain !== this.domain.domain) {
+      const component = this.components.get(to.domain);
+      if (component) return component.receive(stanza, from, to, origin);
+      return this.remote.send(stanza, to.domain);
+    }
+    if (to.local === "") return this.toHost(kind, ev);
+    if (to.resource === "") return this.toBare(kind, ev);
+    return this.toFull(kind, ev);
+  }
+
+  private validIq(iq: Element): boolean {
+    const { id, type } = iq.attrs;
+    if (!id) return false;
+    if (type === "get" || type === "set") return iq.children.filter((c) => typeof c !== "string").length === 1;
+    return type === "result" || type === "error";
+  }
+
+  private async toHost(kind: "message" | "presence" | "iq", ev: StanzaEvent): Promise<void> {
+    if (kind === "iq") return this.iqTo("host", ev);
+    if (await this.events.handle(kind === "message" ? "message/host" : "presence/host", ev)) return;
+    // RFC 6121 §8.5.1 style: the server itself has no use for this stanza.
+    if (kind === "message") throw new StanzaError("service-unavailable");
+  }
+
+  private async iqTo(target: "host" | "account", ev: StanzaEvent): Promise<void> {
+    const { stanza } = ev;
+    const type = stanza.attrs.type;
+    if (type === "result" || type === "error") {
+      if (target === "host") this.settle(stanza);
+      return;
+    }
+    const payload = stanza.children.find((c) => typeof c !== "string") as Element;
+    const handlers = this.iq.find(target, payload);
+    const handler = type === "get" ? handlers?.get : handlers?.set;
+    if (!handler) {
+      if (target === "account" && (await this.events.handle("iq/bare", ev))) return;
+      throw new StanzaError(handlers ? "bad-request" : "service-unavailable");
+    }
+    const req: IqRequest = { stanza, payload, type: type as "get" | "set", from: ev.from, to: ev.to, origin: ev.origin };
+    const result = await handler(req);
+    const reply = iqResult(stanza, result ?? undefined);
+    reply.attrs.to = ev.from.toString();
+    if (stanza.attrs.to) reply.attrs.from = stanza.attrs.to;
+    else delete reply.attrs.from;
+    this.reply(reply, ev.origin);
+  }
+
+  private settle(response: Element): void {
+    const id = response.attrs.id ?? "";
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (response.attrs.type === "result") p.resolve(response);
+    else p.reject(new StanzaError("undefined-condition", response.getChild("error")?.toString()));
+  }
+
+  private reply(reply: Element, origin: Session | undefined): void {
+    if (origin && reply.attrs.to === origin.jid.toString()) origin.send(reply);
+    else void this.route(reply);
+  }
+
+  private async toBare(kind: "message" | "presence" | "iq", ev: StanzaEvent): Promise<void> {
+    if (kind === "iq") {
+      if (!(await this.accountExists(ev.to))) throw new StanzaError("service-unavailable");
+      return this.iqTo("account", ev);
+    }
+    if (kind === "message") {
+      if (await this.events.handle("message/bare", ev)) return;
+      return this.deliverMessageToBare(ev);
+    }
+    if (await this.events.handle("presence/bare", ev)) return;
+    // Directed presence to a bare JID reaches every available resource (RFC 6121 §8.5.2.1.1).
+    for (const s of this.sessions.of(ev.to)) if (isAvailable(s)) s.send(ev.stanza);
+  }
+
+  /**
+   * RFC 6121 §8.5.2: normal/chat go to the available resources of highest non-negative priority,
+   * headline to all of them; groupchat is refused; errors are dropped. With no resource
+   * available the message bounces (the offline store, when loaded, takes it first through the hook).
+   */
+  async deliverMessageToBare(ev: StanzaEvent): Promise<void> {
+    const type = ev.stanza.attrs.type ?? "normal";
+    if (type === "error") return;
+    if (type === "groupchat") throw new StanzaError("service-unavailable");
+    const targets = this.messageTargets(ev.to, type === "headline");
+    if (targets.length === 0) {
+      if (type === "headline") return;
+      if (!(await this.accountExists(ev.to))) throw new StanzaError("service-unavailable");
+      throw new StanzaError("service-unavailable", "the recipient is offline");
+    }
+    for (const s of targets) s.send(ev.stanza);
+  }
+
+  /** The sessions a message to a bare JID reaches (all non-negative ones, or the top priority). */
+  messageTargets(bare: JID, all: boolean): Session[] {
+    let best = -1;
+    let out: Session[] = [];
+    for (const s of this.sessions.of(bare)) {
+      if (!isAvailable(s) || s.priority < 0) continue;
+      if (all) out.push(s);
+      else if (s.priority > best) {
+        best = s.priority;
+        out = [s];
+      } else if (s.priority === best) out.push(s);
+    }
+    return out;
+  }
+
+  private async toFull(kind: "message" | "presence" | "iq", ev: StanzaEvent): Promise<void> {
+    if (await this.events.handle(`${kind}/full` as const, ev)) return;
+    const session = this.sessions.get(ev.to);
+    if (session) {
+      session.send(ev.stanza);
+      return;
+    }
+    const type = ev.stanza.attrs.type;
+    if (kind === "iq") {
+      if (type === "result" || type === "error") return;
+      throw new StanzaError("service-unavailable");
+    }
+    if (kind === "message") {
+      // RFC 6121 §8.5.3.2.1: chat and normal fall back to the bare JID; groupchat bounces.
+      if (type === "groupchat") throw new StanzaError("service-unavailable");
+      if (type === "headline" || type === "error") return;
+      return this.toBare("message", { ...ev, to: ev.to.bare });
+    }
+    // RFC 6121 §8.5.3.2.2: subscription-related presence is handled as if sent to the bare JID.
+    if (type === "subscribe" || type === "subscribed" || type === "unsubscribe" || type === "unsubscribed") {
+      return this.toBare("presence", { ...ev, to: ev.to.bare });
+    }
+  }
+
+  private async accountExists(bare: JID): Promise<boolean> {
+    return this.sessions.of(bare).length > 0 || (await this.accounts.exists(bare.local));
+  }
+}

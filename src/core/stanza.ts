@@ -1,0 +1,42 @@
+// Reply helpers for stanzas (RFC 6120 §8): results, error replies, and the rule that an error is
+// never answered with an error.
+import { xml, type Element } from "../xml/element.ts";
+import { StanzaError } from "./errors.ts";
+
+export type StanzaKind = "message" | "presence" | "iq";
+
+export function kindOf(el: Element): StanzaKind | undefined {
+  const n = el.name;
+  return n === "message" || n === "presence" || n === "iq" ? n : undefined;
+}
+
+/** An iq result for a request, with an optional payload. */
+export function iqResult(req: Element, payload?: Element): Element {
+  return xml("iq", { type: "result", id: req.attrs.id, to: req.attrs.from, from: req.attrs.to }, payload);
+}
+
+/**
+ * The error reply for a stanza, or undefined when the stanza is itself an error (RFC 6120 §8.3.1:
+ * an entity MUST NOT respond to an error stanza with a further error). For iq, the request's
+ * payload is echoed so the requester can correlate; messages and presences are not echoed.
+ */
+export function errorReply(stanza: Element, err: StanzaError, by?: string): Element | undefined {
+  if (stanza.attrs.type === "error") return undefined;
+  const reply = xml(stanza.name, { type: "error", id: stanza.attrs.id, to: stanza.attrs.from, from: stanza.attrs.to });
+  if (stanza.name === "iq") {
+    for (const c of stanza.children) if (typeof c !== "string") reply.append(c.clone());
+  }
+  reply.append(err.toElement(by));
+  return reply;
+}
+
+/** A shallow copy of a stanza with new addressing; children are shared, not cloned. */
+export function readdress(stanza: Element, to: string | undefined, from?: string): Element {
+  const copy = xml(stanza.name, { ...stanza.attrs, to, from: from ?? stanza.attrs.from });
+  for (const c of stanza.children) copy.children.push(c);
+  return copy;
+}
+
+export function toStanzaError(e: unknown): StanzaError {
+  return e instanceof StanzaError ? e : new StanzaError("internal-server-error");
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// The command line: start the server, manage accounts, check the configuration.
+// Every failure a person can cause (bad config, port in use, unknown user) is one clear line.
+import { parseArgs } from "node:util";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts";
+import { ConfigError } from "./core/schema.ts";
+import { AccountError } from "./core/accounts.ts";
+import { XmppServer } from "./server.ts";
+import { JidError, parseJid } from "./xml/jid.ts";
+
+const USAGE = `usage: xmppd <command> [options]
+
+commands:
+  start                  run the server
+  adduser <jid> [pass]   create an account (password asked when not given)
+  passwd <jid> [pass]    change an account's password
+  deluser <jid>          delete an account and everything stored for it
+  users                  list accounts
+  check                  validate the configuration and print the result
+  config-doc             print the configuration reference (markdown)
+
+options:
+  -c, --config <file>    config file (default: $XMPPD_CONFIG, else ./xmppd.jsonc when present)
+  -h, --help             this text`;
+
+class UsageError extends Error {}
+
+function configPath(arg: string | undefined): string | undefined {
+  if (arg) return arg;
+  if (process.env.XMPPD_CONFIG) return process.env.XMPPD_CONFIG;
+  return existsSync("xmppd.jsonc") ? "xmppd.jsonc" : undefined;
+}
+
+async function askPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const rl = createInterface({ input: process.stdin });
+    for await (const line of rl) return line;
+    throw new UsageError("no password given");
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const pw = await rl.question("password: ");
+  rl.close();
+  return pw;
+}
+
+/** An account command: parse the JID, check its domain, run with the storage open. */
+async function withAccount(cfg: LoadedConfig, jidArg: string | undefined, fn: (server: XmppServer, local: string) => Promise<void>): Promise<void> {
+  if (!jidArg) throw new UsageError("missing <jid>");
+  const j = parseJid(jidArg.includes("@") ? jidArg : `${jidArg}@${cfg.server.domain}`);
+  const server = new XmppServer(cfg);
+  try {
+    if (j.domain !== server.domain.domain) throw new UsageError(`${j.domain} is not this server's domain (${server.domain.domain})`);
+    if (!j.local) throw new UsageError("the JID needs a local part");
+    await fn(server, j.local);
+  } finally {
+    await server.storage.close();
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  if (command === "config-doc") {
+    console.log(documentConfig());
+    return 0;
+  }
+  const cfg = loadConfig(configPath(values.config));
+  switch (command) {
+    case "start": {
+      const server = new XmppServer(cfg);
+      await server.start();
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        server.log.info({ signal }, "shutting down");
+        void server.stop().then(() => process.exit(0));
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+      console.error(`xmppd: serving ${server.domain} (c2s ${server.ports.c2s ?? "off"}, direct TLS ${server.ports.directTls ?? "off"})`);
+      return -1;
+    }
+    case "adduser":
+      await withAccount(cfg, rest[0], async (s, local) => {
+        await s.accounts.create(local, rest[1] ?? (await askPassword()));
+        console.log(`created ${local}@${s.domain}`);
+      });
+      return 0;
+    case "passwd":
+      await withAccount(cfg, rest[0], async (s, local) => {
+        await s.accounts.setPassword(local, rest[1] ?? (await askPassword()));
+        console.log(`password changed for ${local}@${s.domain}`);
+      });
+      return 0;
+    case "deluser":
+      await withAccount(cfg, rest[0], async (s, local) => {
+        await s.accounts.delete(local);
+        console.log(`deleted ${local}@${s.domain}`);
+      });
+      return 0;
+    case "users": {
+      const s = new XmppServer(cfg);
+      for (const u of await s.accounts.list()) console.log(u);
+      await s.storage.close();
+      return 0;
+    }
+    case "check": {
+      new XmppServer(cfg);
+      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError) console.error(`xmppd: configuration error: ${e.message}`);
+    else if (e instanceof UsageError) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
+    else if (e instanceof AccountError || e instanceof JidError) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof Error && /already in use|cannot listen/.test(e.message)) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
+    else console.error(e);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,84 @@
+// XEP-0030: Service Discovery for the server and for accounts, with the server's XEP-0115
+// capabilities hash offered as a stream feature (XEP-0115 §6.3) so clients can cache our features.
+import { createHash } from "node:crypto";
+import { xml, type Element } from "../xml/element.ts";
+import { NS } from "../xml/ns.ts";
+import { defineModule, type DiscoRegistry, type Identity } from "../core/module.ts";
+import { StanzaError } from "../core/errors.ts";
+
+export const CAPS_NODE = "https://xmppd.dev/caps";
+
+/** XEP-0115 §5.1: the verification string over identities, features and extension forms, SHA-1, base64. */
+export function capsHash(identities: Identity[], features: string[], forms: Element[] = []): string {
+  let s = "";
+  const ids = identities.map((i) => `${i.category}/${i.type}//${i.name ?? ""}`).sort();
+  for (const i of ids) s += i + "<";
+  for (const f of [...features].sort()) s += f + "<";
+  const formStrings = forms.map((form) => {
+    const fields = form.getChildren("field");
+    const type = fields.find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value") ?? "";
+    let out = type + "<";
+    for (const f of fields.filter((f) => f.attrs.var !== "FORM_TYPE").sort((a, b) => (a.attrs.var! < b.attrs.var! ? -1 : 1))) {
+      out += f.attrs.var + "<";
+      for (const v of f.getChildren("value").map((v) => v.getText()).sort()) out += v + "<";
+    }
+    return { type, out };
+  }).sort((a, b) => (a.type < b.type ? -1 : 1));
+  for (const f of formStrings) s += f.out;
+  return createHash("sha1").update(s, "utf8").digest("base64");
+}
+
+function infoQuery(identities: Identity[], features: Iterable<string>, extensions: Element[], node?: string): Element {
+  return xml("query", { xmlns: NS.discoInfo, node },
+    identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name })),
+    [...features].sort().map((f) => xml("feature", { var: f })),
+    extensions.map((e) => e.clone()));
+}
+
+function hostFeatures(d: DiscoRegistry): string[] {
+  return [NS.discoInfo, NS.discoItems, ...d.hostFeatures.keys()];
+}
+
+export default defineModule({
+  name: "disco",
+  specs: [{ spec: "XEP-0030", version: "2.5rc3" }, { spec: "XEP-0115", version: "1.6.0" }],
+  setup(ctx) {
+    const disco = ctx.server.disco;
+    ctx.identity({ category: "server", type: "im", name: "xmppd" });
+    ctx.feature(NS.discoInfo);
+    ctx.feature(NS.discoItems);
+    const ver = () => capsHash(disco.identities, hostFeatures(disco), disco.extensions);
+
+    ctx.iq("host", NS.discoInfo, "query", {
+      get: ({ payload }) => {
+        const node = payload.attrs.node;
+        if (node !== undefined && node !== `${CAPS_NODE}#${ver()}`) throw new StanzaError("item-not-found");
+        return infoQuery(disco.identities, new Set(hostFeatures(disco)), disco.extensions, node);
+      },
+    });
+    ctx.iq("host", NS.discoItems, "query", {
+      get: ({ payload }) => {
+        if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
+        return xml("query", { xmlns: NS.discoItems });
+      },
+    });
+    // Accounts: the router has already checked that the account exists.
+    ctx.iq("account", NS.discoInfo, "query", {
+      get: ({ payload }) => {
+        if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
+        const features = new Set([NS.discoInfo, NS.discoItems, ...disco.accountFeatures.keys()]);
+        return infoQuery([{ category: "account", type: "registered" }], features, []);
+      },
+    });
+    ctx.iq("account", NS.discoItems, "query", {
+      get: ({ payload }) => {
+        if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
+        return xml("query", { xmlns: NS.discoItems });
+      },
+    });
+    ctx.fold("stream/features", (v) => {
+      v.features.push(xml("c", { xmlns: NS.caps, hash: "sha-1", node: CAPS_NODE, ver: ver() }));
+      return v;
+    });
+  },
+});

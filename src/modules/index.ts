@@ -1,0 +1,22 @@
+// The module list: every protocol feature the server loads, in one place.
+import type { ModuleDefinition, SpecRef } from "../core/module.ts";
+import type { Shape } from "../core/schema.ts";
+import disco from "./disco.ts";
+import ping from "./ping.ts";
+import time from "./time.ts";
+import version from "./version.ts";
+
+export const modules: ModuleDefinition<Shape>[] = [
+  disco,
+  ping,
+  time,
+  version,
+] as ModuleDefinition<Shape>[];
+
+/** What the core itself (streams, SASL, binding, router, addresses) implements. */
+export const coreSpecs: SpecRef[] = [
+  { spec: "RFC 6120", version: "RFC" },
+  { spec: "RFC 7622", version: "RFC" },
+  { spec: "XEP-0368", version: "1.1.0" },
+  { spec: "XEP-0440", version: "0.4.2" },
+];

@@ -1,0 +1,126 @@
+// The composition root: configuration, storage, router, modules and listeners, wired explicitly.
+// Module dependencies are declared by the modules and checked here at boot, not implied by order.
+import type { Server as NetServer } from "node:net";
+import { join } from "node:path";
+import { Accounts } from "./core/accounts.ts";
+import type { LoadedConfig, ServerConfig } from "./core/config.ts";
+import { StreamError } from "./core/errors.ts";
+import { Events } from "./core/events.ts";
+import { WindowCounter } from "./core/limits.ts";
+import { createLogger, type Logger } from "./core/log.ts";
+import { DiscoRegistry, ModuleContext, type ModuleDefinition, type ServerApi } from "./core/module.ts";
+import { Router } from "./core/router.ts";
+import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
+import { LocalSessions } from "./core/session.ts";
+import { modules as defaultModules } from "./modules/index.ts";
+import { SqliteStorage } from "./storage/embedded/sqlite.ts";
+import type { StorageProvider } from "./storage/types.ts";
+import { C2SStream } from "./stream/c2s.ts";
+import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
+import { listenTcp } from "./transports/tcp.ts";
+import { loadTls, type TlsMaterial } from "./transports/tls.ts";
+import { type JID, parseJid } from "./xml/jid.ts";
+
+export interface ServerOptions {
+  log?: Logger;
+  storage?: StorageProvider;
+  modules?: ModuleDefinition<Shape>[];
+  /** Tests: bind every listener to a free port chosen by the system (read back from ports). */
+  ephemeralPorts?: boolean;
+}
+
+export class XmppServer implements ServerApi, StreamContext {
+  readonly config: ServerConfig;
+  readonly domain: JID;
+  readonly log: Logger;
+  readonly events = new Events();
+  readonly sessions = new LocalSessions();
+  readonly disco = new DiscoRegistry();
+  readonly storage: StorageProvider;
+  readonly accounts: Accounts;
+  readonly router: Router;
+  readonly authFailures: WindowCounter;
+  readonly streamElements = new Map<string, StreamElementHandler>();
+  readonly preAuthIq = new Map<string, PreAuthIqHandler>();
+  readonly streams = new Set<{ close(error?: StreamError): void }>();
+  /** Bound ports by listener name, once started (tests listen on port 0). */
+  readonly ports: { c2s?: number; directTls?: number } = {};
+
+  private readonly admins: Set<string>;
+  private readonly contexts: ModuleContext<unknown>[] = [];
+  private readonly listeners: NetServer[] = [];
+  private tls: TlsMaterial | undefined;
+
+  private readonly loaded: LoadedConfig;
+
+  constructor(loaded: LoadedConfig, opts: ServerOptions = {}) {
+    this.loaded = loaded;
+    this.config = loaded.server;
+    this.domain = parseJid(this.config.domain);
+    if (this.domain.local || this.domain.resource) throw new ConfigError(`domain: '${this.config.domain}' is not a domain`);
+    this.log = opts.log ?? createLogger(this.config.log.level);
+    this.admins = new Set(this.config.admins.map((a) => parseJid(a).bare.toString()));
+    this.storage = opts.storage ?? new SqliteStorage(join(this.config.dataDir, "xmppd.sqlite"));
+    this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
+    this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
+    this.authFailures = new WindowCounter(60_000, this.config.auth.failuresPerMinute);
+    this.moduleList = opts.modules ?? defaultModules;
+    this.ephemeralPorts = opts.ephemeralPorts ?? false;
+    this.checkModuleOptions();
+  }
+
+  private readonly moduleList: ModuleDefinition<Shape>[];
+  private readonly ephemeralPorts: boolean;
+
+  credentials(username: string) {
+    return this.accounts.credentials(username);
+  }
+
+  isAdmin(jid: JID): boolean {
+    return this.admins.has(jid.bare.toString());
+  }
+
+  /** Validates the 'modules' section of the config against each module's schema. */
+  private checkModuleOptions(): void {
+    const names = new Set(this.moduleList.map((m) => m.name));
+    for (const key of Object.keys(this.loaded.modules)) {
+      if (!names.has(key)) throw new ConfigError(`modules.${key}: no such module (loaded: ${[...names].join(", ")})`);
+    }
+    for (const m of this.moduleList) {
+      for (const dep of m.depends ?? []) {
+        if (!names.has(dep)) throw new ConfigError(`module ${m.name} needs module ${dep}, which is not loaded`);
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const m of this.moduleList) {
+      const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`);
+      const ctx = new ModuleContext<unknown>(m.name, options, this, this.log.child({ module: m.name }));
+      await m.setup(ctx as ModuleContext<never>);
+      this.contexts.push(ctx);
+    }
+    const c2s = this.config.c2s;
+    this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
+    const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);
+    const ephemeral = this.ephemeralPorts;
+    for (const [name, port, directTls] of [["c2s", c2s.port, false], ["directTls", c2s.directTlsPort, true]] as const) {
+      if (port === 0 && !ephemeral) continue;
+      const s = await listenTcp({ host: c2s.host, port: ephemeral ? 0 : port, directTls, tls: this.tls, maxConnections: c2s.maxConnections, onConnection });
+      this.listeners.push(s);
+      this.ports[name] = (s.address() as { port: number }).port;
+    }
+    this.log.info({ domain: this.domain.domain, ...this.ports }, "listening");
+  }
+
+  /** Closes every stream with <system-shutdown/>, stops listening, unloads modules, closes storage. */
+  async stop(condition: "system-shutdown" | "see-other-host" = "system-shutdown", otherHost?: string): Promise<void> {
+    for (const l of this.listeners) l.close();
+    const err = new StreamError(condition, condition === "system-shutdown" ? "the server is shutting down" : undefined, otherHost);
+    for (const s of [...this.streams]) s.close(err);
+    while (this.contexts.length) this.contexts.pop()!.unload();
+    await new Promise((r) => setTimeout(r, 50));
+    await this.storage.close();
+    this.log.info("stopped");
+  }
+}

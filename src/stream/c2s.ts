@@ -1,0 +1,335 @@
+// The client-to-server stream (RFC 6120 §4-§7) as an explicit state machine over any transport:
+//   header -> (starttls -> header) -> sasl -> header -> bind -> ready -> closed
+// Limits are tighter before authentication; every violation is a stream error for this stream
+// only. Once bound, the stream is the Session the rest of the server sees.
+import { randomBytes } from "node:crypto";
+import { xml, type Element } from "../xml/element.ts";
+import { NS } from "../xml/ns.ts";
+import { type JID, tryParseJid } from "../xml/jid.ts";
+import { StreamParser, type ParserErrorCondition, type ParserLimits } from "../xml/parser.ts";
+import { StanzaError, StreamError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { SessionState, type Session, type SessionKey } from "../core/session.ts";
+import { TokenBucket } from "../core/limits.ts";
+import { errorReply } from "../core/stanza.ts";
+import type { Transport } from "../transports/transport.ts";
+import type { StreamContext } from "./context.ts";
+import { checkHeader, streamHeader } from "./header.ts";
+import { SaslNegotiation } from "./sasl-negotiation.ts";
+import { bindResource, handleLegacySession } from "./bind.ts";
+
+type State = "header" | "features" | "tls" | "authenticated" | "ready" | "closed";
+
+let nextId = 0;
+
+export class C2SStream implements Session {
+  readonly id: string;
+  log: Logger;
+  jid!: JID;
+  presence: Element | undefined = undefined;
+  priority = 0;
+  interested = false;
+  lastActivity = Date.now();
+
+  private state: State = "header";
+  private headerSent = false;
+  private account: JID | undefined;
+  private readonly parser: StreamParser;
+  private readonly values = new SessionState();
+  private sasl: SaslNegotiation | undefined;
+  private bucket: TokenBucket | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private pending: Promise<void> = Promise.resolve();
+
+  private readonly transport: Transport;
+  private readonly ctx: StreamContext;
+
+  constructor(transport: Transport, ctx: StreamContext) {
+    this.transport = transport;
+    this.ctx = ctx;
+    this.id = `c${(++nextId).toString(36)}${randomBytes(4).toString("hex")}`;
+    this.log = ctx.log.child({ conn: this.id, ip: transport.remoteAddress });
+    this.parser = new StreamParser(this, this.limits(false));
+    transport.attach({ data: (chunk) => this.onData(chunk), close: (reason) => this.onTransportClose(reason) });
+    ctx.streams.add(this);
+    this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no session bound in time")),
+      ctx.config.limits.handshakeTimeout * 1000);
+    this.handshakeTimer.unref();
+    this.log.debug({ secure: transport.secure }, "connection");
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  private limits(authenticated: boolean): ParserLimits {
+    const l = this.ctx.config.limits;
+    return {
+      maxStanzaSize: authenticated ? l.stanzaSize : l.preAuthStanzaSize,
+      maxDepth: l.maxDepth,
+      maxAttributes: 64,
+      maxNameLength: 256,
+    };
+  }
+
+  // --- transport input -------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === "closed") return;
+    this.lastActivity = Date.now();
+    if (this.bucket) {
+      const wait = this.bucket.take(chunk.length);
+      if (wait > 0) {
+        this.transport.pause();
+        setTimeout(() => this.transport.resume(), wait).unref();
+      }
+    }
+    this.parser.write(chunk);
+  }
+
+  private onTransportClose(reason: string): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.finish(reason);
+  }
+
+  // --- parser events (ParserHandler) -------------------------------------------------------------
+
+  streamStart(name: string, attrs: Record<string, string>): void {
+    // Every stream (and every restart after STARTTLS and SASL) gets a fresh header and id.
+    this.headerSent = true;
+    this.transport.write(streamHeader(this.ctx.domain.toString(), this.newStreamId()));
+    try {
+      checkHeader(name, attrs, this.ctx.domain.toString());
+    } catch (e) {
+      this.close(e as StreamError);
+      return;
+    }
+    this.sendFeatures();
+  }
+
+  private newStreamId(): string {
+    return randomBytes(12).toString("base64url");
+  }
+
+  stanza(el: Element): void {
+    // Stanzas are handled in arrival order: each waits for the one before it.
+    this.pending = this.pending.then(() => this.dispatch(el)).catch((e: unknown) => {
+      if (e instanceof StreamError) this.close(e);
+      else {
+        this.log.error({ err: e }, "stream handler failed");
+        this.close(new StreamError("internal-server-error"));
+      }
+    });
+  }
+
+  streamEnd(): void {
+    void this.pending.then(() => this.close());
+  }
+
+  error(condition: ParserErrorCondition, text: string): void {
+    this.log.info({ condition, text }, "bad xml");
+    this.close(new StreamError(condition, text));
+  }
+
+  // --- dispatch by state -------------------------------------------------------------------------
+
+  private async dispatch(el: Element): Promise<void> {
+    if (this.state === "closed") return;
+    const ns = el.attrs.xmlns;
+    switch (this.state) {
+      case "features":
+        return this.beforeAuth(el, ns);
+      case "authenticated":
+        return this.beforeBind(el, ns);
+      case "ready":
+        return this.whenReady(el, ns);
+      default:
+        throw new StreamError("not-authorized");
+    }
+  }
+
+  private async beforeAuth(el: Element, ns: string | undefined): Promise<void> {
+    if (ns === NS.tls && el.name === "starttls") return this.startTls();
+    if (ns === NS.sasl) {
+      if (this.ctx.config.c2s.requireTls && !this.secure) {
+        this.transport.write(xml("failure", { xmlns: NS.sasl }, xml("encryption-required")).toString());
+        return;
+      }
+      this.sasl ??= new SaslNegotiation(this.ctx, this.transport, this.log);
+      const account = await this.sasl.handle(el);
+      if (account) this.authenticated(account);
+      return;
+    }
+    if (ns === undefined && el.name === "iq") return this.preAuthIq(el, undefined);
+    throw new StreamError("not-authorized", "authenticate first");
+  }
+
+  private async startTls(): Promise<void> {
+    if (!this.transport.canStartTls) {
+      this.transport.write(xml("failure", { xmlns: NS.tls }).toString());
+      this.close();
+      return;
+    }
+    this.transport.write(xml("proceed", { xmlns: NS.tls }).toString());
+    this.state = "tls";
+    this.parser.reset();
+    try {
+      await this.transport.startTls();
+      this.state = "header";
+    } catch {
+      this.state = "closed";
+      this.finish("tls handshake failed");
+    }
+  }
+
+  private authenticated(account: JID): void {
+    this.account = account;
+    this.sasl = undefined;
+    this.state = "header";
+    this.parser.reset();
+    this.parser.setLimits(this.limits(true));
+    const rate = this.ctx.config.limits.bytesPerSecond;
+    if (rate > 0) this.bucket = new TokenBucket(rate, rate * 10);
+    this.log.info({ user: account.toString() }, "authenticated");
+  }
+
+  private async beforeBind(el: Element, ns: string | undefined): Promise<void> {
+    if (ns === undefined && el.name === "iq") {
+      const payload = el.getChild("bind", NS.bind);
+      if (payload && el.attrs.type === "set") {
+        const jid = await bindResource(this, this.account!, el, payload, this.ctx);
+        if (jid) this.bound(jid);
+        return;
+      }
+      return this.preAuthIq(el, this.account);
+    }
+    throw new StreamError("not-authorized", "bind a resource first");
+  }
+
+  private bound(jid: JID): void {
+    this.jid = jid;
+    this.state = "ready";
+    clearTimeout(this.handshakeTimer);
+    this.log = this.log.child({ jid: jid.toString() });
+    const replaced = this.ctx.sessions.add(this);
+    if (replaced) replaced.close(new StreamError("conflict", "replaced by a new session with the same resource"));
+    this.log.info("session bound");
+    void this.ctx.events.notify("session/bound", this, (e) => this.log.error({ err: e }, "session/bound listener failed"));
+  }
+
+  private async whenReady(el: Element, ns: string | undefined): Promise<void> {
+    if (ns !== undefined) {
+      const handler = this.ctx.streamElements.get(ns);
+      if (!handler) throw new StreamError("unsupported-stanza-type", `{${ns}}${el.name}`);
+      return handler(this, el);
+    }
+    if (el.name !== "message" && el.name !== "presence" && el.name !== "iq") {
+      throw new StreamError("unsupported-stanza-type", el.name);
+    }
+    if (el.name === "iq" && el.getChild("session", NS.session)) return handleLegacySession(this, el);
+    this.stampFrom(el);
+    await this.ctx.router.route(el, this);
+  }
+
+  /** RFC 6120 §8.1.2.1: the server stamps the full JID; a 'from' naming another entity is invalid-from. */
+  private stampFrom(el: Element): void {
+    const from = el.attrs.from;
+    if (from !== undefined && from !== this.jid.toString()) {
+      const parsed = tryParseJid(from);
+      if (!parsed || !(parsed.equals(this.jid) || parsed.equals(this.jid.bare))) {
+        throw new StreamError("invalid-from", `'${from}' is not this session`);
+      }
+    }
+    el.attrs.from = this.jid.toString();
+  }
+
+  private async preAuthIq(el: Element, account: JID | undefined): Promise<void> {
+    const payload = el.children.find((c) => typeof c !== "string");
+    const handler = payload ? this.ctx.preAuthIq.get(payload.attrs.xmlns ?? "") : undefined;
+    if (!payload || !handler || (el.attrs.type !== "get" && el.attrs.type !== "set")) {
+      const reply = errorReply(el, new StanzaError(account ? "not-authorized" : "service-unavailable"));
+      if (reply) this.transport.write(reply.toString());
+      return;
+    }
+    await handler({
+      stanza: el, payload, secure: this.secure, remoteAddress: this.transport.remoteAddress, account,
+      reply: (r) => this.transport.write(r.toString()),
+    });
+  }
+
+  // --- features --------------------------------------------------------------------------------
+
+  private sendFeatures(): void {
+    let build: Promise<Element[]>;
+    if (this.account === undefined) {
+      this.state = "features";
+      build = this.preAuthFeatures();
+    } else {
+      this.state = "authenticated";
+      const features = [xml("bind", { xmlns: NS.bind }), xml("session", { xmlns: NS.session }, xml("optional"))];
+      build = this.ctx.events.fold("stream/features", { account: this.account, features }).then((v) => v.features);
+    }
+    this.pending = this.pending.then(async () => {
+      const features = await build;
+      if (this.state !== "closed") this.transport.write(xml("stream:features", null, features).toString());
+    });
+  }
+
+  private async preAuthFeatures(): Promise<Element[]> {
+    const out: Element[] = [];
+    const { requireTls } = this.ctx.config.c2s;
+    if (this.transport.canStartTls) {
+      out.push(xml("starttls", { xmlns: NS.tls }, requireTls ? xml("required") : undefined));
+    }
+    if (this.secure || !requireTls) {
+      this.sasl ??= new SaslNegotiation(this.ctx, this.transport, this.log);
+      out.push(...this.sasl.features());
+    }
+    const folded = await this.ctx.events.fold("stream/features-preauth", { secure: this.secure, features: out });
+    return folded.features;
+  }
+
+  // --- Session -----------------------------------------------------------------------------------
+
+  send(stanza: Element): void {
+    if (this.state === "closed") return;
+    this.transport.write(stanza.toString());
+  }
+
+  get<T>(key: SessionKey<T>): T | undefined {
+    return this.values.get(key);
+  }
+
+  set<T>(key: SessionKey<T>, value: T | undefined): void {
+    this.values.set(key, value);
+  }
+
+  /** Ends the stream: the stream error if any, then the closing tag (RFC 6120 §4.4). */
+  close(error?: StreamError): void {
+    if (this.state === "closed") return;
+    if (!this.headerSent) {
+      this.headerSent = true;
+      this.transport.write(streamHeader(this.ctx.domain.toString(), this.newStreamId()));
+    }
+    if (error) {
+      this.log.info({ condition: error.condition, text: error.text }, "stream error");
+      this.transport.write(error.toElement().toString());
+    }
+    this.transport.write("</stream:stream>");
+    this.state = "closed";
+    this.transport.end();
+    this.finish(error ? error.condition : "closed");
+  }
+
+  private finish(reason: string): void {
+    clearTimeout(this.handshakeTimer);
+    this.ctx.streams.delete(this);
+    if (this.jid === undefined) return;
+    // A session replaced by a newer one with the same resource is no longer registered, but its
+    // contacts still need its unavailable presence: listeners run for it all the same.
+    this.ctx.sessions.remove(this);
+    this.log.info({ reason }, "session closed");
+    void this.ctx.events.notify("session/closed", { session: this, reason }, (e) => this.log.error({ err: e }, "session/closed listener failed"));
+  }
+}

@@ -1,0 +1,124 @@
+// SASL negotiation on the stream (RFC 6120 §6): the XML side of the mechanisms in sasl/, which
+// know nothing of streams (so SASL2 and FAST can drive the same mechanisms later).
+import { xml, type Element } from "../xml/element.ts";
+import { NS } from "../xml/ns.ts";
+import { type JID, jid, JidError } from "../xml/jid.ts";
+import type { Logger } from "../core/log.ts";
+import { StreamError } from "../core/errors.ts";
+import type { Transport } from "../transports/transport.ts";
+import type { StreamContext } from "./context.ts";
+import { decodeSaslPayload, encodeSaslPayload } from "./sasl/payload.ts";
+import { mechanismsFor, type SaslContext, type SaslMechanism, type SaslSession, type SaslFailure } from "./sasl/mechanism.ts";
+
+/** RFC 6120 §6.4.5: a reasonable number of retries (at least 2, at most 5), then the stream ends. */
+const MAX_ATTEMPTS = 5;
+
+export class SaslNegotiation {
+  private readonly sasl: SaslContext;
+  private readonly offered: SaslMechanism[];
+  private session: SaslSession | undefined;
+  private mechanism = "";
+  private attempts = 0;
+
+  private readonly ctx: StreamContext;
+  private readonly transport: Transport;
+  private readonly log: Logger;
+
+  constructor(ctx: StreamContext, transport: Transport, log: Logger) {
+    this.ctx = ctx;
+    this.transport = transport;
+    this.log = log;
+    this.sasl = {
+      domain: ctx.domain.domain,
+      secure: transport.secure,
+      channelBinding: transport.channelBinding(),
+      lookup: (username) => ctx.credentials(username),
+    };
+    this.offered = mechanismsFor(this.sasl, ctx.config.auth.mechanisms);
+  }
+
+  features(): Element[] {
+    const out = [xml("mechanisms", { xmlns: NS.sasl }, this.offered.map((m) => xml("mechanism", null, m.name)))];
+    const cb = this.sasl.channelBinding;
+    if (cb) {
+      // XEP-0440: which channel-binding types this server can do, so clients pick one that works.
+      out.push(xml("sasl-channel-binding", { xmlns: NS.channelBinding }, cb.types().map((type) => xml("channel-binding", { type }))));
+    }
+    return out;
+  }
+
+  /** Handles one SASL element; resolves to the account JID on success. */
+  async handle(el: Element): Promise<JID | undefined> {
+    switch (el.name) {
+      case "auth":
+        return this.auth(el);
+      case "response":
+        if (!this.session) throw new StreamError("not-authorized", "no SASL exchange in progress");
+        return this.step(decodeSaslPayload(el.getText()));
+      case "abort":
+        this.session = undefined;
+        this.fail("aborted");
+        return undefined;
+      default:
+        throw new StreamError("unsupported-stanza-type", el.name);
+    }
+  }
+
+  private async auth(el: Element): Promise<JID | undefined> {
+    const name = el.attrs.mechanism ?? "";
+    const mech = this.offered.find((m) => m.name === name);
+    if (!mech) {
+      this.fail("invalid-mechanism");
+      return undefined;
+    }
+    if (!this.ctx.authFailures.allowed(this.transport.remoteAddress)) {
+      this.log.warn("login throttled");
+      this.fail("temporary-auth-failure", "too many failed attempts; try again later");
+      return undefined;
+    }
+    this.mechanism = name;
+    this.session = mech.start(this.sasl);
+    return this.step(decodeSaslPayload(el.getText()));
+  }
+
+  private async step(payload: Buffer | "absent" | "invalid"): Promise<JID | undefined> {
+    if (payload === "invalid") {
+      this.session = undefined;
+      this.fail("incorrect-encoding");
+      return undefined;
+    }
+    const result = await this.session!.step(payload === "absent" ? null : payload);
+    if (result.kind === "challenge") {
+      this.transport.write(xml("challenge", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
+      return undefined;
+    }
+    this.session = undefined;
+    if (result.kind === "failure") {
+      this.authFailed(result.condition, result.text);
+      return undefined;
+    }
+    let account: JID;
+    try {
+      account = jid(result.username, this.ctx.domain.domain);
+    } catch (e) {
+      if (!(e instanceof JidError)) throw e;
+      this.authFailed("not-authorized");
+      return undefined;
+    }
+    this.transport.write(xml("success", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
+    this.log.info({ mechanism: this.mechanism }, "sasl success");
+    return account;
+  }
+
+  private authFailed(condition: SaslFailure, text?: string): void {
+    this.ctx.authFailures.hit(this.transport.remoteAddress);
+    this.log.info({ mechanism: this.mechanism, condition }, "sasl failure");
+    this.fail(condition, text);
+    if (++this.attempts >= MAX_ATTEMPTS) throw new StreamError("policy-violation", "too many failed authentication attempts");
+  }
+
+  private fail(condition: SaslFailure, text?: string): void {
+    this.transport.write(xml("failure", { xmlns: NS.sasl }, xml(condition),
+      text ? xml("text", { "xml:lang": "en" }, text) : undefined).toString());
+  }
+}

@@ -1,0 +1,131 @@
+// TCP transport: plain with STARTTLS (RFC 6120 §5) or direct TLS (XEP-0368). Framing only.
+import { Socket, type Server, createServer } from "node:net";
+import { TLSSocket, createServer as createTlsServer } from "node:tls";
+import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
+import type { TlsMaterial } from "./tls.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
+
+export class TcpTransport implements Transport {
+  private socket: Socket;
+  private events: TransportEvents | undefined;
+  private closed = false;
+  readonly remoteAddress: string;
+  private readonly tls: TlsMaterial | undefined;
+
+  constructor(socket: Socket, tls: TlsMaterial | undefined) {
+    this.socket = socket;
+    this.tls = tls;
+    this.remoteAddress = socket.remoteAddress ?? "unknown";
+    socket.setNoDelay(true);
+  }
+
+  get secure(): boolean {
+    return this.socket instanceof TLSSocket;
+  }
+
+  get canStartTls(): boolean {
+    return !this.secure && this.tls !== undefined;
+  }
+
+  attach(events: TransportEvents): void {
+    this.events = events;
+    this.listen(this.socket);
+  }
+
+  private listen(s: Socket): void {
+    s.on("data", (chunk: Buffer) => this.events!.data(chunk));
+    s.on("error", (e: NodeJS.ErrnoException) => this.lost(e.code ?? e.message));
+    s.on("close", () => this.lost("connection closed"));
+    s.on("end", () => s.end());
+  }
+
+  private lost(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.events?.close(reason);
+  }
+
+  write(data: string): void {
+    if (!this.closed && this.socket.writable) this.socket.write(data);
+  }
+
+  startTls(): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("close");
+    plain.removeAllListeners("end");
+    plain.removeAllListeners("error");
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tls!.context });
+    this.socket = secure;
+    return new Promise((resolve, reject) => {
+      secure.once("secure", () => {
+        this.listen(secure);
+        resolve();
+      });
+      secure.once("error", (e) => {
+        this.lost(`tls: ${e.message}`);
+        reject(e);
+      });
+      plain.once("close", () => this.lost("connection closed"));
+    });
+  }
+
+  channelBinding(): ChannelBinding | undefined {
+    const s = this.socket;
+    if (!(s instanceof TLSSocket)) return undefined;
+    const tls13 = s.getProtocol() === "TLSv1.3";
+    const endPoint = this.tls?.endPoint;
+    const types = [...(tls13 ? ["tls-exporter"] : ["tls-unique"]), ...(endPoint ? ["tls-server-end-point"] : [])];
+    return {
+      types: () => types,
+      data: (type) => {
+        if (!types.includes(type)) return undefined;
+        if (type === "tls-exporter") return s.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
+        // tls-unique (RFC 5929 §3): the first Finished message, which a server that did not resume receives from the client.
+        if (type === "tls-unique") return s.getPeerFinished() ?? undefined;
+        return endPoint;
+      },
+    };
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+    // A peer that never closes its side must not hold the socket forever.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+  }
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  directTls: boolean;
+  tls: TlsMaterial | undefined;
+  maxConnections: number;
+  onConnection(t: Transport): void;
+}
+
+/** Listens; resolves once bound, rejects with a one-line reason (e.g. port in use). */
+export function listenTcp(o: ListenOptions): Promise<Server> {
+  const server = o.directTls
+    ? createTlsServer({ secureContext: o.tls!.context }, (s) => o.onConnection(new TcpTransport(s, o.tls)))
+    : createServer((s) => o.onConnection(new TcpTransport(s, o.tls)));
+  server.maxConnections = o.maxConnections;
+  return new Promise((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === "EADDRINUSE" ? `port ${o.port} on ${o.host} is already in use` : `cannot listen on ${o.host}:${o.port}: ${e.message}`)));
+    server.listen({ host: o.host, port: o.port }, () => {
+      server.removeAllListeners("error");
+      server.on("error", () => {});
+      resolve(server);
+    });
+  });
+}

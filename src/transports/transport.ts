@@ -1,0 +1,27 @@
+// What the stream state machine needs from a transport (TCP/TLS, WebSocket, BOSH): bytes in,
+// strings out, an in-place TLS upgrade where the transport has one, and channel-binding data.
+import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
+
+export interface TransportEvents {
+  data(chunk: Buffer): void;
+  /** The peer or the network ended the connection (clean close, reset, timeout). */
+  close(reason: string): void;
+}
+
+export interface Transport {
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  /** STARTTLS is possible on this transport now. */
+  readonly canStartTls: boolean;
+  /** Attaches the stream; called once. */
+  attach(events: TransportEvents): void;
+  write(data: string): void;
+  /** Upgrades to TLS in place (STARTTLS, RFC 6120 §5). */
+  startTls(): Promise<void>;
+  channelBinding(): ChannelBinding | undefined;
+  /** Stops reading for a while (rate limiting). */
+  pause(): void;
+  resume(): void;
+  /** Flushes what is written, then closes. */
+  end(): void;
+}

@@ -1,0 +1,57 @@
+// Starts a real server on loopback with ephemeral ports and a throwaway data folder.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/core/config.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { XmppServer } from "../../src/server.ts";
+
+// Tests trust the server's self-signed certificate.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+
+export interface TestServer {
+  server: XmppServer;
+  domain: string;
+  port: number;
+  tlsPort: number;
+  dataDir: string;
+  /** Stops the server; keeps the data folder unless `purge` (default true). */
+  stop(purge?: boolean): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** Raw config, as in the config file. */
+  config?: Record<string, unknown>;
+  dataDir?: string;
+  users?: Record<string, string>;
+}
+
+export async function startServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "xmppd-test-"));
+  const file = join(dataDir, "config.json");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(file, JSON.stringify({
+    domain: "localhost",
+    dataDir,
+    c2s: { host: "127.0.0.1", requireTls: true },
+    log: { level: process.env.TEST_LOG ?? "silent" },
+    ...opts.config,
+  }));
+  const loaded = loadConfig(file, {});
+  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level) });
+  await server.start();
+  for (const [user, pass] of Object.entries(opts.users ?? {})) {
+    if (!(await server.accounts.exists(user))) await server.accounts.create(user, pass);
+  }
+  return {
+    server,
+    domain: server.domain.toString(),
+    port: server.ports.c2s!,
+    tlsPort: server.ports.directTls!,
+    dataDir,
+    async stop(purge = true) {
+      await server.stop();
+      if (purge) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
