@@ -1,6 +1,6 @@
 // Reply helpers for stanzas (RFC 6120 §8): results, error replies, and the rule that an error is
 // never answered with an error.
-import { xml, type Element } from "../xml/element.ts";
+import { clone, xml, type Element } from "../xml/element.ts";
 import { StanzaError } from "./errors.ts";
 
 export type StanzaKind = "message" | "presence" | "iq";
@@ -24,7 +24,7 @@ export function errorReply(stanza: Element, err: StanzaError, by?: string): Elem
   if (stanza.attrs.type === "error") return undefined;
   const reply = xml(stanza.name, { type: "error", id: stanza.attrs.id, to: stanza.attrs.from, from: stanza.attrs.to });
   if (stanza.name === "iq") {
-    for (const c of stanza.children) if (typeof c !== "string") reply.append(c.clone());
+    for (const c of stanza.children) if (typeof c !== "string") reply.append(clone(c));
   }
   reply.append(err.toElement(by));
   return reply;

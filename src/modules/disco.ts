@@ -1,7 +1,7 @@
 // XEP-0030: Service Discovery for the server and for accounts, with the server's XEP-0115
 // capabilities hash offered as a stream feature (XEP-0115 §6.3) so clients can cache our features.
 import { createHash } from "node:crypto";
-import { xml, type Element } from "../xml/element.ts";
+import { clone, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { defineModule, type DiscoRegistry, type Identity } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
@@ -32,7 +32,7 @@ function infoQuery(identities: Identity[], features: Iterable<string>, extension
   return xml("query", { xmlns: NS.discoInfo, node },
     identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name })),
     [...features].sort().map((f) => xml("feature", { var: f })),
-    extensions.map((e) => e.clone()));
+    extensions.map((e) => clone(e)));
 }
 
 function hostFeatures(d: DiscoRegistry): string[] {

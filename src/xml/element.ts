@@ -1,8 +1,8 @@
 // The one XML layer: ltx's element tree (the model @xmpp/xml builds on) and small helpers.
 // Stanzas are built and read through these, never through strings.
-import { Element, createElement, escapeXML, escapeXMLText } from "ltx";
+import { Element, clone, createElement, escapeXML, escapeXMLText } from "ltx";
 
-export { Element, escapeXML, escapeXMLText };
+export { Element, clone, escapeXML, escapeXMLText };
 
 type Attrs = Record<string, string | number | undefined>;
 type Child = Element | string | undefined | null | false;

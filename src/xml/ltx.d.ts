@@ -25,7 +25,6 @@ declare module "ltx" {
     remove(el: Element | string, xmlns?: string): this;
     text(val?: string): string;
     attr(name: string, val?: string): string | undefined;
-    clone(): Element;
     toString(): string;
   }
   export function createElement(
@@ -33,6 +32,7 @@ declare module "ltx" {
     attrs?: Record<string, string | number | undefined> | null,
     ...children: (Node | Node[] | undefined | null | false)[]
   ): Element;
+  export function clone<T extends Node>(node: T): T;
   export function escapeXML(s: string): string;
   export function escapeXMLText(s: string): string;
   export function unescapeXML(s: string): string;

@@ -106,7 +106,7 @@ export class RawClient {
     const alg = hash === "SHA-1" ? "sha1" : "sha256";
     const mech = `SCRAM-${hash}${plus ? "-PLUS" : ""}`;
     const nonce = randomBytes(18).toString("base64");
-    const gs2 = plus ? "p=tls-exporter,," : "y,,";
+    const gs2 = plus ? "p=tls-exporter,," : "n,,";
     const first = `n=${user},r=${nonce}`;
     this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mech}'>${Buffer.from(gs2 + first).toString("base64")}</auth>`);
     const ch = await this.expect(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/);
