@@ -116,7 +116,7 @@ export interface ListenOptions {
 /** Listens; resolves once bound, rejects with a one-line reason (e.g. port in use). */
 export function listenTcp(o: ListenOptions): Promise<Server> {
   const server = o.directTls
-    ? createTlsServer({ secureContext: o.tls!.context }, (s) => o.onConnection(new TcpTransport(s, o.tls)))
+    ? createTlsServer({ ...o.tls!.pem, minVersion: "TLSv1.2" }, (s) => o.onConnection(new TcpTransport(s, o.tls)))
     : createServer((s) => o.onConnection(new TcpTransport(s, o.tls)));
   server.maxConnections = o.maxConnections;
   return new Promise((resolve, reject) => {

@@ -8,6 +8,8 @@ import forge from "node-forge";
 
 export interface TlsMaterial {
   context: SecureContext;
+  /** The PEM texts, for listeners that take them rather than a context (direct TLS). */
+  pem: { cert: string; key: string };
   /** tls-server-end-point channel binding data (RFC 5929 §4.1): hash of our certificate. */
   endPoint: Buffer;
   certPath: string;
@@ -59,7 +61,7 @@ export function loadTls(opts: { cert: string | undefined; key: string | undefine
   const cert = readFileSync(certPath, "utf8");
   const key = readFileSync(keyPath, "utf8");
   const context = createSecureContext({ cert, key, minVersion: "TLSv1.2" });
-  return { context, endPoint: endPointHash(cert), certPath };
+  return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath };
 }
 
 /** RFC 5929 §4.1: the certificate's own signature hash, with MD5 and SHA-1 raised to SHA-256. */

@@ -12,7 +12,7 @@ export function xml(name: string, attrs?: Attrs | null, ...children: (Child | Ch
   const clean: Record<string, string> = {};
   if (attrs) for (const k in attrs) if (attrs[k] !== undefined) clean[k] = String(attrs[k]);
   const el = createElement(name, clean);
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c);
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false && c !== "") el.append(c);
   return el;
 }
 

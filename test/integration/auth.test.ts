@@ -1,0 +1,141 @@
+// Authentication (RFC 6120 §6): each SASL mechanism over a real socket, channel binding, wrong
+// passwords, throttling, direct TLS (XEP-0368), and a standard client library (@xmpp/client).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { client } from "@xmpp/client";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { OPEN, RawClient } from "../helpers/raw.ts";
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startServer({ users: { romeo: "s3cret", "ünïcode": "pässwörd ✓" }, config: { auth: { failuresPerMinute: 100 } } });
+});
+afterAll(() => t.stop());
+
+async function tlsStream(direct = false): Promise<RawClient> {
+  const c = await RawClient.connect(direct ? t.tlsPort : t.port, direct);
+  c.send(OPEN());
+  await c.expect("</stream:features>");
+  if (!direct) {
+    await c.startTls();
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+  }
+  return c;
+}
+
+const plain = (user: string, pass: string, authzid = "") =>
+  `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`${authzid}\0${user}\0${pass}`).toString("base64")}</auth>`;
+
+describe("SASL mechanisms", () => {
+  for (const hash of ["SHA-1", "SHA-256"] as const) {
+    for (const plus of [false, true]) {
+      it(`SCRAM-${hash}${plus ? "-PLUS" : ""} succeeds with the server's signature`, async () => {
+        const c = await tlsStream();
+        expect(await c.scram("romeo", "s3cret", hash, plus)).toMatch(/^<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl">[A-Za-z0-9+/=]+<\/success>/);
+        c.close();
+      });
+    }
+  }
+
+  it("SCRAM-SHA-256 with a Unicode username and password", async () => {
+    const c = await tlsStream();
+    expect(await c.scram("ünïcode", "pässwörd ✓")).toMatch(/^<success/);
+    c.close();
+  });
+
+  it("PLAIN over TLS succeeds", async () => {
+    const c = await tlsStream();
+    c.send(plain("romeo", "s3cret"));
+    await c.expect("<success xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"/>");
+    c.close();
+  });
+
+  it("PLAIN with an authzid of someone else is invalid-authzid", async () => {
+    const c = await tlsStream();
+    c.send(plain("romeo", "s3cret", "juliet@localhost"));
+    await c.expect("<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><invalid-authzid/>");
+    c.close();
+  });
+
+  it("an unknown mechanism is invalid-mechanism", async () => {
+    const c = await tlsStream();
+    c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>");
+    await c.expect("<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><invalid-mechanism/>");
+    c.close();
+  });
+
+  it("bad base64 is incorrect-encoding", async () => {
+    const c = await tlsStream();
+    c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>!!!notbase64</auth>");
+    await c.expect("<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><incorrect-encoding/>");
+    c.close();
+  });
+
+  it("abort is answered with aborted", async () => {
+    const c = await tlsStream();
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${Buffer.from("n,,n=romeo,r=abcdefgh").toString("base64")}</auth>`);
+    await c.expect("<challenge");
+    c.send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    await c.expect("<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><aborted/>");
+    c.close();
+  });
+
+  it("direct TLS (XEP-0368) offers SASL at once and logs in", async () => {
+    const c = await tlsStream(true);
+    expect(await c.scram("romeo", "s3cret", "SHA-256", true)).toMatch(/^<success/);
+    c.close();
+  });
+});
+
+describe("wrong credentials", () => {
+  it("a wrong password is not-authorized, for SCRAM and PLAIN, and an unknown user looks the same", async () => {
+    const c = await tlsStream();
+    expect(await c.scram("romeo", "wrong")).toMatch(/<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized\/>/);
+    expect(await c.scram("nobody", "wrong")).toMatch(/<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized\/>/);
+    c.close();
+    const d = await tlsStream(true);
+    d.send(plain("romeo", "wrong"));
+    await d.expect("<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><not-authorized/>");
+    d.close();
+  });
+
+  it("repeated failures from one address are throttled, even with the right password", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { failuresPerMinute: 2 } } });
+    const c = await RawClient.connect(s.tlsPort, true);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    expect(await c.scram("romeo", "bad1")).toContain("<not-authorized/>");
+    expect(await c.scram("romeo", "bad2")).toContain("<not-authorized/>");
+    expect(await c.scram("romeo", "s3cret")).toContain("<temporary-auth-failure/>");
+    c.close();
+    await s.stop();
+  });
+
+  it("after five failures on one stream the stream is closed", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { failuresPerMinute: 100 } } });
+    const c = await RawClient.connect(s.tlsPort, true);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    for (let i = 0; i < 5; i++) c.send(plain("romeo", `bad${i}`));
+    await c.expect("<stream:error><policy-violation");
+    await c.closedByServer();
+    await s.stop();
+  });
+});
+
+describe("a standard client library", () => {
+  it("@xmpp/client logs in over STARTTLS with SCRAM-SHA-1 and binds", async () => {
+    const xmpp = client({ service: `xmpp://127.0.0.1:${t.port}`, domain: "localhost", username: "romeo", password: "s3cret", resource: "lib" });
+    xmpp.on("error", () => {});
+    const address = await xmpp.start();
+    expect(address.toString()).toBe("romeo@localhost/lib");
+    await xmpp.stop();
+  });
+
+  it("@xmpp/client gets an error for a wrong password", async () => {
+    const xmpp = client({ service: `xmpp://127.0.0.1:${t.port}`, domain: "localhost", username: "romeo", password: "nope" });
+    xmpp.on("error", () => {});
+    await expect(xmpp.start()).rejects.toThrow(/not-authorized/);
+    await xmpp.stop().catch(() => {});
+  });
+});
