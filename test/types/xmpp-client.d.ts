@@ -1,0 +1,16 @@
+// Minimal types for @xmpp/client, the independent client library the integration tests use.
+declare module "@xmpp/client" {
+  import type { Element } from "ltx";
+  interface Client {
+    start(): Promise<{ toString(): string }>;
+    stop(): Promise<void>;
+    send(...el: Element[]): Promise<void>;
+    on(event: "stanza", fn: (el: Element) => void): void;
+    on(event: "online", fn: (jid: { toString(): string }) => void): void;
+    on(event: "error" | "offline" | "status", fn: (arg: unknown) => void): void;
+    iqCaller: { request(el: Element, timeout?: number): Promise<Element>; get(el: Element, to?: string, timeout?: number): Promise<Element>; set(el: Element, to?: string, timeout?: number): Promise<Element> };
+    jid: { toString(): string } | null;
+  }
+  export function client(opts: { service: string; domain?: string; username?: string; password?: string; resource?: string }): Client;
+  export function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: (Element | string)[]): Element;
+}
