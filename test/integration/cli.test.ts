@@ -1,0 +1,106 @@
+// The command line as an operator uses it: account commands, config check, one-line errors,
+// a real `start` that serves, and SIGTERM closing every stream with <system-shutdown/>.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { RawClient } from "../helpers/raw.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const dir = mkdtempSync(join(tmpdir(), "xmppd-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], env: Record<string, string> = {}, input?: string) {
+  const r = spawnSync(process.execPath, [join(root, "src/main.ts"), ...args], {
+    cwd: dir, env: { ...process.env, ...env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn" }, input, encoding: "utf8", timeout: 20_000,
+  });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe("account commands", () => {
+  it("adduser, users, passwd, deluser", () => {
+    expect(cli(["adduser", "alice@localhost", "pw1"])).toMatchObject({ code: 0, out: "created alice@localhost" });
+    expect(cli(["adduser", "bob"], {}, "pw2\n")).toMatchObject({ code: 0, out: "created bob@localhost" });
+    expect(cli(["users"]).out.split("\n")).toEqual(["alice@localhost", "bob@localhost"]);
+    expect(cli(["adduser", "alice@localhost", "x"])).toMatchObject({ code: 1, err: "xmppd: account alice@localhost already exists" });
+    expect(cli(["passwd", "alice@localhost", "pw3"])).toMatchObject({ code: 0 });
+    expect(cli(["deluser", "bob@localhost"])).toMatchObject({ code: 0, out: "deleted bob@localhost" });
+    expect(cli(["deluser", "bob@localhost"])).toMatchObject({ code: 1, err: "xmppd: no account bob@localhost" });
+    expect(cli(["adduser", "carol@elsewhere.example", "pw"]).err).toMatch(/^xmppd: elsewhere.example is not this server's domain/);
+    expect(cli(["adduser", "bad user@localhost", "pw"])).toMatchObject({ code: 1 });
+  });
+});
+
+describe("configuration errors are one line", () => {
+  it("check passes on defaults and names a bad key", () => {
+    expect(cli(["check"])).toMatchObject({ code: 0 });
+    const file = join(dir, "bad.jsonc");
+    writeFileSync(file, `{ // comment\n "c2s": { "port": "five" } }`);
+    const r = cli(["check", "-c", file]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe("xmppd: configuration error: c2s.port: must be an integer");
+    writeFileSync(file, `{ "limits": { "stanzaSiz": 1 } }`);
+    expect(cli(["check", "-c", file]).err).toMatch(/^xmppd: configuration error: limits\.stanzaSiz: unknown option/);
+    expect(cli(["check"], { XMPPD_C2S__PORT: "x" }).err).toBe("xmppd: configuration error: c2s.port: must be an integer");
+    expect(cli(["check", "-c", join(dir, "missing.jsonc")]).err).toMatch(/^xmppd: configuration error: config file .* not found$/);
+  });
+
+  it("an unknown command prints the usage", () => {
+    const r = cli(["frobnicate"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^xmppd: unknown command 'frobnicate'/);
+  });
+
+  it("a port in use is one line", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    const r = cli(["start"], { XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0" });
+    blocker.close();
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`xmppd: port ${port} on 127.0.0.1 is already in use`);
+  });
+});
+
+describe("start", () => {
+  it("serves the accounts made with adduser, and SIGTERM closes streams with <system-shutdown/>", async () => {
+    cli(["adduser", "dave@localhost", "pw"]);
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(root, "src/main.ts"), "start"], {
+      cwd: dir,
+      env: { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    try {
+      let err = "";
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no start: ${err}`)), 15_000);
+        child.stderr!.on("data", (d: Buffer) => {
+          err += d.toString();
+          if (err.includes("xmppd: serving")) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      const c = await RawClient.login(port, "dave", "pw");
+      const exited = new Promise<number | null>((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await c.expect("<stream:error><system-shutdown");
+      await c.closedByServer();
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});
