@@ -42,8 +42,9 @@ export class Accounts implements AccountDirectory {
 
   async create(local: string, password: string): Promise<void> {
     local = normalizeLocal(local);
-    if (await this.exists(local)) throw new AccountError(`account ${this.key(local)} already exists`);
-    await this.store.set(this.key(local), { credentials: await this.derive(password), created: Date.now() });
+    const record = { credentials: await this.derive(password), created: Date.now() };
+    // Insert-if-absent: two registrations of one name at once cannot both win.
+    if (!(await this.store.add(this.key(local), record))) throw new AccountError(`account ${this.key(local)} already exists`);
   }
 
   async setPassword(local: string, password: string): Promise<void> {

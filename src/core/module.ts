@@ -12,6 +12,8 @@ import type { Infer, Shape } from "./schema.ts";
 import type { LocalSessions } from "./session.ts";
 import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { Accounts } from "./accounts.ts";
+import type { ServerConfig } from "./config.ts";
+import type { PreAuthIqHandler } from "../stream/context.ts";
 
 /** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */
 export interface SpecRef { spec: string; version: string }
@@ -60,6 +62,9 @@ export interface ServerApi {
   readonly log: Logger;
   /** Admin JIDs from the config (bare JIDs). */
   isAdmin(jid: JID): boolean;
+  /** The server-level config (e.g. the `registration` section) and the stream's pre-auth iq handlers (XEP-0077). */
+  readonly config: ServerConfig;
+  readonly preAuthIq: Map<string, PreAuthIqHandler>;
 }
 
 export class ModuleContext<O> {

@@ -35,8 +35,9 @@ function infoQuery(identities: Identity[], features: Iterable<string>, extension
     extensions.map((e) => clone(e)));
 }
 
+/** The server's features; disco#info and #items are among them (registered by this module). */
 function hostFeatures(d: DiscoRegistry): string[] {
-  return [NS.discoInfo, NS.discoItems, ...d.hostFeatures.keys()];
+  return [...d.hostFeatures.keys()];
 }
 
 export default defineModule({
@@ -53,7 +54,7 @@ export default defineModule({
       get: ({ payload }) => {
         const node = payload.attrs.node;
         if (node !== undefined && node !== `${CAPS_NODE}#${ver()}`) throw new StanzaError("item-not-found");
-        return infoQuery(disco.identities, new Set(hostFeatures(disco)), disco.extensions, node);
+        return infoQuery(disco.identities, hostFeatures(disco), disco.extensions, node);
       },
     });
     ctx.iq("host", NS.discoItems, "query", {

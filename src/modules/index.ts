@@ -5,12 +5,24 @@ import disco from "./disco.ts";
 import ping from "./ping.ts";
 import time from "./time.ts";
 import version from "./version.ts";
+import vcard from "./vcard.ts";
+import privateStorage from "./private.ts";
+import register from "./register/index.ts";
+import roster from "./roster/index.ts";
+import presence from "./presence/index.ts";
+import last from "./last.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
   ping,
   time,
   version,
+  vcard,
+  privateStorage,
+  register,
+  roster,
+  presence,
+  last,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

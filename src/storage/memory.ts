@@ -17,6 +17,11 @@ export class MemoryStorage implements StorageProvider {
         if (value === undefined) table.delete(owner);
         else table.set(owner, JSON.stringify(value));
       },
+      add: async (owner, value) => {
+        if (table.has(owner)) return false;
+        table.set(owner, JSON.stringify(value));
+        return true;
+      },
     };
   }
 

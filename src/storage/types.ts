@@ -7,6 +7,8 @@ export interface KeyValueStore<T> {
   get(owner: string): Promise<T | undefined>;
   /** Writing undefined deletes. */
   set(owner: string, value: T | undefined): Promise<void>;
+  /** Writes only when the owner has no value yet; false when one was there (atomic). */
+  add(owner: string, value: T): Promise<boolean>;
 }
 
 /** Many keyed values per owner: roster items, private XML fragments. */

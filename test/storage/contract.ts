@@ -20,6 +20,13 @@ export function storageContract(name: string, open: () => Promise<StorageProvide
       expect(await kv.get("a@x")).toBeUndefined();
     });
 
+    it("adds a value only when there is none, atomically", async () => {
+      const kv = s.keyval<number>("accounts");
+      const results = await Promise.all([kv.add("a@x", 1), kv.add("a@x", 2), kv.add("a@x", 3)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await kv.get("a@x")).toBe(results.indexOf(true) + 1);
+    });
+
     it("lists the owners of a key-value store in order", async () => {
       const kv = s.keyval<number>("accounts");
       await kv.set("b@x", 1);

@@ -28,6 +28,7 @@ export class SqliteStorage implements StorageProvider {
     this.stmt = {
       kvGet: p("SELECT value FROM keyval WHERE store = ? AND owner = ?"),
       kvSet: p("INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO UPDATE SET value = excluded.value"),
+      kvAdd: p("INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO NOTHING"),
       kvDel: p("DELETE FROM keyval WHERE store = ? AND owner = ?"),
       kvOwners: p("SELECT owner FROM keyval WHERE store = ? ORDER BY owner"),
       mapGet: p("SELECT value FROM map WHERE store = ? AND owner = ? AND key = ?"),
@@ -51,6 +52,7 @@ export class SqliteStorage implements StorageProvider {
         if (value === undefined) s.kvDel!.run(name, owner);
         else s.kvSet!.run(name, owner, JSON.stringify(value));
       },
+      add: async (owner, value) => s.kvAdd!.run(name, owner, JSON.stringify(value)).changes === 1,
     };
   }
 

@@ -1,0 +1,221 @@
+// The XEP-0077 flows without sockets: a real Accounts store in memory, a fake stream.
+import { describe, expect, it } from "vitest";
+import { xml, type Element } from "../../xml/element.ts";
+import { parseJid, type JID } from "../../xml/jid.ts";
+import { NS } from "../../xml/ns.ts";
+import { Accounts } from "../../core/accounts.ts";
+import { StanzaError, StreamError } from "../../core/errors.ts";
+import { Events } from "../../core/events.ts";
+import { createLogger } from "../../core/log.ts";
+import type { ServerApi } from "../../core/module.ts";
+import type { Session } from "../../core/session.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+import type { PreAuthIq } from "../../stream/context.ts";
+import { preAuthHandler, routedHandlers } from "./handlers.ts";
+import { namesAccount, rateKey, Registrar, validLocal } from "./registrar.ts";
+
+const log = createLogger("silent");
+
+function world(opts: { perHour?: number; requireTls?: boolean } = {}) {
+  const storage = new MemoryStorage();
+  const closed: { jid: string; condition: string }[] = [];
+  const sessions: Session[] = [];
+  const server = {
+    domain: parseJid("example.com"),
+    accounts: new Accounts(storage, "example.com", 64),
+    events: new Events(),
+    sessions: { of: (bare: JID) => sessions.filter((s) => s.jid.bare.equals(bare)) },
+    config: { registration: { enabled: true, perHourPerAddress: opts.perHour ?? 10 }, c2s: { requireTls: opts.requireTls ?? true } },
+  } as unknown as ServerApi;
+  const session = (full: string): Session => {
+    const s = { jid: parseJid(full), secure: true, close: (e?: StreamError) => closed.push({ jid: full, condition: e?.condition ?? "" }) };
+    sessions.push(s as unknown as Session);
+    return s as unknown as Session;
+  };
+  return { server, registrar: new Registrar(server, log), closed, session, storage };
+}
+
+/** Sends one pre-auth iq through the handler; returns the reply. */
+async function preAuth(registrar: Registrar, iq: Element, opts: { enabled?: boolean; secure?: boolean; account?: string; address?: string } = {}): Promise<Element> {
+  const replies: Element[] = [];
+  const payload = iq.getChildElements()[0]!;
+  const req: PreAuthIq = {
+    stanza: iq, payload, secure: opts.secure ?? true, remoteAddress: opts.address ?? "192.0.2.1",
+    account: opts.account ? parseJid(opts.account) : undefined, reply: (r) => replies.push(r),
+  };
+  await preAuthHandler(registrar, opts.enabled ?? true, log)(req);
+  expect(replies).toHaveLength(1);
+  return replies[0]!;
+}
+
+const get = () => xml("iq", { type: "get", id: "reg1" }, xml("query", { xmlns: NS.register }));
+const set = (...fields: Element[]) => xml("iq", { type: "set", id: "reg2" }, xml("query", { xmlns: NS.register }, ...fields));
+const creds = (u: string, p: string) => set(xml("username", null, u), xml("password", null, p));
+const errorOf = (r: Element) => r.getChild("error")?.getChildElements()[0]?.name;
+
+describe("pre-auth registration (§3.1)", () => {
+  it("offers the form, then creates the account", async () => {
+    const { registrar, server } = world();
+    const form = await preAuth(registrar, get());
+    expect(form.attrs.type).toBe("result");
+    expect(form.getChild("query")?.getChild("username")).toBeDefined();
+    const done = await preAuth(registrar, creds("Bill", "Calliope"));
+    expect(done.attrs).toMatchObject({ type: "result", id: "reg2" });
+    expect(await server.accounts.exists("bill")).toBe(true);
+  });
+
+  it("answers service-unavailable when public registration is off", async () => {
+    const { registrar } = world();
+    expect(errorOf(await preAuth(registrar, get(), { enabled: false }))).toBe("service-unavailable");
+    expect(errorOf(await preAuth(registrar, creds("bill", "x"), { enabled: false }))).toBe("service-unavailable");
+  });
+
+  it("refuses an unencrypted stream when TLS is required, not when it is not", async () => {
+    expect(errorOf(await preAuth(world().registrar, creds("bill", "x"), { secure: false }))).toBe("not-authorized");
+    expect((await preAuth(world({ requireTls: false }).registrar, creds("bill", "x"), { secure: false })).attrs.type).toBe("result");
+  });
+
+  it("conflict for a taken username, echoing no password", async () => {
+    const { registrar } = world();
+    await preAuth(registrar, creds("bill", "one"));
+    const r = await preAuth(registrar, creds("BILL", "two"));
+    expect(errorOf(r)).toBe("conflict");
+    expect(r.toString()).not.toContain("two");
+  });
+
+  it("not-acceptable for missing or empty fields", async () => {
+    const { registrar } = world();
+    expect(errorOf(await preAuth(registrar, set(xml("username", null, "bill"))))).toBe("not-acceptable");
+    expect(errorOf(await preAuth(registrar, set(xml("username", null, "bill"), xml("password"))))).toBe("not-acceptable");
+    expect(errorOf(await preAuth(registrar, set(xml("password", null, "x"))))).toBe("not-acceptable");
+    expect(errorOf(await preAuth(registrar, creds("bill", "tab\there")))).toBe("not-acceptable");
+  });
+
+  it("jid-malformed for a username that is no localpart", async () => {
+    const { registrar } = world();
+    for (const u of ["bill@example.com", "a b", "x/y", "<tag>"]) expect(errorOf(await preAuth(registrar, creds(u, "pw")))).toBe("jid-malformed");
+  });
+
+  it("resource-constraint (type wait) past the hourly limit of an address; others still register", async () => {
+    const { registrar } = world({ perHour: 2 });
+    await preAuth(registrar, creds("a1", "pw"));
+    await preAuth(registrar, creds("a2", "pw"));
+    const r = await preAuth(registrar, creds("a3", "pw"));
+    expect(errorOf(r)).toBe("resource-constraint");
+    expect(r.getChild("error")?.attrs.type).toBe("wait");
+    expect((await preAuth(registrar, creds("a3", "pw"), { address: "192.0.2.2" })).attrs.type).toBe("result");
+  });
+
+  it("unexpected-request for <remove/> before authentication", async () => {
+    expect(errorOf(await preAuth(world().registrar, set(xml("remove"))))).toBe("unexpected-request");
+  });
+
+  it("bad-request for an iq with two payloads; service-unavailable for an unknown element", async () => {
+    const two = xml("iq", { type: "get", id: "x" }, xml("query", { xmlns: NS.register }), xml("query", { xmlns: NS.register }));
+    expect(errorOf(await preAuth(world().registrar, two))).toBe("bad-request");
+    const other = xml("iq", { type: "get", id: "y" }, xml("form", { xmlns: NS.register }));
+    expect(errorOf(await preAuth(world().registrar, other))).toBe("service-unavailable");
+  });
+});
+
+describe("after SASL, before bind", () => {
+  it("tells the account it is registered and changes its password, even with registration off", async () => {
+    const { registrar, server } = world();
+    await server.accounts.create("juliet", "old");
+    const before = await server.accounts.credentials("juliet");
+    const form = await preAuth(registrar, get(), { account: "juliet@example.com", enabled: false });
+    expect(form.getChild("query")?.getChild("registered")).toBeDefined();
+    const r = await preAuth(registrar, creds("juliet", "new"), { account: "juliet@example.com", enabled: false });
+    expect(r.attrs.type).toBe("result");
+    expect(await server.accounts.credentials("juliet")).not.toEqual(before);
+  });
+
+  it("unexpected-request for <remove/> until a resource is bound", async () => {
+    const { registrar, server } = world();
+    await server.accounts.create("juliet", "pw");
+    expect(errorOf(await preAuth(registrar, set(xml("remove")), { account: "juliet@example.com" }))).toBe("unexpected-request");
+    expect(await server.accounts.exists("juliet")).toBe(true);
+  });
+});
+
+describe("routed requests (§3.2, §3.3)", () => {
+  const req = (type: "get" | "set", from: string, to: string, payload: Element) =>
+    ({ stanza: xml("iq", { type, id: "1" }, payload), payload, type, from: parseJid(from), to: parseJid(to), origin: undefined });
+  const query = (...c: Element[]) => xml("query", { xmlns: NS.register }, ...c);
+
+  async function rejects(p: Promise<unknown>, condition: string): Promise<void> {
+    await expect(p).rejects.toSatisfy((e) => e instanceof StanzaError && e.condition === condition);
+  }
+
+  it("password change: bad-request without a password, forbidden for another username, scrubbed echo", async () => {
+    const { registrar, server } = world();
+    await server.accounts.create("juliet", "pw");
+    const host = routedHandlers(registrar, "example.com", "host");
+    const empty = query(xml("username", null, "juliet"), xml("password"));
+    await rejects(host.set(req("set", "juliet@example.com/b", "example.com", empty)), "bad-request");
+    expect(empty.children).toEqual([]);
+    await rejects(host.set(req("set", "juliet@example.com/b", "example.com", query(xml("username", null, "romeo"), xml("password", null, "x")))), "forbidden");
+    await host.set(req("set", "juliet@example.com/b", "example.com", query(xml("username", null, "juliet@example.com"), xml("password", null, "x"))));
+  });
+
+  it("forbidden on another account's bare JID; service-unavailable for remote senders", async () => {
+    const { registrar } = world();
+    const account = routedHandlers(registrar, "example.com", "account");
+    await rejects((async () => account.get(req("get", "romeo@example.com/o", "juliet@example.com", query())))(), "forbidden");
+    const host = routedHandlers(registrar, "example.com", "host");
+    await rejects((async () => host.get(req("get", "eve@evil.example/x", "example.com", query())))(), "service-unavailable");
+  });
+
+  it("cancellation deletes the account and ends its sessions with <not-authorized/> after the reply", async () => {
+    const { registrar, server, session, closed } = world();
+    await server.accounts.create("juliet", "pw");
+    session("juliet@example.com/balcony");
+    session("juliet@example.com/phone");
+    session("romeo@example.com/orchard");
+    const deleted: string[] = [];
+    server.events.onNotify("account/deleted", ({ jid }) => void deleted.push(jid.toString()));
+    const account = routedHandlers(registrar, "example.com", "account");
+    await account.set(req("set", "juliet@example.com/balcony", "juliet@example.com", query(xml("remove"))));
+    expect(await server.accounts.exists("juliet")).toBe(false);
+    expect(deleted).toEqual(["juliet@example.com"]);
+    expect(closed).toEqual([]); // the result goes out first
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toEqual([
+      { jid: "juliet@example.com/balcony", condition: "not-authorized" },
+      { jid: "juliet@example.com/phone", condition: "not-authorized" },
+    ]);
+  });
+
+  it("registration-required when the account is already gone", async () => {
+    const { registrar } = world();
+    const account = routedHandlers(registrar, "example.com", "account");
+    await rejects(account.set(req("set", "ghost@example.com/x", "ghost@example.com", query(xml("remove")))), "registration-required");
+  });
+});
+
+describe("helpers", () => {
+  it("validLocal normalises or throws jid-malformed", () => {
+    expect(validLocal("Bill")).toBe("bill");
+    expect(() => validLocal("a@b")).toThrow(StanzaError);
+  });
+
+  it("namesAccount accepts the localpart or the bare JID", () => {
+    const me = parseJid("juliet@example.com/balcony");
+    expect(namesAccount("juliet", me)).toBe(true);
+    expect(namesAccount("Juliet@example.com", me)).toBe(true);
+    expect(namesAccount("juliet@other.example", me)).toBe(false);
+    expect(namesAccount("romeo", me)).toBe(false);
+  });
+});
+
+describe("rateKey", () => {
+  it("counts IPv4 by address, IPv4-mapped IPv6 as IPv4, IPv6 by its /64", () => {
+    expect(rateKey("192.0.2.7")).toBe("192.0.2.7");
+    expect(rateKey("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(rateKey("2001:db8:1:2:a:b:c:d")).toBe("2001:db8:1:2::/64");
+    expect(rateKey("2001:0DB8:1:2::1")).toBe("2001:db8:1:2::/64");
+    expect(rateKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(rateKey("::1")).toBe("0:0:0:0::/64");
+    expect(rateKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
+  });
+});

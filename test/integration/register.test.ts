@@ -1,0 +1,306 @@
+// XEP-0077 In-Band Registration over real sockets. Before authentication with a raw stream
+// (STARTTLS, then the register iq, exactly as Conversations and Gajim do it); afterwards with
+// @xmpp/client: password change and account cancellation. Four servers: registration open,
+// open with a rate limit of one per hour, closed, and open without required TLS.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { client } from "@xmpp/client";
+import { xml, type Element } from "../../src/xml/element.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { OPEN, RawClient } from "../helpers/raw.ts";
+
+// ---- raw streams before authentication ----------------------------------------------------------
+
+const FEATURES = /<stream:features>[\s\S]*?<\/stream:features>/;
+const REGISTER_FEATURE = `<register xmlns="http://jabber.org/features/iq-register"/>`;
+const reply = (id: string) => new RegExp(`<iq[^>]*id="${id}"[^>]*(/>|>[\\s\\S]*?</iq>)`);
+
+/** A fresh stream, after STARTTLS unless `plain`; returns it with the features it was offered. */
+async function stream(port: number, plain = false): Promise<{ c: RawClient; features: string }> {
+  const c = await RawClient.connect(port);
+  c.send(OPEN());
+  let features = await c.expect(FEATURES);
+  if (!plain) {
+    await c.startTls();
+    c.send(OPEN());
+    features = await c.expect(FEATURES);
+  }
+  return { c, features };
+}
+
+const registerIq = (id: string, username?: string, password?: string) =>
+  `<iq type='set' id='${id}'><query xmlns='jabber:iq:register'>` +
+  (username !== undefined ? `<username>${username}</username>` : "") +
+  (password !== undefined ? `<password>${password}</password>` : "") + `</query></iq>`;
+
+/** Registers on a new stream; returns the reply text. */
+async function register(port: number, username?: string, password?: string): Promise<string> {
+  const { c } = await stream(port);
+  c.send(registerIq("reg", username, password));
+  const r = await c.expect(reply("reg"));
+  c.close();
+  return r;
+}
+
+/** Tries a SCRAM login on a new stream; returns the server's <success/> or <failure/>. */
+async function tryLogin(port: number, user: string, password: string): Promise<string> {
+  const { c } = await stream(port);
+  const r = await c.scram(user, password, "SHA-1");
+  c.close();
+  return r;
+}
+
+// ---- @xmpp/client after authentication ----------------------------------------------------------
+
+interface Xmpp {
+  start(): Promise<unknown>;
+  stop(): Promise<unknown>;
+  send(el: Element): Promise<void>;
+  on(event: string, fn: (el: Element) => void): void;
+  removeListener(event: string, fn: (el: Element) => void): void;
+  reconnect: { stop(): void };
+  status: string;
+}
+/** test/types/xmpp-client.d.ts covers less than these tests use (element events, reconnect). */
+const connect = client as unknown as (o: object) => Xmpp;
+
+interface Conn { xmpp: Xmpp; streamErrors: string[] }
+
+async function login(port: number, username: string, password: string, resource = "r"): Promise<Conn> {
+  const x = connect({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username, password, resource });
+  x.reconnect.stop();
+  x.on("error", () => {});
+  const streamErrors: string[] = [];
+  x.on("element", (el) => {
+    if (el.name === "stream:error") streamErrors.push(el.getChildElements()[0]?.name ?? "");
+  });
+  await x.start();
+  return { xmpp: x, streamErrors };
+}
+
+let nextId = 0;
+function ask(c: Conn, iq: Element, timeoutMs = 5000): Promise<Element> {
+  const id = (iq.attrs.id ??= `rg${++nextId}`);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no reply to ${iq.toString()}`)), timeoutMs);
+    const on = (st: Element) => {
+      if (st.name !== "iq" || st.attrs.id !== id || (st.attrs.type !== "result" && st.attrs.type !== "error")) return;
+      clearTimeout(timer);
+      c.xmpp.removeListener("stanza", on);
+      resolve(st);
+    };
+    c.xmpp.on("stanza", on);
+    void c.xmpp.send(iq);
+  });
+}
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const REG = "jabber:iq:register";
+const errorOf = (r: Element) => r.getChild("error")?.getChildElements()[0]?.name;
+const regQuery = (...c: (Element | undefined)[]) => xml("query", { xmlns: REG }, ...c);
+const changePassword = (username: string | undefined, password: string, to: string | undefined = "localhost") =>
+  xml("iq", { type: "set", to }, regQuery(username !== undefined ? xml("username", null, username) : undefined, xml("password", null, password)));
+
+// ---- the servers --------------------------------------------------------------------------------
+
+let open: TestServer;
+let limited: TestServer;
+let closed: TestServer;
+let plain: TestServer;
+beforeAll(async () => {
+  [open, limited, closed, plain] = await Promise.all([
+    startServer({ users: { romeo: "pw", juliet: "pw", nurse: "pw", tybalt: "pw" }, config: { registration: { enabled: true, perHourPerAddress: 50 } } }),
+    startServer({ config: { registration: { enabled: true, perHourPerAddress: 1 } } }),
+    startServer({ users: { benvolio: "pw", mercutio: "pw" } }),
+    startServer({ config: { registration: { enabled: true }, c2s: { host: "127.0.0.1", requireTls: false } } }),
+  ]);
+});
+afterAll(() => Promise.all([open, limited, closed, plain].map((s) => s.stop())));
+
+describe("registration before authentication (§3.1), registration open", () => {
+  it("the stream feature appears only once TLS is up, and a register iq before TLS is not-authorized", async () => {
+    const c = await RawClient.connect(open.port);
+    c.send(OPEN());
+    expect(await c.expect(FEATURES)).not.toContain(REGISTER_FEATURE);
+    c.send(registerIq("early", "bill", "Calliope"));
+    const r = await c.expect(reply("early"));
+    expect(r).toContain(`type="error"`);
+    expect(r).toContain("<not-authorized");
+    expect(r).not.toContain("Calliope");
+    await c.startTls();
+    c.send(OPEN());
+    expect(await c.expect(FEATURES)).toContain(REGISTER_FEATURE);
+    c.close();
+  });
+
+  it("a new user asks for the fields, registers, then logs in with the new account on the same stream", async () => {
+    const { c } = await stream(open.port);
+    c.send("<iq type='get' id='reg1'><query xmlns='jabber:iq:register'/></iq>");
+    const form = await c.expect(reply("reg1"));
+    expect(form).toContain(`type="result"`);
+    expect(form).toMatch(/<instructions>[^<]+<\/instructions><username\/><password\/>/);
+    c.send(registerIq("reg2", "bill", "Calliope"));
+    expect(await c.expect(reply("reg2"))).toMatch(/^<iq type="result" id="reg2"\/>$/);
+    expect(await c.scram("bill", "Calliope", "SHA-1")).toMatch(/^<success/);
+    c.close();
+  });
+
+  it("a taken username is conflict, with no password echoed back", async () => {
+    const r = await register(open.port, "romeo", "m1cro$oft");
+    expect(r).toContain("<conflict xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/>");
+    expect(r).not.toContain("m1cro$oft");
+    expect(await tryLogin(open.port, "romeo", "pw")).toMatch(/^<success/);
+  });
+
+  it("the same username in another case is the same account: conflict", async () => {
+    expect(await register(open.port, "ROMEO", "x")).toContain("<conflict");
+  });
+
+  it("missing or empty fields are not-acceptable", async () => {
+    expect(await register(open.port, "ann")).toContain("<not-acceptable");
+    expect(await register(open.port, "ann", "")).toContain("<not-acceptable");
+    expect(await register(open.port, undefined, "pw")).toContain("<not-acceptable");
+  });
+
+  it("a username that cannot be a JID localpart is jid-malformed", async () => {
+    for (const u of ["bill@localhost", "a b", "bill/desk", "&lt;b&gt;"]) expect(await register(open.port, u, "pw")).toContain("<jid-malformed");
+  });
+
+  it("<remove/> before logging in is unexpected-request", async () => {
+    const { c } = await stream(open.port);
+    c.send("<iq type='set' id='un0'><query xmlns='jabber:iq:register'><remove/></query></iq>");
+    expect(await c.expect(reply("un0"))).toContain("<unexpected-request");
+    c.close();
+  });
+
+  it("bad requests hurt nobody: the same stream registers afterwards", async () => {
+    const { c } = await stream(open.port);
+    c.send(registerIq("bad1", "x y", "pw"));
+    expect(await c.expect(reply("bad1"))).toContain("<jid-malformed");
+    c.send("<iq type='set' id='bad2'><query xmlns='jabber:iq:register'><remove/><username>x</username></query></iq>");
+    expect(await c.expect(reply("bad2"))).toContain("<bad-request");
+    c.send(registerIq("good", "ann", "hathaway"));
+    expect(await c.expect(reply("good"))).toContain(`type="result"`);
+    c.close();
+    expect(await tryLogin(open.port, "ann", "hathaway")).toMatch(/^<success/);
+  });
+});
+
+describe("rate limit per address", () => {
+  it("the second account from one address within the hour is resource-constraint, type wait", async () => {
+    expect(await register(limited.port, "first", "pw")).toContain(`type="result"`);
+    const r = await register(limited.port, "second", "pw");
+    expect(r).toMatch(/<error type="wait"><resource-constraint xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"\/>/);
+    expect(await tryLogin(limited.port, "second", "pw")).toContain("<failure");
+  });
+});
+
+describe("registration closed (the default)", () => {
+  it("no stream feature; get and set are service-unavailable (§3.1)", async () => {
+    const { c, features } = await stream(closed.port);
+    expect(features).not.toContain("iq-register");
+    c.send("<iq type='get' id='c1'><query xmlns='jabber:iq:register'/></iq>");
+    expect(await c.expect(reply("c1"))).toContain("<service-unavailable");
+    c.send(registerIq("c2", "eve", "pw"));
+    expect(await c.expect(reply("c2"))).toContain("<service-unavailable");
+    c.close();
+  });
+
+  it("the server still advertises jabber:iq:register: password change and cancellation work", async () => {
+    const benvolio = await login(closed.port, "benvolio", "pw");
+    const info = await ask(benvolio, xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    expect(info.getChild("query")!.getChildren("feature").map((f) => f.attrs.var)).toContain(REG);
+    expect((await ask(benvolio, changePassword("benvolio", "peace"))).attrs.type).toBe("result");
+    await benvolio.xmpp.stop();
+    expect(await tryLogin(closed.port, "benvolio", "peace")).toMatch(/^<success/);
+    const mercutio = await login(closed.port, "mercutio", "pw");
+    expect((await ask(mercutio, xml("iq", { type: "set" }, regQuery(xml("remove"))))).attrs.type).toBe("result");
+    await until(() => mercutio.streamErrors.length > 0);
+    expect(await tryLogin(closed.port, "mercutio", "pw")).toContain("<failure");
+  });
+});
+
+describe("registration without required TLS (a loopback test profile)", () => {
+  it("the feature is offered on the plain stream and registration works there", async () => {
+    const { c, features } = await stream(plain.port, true);
+    expect(features).toContain(REGISTER_FEATURE);
+    c.send(registerIq("p1", "plainbill", "pw"));
+    expect(await c.expect(reply("p1"))).toContain(`type="result"`);
+    c.close();
+  });
+});
+
+describe("after authentication: the account's own registration", () => {
+  it("Romeo asks: he is registered, under his username, and no password comes back", async () => {
+    const romeo = await login(open.port, "romeo", "pw");
+    for (const to of ["localhost", "romeo@localhost", undefined]) {
+      const r = await ask(romeo, xml("iq", { type: "get", to }, regQuery()));
+      const q = r.getChild("query", REG)!;
+      expect(q.getChild("registered")).toBeDefined();
+      expect(q.getChildText("username")).toBe("romeo");
+      expect(q.getChildText("password")).toBe("");
+    }
+    await romeo.xmpp.stop();
+  });
+
+  it("the Nurse changes her password (§3.3): the old one stops working, the new one works", async () => {
+    const nurse = await login(open.port, "nurse", "pw");
+    const r = await ask(nurse, changePassword("nurse", "angelica"));
+    expect(r.attrs).toMatchObject({ type: "result", from: "localhost" });
+    await nurse.xmpp.stop();
+    expect(await tryLogin(open.port, "nurse", "pw")).toContain("<not-authorized/>");
+    expect(await tryLogin(open.port, "nurse", "angelica")).toMatch(/^<success/);
+  });
+
+  it("an empty new password is bad-request and changes nothing; the error does not echo the request", async () => {
+    const romeo = await login(open.port, "romeo", "pw");
+    const r = await ask(romeo, xml("iq", { type: "set", to: "localhost" }, regQuery(xml("username", null, "romeo"), xml("password"))));
+    expect(errorOf(r)).toBe("bad-request");
+    expect(r.getChild("query", REG)?.getChildElements()).toEqual([]);
+    await romeo.xmpp.stop();
+    expect(await tryLogin(open.port, "romeo", "pw")).toMatch(/^<success/);
+  });
+
+  it("Tybalt may not change Romeo's password: forbidden, also through Romeo's bare JID", async () => {
+    const tybalt = await login(open.port, "tybalt", "pw");
+    expect(errorOf(await ask(tybalt, changePassword("romeo", "stabbed")))).toBe("forbidden");
+    expect(errorOf(await ask(tybalt, changePassword("romeo", "stabbed", "romeo@localhost")))).toBe("forbidden");
+    await tybalt.xmpp.stop();
+    expect(await tryLogin(open.port, "romeo", "pw")).toMatch(/^<success/);
+  });
+
+  it("after SASL but before bind: the password can change, the account cannot be removed yet", async () => {
+    const { c } = await stream(open.port);
+    expect(await c.scram("tybalt", "pw", "SHA-1")).toMatch(/^<success/);
+    c.send(OPEN());
+    await c.expect(FEATURES);
+    c.send("<iq type='set' id='pb1'><query xmlns='jabber:iq:register'><remove/></query></iq>");
+    expect(await c.expect(reply("pb1"))).toContain("<unexpected-request");
+    c.send("<iq type='set' id='pb2'><query xmlns='jabber:iq:register'><username>tybalt</username><password>prince</password></query></iq>");
+    expect(await c.expect(reply("pb2"))).toContain(`type="result"`);
+    c.close();
+    expect(await tryLogin(open.port, "tybalt", "prince")).toMatch(/^<success/);
+  });
+
+  it("Juliet cancels her account (§3.2): result, then every session of hers gets <not-authorized/>", async () => {
+    const phone = await login(open.port, "juliet", "pw", "phone");
+    const balcony = await login(open.port, "juliet", "pw", "balcony");
+    const romeo = await login(open.port, "romeo", "pw");
+    const r = await ask(balcony, xml("iq", { type: "set" }, regQuery(xml("remove"))));
+    expect(r.attrs.type).toBe("result");
+    await until(() => phone.streamErrors.length > 0 && balcony.streamErrors.length > 0);
+    expect([...phone.streamErrors, ...balcony.streamErrors]).toEqual(["not-authorized", "not-authorized"]);
+    expect(romeo.streamErrors).toEqual([]);
+    // Her account is gone: no login, and her bare JID is unknown to everyone.
+    expect(await tryLogin(open.port, "juliet", "pw")).toContain("<failure");
+    const disco = await ask(romeo, xml("iq", { type: "get", to: "juliet@localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    expect(errorOf(disco)).toBe("service-unavailable");
+    await romeo.xmpp.stop();
+  });
+});
