@@ -11,14 +11,17 @@ import { decodeSaslPayload, encodeSaslPayload } from "./sasl/payload.ts";
 import { mechanismsFor, type SaslContext, type SaslMechanism, type SaslSession, type SaslFailure } from "./sasl/mechanism.ts";
 
 /** RFC 6120 §6.4.5: a reasonable number of retries (at least 2, at most 5), then the stream ends. */
-const MAX_ATTEMPTS = 5;
+const MAX_CREDENTIAL_FAILURES = 5;
+/** Failures of any kind (mechanism negotiation included) one stream may have. */
+const MAX_FAILURES = 10;
 
 export class SaslNegotiation {
   private readonly sasl: SaslContext;
   private readonly offered: SaslMechanism[];
   private session: SaslSession | undefined;
   private mechanism = "";
-  private attempts = 0;
+  private credentialFailures = 0;
+  private failures = 0;
 
   private readonly ctx: StreamContext;
   private readonly transport: Transport;
@@ -94,7 +97,8 @@ export class SaslNegotiation {
     }
     this.session = undefined;
     if (result.kind === "failure") {
-      this.authFailed(result.condition, result.text);
+      if (result.verdict === "binding-unavailable") this.sasl.bindingTypeRefused = true;
+      this.authFailed(result.condition, result.text, result.verdict === "credentials");
       return undefined;
     }
     let account: JID;
@@ -102,7 +106,7 @@ export class SaslNegotiation {
       account = jid(result.username, this.ctx.domain.domain);
     } catch (e) {
       if (!(e instanceof JidError)) throw e;
-      this.authFailed("not-authorized");
+      this.authFailed("not-authorized", undefined, true);
       return undefined;
     }
     this.transport.write(xml("success", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
@@ -110,11 +114,14 @@ export class SaslNegotiation {
     return account;
   }
 
-  private authFailed(condition: SaslFailure, text?: string): void {
-    this.ctx.authFailures.hit(this.transport.remoteAddress);
-    this.log.info({ mechanism: this.mechanism, condition }, "sasl failure");
+  /** Only wrong credentials count toward the per-address throttle; every failure toward the stream's cap. */
+  private authFailed(condition: SaslFailure, text: string | undefined, credentials: boolean): void {
+    if (credentials) this.ctx.authFailures.hit(this.transport.remoteAddress);
+    this.log.info({ mechanism: this.mechanism, condition, credentials }, "sasl failure");
     this.fail(condition, text);
-    if (++this.attempts >= MAX_ATTEMPTS) throw new StreamError("policy-violation", "too many failed authentication attempts");
+    if ((credentials && ++this.credentialFailures >= MAX_CREDENTIAL_FAILURES) || ++this.failures >= MAX_FAILURES) {
+      throw new StreamError("policy-violation", "too many failed authentication attempts");
+    }
   }
 
   private fail(condition: SaslFailure, text?: string): void {

@@ -2,10 +2,13 @@
 // throw, and the authzid rule (RFC 6120 §6.3.8: the server accepts an authorization identity only
 // when it may act for it; this server lets an account act only for itself).
 import { isUtf8 } from "node:buffer";
-import type { SaslFailure, SaslStep } from "./mechanism.ts";
+import type { FailureVerdict, SaslFailure, SaslStep } from "./mechanism.ts";
 
-export function failure(condition: SaslFailure, text?: string): SaslStep {
-  return text === undefined ? { kind: "failure", condition } : { kind: "failure", condition, text };
+export function failure(condition: SaslFailure, text?: string, verdict?: FailureVerdict): SaslStep {
+  const step: SaslStep = { kind: "failure", condition };
+  if (text !== undefined) step.text = text;
+  if (verdict !== undefined) step.verdict = verdict;
+  return step;
 }
 
 /** The bytes as UTF-8 text, or undefined when longer than `max` bytes or not valid UTF-8. */

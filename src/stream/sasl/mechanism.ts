@@ -16,7 +16,15 @@ export type SaslStep =
   | { kind: "challenge"; data: Buffer }
   /** `username` is the authcid as sent (SCRAM escapes undone), not yet normalised. */
   | { kind: "success"; data: Buffer | null; username: string }
-  | { kind: "failure"; condition: SaslFailure; text?: string };
+  | { kind: "failure"; condition: SaslFailure; text?: string; verdict?: FailureVerdict };
+
+/**
+ * Why a failure happened, where the caller treats causes differently: "credentials" is a wrong
+ * password or unknown user (what login throttling counts); "binding-unavailable" is a -PLUS
+ * attempt with a channel-binding type this connection cannot provide (the client may then fall
+ * back to plain SCRAM with the "y" flag without that being a downgrade). Others are protocol errors.
+ */
+export type FailureVerdict = "credentials" | "binding-unavailable";
 
 /** The TLS channel's bindings: "tls-exporter" (RFC 9266), "tls-server-end-point", "tls-unique" (RFC 5929). */
 export interface ChannelBinding {
@@ -34,6 +42,12 @@ export interface SaslContext {
    * the authcid's own bare JID. Without it, any non-empty authzid is refused.
    */
   domain?: string;
+  /**
+   * The client already tried a -PLUS mechanism on this stream with a binding type the server
+   * could not provide. Its later "y" flag then means "I know you cannot bind the way I can",
+   * not a downgrade (slixmpp 1.8 knows only tls-unique, which TLS 1.3 does not have).
+   */
+  bindingTypeRefused?: boolean;
   /** `username` is the authcid; the callee normalises it. */
   lookup(username: string): Promise<Credentials | undefined>;
 }

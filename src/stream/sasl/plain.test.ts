@@ -35,7 +35,7 @@ describe("PLAIN", () => {
   it("refuses a wrong password and an unknown user alike", async () => {
     const wrong = await PLAIN.start(context()).step(msg("", "juliet", "nope"));
     const unknown = await PLAIN.start(context()).step(msg("", "nobody", "r0meo!"));
-    expect(wrong).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(wrong).toEqual({ kind: "failure", condition: "not-authorized", verdict: "credentials" });
     expect(unknown).toEqual(wrong);
   });
 

@@ -63,7 +63,7 @@ class PlainSession implements SaslSession {
     if (!authzidAllowed(msg.authzid, msg.authcid, this.#ctx.domain)) return failure("invalid-authzid");
     const found = await this.#ctx.lookup(msg.authcid);
     const creds = found !== undefined && usable(found) ? found : fakeCredentials(msg.authcid);
-    if (!(await verifyPassword(creds, msg.password))) return failure("not-authorized");
+    if (!(await verifyPassword(creds, msg.password))) return failure("not-authorized", undefined, "credentials");
     return { kind: "success", data: null, username: msg.authcid };
   }
 }

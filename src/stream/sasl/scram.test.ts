@@ -136,12 +136,12 @@ describe.each(["SHA-1", "SHA-256"] as const)("SCRAM-%s", (hash) => {
 
   it("fails a wrong password with not-authorized", async () => {
     const { step } = await run(mech(hash), context(users), { hash, username: "juliet", password: "wrong" });
-    expect(step).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(step).toEqual({ kind: "failure", condition: "not-authorized", verdict: "credentials" });
   });
 
   it("fails an unknown user exactly like a wrong password, with a stable salt", async () => {
     const { step } = await run(mech(hash), context(users), { hash, username: "nobody", password: "x" });
-    expect(step).toEqual({ kind: "failure", condition: "not-authorized" });
+    expect(step).toEqual({ kind: "failure", condition: "not-authorized", verdict: "credentials" });
     const salt = async (username: string) => {
       const first = await mech(hash).start(context(users)).step(scramClient({ hash, username, password: "x", nonce: "abc" }).first());
       return /,s=([^,]+),i=4096$/.exec((first as { data: Buffer }).data.toString())?.[1];
@@ -227,6 +227,19 @@ describe("the y flag downgrade rule (RFC 5802 §6)", () => {
     const ctx = context(users, { channelBinding: binding });
     expect((await run(byName(ctx, "SCRAM-SHA-256"), ctx, o)).step).toMatchObject({ kind: "failure", condition: "not-authorized" });
     expect((await run(mech("SHA-256"), ctx, o)).step).toMatchObject({ kind: "failure" });
+  });
+
+  it("accepts y once the client's binding type was refused on this stream (slixmpp on TLS 1.3)", async () => {
+    const ctx = context(users, { channelBinding: binding });
+    ctx.bindingTypeRefused = true;
+    expect((await run(byName(ctx, "SCRAM-SHA-256"), ctx, o)).step).toMatchObject(ok("juliet"));
+  });
+
+  it("marks a refused binding type, and wrong credentials, with their verdicts", async () => {
+    const ctx = context(users, { channelBinding: binding });
+    const plus = byName(ctx, "SCRAM-SHA-256-PLUS").start(ctx);
+    const first = `p=tls-unique,,n=juliet,r=abcdefghijklmnop`;
+    expect(await plus.step(Buffer.from(first))).toMatchObject({ kind: "failure", verdict: "binding-unavailable" });
   });
 
   it("accepts y when no -PLUS was offered", async () => {

@@ -129,10 +129,10 @@ class ScramSession implements SaslSession {
       if (msg.cbFlag !== "p") return failure("malformed-request", "a -PLUS mechanism needs channel binding");
       const type = msg.cbName as string;
       const data = ctx.channelBinding?.types().includes(type) ? ctx.channelBinding.data(type) : undefined;
-      return data ?? failure("not-authorized", `channel binding type ${type} is not available`);
+      return data ?? failure("not-authorized", `channel binding type ${type} is not available`, "binding-unavailable");
     }
     if (msg.cbFlag === "p") return failure("malformed-request", "channel binding needs a -PLUS mechanism");
-    if (msg.cbFlag === "y" && (this.#opts.plusOffered ?? channelBindingAvailable(ctx))) {
+    if (msg.cbFlag === "y" && !ctx.bindingTypeRefused && (this.#opts.plusOffered ?? channelBindingAvailable(ctx))) {
       return failure("not-authorized", "channel binding downgrade detected");
     }
     return Buffer.alloc(0);
@@ -151,7 +151,7 @@ class ScramSession implements SaslSession {
     const clientSignature = scramHmac(hash, state.keys.storedKey, authMessage);
     const clientKey = xor(msg.proof, clientSignature);
     const proven = timingSafeEqual(scramH(hash, clientKey), state.keys.storedKey);
-    if (!proven || !state.known) return failure("not-authorized");
+    if (!proven || !state.known) return failure("not-authorized", undefined, "credentials");
     const serverSignature = scramHmac(hash, state.keys.serverKey, authMessage);
     return { kind: "success", data: Buffer.from(`v=${serverSignature.toString("base64")}`, "utf8"), username: state.username };
   }

@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""A slixmpp (Debian python3-slixmpp 1.8) client driven over stdin, for interop tests.
+
+Run with Debian's /usr/bin/python3. Connects to an explicit host and port (no SRV or A lookups:
+the address is given), over STARTTLS or, with --direct-tls, XEP-0368 direct TLS. Certificate
+verification is off because the test server's certificate is self-signed.
+
+stdin: one JSON command per line, {"cmd": ...}:
+  roster [ver]                  fetch the roster (RFC 6121 §2.2) as slixmpp does (versioned once
+                                it has a version), or with this exact ver ("" for all of it)
+  presence [show, status]       send available presence
+  subscribe {to}                request a subscription (RFC 6121 §3.1)
+  approve {to}                  approve a pending inbound request ("subscribed")
+  message {to, body, id}        send a chat message
+  quit                          close the stream and exit 0
+Flags: --direct-tls, --tls12 (cap TLS at 1.2, where tls-unique exists), --no-channel-binding and
+--mechanism NAME (to pin the SASL mechanism).
+stdout: one JSON event per line, {"event": ...}: session, roster, roster_push, presence,
+message, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
+been told to quit within --timeout seconds, or if the connection ends before that.
+"""
+import argparse
+import asyncio
+import json
+import logging
+import os
+import ssl
+import sys
+
+from slixmpp import ClientXMPP
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
+
+
+def emit(event, **fields):
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+class Agent(ClientXMPP):
+    def __init__(self, args):
+        super().__init__(args.jid, args.password)
+        self.args = args
+        self.quitting = False
+        # Subscriptions are answered by explicit commands, never automatically.
+        self.auto_authorize = None
+        self.auto_subscribe = False
+        # Self-signed test certificate: no chain or name check.
+        self.ssl_context = ssl.create_default_context()
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        if args.tls12:
+            self.ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2
+        if args.no_channel_binding:
+            self.withhold_channel_binding()
+        if args.mechanism:
+            self["feature_mechanisms"].use_mech = args.mechanism
+        self.whitespace_keepalive = False
+        self.add_event_handler("session_start", self.on_session_start)
+        self.add_event_handler("failed_auth", self.on_failed_auth)
+        self.add_event_handler("roster_update", self.on_roster_update)
+        self.add_event_handler("message", self.on_message)
+        self.add_event_handler("disconnected", self.on_disconnected)
+        self.add_event_handler("connection_failed", self.on_connection_failed)
+        self.add_event_handler("stream_error", self.on_stream_error)
+        self.register_handler(Callback("all presence", StanzaPath("presence"), self.on_presence))
+        # Whether each iq result carried a roster <query/>, noted before slixmpp's handlers look
+        # at it (reading iq["roster"] adds an empty one).
+        self.roster_results = {}
+        self.add_filter("in", self.note_roster_result)
+
+    def withhold_channel_binding(self):
+        # Without channel-binding data slixmpp sends the gs2 flag "n" (client does not support
+        # channel binding) instead of "y". It still tries the -PLUS mechanisms first (with "n",
+        # which a server refuses), so pair this with --mechanism.
+        mechs = self["feature_mechanisms"]
+        default = mechs.sasl_callback
+
+        def credentials(required, optional):
+            values = default(required, optional)
+            values.pop("channel_binding", None)
+            return values
+
+        mechs.sasl_callback = credentials
+
+    def note_roster_result(self, stanza):
+        if stanza.xml.tag == "{jabber:client}iq" and stanza.xml.get("type") == "result":
+            self.roster_results[stanza.xml.get("id")] = stanza.xml.find("{jabber:iq:roster}query") is not None
+        return stanza
+
+    async def get_dns_records(self, domain, port=None):
+        # The address is given: never ask DNS (slixmpp would otherwise resolve the JID's domain).
+        return [(domain, self.args.host, self.args.port)]
+
+    def tls_version(self):
+        obj = self.transport.get_extra_info("ssl_object") if self.transport else None
+        return obj.version() if obj else None
+
+    async def on_session_start(self, _event):
+        mechs = self["feature_mechanisms"]
+        emit("session", jid=str(self.boundjid), mechanism=mechs.mech.name if mechs.mech else None,
+             offered=sorted(mechs.mech_list), tls=self.tls_version(), direct_tls=self.use_ssl)
+
+    def on_failed_auth(self, stanza):
+        emit("auth_failure", mechanism=self["feature_mechanisms"].mech.name,
+             condition=stanza["condition"], text=stanza["text"])
+
+    def on_roster_update(self, iq):
+        if iq["type"] == "set":
+            emit("roster_push", items=roster_items(iq))
+
+    def on_presence(self, pres):
+        emit("presence", **{"from": str(pres["from"]), "to": str(pres["to"]), "type": pres["type"],
+                            "status": pres["status"], "priority": pres["priority"]})
+
+    def on_message(self, msg):
+        emit("message", **{"from": str(msg["from"]), "to": str(msg["to"]), "type": msg["type"],
+                           "id": msg["id"], "body": msg["body"]})
+
+    def on_stream_error(self, err):
+        emit("error", where="stream", condition=err["condition"], text=err["text"])
+
+    def on_connection_failed(self, reason):
+        emit("error", where="connect", text=str(reason))
+        self.finish(2)
+
+    def on_disconnected(self, reason):
+        emit("disconnected", reason=str(reason or ""), expected=self.quitting)
+        self.finish(0 if self.quitting else 2)
+
+    def finish(self, code):
+        sys.stdout.flush()
+        os._exit(code)
+
+    async def run_command(self, cmd):
+        name = cmd.get("cmd")
+        if name == "roster":
+            if "ver" in cmd:  # an explicit version, e.g. "" for the whole roster (RFC 6121 §2.6.2)
+                ver_sent = cmd["ver"]
+                iq = self.Iq(stype="get")
+                iq["roster"]["ver"] = ver_sent
+                result = await iq.send(timeout=10)
+            else:  # what slixmpp itself asks: its cached version once it has one
+                ver_sent = self.client_roster.version if "rosterver" in self.features else None
+                result = await self.get_roster(timeout=10)
+            had_query = self.roster_results.pop(result["id"])
+            # No <query/> in the result means "unchanged since the version you sent" (RFC 6121 §2.6.3).
+            emit("roster", ver_sent=ver_sent, unchanged=not had_query, ver=result["roster"]["ver"] if had_query else None,
+                 items=roster_items(result) if had_query else [])
+        elif name == "presence":
+            self.send_presence(pshow=cmd.get("show"), pstatus=cmd.get("status"))
+        # Plain presence stanzas, not slixmpp's roster helpers: RosterItem.authorize() also sends
+        # a directed presence, which would hide whether the server sends the presence itself.
+        elif name == "subscribe":
+            self.send_presence(pto=cmd["to"], ptype="subscribe")
+        elif name == "approve":
+            self.send_presence(pto=cmd["to"], ptype="subscribed")
+        elif name == "message":
+            msg = self.make_message(mto=cmd["to"], mbody=cmd["body"], mtype="chat")
+            if "id" in cmd:
+                msg["id"] = cmd["id"]
+            msg.send()
+        elif name == "quit":
+            self.quitting = True
+            self.disconnect()
+        else:
+            emit("error", where="command", text=f"unknown command {name!r}")
+
+    def on_stdin(self, fd, buf):
+        chunk = os.read(fd, 65536)
+        if not chunk:  # the test went away: leave quietly
+            self.loop.remove_reader(fd)
+            self.quitting = True
+            self.disconnect()
+            return
+        buf.extend(chunk)
+        while b"\n" in buf:
+            line, _, rest = bytes(buf).partition(b"\n")
+            buf[:] = rest
+            if line.strip():
+                task = asyncio.ensure_future(self.run_command(json.loads(line)))
+                task.add_done_callback(report_failure)
+
+
+def report_failure(task):
+    if not task.cancelled() and task.exception() is not None:
+        emit("error", where="command", text=repr(task.exception()))
+
+
+def roster_items(iq):
+    items = iq["roster"]["items"]
+    return [{"jid": str(jid), "subscription": item["subscription"], "ask": item["ask"] or None,
+             "name": item["name"] or None, "groups": list(item["groups"])} for jid, item in items.items()]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--direct-tls", action="store_true")
+    p.add_argument("--tls12", action="store_true", help="cap TLS at 1.2, where tls-unique exists")
+    p.add_argument("--no-channel-binding", action="store_true", help="offer no channel-binding data to SASL")
+    p.add_argument("--mechanism", help="allow only this SASL mechanism")
+    p.add_argument("--timeout", type=float, default=20)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+
+    agent = Agent(args)
+    loop = agent.loop
+
+    def on_timeout():
+        emit("timeout", seconds=args.timeout)
+        agent.finish(3)
+
+    loop.call_later(args.timeout, on_timeout)
+    loop.add_reader(sys.stdin.fileno(), agent.on_stdin, sys.stdin.fileno(), bytearray())
+    agent.connect((args.host, args.port), use_ssl=args.direct_tls, force_starttls=not args.direct_tls)
+    loop.run_forever()
+
+
+if __name__ == "__main__":
+    main()
