@@ -1,0 +1,32 @@
+// RFC 6121 §2: the roster, with roster versioning (XEP-0237, RFC 6121 §2.6). The subscription
+// states it stores are driven by the presence module (RFC 6121 §3), which shares its service.
+import { xml } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+import { defineModule } from "../../core/module.ts";
+import { int } from "../../core/schema.ts";
+import { rosterHandlers } from "./iq.ts";
+import { provideRoster, RosterService } from "./service.ts";
+
+export default defineModule({
+  name: "roster",
+  specs: [{ spec: "RFC 6121", version: "RFC" }, { spec: "XEP-0237", version: "1.3" }],
+  options: {
+    maxItems: int("Items per roster; adding one more is refused with resource-constraint.", 2000, 1),
+    maxNameLength: int("Octets (UTF-8) in an item's name; longer is not-acceptable.", 1023, 1),
+    maxGroupLength: int("Octets (UTF-8) in a group name; longer is not-acceptable.", 1023, 1),
+    maxGroups: int("Groups per item; more is not-acceptable.", 64, 1),
+  },
+  setup(ctx) {
+    const o = ctx.options;
+    const roster = new RosterService(
+      { items: ctx.map("roster"), pending: ctx.map("roster.pending"), versions: ctx.keyval("roster.version") },
+      ctx.server.sessions);
+    ctx.onUnload(provideRoster(ctx.server, roster));
+    ctx.iq("account", NS.roster, "query", rosterHandlers(ctx.server, roster,
+      { maxItems: o.maxItems, maxName: o.maxNameLength, maxGroup: o.maxGroupLength, maxGroups: o.maxGroups }));
+    ctx.fold("stream/features", (v) => {
+      v.features.push(xml("ver", { xmlns: NS.rosterver }));
+      return v;
+    });
+  },
+});
