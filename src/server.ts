@@ -8,7 +8,7 @@ import { StreamError } from "./core/errors.ts";
 import { Events } from "./core/events.ts";
 import { WindowCounter } from "./core/limits.ts";
 import { createLogger, type Logger } from "./core/log.ts";
-import { DiscoRegistry, ModuleContext, type ModuleDefinition, type ServerApi } from "./core/module.ts";
+import { DiscoRegistry, ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ServerApi } from "./core/module.ts";
 import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
@@ -43,6 +43,9 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<{ close(error?: StreamError): void }>();
+  readonly services = new ServiceRegistry();
+  /** Session-closed listeners still running (presence unavailable, last activity writes). */
+  readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
   readonly ports: { c2s?: number; directTls?: number } = {};
 
@@ -64,7 +67,11 @@ export class XmppServer implements ServerApi, StreamContext {
     this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
     this.authFailures = new WindowCounter(60_000, this.config.auth.failuresPerMinute);
-    this.moduleList = opts.modules ?? defaultModules;
+    try {
+      this.moduleList = orderModules(opts.modules ?? defaultModules);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
     this.ephemeralPorts = opts.ephemeralPorts ?? false;
     this.checkModuleOptions();
   }
@@ -86,11 +93,10 @@ export class XmppServer implements ServerApi, StreamContext {
     for (const key of Object.keys(this.loaded.modules)) {
       if (!names.has(key)) throw new ConfigError(`modules.${key}: no such module (loaded: ${[...names].join(", ")})`);
     }
-    for (const m of this.moduleList) {
-      for (const dep of m.depends ?? []) {
-        if (!names.has(dep)) throw new ConfigError(`module ${m.name} needs module ${dep}, which is not loaded`);
-      }
-    }
+  }
+
+  async settled(): Promise<void> {
+    while (this.closing.size > 0) await Promise.allSettled([...this.closing]);
   }
 
   async start(): Promise<void> {
@@ -118,8 +124,9 @@ export class XmppServer implements ServerApi, StreamContext {
     for (const l of this.listeners) l.close();
     const err = new StreamError(condition, condition === "system-shutdown" ? "the server is shutting down" : undefined, otherHost);
     for (const s of [...this.streams]) s.close(err);
+    // Unavailable presence and last-activity writes of the closed sessions finish before storage closes.
+    await this.settled();
     while (this.contexts.length) this.contexts.pop()!.unload();
-    await new Promise((r) => setTimeout(r, 50));
     await this.storage.close();
     this.log.info("stopped");
   }

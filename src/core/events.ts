@@ -28,7 +28,7 @@ export interface HandleHooks {
   "message/full": StanzaEvent;
   "presence/full": StanzaEvent;
   "iq/full": StanzaEvent;
-  /** A presence sent by a local session without a 'to' (broadcast), after the session's state is updated. */
+  /** A presence sent by a local session without a 'to' (a broadcast); the presence module keeps the session's state. */
   "presence/broadcast": StanzaEvent;
 }
 

@@ -32,6 +32,56 @@ export function defineModule<S extends Shape = Record<never, never>>(def: Module
 
 export interface Identity { category: string; type: string; name?: string }
 
+declare const serviceType: unique symbol;
+/** A typed name for something one module provides and others use (e.g. the roster). */
+export interface ServiceKey<T> { readonly name: string; readonly [serviceType]?: T }
+export function serviceKey<T>(name: string): ServiceKey<T> {
+  return { name } as ServiceKey<T>;
+}
+
+/** Services provided by loaded modules. A user declares `depends` on the provider, so it loads first. */
+export class ServiceRegistry {
+  private readonly services = new Map<string, { value: unknown; provider: string }>();
+
+  provide<T>(key: ServiceKey<T>, value: T, provider: string): () => void {
+    const had = this.services.get(key.name);
+    if (had) throw new Error(`service ${key.name} is provided twice (by ${had.provider} and ${provider})`);
+    this.services.set(key.name, { value, provider });
+    return () => this.services.delete(key.name);
+  }
+
+  use<T>(key: ServiceKey<T>, user: string): T {
+    const s = this.services.get(key.name);
+    if (!s) throw new Error(`module ${user} uses service ${key.name}, which no loaded module provides (declare depends on its provider)`);
+    return s.value as T;
+  }
+}
+
+/**
+ * Orders modules so each comes after what it depends on; throws on a missing dependency or a
+ * cycle, naming it. The order of the list is kept where dependencies allow.
+ */
+export function orderModules<M extends { name: string; depends?: string[] }>(list: M[]): M[] {
+  const byName = new Map(list.map((m) => [m.name, m]));
+  const out: M[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (m: M, path: string[]) => {
+    const st = state.get(m.name);
+    if (st === "done") return;
+    if (st === "visiting") throw new Error(`modules depend on each other in a cycle: ${[...path, m.name].join(" -> ")}`);
+    state.set(m.name, "visiting");
+    for (const dep of m.depends ?? []) {
+      const d = byName.get(dep);
+      if (!d) throw new Error(`module ${m.name} needs module ${dep}, which is not loaded`);
+      visit(d, [...path, m.name]);
+    }
+    state.set(m.name, "done");
+    out.push(m);
+  };
+  for (const m of list) visit(m, []);
+  return out;
+}
+
 /** What disco#info reports for the server and for accounts; filled by module contexts. */
 export class DiscoRegistry {
   readonly hostFeatures = new Map<string, number>();
@@ -65,6 +115,9 @@ export interface ServerApi {
   /** The server-level config (e.g. the `registration` section) and the stream's pre-auth iq handlers (XEP-0077). */
   readonly config: ServerConfig;
   readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  readonly services: ServiceRegistry;
+  /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
+  settled(): Promise<void>;
 }
 
 export class ModuleContext<O> {
@@ -123,6 +176,15 @@ export class ModuleContext<O> {
   /** Undo on unload, for anything registered outside the context's own helpers. */
   onUnload(fn: () => void): void {
     this.undo.push(fn);
+  }
+
+  /** Offers a service to modules that declare `depends` on this one. */
+  provide<T>(key: ServiceKey<T>, value: T): void {
+    this.undo.push(this.server.services.provide(key, value, this.name));
+  }
+
+  use<T>(key: ServiceKey<T>): T {
+    return this.server.services.use(key, this.name);
   }
 
   keyval<T>(name: string): KeyValueStore<T> {

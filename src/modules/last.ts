@@ -10,7 +10,7 @@ import { StanzaError } from "../core/errors.ts";
 import { defineModule } from "../core/module.ts";
 import { isAvailable, sessionKey, type Session } from "../core/session.ts";
 import { sendsPresence, type Subscription } from "./roster/item.ts";
-import { rosterOf } from "./roster/service.ts";
+import { ROSTER } from "./roster/service.ts";
 
 export interface LastRecord {
   /** When the last resource went unavailable or disconnected (ms since epoch). */
@@ -49,7 +49,7 @@ export default defineModule({
   setup(ctx) {
     const started = Date.now();
     const store = ctx.keyval<LastRecord>("last");
-    const roster = rosterOf(ctx.server);
+    const roster = ctx.use(ROSTER);
     const sessions = ctx.server.sessions;
     const online = (account: JID) => sessions.of(account).some(isAvailable);
     const record = (session: Session) => store.set(session.jid.bare.toString(), { at: Date.now(), status: session.get(STATUS) });

@@ -330,6 +330,8 @@ export class C2SStream implements Session {
     // contacts still need its unavailable presence: listeners run for it all the same.
     this.ctx.sessions.remove(this);
     this.log.info({ reason }, "session closed");
-    void this.ctx.events.notify("session/closed", { session: this, reason }, (e) => this.log.error({ err: e }, "session/closed listener failed"));
+    const done = this.ctx.events.notify("session/closed", { session: this, reason }, (e) => this.log.error({ err: e }, "session/closed listener failed"));
+    this.ctx.closing.add(done);
+    void done.finally(() => this.ctx.closing.delete(done));
   }
 }

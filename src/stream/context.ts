@@ -40,4 +40,6 @@ export interface StreamContext {
   readonly preAuthIq: Map<string, PreAuthIqHandler>;
   /** Streams open now, for shutdown. */
   readonly streams: Set<{ close(error?: import("../core/errors.ts").StreamError): void }>;
+  /** Session-closed listeners in flight; shutdown waits for them. */
+  readonly closing: Set<Promise<void>>;
 }

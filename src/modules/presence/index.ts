@@ -5,7 +5,7 @@ import { xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { StanzaEvent } from "../../core/events.ts";
 import { defineModule } from "../../core/module.ts";
-import { rosterOf } from "../roster/service.ts";
+import { ROSTER } from "../roster/service.ts";
 import { onBroadcast, onClosed } from "./broadcast.ts";
 import { noteDirected } from "./directed.ts";
 import type { PresenceEnv } from "./env.ts";
@@ -39,7 +39,7 @@ export default defineModule({
   specs: [{ spec: "RFC 6121", version: "RFC" }],
   depends: ["roster"],
   setup(ctx) {
-    const env: PresenceEnv = { server: ctx.server, roster: rosterOf(ctx.server) };
+    const env: PresenceEnv = { server: ctx.server, roster: ctx.use(ROSTER) };
     // Early, so that later listeners of the broadcast see the session's presence already updated.
     ctx.handle("presence/broadcast", (ev) => onBroadcast(env, ev), "early");
     ctx.handle("presence/bare", (ev) => onAddressed(env, ev));

@@ -1,5 +1,6 @@
 // The XEP-0077 flows without sockets: a real Accounts store in memory, a fake stream.
 import { describe, expect, it } from "vitest";
+import { vi } from "vitest";
 import { xml, type Element } from "../../xml/element.ts";
 import { parseJid, type JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
@@ -26,6 +27,7 @@ function world(opts: { perHour?: number; requireTls?: boolean } = {}) {
     events: new Events(),
     sessions: { of: (bare: JID) => sessions.filter((s) => s.jid.bare.equals(bare)) },
     config: { registration: { enabled: true, perHourPerAddress: opts.perHour ?? 10 }, c2s: { requireTls: opts.requireTls ?? true } },
+    settled: async () => {},
   } as unknown as ServerApi;
   const session = (full: string): Session => {
     const s = { jid: parseJid(full), secure: true, close: (e?: StreamError) => closed.push({ jid: full, condition: e?.condition ?? "" }) };
@@ -176,14 +178,16 @@ describe("routed requests (§3.2, §3.3)", () => {
     server.events.onNotify("account/deleted", ({ jid }) => void deleted.push(jid.toString()));
     const account = routedHandlers(registrar, "example.com", "account");
     await account.set(req("set", "juliet@example.com/balcony", "juliet@example.com", query(xml("remove"))));
-    expect(await server.accounts.exists("juliet")).toBe(false);
-    expect(deleted).toEqual(["juliet@example.com"]);
     expect(closed).toEqual([]); // the result goes out first
+    expect(await server.accounts.exists("juliet")).toBe(true);
     await new Promise((r) => setImmediate(r));
+    // Sessions close first (their contacts get unavailable presence), then the account goes.
     expect(closed).toEqual([
       { jid: "juliet@example.com/balcony", condition: "not-authorized" },
       { jid: "juliet@example.com/phone", condition: "not-authorized" },
     ]);
+    await vi.waitFor(async () => expect(await server.accounts.exists("juliet")).toBe(false));
+    expect(deleted).toEqual(["juliet@example.com"]);
   });
 
   it("registration-required when the account is already gone", async () => {

@@ -66,23 +66,28 @@ export class Registrar {
   }
 
   /**
-   * §3.2: deletes the account and everything stored for it; then, once the caller's result is
-   * out, "the server SHOULD then return a <not-authorized/> stream error and terminate all
-   * active sessions for the entity".
+   * §3.2: once the caller's result is out, "the server SHOULD then return a <not-authorized/>
+   * stream error and terminate all active sessions for the entity"; then the account and
+   * everything stored for it go. Sessions close first so that their contacts get the
+   * unavailable presence while the roster still exists.
    */
   async cancel(account: JID): Promise<void> {
+    if (!(await this.server.accounts.exists(account.local))) throw new StanzaError("registration-required", "no such account");
+    // setImmediate: after the router (or stream) has written the result for this request.
+    setImmediate(() => void this.deleteAfterClosing(account));
+  }
+
+  private async deleteAfterClosing(account: JID): Promise<void> {
+    for (const s of this.server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
+    await this.server.settled();
     try {
       await this.server.accounts.delete(account.local);
     } catch (e) {
-      if (e instanceof AccountError) throw new StanzaError("registration-required", "no such account");
-      throw e;
+      if (!(e instanceof AccountError)) this.log.error({ err: e }, "account deletion failed");
+      return;
     }
     this.log.info({ user: account.toString() }, "account deleted in-band");
     await this.server.events.notify("account/deleted", { jid: account.bare }, (e) => this.log.error({ err: e }, "account/deleted listener failed"));
-    // setImmediate: after the router (or stream) has written the result for this request.
-    setImmediate(() => {
-      for (const s of this.server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
-    });
   }
 }
 

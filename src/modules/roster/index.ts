@@ -5,7 +5,7 @@ import { NS } from "../../xml/ns.ts";
 import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { rosterHandlers } from "./iq.ts";
-import { provideRoster, RosterService } from "./service.ts";
+import { ROSTER, RosterService } from "./service.ts";
 
 export default defineModule({
   name: "roster",
@@ -21,7 +21,7 @@ export default defineModule({
     const roster = new RosterService(
       { items: ctx.map("roster"), pending: ctx.map("roster.pending"), versions: ctx.keyval("roster.version") },
       ctx.server.sessions);
-    ctx.onUnload(provideRoster(ctx.server, roster));
+    ctx.provide(ROSTER, roster);
     ctx.iq("account", NS.roster, "query", rosterHandlers(ctx.server, roster,
       { maxItems: o.maxItems, maxName: o.maxNameLength, maxGroup: o.maxGroupLength, maxGroups: o.maxGroups }));
     ctx.fold("stream/features", (v) => {

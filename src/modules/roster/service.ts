@@ -6,7 +6,7 @@ import { xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import type { LocalSessions } from "../../core/session.ts";
-import type { ServerApi } from "../../core/module.ts";
+import { serviceKey } from "../../core/module.ts";
 import type { KeyValueStore, MapStore } from "../../storage/types.ts";
 import { itemElement, removedElement, sameItem, type RosterItem } from "./item.ts";
 import { KeyedLock } from "./lock.ts";
@@ -114,17 +114,5 @@ export class RosterService {
   }
 }
 
-// One service per server, shared by the modules that declare `depends: ["roster"]`.
-const services = new WeakMap<ServerApi, RosterService>();
-
-export function provideRoster(server: ServerApi, service: RosterService): () => void {
-  services.set(server, service);
-  return () => services.delete(server);
-}
-
-/** The roster service of this server; the roster module must be loaded first. */
-export function rosterOf(server: ServerApi): RosterService {
-  const s = services.get(server);
-  if (!s) throw new Error("the roster module is not loaded (declare depends: [\"roster\"] and list it first)");
-  return s;
-}
+/** The roster, as the presence and last-activity modules use it. */
+export const ROSTER = serviceKey<RosterService>("roster");
