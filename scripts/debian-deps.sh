@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the real-client tests use. Installs only what is missing; needs root (CI is).
 set -euo pipefail
-pkgs=(python3-slixmpp python3-nbxmpp)
+pkgs=(python3-slixmpp python3-nbxmpp go-sendxmpp)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,6 +41,8 @@ describe("parsePriority", () => {
 describe("parseClientPresence", () => {
   it("reads availability and priority", () => {
     expect(parseClientPresence(presence({}, xml("show", null, "away"), xml("priority", null, "-5")))).toEqual({ type: "available", priority: -5 });
+    // go-xmpp's initial presence: <show></show><status></status>
+    expect(parseClientPresence(presence({}, xml("show"), xml("status")))).toEqual({ type: "available", priority: 0 });
   });
   it("ignores priority on other types", () => {
     expect(parseClientPresence(presence({ type: "unavailable" }, xml("priority", null, "x")))).toEqual({ type: "unavailable", priority: 0 });

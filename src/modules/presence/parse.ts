@@ -33,14 +33,19 @@ export function parsePriority(el: Element): number {
   return n;
 }
 
-/** RFC 6121 §4.7.2.1: at most one <show/>, one of away, chat, dnd, xa. Throws bad-request. */
+/**
+ * RFC 6121 §4.7.2.1: at most one <show/>, one of away, chat, dnd, xa. Throws bad-request. An
+ * empty <show/> counts as none: go-xmpp (go-sendxmpp) sends one with every initial presence, and
+ * refusing it would leave those users offline (Prosody and ejabberd accept it too).
+ */
 export function checkShow(el: Element): void {
   let seen = false;
   for (const c of elementChildren(el)) {
     if (c.name !== "show" || (c.attrs.xmlns !== undefined && c.attrs.xmlns !== "jabber:client")) continue;
     if (seen) throw new StanzaError("bad-request", "more than one <show/>");
     seen = true;
-    if (!SHOWS.has(c.getText().trim())) throw new StanzaError("bad-request", "<show/> must be away, chat, dnd or xa");
+    const show = c.getText().trim();
+    if (show !== "" && !SHOWS.has(show)) throw new StanzaError("bad-request", "<show/> must be away, chat, dnd or xa");
   }
 }
 
