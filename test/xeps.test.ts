@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coreSpecs, modules } from "../src/modules/index.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { RawClient } from "./helpers/raw.ts";
+import { withTable, xepsTable } from "../scripts/xeps-table.ts";
 
 export interface Claim {
   spec: string;
@@ -45,6 +46,11 @@ describe("xeps/ claims", () => {
       expect(m!.specs.find((s) => s.spec === c.spec)!.version).toBe(c.version);
       for (const f of c.tests) expect(existsSync(join(dir, "..", f)), `${c.spec}: test ${f}`).toBe(true);
     }
+  });
+
+  it("are the table in README.md (node scripts/xeps-table.ts rewrites it)", () => {
+    const readme = readFileSync(join(dir, "..", "README.md"), "utf8");
+    expect(withTable(readme, xepsTable(dir))).toBe(readme);
   });
 
   it("cover every spec a module declares", () => {
