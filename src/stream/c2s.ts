@@ -22,6 +22,9 @@ type State = "header" | "features" | "tls" | "authenticated" | "ready" | "closed
 
 let nextId = 0;
 
+/** Bytes queued for a client that does not read before its stream is closed. */
+const MAX_BACKLOG = 8 * 1024 * 1024;
+
 export class C2SStream implements Session {
   readonly id: string;
   log: Logger;
@@ -294,6 +297,11 @@ export class C2SStream implements Session {
 
   send(stanza: Element): void {
     if (this.state === "closed") return;
+    // A reader that stopped reading must not hold unbounded memory of ours.
+    if (this.transport.buffered > MAX_BACKLOG) {
+      this.close(new StreamError("resource-constraint", "the client is not reading its stream"));
+      return;
+    }
     this.transport.write(stanza.toString());
   }
 

@@ -45,6 +45,10 @@ export class TcpTransport implements Transport {
     this.events?.close(reason);
   }
 
+  get buffered(): number {
+    return this.socket.writableLength;
+  }
+
   write(data: string): void {
     if (!this.closed && this.socket.writable) this.socket.write(data);
   }

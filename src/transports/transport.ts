@@ -16,6 +16,8 @@ export interface Transport {
   /** Attaches the stream; called once. */
   attach(events: TransportEvents): void;
   write(data: string): void;
+  /** Bytes written but not yet taken by the network (a slow reader's backlog). */
+  readonly buffered: number;
   /** Upgrades to TLS in place (STARTTLS, RFC 6120 §5). */
   startTls(): Promise<void>;
   channelBinding(): ChannelBinding | undefined;
