@@ -7,6 +7,9 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 export const OPEN = (domain = "localhost") =>
   `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
 
+/** A whole <stream:features/> element. */
+export const FEATURES = /<stream:features>[\s\S]*?<\/stream:features>/;
+
 export class RawClient {
   socket: Socket | TLSSocket;
   buffer = "";
@@ -126,18 +129,37 @@ export class RawClient {
     return this.expect(/<success[^>]*\/>|<success[\s\S]*?<\/success>|<failure[\s\S]*?<\/failure>/);
   }
 
-  /** Open, STARTTLS, SCRAM, restart, bind: a ready session. */
-  static async login(port: number, user: string, password: string, resource = "raw"): Promise<RawClient> {
+  /** Open, then STARTTLS and a new header unless `starttls` is false: the stream with the features it was last offered. */
+  static async stream(port: number, starttls = true): Promise<{ c: RawClient; features: string }> {
     const c = await RawClient.connect(port);
     c.send(OPEN());
-    await c.expect("</stream:features>");
-    await c.startTls();
+    let features = await c.expect(FEATURES);
+    if (starttls) {
+      await c.startTls();
+      c.send(OPEN());
+      features = await c.expect(FEATURES);
+    }
+    return { c, features };
+  }
+
+  /**
+   * Open, STARTTLS, SCRAM and, when it succeeds, the restarted stream's features: an authenticated
+   * stream before resource binding. `sasl` is the server's <success/> or <failure/>; `features` is ""
+   * after a failure.
+   */
+  static async authenticated(port: number, user: string, password: string, hash: "SHA-1" | "SHA-256" = "SHA-256"):
+    Promise<{ c: RawClient; sasl: string; features: string }> {
+    const { c } = await RawClient.stream(port);
+    const sasl = await c.scram(user, password, hash);
+    if (!sasl.startsWith("<success")) return { c, sasl, features: "" };
     c.send(OPEN());
-    await c.expect("</stream:features>");
-    const r = await c.scram(user, password);
-    if (!r.startsWith("<success")) throw new Error(`login failed: ${r}`);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
+    return { c, sasl, features: await c.expect(FEATURES) };
+  }
+
+  /** Open, STARTTLS, SCRAM, restart, bind: a ready session. */
+  static async login(port: number, user: string, password: string, resource = "raw"): Promise<RawClient> {
+    const { c, sasl } = await RawClient.authenticated(port, user, password);
+    if (!sasl.startsWith("<success")) throw new Error(`login failed: ${sasl}`);
     c.send(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
     await c.expect(/<iq[^>]*id=["']bind["'][\s\S]*?<\/iq>/);
     return c;

@@ -4,111 +4,26 @@
 // account's own resources, directed presence, priority, and the unavailable presence every
 // contact gets whichever way a session ends (clean close, lost connection).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-ignore -- @xmpp/client ships no type declarations
-import * as xmppClient from "@xmpp/client";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { RawClient } from "../helpers/raw.ts";
+import { accounts, connect, errorOf, given, type Im, presence, pushedItem, ROSTER } from "../helpers/im.ts";
 
-interface Xmpp {
-  start(): Promise<unknown>;
-  stop(): Promise<unknown>;
-  send(el: Element): Promise<void>;
-  on(event: string, fn: (el: Element) => void): void;
-  reconnect: { stop(): void };
-}
-const connect = (xmppClient as unknown as { client(o: object): Xmpp }).client;
-const ROSTER = "jabber:iq:roster";
-let ids = 0;
-
-/** A logged-in client that keeps what it receives, for a test to take in order. */
-class Im {
-  readonly inbox: Element[] = [];
-  readonly jid: string;
-  private readonly x: Xmpp;
-  private wake: (() => void) | undefined;
-  private constructor(x: Xmpp, jid: string) {
-    this.x = x;
-    this.jid = jid;
-    x.on("stanza", (el) => {
-      this.inbox.push(el);
-      this.wake?.();
-    });
-  }
-  static async login(port: number, user: string, resource: string): Promise<Im> {
-    const x = connect({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username: user, password: "pw", resource });
-    x.reconnect.stop();
-    x.on("error", () => {});
-    await x.start();
-    return new Im(x, `${user}@localhost/${resource}`);
-  }
-  send(el: Element): void {
-    void this.x.send(el);
-  }
-  /** The first stanza received (or to come) that matches; it is taken out of the inbox. */
-  async next(match: (el: Element) => boolean, what = "a stanza", ms = 3000): Promise<Element> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = this.inbox.findIndex(match);
-      if (i >= 0) return this.inbox.splice(i, 1)[0]!;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.jid}: no ${what}; got ${this.inbox.map(String).join("\n")}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  }
-  /** Asserts that nothing matching arrives for a while (the server works in order, so little is enough). */
-  async nothing(match: (el: Element) => boolean, ms = 250): Promise<void> {
-    await new Promise((r) => setTimeout(r, ms));
-    expect(this.inbox.filter(match).map(String)).toEqual([]);
-  }
-  async iq(el: Element): Promise<Element> {
-    const id = (el.attrs.id = `q${++ids}`);
-    this.send(el);
-    return this.next((s) => s.name === "iq" && s.attrs.id === id && (s.attrs.type === "result" || s.attrs.type === "error"), `reply ${id}`);
-  }
-  stop(): Promise<unknown> {
-    return this.x.stop();
-  }
-}
-
-// What the clients send and receive.
-const presence = (attrs: Record<string, string> = {}, ...children: Element[]) => xml("presence", attrs, ...children);
 const isPresence = (type: string | undefined, from?: string) => (el: Element) =>
   el.name === "presence" && el.attrs.type === type && (from === undefined || el.attrs.from === from);
-const isPush = (jid: string) => (el: Element) =>
-  el.name === "iq" && el.attrs.type === "set" && el.getChild("query", ROSTER)?.getChild("item")?.attrs.jid === jid;
-const pushedItem = async (c: Im, jid: string) => (await c.next(isPush(jid), `push for ${jid}`)).getChild("query", ROSTER)!.getChild("item")!.attrs;
-const getRoster = async (c: Im) => (await c.iq(xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER })))).getChild("query", ROSTER)!;
-const errorOf = (el: Element) => el.getChild("error")?.getChildElements()[0]?.name;
+const getRoster = async (c: Im) => (await c.ask(xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER })))).getChild("query", ROSTER)!;
 
 let t: TestServer;
-let n = 0;
-/** Fresh accounts for each test, so that no test sees another's roster. */
-async function accounts(...names: string[]): Promise<string[]> {
-  n++;
-  const out = names.map((name) => `${name}${n}`);
-  for (const u of out) await t.server.accounts.create(u, "pw");
-  return out;
-}
+const login = (user: string, resource: string) => connect(t, user, resource, { timeoutMs: 3000 });
 /** A client that wants roster pushes (roster get) and is available (initial presence). */
 async function online(user: string, resource: string, initial = true): Promise<Im> {
-  const c = await Im.login(t.port, user, resource);
+  const c = await login(user, resource);
   await getRoster(c);
   if (initial) {
     c.send(presence());
     await c.next(isPresence(undefined, c.jid), "its own presence");
   }
   return c;
-}
-/** Given: a subscription state written straight to the store (the handshake itself is tested below). */
-async function given(owner: string, contact: string, subscription: string): Promise<void> {
-  await t.server.storage.map("roster").set(`${owner}@localhost`, `${contact}@localhost`, { jid: `${contact}@localhost`, groups: [], subscription });
 }
 
 beforeAll(async () => {
@@ -118,7 +33,7 @@ afterAll(() => t.stop());
 
 describe("the subscription handshake (RFC 6121 §3.1)", () => {
   it("Romeo and Juliet subscribe to each other: both end with 'both'", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const r = await online(romeo!, "orchard");
     const j = await online(juliet!, "balcony");
 
@@ -150,8 +65,8 @@ describe("the subscription handshake (RFC 6121 §3.1)", () => {
   });
 
   it("a request to an account already subscribed is answered by the server (§3.1.3)", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(juliet!, romeo!, "from");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, juliet!, romeo!, "from");
     const j = await online(juliet!, "balcony");
     const r = await online(romeo!, "orchard");
     r.send(presence({ to: `${juliet}@localhost`, type: "subscribe" }));
@@ -162,7 +77,7 @@ describe("the subscription handshake (RFC 6121 §3.1)", () => {
   });
 
   it("a request to an offline contact waits and is delivered at her next login, even after a restart", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const r = await online(romeo!, "orchard");
     r.send(presence({ to: `${juliet}@localhost`, type: "subscribe" }, xml("status", null, "Wherefore art thou?")));
     await pushedItem(r, `${juliet}@localhost`);
@@ -170,7 +85,7 @@ describe("the subscription handshake (RFC 6121 §3.1)", () => {
 
     await t.stop(false);
     t = await startServer({ dataDir: t.dataDir });
-    const j = await Im.login(t.port, juliet!, "balcony");
+    const j = await login(juliet!, "balcony");
     await getRoster(j);
     await j.nothing(isPresence("subscribe"), 100); // not before she is available
     j.send(presence());
@@ -185,7 +100,7 @@ describe("the subscription handshake (RFC 6121 §3.1)", () => {
   });
 
   it("a request to an account that does not exist is answered 'unsubscribed'", async () => {
-    const [romeo] = await accounts("romeo");
+    const [romeo] = await accounts(t, "romeo");
     const r = await online(romeo!, "orchard");
     r.send(presence({ to: "nobody@localhost", type: "subscribe" }));
     expect(await pushedItem(r, "nobody@localhost")).toMatchObject({ ask: "subscribe" });
@@ -197,7 +112,7 @@ describe("the subscription handshake (RFC 6121 §3.1)", () => {
 
 describe("pre-approval (RFC 6121 §3.4)", () => {
   it("Juliet approves in advance and Romeo's request is answered at once", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const j = await online(juliet!, "balcony");
     j.send(presence({ to: `${romeo}@localhost`, type: "subscribed" }));
     expect(await pushedItem(j, `${romeo}@localhost`)).toEqual({ jid: `${romeo}@localhost`, subscription: "none", approved: "true" });
@@ -212,9 +127,9 @@ describe("pre-approval (RFC 6121 §3.4)", () => {
 
 describe("ending subscriptions (RFC 6121 §3.2, §3.3)", () => {
   it("Juliet cancels Romeo's subscription: he is told, and sees her go unavailable", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(romeo!, juliet!, "both");
-    await given(juliet!, romeo!, "both");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "both");
+    await given(t, juliet!, romeo!, "both");
     const j = await online(juliet!, "balcony");
     const r = await online(romeo!, "orchard");
     await r.next(isPresence(undefined, j.jid), "Juliet's presence (probe)");
@@ -230,9 +145,9 @@ describe("ending subscriptions (RFC 6121 §3.2, §3.3)", () => {
   });
 
   it("Romeo unsubscribes from Juliet's presence: both rosters follow, he sees her go unavailable", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(romeo!, juliet!, "to");
-    await given(juliet!, romeo!, "from");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "to");
+    await given(t, juliet!, romeo!, "from");
     const j = await online(juliet!, "balcony");
     const r = await online(romeo!, "orchard");
     await r.next(isPresence(undefined, j.jid), "Juliet's presence");
@@ -247,9 +162,9 @@ describe("ending subscriptions (RFC 6121 §3.2, §3.3)", () => {
 
 describe("presence broadcast (RFC 6121 §4.2, §4.4)", () => {
   it("reaches subscribers and the sender's resources, never anyone else", async () => {
-    const [romeo, juliet, benvolio] = await accounts("romeo", "juliet", "benvolio");
-    await given(romeo!, juliet!, "from");
-    await given(juliet!, romeo!, "to");
+    const [romeo, juliet, benvolio] = await accounts(t, "romeo", "juliet", "benvolio");
+    await given(t, romeo!, juliet!, "from");
+    await given(t, juliet!, romeo!, "to");
     const j = await online(juliet!, "balcony");
     const b = await online(benvolio!, "street");
     const r = await online(romeo!, "orchard");
@@ -263,10 +178,10 @@ describe("presence broadcast (RFC 6121 §4.2, §4.4)", () => {
   });
 
   it("at login, probes bring the presence of available contacts, and 'unavailable' for offline ones", async () => {
-    const [romeo, juliet, nurse] = await accounts("romeo", "juliet", "nurse");
+    const [romeo, juliet, nurse] = await accounts(t, "romeo", "juliet", "nurse");
     for (const c of [juliet!, nurse!]) {
-      await given(romeo!, c, "to");
-      await given(c, romeo!, "from");
+      await given(t, romeo!, c, "to");
+      await given(t, c, romeo!, "from");
     }
     const j = await online(juliet!, "balcony");
     j.send(presence({}, xml("status", null, "On the balcony")));
@@ -279,7 +194,7 @@ describe("presence broadcast (RFC 6121 §4.2, §4.4)", () => {
   });
 
   it("the account's resources see each other", async () => {
-    const [romeo] = await accounts("romeo");
+    const [romeo] = await accounts(t, "romeo");
     const a = await online(romeo!, "orchard");
     const b = await online(romeo!, "garden");
     await a.next(isPresence(undefined, b.jid), "garden's presence at orchard");
@@ -290,8 +205,8 @@ describe("presence broadcast (RFC 6121 §4.2, §4.4)", () => {
   });
 
   it("a probe from someone not subscribed reveals nothing, and his out-of-sync roster is corrected", async () => {
-    const [romeo, benvolio] = await accounts("romeo", "benvolio");
-    await given(benvolio!, romeo!, "to"); // Benvolio's roster believes it; Romeo's knows nothing of him
+    const [romeo, benvolio] = await accounts(t, "romeo", "benvolio");
+    await given(t, benvolio!, romeo!, "to"); // Benvolio's roster believes it; Romeo's knows nothing of him
     const r = await online(romeo!, "orchard");
     const b = await online(benvolio!, "street");
     await b.next(isPresence("unsubscribed", `${romeo}@localhost`), "unsubscribed, answering the login probe");
@@ -304,8 +219,8 @@ describe("presence broadcast (RFC 6121 §4.2, §4.4)", () => {
 
 describe("priority and malformed presence (RFC 6121 §4.7)", () => {
   it("a valid priority is kept in the broadcast; a bad one is bad-request for the sender only", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(romeo!, juliet!, "from");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "from");
     const j = await online(juliet!, "balcony");
     const r = await online(romeo!, "orchard");
     await j.next(isPresence(undefined, r.jid), "Romeo's initial presence");
@@ -331,7 +246,7 @@ function el(reply: Element): { type: string | undefined; condition: string | und
 
 describe("directed presence (RFC 6121 §4.6)", () => {
   it("reaches a non-contact, who also hears of the logout; a directed unavailable ends it", async () => {
-    const [romeo, benvolio, mercutio] = await accounts("romeo", "benvolio", "mercutio");
+    const [romeo, benvolio, mercutio] = await accounts(t, "romeo", "benvolio", "mercutio");
     const b = await online(benvolio!, "street");
     const m = await online(mercutio!, "square");
     const r = await online(romeo!, "orchard");
@@ -350,8 +265,8 @@ describe("directed presence (RFC 6121 §4.6)", () => {
 
 describe("unavailable presence when a session ends (RFC 6121 §4.5)", () => {
   it("an explicit unavailable and a clean close reach the contacts", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(romeo!, juliet!, "from");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "from");
     const j = await online(juliet!, "balcony");
     const r = await online(romeo!, "orchard");
     r.send(presence({ type: "unavailable" }, xml("status", null, "Farewell")));
@@ -365,8 +280,8 @@ describe("unavailable presence when a session ends (RFC 6121 §4.5)", () => {
   });
 
   it("a lost connection (socket destroyed, no stream close) reaches the contacts too", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(romeo!, juliet!, "from");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "from");
     const j = await online(juliet!, "balcony");
     const raw = await RawClient.login(t.port, romeo!, "pw", "orchard");
     raw.send("<presence/>");
@@ -377,8 +292,8 @@ describe("unavailable presence when a session ends (RFC 6121 §4.5)", () => {
   });
 
   it("a session replaced by a new one with the same resource goes unavailable first", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    await given(romeo!, juliet!, "from");
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "from");
     const j = await online(juliet!, "balcony");
     const old = await RawClient.login(t.port, romeo!, "pw", "orchard");
     old.send("<presence/>");

@@ -3,29 +3,15 @@
 // @xmpp/client: password change and account cancellation. Four servers: registration open,
 // open with a rate limit of one per hour, closed, and open without required TLS.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client } from "@xmpp/client";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { OPEN, RawClient } from "../helpers/raw.ts";
+import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
+import { connect, errorOf } from "../helpers/im.ts";
 
 // ---- raw streams before authentication ----------------------------------------------------------
 
-const FEATURES = /<stream:features>[\s\S]*?<\/stream:features>/;
 const REGISTER_FEATURE = `<register xmlns="http://jabber.org/features/iq-register"/>`;
 const reply = (id: string) => new RegExp(`<iq[^>]*id="${id}"[^>]*(/>|>[\\s\\S]*?</iq>)`);
-
-/** A fresh stream, after STARTTLS unless `plain`; returns it with the features it was offered. */
-async function stream(port: number, plain = false): Promise<{ c: RawClient; features: string }> {
-  const c = await RawClient.connect(port);
-  c.send(OPEN());
-  let features = await c.expect(FEATURES);
-  if (!plain) {
-    await c.startTls();
-    c.send(OPEN());
-    features = await c.expect(FEATURES);
-  }
-  return { c, features };
-}
 
 const registerIq = (id: string, username?: string, password?: string) =>
   `<iq type='set' id='${id}'><query xmlns='jabber:iq:register'>` +
@@ -34,7 +20,7 @@ const registerIq = (id: string, username?: string, password?: string) =>
 
 /** Registers on a new stream; returns the reply text. */
 async function register(port: number, username?: string, password?: string): Promise<string> {
-  const { c } = await stream(port);
+  const { c } = await RawClient.stream(port);
   c.send(registerIq("reg", username, password));
   const r = await c.expect(reply("reg"));
   c.close();
@@ -43,55 +29,13 @@ async function register(port: number, username?: string, password?: string): Pro
 
 /** Tries a SCRAM login on a new stream; returns the server's <success/> or <failure/>. */
 async function tryLogin(port: number, user: string, password: string): Promise<string> {
-  const { c } = await stream(port);
+  const { c } = await RawClient.stream(port);
   const r = await c.scram(user, password, "SHA-1");
   c.close();
   return r;
 }
 
 // ---- @xmpp/client after authentication ----------------------------------------------------------
-
-interface Xmpp {
-  start(): Promise<unknown>;
-  stop(): Promise<unknown>;
-  send(el: Element): Promise<void>;
-  on(event: string, fn: (el: Element) => void): void;
-  removeListener(event: string, fn: (el: Element) => void): void;
-  reconnect: { stop(): void };
-  status: string;
-}
-/** test/types/xmpp-client.d.ts covers less than these tests use (element events, reconnect). */
-const connect = client as unknown as (o: object) => Xmpp;
-
-interface Conn { xmpp: Xmpp; streamErrors: string[] }
-
-async function login(port: number, username: string, password: string, resource = "r"): Promise<Conn> {
-  const x = connect({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username, password, resource });
-  x.reconnect.stop();
-  x.on("error", () => {});
-  const streamErrors: string[] = [];
-  x.on("element", (el) => {
-    if (el.name === "stream:error") streamErrors.push(el.getChildElements()[0]?.name ?? "");
-  });
-  await x.start();
-  return { xmpp: x, streamErrors };
-}
-
-let nextId = 0;
-function ask(c: Conn, iq: Element, timeoutMs = 5000): Promise<Element> {
-  const id = (iq.attrs.id ??= `rg${++nextId}`);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no reply to ${iq.toString()}`)), timeoutMs);
-    const on = (st: Element) => {
-      if (st.name !== "iq" || st.attrs.id !== id || (st.attrs.type !== "result" && st.attrs.type !== "error")) return;
-      clearTimeout(timer);
-      c.xmpp.removeListener("stanza", on);
-      resolve(st);
-    };
-    c.xmpp.on("stanza", on);
-    void c.xmpp.send(iq);
-  });
-}
 
 async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -102,7 +46,6 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
 }
 
 const REG = "jabber:iq:register";
-const errorOf = (r: Element) => r.getChild("error")?.getChildElements()[0]?.name;
 const regQuery = (...c: (Element | undefined)[]) => xml("query", { xmlns: REG }, ...c);
 const changePassword = (username: string | undefined, password: string, to: string | undefined = "localhost") =>
   xml("iq", { type: "set", to }, regQuery(username !== undefined ? xml("username", null, username) : undefined, xml("password", null, password)));
@@ -140,7 +83,7 @@ describe("registration before authentication (§3.1), registration open", () => 
   });
 
   it("a new user asks for the fields, registers, then logs in with the new account on the same stream", async () => {
-    const { c } = await stream(open.port);
+    const { c } = await RawClient.stream(open.port);
     c.send("<iq type='get' id='reg1'><query xmlns='jabber:iq:register'/></iq>");
     const form = await c.expect(reply("reg1"));
     expect(form).toContain(`type="result"`);
@@ -173,14 +116,14 @@ describe("registration before authentication (§3.1), registration open", () => 
   });
 
   it("<remove/> before logging in is unexpected-request", async () => {
-    const { c } = await stream(open.port);
+    const { c } = await RawClient.stream(open.port);
     c.send("<iq type='set' id='un0'><query xmlns='jabber:iq:register'><remove/></query></iq>");
     expect(await c.expect(reply("un0"))).toContain("<unexpected-request");
     c.close();
   });
 
   it("bad requests hurt nobody: the same stream registers afterwards", async () => {
-    const { c } = await stream(open.port);
+    const { c } = await RawClient.stream(open.port);
     c.send(registerIq("bad1", "x y", "pw"));
     expect(await c.expect(reply("bad1"))).toContain("<jid-malformed");
     c.send("<iq type='set' id='bad2'><query xmlns='jabber:iq:register'><remove/><username>x</username></query></iq>");
@@ -203,7 +146,7 @@ describe("rate limit per address", () => {
 
 describe("registration closed (the default)", () => {
   it("no stream feature; get and set are service-unavailable (§3.1)", async () => {
-    const { c, features } = await stream(closed.port);
+    const { c, features } = await RawClient.stream(closed.port);
     expect(features).not.toContain("iq-register");
     c.send("<iq type='get' id='c1'><query xmlns='jabber:iq:register'/></iq>");
     expect(await c.expect(reply("c1"))).toContain("<service-unavailable");
@@ -213,14 +156,14 @@ describe("registration closed (the default)", () => {
   });
 
   it("the server still advertises jabber:iq:register: password change and cancellation work", async () => {
-    const benvolio = await login(closed.port, "benvolio", "pw");
-    const info = await ask(benvolio, xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const benvolio = await connect(closed, "benvolio");
+    const info = await benvolio.ask(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
     expect(info.getChild("query")!.getChildren("feature").map((f) => f.attrs.var)).toContain(REG);
-    expect((await ask(benvolio, changePassword("benvolio", "peace"))).attrs.type).toBe("result");
-    await benvolio.xmpp.stop();
+    expect((await benvolio.ask(changePassword("benvolio", "peace"))).attrs.type).toBe("result");
+    await benvolio.stop();
     expect(await tryLogin(closed.port, "benvolio", "peace")).toMatch(/^<success/);
-    const mercutio = await login(closed.port, "mercutio", "pw");
-    expect((await ask(mercutio, xml("iq", { type: "set" }, regQuery(xml("remove"))))).attrs.type).toBe("result");
+    const mercutio = await connect(closed, "mercutio");
+    expect((await mercutio.ask(xml("iq", { type: "set" }, regQuery(xml("remove"))))).attrs.type).toBe("result");
     await until(() => mercutio.streamErrors.length > 0);
     expect(await tryLogin(closed.port, "mercutio", "pw")).toContain("<failure");
   });
@@ -228,7 +171,7 @@ describe("registration closed (the default)", () => {
 
 describe("registration without required TLS (a loopback test profile)", () => {
   it("the feature is offered on the plain stream and registration works there", async () => {
-    const { c, features } = await stream(plain.port, true);
+    const { c, features } = await RawClient.stream(plain.port, false);
     expect(features).toContain(REGISTER_FEATURE);
     c.send(registerIq("p1", "plainbill", "pw"));
     expect(await c.expect(reply("p1"))).toContain(`type="result"`);
@@ -238,48 +181,46 @@ describe("registration without required TLS (a loopback test profile)", () => {
 
 describe("after authentication: the account's own registration", () => {
   it("Romeo asks: he is registered, under his username, and no password comes back", async () => {
-    const romeo = await login(open.port, "romeo", "pw");
+    const romeo = await connect(open, "romeo");
     for (const to of ["localhost", "romeo@localhost", undefined]) {
-      const r = await ask(romeo, xml("iq", { type: "get", to }, regQuery()));
+      const r = await romeo.ask(xml("iq", { type: "get", to }, regQuery()));
       const q = r.getChild("query", REG)!;
       expect(q.getChild("registered")).toBeDefined();
       expect(q.getChildText("username")).toBe("romeo");
       expect(q.getChildText("password")).toBe("");
     }
-    await romeo.xmpp.stop();
+    await romeo.stop();
   });
 
   it("the Nurse changes her password (§3.3): the old one stops working, the new one works", async () => {
-    const nurse = await login(open.port, "nurse", "pw");
-    const r = await ask(nurse, changePassword("nurse", "angelica"));
+    const nurse = await connect(open, "nurse");
+    const r = await nurse.ask(changePassword("nurse", "angelica"));
     expect(r.attrs).toMatchObject({ type: "result", from: "localhost" });
-    await nurse.xmpp.stop();
+    await nurse.stop();
     expect(await tryLogin(open.port, "nurse", "pw")).toContain("<not-authorized/>");
     expect(await tryLogin(open.port, "nurse", "angelica")).toMatch(/^<success/);
   });
 
   it("an empty new password is bad-request and changes nothing; the error does not echo the request", async () => {
-    const romeo = await login(open.port, "romeo", "pw");
-    const r = await ask(romeo, xml("iq", { type: "set", to: "localhost" }, regQuery(xml("username", null, "romeo"), xml("password"))));
+    const romeo = await connect(open, "romeo");
+    const r = await romeo.ask(xml("iq", { type: "set", to: "localhost" }, regQuery(xml("username", null, "romeo"), xml("password"))));
     expect(errorOf(r)).toBe("bad-request");
     expect(r.getChild("query", REG)?.getChildElements()).toEqual([]);
-    await romeo.xmpp.stop();
+    await romeo.stop();
     expect(await tryLogin(open.port, "romeo", "pw")).toMatch(/^<success/);
   });
 
   it("Tybalt may not change Romeo's password: forbidden, also through Romeo's bare JID", async () => {
-    const tybalt = await login(open.port, "tybalt", "pw");
-    expect(errorOf(await ask(tybalt, changePassword("romeo", "stabbed")))).toBe("forbidden");
-    expect(errorOf(await ask(tybalt, changePassword("romeo", "stabbed", "romeo@localhost")))).toBe("forbidden");
-    await tybalt.xmpp.stop();
+    const tybalt = await connect(open, "tybalt");
+    expect(errorOf(await tybalt.ask(changePassword("romeo", "stabbed")))).toBe("forbidden");
+    expect(errorOf(await tybalt.ask(changePassword("romeo", "stabbed", "romeo@localhost")))).toBe("forbidden");
+    await tybalt.stop();
     expect(await tryLogin(open.port, "romeo", "pw")).toMatch(/^<success/);
   });
 
   it("after SASL but before bind: the password can change, the account cannot be removed yet", async () => {
-    const { c } = await stream(open.port);
-    expect(await c.scram("tybalt", "pw", "SHA-1")).toMatch(/^<success/);
-    c.send(OPEN());
-    await c.expect(FEATURES);
+    const { c, sasl } = await RawClient.authenticated(open.port, "tybalt", "pw", "SHA-1");
+    expect(sasl).toMatch(/^<success/);
     c.send("<iq type='set' id='pb1'><query xmlns='jabber:iq:register'><remove/></query></iq>");
     expect(await c.expect(reply("pb1"))).toContain("<unexpected-request");
     c.send("<iq type='set' id='pb2'><query xmlns='jabber:iq:register'><username>tybalt</username><password>prince</password></query></iq>");
@@ -289,18 +230,18 @@ describe("after authentication: the account's own registration", () => {
   });
 
   it("Juliet cancels her account (§3.2): result, then every session of hers gets <not-authorized/>", async () => {
-    const phone = await login(open.port, "juliet", "pw", "phone");
-    const balcony = await login(open.port, "juliet", "pw", "balcony");
-    const romeo = await login(open.port, "romeo", "pw");
-    const r = await ask(balcony, xml("iq", { type: "set" }, regQuery(xml("remove"))));
+    const phone = await connect(open, "juliet", "phone");
+    const balcony = await connect(open, "juliet", "balcony");
+    const romeo = await connect(open, "romeo");
+    const r = await balcony.ask(xml("iq", { type: "set" }, regQuery(xml("remove"))));
     expect(r.attrs.type).toBe("result");
     await until(() => phone.streamErrors.length > 0 && balcony.streamErrors.length > 0);
     expect([...phone.streamErrors, ...balcony.streamErrors]).toEqual(["not-authorized", "not-authorized"]);
     expect(romeo.streamErrors).toEqual([]);
     // Her account is gone: no login, and her bare JID is unknown to everyone.
     expect(await tryLogin(open.port, "juliet", "pw")).toContain("<failure");
-    const disco = await ask(romeo, xml("iq", { type: "get", to: "juliet@localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const disco = await romeo.ask(xml("iq", { type: "get", to: "juliet@localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
     expect(errorOf(disco)).toBe("service-unavailable");
-    await romeo.xmpp.stop();
+    await romeo.stop();
   });
 });

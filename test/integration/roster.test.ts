@@ -2,102 +2,20 @@
 // pushes to every interested resource, the errors of a bad roster set, roster versioning, the
 // subscriptions a removal ends, the roster limit, and a roster that outlives a server restart.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-ignore -- @xmpp/client ships no type declarations
-import * as xmppClient from "@xmpp/client";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { OPEN, RawClient } from "../helpers/raw.ts";
-
-interface Xmpp {
-  start(): Promise<unknown>;
-  stop(): Promise<unknown>;
-  send(el: Element): Promise<void>;
-  on(event: string, fn: (el: Element) => void): void;
-  reconnect: { stop(): void };
-}
-const connect = (xmppClient as unknown as { client(o: object): Xmpp }).client;
-const ROSTER = "jabber:iq:roster";
-let ids = 0;
-
-/** A logged-in client that keeps what it receives, for a test to take in order. */
-class Im {
-  readonly inbox: Element[] = [];
-  readonly jid: string;
-  private readonly x: Xmpp;
-  private wake: (() => void) | undefined;
-  private constructor(x: Xmpp, jid: string) {
-    this.x = x;
-    this.jid = jid;
-    x.on("stanza", (el) => {
-      this.inbox.push(el);
-      this.wake?.();
-    });
-  }
-  static async login(port: number, user: string, resource: string): Promise<Im> {
-    const x = connect({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username: user, password: "pw", resource });
-    x.reconnect.stop();
-    x.on("error", () => {});
-    await x.start();
-    return new Im(x, `${user}@localhost/${resource}`);
-  }
-  send(el: Element): void {
-    void this.x.send(el);
-  }
-  /** The first stanza received (or to come) that matches; it is taken out of the inbox. */
-  async next(match: (el: Element) => boolean, what = "a stanza", ms = 3000): Promise<Element> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = this.inbox.findIndex(match);
-      if (i >= 0) return this.inbox.splice(i, 1)[0]!;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.jid}: no ${what}; got ${this.inbox.map(String).join("\n")}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  }
-  /** Asserts that nothing matching arrives for a while (the server works in order, so little is enough). */
-  async nothing(match: (el: Element) => boolean, ms = 250): Promise<void> {
-    await new Promise((r) => setTimeout(r, ms));
-    expect(this.inbox.filter(match).map(String)).toEqual([]);
-  }
-  async iq(el: Element): Promise<Element> {
-    const id = (el.attrs.id = `q${++ids}`);
-    this.send(el);
-    return this.next((s) => s.name === "iq" && s.attrs.id === id && (s.attrs.type === "result" || s.attrs.type === "error"), `reply ${id}`);
-  }
-  stop(): Promise<unknown> {
-    return this.x.stop();
-  }
-}
-
-// What the clients send and receive.
-const isPush = (jid: string) => (el: Element) =>
-  el.name === "iq" && el.attrs.type === "set" && el.getChild("query", ROSTER)?.getChild("item")?.attrs.jid === jid;
-const pushedItem = async (c: Im, jid: string) => (await c.next(isPush(jid), `push for ${jid}`)).getChild("query", ROSTER)!.getChild("item")!.attrs;
-const errorOf = (el: Element) => el.getChild("error")?.getChildElements()[0]?.name;
+import { RawClient } from "../helpers/raw.ts";
+import { accounts, connect, errorOf, given, type Im, isPush, pushedItem, ROSTER } from "../helpers/im.ts";
 
 let t: TestServer;
-let n = 0;
-/** Fresh accounts for each test, so that no test sees another's roster. */
-async function accounts(...names: string[]): Promise<string[]> {
-  n++;
-  const out = names.map((name) => `${name}${n}`);
-  for (const u of out) await t.server.accounts.create(u, "pw");
-  return out;
-}
-const login = (user: string, resource: string) => Im.login(t.port, user, resource);
+const login = (user: string, resource: string) => connect(t, user, resource, { timeoutMs: 3000 });
 const rosterGet = (ver?: string) => xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER, ver }));
 const rosterSet = (item: Record<string, string>, ...groups: string[]) =>
   xml("iq", { type: "set" }, xml("query", { xmlns: ROSTER }, xml("item", item, groups.map((g) => xml("group", null, g)))));
 const items = (q: Element) => q.getChildren("item")
   .map((i): Record<string, unknown> => ({ ...i.attrs, groups: i.getChildren("group").map((g) => g.getText()) }));
 async function expectOk(c: Im, iq: Element): Promise<Element> {
-  const reply = await c.iq(iq);
+  const reply = await c.ask(iq);
   expect(reply.attrs.type, reply.toString()).toBe("result");
   return reply;
 }
@@ -109,16 +27,9 @@ afterAll(() => t.stop());
 
 describe("stream features (RFC 6121 §2.6.1, §3.4.1)", () => {
   it("after authentication the server offers roster versioning and pre-approval", async () => {
-    const [romeo] = await accounts("romeo");
-    const c = await RawClient.connect(t.port);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    await c.startTls();
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    expect(await c.scram(romeo!, "pw")).toMatch(/^<success/);
-    c.send(OPEN());
-    const features = await c.expect(/<stream:features>[\s\S]*?<\/stream:features>/);
+    const [romeo] = await accounts(t, "romeo");
+    const { c, sasl, features } = await RawClient.authenticated(t.port, romeo!, "pw");
+    expect(sasl).toMatch(/^<success/);
     expect(features).toMatch(/<ver xmlns="urn:xmpp:features:rosterver"\/>/);
     expect(features).toMatch(/<sub xmlns="urn:xmpp:features:pre-approval"\/>/);
     c.close();
@@ -127,7 +38,7 @@ describe("stream features (RFC 6121 §2.6.1, §3.4.1)", () => {
 
 describe("managing the roster (RFC 6121 §2.2-§2.5)", () => {
   it("Juliet adds, renames and removes the Nurse; both interested resources get every push", async () => {
-    const [juliet] = await accounts("juliet");
+    const [juliet] = await accounts(t, "juliet");
     const balcony = await login(juliet!, "balcony");
     const chamber = await login(juliet!, "chamber");
     const phone = await login(juliet!, "phone"); // never asks for the roster: not interested
@@ -160,12 +71,12 @@ describe("managing the roster (RFC 6121 §2.2-§2.5)", () => {
     expect(items((await expectOk(chamber, rosterGet())).getChild("query", ROSTER)!)).toEqual([]);
     await phone.nothing((el) => el.name === "iq" && el.attrs.type === "set");
     // §2.5.3: removing what is not there.
-    expect(errorOf(await balcony.iq(rosterSet({ jid: "nurse@localhost", subscription: "remove" })))).toBe("item-not-found");
+    expect(errorOf(await balcony.ask(rosterSet({ jid: "nurse@localhost", subscription: "remove" })))).toBe("item-not-found");
     await Promise.all([balcony.stop(), chamber.stop(), phone.stop()]);
   });
 
   it("a subscription value other than 'remove' is ignored: the server owns the state (§2.1.2.5)", async () => {
-    const [juliet] = await accounts("juliet");
+    const [juliet] = await accounts(t, "juliet");
     const c = await login(juliet!, "balcony");
     await expectOk(c, rosterSet({ jid: "tybalt@localhost", subscription: "both" }));
     expect(items((await expectOk(c, rosterGet())).getChild("query", ROSTER)!)).toEqual([{ jid: "tybalt@localhost", subscription: "none", groups: [] }]);
@@ -173,7 +84,7 @@ describe("managing the roster (RFC 6121 §2.2-§2.5)", () => {
   });
 
   it("each bad roster set gets the RFC's error, and only its sender is affected (§2.3.3)", async () => {
-    const [juliet, romeo] = await accounts("juliet", "romeo");
+    const [juliet, romeo] = await accounts(t, "juliet", "romeo");
     const c = await login(juliet!, "balcony");
     const two = xml("iq", { type: "set" }, xml("query", { xmlns: ROSTER }, xml("item", { jid: "a@localhost" }), xml("item", { jid: "b@localhost" })));
     const cases: [Element, string][] = [
@@ -190,7 +101,7 @@ describe("managing the roster (RFC 6121 §2.2-§2.5)", () => {
       [xml("iq", { type: "set", to: `${romeo}@localhost` }, xml("query", { xmlns: ROSTER }, xml("item", { jid: "a@localhost" }))), "forbidden"],
     ];
     for (const [iq, condition] of cases) {
-      const reply = await c.iq(iq);
+      const reply = await c.ask(iq);
       expect({ sent: iq.toString(), type: reply.attrs.type, condition: errorOf(reply) }).toEqual({ sent: iq.toString(), type: "error", condition });
     }
     expect(items((await expectOk(c, rosterGet())).getChild("query", ROSTER)!)).toEqual([]);
@@ -198,10 +109,10 @@ describe("managing the roster (RFC 6121 §2.2-§2.5)", () => {
   });
 
   it("a full roster refuses one more item (resource-constraint), but updates still work", async () => {
-    const [juliet] = await accounts("juliet");
+    const [juliet] = await accounts(t, "juliet");
     const c = await login(juliet!, "balcony");
     for (const name of ["a", "b", "c"]) await expectOk(c, rosterSet({ jid: `${name}@localhost` }));
-    expect(errorOf(await c.iq(rosterSet({ jid: "d@localhost" })))).toBe("resource-constraint");
+    expect(errorOf(await c.ask(rosterSet({ jid: "d@localhost" })))).toBe("resource-constraint");
     await expectOk(c, rosterSet({ jid: "a@localhost", name: "A" }));
     await c.stop();
   });
@@ -209,7 +120,7 @@ describe("managing the roster (RFC 6121 §2.2-§2.5)", () => {
 
 describe("roster versioning (XEP-0237, RFC 6121 §2.6)", () => {
   it("an up-to-date version gets an empty result; later changes come as pushes with their version", async () => {
-    const [juliet] = await accounts("juliet");
+    const [juliet] = await accounts(t, "juliet");
     const c = await login(juliet!, "balcony");
     const empty = (await expectOk(c, rosterGet(""))).getChild("query", ROSTER)!;
     expect(empty.attrs.ver).toBe("0");
@@ -238,10 +149,9 @@ describe("roster versioning (XEP-0237, RFC 6121 §2.6)", () => {
 
 describe("removing a contact ends the subscriptions (RFC 6121 §2.5.2)", () => {
   it("Romeo removes Juliet: she gets unsubscribe, unsubscribed and his unavailable presence", async () => {
-    const [romeo, juliet] = await accounts("romeo", "juliet");
-    const store = t.server.storage.map("roster");
-    await store.set(`${romeo}@localhost`, `${juliet}@localhost`, { jid: `${juliet}@localhost`, groups: [], subscription: "both" });
-    await store.set(`${juliet}@localhost`, `${romeo}@localhost`, { jid: `${romeo}@localhost`, groups: [], subscription: "both" });
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    await given(t, romeo!, juliet!, "both");
+    await given(t, juliet!, romeo!, "both");
     const j = await login(juliet!, "balcony");
     await expectOk(j, rosterGet());
     j.send(xml("presence"));
@@ -264,7 +174,7 @@ describe("removing a contact ends the subscriptions (RFC 6121 §2.5.2)", () => {
 
 describe("persistence", () => {
   it("the roster and its version survive a restart", async () => {
-    const [juliet] = await accounts("juliet");
+    const [juliet] = await accounts(t, "juliet");
     const c = await login(juliet!, "balcony");
     await expectOk(c, rosterSet({ jid: "nurse@localhost", name: "Nurse" }, "Servants"));
     const ver = (await expectOk(c, rosterGet(""))).getChild("query", ROSTER)!.attrs.ver;

@@ -4,55 +4,10 @@
 // unknown nodes, unknown accounts and unknown namespaces.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client } from "@xmpp/client";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { connect, errorOf, type Im } from "../helpers/im.ts";
 
-// ---- a small client: log in, ask an iq, read the reply (result or error) ----------------------
-
-interface Xmpp {
-  start(): Promise<unknown>;
-  stop(): Promise<unknown>;
-  send(el: Element): Promise<void>;
-  on(event: string, fn: (el: Element) => void): void;
-  removeListener(event: string, fn: (el: Element) => void): void;
-  reconnect: { stop(): void };
-}
-/** test/types/xmpp-client.d.ts covers less than these tests use (element events, reconnect). */
-const connect = client as unknown as (o: object) => Xmpp;
-
-interface Conn { xmpp: Xmpp; features: Element[] }
-
-async function login(port: number, username: string, password: string): Promise<Conn> {
-  const x = connect({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username, password, resource: "test" });
-  x.reconnect.stop();
-  x.on("error", () => {});
-  const features: Element[] = [];
-  x.on("element", (el) => {
-    if (el.name === "stream:features") features.push(el);
-  });
-  await x.start();
-  return { xmpp: x, features };
-}
-
-let nextId = 0;
-/** Sends an iq and resolves with the reply stanza, result or error. */
-function ask(c: Conn, iq: Element, timeoutMs = 5000): Promise<Element> {
-  const id = (iq.attrs.id ??= `svc${++nextId}`);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no reply to ${iq.toString()}`)), timeoutMs);
-    const on = (st: Element) => {
-      if (st.name !== "iq" || st.attrs.id !== id || (st.attrs.type !== "result" && st.attrs.type !== "error")) return;
-      clearTimeout(timer);
-      c.xmpp.removeListener("stanza", on);
-      resolve(st);
-    };
-    c.xmpp.on("stanza", on);
-    void c.xmpp.send(iq);
-  });
-}
-
-const errorOf = (reply: Element) => reply.getChild("error")?.getChildElements()[0]?.name;
 const iq = (type: "get" | "set", to: string | undefined, payload: Element) => xml("iq", { type, to }, payload);
 
 // ---- XEP-0115 §5.1, written again here so the test does not trust the server's code -------------
@@ -77,19 +32,19 @@ const sha1 = (s: string) => createHash("sha1").update(s, "utf8").digest("base64"
 // ---- the transcript ---------------------------------------------------------------------------
 
 let t: TestServer;
-let juliet: Conn;
+let juliet: Im;
 beforeAll(async () => {
   t = await startServer({ users: { juliet: "balcony", romeo: "orchard" } });
-  juliet = await login(t.port, "juliet", "balcony");
+  juliet = await connect(t, "juliet", "test", { password: "balcony" });
 });
 afterAll(async () => {
-  await juliet.xmpp.stop();
+  await juliet.stop();
   await t.stop();
 });
 
 describe("service discovery of the server (XEP-0030)", () => {
   it("Juliet asks the server what it is: an IM server with ping, version, time and disco", async () => {
-    const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
     expect(reply.attrs).toMatchObject({ type: "result", from: "localhost", to: "juliet@localhost/test" });
     const info = reply.getChild("query", "http://jabber.org/protocol/disco#info")!;
     expect(info.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toContain("server/im");
@@ -102,14 +57,14 @@ describe("service discovery of the server (XEP-0030)", () => {
   });
 
   it("the server's items: an answer, possibly empty", async () => {
-    const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
     expect(reply.attrs.type).toBe("result");
     expect(reply.getChild("query", "http://jabber.org/protocol/disco#items")).toBeDefined();
   });
 
   it("an unknown node is item-not-found, for info and for items", async () => {
     for (const ns of ["http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items"]) {
-      const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: ns, node: "no-such-node" })));
+      const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: ns, node: "no-such-node" })));
       expect(reply.attrs.type).toBe("error");
       expect(errorOf(reply)).toBe("item-not-found");
     }
@@ -120,7 +75,7 @@ describe("entity capabilities in the stream features (XEP-0115 §6.3)", () => {
   it("the <c/> after authentication carries the SHA-1 of the disco#info Juliet receives", async () => {
     const c = juliet.features.flatMap((f) => f.getChildren("c", "http://jabber.org/protocol/caps"))[0];
     expect(c?.attrs).toMatchObject({ hash: "sha-1" });
-    const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
     const info = reply.getChild("query")!;
     expect(c!.attrs.ver).toBe(sha1(verificationString(info)));
   });
@@ -128,7 +83,7 @@ describe("entity capabilities in the stream features (XEP-0115 §6.3)", () => {
   it("the node#ver of the caps answers with the same features", async () => {
     const c = juliet.features.flatMap((f) => f.getChildren("c", "http://jabber.org/protocol/caps"))[0]!;
     const node = `${c.attrs.node}#${c.attrs.ver}`;
-    const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info", node })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info", node })));
     expect(reply.attrs.type).toBe("result");
     const info = reply.getChild("query")!;
     expect(info.attrs.node).toBe(node);
@@ -138,20 +93,20 @@ describe("entity capabilities in the stream features (XEP-0115 §6.3)", () => {
 
 describe("ping, version and time of the server", () => {
   it("a ping to the server is an empty result (XEP-0199 §4.2)", async () => {
-    const reply = await ask(juliet, iq("get", "localhost", xml("ping", { xmlns: "urn:xmpp:ping" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("ping", { xmlns: "urn:xmpp:ping" })));
     expect(reply.attrs.type).toBe("result");
     expect(reply.getChildElements()).toEqual([]);
   });
 
   it("the server tells its software name and version (XEP-0092)", async () => {
-    const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: "jabber:iq:version" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: "jabber:iq:version" })));
     const q = reply.getChild("query", "jabber:iq:version")!;
     expect(q.getChildText("name")).toBeTruthy();
     expect(q.getChildText("version")).toBeTruthy();
   });
 
   it("the server tells its time in UTC (XEP-0202)", async () => {
-    const reply = await ask(juliet, iq("get", "localhost", xml("time", { xmlns: "urn:xmpp:time" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("time", { xmlns: "urn:xmpp:time" })));
     const time = reply.getChild("time", "urn:xmpp:time")!;
     expect(time.getChildText("tzo")).toMatch(/^[+-]\d\d:\d\d$|^Z$/);
     const utc = Date.parse(time.getChildText("utc")!);
@@ -159,7 +114,7 @@ describe("ping, version and time of the server", () => {
   });
 
   it("an iq in a namespace the server does not know is service-unavailable", async () => {
-    const reply = await ask(juliet, iq("get", "localhost", xml("query", { xmlns: "urn:example:nothing-here" })));
+    const reply = await juliet.ask(iq("get", "localhost", xml("query", { xmlns: "urn:example:nothing-here" })));
     expect(reply.attrs.type).toBe("error");
     expect(errorOf(reply)).toBe("service-unavailable");
     expect(reply.getChild("query", "urn:example:nothing-here")).toBeDefined();
@@ -168,7 +123,7 @@ describe("ping, version and time of the server", () => {
 
 describe("service discovery of accounts", () => {
   it("Juliet asks about Romeo's bare JID: a registered account, answered by the server", async () => {
-    const reply = await ask(juliet, iq("get", "romeo@localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const reply = await juliet.ask(iq("get", "romeo@localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
     expect(reply.attrs).toMatchObject({ type: "result", from: "romeo@localhost" });
     const info = reply.getChild("query")!;
     expect(info.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toContain("account/registered");
@@ -176,7 +131,7 @@ describe("service discovery of accounts", () => {
   });
 
   it("and about an account that does not exist: service-unavailable", async () => {
-    const reply = await ask(juliet, iq("get", "nobody@localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const reply = await juliet.ask(iq("get", "nobody@localhost", xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
     expect(reply.attrs.type).toBe("error");
     expect(errorOf(reply)).toBe("service-unavailable");
   });

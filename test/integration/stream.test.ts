@@ -35,12 +35,7 @@ describe("stream header and features", () => {
   });
 
   it("offers SCRAM mechanisms, PLAIN and channel-binding types after STARTTLS", async () => {
-    const c = await RawClient.connect(t.port);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    await c.startTls();
-    c.send(OPEN());
-    const features = await c.expect(/<stream:features>[\s\S]*?<\/stream:features>/);
+    const { c, features } = await RawClient.stream(t.port);
     for (const m of ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]) expect(features).toContain(`<mechanism>${m}</mechanism>`);
     expect(features).toMatch(/<sasl-channel-binding xmlns="urn:xmpp:sasl-cb:0"><channel-binding type="tls-exporter"\/>/);
     expect(features).not.toContain("starttls");
@@ -48,18 +43,14 @@ describe("stream header and features", () => {
   });
 
   it("refuses SASL before TLS when TLS is required", async () => {
-    const c = await RawClient.connect(t.port);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
+    const { c } = await RawClient.stream(t.port, false);
     c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AHJvbWVvAHB3</auth>");
     await c.expect("<failure xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><encryption-required/></failure>");
     c.close();
   });
 
   it("closes cleanly when the client closes", async () => {
-    const c = await RawClient.connect(t.port);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
+    const { c } = await RawClient.stream(t.port, false);
     c.send("</stream:stream>");
     await c.expect("</stream:stream>");
     await c.closedByServer();
@@ -165,15 +156,8 @@ describe("after authentication", () => {
   });
 
   it("the server chooses a resource when none is asked for", async () => {
-    const c = await RawClient.connect(t.port);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    await c.startTls();
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    expect(await c.scram("romeo", "pw")).toMatch(/^<success/);
-    c.send(OPEN());
-    const features = await c.expect(/<stream:features>[\s\S]*?<\/stream:features>/);
+    const { c, sasl, features } = await RawClient.authenticated(t.port, "romeo", "pw");
+    expect(sasl).toMatch(/^<success/);
     expect(features).toContain("<bind xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\"/>");
     expect(features).toContain("<session xmlns=\"urn:ietf:params:xml:ns:xmpp-session\"><optional/></session>");
     c.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
@@ -185,15 +169,7 @@ describe("after authentication", () => {
   });
 
   it("a bad resource is refused with bad-request", async () => {
-    const c = await RawClient.connect(t.port);
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    await c.startTls();
-    c.send(OPEN());
-    await c.expect("</stream:features>");
-    await c.scram("romeo", "pw");
-    c.send(OPEN());
-    await c.expect("</stream:features>");
+    const { c } = await RawClient.authenticated(t.port, "romeo", "pw");
     c.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bad\u2028x</resource></bind></iq>");
     await c.expect(/<iq type="error" id="b"[\s\S]*<bad-request/);
     c.close();
@@ -204,9 +180,7 @@ describe("shutdown", () => {
   it("closes every stream with <system-shutdown/>", async () => {
     const s = await startServer({ users: { romeo: "pw" } });
     const a = await RawClient.login(s.port, "romeo", "pw");
-    const b = await RawClient.connect(s.port);
-    b.send(OPEN());
-    await b.expect("</stream:features>");
+    const { c: b } = await RawClient.stream(s.port, false);
     await s.stop();
     await a.expect("<stream:error><system-shutdown");
     await b.expect("<stream:error><system-shutdown");

@@ -1,59 +1,22 @@
 // XEP-0054 vcard-temp over real sockets with @xmpp/client: Juliet publishes her vCard, Romeo
 // reads it from her bare JID; nobody else can change it; size limits; it survives a restart.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client } from "@xmpp/client";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { connect, errorOf, type Im } from "../helpers/im.ts";
 
-interface Xmpp {
-  start(): Promise<unknown>;
-  stop(): Promise<unknown>;
-  send(el: Element): Promise<void>;
-  on(event: string, fn: (el: Element) => void): void;
-  removeListener(event: string, fn: (el: Element) => void): void;
-  reconnect: { stop(): void };
-}
-/** test/types/xmpp-client.d.ts covers less than these tests use (element events, reconnect). */
-const connect = client as unknown as (o: object) => Xmpp;
-
-async function login(port: number, username: string): Promise<Xmpp> {
-  const x = connect({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username, password: "pw", resource: "r" });
-  x.reconnect.stop();
-  x.on("error", () => {});
-  await x.start();
-  return x;
-}
-
-let nextId = 0;
-/** Sends an iq and resolves with the reply stanza, result or error. */
-function ask(x: Xmpp, iq: Element, timeoutMs = 5000): Promise<Element> {
-  const id = (iq.attrs.id ??= `vc${++nextId}`);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no reply to ${iq.toString()}`)), timeoutMs);
-    const on = (st: Element) => {
-      if (st.name !== "iq" || st.attrs.id !== id || (st.attrs.type !== "result" && st.attrs.type !== "error")) return;
-      clearTimeout(timer);
-      x.removeListener("stanza", on);
-      resolve(st);
-    };
-    x.on("stanza", on);
-    void x.send(iq);
-  });
-}
-
-const errorOf = (reply: Element) => reply.getChild("error")?.getChildElements()[0]?.name;
 const VCARD = "vcard-temp";
 const getVCard = (to?: string) => xml("iq", { type: "get", to }, xml("vCard", { xmlns: VCARD }));
 const setVCard = (card: Element, to?: string) => xml("iq", { type: "set", to }, card);
 const card = (fn: string, ...more: Element[]) => xml("vCard", { xmlns: VCARD }, xml("FN", null, fn), ...more);
 
 let t: TestServer;
-let juliet: Xmpp;
-let romeo: Xmpp;
+let juliet: Im;
+let romeo: Im;
 beforeAll(async () => {
   t = await startServer({ users: { juliet: "pw", romeo: "pw", nurse: "pw" }, config: { modules: { vcard: { maxSize: 4096 } } } });
-  juliet = await login(t.port, "juliet");
-  romeo = await login(t.port, "romeo");
+  juliet = await connect(t, "juliet");
+  romeo = await connect(t, "romeo");
 });
 afterAll(async () => {
   await Promise.all([juliet.stop(), romeo.stop()]);
@@ -63,7 +26,7 @@ afterAll(async () => {
 describe("one's own vCard", () => {
   it("before Juliet sets one, she gets an empty <vCard/> (with and without 'to')", async () => {
     for (const to of [undefined, "juliet@localhost"]) {
-      const reply = await ask(juliet, getVCard(to));
+      const reply = await juliet.ask(getVCard(to));
       expect(reply.attrs.type).toBe("result");
       expect(reply.getChild("vCard", VCARD)?.toString()).toBe(`<vCard xmlns="${VCARD}"/>`);
     }
@@ -72,9 +35,9 @@ describe("one's own vCard", () => {
   it("Juliet publishes her vCard and reads it back as she wrote it", async () => {
     const mine = card("Juliet Capulet", xml("NICKNAME", null, "Jules & <the> \"balcony\" ✿"),
       xml("PHOTO", null, xml("TYPE", null, "image/png"), xml("BINVAL", null, "iVBORw0KGgo=")));
-    expect((await ask(juliet, setVCard(mine))).attrs.type).toBe("result");
+    expect((await juliet.ask(setVCard(mine))).attrs.type).toBe("result");
     for (const to of [undefined, "juliet@localhost"]) {
-      const back = (await ask(juliet, getVCard(to))).getChild("vCard", VCARD)!;
+      const back = (await juliet.ask(getVCard(to))).getChild("vCard", VCARD)!;
       expect(back.toString()).toBe(mine.toString());
     }
   });
@@ -82,24 +45,24 @@ describe("one's own vCard", () => {
 
 describe("another account's vCard", () => {
   it("Romeo asks Juliet's bare JID and the server answers for her", async () => {
-    const reply = await ask(romeo, getVCard("juliet@localhost"));
+    const reply = await romeo.ask(getVCard("juliet@localhost"));
     expect(reply.attrs).toMatchObject({ type: "result", from: "juliet@localhost", to: "romeo@localhost/r" });
     expect(reply.getChild("vCard", VCARD)?.getChildText("FN")).toBe("Juliet Capulet");
   });
 
   it("the Nurse has none: service-unavailable, the same answer as for an account that does not exist", async () => {
     for (const to of ["nurse@localhost", "nobody@localhost"]) {
-      const reply = await ask(romeo, getVCard(to));
+      const reply = await romeo.ask(getVCard(to));
       expect(reply.attrs.type).toBe("error");
       expect(errorOf(reply)).toBe("service-unavailable");
     }
   });
 
   it("Romeo may not change Juliet's vCard: forbidden, and hers is unchanged", async () => {
-    const reply = await ask(romeo, setVCard(card("Romeo was here"), "juliet@localhost"));
+    const reply = await romeo.ask(setVCard(card("Romeo was here"), "juliet@localhost"));
     expect(reply.attrs.type).toBe("error");
     expect(errorOf(reply)).toBe("forbidden");
-    const still = await ask(romeo, getVCard("juliet@localhost"));
+    const still = await romeo.ask(getVCard("juliet@localhost"));
     expect(still.getChild("vCard", VCARD)?.getChildText("FN")).toBe("Juliet Capulet");
   });
 });
@@ -107,23 +70,23 @@ describe("another account's vCard", () => {
 describe("limits and edge cases", () => {
   it("a vCard over the configured size is not-acceptable; the stored one stays", async () => {
     const big = card("Juliet", xml("DESC", null, "x".repeat(5000)));
-    const reply = await ask(juliet, setVCard(big));
+    const reply = await juliet.ask(setVCard(big));
     expect(reply.attrs.type).toBe("error");
     expect(errorOf(reply)).toBe("not-acceptable");
-    expect((await ask(juliet, getVCard())).getChild("vCard", VCARD)?.getChildText("FN")).toBe("Juliet Capulet");
+    expect((await juliet.ask(getVCard())).getChild("vCard", VCARD)?.getChildText("FN")).toBe("Juliet Capulet");
   });
 
   it("the server itself has no vCard: get is item-not-found, set is forbidden", async () => {
-    expect(errorOf(await ask(romeo, getVCard("localhost")))).toBe("item-not-found");
-    expect(errorOf(await ask(romeo, setVCard(card("The server"), "localhost")))).toBe("forbidden");
+    expect(errorOf(await romeo.ask(getVCard("localhost")))).toBe("item-not-found");
+    expect(errorOf(await romeo.ask(setVCard(card("The server"), "localhost")))).toBe("forbidden");
   });
 
   it("the Nurse publishes an empty vCard: she has none again", async () => {
-    const nurse = await login(t.port, "nurse");
-    await ask(nurse, setVCard(card("Angelica")));
-    expect((await ask(romeo, getVCard("nurse@localhost"))).attrs.type).toBe("result");
-    expect((await ask(nurse, setVCard(xml("vCard", { xmlns: VCARD })))).attrs.type).toBe("result");
-    expect(errorOf(await ask(romeo, getVCard("nurse@localhost")))).toBe("service-unavailable");
+    const nurse = await connect(t, "nurse");
+    await nurse.ask(setVCard(card("Angelica")));
+    expect((await romeo.ask(getVCard("nurse@localhost"))).attrs.type).toBe("result");
+    expect((await nurse.ask(setVCard(xml("vCard", { xmlns: VCARD })))).attrs.type).toBe("result");
+    expect(errorOf(await romeo.ask(getVCard("nurse@localhost")))).toBe("service-unavailable");
     await nurse.stop();
   });
 });
@@ -133,8 +96,8 @@ describe("durability", () => {
     await Promise.all([juliet.stop(), romeo.stop()]);
     await t.stop(false);
     t = await startServer({ dataDir: t.dataDir, config: { modules: { vcard: { maxSize: 4096 } } } });
-    juliet = await login(t.port, "juliet");
-    romeo = await login(t.port, "romeo");
-    expect((await ask(romeo, getVCard("juliet@localhost"))).getChild("vCard", VCARD)?.getChildText("FN")).toBe("Juliet Capulet");
+    juliet = await connect(t, "juliet");
+    romeo = await connect(t, "romeo");
+    expect((await romeo.ask(getVCard("juliet@localhost"))).getChild("vCard", VCARD)?.getChildText("FN")).toBe("Juliet Capulet");
   });
 });

@@ -1,14 +1,17 @@
 // Minimal types for @xmpp/client, the independent client library the integration tests use.
 declare module "@xmpp/client" {
   import type { Element } from "ltx";
-  interface Client {
+  export interface Client {
     start(): Promise<{ toString(): string }>;
     stop(): Promise<void>;
     send(...el: Element[]): Promise<void>;
-    on(event: "stanza", fn: (el: Element) => void): void;
+    /** "element": every top-level element (stream features and errors too); "stanza": iq, message, presence; "nonza": the rest. */
+    on(event: "stanza" | "element" | "nonza", fn: (el: Element) => void): void;
     on(event: "online", fn: (jid: { toString(): string }) => void): void;
     on(event: "error" | "offline" | "status", fn: (arg: unknown) => void): void;
     iqCaller: { request(el: Element, timeout?: number): Promise<Element>; get(el: Element, to?: string, timeout?: number): Promise<Element>; set(el: Element, to?: string, timeout?: number): Promise<Element> };
+    /** The reconnect plugin; stop() turns automatic reconnection off. */
+    reconnect: { stop(): void };
     jid: { toString(): string } | null;
   }
   export function client(opts: { service: string; domain?: string; username?: string; password?: string; resource?: string }): Client;
