@@ -127,7 +127,11 @@ export class Router {
   private validIq(iq: Element): boolean {
     const { id, type } = iq.attrs;
     if (!id) return false;
-    if (type === "get" || type === "set") return iq.children.filter((c) => typeof c !== "string").length === 1;
+    if (type === "get" || type === "set") {
+      let elements = 0;
+      for (const c of iq.children) if (typeof c !== "string" && ++elements > 1) return false;
+      return elements === 1;
+    }
     return type === "result" || type === "error";
   }
 

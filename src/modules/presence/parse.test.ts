@@ -1,19 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { condition } from "../../../test/helpers/errors.ts";
 import { xml } from "../../xml/element.ts";
-import { StanzaError } from "../../core/errors.ts";
 import { parseClientPresence, parsePriority, presenceType } from "./parse.ts";
 
 const presence = (attrs: Record<string, string> = {}, ...children: ReturnType<typeof xml>[]) => xml("presence", attrs, ...children);
 const prio = (text: string) => presence({}, xml("priority", null, text));
 
-function condition(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StanzaError ? e.condition : "other";
-  }
-  return undefined;
-}
 
 describe("presenceType", () => {
   it.each([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { condition } from "../../../test/helpers/errors.ts";
 import { xml, type Element } from "../../xml/element.ts";
 import { parseJid } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
-import { StanzaError } from "../../core/errors.ts";
 import { itemElement, parseRosterSet, removedElement, sameItem, updatedItem, type RosterItem } from "./item.ts";
 
 const owner = parseJid("juliet@example.com/balcony");
@@ -10,14 +10,6 @@ const limits = { maxName: 20, maxGroup: 10, maxGroups: 3 };
 const query = (...items: Element[]) => xml("query", { xmlns: NS.roster }, ...items);
 const item = (attrs: Record<string, string>, ...groups: string[]) => xml("item", attrs, groups.map((g) => xml("group", null, g)));
 
-function condition(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StanzaError ? e.condition : "other";
-  }
-  return undefined;
-}
 
 describe("parseRosterSet", () => {
   it("reads an update with name and groups", () => {
