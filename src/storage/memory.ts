@@ -1,5 +1,6 @@
 // An in-process store with the same contract, for unit tests of modules that need a store.
-import type { KeyValueStore, MapStore, StorageProvider } from "./types.ts";
+import type { KeyValueStore, LogEntry, LogQuery, LogStore, MapStore, StorageProvider } from "./types.ts";
+import { bareOf, logFilter } from "./log-filter.ts";
 
 export class MemoryStorage implements StorageProvider {
   private readonly kv = new Map<string, Map<string, string>>();
@@ -50,6 +51,57 @@ export class MemoryStorage implements StorageProvider {
     };
   }
 
+  private readonly logs = new Map<string, Map<string, LogEntry[]>>();
+
+  log(name: string): LogStore {
+    const table = this.logs.get(name) ?? new Map<string, LogEntry[]>();
+    this.logs.set(name, table);
+    const matching = (owner: string, q: Omit<LogQuery, "limit" | "fromEnd">) => {
+      const f = logFilter(q);
+      const ids = q.ids && new Set(q.ids);
+      return (table.get(owner) ?? []).filter((e) =>
+        (f.withFull === undefined || e.with === f.withFull) &&
+        (f.withBare === undefined || bareOf(e.with) === f.withBare) &&
+        (q.start === undefined || e.at >= q.start) && (q.end === undefined || e.at <= q.end) &&
+        (q.after === undefined || e.id > q.after) && (q.before === undefined || e.id < q.before) &&
+        (ids === undefined || ids.has(e.id)));
+    };
+    return {
+      append: async (entries) => {
+        for (const { owner, ...e } of entries) {
+          let list = table.get(owner);
+          if (!list) table.set(owner, (list = []));
+          if (list.some((x) => x.id === e.id)) continue;
+          list.push(e);
+          list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        }
+      },
+      query: async (owner, q) => {
+        const all = matching(owner, q);
+        const entries = q.fromEnd ? all.slice(Math.max(0, all.length - q.limit)) : all.slice(0, q.limit);
+        return { entries: entries.map((e) => ({ ...e })), complete: all.length <= q.limit };
+      },
+      count: async (owner, q) => matching(owner, q).length,
+      remove: async (owner, ids) => {
+        const drop = new Set(ids);
+        const list = table.get(owner);
+        if (list) table.set(owner, list.filter((e) => !drop.has(e.id)));
+      },
+      clear: async (owner) => {
+        table.delete(owner);
+      },
+      expire: async (now) => {
+        let n = 0;
+        for (const [owner, list] of table) {
+          const keep = list.filter((e) => e.expires === 0 || e.expires > now);
+          n += list.length - keep.length;
+          table.set(owner, keep);
+        }
+        return n;
+      },
+    };
+  }
+
   async owners(name: string): Promise<string[]> {
     return [...(this.kv.get(name)?.keys() ?? [])].sort();
   }
@@ -57,6 +109,7 @@ export class MemoryStorage implements StorageProvider {
   async purgeOwner(owner: string): Promise<void> {
     for (const t of this.kv.values()) t.delete(owner);
     for (const t of this.maps.values()) t.delete(owner);
+    for (const t of this.logs.values()) t.delete(owner);
   }
 
   async close(): Promise<void> {}
