@@ -16,6 +16,7 @@ import { modules as defaultModules } from "./modules/index.ts";
 import { SqliteStorage } from "./storage/embedded/sqlite.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
+import { LocalResumption } from "./stream/sm.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
@@ -43,6 +44,7 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<{ close(error?: StreamError): void }>();
+  readonly resumption = new LocalResumption<C2SStream>();
   readonly services = new ServiceRegistry();
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();

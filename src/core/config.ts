@@ -34,6 +34,11 @@ export const serverSchema = {
     iterations: int("PBKDF2 iterations for newly stored SCRAM keys.", 4096, 4096),
     failuresPerMinute: int("Failed logins allowed from one address per minute before it is throttled.", 10, 1),
   }),
+  sm: section("Stream management (XEP-0198).", {
+    resumeTimeout: int("Seconds a session whose connection dropped waits to be resumed before its unacked messages go offline.", 300, 0),
+    pushResumeTimeout: int("The same wait for a session that enabled push notifications (XEP-0357): mobile clients sleep for long.", 259_200, 0),
+    maxQueue: int("Unacknowledged stanzas one session may hold; beyond it the session ends and they go offline.", 10_000, 16),
+  }),
   registration: section("In-band registration (XEP-0077).", {
     enabled: bool("Let anyone create an account from a client.", false),
     perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),

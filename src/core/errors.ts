@@ -61,6 +61,8 @@ export class StreamError extends Error {
   readonly text: string | undefined;
   /** For see-other-host: the host (and port) to reconnect to. */
   readonly value: string | undefined;
+  /** An application-specific condition element (RFC 6120 §4.9.4), e.g. XEP-0198's handled-count-too-high. */
+  extra: Element | undefined;
   constructor(condition: StreamErrorCondition, text?: string, value?: string) {
     super(text ? `${condition}: ${text}` : condition);
     this.condition = condition;
@@ -71,6 +73,6 @@ export class StreamError extends Error {
     const cond = xml(this.condition, { xmlns: NS.streams });
     if (this.value !== undefined) cond.t(this.value);
     return xml("stream:error", null, cond,
-      this.text ? xml("text", { xmlns: NS.streams, "xml:lang": "en" }, this.text) : undefined);
+      this.text ? xml("text", { xmlns: NS.streams, "xml:lang": "en" }, this.text) : undefined, this.extra);
   }
 }

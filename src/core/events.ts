@@ -16,7 +16,16 @@ export interface StanzaEvent {
   readonly origin: Session | undefined;
 }
 
+/** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */
+export interface MessageDelivery extends StanzaEvent {
+  readonly targets: readonly Session[];
+}
+
 export interface HandleHooks {
+  /** Any stanza sent by a local session, before it is routed anywhere (blocking, sent carbons, the sender's archive). */
+  "stanza/out": StanzaEvent;
+  /** Any stanza to a local account (bare or full JID), before the per-kind hooks below (blocking). */
+  "stanza/in": StanzaEvent;
   /** Stanzas addressed to the server's domain (iq handlers are tried first, through the iq table). */
   "message/host": StanzaEvent;
   "presence/host": StanzaEvent;
@@ -30,6 +39,19 @@ export interface HandleHooks {
   "iq/full": StanzaEvent;
   /** A presence sent by a local session without a 'to' (a broadcast); the presence module keeps the session's state. */
   "presence/broadcast": StanzaEvent;
+  /**
+   * A message about to be written to its targets: the archive stamps its stanza-id (XEP-0359)
+   * here, before any copy leaves. A handler that returns true has taken the message instead.
+   */
+  "message/deliver": MessageDelivery;
+  /** A message no session can take (no targets): the offline store keeps it and returns true. */
+  "message/offline": MessageDelivery;
+  /**
+   * A message a session was sent but never acknowledged (XEP-0198) before the session ended; the
+   * session is no longer registered. Handlers deliver it another way (offline, re-route) or
+   * decide the client has it (it reads the archive); unhandled, it bounces to its sender.
+   */
+  "message/undelivered": { stanza: Element; session: Session };
 }
 
 export interface FoldHooks {
@@ -44,6 +66,8 @@ export interface NotifyHooks {
   "session/bound": Session;
   /** A bound session is gone (clean close, error, lost connection). */
   "session/closed": { session: Session; reason: string };
+  /** A message was written to its targets (received carbons, push for detached sessions). */
+  "message/delivered": MessageDelivery;
   /** An account was deleted: modules drop what they keep for it. */
   "account/deleted": { jid: JID };
 }

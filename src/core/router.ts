@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
 import { StanzaError } from "./errors.ts";
-import type { Events, StanzaEvent } from "./events.ts";
+import type { Events, MessageDelivery, StanzaEvent } from "./events.ts";
 import { IqTable, type IqRequest } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import { type LocalSessions, type Session, isAvailable } from "./session.ts";
@@ -114,12 +114,14 @@ export class Router {
     if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
 
     const ev: StanzaEvent = { stanza, from, to, origin };
+    if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);
       if (component) return component.receive(stanza, from, to, origin);
       return this.remote.send(stanza, to.domain);
     }
     if (to.local === "") return this.toHost(kind, ev);
+    if (await this.events.handle("stanza/in", ev)) return;
     if (to.resource === "") return this.toBare(kind, ev);
     return this.toFull(kind, ev);
   }
@@ -187,7 +189,7 @@ export class Router {
     }
     if (kind === "message") {
       if (await this.events.handle("message/bare", ev)) return;
-      return this.deliverMessageToBare(ev);
+      return this.deliverMessage(ev, undefined);
     }
     if (await this.events.handle("presence/bare", ev)) return;
     // Directed presence to a bare JID reaches every available resource (RFC 6121 §8.5.2.1.1).
@@ -195,21 +197,48 @@ export class Router {
   }
 
   /**
-   * RFC 6121 §8.5.2: normal/chat go to the available resources of highest non-negative priority,
-   * headline to all of them; groupchat is refused; errors are dropped. With no resource
-   * available the message bounces (the offline store, when loaded, takes it first through the hook).
+   * Delivers a message to a local account: to `session` when it was addressed to that full JID,
+   * else by RFC 6121 §8.5.2 (normal/chat to the available resources of highest non-negative
+   * priority, headline to all of them, groupchat refused, errors dropped). The hooks around the
+   * write are where the archive stamps its id, carbons copy and the offline store takes what no
+   * session can; with none of them loaded a message for an account that is offline bounces.
+   * Resolves once the message is written to its sessions or stored: only then may it be acked.
    */
-  async deliverMessageToBare(ev: StanzaEvent): Promise<void> {
+  async deliverMessage(ev: StanzaEvent, session: Session | undefined): Promise<void> {
     const type = ev.stanza.attrs.type ?? "normal";
-    if (type === "error") return;
-    if (type === "groupchat") throw new StanzaError("service-unavailable");
-    const targets = this.messageTargets(ev.to, type === "headline");
-    if (targets.length === 0) {
-      if (type === "headline") return;
-      if (!(await this.accountExists(ev.to))) throw new StanzaError("service-unavailable");
-      throw new StanzaError("service-unavailable", "the recipient is offline");
+    if (!session) {
+      if (type === "error") return;
+      if (type === "groupchat") throw new StanzaError("service-unavailable");
     }
-    for (const s of targets) s.send(ev.stanza);
+    const d: MessageDelivery = { ...ev, targets: session ? [session] : this.messageTargets(ev.to, type === "headline") };
+    if (await this.events.handle("message/deliver", d)) return;
+    if (d.targets.length > 0) {
+      for (const s of d.targets) s.send(ev.stanza);
+      await this.events.notify("message/delivered", d, (e) => this.log.error({ err: e }, "message/delivered listener failed"));
+      return;
+    }
+    if (type === "headline") return;
+    if (await this.events.handle("message/offline", d)) return;
+    if (!(await this.accountExists(ev.to))) throw new StanzaError("service-unavailable");
+    throw new StanzaError("service-unavailable", "the recipient is offline");
+  }
+
+  /**
+   * A stanza a session was sent but never acknowledged before it ended (XEP-0198 §4), the session
+   * no longer registered. Messages go through "message/undelivered" (the offline store, the
+   * archive), else bounce to their sender; an iq request bounces so that its sender does not wait
+   * forever; presence is dropped (the contact's next probe states it again).
+   */
+  async undelivered(stanza: Element, session: Session): Promise<void> {
+    const type = stanza.attrs.type;
+    if (stanza.name === "message") {
+      if (await this.events.handle("message/undelivered", { stanza, session })) return;
+      if (type === "error" || type === "groupchat" || type === "headline") return;
+      if (stanza.attrs.from === session.jid.bare.toString()) return; // a carbon copy: the original went elsewhere
+      this.bounce(stanza, new StanzaError("recipient-unavailable"));
+    } else if (stanza.name === "iq" && (type === "get" || type === "set")) {
+      this.bounce(stanza, new StanzaError("service-unavailable"));
+    }
   }
 
   /** The sessions a message to a bare JID reaches (all non-negative ones, or the top priority). */
@@ -231,6 +260,7 @@ export class Router {
     if (await this.events.handle(`${kind}/full` as const, ev)) return;
     const session = this.sessions.get(ev.to);
     if (session) {
+      if (kind === "message") return this.deliverMessage(ev, session);
       session.send(ev.stanza);
       return;
     }

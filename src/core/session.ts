@@ -28,8 +28,20 @@ export interface Session {
   readonly lastActivity: number;
   /** Has requested the roster: an "interested resource" (RFC 6121 §2.1.6), which gets roster pushes. */
   interested: boolean;
-  /** Serialises and writes the stanza to this session's stream. */
+  /**
+   * Stream management (XEP-0198) keeps the session while its connection is gone, waiting to be
+   * resumed: stanzas sent to it are queued, and it still counts as available.
+   */
+  readonly detached: boolean;
+  /**
+   * Client state indication (XEP-0352): while set, stanzas it returns true for are held back by
+   * its owner instead of written; the owner writes them later through sendNow.
+   */
+  hold: ((stanza: Element) => boolean) | undefined;
+  /** Writes the stanza to this session's stream, unless `hold` takes it. */
   send(stanza: Element): void;
+  /** Writes the stanza, past `hold`. */
+  sendNow(stanza: Element): void;
   /** Ends the stream, with this stream error if given. */
   close(error?: StreamError): void;
   get<T>(key: SessionKey<T>): T | undefined;

@@ -1,7 +1,10 @@
 // The client-to-server stream (RFC 6120 §4-§7) as an explicit state machine over any transport:
-//   header -> (starttls -> header) -> sasl -> header -> bind -> ready -> closed
+//   header -> (starttls -> header) -> sasl -> header -> bind | resume -> ready -> closed
 // Limits are tighter before authentication; every violation is a stream error for this stream
-// only. Once bound, the stream is the Session the rest of the server sees.
+// only. Once bound, the stream is the Session the rest of the server sees. With stream
+// management (XEP-0198) a session outlives its connection: when the connection drops it is
+// detached, keeps queueing, and a later stream that resumes it hands over its connection, so the
+// session object (which modules may hold) stays the same.
 import { randomBytes } from "node:crypto";
 import { xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
@@ -17,8 +20,17 @@ import type { StreamContext } from "./context.ts";
 import { checkHeader, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
 import { bindResource, handleLegacySession } from "./bind.ts";
+import { RESUME_TIMEOUT, StreamManagement, parseH } from "./sm.ts";
+import { parseStored } from "../xml/stored.ts";
 
-type State = "header" | "features" | "tls" | "authenticated" | "ready" | "closed";
+type State = "header" | "features" | "tls" | "authenticated" | "ready" | "moved" | "closed";
+
+/** A connection and the stream state machine it currently feeds (a resumed session takes it over). */
+interface Connection {
+  readonly transport: Transport;
+  readonly parser: StreamParser;
+  stream: C2SStream;
+}
 
 let nextId = 0;
 
@@ -37,23 +49,42 @@ export class C2SStream implements Session {
   private state: State = "header";
   private headerSent = false;
   private account: JID | undefined;
-  private readonly parser: StreamParser;
+  hold: ((stanza: Element) => boolean) | undefined = undefined;
+
+  private conn: Connection;
   private readonly values = new SessionState();
+  private sm: StreamManagement | undefined;
+  /** The connection dropped and the session waits to be resumed. */
+  private lost = false;
+  private detachTimer: NodeJS.Timeout | undefined;
+  /** After this stream resumed another session, what arrives on it belongs to that session. */
+  private successor: C2SStream | undefined;
   private sasl: SaslNegotiation | undefined;
   private bucket: TokenBucket | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pending: Promise<void> = Promise.resolve();
 
-  private readonly transport: Transport;
   private readonly ctx: StreamContext;
 
   constructor(transport: Transport, ctx: StreamContext) {
-    this.transport = transport;
     this.ctx = ctx;
     this.id = `c${(++nextId).toString(36)}${randomBytes(4).toString("hex")}`;
     this.log = ctx.log.child({ conn: this.id, ip: transport.remoteAddress });
-    this.parser = new StreamParser(this, this.limits(false));
-    transport.attach({ data: (chunk) => this.onData(chunk), close: (reason) => this.onTransportClose(reason) });
+    const conn: Connection = {
+      transport,
+      stream: this,
+      parser: new StreamParser({
+        streamStart: (name, attrs) => conn.stream.streamStart(name, attrs),
+        stanza: (el) => conn.stream.stanza(el),
+        streamEnd: () => conn.stream.streamEnd(),
+        error: (condition, text) => conn.stream.error(condition, text),
+      }, this.limits(false)),
+    };
+    this.conn = conn;
+    transport.attach({
+      data: (chunk) => conn.stream.onData(chunk, conn),
+      close: (reason) => conn.stream.onTransportClose(reason, conn),
+    });
     ctx.streams.add(this);
     this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no session bound in time")),
       ctx.config.limits.handshakeTimeout * 1000);
@@ -61,8 +92,20 @@ export class C2SStream implements Session {
     this.log.debug({ secure: transport.secure }, "connection");
   }
 
+  private get transport(): Transport {
+    return this.conn.transport;
+  }
+
+  private get parser(): StreamParser {
+    return this.conn.parser;
+  }
+
   get secure(): boolean {
     return this.transport.secure;
+  }
+
+  get detached(): boolean {
+    return this.lost;
   }
 
   private limits(authenticated: boolean): ParserLimits {
@@ -77,8 +120,8 @@ export class C2SStream implements Session {
 
   // --- transport input -------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
-    if (this.state === "closed") return;
+  private onData(chunk: Buffer, conn: Connection): void {
+    if (this.state === "closed" || conn !== this.conn) return;
     this.lastActivity = Date.now();
     if (this.bucket) {
       const wait = this.bucket.take(chunk.length);
@@ -90,8 +133,9 @@ export class C2SStream implements Session {
     this.parser.write(chunk);
   }
 
-  private onTransportClose(reason: string): void {
-    if (this.state === "closed") return;
+  private onTransportClose(reason: string, conn: Connection): void {
+    if (this.state === "closed" || conn !== this.conn) return;
+    if (this.state === "ready" && this.sm?.token !== undefined) return this.detach(reason);
     this.state = "closed";
     this.finish(reason);
   }
@@ -127,7 +171,7 @@ export class C2SStream implements Session {
   }
 
   streamEnd(): void {
-    void this.pending.then(() => this.close());
+    void this.pending.then(() => (this.state === "moved" ? this.successor!.streamEnd() : this.close()));
   }
 
   error(condition: ParserErrorCondition, text: string): void {
@@ -138,6 +182,7 @@ export class C2SStream implements Session {
   // --- dispatch by state -------------------------------------------------------------------------
 
   private async dispatch(el: Element): Promise<void> {
+    if (this.state === "moved") return this.successor!.stanza(el);
     if (this.state === "closed") return;
     const ns = el.attrs.xmlns;
     switch (this.state) {
@@ -207,6 +252,8 @@ export class C2SStream implements Session {
       }
       return this.preAuthIq(el, this.account);
     }
+    if (ns === NS.sm && el.name === "resume") return this.resume(el);
+    if (ns === NS.sm && el.name === "enable") return this.smFailed("unexpected-request");
     throw new StreamError("not-authorized", "bind a resource first");
   }
 
@@ -222,6 +269,7 @@ export class C2SStream implements Session {
   }
 
   private async whenReady(el: Element, ns: string | undefined): Promise<void> {
+    if (ns === NS.sm) return this.smElement(el);
     if (ns !== undefined) {
       const handler = this.ctx.streamElements.get(ns);
       if (!handler) throw new StreamError("unsupported-stanza-type", `{${ns}}${el.name}`);
@@ -230,9 +278,13 @@ export class C2SStream implements Session {
     if (el.name !== "message" && el.name !== "presence" && el.name !== "iq") {
       throw new StreamError("unsupported-stanza-type", el.name);
     }
-    if (el.name === "iq" && el.getChild("session", NS.session)) return handleLegacySession(this, el);
-    this.stampFrom(el);
-    await this.ctx.router.route(el, this);
+    if (el.name === "iq" && el.getChild("session", NS.session)) handleLegacySession(this, el);
+    else {
+      this.stampFrom(el);
+      // Resolves once the stanza is delivered or durably stored: only then does h count it.
+      await this.ctx.router.route(el, this);
+    }
+    this.sm?.countHandled();
   }
 
   /** RFC 6120 §8.1.2.1: the server stamps the full JID; a 'from' naming another entity is invalid-from. */
@@ -293,16 +345,154 @@ export class C2SStream implements Session {
     return folded.features;
   }
 
+  // --- stream management (XEP-0198) ------------------------------------------------------------
+
+  private async smElement(el: Element): Promise<void> {
+    switch (el.name) {
+      case "enable":
+        return this.enable(el);
+      case "r":
+        if (!this.sm) return this.smFailed("unexpected-request");
+        this.transport.write(`<a xmlns='${NS.sm}' h='${this.sm.handled}'/>`);
+        return;
+      case "a": {
+        if (!this.sm) return this.smFailed("unexpected-request");
+        this.applyAck(el.attrs.h);
+        return;
+      }
+      case "resume":
+        return this.smFailed("unexpected-request");
+      default:
+        throw new StreamError("unsupported-stanza-type", `{${NS.sm}}${el.name}`);
+    }
+  }
+
+  private smFailed(condition: string, h?: number): void {
+    const attrs: Record<string, string> = { xmlns: NS.sm };
+    if (h !== undefined) attrs.h = String(h);
+    this.transport.write(xml("failed", attrs, xml(condition, { xmlns: NS.stanzas })).toString());
+  }
+
+  private enable(el: Element): void {
+    if (this.sm) return this.smFailed("unexpected-request");
+    const resume = el.attrs.resume === "true" || el.attrs.resume === "1";
+    const max = parseH(el.attrs.max);
+    this.sm = new StreamManagement(resume, max === 0 ? undefined : max);
+    const attrs: Record<string, string> = { xmlns: NS.sm };
+    if (this.sm.token !== undefined) {
+      this.ctx.resumption.add(this.sm.token, this);
+      Object.assign(attrs, { id: this.sm.token, resume: "true", max: String(this.resumeTimeout()) });
+    }
+    this.transport.write(xml("enabled", attrs).toString());
+    this.log.debug({ resume }, "stream management enabled");
+  }
+
+  /** Seconds this session waits to be resumed: the config, a module's longer wait (push), at most what the client asked. */
+  private resumeTimeout(): number {
+    const t = this.get(RESUME_TIMEOUT) ?? this.ctx.config.sm.resumeTimeout;
+    return this.sm?.clientMax !== undefined ? Math.min(t, this.sm.clientMax) : t;
+  }
+
+  /** The client's <a h/>: drop what it has; an h beyond what was sent ends the stream (§4). */
+  private applyAck(value: string | undefined): void {
+    const sm = this.sm!;
+    const h = parseH(value);
+    if (h === undefined) throw new StreamError("bad-format", "h must be an unsigned 32-bit integer");
+    sm.awaitingAck = false;
+    if (!sm.ack(h)) {
+      const err = new StreamError("undefined-condition", `the client acknowledged ${h} stanzas but ${sm.sent} were sent`);
+      err.extra = xml("handled-count-too-high", { xmlns: NS.sm, h: String(h), "send-count": String(sm.sent) });
+      throw err;
+    }
+  }
+
+  /** Asks for an acknowledgement after a burst of stanzas, one request outstanding at a time. */
+  private requestAck(): void {
+    const sm = this.sm!;
+    if (sm.awaitingAck) return;
+    sm.awaitingAck = true;
+    setImmediate(() => {
+      if (this.sm === sm && !this.detached && this.state === "ready") this.transport.write(`<r xmlns='${NS.sm}'/>`);
+    });
+  }
+
+  /** The connection is gone but the session may be resumed: keep it, queueing, for a while. */
+  private detach(reason: string): void {
+    this.lost = true;
+    this.sm!.awaitingAck = false;
+    const wait = this.resumeTimeout();
+    this.log.info({ reason, wait }, "connection lost, session detached");
+    this.detachTimer = setTimeout(() => {
+      this.state = "closed";
+      this.lost = false;
+      this.finish("not resumed in time");
+    }, wait * 1000);
+    this.detachTimer.unref();
+  }
+
+  /** <resume previd h/> on a freshly authenticated stream (§5). */
+  private resume(el: Element): void {
+    const old = this.ctx.resumption.get(el.attrs.previd ?? "");
+    const h = parseH(el.attrs.h);
+    if (h === undefined) return this.smFailed("bad-request");
+    if (!old || old.state !== "ready" || !old.jid.bare.equals(this.account!.bare)) return this.smFailed("item-not-found");
+    old.takeOver(this, h);
+  }
+
+  /** This (old) session continues on the connection of `fresh`, which resumed it. */
+  private takeOver(fresh: C2SStream, h: number): void {
+    const sm = this.sm!;
+    if (!sm.ack(h)) {
+      fresh.smFailed("undefined-condition", sm.sent);
+      return;
+    }
+    // The client may resume before the server noticed that the old connection was dead; events
+    // from it are ignored from now on, since they no longer come from this.conn.
+    if (!this.lost) this.conn.transport.end();
+    this.lost = false;
+    clearTimeout(this.detachTimer);
+    clearTimeout(fresh.handshakeTimer);
+    fresh.ctx.streams.delete(fresh);
+    fresh.state = "moved";
+    fresh.successor = this;
+    fresh.conn.stream = this;
+    this.conn = fresh.conn;
+    this.bucket = fresh.bucket;
+    this.ctx.streams.add(this);
+    sm.awaitingAck = false;
+    const pending = sm.pending();
+    this.transport.write(xml("resumed", { xmlns: NS.sm, h: String(sm.handled), previd: sm.token! }).toString());
+    for (const text of pending) this.transport.write(text);
+    if (pending.length) this.requestAck();
+    this.log.info({ resent: pending.length, conn: fresh.id }, "session resumed");
+  }
+
   // --- Session -----------------------------------------------------------------------------------
 
   send(stanza: Element): void {
-    if (this.state === "closed") return;
+    if (this.hold?.(stanza)) return;
+    this.sendNow(stanza);
+  }
+
+  sendNow(stanza: Element): void {
+    if (this.state !== "ready" && this.state !== "authenticated") return; // the bind result comes before "ready"
+    const text = stanza.toString();
+    const sm = this.sm;
+    if (sm) {
+      if (sm.unacked >= this.ctx.config.sm.maxQueue) {
+        this.close(new StreamError("resource-constraint", "too many unacknowledged stanzas"));
+        return;
+      }
+      sm.push(text);
+      if (this.detached) return;
+      this.requestAck();
+    }
     // A reader that stopped reading must not hold unbounded memory of ours.
     if (this.transport.buffered > MAX_BACKLOG) {
       this.close(new StreamError("resource-constraint", "the client is not reading its stream"));
       return;
     }
-    this.transport.write(stanza.toString());
+    this.transport.write(text);
   }
 
   get<T>(key: SessionKey<T>): T | undefined {
@@ -315,7 +505,13 @@ export class C2SStream implements Session {
 
   /** Ends the stream: the stream error if any, then the closing tag (RFC 6120 §4.4). */
   close(error?: StreamError): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.state === "moved") return;
+    if (this.lost) {
+      this.state = "closed";
+      this.lost = false;
+      this.finish(error ? error.condition : "closed while detached");
+      return;
+    }
     if (!this.headerSent) {
       this.headerSent = true;
       this.transport.write(streamHeader(this.ctx.domain.toString(), this.newStreamId()));
@@ -332,13 +528,25 @@ export class C2SStream implements Session {
 
   private finish(reason: string): void {
     clearTimeout(this.handshakeTimer);
+    clearTimeout(this.detachTimer);
     this.ctx.streams.delete(this);
     if (this.jid === undefined) return;
     // A session replaced by a newer one with the same resource is no longer registered, but its
     // contacts still need its unavailable presence: listeners run for it all the same.
     this.ctx.sessions.remove(this);
-    this.log.info({ reason }, "session closed");
-    const done = this.ctx.events.notify("session/closed", { session: this, reason }, (e) => this.log.error({ err: e }, "session/closed listener failed"));
+    const sm = this.sm;
+    if (sm?.token !== undefined) this.ctx.resumption.delete(sm.token, this);
+    const unacked = sm ? sm.drain() : [];
+    this.log.info({ reason, unacked: unacked.length }, "session closed");
+    const done = (async () => {
+      // What the client never acknowledged goes another way (offline, re-routed) before its
+      // contacts see it leave.
+      for (const text of unacked) {
+        const stanza = parseStored(text);
+        if (stanza) await this.ctx.router.undelivered(stanza, this);
+      }
+      await this.ctx.events.notify("session/closed", { session: this, reason }, (e) => this.log.error({ err: e }, "session/closed listener failed"));
+    })();
     this.ctx.closing.add(done);
     void done.finally(() => this.ctx.closing.delete(done));
   }

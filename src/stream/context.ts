@@ -8,6 +8,8 @@ import type { LocalSessions, Session } from "../core/session.ts";
 import type { WindowCounter } from "../core/limits.ts";
 import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "./sasl/credentials.ts";
+import type { ResumptionRegistry } from "./sm.ts";
+import type { C2SStream } from "./c2s.ts";
 
 /** A top-level element outside jabber:client stanzas (XEP-0198's <r/>, XEP-0352's <active/>, ...). */
 export type StreamElementHandler = (session: Session, el: Element) => void | Promise<void>;
@@ -38,6 +40,8 @@ export interface StreamContext {
   readonly streamElements: Map<string, StreamElementHandler>;
   /** Iq payloads a stream answers before authentication, by namespace. */
   readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  /** Sessions that can be resumed (XEP-0198), by token. */
+  readonly resumption: ResumptionRegistry<C2SStream>;
   /** Streams open now, for shutdown. */
   readonly streams: Set<{ close(error?: import("../core/errors.ts").StreamError): void }>;
   /** Session-closed listeners in flight; shutdown waits for them. */

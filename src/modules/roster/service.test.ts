@@ -11,8 +11,9 @@ function fakeSession(full: string, interested: boolean): Session & { got: Elemen
   const got: Element[] = [];
   return {
     id: full, jid: parseJid(full), secure: true, log: undefined as never, presence: undefined, priority: 0,
-    lastActivity: 0, interested, got,
+    lastActivity: 0, interested, got, detached: false, hold: undefined,
     send: (el) => void got.push(el),
+    sendNow: (el) => void got.push(el),
     close: () => {},
     get: (k) => state.get(k),
     set: (k, v) => state.set(k, v),

@@ -1,0 +1,108 @@
+// Stream management (XEP-0198) state of one session: the count of stanzas handled from the
+// client, and the stanzas sent to it that it has not acknowledged yet. Counts are 32-bit and
+// wrap (§4: h is an unsigned integer modulo 2^32). The queue keeps the serialised text, not the
+// element: an element may be shared and changed after it was sent (a room changes 'to' for each
+// occupant), while what must be resent is exactly what was written.
+import { randomBytes } from "node:crypto";
+import { sessionKey } from "../core/session.ts";
+
+const MOD = 2 ** 32;
+
+/** A module may lengthen how long a dropped session waits to be resumed (push, XEP-0357), in seconds. */
+export const RESUME_TIMEOUT = sessionKey<number>("sm.resumeTimeout");
+
+export class StreamManagement {
+  /** Stanzas received from the client and handled, modulo 2^32. */
+  handled = 0;
+  /** The token under which the session can be resumed; undefined when the client did not ask for it. */
+  readonly token: string | undefined;
+  /** The resumption wait the client asked for (its 'max'), seconds. */
+  readonly clientMax: number | undefined;
+  /** An <r/> was sent and its <a/> has not come back yet. */
+  awaitingAck = false;
+
+  private queue: string[] = [];
+  private head = 0;
+  /** The client's last h: stanzas it has acknowledged, modulo 2^32. */
+  private acked = 0;
+
+  constructor(resumable: boolean, clientMax: number | undefined) {
+    this.token = resumable ? randomBytes(18).toString("base64url") : undefined;
+    this.clientMax = clientMax;
+  }
+
+  /** Stanzas sent and not acknowledged. */
+  get unacked(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Stanzas sent so far, modulo 2^32 (what the client's h will reach). */
+  get sent(): number {
+    return (this.acked + this.unacked) % MOD;
+  }
+
+  countHandled(): void {
+    this.handled = (this.handled + 1) % MOD;
+  }
+
+  push(text: string): void {
+    this.queue.push(text);
+  }
+
+  /**
+   * Applies the client's h: drops what it acknowledged. Returns false when h counts more stanzas
+   * than were sent (§4 handled-count-too-high), leaving the queue as it was.
+   */
+  ack(h: number): boolean {
+    const n = (h - this.acked + MOD) % MOD;
+    if (n > this.unacked) return false;
+    this.head += n;
+    this.acked = h;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return true;
+  }
+
+  /** What is still unacknowledged, oldest first (resent on resumption). */
+  pending(): string[] {
+    return this.queue.slice(this.head);
+  }
+
+  /** Empties the queue, returning what it held (the session ends; these go another way). */
+  drain(): string[] {
+    const out = this.pending();
+    this.queue = [];
+    this.head = 0;
+    return out;
+  }
+}
+
+/** Parses an h attribute: an unsigned 32-bit integer, or undefined when it is not one. */
+export function parseH(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,10}$/.test(value)) return undefined;
+  const n = Number(value);
+  return n < MOD ? n : undefined;
+}
+
+/** Where resumable sessions are found by token. In-process here; a shared registry can hold node names for scale-out. */
+export interface ResumptionRegistry<S> {
+  add(token: string, session: S): void;
+  get(token: string): S | undefined;
+  /** Removes the token if it still names this session. */
+  delete(token: string, session: S): void;
+}
+
+export class LocalResumption<S> implements ResumptionRegistry<S> {
+  private readonly byToken = new Map<string, S>();
+  add(token: string, session: S): void {
+    this.byToken.set(token, session);
+  }
+  get(token: string): S | undefined {
+    return this.byToken.get(token);
+  }
+  delete(token: string, session: S): void {
+    if (this.byToken.get(token) === session) this.byToken.delete(token);
+  }
+}
