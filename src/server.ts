@@ -17,6 +17,7 @@ import { SqliteStorage } from "./storage/embedded/sqlite.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption } from "./stream/sm.ts";
+import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
@@ -45,6 +46,7 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<{ close(error?: StreamError): void }>();
   readonly resumption = new LocalResumption<C2SStream>();
+  readonly ids = new IdGenerator();
   readonly services = new ServiceRegistry();
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();

@@ -66,6 +66,8 @@ export interface NotifyHooks {
   "session/bound": Session;
   /** A bound session is gone (clean close, error, lost connection). */
   "session/closed": { session: Session; reason: string };
+  /** A session sent its initial presence (RFC 6121 §4.2), after the server answered it: the offline store flushes here. */
+  "presence/initial": Session;
   /** A message was written to its targets (received carbons, push for detached sessions). */
   "message/delivered": MessageDelivery;
   /** An account was deleted: modules drop what they keep for it. */

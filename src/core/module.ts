@@ -12,8 +12,9 @@ import type { Infer, Shape } from "./schema.ts";
 import type { LocalSessions } from "./session.ts";
 import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { Accounts } from "./accounts.ts";
+import type { IdGenerator } from "./ids.ts";
 import type { ServerConfig } from "./config.ts";
-import type { PreAuthIqHandler } from "../stream/context.ts";
+import type { PreAuthIqHandler, StreamElementHandler } from "../stream/context.ts";
 
 /** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */
 export interface SpecRef { spec: string; version: string }
@@ -115,7 +116,11 @@ export interface ServerApi {
   /** The server-level config (e.g. the `registration` section) and the stream's pre-auth iq handlers (XEP-0077). */
   readonly config: ServerConfig;
   readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  /** Handlers of top-level elements other than stanzas on bound streams (XEP-0352's <active/>), by namespace. */
+  readonly streamElements: Map<string, StreamElementHandler>;
   readonly services: ServiceRegistry;
+  /** Time-ordered ids (archive stanza-ids, offline queue): one generator per server, so ids never repeat. */
+  readonly ids: IdGenerator;
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
   settled(): Promise<void>;
 }
@@ -164,6 +169,14 @@ export class ModuleContext<O> {
 
   on<K extends keyof NotifyHooks>(name: K, fn: (v: NotifyHooks[K]) => void | Promise<void>, band?: Band): void {
     this.undo.push(this.server.events.onNotify(name, fn, band));
+  }
+
+  /** Takes the top-level elements of a namespace on bound streams (nonzas such as XEP-0352's <inactive/>). */
+  streamElement(ns: string, handler: StreamElementHandler): void {
+    const map = this.server.streamElements;
+    if (map.has(ns)) throw new Error(`stream elements of ${ns} are taken already`);
+    map.set(ns, handler);
+    this.undo.push(() => map.delete(ns));
   }
 
   /** A repeating timer owned by the module (unref'd: it never keeps the process alive). */
