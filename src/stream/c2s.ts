@@ -322,7 +322,7 @@ export class C2SStream implements Session {
       build = this.preAuthFeatures();
     } else {
       this.state = "authenticated";
-      const features = [xml("bind", { xmlns: NS.bind }), xml("session", { xmlns: NS.session }, xml("optional"))];
+      const features = [xml("bind", { xmlns: NS.bind }), xml("session", { xmlns: NS.session }, xml("optional")), xml("sm", { xmlns: NS.sm })];
       build = this.ctx.events.fold("stream/features", { account: this.account, features }).then((v) => v.features);
     }
     this.pending = this.pending.then(async () => {
