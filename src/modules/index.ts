@@ -11,6 +11,8 @@ import register from "./register/index.ts";
 import roster from "./roster/index.ts";
 import presence from "./presence/index.ts";
 import last from "./last.ts";
+import offline from "./offline/index.ts";
+import carbons from "./carbons/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -23,6 +25,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   roster,
   presence,
   last,
+  offline,
+  carbons,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/core/config.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { XmppServer } from "../../src/server.ts";
+import type { ModuleDefinition } from "../../src/core/module.ts";
+import type { Shape } from "../../src/core/schema.ts";
+import type { StorageProvider } from "../../src/storage/types.ts";
 
 // Tests trust the server's self-signed certificate.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
@@ -24,6 +27,10 @@ export interface TestServerOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   users?: Record<string, string>;
+  /** The module list instead of the default one (a test adds a stand-in for a module not written yet). */
+  modules?: ModuleDefinition<Shape>[];
+  /** A storage provider instead of the embedded one in dataDir. */
+  storage?: StorageProvider;
 }
 
 export async function startServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -38,7 +45,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     ...opts.config,
   }));
   const loaded = loadConfig(file, {});
-  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level) });
+  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level), modules: opts.modules, storage: opts.storage });
   await server.start();
   for (const [user, pass] of Object.entries(opts.users ?? {})) {
     if (!(await server.accounts.exists(user))) await server.accounts.create(user, pass);

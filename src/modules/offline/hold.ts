@@ -1,0 +1,39 @@
+// While a session's stored messages are being flushed, messages routed to it directly (it is
+// available already) must not overtake the older stored ones. From the moment it announces
+// itself until its flush is done, the session's messages are held back in arrival order and
+// written after the last stored one. Other stanzas (presence, iq) pass; any hold already in
+// place (client state indication, XEP-0352) keeps working underneath.
+import type { Element } from "../../xml/element.ts";
+import type { Session } from "../../core/session.ts";
+
+export interface MessageHold {
+  /** Writes a stanza past this hold (but through the one underneath). */
+  pass(stanza: Element): void;
+  /** Ends the hold: what it held is written, in order. */
+  release(): void;
+}
+
+export function holdMessages(session: Session): MessageHold {
+  const below = session.hold;
+  const held: Element[] = [];
+  let holding = true;
+  const mine = (stanza: Element): boolean => {
+    if (holding && stanza.name === "message") {
+      held.push(stanza);
+      return true;
+    }
+    return below ? below(stanza) : false;
+  };
+  session.hold = mine;
+  return {
+    pass(stanza) {
+      if (!below?.(stanza)) session.sendNow(stanza);
+    },
+    release() {
+      // Someone may have put a hold over this one meanwhile: then this one stays, passing all.
+      holding = false;
+      if (session.hold === mine) session.hold = below;
+      for (const stanza of held.splice(0)) session.send(stanza);
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// XEP-0160: Best Practices for Handling Offline Messages. A message no session can take is stored
+// (policy.ts says which), durably before the sender's stanza counts as handled, with a XEP-0203
+// delay; when a resource next sends available presence of non-negative priority (§2 step 5,
+// initial presence or a priority raised from below zero) the stored messages go to it, in order,
+// and are removed. Senders to a full queue get <service-unavailable/> (§2 step 3). Messages wait
+// `expireDays` at most. XEP-0013 (flexible retrieval) is not offered: the clients in use drain
+// the queue at login and catch up from the archive (see xeps/xep-0160.json).
+//
+// Order, with concurrency. Per account, storing and flushing take turns (a keyed lock), so a
+// flush sees every message stored before it, two resources coming online together never both
+// get a message, and a message stored while a flush runs comes after it. A resource that
+// announces itself is available at once, so messages routed to it directly during its flush are
+// held (hold.ts) and written after the stored ones. A message whose targets were reckoned before
+// a resource came online, and that reaches the store after that resource's flush, is delivered
+// to it directly instead of waiting for the next login.
+import { NS } from "../../xml/ns.ts";
+import { StanzaError } from "../../core/errors.ts";
+import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
+import { defineModule } from "../../core/module.ts";
+import { int } from "../../core/schema.ts";
+import { isAvailable, type Session } from "../../core/session.ts";
+import { KeyedLock } from "../roster/lock.ts";
+import { parseClientPresence } from "../presence/parse.ts";
+import { ARCHIVE_QUERIED } from "../shared.ts";
+import { holdMessages, type MessageHold } from "./hold.ts";
+import { offlineRule } from "./policy.ts";
+import { OfflineQueue } from "./queue.ts";
+
+export default defineModule({
+  name: "offline",
+  specs: [
+    { spec: "XEP-0160", version: "1.0.1" },
+    { spec: "XEP-0203", version: "2.0" },
+    { spec: "XEP-0334", version: "1.0.0" },
+    { spec: "XEP-0085", version: "2.1" },
+    { spec: "XEP-0184", version: "1.4.0" },
+    { spec: "XEP-0333", version: "1.0.0" },
+  ],
+  // The flush follows the presence module's handling of available presence.
+  depends: ["presence"],
+  options: {
+    expireDays: int("Days a stored message waits for its recipient before it is deleted (0: until delivered).", 30, 0),
+    quota: int("Messages one account may have waiting; senders beyond it get <service-unavailable/>.", 1000, 1),
+    sweepSeconds: int("Seconds between deletions of expired messages.", 3600, 1),
+  },
+  setup(ctx) {
+    const { server } = ctx;
+    const domain = server.domain.toString();
+    const queue = new OfflineQueue(server.storage.log("offline"), server.ids, domain, ctx.options);
+    const turns = new KeyedLock();
+    /** Sessions whose stored messages are due (they announced themselves), with their hold. */
+    const due = new WeakMap<Session, MessageHold>();
+    if (ctx.options.quota > server.config.sm.maxQueue) {
+      ctx.log.warn({ quota: ctx.options.quota, maxQueue: server.config.sm.maxQueue }, "offline quota above sm.maxQueue: a full queue flushed at once can end a session");
+    }
+
+    ctx.feature(NS.offline);
+
+    ctx.handle("message/offline", async (d) => {
+      const rule = offlineRule(d.stanza);
+      if (rule === "drop") return true;
+      if (rule === "bounce" || !(await server.accounts.exists(d.to.local))) return false;
+      const owner = d.to.bare.toString();
+      const targets = await turns.run(owner, () => storeOrDeliver(d, owner));
+      if (targets.length > 0) {
+        await server.events.notify("message/delivered", { ...d, targets }, (e) => ctx.log.error({ err: e }, "message/delivered listener failed"));
+      }
+      return true;
+    });
+
+    /** Within the owner's turn: stores the message, or returns the sessions that took it. */
+    async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<Session[]> {
+      const targets = server.router.messageTargets(d.to, false);
+      if (targets.length > 0 && !targets.some((s) => due.has(s))) {
+        for (const s of targets) s.send(d.stanza);
+        return targets;
+      }
+      if (!(await queue.add(owner, d.stanza, d.from.toString()))) {
+        throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
+      }
+      return [];
+    }
+
+    // Before the presence module makes the session available: from here its messages wait for the flush.
+    ctx.handle("presence/broadcast", (ev) => {
+      const s = ev.origin;
+      if (s && !due.has(s) && raisesToNonNegative(s, ev)) due.set(s, holdMessages(s));
+      return false;
+    }, "first");
+    ctx.on("presence/initial", (session) => flushIfDue(session));
+    // A priority raised from below zero is no initial presence; after the presence module either way.
+    ctx.handle("presence/broadcast", async (ev) => {
+      if (ev.origin) await flushIfDue(ev.origin);
+      return false;
+    }, "last");
+
+    async function flushIfDue(session: Session): Promise<void> {
+      const hold = due.get(session);
+      if (!hold) return;
+      due.delete(session);
+      const owner = session.jid.bare.toString();
+      await turns.run(owner, async () => {
+        try {
+          if (!isAvailable(session) || session.priority < 0) return;
+          const live = () => server.sessions.get(session.jid) === session;
+          const n = await queue.flush(owner, (stanza) => live() && (hold.pass(stanza), true), session.get(ARCHIVE_QUERIED) === true);
+          if (n > 0) session.log.debug({ messages: n }, "offline messages delivered");
+        } finally {
+          hold.release();
+        }
+      });
+    }
+
+    // Band "late", after the archive and carbons had their say (the common policy of the issue).
+    ctx.handle("message/undelivered", async ({ stanza, session }) => {
+      if (stanza.attrs.from === session.jid.bare.toString()) return true; // a carbon copy: the original went elsewhere
+      if (offlineRule(stanza) === "drop") return true;
+      // The session is no longer registered: by RFC 6121 rules this reaches another resource or the store.
+      await server.router.route(stanza);
+      return true;
+    }, "late");
+
+    ctx.every(ctx.options.sweepSeconds * 1000, () => {
+      queue.sweep().then(
+        (n) => n > 0 && ctx.log.info({ expired: n }, "expired offline messages deleted"),
+        (e: unknown) => ctx.log.error({ err: e }, "offline sweep failed"),
+      );
+    });
+    ctx.on("account/deleted", ({ jid }) => queue.forget(jid.bare.toString()));
+  },
+});
+
+/** Available presence of non-negative priority from a session that was unavailable or below zero. */
+function raisesToNonNegative(s: Session, ev: StanzaEvent): boolean {
+  if (ev.stanza.attrs.type !== undefined) return false;
+  if (isAvailable(s) && s.priority >= 0) return false;
+  let priority: number;
+  try {
+    priority = parseClientPresence(ev.stanza).priority;
+  } catch {
+    return false; // the presence module answers it with bad-request
+  }
+  return priority >= 0;
+}

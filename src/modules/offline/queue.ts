@@ -1,0 +1,121 @@
+// The offline queue of each account (XEP-0160 §2) over the "offline" log store: append with a
+// XEP-0203 delay stamp, read back oldest first, remove what was delivered, expire what waited too
+// long. Entry ids are time-ordered, so the store's order is arrival order; a message the archive
+// stamped (XEP-0359 stanza-id by the account) is kept under that id, so that a message which comes
+// back from a session that never acknowledged it sorts before the ones stored since.
+import { clone, xml, type Element } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+import { parseStored, serializeDetached } from "../../xml/stored.ts";
+import { idTime, type IdGenerator } from "../../core/ids.ts";
+import type { LogStore } from "../../storage/types.ts";
+import { stanzaIdBy } from "../shared.ts";
+
+/** Entries read per storage query while flushing. */
+export const PAGE = 100;
+const DAY = 86_400_000;
+
+export interface QueueOptions {
+  /** Days before an undelivered message is deleted; 0 keeps it until delivered. */
+  expireDays: number;
+  /** Messages one account may have waiting. */
+  quota: number;
+}
+
+/** The <delay/> this server put on a message it stored, if any (XEP-0203 §3: 'from' names who delayed it). */
+export function ourDelay(stanza: Element, domain: string): Element | undefined {
+  for (const c of stanza.children) {
+    if (typeof c !== "string" && c.name === "delay" && c.attrs.xmlns === NS.delay && c.attrs.from === domain) return c;
+  }
+  return undefined;
+}
+
+export class OfflineQueue {
+  private readonly log: LogStore;
+  private readonly ids: IdGenerator;
+  private readonly domain: string;
+  private readonly opts: QueueOptions;
+  private readonly now: () => number;
+  /** Entries per account as last counted, kept up to date by this process (the quota check). */
+  private readonly counts = new Map<string, number>();
+
+  constructor(log: LogStore, ids: IdGenerator, domain: string, opts: QueueOptions, now: () => number = Date.now) {
+    this.log = log;
+    this.ids = ids;
+    this.domain = domain;
+    this.opts = opts;
+    this.now = now;
+  }
+
+  /**
+   * Stores a message for `owner` (a bare JID) from `sender`; false when the owner's queue is full.
+   * The caller serialises calls per owner (the count is read, then written).
+   */
+  async add(owner: string, stanza: Element, sender: string): Promise<boolean> {
+    const count = this.counts.get(owner) ?? (await this.log.count(owner, {}));
+    if (count >= this.opts.quota) {
+      this.counts.set(owner, count);
+      return false;
+    }
+    const at = this.now();
+    const archived = stanzaIdBy(stanza, owner);
+    const id = archived !== undefined && idTime(archived) !== undefined ? archived : this.ids.next();
+    const copy = clone(stanza);
+    // XEP-0160 §3 RECOMMENDS the delay; one that came back from a session keeps its first stamp.
+    if (!ourDelay(stanza, this.domain)) {
+      copy.append(xml("delay", { xmlns: NS.delay, from: this.domain, stamp: new Date(at).toISOString() }, "Offline Storage"));
+    }
+    const expires = this.opts.expireDays > 0 ? at + this.opts.expireDays * DAY : 0;
+    await this.log.append([{ owner, id, at, with: sender, value: serializeDetached(copy), expires }]);
+    this.counts.set(owner, count + 1);
+    return true;
+  }
+
+  /**
+   * Hands the owner's messages to `deliver`, oldest first, and removes each page once handed
+   * over. Expired entries are removed unsent; with `archived` (the client reads its archive,
+   * XEP-0313), entries the archive stamped are removed unsent too. `deliver` returns false when
+   * the session is gone: what was not handed over stays. Returns how many were delivered.
+   */
+  async flush(owner: string, deliver: (stanza: Element) => boolean, archived: boolean): Promise<number> {
+    let sent = 0;
+    let after: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.log.query(owner, { limit: PAGE, after });
+        const done: string[] = [];
+        const now = this.now();
+        let stopped = false;
+        for (const e of page.entries) {
+          const stanza = e.expires === 0 || e.expires > now ? parseStored(e.value) : undefined;
+          if (stanza && !(archived && stanzaIdBy(stanza, owner) !== undefined)) {
+            if (!deliver(stanza)) {
+              stopped = true;
+              break;
+            }
+            sent++;
+          }
+          done.push(e.id);
+          after = e.id;
+        }
+        if (done.length) await this.log.remove(owner, done);
+        if (stopped || page.complete || page.entries.length === 0) return sent;
+        // A synchronous backend (the embedded one) would otherwise hold every other connection
+        // until the whole queue is written.
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.counts.delete(owner);
+    }
+  }
+
+  /** Deletes expired entries of every account (the hourly sweep). */
+  async sweep(): Promise<number> {
+    this.counts.clear();
+    return this.log.expire(this.now());
+  }
+
+  /** Forgets what this process counted for an account (deleted, or changed behind its back). */
+  forget(owner: string): void {
+    this.counts.delete(owner);
+  }
+}
