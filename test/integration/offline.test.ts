@@ -269,6 +269,24 @@ describe("a message a session never acknowledged (XEP-0198)", () => {
     await Promise.all([r.stop(), j2.stop()]);
   });
 
+  it("a phone that loses its connection just after its initial presence loses nothing: all comes back in order", async () => {
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    const r = await login(romeo!);
+    for (let i = 0; i < 500; i++) r.send(chat(`${juliet}@localhost`, `stored-${i}`));
+    await until("500 stored", async () => (await stored(juliet!)) === 500);
+    const { c: phone } = await SmClient.login(t.port, juliet!, "phone");
+    phone.send("<presence/>");
+    await phone.next(isMessage, "the first stored message");
+    phone.cut(); // not resumed: after 1 s what it did not ack goes back through the router
+    for (let i = 0; i < 50; i++) r.send(chat(`${juliet}@localhost`, `live-${i}`));
+    await until("all back in the store", async () => (await stored(juliet!)) === 550, 8000);
+    const desk = await online(juliet!, "desk");
+    const bodies = (await take(desk, 550)).map(bodyOf);
+    expect(bodies).toEqual([...Array.from({ length: 500 }, (_, i) => `stored-${i}`), ...Array.from({ length: 50 }, (_, i) => `live-${i}`)]);
+    await desk.nothing(isMessage, 100);
+    await Promise.all([r.stop(), desk.stop()]);
+  }, 20_000);
+
   it("goes to another available resource of the account if there is one", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const { c: j1 } = await SmClient.login(t.port, juliet!, "phone");

@@ -49,14 +49,17 @@ describe("one-to-one chat", () => {
     for (const c of [phone, desk, romeo]) c.close();
   });
 
-  it("a resource with negative priority gets no bare-JID messages", async () => {
+  it("a resource with negative priority gets no bare-JID messages: they wait offline until it raises its priority", async () => {
     const shy = await login("nurse", "shy");
     shy.send("<presence><priority>-1</priority></presence>");
     const romeo = await login("romeo", "r2");
     romeo.send("<message to='nurse@localhost' type='chat' id='n1'><body>hello</body></message>");
-    const err = await romeo.expect(stanza("message", "n1"));
-    expect(err).toContain('type="error"');
-    expect(err).toContain("<service-unavailable");
+    romeo.send("<iq type='get' id='sync-n1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await romeo.expect(/id="sync-n1"/);
+    expect(romeo.buffer).not.toContain('id="n1"'); // stored (XEP-0160), not bounced
+    expect(shy.buffer).not.toContain('id="n1"');
+    shy.send("<presence><priority>0</priority></presence>");
+    expect(await shy.expect(stanza("message", "n1"))).toContain("<body>hello</body>");
     shy.close();
     romeo.close();
   });

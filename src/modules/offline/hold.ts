@@ -1,7 +1,7 @@
 // While a session's stored messages are being flushed, messages routed to it directly (it is
 // available already) must not overtake the older stored ones. From the moment it announces
 // itself until its flush is done, the session's messages are held back in arrival order and
-// written after the last stored one. Other stanzas (presence, iq) pass; any hold already in
+// written after the last stored one (or, if the session ended meanwhile, sent another way). Other stanzas (presence, iq) pass; any hold already in
 // place (client state indication, XEP-0352) keeps working underneath.
 import type { Element } from "../../xml/element.ts";
 import type { Session } from "../../core/session.ts";
@@ -9,8 +9,8 @@ import type { Session } from "../../core/session.ts";
 export interface MessageHold {
   /** Writes a stanza past this hold (but through the one underneath). */
   pass(stanza: Element): void;
-  /** Ends the hold: what it held is written, in order. */
-  release(): void;
+  /** Ends the hold and hands over what it held, in order, for the caller to write (or, the session gone, to send another way). */
+  release(): Element[];
 }
 
 export function holdMessages(session: Session): MessageHold {
@@ -33,7 +33,7 @@ export function holdMessages(session: Session): MessageHold {
       // Someone may have put a hold over this one meanwhile: then this one stays, passing all.
       holding = false;
       if (session.hold === mine) session.hold = below;
-      for (const stanza of held.splice(0)) session.send(stanza);
+      return held.splice(0);
     },
   };
 }

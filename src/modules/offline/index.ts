@@ -13,6 +13,7 @@
 // held (hold.ts) and written after the stored ones. A message whose targets were reckoned before
 // a resource came online, and that reaches the store after that resource's flush, is delivered
 // to it directly instead of waiting for the next login.
+import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
@@ -99,22 +100,45 @@ export default defineModule({
       if (!hold) return;
       due.delete(session);
       const owner = session.jid.bare.toString();
-      await turns.run(owner, async () => {
+      const live = () => server.sessions.get(session.jid) === session;
+      const left = await turns.run(owner, async () => {
+        let held: Element[] = [];
         try {
-          if (!isAvailable(session) || session.priority < 0) return;
-          const live = () => server.sessions.get(session.jid) === session;
-          const n = await queue.flush(owner, (stanza) => live() && (hold.pass(stanza), true), session.get(ARCHIVE_QUERIED) === true);
-          if (n > 0) session.log.debug({ messages: n }, "offline messages delivered");
+          if (isAvailable(session) && session.priority >= 0) {
+            const n = await queue.flush(owner, (stanza) => live() && (hold.pass(stanza), true), session.get(ARCHIVE_QUERIED) === true);
+            if (n > 0) session.log.debug({ messages: n }, "offline messages delivered");
+          }
         } finally {
-          hold.release();
+          // Written within the turn, so that a message this account's turn delivers next comes after them.
+          held = hold.release();
+          let i = 0;
+          for (; i < held.length && live(); i++) session.send(held[i]!);
+          held = held.slice(i);
         }
+        return held;
       });
+      await undelivered(session, left);
     }
+
+    /** Messages written to a session that ended before it could take them: as if it never acked them. */
+    async function undelivered(session: Session, stanzas: Element[]): Promise<void> {
+      for (const stanza of stanzas) await server.router.undelivered(stanza, session);
+    }
+    // A session that ends while its presence is being handled still has its hold.
+    ctx.on("session/closed", async ({ session }) => {
+      const hold = due.get(session);
+      if (!hold) return;
+      due.delete(session);
+      await undelivered(session, hold.release());
+    });
 
     // Band "late", after the archive and carbons had their say (the common policy of the issue).
     ctx.handle("message/undelivered", async ({ stanza, session }) => {
       if (stanza.attrs.from === session.jid.bare.toString()) return true; // a carbon copy: the original went elsewhere
-      if (offlineRule(stanza) === "drop") return true;
+      // What the store would not keep: dropped (chat states, headlines), else left to the router
+      // (groupchat dropped, a no-store message bounced to its sender).
+      const rule = offlineRule(stanza);
+      if (rule !== "store") return rule === "drop";
       // The session is no longer registered: by RFC 6121 rules this reaches another resource or the store.
       await server.router.route(stanza);
       return true;
