@@ -287,6 +287,24 @@ describe("a message a session never acknowledged (XEP-0198)", () => {
     await Promise.all([r.stop(), desk.stop()]);
   }, 20_000);
 
+  it("what the store would not keep: a lone chat state vanishes, a no-store message bounces with recipient-unavailable", async () => {
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    const { c: j1 } = await SmClient.login(t.port, juliet!, "phone");
+    j1.send("<presence/>");
+    await j1.next((e) => e.name === "presence", "own presence");
+    const r = await login(romeo!);
+    r.send(xml("message", { to: `${juliet}@localhost`, type: "chat", id: "typing" }, xml("composing", { xmlns: NS.chatStates })));
+    r.send(chat(`${juliet}@localhost`, "ephemeral", hint("no-store")));
+    await j1.next((e) => e.attrs.id === "ephemeral", "the no-store message (never acked)");
+    j1.send("</stream:stream>");
+    const err = await r.next((e) => e.attrs.id === "ephemeral", "the bounce");
+    expect(err.attrs.type).toBe("error");
+    expect(errorOf(err)).toBe("recipient-unavailable");
+    await r.nothing((e) => e.attrs.id === "typing", 100);
+    expect(await stored(juliet!)).toBe(0);
+    await r.stop();
+  });
+
   it("goes to another available resource of the account if there is one", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const { c: j1 } = await SmClient.login(t.port, juliet!, "phone");

@@ -69,10 +69,14 @@ export default defineModule({
       return true;
     });
 
-    /** Within the owner's turn: stores the message, or returns the sessions that took it. */
+    /**
+     * Within the owner's turn: stores the message, or returns the sessions that took it. When all
+     * its targets are still due it is stored (their flush comes next and keeps the order); when
+     * one of them has been flushed already, it is written to them all, as the router would have.
+     */
     async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<Session[]> {
       const targets = server.router.messageTargets(d.to, false);
-      if (targets.length > 0 && !targets.some((s) => due.has(s))) {
+      if (targets.some((s) => !due.has(s))) {
         for (const s of targets) s.send(d.stanza);
         return targets;
       }
