@@ -428,6 +428,9 @@ export class C2SStream implements Session {
       this.finish("not resumed in time");
     }, wait * 1000);
     this.detachTimer.unref();
+    const sm = this.sm!;
+    const unacked = () => sm.pending().map(parseStored).filter((el) => el !== undefined);
+    void this.ctx.events.notify("session/detached", { session: this, unacked }, (e) => this.log.error({ err: e }, "session/detached listener failed"));
   }
 
   /** <resume previd h/> on a freshly authenticated stream (§5). */
