@@ -12,6 +12,7 @@ import roster from "./roster/index.ts";
 import presence from "./presence/index.ts";
 import last from "./last.ts";
 import csi from "./csi/index.ts";
+import blocking from "./blocking/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -25,6 +26,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   presence,
   last,
   csi,
+  blocking,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
