@@ -87,7 +87,9 @@ describe("XEP-0191 blocking command", () => {
     expect(errorOf(await phone.ask(command("block")))).toBe("bad-request");
     expect(errorOf(await phone.ask(command("block", "@nobody")))).toBe("jid-malformed");
     expect(errorOf(await phone.ask(command("block", undefined)))).toBe("bad-request");
-    expect(errorOf(await phone.ask(command("blocklist").attr("type", "set") as Element))).toBe("bad-request");
+    const setList = command("blocklist");
+    setList.attrs.type = "set";
+    expect(errorOf(await phone.ask(setList))).toBe("bad-request");
     const peek = command("blocklist");
     peek.attrs.to = bare.juliet;
     expect(errorOf(await romeo.ask(peek))).toBe("forbidden");
