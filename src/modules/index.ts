@@ -13,6 +13,7 @@ import presence from "./presence/index.ts";
 import last from "./last.ts";
 import csi from "./csi/index.ts";
 import blocking from "./blocking/index.ts";
+import push from "./push/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -27,6 +28,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   last,
   csi,
   blocking,
+  push,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
