@@ -67,10 +67,11 @@ export interface NotifyHooks {
   /**
    * A session's connection dropped and stream management (XEP-0198) keeps the session for
    * resumption: what it is sent from now on is queued. `unacked` parses what it was sent and never
-   * acknowledged. Client state indication flushes what it held back (a resumed stream starts
-   * active, XEP-0352 §5.2); push notifies the app server about unacked messages (XEP-0357).
+   * acknowledged (push tells the app server about unacked messages, XEP-0357).
    */
   "session/detached": { session: Session; unacked(): Element[] };
+  /** A session was resumed on a new connection (XEP-0198), after its unacked stanzas were resent (XEP-0352 §5.2: it starts active). */
+  "session/resumed": Session;
   /** A bound session is gone (clean close, error, lost connection). */
   "session/closed": { session: Session; reason: string };
   /** A session sent its initial presence (RFC 6121 §4.2), after the server answered it: the offline store flushes here. */

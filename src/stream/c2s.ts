@@ -468,6 +468,7 @@ export class C2SStream implements Session {
     for (const text of pending) this.transport.write(text);
     if (pending.length) this.requestAck();
     this.log.info({ resent: pending.length, conn: fresh.id }, "session resumed");
+    void this.ctx.events.notify("session/resumed", this, (e) => this.log.error({ err: e }, "session/resumed listener failed"));
   }
 
   // --- Session -----------------------------------------------------------------------------------

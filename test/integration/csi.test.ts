@@ -139,34 +139,58 @@ describe("XEP-0352 client state indication", () => {
     await stop();
   });
 
-  it("what was held survives a dropped connection, and the resumed stream is active (§5.2)", async () => {
-    const [j, r] = await accounts(t, "juliet", "romeo");
-    await given(t, r!, j!, "from");
-    await given(t, j!, r!, "to");
-    const { c: phone, enabled } = await SmClient.login(t.port, j!, "phone");
+  /** Juliet's phone with stream management, inactive, and Romeo online sending her his presence. */
+  async function sleepyPhone() {
+    const [j, r] = (await accounts(t, "juliet", "romeo")) as [string, string];
+    await given(t, r, j, "from");
+    await given(t, j, r, "to");
+    const { c: phone, enabled } = await SmClient.login(t.port, j, "phone");
     phone.autoAck = true;
     phone.send("<presence/>");
     await phone.next((el) => el.name === "presence" && el.attrs.from === `${j}@localhost/phone`, "own presence");
-    const romeo = await connect(t, r!, "orchard");
+    const romeo = await connect(t, r, "orchard");
     romeo.send(presence());
     await phone.next((el) => el.name === "presence" && el.attrs.from === romeo.jid, "Romeo online");
     await sleep(100); // the phone's ack of it is in
     phone.inbox.length = 0;
     phone.send(inactive.toString());
+    return { j, phone, token: enabled.attrs.id!, romeo };
+  }
+  const shows = (c: SmClient) => c.inbox.filter((el) => el.name === "presence").map((el) => el.getChildText("show") ?? el.attrs.type ?? "available");
+
+  it("a dropped connection keeps holding, newest only; the resumed stream gets what was held and is active (§5.2)", async () => {
+    const { j, phone, token, romeo } = await sleepyPhone();
     romeo.send(show("away"));
     await sleep(300);
-    expect(phone.inbox.filter((el) => el.name === "presence").map(String)).toEqual([]);
+    expect(shows(phone)).toEqual([]);
     const h = phone.handled;
     phone.cut();
     await sleep(200);
+    romeo.send(show("dnd")); // while the session waits to be resumed
+    await sleep(200);
 
-    const { c: again, reply } = await SmClient.resume(t.port, j!, enabled.attrs.id!, h);
+    const { c: again, reply } = await SmClient.resume(t.port, j, token, h);
     expect(reply.name).toBe("resumed");
-    await again.next((el) => el.name === "presence" && el.getChildText("show") === "away", "the held presence, resent");
+    await again.next((el) => el.name === "presence" && el.getChildText("show") === "dnd", "the newest held presence");
+    await sleep(200);
+    expect(shows(again)).toEqual([]); // not "away": it was replaced while she slept
     // Active now, without saying so: the next update arrives at once.
-    romeo.send(show("dnd"));
-    await again.next((el) => el.name === "presence" && el.getChildText("show") === "dnd", "dnd at once");
+    romeo.send(show("xa"));
+    await again.next((el) => el.name === "presence" && el.getChildText("show") === "xa", "xa at once");
     again.cut();
+    await romeo.stop();
+  });
+
+  it("a resumption that takes over a connection the server thought alive also ends inactivity", async () => {
+    const { j, phone, token, romeo } = await sleepyPhone();
+    romeo.send(show("away"));
+    await sleep(300);
+    const { c: fresh, reply } = await SmClient.resume(t.port, j, token, phone.handled);
+    expect(reply.name).toBe("resumed");
+    await fresh.next((el) => el.name === "presence" && el.getChildText("show") === "away", "the held presence");
+    romeo.send(show("dnd"));
+    await fresh.next((el) => el.name === "presence" && el.getChildText("show") === "dnd", "dnd at once");
+    fresh.cut();
     await romeo.stop();
   });
 });

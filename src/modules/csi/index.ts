@@ -5,10 +5,14 @@
 //
 // §5.1 (in-order processing): the stream hands nonzas to this handler in order with its stanzas,
 // and the flush is synchronous, so a ping after <active/> is answered after the flushed stanzas.
-// §5.2: a resumed stream starts active. When the connection drops and stream management keeps
-// the session, what was held goes into its resumption queue and the session becomes active, so
-// nothing held is lost to a resumption. A session that ends drops what it held: presence of its
-// contacts and chat states mean nothing once it is gone (neither is kept offline either).
+// §5.2: a resumed stream starts active. While stream management keeps a session whose
+// connection dropped, holding goes on (a phone asleep gets the newest presence of each contact
+// on resumption, not every change it slept through; anything important still sends what was
+// held into the resumption queue first, so order is kept); when the session is resumed, on a new
+// connection or by taking over one the server had not seen die, what was held is sent after
+// the resent stanzas and the session is active. A session that ends drops what it held:
+// presence of its contacts and chat states mean nothing once it is gone (neither is kept
+// offline either), and by then the session can no longer be written to.
 import { xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { StreamError } from "../../core/errors.ts";
@@ -52,7 +56,7 @@ export default defineModule({
       else if (el.name === "active") active(session);
       else throw new StreamError("unsupported-stanza-type", `{${NS.csi}}${el.name}`);
     });
-    ctx.on("session/detached", ({ session }) => active(session));
+    ctx.on("session/resumed", (session) => active(session));
     ctx.on("session/closed", ({ session }) => {
       session.get(HELD)?.clear();
       session.set(HELD, undefined);
