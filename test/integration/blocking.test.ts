@@ -165,4 +165,17 @@ describe("XEP-0191 blocking command", () => {
     await phone.next(sent(phone, "from below"), "from another resource");
     await Promise.all([stop(), other.stop()]);
   });
+  it("a domain item blocks every user of the domain, but never the account's own resources or its server", async () => {
+    const { phone, desk, romeo, bare, stop } = await lovers();
+    await phone.ask(command("block", "localhost"));
+    romeo.send(chat(bare.juliet, "anyone?"));
+    expect(errorOf(await romeo.next((el) => el.attrs.id === "anyone?", "bounce"))).toBe("service-unavailable");
+    phone.send(chat(bare.romeo, "nobody"));
+    expect(errorOf(await phone.next((el) => el.attrs.id === "nobody", "refusal"))).toBe("not-acceptable");
+    phone.send(chat(desk.jid, "still me"));
+    await desk.next(sent(desk, "still me"), "her own message");
+    const pong = await phone.ask(xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    expect(pong.attrs.type).toBe("result");
+    await stop();
+  });
 });
