@@ -14,6 +14,12 @@ export interface StanzaEvent {
   readonly from: JID;
   readonly to: JID;
   readonly origin: Session | undefined;
+  /**
+   * Writes a handler started for this stanza and did not wait for (the archive's batched write).
+   * The sender's stream acknowledges the stanza (XEP-0198 h) only once they have settled, so an
+   * ack still means "durable", while delivery does not wait for them.
+   */
+  readonly writes?: Promise<unknown>[];
 }
 
 /** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */
