@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
-import { StanzaError } from "./errors.ts";
+import { StanzaError, stanzaErrorOf } from "./errors.ts";
 import type { Events, MessageDelivery, StanzaEvent } from "./events.ts";
 import { IqTable, type IqRequest } from "./iq.ts";
 import type { Logger } from "./log.ts";
@@ -174,7 +174,7 @@ export class Router {
     this.pending.delete(id);
     clearTimeout(p.timer);
     if (response.attrs.type === "result") p.resolve(response);
-    else p.reject(new StanzaError("undefined-condition", response.getChild("error")?.toString()));
+    else p.reject(stanzaErrorOf(response));
   }
 
   private reply(reply: Element, origin: Session | undefined): void {

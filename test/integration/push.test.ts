@@ -17,6 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 class AppServer {
   readonly publishes: Element[] = [];
   refuse: string | undefined;
+  refuseType = "cancel";
   private readonly c: SmClient;
 
   private constructor(c: SmClient) {
@@ -40,7 +41,7 @@ class AppServer {
       }
       this.publishes.push(iq);
       const reply = xml("iq", { type: this.refuse ? "error" : "result", id: iq.attrs.id, to: iq.attrs.from },
-        this.refuse ? xml("error", { type: "cancel" }, xml(this.refuse, { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })) : undefined);
+        this.refuse ? xml("error", { type: this.refuseType }, xml(this.refuse, { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" })) : undefined);
       this.c.send(reply);
     }
   }
@@ -166,6 +167,21 @@ describe("XEP-0357 push notifications", () => {
     romeo.send(chat(juliet, "second"));
     await sleep(800);
     expect(app.to("gone")).toHaveLength(1);
+    await romeo.stop();
+  });
+
+  it("a transient error (type wait) keeps the registration", async () => {
+    const { juliet, romeo } = await offlineJuliet("busy");
+    app.refuse = "resource-constraint";
+    app.refuseType = "wait";
+    romeo.send(chat(juliet, "first"));
+    await app.counted("busy", 1);
+    await sleep(200);
+    app.refuse = undefined;
+    app.refuseType = "cancel";
+    await sleep(1100);
+    romeo.send(chat(juliet, "second"));
+    await app.counted("busy", 2);
     await romeo.stop();
   });
 

@@ -21,9 +21,8 @@
 //   request table) with message-count (messages since the previous push), last-message-sender,
 //   and last-message-body only when modules.push.includeBody is set (§9: bodies pass through
 //   third parties; off by default).
-// - §7.1: an error reply disables the registration (as Prosody does for non-transient errors;
-//   the router does not pass the error's type on, so every error counts). A timeout does not:
-//   it is not an error reply, and the next message tries again.
+// - §7.1: an error reply disables the registration, unless its type is "wait" (a transient
+//   error, as Prosody also treats it). A timeout does not either: the next message tries again.
 import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { type JID, parseJid } from "../../xml/jid.ts";
@@ -95,8 +94,8 @@ export default defineModule({
       try {
         await server.router.request(publishIq(reg, summary, o.includeBody), o.timeout * 1000);
       } catch (e) {
-        if (e instanceof StanzaError && e.condition === "remote-server-timeout") {
-          ctx.log.info({ account: target.owner, service: reg.jid }, "push service did not answer");
+        if (e instanceof StanzaError && e.type === "wait") {
+          ctx.log.info({ account: target.owner, service: reg.jid, condition: e.condition }, "push service did not take the publish for now");
           return;
         }
         ctx.log.info({ account: target.owner, service: reg.jid, node: reg.node, err: String(e) }, "push service refused a publish: registration disabled");
