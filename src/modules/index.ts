@@ -11,6 +11,7 @@ import register from "./register/index.ts";
 import roster from "./roster/index.ts";
 import presence from "./presence/index.ts";
 import last from "./last.ts";
+import mam from "./mam/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -23,6 +24,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   roster,
   presence,
   last,
+  mam,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
