@@ -57,9 +57,8 @@ describe("reading a page of the archive", () => {
     expect(ids(await page([["after-id", id(16)], ["before-id", id(19)]], {}))).toEqual([17, 18].map(id));
   });
   it("refuses ids that are not in the archive with item-not-found", async () => {
-    for (const [fields, set] of [[[], { after: "nope" }], [[], { before: "nope" }], [[["after-id", "nope"]], {}], [[["ids", "nope"]], {}]] as const) {
-      await expect(page(fields as [string, string][], set)).rejects.toMatchObject({ condition: "item-not-found" });
-    }
+    const cases: [[string, string][], Record<string, string>][] = [[[], { after: "nope" }], [[], { before: "nope" }], [[["after-id", "nope"]], {}], [[["ids", "nope"]], {}]];
+    for (const [fields, set] of cases) await expect(page(fields, set)).rejects.toMatchObject({ condition: "item-not-found" });
   });
   it("max 0 gives the count alone", async () => {
     const p = await page([], { max: "0" });
