@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { SqliteStorage } from "../../src/storage/embedded/sqlite.ts";
+import { parseStored } from "../../src/xml/stored.ts";
 import type { LogStore, StorageProvider } from "../../src/storage/types.ts";
 import { ARCHIVE } from "../../src/modules/mam/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -499,6 +500,27 @@ describe("the archive and the rest of the delivery", () => {
       expect((await mam(romeo, {}, { max: 1, before: "" })).bodies).toEqual([body]);
     }
     await romeo.stop();
+  });
+
+  it("a message the server routes again with its archive id (an unacknowledged one) keeps the id and is archived once", async () => {
+    const [r, j] = (await accounts(t, "romeo", "juliet")) as [string, string];
+    const romeo = await online(t, r, "orchard");
+    const juliet = await online(t, j, "balcony");
+    const [first] = await talk(romeo, juliet, "once");
+    const id = stanzaIds(first!)[0]!.id;
+    // What the offline store does with a message a session never acknowledged: route it again.
+    await t.server.router.route(parseStored(first!.toString())!);
+    const again = await juliet.next(bodyIs("once"));
+    expect(stanzaIds(again)).toEqual([{ by: `${j}@localhost`, id }]);
+    expect((await mam(juliet)).bodies).toEqual(["once"]);
+    // The same id on a message that is not the archived one is a forgery: replaced, and archived anew.
+    const other = parseStored(first!.toString().replace(">once<", ">twice<"))!;
+    await t.server.router.route(other);
+    const forged = await juliet.next(bodyIs("twice"));
+    expect(stanzaIds(forged)).toHaveLength(1);
+    expect(stanzaIds(forged)[0]!.id).not.toBe(id);
+    expect((await mam(juliet)).bodies).toEqual(["once", "twice"]);
+    await Promise.all([romeo.stop(), juliet.stop()]);
   });
 
   it("messages to oneself are archived once; messages to an account that does not exist, never", async () => {

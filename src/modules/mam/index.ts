@@ -20,7 +20,8 @@ import { defineModule, serviceKey } from "../../core/module.ts";
 import { int, oneOf } from "../../core/schema.ts";
 import type { Session } from "../../core/session.ts";
 import { clone, type Element } from "../../xml/element.ts";
-import { serializeDetached } from "../../xml/stored.ts";
+import { parseStored, serializeDetached } from "../../xml/stored.ts";
+import type { MessageDelivery } from "../../core/events.ts";
 import { ARCHIVE_QUERIED, stanzaIdBy } from "../shared.ts";
 import { ROSTER } from "../roster/service.ts";
 import { finElement, metadata, readPage, resultMessage } from "./archive.ts";
@@ -112,8 +113,30 @@ export default defineModule({
       return wait;
     }
 
+    /**
+     * A message that carries this archive's id and comes back through the router without a
+     * sending session: the offline store re-routes what a session never acknowledged. It is the
+     * archived message when the entry under that id is from the same sender with the same id
+     * and body; then it keeps its stanza-id and is not archived twice. Anything else is forged.
+     */
+    async function archivedAlready(owner: string, id: string, d: MessageDelivery): Promise<boolean> {
+      const e = queue.find(owner, id) ?? (await log.query(owner, { ids: [id], limit: 1 })).entries[0];
+      if (!e || e.with !== d.from.toString()) return false;
+      const stored = parseStored(e.value);
+      return stored?.attrs.id === d.stanza.attrs.id && stored?.getChildText("body") === d.stanza.getChildText("body");
+    }
+
     // The recipient's archive, before any copy of the message leaves.
     ctx.handle("message/deliver", (d) => {
+      const owner = d.to.bare.toString();
+      const id = d.origin ? undefined : stanzaIdBy(d.stanza, owner);
+      if (id !== undefined && retention > 0) {
+        return archivedAlready(owner, id, d).then((ours) => (ours ? undefined : archiveIncoming(d)));
+      }
+      return archiveIncoming(d);
+    }, "early");
+
+    function archiveIncoming(d: MessageDelivery): Promise<void> | undefined {
       const owner = d.to.bare;
       const by = [owner.toString(), domain];
       if (hasForged(d.stanza, by)) stripForged(d.stanza, by);
@@ -130,7 +153,7 @@ export default defineModule({
       }
       const yes = wanted(owner, d.from);
       return typeof yes === "boolean" ? archive(yes) : yes.then(archive);
-    }, "early");
+    }
 
     // The sender's archive: a copy under the sender's own id; the routed stanza stays as it is.
     ctx.handle("stanza/out", (ev) => {

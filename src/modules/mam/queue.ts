@@ -87,6 +87,13 @@ export class ArchiveQueue {
     return new Promise((resolve) => this.doneWaiters.push({ seq, resolve }));
   }
 
+  /** An entry not yet written, by owner and id (a linear scan: for the rare message that comes back). */
+  find(owner: string, id: string): QueuedEntry | undefined {
+    const match = (e: QueuedEntry) => e.owner === owner && e.id === id;
+    return this.inFlight.find((s) => match(s.entry))?.entry ?? this.slots.find((s) => match(s.entry))?.entry ??
+      this.waiting.find((w) => match(w.entry))?.entry;
+  }
+
   /** Forgets what is queued for an owner whose archive was deleted; resolves after a batch being written. */
   async discard(owner: string): Promise<void> {
     for (const w of this.waiting) if (w.entry.owner === owner) w.resolve();
