@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { xml } from "../../xml/element.ts";
 import { parseJid } from "../../xml/jid.ts";
 import { condition } from "../../../test/helpers/errors.ts";
-import { allows, listed, parsePrefs, PrefsCache, prefsElement, type Prefs } from "./prefs.ts";
+import { AccountPrefs, allows, listed, parsePrefs, PrefsCache, prefsElement, type Prefs } from "./prefs.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
 
 const MAM = "urn:xmpp:mam:2";
 const jids = (...j: string[]) => j.map((x) => xml("jid", null, x));
@@ -56,5 +57,19 @@ describe("archiving preferences (XEP-0441)", () => {
     c.set("c", p, 0);
     expect(c.get("a", 1)).toBeUndefined();
     expect(c.get("c", 1)).toBe(p);
+  });
+  it("per account: the server's default until set, synchronous while cached and list-free", async () => {
+    const store = new MemoryStorage().keyval<Prefs>("mam-prefs");
+    const asked: string[] = [];
+    const prefs = new AccountPrefs(store, "always", async (_owner, contact) => (asked.push(contact), contact === "romeo@montague.lit"));
+    const juliet = parseJid("juliet@capulet.lit");
+    const romeo = parseJid("romeo@montague.lit/orchard");
+    expect(await prefs.wanted(juliet, romeo)).toBe(true); // first: read from the store
+    expect(prefs.wanted(juliet, romeo)).toBe(true); // then: at hand
+    await prefs.set("juliet@capulet.lit", { default: "roster", always: [], never: [] });
+    expect(await store.get("juliet@capulet.lit")).toEqual({ default: "roster", always: [], never: [] });
+    expect(await prefs.wanted(juliet, romeo)).toBe(true);
+    expect(await prefs.wanted(juliet, parseJid("tybalt@capulet.lit"))).toBe(false);
+    expect(asked).toEqual(["romeo@montague.lit", "tybalt@capulet.lit"]);
   });
 });

@@ -5,6 +5,7 @@ import { elementChildren, xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { type JID, tryParseJid } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
+import type { KeyValueStore } from "../../storage/types.ts";
 
 export const DEFAULTS = ["always", "never", "roster"] as const;
 export type ArchiveDefault = (typeof DEFAULTS)[number];
@@ -104,5 +105,43 @@ export class PrefsCache {
 
   delete(owner: string): void {
     this.entries.delete(owner);
+  }
+}
+
+/** Every account's preferences: stored, cached, with the server's default for those who set none. */
+export class AccountPrefs {
+  private readonly store: KeyValueStore<Prefs>;
+  private readonly fallback: Prefs;
+  private readonly inRoster: (owner: JID, contact: string) => Promise<boolean>;
+  private readonly cache = new PrefsCache();
+
+  constructor(store: KeyValueStore<Prefs>, fallback: ArchiveDefault, inRoster: (owner: JID, contact: string) => Promise<boolean>) {
+    this.store = store;
+    this.fallback = { default: fallback, always: [], never: [] };
+    this.inRoster = inRoster;
+  }
+
+  async get(owner: string): Promise<Prefs> {
+    const cached = this.cache.get(owner);
+    if (cached) return cached;
+    const p = (await this.store.get(owner)) ?? this.fallback;
+    this.cache.set(owner, p);
+    return p;
+  }
+
+  async set(owner: string, prefs: Prefs): Promise<void> {
+    await this.store.set(owner, prefs);
+    this.cache.set(owner, prefs);
+  }
+
+  forget(owner: string): void {
+    this.cache.delete(owner);
+  }
+
+  /** Whether messages with `target` go into `owner`'s archive; synchronous when the answer is at hand. */
+  wanted(owner: JID, target: JID): boolean | Promise<boolean> {
+    const p = this.cache.get(owner.toString());
+    if (p && p.default !== "roster" && p.always.length === 0 && p.never.length === 0) return p.default === "always";
+    return this.get(owner.toString()).then((prefs) => allows(prefs, target, () => this.inRoster(owner, target.bare.toString())));
   }
 }
