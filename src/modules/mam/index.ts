@@ -21,6 +21,8 @@ import { ArchiveQueue, type QueueStats } from "./queue.ts";
 
 export const MAM_EXTENDED = `${NS.mam}#extended`;
 const HOUR = 3_600_000;
+/** How long a stopping server waits for the archive's queued writes. */
+const STOP_WAIT = 10_000;
 
 /** What the archive offers other modules, operators and tests: its write queue's figures, and a flush. */
 export interface ArchiveService {
@@ -90,7 +92,13 @@ export default defineModule({
       await queue.discard(owner);
       await log.clear(owner);
     });
-    ctx.on("server/stopping", () => queue.settled());
+    // Before storage closes: what is queued is written, unless the store is stuck (then it is lost, as in a crash).
+    ctx.on("server/stopping", async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([queue.settled(), new Promise((r) => (timer = setTimeout(r, STOP_WAIT)))]);
+      clearTimeout(timer);
+      if (queue.depth > 0) ctx.log.error({ lost: queue.depth }, "archive writes still queued at shutdown are lost");
+    });
 
     const sweep = () => {
       log.expire(Date.now()).then(
