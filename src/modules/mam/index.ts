@@ -27,7 +27,7 @@ const STOP_WAIT = 10_000;
 /** What the archive offers other modules, operators and tests: its write queue's figures, and a flush. */
 export interface ArchiveService {
   stats(): QueueStats;
-  /** Resolves once everything queued so far is written. */
+  /** Resolves once every write queued or waiting for room is done. */
   flush(): Promise<void>;
 }
 export const ARCHIVE = serviceKey<ArchiveService>("mam");
@@ -76,7 +76,7 @@ export default defineModule({
     // XEP-0359 §8: announced by the entity named in 'by' (the account), and by the server.
     ctx.accountFeature(NS.sid);
     ctx.feature(NS.sid);
-    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.settled() });
+    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
 
     ctx.handle("message/deliver", (d) => archiver.incoming(d), "early");
     ctx.handle("stanza/out", (ev) => archiver.outgoing(ev), "late");
@@ -95,7 +95,7 @@ export default defineModule({
     // Before storage closes: what is queued is written, unless the store is stuck (then it is lost, as in a crash).
     ctx.on("server/stopping", async () => {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([queue.settled(), new Promise((r) => (timer = setTimeout(r, STOP_WAIT)))]);
+      await Promise.race([queue.flush(), new Promise((r) => (timer = setTimeout(r, STOP_WAIT)))]);
       clearTimeout(timer);
       if (queue.depth > 0) ctx.log.error({ lost: queue.depth }, "archive writes still queued at shutdown are lost");
     });

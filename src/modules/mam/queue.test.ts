@@ -75,8 +75,18 @@ describe("the archive write queue", () => {
     g.open();
     await Promise.all([sixth, seventh]);
     expect(order).toEqual([5, 6]);
-    await q.settled();
+    await q.flush();
     expect(q.stats()).toMatchObject({ written: 7, maxDepth: 5 });
+  });
+
+  it("flushes everything, pushes that wait for room included", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 2, batch: 1 });
+    for (let i = 0; i < 6; i++) void q.push(entry(i));
+    const flushed = q.flush();
+    g.open();
+    await flushed;
+    expect(q.stats()).toMatchObject({ depth: 0, written: 6, waits: 4 });
   });
 
   it("lets a query wait for its owner's writes only", async () => {

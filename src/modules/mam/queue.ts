@@ -87,6 +87,11 @@ export class ArchiveQueue {
     return new Promise((resolve) => this.doneWaiters.push({ seq, resolve }));
   }
 
+  /** Resolves once the queue is empty, pushes that were waiting for room included. */
+  async flush(): Promise<void> {
+    while (this.depth > 0 || this.waiting.length > 0) await this.settled();
+  }
+
   /** An entry not yet written, by owner and id (a linear scan: for the rare message that comes back). */
   find(owner: string, id: string): QueuedEntry | undefined {
     const match = (e: QueuedEntry) => e.owner === owner && e.id === id;
