@@ -86,6 +86,11 @@ export interface NotifyHooks {
   "message/delivered": MessageDelivery;
   /** An account was deleted: modules drop what they keep for it. */
   "account/deleted": { jid: JID };
+  /**
+   * The server is stopping: its streams are closed and their listeners have run; storage is still
+   * open. Modules write out what they hold in memory (the archive's queued writes) before unloading.
+   */
+  "server/stopping": { condition: "system-shutdown" | "see-other-host" };
 }
 
 type Handler<T> = (value: T) => boolean | void | Promise<boolean | void>;

@@ -14,6 +14,7 @@ import last from "./last.ts";
 import csi from "./csi/index.ts";
 import blocking from "./blocking/index.ts";
 import push from "./push/index.ts";
+import mam from "./mam/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -29,6 +30,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   csi,
   blocking,
   push,
+  mam,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

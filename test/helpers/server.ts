@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/core/config.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { XmppServer } from "../../src/server.ts";
+import type { StorageProvider } from "../../src/storage/types.ts";
 
 // Tests trust the server's self-signed certificate.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
@@ -24,6 +25,8 @@ export interface TestServerOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   users?: Record<string, string>;
+  /** The storage to run on (a test double around the embedded one, say); default: the embedded store in dataDir. */
+  storage?: (dataDir: string) => StorageProvider;
 }
 
 export async function startServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -38,7 +41,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     ...opts.config,
   }));
   const loaded = loadConfig(file, {});
-  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level) });
+  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level), storage: opts.storage?.(dataDir) });
   await server.start();
   for (const [user, pass] of Object.entries(opts.users ?? {})) {
     if (!(await server.accounts.exists(user))) await server.accounts.create(user, pass);
