@@ -12,6 +12,7 @@ import { ARCHIVE } from "../../src/modules/mam/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, given, type Im, presence } from "../helpers/im.ts";
 import { RawClient } from "../helpers/raw.ts";
+import { SmClient } from "../helpers/sm.ts";
 import { join } from "node:path";
 import { parseJid } from "../../src/xml/jid.ts";
 
@@ -609,6 +610,27 @@ describe("a slow store delays the archive, never the messages", () => {
     };
     return Object.assign(Object.create(inner) as StorageProvider, { log });
   }
+
+  it("a stream-managed sender's ack (XEP-0198 h) waits for the archive write; delivery does not", async () => {
+    let open: () => void = () => {};
+    const gate = { wait: new Promise<void>((r) => (open = r)), appends: 0 };
+    const ts = await startServer({ users: { romeo: "pw", juliet: "pw" }, storage: (dir) => gatedStorage(dir, gate) });
+    const juliet = await online(ts, "juliet", "balcony");
+    const { c: romeo } = await SmClient.login(ts.port, "romeo", "sm", { resume: false });
+    const SM = "urn:xmpp:sm:3";
+    romeo.send(chat("juliet@localhost", "durable"));
+    romeo.send(`<r xmlns='${SM}'/>`);
+    await juliet.next(bodyIs("durable"), "the message, before its archive write", 2000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(romeo.inbox.filter((e) => e.name === "a")).toEqual([]); // not acked while the write waits
+    open();
+    const a = await romeo.next((e) => e.name === "a" && e.attrs.xmlns === SM, "the ack once the archive has it", 3000);
+    expect(a.attrs.h).toBe("1");
+    expect((await mam(juliet)).bodies).toEqual(["durable"]);
+    romeo.cut();
+    await juliet.stop();
+    await ts.stop();
+  });
 
   it("Juliet gets each message while its archive write waits; senders wait only once the queue's bound is reached; stop writes what is queued", async () => {
     let open: () => void = () => {};

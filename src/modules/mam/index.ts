@@ -11,6 +11,7 @@
 //   was not delivered). Entries expire `retention` days after they were archived (hourly sweep).
 import { NS } from "../../xml/ns.ts";
 import { defineModule, serviceKey } from "../../core/module.ts";
+import type { StanzaEvent } from "../../core/events.ts";
 import { int, oneOf } from "../../core/schema.ts";
 import { ARCHIVE_QUERIED, stanzaIdBy } from "../shared.ts";
 import { ROSTER } from "../roster/service.ts";
@@ -78,8 +79,19 @@ export default defineModule({
     ctx.feature(NS.sid);
     ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
 
-    ctx.handle("message/deliver", (d) => archiver.incoming(d), "early");
-    ctx.handle("stanza/out", (ev) => archiver.outgoing(ev), "late");
+    // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.writes.
+    const durable = (ev: StanzaEvent, owner: string) => {
+      const written = queue.pendingFor(owner);
+      if (written && ev.writes) ev.writes.push(written);
+    };
+    ctx.handle("message/deliver", async (d) => {
+      await archiver.incoming(d);
+      durable(d, d.to.bare.toString());
+    }, "early");
+    ctx.handle("stanza/out", async (ev) => {
+      await archiver.outgoing(ev);
+      durable(ev, ev.from.bare.toString());
+    }, "late");
     // The common policy on unacknowledged messages: a client that reads the archive gets them there.
     ctx.handle("message/undelivered", ({ stanza, session }) =>
       session.get(ARCHIVE_QUERIED) === true && stanzaIdBy(stanza, session.jid.bare.toString()) !== undefined, "early");

@@ -87,6 +87,12 @@ export class ArchiveQueue {
     return new Promise((resolve) => this.doneWaiters.push({ seq, resolve }));
   }
 
+  /** Like settled(owner), or undefined when nothing of the owner's is waiting to be written. */
+  pendingFor(owner: string): Promise<void> | undefined {
+    const seq = this.lastOf.get(owner);
+    return seq === undefined || seq <= this.doneSeq ? undefined : this.settled(owner);
+  }
+
   /** Resolves once the queue is empty, pushes that were waiting for room included. */
   async flush(): Promise<void> {
     while (this.depth > 0 || this.waiting.length > 0) await this.settled();
