@@ -130,6 +130,7 @@ export class XmppServer implements ServerApi, StreamContext {
     for (const s of [...this.streams]) s.close(err);
     // Unavailable presence and last-activity writes of the closed sessions finish before storage closes.
     await this.settled();
+    await this.events.notify("server/stopping", { condition }, (e) => this.log.error({ err: e }, "server/stopping listener failed"));
     while (this.contexts.length) this.contexts.pop()!.unload();
     await this.storage.close();
     this.log.info("stopped");

@@ -47,6 +47,21 @@ export class StanzaError extends Error {
   }
 }
 
+/** Reads the <error/> of an error stanza back into a StanzaError (its condition, type and text). */
+export function stanzaErrorOf(stanza: Element): StanzaError {
+  const error = stanza.getChild("error");
+  let condition: StanzaErrorCondition = "undefined-condition";
+  let text: string | undefined;
+  for (const c of error?.children ?? []) {
+    if (typeof c === "string" || c.attrs.xmlns !== NS.stanzas) continue;
+    if (c.name === "text") text = c.getText();
+    else if (c.name in DEFAULT_TYPE) condition = c.name as StanzaErrorCondition;
+  }
+  const type = error?.attrs.type;
+  const valid = type === "auth" || type === "cancel" || type === "continue" || type === "modify" || type === "wait";
+  return new StanzaError(condition, text, { type: valid ? type : undefined });
+}
+
 export type StreamErrorCondition =
   | "bad-format" | "bad-namespace-prefix" | "conflict" | "connection-timeout" | "host-gone"
   | "host-unknown" | "improper-addressing" | "internal-server-error" | "invalid-from"

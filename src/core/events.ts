@@ -14,6 +14,12 @@ export interface StanzaEvent {
   readonly from: JID;
   readonly to: JID;
   readonly origin: Session | undefined;
+  /**
+   * Writes a handler started for this stanza and did not wait for (the archive's batched write).
+   * The sender's stream acknowledges the stanza (XEP-0198 h) only once they have settled, so an
+   * ack still means "durable", while delivery does not wait for them.
+   */
+  readonly writes?: Promise<unknown>[];
 }
 
 /** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */
@@ -64,6 +70,14 @@ export interface FoldHooks {
 export interface NotifyHooks {
   /** A session has bound a resource and can send stanzas. */
   "session/bound": Session;
+  /**
+   * A session's connection dropped and stream management (XEP-0198) keeps the session for
+   * resumption: what it is sent from now on is queued. `unacked` parses what it was sent and never
+   * acknowledged (push tells the app server about unacked messages, XEP-0357).
+   */
+  "session/detached": { session: Session; unacked(): Element[] };
+  /** A session was resumed on a new connection (XEP-0198), after its unacked stanzas were resent (XEP-0352 §5.2: it starts active). */
+  "session/resumed": Session;
   /** A bound session is gone (clean close, error, lost connection). */
   "session/closed": { session: Session; reason: string };
   /** A session sent its initial presence (RFC 6121 §4.2), after the server answered it: the offline store flushes here. */
@@ -72,6 +86,11 @@ export interface NotifyHooks {
   "message/delivered": MessageDelivery;
   /** An account was deleted: modules drop what they keep for it. */
   "account/deleted": { jid: JID };
+  /**
+   * The server is stopping: its streams are closed and their listeners have run; storage is still
+   * open. Modules write out what they hold in memory (the archive's queued writes) before unloading.
+   */
+  "server/stopping": { condition: "system-shutdown" | "see-other-host" };
 }
 
 type Handler<T> = (value: T) => boolean | void | Promise<boolean | void>;

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
-import { StanzaError } from "./errors.ts";
+import { StanzaError, stanzaErrorOf } from "./errors.ts";
 import type { Events, MessageDelivery, StanzaEvent } from "./events.ts";
 import { IqTable, type IqRequest } from "./iq.ts";
 import type { Logger } from "./log.ts";
@@ -62,9 +62,9 @@ export class Router {
    * Routes a stanza whose 'from' is already stamped (by the stream, or by the server itself).
    * Never throws: a failure becomes the error reply for the sender.
    */
-  async route(stanza: Element, origin?: Session): Promise<void> {
+  async route(stanza: Element, origin?: Session, writes?: Promise<unknown>[]): Promise<void> {
     try {
-      await this.dispatch(stanza, origin);
+      await this.dispatch(stanza, origin, writes);
     } catch (e) {
       if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
       this.bounce(stanza, toStanzaError(e), origin);
@@ -94,7 +94,7 @@ export class Router {
     });
   }
 
-  private async dispatch(stanza: Element, origin: Session | undefined): Promise<void> {
+  private async dispatch(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined): Promise<void> {
     const kind = kindOf(stanza);
     if (!kind) throw new StanzaError("bad-request", "not a stanza");
     const from = origin?.jid ?? tryParseJid(stanza.attrs.from ?? "") ?? this.domain;
@@ -113,7 +113,7 @@ export class Router {
     }
     if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
 
-    const ev: StanzaEvent = { stanza, from, to, origin };
+    const ev: StanzaEvent = { stanza, from, to, origin, writes };
     if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);
@@ -174,7 +174,7 @@ export class Router {
     this.pending.delete(id);
     clearTimeout(p.timer);
     if (response.attrs.type === "result") p.resolve(response);
-    else p.reject(new StanzaError("undefined-condition", response.getChild("error")?.toString()));
+    else p.reject(stanzaErrorOf(response));
   }
 
   private reply(reply: Element, origin: Session | undefined): void {
@@ -202,7 +202,8 @@ export class Router {
    * priority, headline to all of them, groupchat refused, errors dropped). The hooks around the
    * write are where the archive stamps its id, carbons copy and the offline store takes what no
    * session can; with none of them loaded a message for an account that is offline bounces.
-   * Resolves once the message is written to its sessions or stored: only then may it be acked.
+   * Resolves once the message is written to its sessions or stored; writes left running (the
+   * archive) are in ev.writes, which the sender's stream waits for before it acks.
    */
   async deliverMessage(ev: StanzaEvent, session: Session | undefined): Promise<void> {
     const type = ev.stanza.attrs.type ?? "normal";

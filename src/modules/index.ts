@@ -13,6 +13,10 @@ import presence from "./presence/index.ts";
 import last from "./last.ts";
 import offline from "./offline/index.ts";
 import carbons from "./carbons/index.ts";
+import csi from "./csi/index.ts";
+import blocking from "./blocking/index.ts";
+import push from "./push/index.ts";
+import mam from "./mam/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -27,6 +31,10 @@ export const modules: ModuleDefinition<Shape>[] = [
   last,
   offline,
   carbons,
+  csi,
+  blocking,
+  push,
+  mam,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

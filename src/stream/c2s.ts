@@ -54,6 +54,8 @@ export class C2SStream implements Session {
   private conn: Connection;
   private readonly values = new SessionState();
   private sm: StreamManagement | undefined;
+  /** Settles when the writes of the stanzas handled so far have (they are then counted in h). */
+  private durable: Promise<void> | undefined;
   /** The connection dropped and the session waits to be resumed. */
   private lost = false;
   private detachTimer: NodeJS.Timeout | undefined;
@@ -278,13 +280,26 @@ export class C2SStream implements Session {
     if (el.name !== "message" && el.name !== "presence" && el.name !== "iq") {
       throw new StreamError("unsupported-stanza-type", el.name);
     }
-    if (el.name === "iq" && el.getChild("session", NS.session)) handleLegacySession(this, el);
-    else {
-      this.stampFrom(el);
-      // Resolves once the stanza is delivered or durably stored: only then does h count it.
-      await this.ctx.router.route(el, this);
+    if (el.name === "iq" && el.getChild("session", NS.session)) {
+      handleLegacySession(this, el);
+      this.sm?.countHandled();
+      return;
     }
-    this.sm?.countHandled();
+    this.stampFrom(el);
+    const sm = this.sm;
+    if (!sm) return this.ctx.router.route(el, this);
+    // h counts the stanza once it is delivered or durably stored: route() resolves on delivery
+    // (or storage); writes still running for it (the archive) settle before it is counted, in order.
+    const writes: Promise<unknown>[] = [];
+    await this.ctx.router.route(el, this, writes);
+    if (writes.length === 0 && this.durable === undefined) sm.countHandled();
+    else {
+      const done = (this.durable ?? Promise.resolve()).then(() => Promise.allSettled(writes)).then(() => {
+        sm.countHandled();
+        if (this.durable === done) this.durable = undefined;
+      });
+      this.durable = done;
+    }
   }
 
   /** RFC 6120 §8.1.2.1: the server stamps the full JID; a 'from' naming another entity is invalid-from. */
@@ -351,10 +366,17 @@ export class C2SStream implements Session {
     switch (el.name) {
       case "enable":
         return this.enable(el);
-      case "r":
-        if (!this.sm) return this.smFailed("unexpected-request");
-        this.transport.write(`<a xmlns='${NS.sm}' h='${this.sm.handled}'/>`);
+      case "r": {
+        const sm = this.sm;
+        if (!sm) return this.smFailed("unexpected-request");
+        const answer = () => {
+          if (this.sm === sm && !this.lost && this.state === "ready") this.transport.write(`<a xmlns='${NS.sm}' h='${sm.handled}'/>`);
+        };
+        // Stanzas before this <r/> whose writes are still running are counted once they settle.
+        if (this.durable) void this.durable.then(answer);
+        else answer();
         return;
+      }
       case "a": {
         if (!this.sm) return this.smFailed("unexpected-request");
         this.applyAck(el.attrs.h);
@@ -428,14 +450,20 @@ export class C2SStream implements Session {
       this.finish("not resumed in time");
     }, wait * 1000);
     this.detachTimer.unref();
+    const sm = this.sm!;
+    const unacked = () => sm.pending().map(parseStored).filter((el) => el !== undefined);
+    void this.ctx.events.notify("session/detached", { session: this, unacked }, (e) => this.log.error({ err: e }, "session/detached listener failed"));
   }
 
   /** <resume previd h/> on a freshly authenticated stream (§5). */
-  private resume(el: Element): void {
+  private async resume(el: Element): Promise<void> {
     const old = this.ctx.resumption.get(el.attrs.previd ?? "");
     const h = parseH(el.attrs.h);
     if (h === undefined) return this.smFailed("bad-request");
     if (!old || old.state !== "ready" || !old.jid.bare.equals(this.account!.bare)) return this.smFailed("item-not-found");
+    // The h we report must count every stanza the server has: otherwise the client sends them again.
+    if (old.durable) await old.durable;
+    if (old.state !== "ready" || this.state !== "authenticated") return this.smFailed("item-not-found");
     old.takeOver(this, h);
   }
 
@@ -465,6 +493,7 @@ export class C2SStream implements Session {
     for (const text of pending) this.transport.write(text);
     if (pending.length) this.requestAck();
     this.log.info({ resent: pending.length, conn: fresh.id }, "session resumed");
+    void this.ctx.events.notify("session/resumed", this, (e) => this.log.error({ err: e }, "session/resumed listener failed"));
   }
 
   // --- Session -----------------------------------------------------------------------------------

@@ -27,10 +27,10 @@ export interface TestServerOptions {
   config?: Record<string, unknown>;
   dataDir?: string;
   users?: Record<string, string>;
-  /** The module list instead of the default one (a test adds a stand-in for a module not written yet). */
+  /** The storage to run on (a test double around the embedded one, say); default: the embedded store in dataDir. */
+  storage?: (dataDir: string) => StorageProvider;
+  /** The module list instead of the default one (a test adds a module of its own). */
   modules?: ModuleDefinition<Shape>[];
-  /** A storage provider instead of the embedded one in dataDir. */
-  storage?: StorageProvider;
 }
 
 export async function startServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -45,7 +45,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     ...opts.config,
   }));
   const loaded = loadConfig(file, {});
-  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level), modules: opts.modules, storage: opts.storage });
+  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level), storage: opts.storage?.(dataDir), modules: opts.modules });
   await server.start();
   for (const [user, pass] of Object.entries(opts.users ?? {})) {
     if (!(await server.accounts.exists(user))) await server.accounts.create(user, pass);

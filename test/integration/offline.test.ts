@@ -8,8 +8,7 @@ import { NS } from "../../src/xml/ns.ts";
 import { defineModule, type ModuleDefinition } from "../../src/core/module.ts";
 import type { Shape } from "../../src/core/schema.ts";
 import { modules } from "../../src/modules/index.ts";
-import { ARCHIVE_QUERIED, stanzaIdBy } from "../../src/modules/shared.ts";
-import { parseJid } from "../../src/xml/jid.ts";
+import { stanzaIdBy } from "../../src/modules/shared.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, presence, type Im } from "../helpers/im.ts";
 import { SmClient } from "../helpers/sm.ts";
@@ -31,26 +30,20 @@ async function take(c: Im, n: number, prefix = "", ms = 10_000): Promise<Element
   return out;
 }
 
-/** How long the stand-in archive below takes over each message, ms (a test sets it). */
-let archiveLatency = 0;
-/**
- * Stands in for the archive (XEP-0313 module, not in this branch) as far as the offline store
- * is concerned: it stamps the XEP-0359 stanza-id by the recipient in "message/deliver", band
- * "early", unless the message carries one already (a message that comes back keeps its id).
- */
-const stanzaIds = defineModule({
-  name: "test-stanza-ids",
+/** How long delivery takes in "message/deliver" before the store, ms (a test sets it: a slow archive write, say). */
+let deliverLatency = 0;
+const slowDelivery = defineModule({
+  name: "test-slow-delivery",
   specs: [],
   setup(ctx) {
-    ctx.handle("message/deliver", async ({ stanza, to }) => {
-      const by = to.bare.toString();
-      if (stanzaIdBy(stanza, by) === undefined) stanza.append(xml("stanza-id", { xmlns: NS.sid, by, id: ctx.server.ids.next() }));
-      if (archiveLatency > 0) await sleep(archiveLatency);
+    ctx.handle("message/deliver", async () => {
+      if (deliverLatency > 0) await sleep(deliverLatency);
       return false;
-    }, "early");
+    }, "first");
   },
 });
-const withArchive: ModuleDefinition<Shape>[] = modules.some((m) => m.name === "mam") ? modules : [...modules, stanzaIds as ModuleDefinition<Shape>];
+// The archive (XEP-0313) is among the default modules: it stamps the stanza-ids the store files messages under.
+const withSlowDelivery = [...modules, slowDelivery as ModuleDefinition<Shape>];
 
 let t: TestServer;
 const offlineLog = () => t.server.storage.log("offline");
@@ -69,14 +62,14 @@ async function online(user: string, resource = "r", priority?: number): Promise<
   return c;
 }
 
-const backends: [string, () => StorageProvider | undefined][] = [
-  ["the embedded store", () => undefined],
+const backends: [string, ((dataDir: string) => StorageProvider) | undefined][] = [
+  ["the embedded store", undefined],
   ["a store that answers a turn of the event loop later (as networked ones do)", () => yielding(new MemoryStorage())],
 ];
 
 describe.each(backends)("with %s", (_backend, storage) => {
 beforeAll(async () => {
-  t = await startServer({ modules: withArchive, storage: storage(), config: { modules: { offline: { quota: 2000 } }, sm: { resumeTimeout: 1 } } });
+  t = await startServer({ modules: withSlowDelivery, storage, config: { modules: { offline: { quota: 2000 } }, sm: { resumeTimeout: 1 } } });
 });
 afterAll(() => t.stop());
 
@@ -149,17 +142,17 @@ describe("storing and delivering (XEP-0160 §2)", () => {
     for (let i = 0; i < 300; i++) r.send(chat(`${juliet}@localhost`, `stored-${i}`));
     await until("300 stored", async () => (await stored(juliet!)) === 300);
     const j = await login(juliet!);
-    // Sent with her presence: the first of these find her not yet available, and while the
-    // archive takes its time with them, she comes online and her flush runs; by the time they
-    // reach the store she is online.
-    archiveLatency = 3;
+    // Sent with her presence: the first of these find her not yet available, and while their
+    // delivery takes its time, she comes online and her flush runs; by the time they reach the
+    // store she is online.
+    deliverLatency = 3;
     let bodies: string[];
     try {
       for (let i = 0; i < 50; i++) r.send(chat(`${juliet}@localhost`, `live-${i}`));
       j.send(presence());
       bodies = (await take(j, 350)).map(bodyOf);
     } finally {
-      archiveLatency = 0;
+      deliverLatency = 0;
     }
     expect(bodies).toEqual([...Array.from({ length: 300 }, (_, i) => `stored-${i}`), ...Array.from({ length: 50 }, (_, i) => `live-${i}`)]);
     expect(await stored(juliet!)).toBe(0);
@@ -323,25 +316,40 @@ describe("a message a session never acknowledged (XEP-0198)", () => {
   });
 });
 
-describe("limits", () => {
-  it("the flush skips archived entries for a client that read its archive first (ARCHIVE_QUERIED set by hand: no archive module here)", async () => {
+describe("a client that reads its archive (XEP-0313)", () => {
+  it("having queried the archive before its initial presence, it gets only what the archive does not have", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const r = await login(romeo!);
     r.send(chat(`${juliet}@localhost`, "archived"));
     await until("stored", async () => (await stored(juliet!)) === 1);
-    // One entry without an archive id, as a server without the archive (or retention 0) stores it.
+    // One entry without an archive id, as stored while the archive had retention 0 or preferences said never.
     await offlineLog().append([{ owner: `${juliet}@localhost`, id: t.server.ids.next(), at: Date.now(), with: "", expires: 0,
       value: `<message from="${romeo}@localhost/r" to="${juliet}@localhost" type="chat"><body>not archived</body></message>` }]);
     const j = await login(juliet!);
-    t.server.sessions.get(parseJid(j.jid))!.set(ARCHIVE_QUERIED, true);
+    const fin = await j.ask(xml("iq", { type: "set" }, xml("query", { xmlns: NS.mam, queryid: "catch-up" })));
+    expect(fin.attrs.type).toBe("result");
+    const fromArchive = j.inbox.filter((e) => e.getChild("result", NS.mam)?.attrs.queryid === "catch-up");
+    expect(fromArchive.map((e) => e.getChild("result", NS.mam)!.getChild("forwarded", NS.forward)!.getChild("message")!.getChildText("body"))).toEqual(["archived"]);
+    j.inbox.length = 0;
     j.send(presence());
     expect((await take(j, 1)).map(bodyOf)).toEqual(["not archived"]);
     await j.nothing(isMessage, 100);
     expect(await stored(juliet!)).toBe(0);
     await Promise.all([r.stop(), j.stop()]);
   });
-});
 
+  it("without querying it first, it gets everything from the store", async () => {
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    const r = await login(romeo!);
+    r.send(chat(`${juliet}@localhost`, "archived too"));
+    await until("stored", async () => (await stored(juliet!)) === 1);
+    const j = await online(juliet!);
+    const [m] = await take(j, 1);
+    expect(bodyOf(m!)).toBe("archived too");
+    expect(stanzaIdBy(m!, `${juliet}@localhost`)).toBeDefined();
+    await Promise.all([r.stop(), j.stop()]);
+  });
+});
 });
 
 describe("quota, expiry and restart", () => {

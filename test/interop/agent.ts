@@ -46,7 +46,8 @@ export type Command =
   | { cmd: "roster"; ver?: string }
   | { cmd: "presence"; show?: string; status?: string }
   | { cmd: "subscribe" | "approve"; to: string }
-  | { cmd: "message"; to: string; body: string; id?: string };
+  | { cmd: "message"; to: string; body: string; id?: string }
+  | { cmd: "mam"; with?: string; max?: number };
 
 export class Agent {
   readonly events: AgentEvent[] = [];

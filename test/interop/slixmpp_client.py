@@ -12,11 +12,13 @@ stdin: one JSON command per line, {"cmd": ...}:
   subscribe {to}                request a subscription (RFC 6121 §3.1)
   approve {to}                  approve a pending inbound request ("subscribed")
   message {to, body, id}        send a chat message
+  mam {with?, max?}             read the whole archive (XEP-0313), paging with RSM by max
   quit                          close the stream and exit 0
-Flags: --direct-tls, --tls12 (cap TLS at 1.2, where tls-unique exists), --no-channel-binding and
+Flags: --sm (stream management, XEP-0198: on a lost connection it reconnects and resumes),
+--direct-tls, --tls12 (cap TLS at 1.2, where tls-unique exists), --no-channel-binding and
 --mechanism NAME (to pin the SASL mechanism).
 stdout: one JSON event per line, {"event": ...}: session, roster, roster_push, presence,
-message, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
+message, mam, sm_enabled, resumed, sm_failed, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
 been told to quit within --timeout seconds, or if the connection ends before that.
 """
 import argparse
@@ -27,7 +29,7 @@ import os
 import ssl
 import sys
 
-from slixmpp import ClientXMPP
+from slixmpp import JID, ClientXMPP
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -63,6 +65,12 @@ class Agent(ClientXMPP):
         self.add_event_handler("connection_failed", self.on_connection_failed)
         self.add_event_handler("stream_error", self.on_stream_error)
         self.register_handler(Callback("all presence", StanzaPath("presence"), self.on_presence))
+        self.register_plugin("xep_0313")
+        if args.sm:
+            self.register_plugin("xep_0198")
+            self.add_event_handler("sm_enabled", lambda st: emit("sm_enabled", id=st["id"], resume=st["resume"]))
+            self.add_event_handler("session_resumed", lambda st: emit("resumed", h=st["h"]))
+            self.add_event_handler("sm_failed", lambda st: emit("sm_failed"))
         # Whether each iq result carried a roster <query/>, noted before slixmpp's handlers look
         # at it (reading iq["roster"] adds an empty one).
         self.roster_results = {}
@@ -125,6 +133,10 @@ class Agent(ClientXMPP):
 
     def on_disconnected(self, reason):
         emit("disconnected", reason=str(reason or ""), expected=self.quitting)
+        if self.args.sm and not self.quitting:
+            # What a phone does when its network comes back: connect again, then resume.
+            self.connect((self.args.host, self.args.port), use_ssl=self.args.direct_tls, force_starttls=not self.args.direct_tls)
+            return
         self.finish(0 if self.quitting else 2)
 
     def finish(self, code):
@@ -159,6 +171,14 @@ class Agent(ClientXMPP):
             if "id" in cmd:
                 msg["id"] = cmd["id"]
             msg.send()
+        elif name == "mam":
+            messages = []
+            rsm = {"max": cmd.get("max", 50)}
+            with_jid = JID(cmd["with"]) if cmd.get("with") else None
+            async for result in self["xep_0313"].iterate(with_jid=with_jid, rsm=rsm):
+                fwd = result["mam_result"]["forwarded"]["stanza"]
+                messages.append({"id": result["mam_result"]["id"], "from": str(fwd["from"]), "body": fwd["body"]})
+            emit("mam", messages=messages)
         elif name == "quit":
             self.quitting = True
             self.disconnect()
@@ -199,6 +219,7 @@ def main():
     p.add_argument("--jid", required=True)
     p.add_argument("--password", required=True)
     p.add_argument("--direct-tls", action="store_true")
+    p.add_argument("--sm", action="store_true", help="enable stream management and resume after a lost connection")
     p.add_argument("--tls12", action="store_true", help="cap TLS at 1.2, where tls-unique exists")
     p.add_argument("--no-channel-binding", action="store_true", help="offer no channel-binding data to SASL")
     p.add_argument("--mechanism", help="allow only this SASL mechanism")

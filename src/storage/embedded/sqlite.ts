@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS log (store TEXT NOT NULL, owner TEXT NOT NULL, id TEX
   PRIMARY KEY (store, owner, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS log_expires ON log (expires) WHERE expires > 0;
 CREATE INDEX IF NOT EXISTS log_owner ON log (owner);
+CREATE INDEX IF NOT EXISTS log_with ON log (store, owner, with_bare, id);
 `;
 
 export class SqliteStorage implements StorageProvider {

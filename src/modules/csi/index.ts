@@ -1,0 +1,69 @@
+// XEP-0352: Client State Indication. The feature is offered after authentication (§4.1); a
+// bound stream says <inactive/> or <active/> (§4.2) and gets no reply. While inactive, the
+// session's hold filter keeps back what hold.ts says is unimportant, newest only; anything else
+// sends what was held first and then goes out itself. <active/> sends what was held.
+//
+// §5.1 (in-order processing): the stream hands nonzas to this handler in order with its stanzas,
+// and the flush is synchronous, so a ping after <active/> is answered after the flushed stanzas.
+// §5.2: a resumed stream starts active. While stream management keeps a session whose
+// connection dropped, holding goes on (a phone asleep gets the newest presence of each contact
+// on resumption, not every change it slept through; anything important still sends what was
+// held into the resumption queue first, so order is kept); when the session is resumed, on a new
+// connection or by taking over one the server had not seen die, what was held is sent after
+// the resent stanzas and the session is active. A session that ends drops what it held:
+// presence of its contacts and chat states mean nothing once it is gone (neither is kept
+// offline either), and by then the session can no longer be written to.
+import { xml } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+import { StreamError } from "../../core/errors.ts";
+import { defineModule } from "../../core/module.ts";
+import { int } from "../../core/schema.ts";
+import { sessionKey, type Session } from "../../core/session.ts";
+import { HeldStanzas } from "./hold.ts";
+
+/** Set while the session is inactive. */
+const HELD = sessionKey<HeldStanzas>("csi.held");
+
+export function inactive(session: Session, max: number): void {
+  if (session.get(HELD)) return;
+  const held = new HeldStanzas((s) => session.sendNow(s), max);
+  session.set(HELD, held);
+  session.hold = (stanza) => held.offer(stanza);
+}
+
+export function active(session: Session): void {
+  const held = session.get(HELD);
+  if (!held) return;
+  session.hold = undefined;
+  session.set(HELD, undefined);
+  held.flush();
+}
+
+export default defineModule({
+  name: "csi",
+  specs: [{ spec: "XEP-0352", version: "1.0.0" }],
+  options: {
+    maxHeld: int("Stanzas held back for one inactive session; one more sends them all.", 500, 1, 100_000),
+  },
+  setup(ctx) {
+    const { maxHeld } = ctx.options;
+    ctx.fold("stream/features", (v) => {
+      v.features.push(xml("csi", { xmlns: NS.csi }));
+      return v;
+    });
+    ctx.streamElement(NS.csi, (session, el) => {
+      if (el.name === "inactive") inactive(session, maxHeld);
+      else if (el.name === "active") active(session);
+      else throw new StreamError("unsupported-stanza-type", `{${NS.csi}}${el.name}`);
+    });
+    ctx.on("session/resumed", (session) => active(session));
+    ctx.on("session/closed", ({ session }) => {
+      session.get(HELD)?.clear();
+      session.set(HELD, undefined);
+      session.hold = undefined;
+    });
+    ctx.onUnload(() => {
+      for (const s of ctx.server.sessions.all()) active(s);
+    });
+  },
+});

@@ -1,0 +1,123 @@
+// XEP-0313 Message Archive Management (urn:xmpp:mam:2, with #extended), for one-to-one messages:
+// every account's archive of what it sends and receives, stamped with XEP-0359 stanza-ids, read
+// page by page through XEP-0059, with the preferences of XEP-0441 and a retention in days.
+//
+// - archiver.ts records (incoming in "message/deliver" band early, before any copy leaves;
+//   outgoing in "stanza/out" band late, after whatever refuses the stanza); policy.ts says which
+//   messages; queue.ts holds the writes so that delivery never waits for the store.
+// - iq.ts answers queries (archive.ts reads the pages, query.ts reads the request), metadata
+//   and preferences (prefs.ts).
+// - Retention 0 archives nothing: delivered messages are not kept (the offline store keeps what
+//   was not delivered). Entries expire `retention` days after they were archived (hourly sweep).
+import { NS } from "../../xml/ns.ts";
+import { defineModule, serviceKey } from "../../core/module.ts";
+import type { StanzaEvent } from "../../core/events.ts";
+import { int, oneOf } from "../../core/schema.ts";
+import { ARCHIVE_QUERIED, stanzaIdBy } from "../shared.ts";
+import { ROSTER } from "../roster/service.ts";
+import { Archiver } from "./archiver.ts";
+import { archiveIq } from "./iq.ts";
+import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
+import { ArchiveQueue, type QueueStats } from "./queue.ts";
+
+export const MAM_EXTENDED = `${NS.mam}#extended`;
+const HOUR = 3_600_000;
+/** How long a stopping server waits for the archive's queued writes. */
+const STOP_WAIT = 10_000;
+
+/** What the archive offers other modules, operators and tests: its write queue's figures, and a flush. */
+export interface ArchiveService {
+  stats(): QueueStats;
+  /** Resolves once every write queued or waiting for room is done. */
+  flush(): Promise<void>;
+}
+export const ARCHIVE = serviceKey<ArchiveService>("mam");
+
+export default defineModule({
+  name: "mam",
+  specs: [
+    { spec: "XEP-0313", version: "1.1.3" },
+    { spec: "XEP-0359", version: "0.7.0" },
+    { spec: "XEP-0059", version: "1.0" },
+    { spec: "XEP-0441", version: "0.2.0" },
+  ],
+  depends: ["roster"],
+  options: {
+    retention: int("Days a message stays in the archive; 0 archives nothing (delivered messages are not kept).", 30, 0, 36_500),
+    maxPage: int("Results per query at most; a larger RSM <max/> is brought down to it.", 250, 1, 10_000),
+    default: oneOf("The archiving default (XEP-0441) of accounts that have set no preferences.", DEFAULTS, "always"),
+    queueSize: int("Archive writes held in memory at most; when full, the senders wait for room.", 10_000, 1),
+    batchSize: int("Archive writes per storage call at most.", 500, 1),
+  },
+  setup(ctx) {
+    const { retention, maxPage, queueSize, batchSize } = ctx.options;
+    const server = ctx.server;
+    const log = server.storage.log("mam");
+    const roster = ctx.use(ROSTER);
+    const prefs = new AccountPrefs(ctx.keyval<Prefs>("mam-prefs"), ctx.options.default,
+      async (owner, contact) => (await roster.item(owner, contact)) !== undefined);
+    const queue = new ArchiveQueue(log, {
+      bound: queueSize,
+      batch: batchSize,
+      onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "archive writes lost after retries" : "archive write failed, retrying"),
+    });
+    let warned = 0;
+    const archiver = new Archiver({
+      log, queue, prefs, retention, ids: server.ids, domain: server.domain,
+      accountExists: (local) => server.accounts.exists(local),
+      onFull: () => {
+        if (Date.now() - warned < 60_000) return;
+        warned = Date.now();
+        ctx.log.warn(queue.stats(), "archive write queue full: senders wait for the store");
+      },
+    });
+
+    ctx.accountFeature(NS.mam);
+    ctx.accountFeature(MAM_EXTENDED);
+    // XEP-0359 §8: announced by the entity named in 'by' (the account), and by the server.
+    ctx.accountFeature(NS.sid);
+    ctx.feature(NS.sid);
+    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
+
+    // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.writes.
+    const durable = (ev: StanzaEvent, owner: string) => {
+      const written = queue.pendingFor(owner);
+      if (written && ev.writes) ev.writes.push(written);
+    };
+    ctx.handle("message/deliver", async (d) => {
+      await archiver.incoming(d);
+      durable(d, d.to.bare.toString());
+    }, "early");
+    ctx.handle("stanza/out", async (ev) => {
+      await archiver.outgoing(ev);
+      durable(ev, ev.from.bare.toString());
+    }, "late");
+    // The common policy on unacknowledged messages: a client that reads the archive gets them there.
+    ctx.handle("message/undelivered", ({ stanza, session }) =>
+      session.get(ARCHIVE_QUERIED) === true && stanzaIdBy(stanza, session.jid.bare.toString()) !== undefined, "early");
+    archiveIq(ctx, { log, queue, prefs, maxPage });
+
+    // The core purges the account's stores (purgeOwner); writes still queued for it must not bring entries back.
+    ctx.on("account/deleted", async ({ jid }) => {
+      const owner = jid.bare.toString();
+      prefs.forget(owner);
+      await queue.discard(owner);
+      await log.clear(owner);
+    });
+    // Before storage closes: what is queued is written, unless the store is stuck (then it is lost, as in a crash).
+    ctx.on("server/stopping", async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([queue.flush(), new Promise((r) => (timer = setTimeout(r, STOP_WAIT)))]);
+      clearTimeout(timer);
+      if (queue.depth > 0) ctx.log.error({ lost: queue.depth }, "archive writes still queued at shutdown are lost");
+    });
+
+    const sweep = () => {
+      log.expire(Date.now()).then(
+        (n) => n > 0 && ctx.log.info({ expired: n }, "archive entries past retention removed"),
+        (err: unknown) => ctx.log.error({ err }, "archive expiry failed"));
+    };
+    sweep();
+    ctx.every(HOUR, sweep);
+  },
+});

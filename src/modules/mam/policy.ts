@@ -1,0 +1,60 @@
+// Which one-to-one messages go into a user archive (XEP-0313 §6.1.1, "User Archives"
+// in the business rules), and the XEP-0359 rule on stanza-ids that claim to come from us. Pure functions over the
+// stanza, unit-tested beside this file.
+import { xml, type Element } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+
+/** OMEMO (XEP-0384): the legacy Conversations namespace and the current one. */
+export const OMEMO = ["eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2"] as const;
+/** Message reactions (XEP-0444) and retractions (XEP-0424): changes to the conversation a second device must see. */
+const CONVERSATION_EVENTS = new Set<string>(["urn:xmpp:reactions:0", "urn:xmpp:message-retract:1"]);
+const TICKS = new Set<string>([NS.receipts, NS.markers]);
+
+/**
+ * Whether a message belongs in the archive. XEP-0313 §6.1.1: "a server SHOULD include in a user archive all
+ * of the messages a user sends or receives of type 'normal' or 'chat' that contain a <body>
+ * element", and MAY include more: here delivery and read ticks (XEP-0184, XEP-0333), OMEMO
+ * messages (their body is often only a fallback text, or absent) with an encrypted payload (not
+ * bare key transport), reactions and retractions, and whatever carries a XEP-0334 <store/> hint.
+ * Never: errors, headlines, groupchat (not kept in user archives here), chat states alone
+ * (XEP-0085 §5.6: never stored), anything hinted <no-store/> or <no-permanent-store/>.
+ */
+export function archivable(stanza: Element): boolean {
+  const type = stanza.attrs.type ?? "normal";
+  if (type !== "chat" && type !== "normal") return false;
+  let keep = false;
+  for (const c of stanza.children) {
+    if (typeof c === "string") continue;
+    const ns = c.attrs.xmlns;
+    if (ns === NS.hints) {
+      if (c.name === "no-store" || c.name === "no-permanent-store") return false;
+      if (c.name === "store") keep = true;
+    } else if (c.name === "body" && (ns === undefined || ns === NS.client)) keep = true;
+    else if (ns !== undefined && (TICKS.has(ns) || CONVERSATION_EVENTS.has(ns))) keep = true;
+    else if (c.name === "encrypted" && (ns === OMEMO[0] || ns === OMEMO[1]) && c.getChild("payload")) keep = true;
+  }
+  return keep;
+}
+
+/**
+ * XEP-0359 §5: an entity that "encounter[s] a <stanza-id/> element where the 'by' attribute
+ * matches the 'by' attribute they would otherwise set, MUST delete that element even if they are
+ * not adding their own". Ours are by the account's bare JID (and, once rooms exist, by the
+ * domain's services); both are removed from messages that arrive from outside. Returns how many.
+ */
+export function stripForged(stanza: Element, by: readonly string[]): number {
+  const before = stanza.children.length;
+  stanza.children = stanza.children.filter((c) =>
+    typeof c === "string" || c.name !== "stanza-id" || c.attrs.xmlns !== NS.sid || !by.includes(c.attrs.by ?? ""));
+  return before - stanza.children.length;
+}
+
+/** Whether stripForged would remove anything (outgoing copies are cloned only then). */
+export function hasForged(stanza: Element, by: readonly string[]): boolean {
+  return stanza.children.some((c) =>
+    typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS.sid && by.includes(c.attrs.by ?? ""));
+}
+
+export function stanzaIdElement(by: string, id: string): Element {
+  return xml("stanza-id", { xmlns: NS.sid, by, id });
+}

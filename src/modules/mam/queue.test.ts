@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStorage } from "../../storage/memory.ts";
+import type { LogStore } from "../../storage/types.ts";
+import { ArchiveQueue, type QueuedEntry } from "./queue.ts";
+
+const entry = (i: number, owner = "juliet@capulet.lit"): QueuedEntry =>
+  ({ owner, id: `id${String(i).padStart(6, "0")}`, at: i, with: "romeo@montague.lit", value: `<message>${i}</message>`, expires: 0 });
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** A store whose appends wait until the test opens the gate. */
+function gated(): { store: LogStore; calls: number[]; open(): void; fail: { next: number } } {
+  const inner = new MemoryStorage().log("mam");
+  let release: () => void = () => {};
+  let gate = new Promise<void>((r) => (release = r));
+  const calls: number[] = [];
+  const fail = { next: 0 };
+  return {
+    calls,
+    fail,
+    open: () => {
+      release();
+      gate = Promise.resolve();
+    },
+    store: {
+      ...inner,
+      append: async (entries) => {
+        calls.push(entries.length);
+        await gate;
+        if (fail.next > 0) {
+          fail.next--;
+          throw new Error("store down");
+        }
+        return inner.append(entries);
+      },
+    },
+  };
+}
+
+describe("the archive write queue", () => {
+  it("writes what arrives in one tick as one batch, without making the pusher wait", async () => {
+    const g = gated();
+    g.open();
+    const q = new ArchiveQueue(g.store, { bound: 100, batch: 50 });
+    for (let i = 0; i < 10; i++) expect(q.push(entry(i))).toBeUndefined();
+    await q.settled();
+    expect(g.calls).toEqual([10]);
+    expect(q.stats()).toMatchObject({ depth: 0, queued: 10, written: 10, batches: 1, waits: 0, maxDepth: 10 });
+    expect((await g.store.query("juliet@capulet.lit", { limit: 100 })).entries).toHaveLength(10);
+  });
+
+  it("splits into batches of the configured size, and gathers what arrives during a write", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 100, batch: 4 });
+    for (let i = 0; i < 10; i++) q.push(entry(i));
+    await tick();
+    expect(g.calls).toEqual([4]); // the first batch is being written, slowly
+    for (let i = 10; i < 13; i++) q.push(entry(i));
+    g.open();
+    await q.settled();
+    expect(g.calls).toEqual([4, 4, 4, 1]);
+    expect(q.stats()).toMatchObject({ written: 13, batches: 4, waits: 0 });
+  });
+
+  it("makes pushers wait only once the bound is reached, and lets them in, in order, as room frees", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 5, batch: 2 });
+    for (let i = 0; i < 5; i++) expect(q.push(entry(i))).toBeUndefined();
+    expect(q.stats().waits).toBe(0);
+    const order: number[] = [];
+    const sixth = q.push(entry(5))!.then(() => order.push(5));
+    const seventh = q.push(entry(6))!.then(() => order.push(6));
+    expect(q.stats()).toMatchObject({ waits: 2, depth: 5 });
+    await tick();
+    expect(order).toEqual([]);
+    g.open();
+    await Promise.all([sixth, seventh]);
+    expect(order).toEqual([5, 6]);
+    await q.flush();
+    expect(q.stats()).toMatchObject({ written: 7, maxDepth: 5 });
+  });
+
+  it("flushes everything, pushes that wait for room included", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 2, batch: 1 });
+    for (let i = 0; i < 6; i++) void q.push(entry(i));
+    const flushed = q.flush();
+    g.open();
+    await flushed;
+    expect(q.stats()).toMatchObject({ depth: 0, written: 6, waits: 4 });
+  });
+
+  it("lets a query wait for its owner's writes only", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 10, batch: 10 });
+    q.push(entry(1, "juliet@capulet.lit"));
+    let settled = false;
+    const juliet = q.settled("juliet@capulet.lit").then(() => (settled = true));
+    await expect(q.settled("romeo@montague.lit")).resolves.toBeUndefined();
+    await tick();
+    expect(settled).toBe(false);
+    g.open();
+    await juliet;
+    expect(settled).toBe(true);
+  });
+
+  it("retries a failed batch and counts it; gives up after the attempts, and says so", async () => {
+    const g = gated();
+    g.open();
+    const errors: number[] = [];
+    const q = new ArchiveQueue(g.store, { bound: 10, batch: 10, attempts: 2, retryMs: 1, onError: (_e, dropped) => errors.push(dropped) });
+    g.fail.next = 1;
+    q.push(entry(1));
+    await q.settled();
+    expect(q.stats()).toMatchObject({ written: 1, failures: 1, dropped: 0 });
+    g.fail.next = 2;
+    q.push(entry(2));
+    await q.settled();
+    expect(q.stats()).toMatchObject({ written: 1, failures: 3, dropped: 1 });
+    expect(errors).toEqual([0, 0, 1]);
+  });
+
+  it("discards what is queued for a deleted owner, including pushes waiting for room", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 2, batch: 1 });
+    q.push(entry(1, "romeo@montague.lit"));
+    await tick(); // entry 1 is being written
+    q.push(entry(2, "juliet@capulet.lit"));
+    const waiting = q.push(entry(3, "juliet@capulet.lit"))!;
+    const done = q.discard("juliet@capulet.lit");
+    await waiting;
+    g.open();
+    await done;
+    await q.settled();
+    expect((await g.store.query("juliet@capulet.lit", { limit: 10 })).entries).toEqual([]);
+    expect((await g.store.query("romeo@montague.lit", { limit: 10 })).entries).toHaveLength(1);
+  });
+
+  it("finds an entry not yet written by owner and id, wherever it waits", async () => {
+    const g = gated();
+    const q = new ArchiveQueue(g.store, { bound: 2, batch: 1 });
+    q.push(entry(1));
+    await tick(); // 1 in flight
+    q.push(entry(2)); // 2 queued
+    void q.push(entry(3)); // 3 waiting for room
+    for (const i of [1, 2, 3]) expect(q.find("juliet@capulet.lit", entry(i).id)?.value).toBe(`<message>${i}</message>`);
+    expect(q.find("romeo@montague.lit", entry(1).id)).toBeUndefined();
+    g.open();
+    await q.settled();
+    expect(q.find("juliet@capulet.lit", entry(1).id)).toBeUndefined();
+  });
+});

@@ -1,0 +1,189 @@
+// The archive's write queue. Archiving must never hold up delivery (the c2s stream acks a message
+// once it is routed), so entries wait here, in memory, and go to the store in batches: one
+// LogStore.append per batch, the next batch taking whatever arrived while the last one was being
+// written. A slow store therefore delays the writes, not the messages. The queue is bounded: when
+// it is full, push() returns a promise that resolves once there is room, so a sender that outruns
+// the store is slowed down (its own stream waits), nobody else. A crash loses what is queued and
+// nothing that was delivered; a message that went offline is durable in the offline store anyway.
+import type { LogEntry, LogStore } from "../../storage/types.ts";
+
+export type QueuedEntry = LogEntry & { owner: string };
+
+export interface QueueStats {
+  /** Entries waiting or being written now. */
+  depth: number;
+  /** The largest depth seen. */
+  maxDepth: number;
+  /** Entries ever pushed, written, and given up after the store failed repeatedly. */
+  queued: number;
+  written: number;
+  dropped: number;
+  /** LogStore.append calls that succeeded, and those that failed (each retried). */
+  batches: number;
+  failures: number;
+  /** Pushes that found the queue full and waited for room (back-pressure). */
+  waits: number;
+}
+
+export interface QueueOptions {
+  /** Entries held at most (waiting plus being written). */
+  bound: number;
+  /** Entries per LogStore.append at most. */
+  batch: number;
+  /** Attempts per batch before it is dropped, and the pause before the first retry (doubling). */
+  attempts?: number;
+  retryMs?: number;
+  onError?: (err: unknown, dropped: number) => void;
+}
+
+interface Slot { entry: QueuedEntry; seq: number }
+
+export class ArchiveQueue {
+  private readonly store: LogStore;
+  private readonly opts: Required<QueueOptions>;
+  private slots: Slot[] = [];
+  private inFlight: Slot[] = [];
+  private writing = false;
+  private scheduled = false;
+  /** Pushes that found the queue full, in order, with their entries. */
+  private waiting: { entry: QueuedEntry; resolve: () => void }[] = [];
+  /** Every entry queued gets a sequence number; all up to doneSeq are written (or given up). */
+  private seq = 0;
+  private doneSeq = 0;
+  /** The last sequence number queued for each owner with entries not yet written. */
+  private readonly lastOf = new Map<string, number>();
+  private readonly doneWaiters: { seq: number; resolve: () => void }[] = [];
+  private readonly counts: Omit<QueueStats, "depth"> = { maxDepth: 0, queued: 0, written: 0, dropped: 0, batches: 0, failures: 0, waits: 0 };
+
+  constructor(store: LogStore, opts: QueueOptions) {
+    this.store = store;
+    this.opts = { attempts: 3, retryMs: 500, onError: () => {}, ...opts };
+  }
+
+  /** Entries queued or being written. */
+  get depth(): number {
+    return this.slots.length + this.inFlight.length;
+  }
+
+  stats(): QueueStats {
+    return { depth: this.depth, ...this.counts };
+  }
+
+  /** Queues an entry; returns a promise only when the queue is full (await it: back-pressure). */
+  push(entry: QueuedEntry): Promise<void> | undefined {
+    if (this.depth < this.opts.bound && this.waiting.length === 0) {
+      this.add(entry);
+      return undefined;
+    }
+    this.counts.waits++;
+    // Served in order, so a sender that waited is not overtaken by a later one.
+    return new Promise<void>((resolve) => this.waiting.push({ entry, resolve }));
+  }
+
+  /** Resolves once every entry queued so far (for `owner`, when given) is written: queries read their own writes. */
+  settled(owner?: string): Promise<void> {
+    const seq = owner === undefined ? this.seq : this.lastOf.get(owner);
+    if (seq === undefined || seq <= this.doneSeq) return Promise.resolve();
+    return new Promise((resolve) => this.doneWaiters.push({ seq, resolve }));
+  }
+
+  /** Like settled(owner), or undefined when nothing of the owner's is waiting to be written. */
+  pendingFor(owner: string): Promise<void> | undefined {
+    const seq = this.lastOf.get(owner);
+    return seq === undefined || seq <= this.doneSeq ? undefined : this.settled(owner);
+  }
+
+  /** Resolves once the queue is empty, pushes that were waiting for room included. */
+  async flush(): Promise<void> {
+    while (this.depth > 0 || this.waiting.length > 0) await this.settled();
+  }
+
+  /** An entry not yet written, by owner and id (a linear scan: for the rare message that comes back). */
+  find(owner: string, id: string): QueuedEntry | undefined {
+    const match = (e: QueuedEntry) => e.owner === owner && e.id === id;
+    return this.inFlight.find((s) => match(s.entry))?.entry ?? this.slots.find((s) => match(s.entry))?.entry ??
+      this.waiting.find((w) => match(w.entry))?.entry;
+  }
+
+  /** Forgets what is queued for an owner whose archive was deleted; resolves after a batch being written. */
+  async discard(owner: string): Promise<void> {
+    for (const w of this.waiting) if (w.entry.owner === owner) w.resolve();
+    this.waiting = this.waiting.filter((w) => w.entry.owner !== owner);
+    this.slots = this.slots.filter((s) => s.entry.owner !== owner);
+    this.progress();
+    this.freeRoom();
+    await this.settled(owner);
+  }
+
+  private add(entry: QueuedEntry): void {
+    this.slots.push({ entry, seq: ++this.seq });
+    this.lastOf.set(entry.owner, this.seq);
+    this.counts.queued++;
+    if (this.depth > this.counts.maxDepth) this.counts.maxDepth = this.depth;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    // One tick: the entries of every message routed in this turn of the event loop share a batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.writeBatches();
+    });
+  }
+
+  private async writeBatches(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.slots.length > 0) {
+        const batch = (this.inFlight = this.slots.splice(0, this.opts.batch));
+        const ok = await this.write(batch.map((s) => s.entry));
+        this.inFlight = [];
+        if (ok) this.counts.written += batch.length;
+        else this.counts.dropped += batch.length;
+        this.progress();
+        this.freeRoom();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async write(batch: QueuedEntry[]): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.append(batch);
+        this.counts.batches++;
+        return true;
+      } catch (err) {
+        // append is idempotent on ids: retrying a batch that partly went through cannot duplicate.
+        this.counts.failures++;
+        const last = attempt >= this.opts.attempts;
+        this.opts.onError(err, last ? batch.length : 0);
+        if (last) return false;
+        await new Promise((r) => setTimeout(r, this.opts.retryMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /** Everything before the oldest entry still queued or in flight is written: wake who waits for it. */
+  private progress(): void {
+    const oldest = this.inFlight[0]?.seq ?? this.slots[0]?.seq;
+    const seq = oldest === undefined ? this.seq : oldest - 1;
+    this.doneSeq = seq;
+    for (const [owner, last] of this.lastOf) if (last <= seq) this.lastOf.delete(owner);
+    const ready = this.doneWaiters.filter((w) => w.seq <= seq);
+    if (ready.length === 0) return;
+    this.doneWaiters.splice(0, this.doneWaiters.length, ...this.doneWaiters.filter((w) => w.seq > seq));
+    for (const w of ready) w.resolve();
+  }
+
+  private freeRoom(): void {
+    while (this.waiting.length > 0 && this.depth < this.opts.bound) {
+      const w = this.waiting.shift()!;
+      this.add(w.entry);
+      w.resolve();
+    }
+  }
+}
