@@ -1,7 +1,8 @@
 // Delivery receipts (XEP-0184) and chat markers (XEP-0333) need nothing of the server but what
 // it does for any message: routing, offline storage when the original sender is away (they are
-// stored although they have no body), and carbon copies to the other resources of both sides.
-// These are the "delivered" and "read" ticks: they must reach the sender, in order, even late.
+// stored although they have no body), carbon copies to the other resources of both sides, and
+// both archives. These are the "delivered" and "read" ticks: they must reach the sender, in
+// order, even late, and on every device. Chat states (XEP-0085) are routed and copied, never kept.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { NS } from "../../src/xml/ns.ts";
@@ -75,4 +76,25 @@ describe("receipts and markers", () => {
     await phone.nothing(isMessage, 50);
     await Promise.all([home, garden, phone, desk].map((c) => c.stop()));
   });
+
+  it("are kept in both archives (XEP-0313); a chat state is not", async () => {
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    const r = await online(romeo!, "garden");
+    const j = await online(juliet!, "balcony");
+    j.send(xml("message", { to: `${romeo}@localhost/garden`, type: "chat", id: "typing" }, xml("composing", { xmlns: NS.chatStates })));
+    j.send(receipt(`${romeo}@localhost/garden`, "m3"));
+    j.send(displayed(`${romeo}@localhost/garden`, "m3"));
+    for (const id of ["typing", "rcpt-m3", "mark-m3"]) await r.next((e) => e.attrs.id === id, id);
+    for (const c of [r, j]) expect(await archived(c)).toEqual(["rcpt-m3", "mark-m3"]);
+    await Promise.all([r.stop(), j.stop()]);
+  });
 });
+
+/** The ids of the messages in the account's archive, oldest first. */
+async function archived(c: Im): Promise<string[]> {
+  const queryid = `a${Math.random().toString(36).slice(2)}`;
+  const fin = await c.ask(xml("iq", { type: "set" }, xml("query", { xmlns: NS.mam, queryid })));
+  expect(fin.attrs.type).toBe("result");
+  const results = c.inbox.filter((e) => e.getChild("result", NS.mam)?.attrs.queryid === queryid);
+  return results.map((e) => e.getChild("result", NS.mam)!.getChild("forwarded", NS.forward)!.getChild("message")!.attrs.id ?? "");
+}
