@@ -1,7 +1,7 @@
 // A real client from Debian (python3-slixmpp 1.8, with its XEP-0198 plugin) loses its connection
 // in the middle of a conversation — a relay between it and the server cuts both sockets, as a
 // mobile network does — reconnects by itself, resumes the session, and gets what was sent to it
-// meanwhile, in order, once.
+// meanwhile, in order, once; then it reads the same conversation back from its archive.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { CutProxy } from "../helpers/proxy.ts";
@@ -51,6 +51,13 @@ describe.skipIf(missing)("slixmpp with stream management", () => {
     const bodies = romeo.events.filter((e) => e.event === "message").map((e) => e.body);
     expect(bodies).toEqual(["before the cut", "meanwhile 1", "meanwhile 2", "meanwhile 3", "after"]);
     expect(juliet.inbox.filter((e) => e.attrs.type === "error").map(String)).toEqual([]);
+
+    // Its archive (XEP-0313, paged by slixmpp's RSM iterator two at a time) has the conversation in order.
+    romeo.send({ cmd: "mam", with: "juliet@localhost", max: 2 });
+    const archive = await romeo.next("mam");
+    const archived = (archive.messages as { id: string; body: string }[]);
+    expect(archived.map((m) => m.body)).toEqual(bodies);
+    expect(new Set(archived.map((m) => m.id)).size).toBe(archived.length);
     expect(await romeo.quit()).toBe(0);
     juliet.cut();
   });
