@@ -34,8 +34,8 @@ export interface Session {
    */
   readonly detached: boolean;
   /**
-   * Client state indication (XEP-0352): while set, stanzas it returns true for are held back by
-   * its owner instead of written; the owner writes them later through sendNow.
+   * While set, stanzas it returns true for are held back by their owner instead of written (client
+   * state indication, the offline store's flush). Put holds on with addHold (core/hold.ts), which stacks them.
    */
   hold: ((stanza: Element) => boolean) | undefined;
   /** Writes the stanza to this session's stream, unless `hold` takes it. */

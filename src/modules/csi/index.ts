@@ -20,23 +20,25 @@ import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { sessionKey, type Session } from "../../core/session.ts";
 import { HeldStanzas } from "./hold.ts";
+import { addHold, type Hold } from "../../core/hold.ts";
 
-/** Set while the session is inactive. */
-const HELD = sessionKey<HeldStanzas>("csi.held");
+/** Set while the session is inactive: what it holds, and the hold on the session. */
+const HELD = sessionKey<{ held: HeldStanzas; hold: Hold }>("csi.held");
 
 export function inactive(session: Session, max: number): void {
   if (session.get(HELD)) return;
-  const held = new HeldStanzas((s) => session.sendNow(s), max);
-  session.set(HELD, held);
-  session.hold = (stanza) => held.offer(stanza);
+  let hold: Hold | undefined;
+  const held = new HeldStanzas((s) => (hold ? hold.pass(s) : session.sendNow(s)), max);
+  hold = addHold(session, (stanza) => held.offer(stanza));
+  session.set(HELD, { held, hold });
 }
 
 export function active(session: Session): void {
-  const held = session.get(HELD);
-  if (!held) return;
-  session.hold = undefined;
+  const state = session.get(HELD);
+  if (!state) return;
+  state.hold.remove();
   session.set(HELD, undefined);
-  held.flush();
+  state.held.flush();
 }
 
 export default defineModule({
@@ -58,9 +60,10 @@ export default defineModule({
     });
     ctx.on("session/resumed", (session) => active(session));
     ctx.on("session/closed", ({ session }) => {
-      session.get(HELD)?.clear();
+      const state = session.get(HELD);
+      state?.held.clear();
+      state?.hold.remove();
       session.set(HELD, undefined);
-      session.hold = undefined;
     });
     ctx.onUnload(() => {
       for (const s of ctx.server.sessions.all()) active(s);

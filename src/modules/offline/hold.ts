@@ -5,6 +5,7 @@
 // place (client state indication, XEP-0352) keeps working underneath.
 import type { Element } from "../../xml/element.ts";
 import type { Session } from "../../core/session.ts";
+import { addHold } from "../../core/hold.ts";
 
 export interface MessageHold {
   /** Writes a stanza past this hold (but through the one underneath). */
@@ -14,25 +15,16 @@ export interface MessageHold {
 }
 
 export function holdMessages(session: Session): MessageHold {
-  const below = session.hold;
   const held: Element[] = [];
-  let holding = true;
-  const mine = (stanza: Element): boolean => {
-    if (holding && stanza.name === "message") {
-      held.push(stanza);
-      return true;
-    }
-    return below ? below(stanza) : false;
-  };
-  session.hold = mine;
+  const hold = addHold(session, (stanza) => {
+    if (stanza.name !== "message") return false;
+    held.push(stanza);
+    return true;
+  });
   return {
-    pass(stanza) {
-      if (!below?.(stanza)) session.sendNow(stanza);
-    },
+    pass: (stanza) => hold.pass(stanza),
     release() {
-      // Someone may have put a hold over this one meanwhile: then this one stays, passing all.
-      holding = false;
-      if (session.hold === mine) session.hold = below;
+      hold.remove();
       return held.splice(0);
     },
   };
