@@ -25,7 +25,12 @@ describe("config", () => {
   it("reads the commented example", () => {
     const c = loadConfig(join(import.meta.dirname, "../../xmppd.example.jsonc"), {});
     expect(c.server.admins).toEqual(["admin@localhost"]);
-    expect(c.modules).toEqual({ ping: { interval: 240, timeout: 60 } });
+    expect(c.modules).toEqual({
+      ping: { interval: 240, timeout: 60 },
+      mam: { retention: 30 },
+      offline: { expireDays: 30, quota: 5000 },
+      push: { minInterval: 10, includeBody: false },
+    });
   });
 
   it("names an unknown key", () => {

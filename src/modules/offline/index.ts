@@ -41,7 +41,7 @@ export default defineModule({
   depends: ["presence"],
   options: {
     expireDays: int("Days a stored message waits for its recipient before it is deleted (0: until delivered).", 30, 0),
-    quota: int("Messages one account may have waiting; senders beyond it get <service-unavailable/>.", 1000, 1),
+    quota: int("Messages one account may have waiting; senders beyond it get <service-unavailable/>.", 5000, 1),
     sweepSeconds: int("Seconds between deletions of expired messages.", 3600, 1),
   },
   setup(ctx) {
