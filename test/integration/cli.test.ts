@@ -1,12 +1,13 @@
 // The command line as an operator uses it: account commands, config check, one-line errors,
 // a real `start` that serves, and SIGTERM closing every stream with <system-shutdown/>.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RawClient } from "../helpers/raw.ts";
+import { freePort, startProcess } from "../helpers/process.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "xmppd-cli-"));
@@ -17,14 +18,6 @@ function cli(args: string[], env: Record<string, string> = {}, input?: string) {
     cwd: dir, env: { ...process.env, ...env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn" }, input, encoding: "utf8", timeout: 20_000,
   });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 describe("account commands", () => {
@@ -76,23 +69,8 @@ describe("start", () => {
   it("serves the accounts made with adduser, and SIGTERM closes streams with <system-shutdown/>", async () => {
     cli(["adduser", "dave@localhost", "pw"]);
     const port = await freePort();
-    const child = spawn(process.execPath, [join(root, "src/main.ts"), "start"], {
-      cwd: dir,
-      env: { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0" });
     try {
-      let err = "";
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no start: ${err}`)), 15_000);
-        child.stderr!.on("data", (d: Buffer) => {
-          err += d.toString();
-          if (err.includes("xmppd: serving")) {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
       const c = await RawClient.login(port, "dave", "pw");
       const exited = new Promise<number | null>((r) => child.once("exit", r));
       child.kill("SIGTERM");

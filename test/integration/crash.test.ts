@@ -3,16 +3,15 @@
 // offline store to a recipient who was offline, from the archive to one whose session died with
 // the process — in order per sender. Duplicates seen by a client that de-duplicates by id are
 // counted and reported.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
+import { ROOT as root, freePort, startProcess as start } from "../helpers/process.ts";
 
-const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "xmppd-crash-"));
 const SM = "urn:xmpp:sm:3";
 let port = 0;
@@ -23,30 +22,7 @@ const env = () => ({
   XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0",
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
-async function startProcess(): Promise<ChildProcess> {
-  const c = spawn(process.execPath, [join(root, "src/main.ts"), "start"], { cwd: dir, env: env(), stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no start: ${err}`)), 20_000);
-    c.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
-      if (err.includes("xmppd: serving")) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    c.once("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
-  });
-  return c;
-}
+const startProcess = () => start(dir, env());
 
 async function kill9(c: ChildProcess): Promise<void> {
   const exited = new Promise((r) => c.once("exit", r));
