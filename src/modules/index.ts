@@ -11,6 +11,8 @@ import register from "./register/index.ts";
 import roster from "./roster/index.ts";
 import presence from "./presence/index.ts";
 import last from "./last.ts";
+import adhoc from "./adhoc/index.ts";
+import admin from "./admin/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -23,6 +25,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   roster,
   presence,
   last,
+  adhoc,
+  admin,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
