@@ -176,9 +176,9 @@ export interface ProfileInfo { name: string; description: string }
 
 function cell(t: TestOutcome | undefined, notes: Record<string, string>, id: string): string {
   if (!t) return "—";
-  const note = noteOn(notes, id);
-  const why = t.result === "passed" ? "" : t.result === "excluded" ? "" : t.reason ? `: ${t.reason}` : "";
-  return esc(`${t.result}${why}${note && t.result !== "passed" ? ` (note: ${note})` : ""}`);
+  if (t.result === "passed" || t.result === "excluded") return t.result;
+  const noted = noteOn(notes, id) !== undefined ? " (see the note below)" : "";
+  return esc(`${t.result}${t.reason ? `: ${t.reason}` : ""}${noted}`);
 }
 
 /** "- `a`, `b`: reason" lines, one per distinct reason. */
