@@ -239,12 +239,25 @@ export function renderResults(runs: ProfileRun[], profiles: ProfileInfo[], ex: E
   out.push(...reasons(ex.notes));
 
   if (peers.length) {
+    const ours = runs.find((r) => r.profile === "plain");
     out.push("", "## The same suite against other servers, for scale", "");
+    out.push("`node conformance/peers.ts` runs the plain profile's selection against the Debian packages of",
+      "other servers on loopback (same Smack, same exclusions, accounts through their XEP-0133 commands).", "");
     out.push("| server | passed | failed | impossible | excluded | sinttest run |", "|---|---|---|---|---|---|");
-    for (const r of peers) {
+    for (const r of [...(ours ? [{ ...ours, profile: "xmppd (plain)" }] : []), ...peers]) {
       const c = count(Object.values(r.tests));
       out.push(`| ${esc(r.profile)} | ${c.passed} | ${c.failed} | ${c.impossible} | ${c.excluded} | ${Math.round(r.seconds)} s |`);
     }
+    const all = [...(ours ? [ours] : []), ...peers];
+    out.push("", `| specification | ${all.map((r) => (r === ours ? "xmppd" : esc(r.profile.split(" (")[0]!))).join(" | ")} |`, `|---|${all.map(() => "---|").join("")}`);
+    for (const [label, ids] of bySpec(all)) {
+      const cols = all.map((r) => {
+        const c = count(ids.map((id) => r.tests[id]).filter((t): t is TestOutcome => t !== undefined));
+        return c.passed + c.failed + c.impossible === 0 ? "excluded" : `${c.passed} / ${c.failed} / ${c.impossible}`;
+      });
+      out.push(`| ${label} | ${cols.join(" | ")} |`);
+    }
+    out.push("", "(passed / failed / impossible)");
   }
   return out.join("\n") + "\n";
 }
