@@ -33,7 +33,8 @@ let t: TestServer;
 let admin: Im;
 let romeo: Im;
 beforeAll(async () => {
-  t = await startServer({ users: { admin: "pw", romeo: "pw" }, config: { admins: ["admin@localhost"] } });
+  // The tests leave some command sessions open on purpose; the per-requester limit is a unit test's.
+  t = await startServer({ users: { admin: "pw", romeo: "pw" }, config: { admins: ["admin@localhost"], modules: { adhoc: { sessionsPerRequester: 100 } } } });
   [admin, romeo] = await Promise.all([connect(t, "admin", "desk"), connect(t, "romeo", "orchard")]);
 });
 afterAll(async () => {
@@ -51,7 +52,8 @@ describe("discovery (XEP-0050 §2.1, §2.2)", () => {
     const list = async (im: Im) => (await im.ask(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: ITEMS, node: CMDS }))))
       .getChild("query")!.getChildren("item").map((i) => i.attrs);
     const items = await list(admin);
-    expect(items.map((i) => i.node).sort()).toEqual(["add-user", "change-user-password", "delete-user", "end-user-session", "get-online-users-num", "get-registered-users-num"].map((n) => `${ADMIN}#${n}`));
+    expect(items.map((i) => i.node).sort()).toEqual(["add-user", "change-user-password", "delete-user", "end-user-session",
+      "get-online-users-list", "get-online-users-num", "get-registered-users-list", "get-registered-users-num"].map((n) => `${ADMIN}#${n}`));
     expect(items.every((i) => i.jid === "localhost" && i.name)).toBe(true);
     expect(await list(romeo)).toEqual([]);
   });
@@ -200,7 +202,22 @@ describe("delete-user, change-user-password, end-user-session (XEP-0133 §4.2, �
   });
 });
 
-describe("statistics (XEP-0133 §4.13, §4.15)", () => {
+describe("statistics (XEP-0133 §4.13, §4.15, §4.18, §4.20)", () => {
+  it("lists registered and online users, as many as asked for", async () => {
+    const form = cmdOf(await admin.ask(command(`${ADMIN}#get-registered-users-list`)));
+    const max = form.getChild("x", X)!.getChildren("field").find((f) => f.attrs.var === "max_items")!;
+    expect(max.attrs.type).toBe("list-single");
+    expect(max.getChildren("option").map((o) => o.getChildText("value"))).toEqual(["25", "50", "75", "100", "150", "200", "none"]);
+    const values = (c: Element, name: string) => c.getChild("x", X)!.getChildren("field").find((f) => f.attrs.var === name)!.getChildren("value").map((v) => v.getText());
+    const all = values(cmdOf(await run(admin, "get-registered-users-list", { max_items: "none" })), "registereduserjids");
+    expect(all).toEqual((await t.server.accounts.list()).sort());
+    expect(all).toContain("romeo@localhost");
+    const online = values(cmdOf(await run(admin, "get-online-users-list", { max_items: "25" })), "onlineuserjids");
+    expect(online).toContain("admin@localhost");
+    expect(online).toContain("romeo@localhost");
+    expect(errorOf(await run(admin, "get-online-users-list", { max_items: "7" }))).toBe("not-acceptable");
+  });
+
   it("counts registered and online users, completing at once with a result form", async () => {
     const registered = cmdOf(await admin.ask(command(`${ADMIN}#get-registered-users-num`, { action: "execute" })));
     expect(registered.attrs.status).toBe("completed");

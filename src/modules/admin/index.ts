@@ -1,7 +1,8 @@
 // XEP-0133: Service Administration, as ad-hoc commands (XEP-0050) of the server that only its
 // administrators (the config's `admins`) see and run: §5 "MUST NOT be granted to users who lack
 // service-level administrative privileges". Implemented: add-user, delete-user,
-// end-user-session, change-user-password, get-registered-users-num, get-online-users-num.
+// end-user-session, change-user-password, get-registered-users-num, get-online-users-num,
+// get-registered-users-list, get-online-users-list.
 import { defineModule } from "../../core/module.ts";
 import { ADHOC } from "../adhoc/command.ts";
 import { accountCommands } from "./accounts.ts";
