@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN, DOMAIN, freePort } from "./lib/server.ts";
 import { build, runSinttest } from "./lib/smack.ts";
-import { forProfile, readRun, type RunnerJson } from "./lib/report.ts";
+import { forProfile, formatRun, readRun, type RunnerJson } from "./lib/report.ts";
 import { readExclusions } from "./run.ts";
 
 const dir = import.meta.dirname;
@@ -232,7 +232,7 @@ async function main(): Promise<number> {
       continue;
     }
     const run = readRun(JSON.parse(readFileSync(resultsFile, "utf8")) as RunnerJson, ex, `${peer.version} (plain, same selection)`, (Date.now() - t0) / 1000, "admin commands (XEP-0133)");
-    writeFileSync(join(dir, "results", `peer-${name}.json`), JSON.stringify(run, null, 1) + "\n");
+    writeFileSync(join(dir, "results", `peer-${name}.json`), formatRun(run));
     const c = Object.values(run.tests).reduce((a, t) => ((a[t.result] = (a[t.result] ?? 0) + 1), a), {} as Record<string, number>);
     console.log(`peer ${name}: ${c.passed ?? 0} passed, ${c.failed ?? 0} failed, ${c.impossible ?? 0} impossible, ${c.excluded ?? 0} excluded${run.aborted ? ` (stopped part way: ${run.aborted})` : ""}`);
   }

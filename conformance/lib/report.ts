@@ -106,6 +106,13 @@ function firstLine(s: string): string {
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
+/** A run as results/<profile>.json keeps it: one line per test, so a diff shows what changed. */
+export function formatRun(r: ProfileRun): string {
+  const { tests, ...head } = r;
+  const lines = Object.entries(tests).map(([id, t]) => `  ${JSON.stringify(id)}: ${JSON.stringify(t)}`);
+  return `${JSON.stringify(head).slice(0, -1)},\n "tests": {\n${lines.join(",\n")}\n }\n}\n`;
+}
+
 export type Counts = Record<Outcome, number>;
 const zero = (): Counts => ({ passed: 0, failed: 0, impossible: 0, excluded: 0 });
 
