@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the real-client tests use. Installs only what is missing; needs root (CI is).
+# Debian packages the real-client tests use, and Java with Maven for the conformance suite
+# (conformance/: Smack's Integration Test Framework). Installs only what is missing; needs root (CI is).
 set -euo pipefail
-pkgs=(python3-slixmpp python3-nbxmpp go-sendxmpp)
+pkgs=(python3-slixmpp python3-nbxmpp go-sendxmpp openjdk-17-jdk-headless maven)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

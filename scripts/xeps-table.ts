@@ -1,7 +1,9 @@
-// Writes the table of supported specifications into README.md (between the markers) from xeps/.
-// `node scripts/xeps-table.ts` rewrites it; `--check` exits 1 when README.md is out of date.
+// Writes the table of supported specifications into README.md (between the markers) and the
+// DOAP file xeps/xmppd.doap, both from xeps/. `node scripts/xeps-table.ts` rewrites them;
+// `--check` exits 1 when either is out of date.
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { doap } from "./doap.ts";
 
 interface Claim { spec: string; name: string; version: string; status: string; module: string; notes?: string }
 
@@ -24,14 +26,24 @@ export function withTable(readme: string, table: string): string {
   return readme.slice(0, a) + table + readme.slice(b + END.length);
 }
 
+export const DOAP_FILE = join(root, "xeps", "xmppd.doap");
+
 if (import.meta.main) {
   const path = join(root, "README.md");
   const readme = readFileSync(path, "utf8");
   const next = withTable(readme, xepsTable());
+  const nextDoap = doap(join(root, "xeps"));
   if (process.argv.includes("--check")) {
-    if (next !== readme) {
-      console.error("README.md's specification table is out of date: run node scripts/xeps-table.ts");
+    let current = "";
+    try {
+      current = readFileSync(DOAP_FILE, "utf8");
+    } catch {}
+    if (next !== readme || nextDoap !== current) {
+      console.error("README.md's specification table or xeps/xmppd.doap is out of date: run node scripts/xeps-table.ts");
       process.exit(1);
     }
-  } else writeFileSync(path, next);
+  } else {
+    writeFileSync(path, next);
+    writeFileSync(DOAP_FILE, nextDoap);
+  }
 }

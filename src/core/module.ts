@@ -83,13 +83,37 @@ export function orderModules<M extends { name: string; depends?: string[] }>(lis
   return out;
 }
 
+/** An item of a disco#items answer (XEP-0030 §4). */
+export interface DiscoItem { jid: string; node?: string; name?: string }
+
+/**
+ * A node of the server (XEP-0030 §3.2, §4.2), e.g. the ad-hoc command list and each command.
+ * Both answers are for one requester: a node may show different items to different entities,
+ * and may refuse (by throwing a StanzaError such as forbidden) what the requester may not see.
+ */
+export interface DiscoNode {
+  info(requester: JID): { identities: Identity[]; features: string[] };
+  items(requester: JID): DiscoItem[];
+}
+
 /** What disco#info reports for the server and for accounts; filled by module contexts. */
 export class DiscoRegistry {
   readonly hostFeatures = new Map<string, number>();
+  /** The server's nodes other than its caps node, by node name. */
+  readonly hostNodes = new Map<string, DiscoNode>();
   readonly accountFeatures = new Map<string, number>();
   readonly identities: Identity[] = [];
   /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
   readonly extensions: Element[] = [];
+
+  /** Adds a node of the server; returns its removal. One owner per node name. */
+  addNode(node: string, handler: DiscoNode): () => void {
+    if (this.hostNodes.has(node)) throw new Error(`disco node ${node} is registered twice`);
+    this.hostNodes.set(node, handler);
+    return () => {
+      if (this.hostNodes.get(node) === handler) this.hostNodes.delete(node);
+    };
+  }
 
   static add(map: Map<string, number>, ns: string): () => void {
     map.set(ns, (map.get(ns) ?? 0) + 1);
@@ -147,6 +171,11 @@ export class ModuleContext<O> {
   /** A feature of every account's disco#info (bare JID). */
   accountFeature(ns: string): void {
     this.undo.push(DiscoRegistry.add(this.server.disco.accountFeatures, ns));
+  }
+
+  /** A node of the server's disco#info and disco#items; one module owns each node name. */
+  hostNode(node: string, handler: DiscoNode): void {
+    this.undo.push(this.server.disco.addNode(node, handler));
   }
 
   identity(identity: Identity): void {

@@ -1,9 +1,10 @@
 // XEP-0030: Service Discovery for the server and for accounts, with the server's XEP-0115
 // capabilities hash offered as a stream feature (XEP-0115 §6.3) so clients can cache our features.
+// Other modules add nodes of the server (ModuleContext.hostNode), e.g. the ad-hoc command list.
 import { createHash } from "node:crypto";
 import { clone, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
-import { defineModule, type DiscoRegistry, type Identity } from "../core/module.ts";
+import { defineModule, type DiscoNode, type DiscoRegistry, type Identity } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
 
 export const CAPS_NODE = "https://xmppd.dev/caps";
@@ -35,6 +36,13 @@ function infoQuery(identities: Identity[], features: Iterable<string>, extension
     extensions.map((e) => clone(e)));
 }
 
+/** A node registered by a module; any other node does not exist (XEP-0030 §3.3: item-not-found). */
+function nodeOf(d: DiscoRegistry, node: string): DiscoNode {
+  const n = d.hostNodes.get(node);
+  if (!n) throw new StanzaError("item-not-found");
+  return n;
+}
+
 /** The server's features; disco#info and #items are among them (registered by this module). */
 function hostFeatures(d: DiscoRegistry): string[] {
   return [...d.hostFeatures.keys()];
@@ -51,16 +59,18 @@ export default defineModule({
     const ver = () => capsHash(disco.identities, hostFeatures(disco), disco.extensions);
 
     ctx.iq("host", NS.discoInfo, "query", {
-      get: ({ payload }) => {
+      get: ({ payload, from }) => {
         const node = payload.attrs.node;
-        if (node !== undefined && node !== `${CAPS_NODE}#${ver()}`) throw new StanzaError("item-not-found");
-        return infoQuery(disco.identities, hostFeatures(disco), disco.extensions, node);
+        if (node === undefined || node === `${CAPS_NODE}#${ver()}`) return infoQuery(disco.identities, hostFeatures(disco), disco.extensions, node);
+        const info = nodeOf(disco, node).info(from);
+        return infoQuery(info.identities, info.features, [], node);
       },
     });
     ctx.iq("host", NS.discoItems, "query", {
-      get: ({ payload }) => {
-        if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
-        return xml("query", { xmlns: NS.discoItems });
+      get: ({ payload, from }) => {
+        const node = payload.attrs.node;
+        const items = node === undefined ? [] : nodeOf(disco, node).items(from);
+        return xml("query", { xmlns: NS.discoItems, node }, items.map((i) => xml("item", { jid: i.jid, node: i.node, name: i.name })));
       },
     });
     // Accounts: the router has already checked that the account exists.

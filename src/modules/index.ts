@@ -17,6 +17,8 @@ import csi from "./csi/index.ts";
 import blocking from "./blocking/index.ts";
 import push from "./push/index.ts";
 import mam from "./mam/index.ts";
+import adhoc from "./adhoc/index.ts";
+import admin from "./admin/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -35,6 +37,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   blocking,
   push,
   mam,
+  adhoc,
+  admin,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

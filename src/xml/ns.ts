@@ -24,6 +24,8 @@ export const NS = {
   register: "jabber:iq:register",
   registerFeature: "http://jabber.org/features/iq-register",
   dataForms: "jabber:x:data",
+  commands: "http://jabber.org/protocol/commands",
+  admin: "http://jabber.org/protocol/admin",
   delay: "urn:xmpp:delay",
   sm: "urn:xmpp:sm:3",
   csi: "urn:xmpp:csi:0",

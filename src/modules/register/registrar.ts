@@ -1,12 +1,13 @@
 // XEP-0077 operations on accounts: create (§3.1), change the password (§3.3), cancel (§3.2).
 // Each throws the StanzaError the XEP names; the callers (pre-auth stream, routed iq) reply.
-import { StanzaError, StreamError } from "../../core/errors.ts";
+import { StanzaError } from "../../core/errors.ts";
 import { AccountError } from "../../core/accounts.ts";
 import { WindowCounter } from "../../core/limits.ts";
 import type { Logger } from "../../core/log.ts";
 import type { ServerApi } from "../../core/module.ts";
 import { type JID, jid, normalizeLocal, tryParseJid } from "../../xml/jid.ts";
 import { preparePassword } from "../../stream/sasl/credentials.ts";
+import { removeAccount } from "../removal.ts";
 
 const HOUR = 3_600_000;
 
@@ -78,16 +79,11 @@ export class Registrar {
   }
 
   private async deleteAfterClosing(account: JID): Promise<void> {
-    for (const s of this.server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
-    await this.server.settled();
     try {
-      await this.server.accounts.delete(account.local);
+      if (await removeAccount(this.server, account, this.log)) this.log.info({ user: account.toString() }, "account deleted in-band");
     } catch (e) {
-      if (!(e instanceof AccountError)) this.log.error({ err: e }, "account deletion failed");
-      return;
+      this.log.error({ err: e }, "account deletion failed");
     }
-    this.log.info({ user: account.toString() }, "account deleted in-band");
-    await this.server.events.notify("account/deleted", { jid: account.bare }, (e) => this.log.error({ err: e }, "account/deleted listener failed"));
   }
 }
 

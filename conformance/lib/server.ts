@@ -1,0 +1,111 @@
+// A fresh xmppd for one conformance profile: its own data folder, a free loopback port, the
+// admin account made with the CLI before start (as an operator would), and the server run as a
+// child process of this script (stopped by its PID, never by name).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..", "..");
+export const DOMAIN = "localhost";
+export const ADMIN = { username: "admin", password: "sinttest-admin-pw" };
+
+export interface ServerProfile {
+  /** false: the loopback test profile (no TLS before authentication). */
+  requireTls: boolean;
+  /** In-band registration open (the fallback when XEP-0133 is not used). */
+  registration: boolean;
+}
+
+export interface RunningServer {
+  port: number;
+  dataDir: string;
+  /** The self-signed certificate the server made at first start, as a PKCS#12 trust store for java. */
+  trustStore: { path: string; password: string };
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** A port the system just gave out on 127.0.0.1 (closed again; the server binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(profile: ServerProfile, logFile: string): Promise<RunningServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), "xmppd-conformance-"));
+  const port = await freePort();
+  const config = join(dataDir, "config.json");
+  writeFileSync(config, JSON.stringify({
+    domain: DOMAIN,
+    dataDir,
+    admins: [`${ADMIN.username}@${DOMAIN}`],
+    c2s: { host: "127.0.0.1", port, directTlsPort: 0, requireTls: profile.requireTls },
+    // Every test account of the run is created from 127.0.0.1.
+    registration: { enabled: profile.registration, perHourPerAddress: 10_000 },
+    // Smack's tests log in many times, some with wrong passwords on purpose.
+    auth: { failuresPerMinute: 1000 },
+    log: { level: "warn" },
+  }));
+  const main = join(root, "src", "main.ts");
+  const add = spawnSync(process.execPath, [main, "adduser", `${ADMIN.username}@${DOMAIN}`, ADMIN.password, "-c", config], { encoding: "utf8" });
+  if (add.status !== 0) throw new Error(`adduser failed: ${add.stderr}`);
+
+  const log = createWriteStream(logFile);
+  const child = spawn(process.execPath, [main, "start", "-c", config], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pipe(log);
+  await new Promise<void>((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s: ${seen}`)), 30_000);
+    child.stderr.on("data", (d: Buffer) => {
+      log.write(d);
+      seen += d.toString();
+      if (seen.includes("xmppd: serving")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code}) before serving: ${seen}`));
+    });
+  });
+  return {
+    port,
+    dataDir,
+    trustStore: trustStore(join(dataDir, "certs", `${DOMAIN}.crt`), join(dataDir, "truststore.p12")),
+    logFile,
+    stop: () => stop(child, dataDir, log),
+  };
+}
+
+/**
+ * sinttest's own serviceTlsPin does not take in Smack 4.5.0-beta5 (ConnectionConfiguration
+ * re-initialises the pinned SSLContext with the default trust managers), so java trusts the
+ * certificate through a trust store made with keytool.
+ */
+function trustStore(cert: string, path: string): { path: string; password: string } {
+  const password = "conformance";
+  const r = spawnSync("keytool", ["-importcert", "-noprompt", "-alias", "xmppd", "-file", cert, "-keystore", path, "-storetype", "PKCS12", "-storepass", password], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`keytool failed: ${r.stderr}${r.stdout}`);
+  return { path, password };
+}
+
+async function stop(child: ChildProcess, dataDir: string, log: NodeJS.WritableStream): Promise<void> {
+  if (child.exitCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  log.end();
+  rmSync(dataDir, { recursive: true, force: true });
+}

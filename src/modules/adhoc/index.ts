@@ -1,0 +1,78 @@
+// XEP-0050: Ad-Hoc Commands offered by the server. Commands come from other modules (ADHOC
+// service); this module lists them under the disco node http://jabber.org/protocol/commands
+// (§2.2: only those the requester may run), describes each command node, and runs them.
+// Commands between clients (to full JIDs) are routed like any iq and never reach this module.
+// XEP-0004 data forms are the payload (src/modules/forms.ts).
+import type { JID } from "../../xml/jid.ts";
+import { NS } from "../../xml/ns.ts";
+import { StanzaError } from "../../core/errors.ts";
+import { defineModule, type DiscoNode } from "../../core/module.ts";
+import { int } from "../../core/schema.ts";
+import { ADHOC, type AdhocCommand } from "./command.ts";
+import { execute } from "./engine.ts";
+import { parseCommand } from "./parse.ts";
+import { CommandSessions } from "./sessions.ts";
+
+/** The command, if it exists and the requester may run it: item-not-found, else forbidden (§4.4). */
+function runnable(commands: Map<string, AdhocCommand>, node: string, requester: JID): AdhocCommand {
+  const cmd = commands.get(node);
+  if (!cmd) throw new StanzaError("item-not-found", "no such command");
+  if (!cmd.mayRun(requester)) throw new StanzaError("forbidden", "you may not run this command");
+  return cmd;
+}
+
+export default defineModule({
+  name: "adhoc",
+  specs: [{ spec: "XEP-0050", version: "1.3.0" }, { spec: "XEP-0004", version: "2.13.2" }],
+  options: {
+    sessionTimeout: int("Seconds a multi-stage command session may sit unused before it expires.", 600, 10),
+    sessionsPerRequester: int("Command sessions one requester (full JID) may have open at once.", 10, 1),
+  },
+  setup(ctx) {
+    const domain = ctx.server.domain.toString();
+    const commands = new Map<string, AdhocCommand>();
+    const sessions = new CommandSessions(ctx.options.sessionTimeout * 1000, ctx.options.sessionsPerRequester);
+    ctx.every(60_000, () => sessions.sweep());
+    ctx.feature(NS.commands);
+
+    // §2.2: the command list node, "category ... automation and type is command-list".
+    ctx.hostNode(NS.commands, {
+      info: () => ({ identities: [{ category: "automation", type: "command-list", name: "Commands" }], features: [] }),
+      items: (requester) => [...commands.values()].filter((c) => c.mayRun(requester))
+        .map((c) => ({ jid: domain, node: c.node, name: c.name })),
+    });
+
+    ctx.provide(ADHOC, {
+      add(cmd) {
+        if (commands.has(cmd.node)) throw new Error(`ad-hoc command ${cmd.node} is added twice`);
+        // §2.2: a command node "MUST at least provide <identity category='automation'
+        // type='command-node'/> and <feature var='http://jabber.org/protocol/commands'/>, and
+        // SHOULD include <feature var='jabber:x:data'/>"; unavailable to the requester: forbidden.
+        const node: DiscoNode = {
+          info: (requester) => {
+            runnable(commands, cmd.node, requester);
+            return { identities: [{ category: "automation", type: "command-node", name: cmd.name }], features: [NS.commands, NS.dataForms] };
+          },
+          items: (requester) => {
+            runnable(commands, cmd.node, requester);
+            return [];
+          },
+        };
+        const removeNode = ctx.server.disco.addNode(cmd.node, node);
+        commands.set(cmd.node, cmd);
+        return () => {
+          commands.delete(cmd.node);
+          removeNode();
+        };
+      },
+    });
+
+    ctx.iq("host", NS.commands, "command", {
+      set: async ({ payload, from }) => {
+        const req = parseCommand(payload);
+        if (req instanceof StanzaError) throw req;
+        return execute(runnable(commands, req.node, from), req, from, sessions);
+      },
+    });
+  },
+});

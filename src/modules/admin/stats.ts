@@ -1,0 +1,70 @@
+// XEP-0133 §4.13, §4.15, §4.18, §4.20: the number of registered and of online users (commands
+// without a form that complete at once), and their lists (a form for the most to show, then the
+// JIDs in a jid-multi field of the result).
+import type { JID } from "../../xml/jid.ts";
+import { NS } from "../../xml/ns.ts";
+import type { ServerApi } from "../../core/module.ts";
+import type { Field } from "../forms.ts";
+import type { AdhocCommand, Outcome } from "../adhoc/command.ts";
+
+function count(name: string, label: string, n: number): Outcome {
+  return { form: { type: "result", formType: NS.admin, fields: [{ type: "text-single", var: name, label, values: [String(n)] }] } };
+}
+
+/** §4.18: "Maximum number of items to show", with the XEP's choices. */
+const maxItems: Field = {
+  type: "list-single", var: "max_items", label: "Maximum number of items to show", values: ["100"],
+  options: ["25", "50", "75", "100", "150", "200"].map((v) => ({ value: v, label: v })).concat({ value: "none", label: "None" }),
+};
+
+function list(name: string, label: string, jids: string[], max: string | undefined): Outcome {
+  const shown = max === undefined || max === "none" ? jids : jids.slice(0, Number(max));
+  return { form: { type: "result", formType: NS.admin, fields: [{ type: "jid-multi", var: name, label, values: shown }] } };
+}
+
+/** Bare JIDs of the accounts with at least one session. */
+function onlineJids(server: ServerApi): string[] {
+  const bare = new Set<string>();
+  for (const s of server.sessions.all()) bare.add(s.jid.bare.toString());
+  return [...bare].sort();
+}
+
+/** §4.15: "any user or account that currently has at least one connected or available resource". */
+export function onlineUsers(server: ServerApi): number {
+  return onlineJids(server).length;
+}
+
+export function statsCommands(server: ServerApi, mayRun: (j: JID) => boolean): AdhocCommand[] {
+  return [
+    {
+      node: `${NS.admin}#get-registered-users-num`,
+      name: "Get Number of Registered Users",
+      mayRun,
+      stages: [],
+      complete: async () => count("registeredusersnum", "The number of registered users", (await server.accounts.list()).length),
+    },
+    {
+      node: `${NS.admin}#get-online-users-num`,
+      name: "Get Number of Online Users",
+      mayRun,
+      stages: [],
+      complete: () => count("onlineusersnum", "The number of online users", onlineUsers(server)),
+    },
+    {
+      node: `${NS.admin}#get-registered-users-list`,
+      name: "Get List of Registered Users",
+      formType: NS.admin,
+      mayRun,
+      stages: [{ title: "Requesting List of Registered Users", instructions: "Fill out this form to request the registered users of this service.", fields: [maxItems] }],
+      complete: async ([v]) => list("registereduserjids", "The list of all users", (await server.accounts.list()).sort(), v!.text("max_items")),
+    },
+    {
+      node: `${NS.admin}#get-online-users-list`,
+      name: "Get List of Online Users",
+      formType: NS.admin,
+      mayRun,
+      stages: [{ title: "Requesting List of Online Users", instructions: "Fill out this form to request the online users of this service.", fields: [maxItems] }],
+      complete: ([v]) => list("onlineuserjids", "The list of all online users", onlineJids(server), v!.text("max_items")),
+    },
+  ];
+}
