@@ -4,9 +4,29 @@
 # Framework, conformance/run.ts), which fails on a regression of its ratchet. Installs the Debian
 # packages these drive when they are missing. Called by `./run test` (which has already put Node
 # 24 on PATH). With arguments (a vitest filter) only vitest runs.
+# Redis and Cassandra (scripts/services/) are started before vitest for the scale-out backends'
+# tests and stopped at exit — only those this script started; XMPPD_SERVICES=none skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/debian-deps.sh
+started=()
+stop_services() {
+  local s
+  for s in "${started[@]}"; do bash "scripts/services/$s.sh" stop || true; done
+}
+trap stop_services EXIT
+if [ "${XMPPD_SERVICES:-}" != none ]; then
+  for s in redis cassandra; do
+    if bash "scripts/services/$s.sh" status > /dev/null 2>&1; then
+      echo "$s: already running, left running after the tests"
+    elif bash "scripts/services/$s.sh" start; then
+      started+=("$s")
+    else
+      # Not fatal here: its tests then fail in CI (test/helpers/services.ts) and say why.
+      echo "$s: did not start; its tests will fail in CI and be skipped elsewhere" >&2
+    fi
+  done
+fi
 results="$(mktemp -t xmppd-tests-XXXXXX.json)"
 status=0
 npm test -- --reporter=default --reporter=json --outputFile="$results" "$@" || status=$?
