@@ -34,7 +34,7 @@ describe("cassandra schema", () => {
     expect(cql[0]).toBe("CREATE KEYSPACE IF NOT EXISTS xmppd WITH replication = " +
       "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc''2': 2} AND durable_writes = true");
     expect(cql.slice(1).map((s) => /TABLE IF NOT EXISTS xmppd\.(\w+)/.exec(s)?.[1])).toEqual(
-      ["keyval", "keyval_owners", "map", "log", "log_by_with", "log_partitions", "log_expiry", "owner_stores"]);
+      ["keyval", "keyval_owners", "map", "log", "log_by_with", "log_partitions", "log_expiry", "log_expiry_days", "owner_stores"]);
   });
 
   it("refuses a keyspace name CQL would not take unquoted, and a replication without a class", () => {

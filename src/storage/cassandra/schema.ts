@@ -12,6 +12,8 @@
 //   log_partitions ((store, owner), bucket, with_bare)  every log partition an owner has ('' is
 //                 `log` itself): queries walk buckets from it; clear / purgeOwner delete by it
 //   log_expiry    ((store, day), expires, owner, id)   expire(now) walks the days up to now
+//   log_expiry_days ((store), day)                 the days log_expiry has rows for: expire(now)
+//                 reads them instead of every day since 1970, and deletes a day once it is past
 //   owner_stores  ((owner), kind, store)           purgeOwner finds every store holding the owner
 export interface CassandraSchemaOptions {
   keyspace: string;
@@ -34,6 +36,7 @@ export function schemaStatements(o: CassandraSchemaOptions): string[] {
     `CREATE TABLE IF NOT EXISTS ${ks}.log_by_with (store text, owner text, with_bare text, bucket int, ${entry}, PRIMARY KEY ((store, owner, with_bare, bucket), id))`,
     `CREATE TABLE IF NOT EXISTS ${ks}.log_partitions (store text, owner text, bucket int, with_bare text, PRIMARY KEY ((store, owner), bucket, with_bare))`,
     `CREATE TABLE IF NOT EXISTS ${ks}.log_expiry (store text, day int, expires bigint, owner text, id text, bucket int, with_bare text, PRIMARY KEY ((store, day), expires, owner, id))`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.log_expiry_days (store text, day int, PRIMARY KEY ((store), day))`,
     `CREATE TABLE IF NOT EXISTS ${ks}.owner_stores (owner text, kind text, store text, PRIMARY KEY ((owner), kind, store))`,
   ];
 }
