@@ -8,6 +8,7 @@ import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts"
 import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
 import { XmppServer } from "./server.ts";
+import { describeStorage } from "./storage/open.ts";
 import { JidError, parseJid } from "./xml/jid.ts";
 
 const USAGE = `usage: xmppd <command> [options]
@@ -117,7 +118,7 @@ async function run(argv: string[]): Promise<number> {
     }
     case "check": {
       new XmppServer(cfg);
-      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}`);
+      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}, ${describeStorage(cfg.server)}`);
       return 0;
     }
     default:

@@ -1,7 +1,6 @@
 // The composition root: configuration, storage, router, modules and listeners, wired explicitly.
 // Module dependencies are declared by the modules and checked here at boot, not implied by order.
 import type { Server as NetServer } from "node:net";
-import { join } from "node:path";
 import { Accounts } from "./core/accounts.ts";
 import type { LoadedConfig, ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
@@ -13,7 +12,7 @@ import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
 import { modules as defaultModules } from "./modules/index.ts";
-import { SqliteStorage } from "./storage/embedded/sqlite.ts";
+import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption } from "./stream/sm.ts";
@@ -67,7 +66,7 @@ export class XmppServer implements ServerApi, StreamContext {
     if (this.domain.local || this.domain.resource) throw new ConfigError(`domain: '${this.config.domain}' is not a domain`);
     this.log = opts.log ?? createLogger(this.config.log.level);
     this.admins = new Set(this.config.admins.map((a) => parseJid(a).bare.toString()));
-    this.storage = opts.storage ?? new SqliteStorage(join(this.config.dataDir, "xmppd.sqlite"));
+    this.storage = opts.storage ?? openStorage(this.config);
     this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
     this.authFailures = new WindowCounter(60_000, this.config.auth.failuresPerMinute);
@@ -104,6 +103,7 @@ export class XmppServer implements ServerApi, StreamContext {
   }
 
   async start(): Promise<void> {
+    await storageReady(this.storage);
     for (const m of this.moduleList) {
       const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`);
       const ctx = new ModuleContext<unknown>(m.name, options, this, this.log.child({ module: m.name }));

@@ -48,6 +48,23 @@ describe("configuration errors are one line", () => {
     expect(cli(["check", "-c", join(dir, "missing.jsonc")]).err).toMatch(/^xmppd: configuration error: config file .* not found$/);
   });
 
+  it("check validates the storage section without connecting to the cluster", () => {
+    const file = join(dir, "storage.jsonc");
+    writeFileSync(file, `{ "storage": { "backend": "cassandra", "cassandra": { "contactPoints": ["10.0.0.7:9042"], "keyspace": "chat",
+      "replication": "{'class': 'NetworkTopologyStrategy', 'dc1': 3}" } } }`);
+    // 10.0.0.7 is never contacted: check only validates.
+    expect(cli(["check", "-c", file])).toMatchObject({ code: 0 });
+    expect(cli(["check", "-c", file]).out).toMatch(/cassandra storage: keyspace chat at 10\.0\.0\.7:9042 \(datacenter1, LOCAL_QUORUM\)$/);
+    expect(cli(["check"]).out).toMatch(/embedded storage in .*xmppd\.sqlite$/);
+    expect(cli(["check"], { XMPPD_STORAGE__BACKEND: "mongo" }).err).toBe("xmppd: configuration error: storage.backend: must be one of embedded, cassandra");
+    expect(cli(["check", "-c", file], { XMPPD_STORAGE__CASSANDRA__KEYSPACE: "Chat-1" }).err)
+      .toMatch(/^xmppd: configuration error: storage\.cassandra\.keyspace: must be lower-case letters/);
+    expect(cli(["check", "-c", file], { XMPPD_STORAGE__CASSANDRA__REPLICATION: "{'class': 'Everywhere'}" }).err)
+      .toBe("xmppd: configuration error: storage.cassandra.replication: class must be SimpleStrategy or NetworkTopologyStrategy");
+    expect(cli(["check", "-c", file], { XMPPD_STORAGE__CASSANDRA__CONSISTENCY: "SOME" }).err)
+      .toMatch(/^xmppd: configuration error: storage\.cassandra\.consistency: must be one of LOCAL_QUORUM/);
+  });
+
   it("an unknown command prints the usage", () => {
     const r = cli(["frobnicate"]);
     expect(r.code).toBe(1);

@@ -6,40 +6,30 @@
 // data centre's replicas is read by any later LOCAL_QUORUM read there). Lightweight
 // transactions run their Paxos round at LOCAL_SERIAL (SERIAL when the consistency is not a
 // LOCAL_ one).
-import cassandra from "cassandra-driver";
+//
+// The driver is loaded by the first connection, not at import: a server on the embedded backend
+// (and every CLI command) starts without it.
+import type cassandra from "cassandra-driver";
+import type { CassandraOptions, Consistency } from "./options.ts";
 import { schemaStatements } from "./schema.ts";
 
-const { Client, policies, types } = cassandra;
-type Client = InstanceType<typeof Client>;
+type Client = cassandra.Client;
 type ResultSet = cassandra.types.ResultSet;
 type QueryOptions = cassandra.QueryOptions;
+type TimestampGenerator = cassandra.policies.timestampGeneration.TimestampGenerator;
 export type Row = cassandra.types.Row;
 
-export const CONSISTENCIES = ["LOCAL_QUORUM", "QUORUM", "EACH_QUORUM", "LOCAL_ONE", "ONE", "TWO", "THREE", "ALL"] as const;
-export type Consistency = (typeof CONSISTENCIES)[number];
-
-export interface CassandraOptions {
-  /** "host" or "host:port" of one or more nodes; the driver finds the rest of the cluster. */
-  contactPoints: string[];
-  /** The data centre whose nodes serve this server (LOCAL_* consistencies count in it). */
-  localDataCenter: string;
-  keyspace: string;
-  /** The keyspace's replication map, e.g. { class: "NetworkTopologyStrategy", dc1: 3 }. */
-  replication: Record<string, string | number>;
-  consistency?: Consistency;
-}
-
+/** The native protocol's consistency codes (the driver's types.consistencies). */
 const LEVEL: Record<Consistency, number> = {
-  LOCAL_QUORUM: types.consistencies.localQuorum, QUORUM: types.consistencies.quorum,
-  EACH_QUORUM: types.consistencies.eachQuorum, LOCAL_ONE: types.consistencies.localOne,
-  ONE: types.consistencies.one, TWO: types.consistencies.two, THREE: types.consistencies.three,
-  ALL: types.consistencies.all,
+  ONE: 0x01, TWO: 0x02, THREE: 0x03, QUORUM: 0x04, ALL: 0x05, LOCAL_QUORUM: 0x06, EACH_QUORUM: 0x07, LOCAL_ONE: 0x0a,
 };
+const SERIAL = 0x08;
+const LOCAL_SERIAL = 0x09;
 
 export class CassandraDb {
   readonly ks: string;
   private readonly opts: CassandraOptions;
-  private readonly clock = new policies.timestampGeneration.MonotonicTimestampGenerator(1000, 1000);
+  private clock: TimestampGenerator | undefined;
   private opening: Promise<Client> | undefined;
   private closed = false;
 
@@ -61,14 +51,16 @@ export class CassandraDb {
   }
 
   private async open(): Promise<Client> {
+    const { Client, policies } = (await import("cassandra-driver")).default;
     const consistency = this.opts.consistency ?? "LOCAL_QUORUM";
+    this.clock ??= new policies.timestampGeneration.MonotonicTimestampGenerator(1000, 1000);
     const client = new Client({
       contactPoints: this.opts.contactPoints,
       localDataCenter: this.opts.localDataCenter,
       policies: { timestampGeneration: this.clock },
       queryOptions: {
         consistency: LEVEL[consistency],
-        serialConsistency: consistency.startsWith("LOCAL_") ? types.consistencies.localSerial : types.consistencies.serial,
+        serialConsistency: consistency.startsWith("LOCAL_") ? LOCAL_SERIAL : SERIAL,
         prepare: true,
       },
     });
@@ -107,7 +99,7 @@ export class CassandraDb {
    */
   async timestamp(): Promise<number> {
     const c = await this.client();
-    const t = this.clock.next(c);
+    const t = this.clock!.next(c);
     return typeof t === "number" ? t : t.toNumber();
   }
 

@@ -3,11 +3,12 @@
 // schema.ts; key-value and maps: keyval.ts; logs: log.ts; the connection: db.ts. It passes the
 // contract suite unchanged (test/storage/cassandra.test.ts).
 import type { KeyValueStore, LogStore, MapStore, StorageProvider } from "../types.ts";
-import { CassandraDb, type CassandraOptions } from "./db.ts";
+import { CassandraDb } from "./db.ts";
+import type { CassandraOptions } from "./options.ts";
 import { keyvalStore, mapStore } from "./keyval.ts";
 import { clearLog, inChunks, logStore } from "./log.ts";
 
-export { CONSISTENCIES, type CassandraOptions, type Consistency } from "./db.ts";
+export { CONSISTENCIES, type CassandraOptions, type Consistency } from "./options.ts";
 
 export class CassandraStorage implements StorageProvider {
   private readonly db: CassandraDb;

@@ -21,10 +21,11 @@ export interface CassandraSchemaOptions {
   replication: Record<string, string | number>;
 }
 
-const NAME = /^[a-z][a-z0-9_]{0,47}$/;
+/** A keyspace name CQL takes unquoted, within Cassandra's 48 characters. */
+export const KEYSPACE_NAME = /^[a-z][a-z0-9_]{0,47}$/;
 
 export function schemaStatements(o: CassandraSchemaOptions): string[] {
-  if (!NAME.test(o.keyspace)) throw new RangeError(`keyspace ${JSON.stringify(o.keyspace)}: lower-case letters, digits, _ (48 at most)`);
+  if (!KEYSPACE_NAME.test(o.keyspace)) throw new RangeError(`keyspace ${JSON.stringify(o.keyspace)}: lower-case letters, digits, _ (48 at most)`);
   const ks = o.keyspace;
   const entry = "id text, at bigint, with_full text, value text, expires bigint";
   return [
