@@ -33,6 +33,24 @@ describe("config", () => {
     });
   });
 
+  it("reads the storage section: embedded by default, a Cassandra cluster with its replication as a map or as CQL text", () => {
+    const d = loadConfig(undefined, {}).server.storage;
+    expect(d.backend).toBe("embedded");
+    expect(d.cassandra).toEqual({ contactPoints: ["127.0.0.1:9042"], localDataCenter: "datacenter1", keyspace: "xmppd",
+      replication: { class: "SimpleStrategy", replication_factor: 1 }, consistency: "LOCAL_QUORUM" });
+    const map = loadConfig(file(`{ "storage": { "backend": "cassandra", "cassandra": { "replication": { "class": "NetworkTopologyStrategy", "dc1": 3 } } } }`), {});
+    const text = loadConfig(file(`{ "storage": { "backend": "cassandra" } }`),
+      { XMPPD_STORAGE__CASSANDRA__REPLICATION: "{'class': 'NetworkTopologyStrategy', 'dc1': 3}", XMPPD_STORAGE__CASSANDRA__CONTACT_POINTS: "a:9042, b" });
+    expect(map.server.storage.cassandra.replication).toEqual({ class: "NetworkTopologyStrategy", dc1: 3 });
+    expect(text.server.storage.cassandra.replication).toEqual({ class: "NetworkTopologyStrategy", dc1: 3 });
+    expect(text.server.storage.cassandra.contactPoints).toEqual(["a:9042", "b"]);
+    expect(() => loadConfig(file(`{ "storage": { "cassandra": { "replication": "{class: x" } } }`), {}))
+      .toThrow(/^storage\.cassandra\.replication: must be a map such as/);
+    expect(() => loadConfig(file(`{ "storage": { "cassandra": { "replication": { "class": "SimpleStrategy", "rf": [1] } } } }`), {}))
+      .toThrow("storage.cassandra.replication: rf must be a string or a number");
+    expect(() => loadConfig(file(`{ "storage": { "cassandra": { "keyspace": "x; DROP" } } }`), {})).toThrow(/^storage\.cassandra\.keyspace: must be lower-case/);
+  });
+
   it("names an unknown key", () => {
     expect(() => loadConfig(file(`{ "c2s": { "prot": 1 } }`), {})).toThrow(/^c2s\.prot: unknown option/);
   });
