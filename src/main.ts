@@ -8,6 +8,7 @@ import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts"
 import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
 import { XmppServer } from "./server.ts";
+import { StorageUnavailableError } from "./storage/errors.ts";
 import { describeStorage } from "./storage/open.ts";
 import { JidError, parseJid } from "./xml/jid.ts";
 
@@ -134,6 +135,7 @@ run(process.argv.slice(2)).then(
     if (e instanceof ConfigError) console.error(`xmppd: configuration error: ${e.message}`);
     else if (e instanceof UsageError) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
     else if (e instanceof AccountError || e instanceof JidError) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof StorageUnavailableError) console.error(`xmppd: storage unavailable: ${e.message}`);
     else if (e instanceof Error && /already in use|cannot listen/.test(e.message)) console.error(`xmppd: ${e.message}`);
     else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
     else console.error(e);

@@ -83,6 +83,14 @@ describe("configuration errors are one line", () => {
 });
 
 describe("start", () => {
+  it("a Cassandra cluster that does not answer is one line, and nothing is served", async () => {
+    const port = await freePort();
+    const r = cli(["start"], { XMPPD_STORAGE__BACKEND: "cassandra", XMPPD_STORAGE__CASSANDRA__CONTACT_POINTS: `127.0.0.1:${port}`, XMPPD_C2S__PORT: "0", XMPPD_C2S__DIRECT_TLS_PORT: "0" });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^xmppd: storage unavailable: cassandra at 127\\.0\\.0\\.1:${port}: .+$`));
+  });
+
+
   it("serves the accounts made with adduser, and SIGTERM closes streams with <system-shutdown/>", async () => {
     cli(["adduser", "dave@localhost", "pw"]);
     const port = await freePort();

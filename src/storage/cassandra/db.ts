@@ -10,6 +10,7 @@
 // The driver is loaded by the first connection, not at import: a server on the embedded backend
 // (and every CLI command) starts without it.
 import type cassandra from "cassandra-driver";
+import { StorageUnavailableError } from "../errors.ts";
 import type { CassandraOptions, Consistency } from "./options.ts";
 import { schemaStatements } from "./schema.ts";
 
@@ -66,6 +67,16 @@ export class CassandraDb {
     });
     try {
       await client.connect();
+    } catch (e) {
+      await client.shutdown().catch(() => undefined);
+      // NoHostAvailableError: one error per node tried, in innerErrors.
+      const inner = (e as { innerErrors?: Record<string, Error> }).innerErrors;
+      const why = inner && Object.keys(inner).length > 0
+        ? Object.entries(inner).map(([host, err]) => `${host}: ${err.message}`).join("; ")
+        : (e as Error).message;
+      throw new StorageUnavailableError(`cassandra at ${this.opts.contactPoints.join(", ")}: ${why.replace(/\s+/g, " ")}`, { cause: e });
+    }
+    try {
       // DDL one statement at a time: each waits for schema agreement before the next refers to it.
       for (const cql of schemaStatements(this.opts)) await client.execute(cql, [], { prepare: false });
     } catch (e) {
