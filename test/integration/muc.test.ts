@@ -52,7 +52,7 @@ const admin = (c: Im, room: string, ...items: Element[]) => c.ask(xml("iq", { ty
 
 beforeAll(async () => {
   t = await startServer({ users: { romeo: "pw", juliet: "pw", mercutio: "pw", tybalt: "pw" } });
-  [romeo, juliet, mercutio, tybalt] = await Promise.all(["romeo", "juliet", "mercutio", "tybalt"].map((u) => connect(t, u)));
+  [romeo, juliet, mercutio, tybalt] = (await Promise.all(["romeo", "juliet", "mercutio", "tybalt"].map((u) => connect(t, u)))) as [Im, Im, Im, Im];
 });
 afterAll(async () => {
   await Promise.all([romeo, juliet, mercutio, tybalt].map((c) => c.stop().catch(() => {})));

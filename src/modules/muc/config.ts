@@ -39,7 +39,8 @@ export function defaultConfig(historyLength: number): RoomConfig {
 const bool = (b: boolean) => (b ? "1" : "0");
 const MAXUSERS = ["10", "20", "30", "50", "100", "200", "500", "1000", "2000", "5000", "none"];
 
-function fields(c: RoomConfig, maxHistory: number): Field[] {
+/** The form's fields; `open` leaves the maxusers options out, so that any number may be submitted (Smack sends 2). */
+function fields(c: RoomConfig, maxHistory: number, open = false): Field[] {
   return [
     { type: "text-single", var: "muc#roomconfig_roomname", label: "Name", values: [c.name] },
     { type: "text-single", var: "muc#roomconfig_roomdesc", label: "Description", values: [c.description] },
@@ -52,7 +53,7 @@ function fields(c: RoomConfig, maxHistory: number): Field[] {
     {
       type: "list-single", var: "muc#roomconfig_maxusers", label: "Most occupants",
       values: [c.maxUsers === 0 ? "none" : String(c.maxUsers)],
-      options: [...new Set([...MAXUSERS, ...(c.maxUsers === 0 ? [] : [String(c.maxUsers)])])].map((value) => ({ value })),
+      options: open ? undefined : [...new Set([...MAXUSERS, ...(c.maxUsers === 0 ? [] : [String(c.maxUsers)])])].map((value) => ({ value })),
     },
     {
       type: "list-single", var: "muc#roomconfig_whois", label: "Who may see occupants' real JIDs", values: [c.whois],
@@ -77,7 +78,7 @@ export function applyConfigForm(x: Element, c: RoomConfig, maxHistory: number): 
   const sub = parseSubmission(x);
   if (sub instanceof StanzaError) return sub;
   if (sub.formType !== undefined && sub.formType !== ROOMCONFIG) return new StanzaError("bad-request", `expected FORM_TYPE ${ROOMCONFIG}`);
-  const v = readForm(sub, fields(c, maxHistory));
+  const v = readForm(sub, fields(c, maxHistory, true));
   if (v instanceof StanzaError) return v;
   if ("missing" in v) return new StanzaError("bad-request", `${v.missing} is required`);
   const next = { ...c };
@@ -91,7 +92,11 @@ export function applyConfigForm(x: Element, c: RoomConfig, maxHistory: number): 
   next.passwordProtected = b("passwordprotectedroom", c.passwordProtected);
   next.password = v.has("muc#roomconfig_roomsecret") ? (v.text("muc#roomconfig_roomsecret") ?? "") : c.password;
   const max = v.text("muc#roomconfig_maxusers");
-  if (max !== undefined) next.maxUsers = max === "none" ? 0 : Number(max);
+  if (max !== undefined) {
+    const n = max === "none" || max === "" ? 0 : Number(max);
+    if (!Number.isInteger(n) || n < 0) return new StanzaError("not-acceptable", "muc#roomconfig_maxusers is a number or 'none'");
+    next.maxUsers = n;
+  }
   const whois = v.text("muc#roomconfig_whois");
   if (whois === "moderators" || whois === "anyone") next.whois = whois;
   const hist = v.text("muc#roomconfig_historylength");

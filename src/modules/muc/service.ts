@@ -162,7 +162,7 @@ export class MucService implements Component, RoomHost {
     const ns = q.attrs.xmlns;
     let payload: Element | undefined;
     if (ns === NS.discoInfo && type === "get") payload = this.roomInfo(room, q);
-    else if (ns === NS.discoItems && type === "get") payload = xml("query", { xmlns: NS.discoItems });
+    else if (ns === NS.discoItems && type === "get") payload = this.roomItems(room, from);
     else if (ns === MUC_ADMIN) payload = type === "get" ? adminGet(room, from, q) : (adminSet(room, from, q), undefined);
     else if (ns === MUC_OWNER) payload = type === "get" ? ownerGet(room, from, this.maxHistory) : (ownerSet(room, from, q, this.maxHistory), undefined);
     else if (ns === NS.ping && type === "get") payload = undefined;
@@ -183,16 +183,26 @@ export class MucService implements Component, RoomHost {
       roomInfoForm(room.config, room.occupants.size, room.subject.text));
   }
 
+  /** §6.5: the occupants' room JIDs (nicknames are public to anyone who may see the room; a hidden room shows them to occupants only). */
+  private roomItems(room: Room, from: JID): Element {
+    const q = xml("query", { xmlns: NS.discoItems });
+    if (!room.config.public && !room.occupantOf(from)) return q;
+    for (const o of room.occupants.values()) q.append(xml("item", { jid: o.roomJid.toString(), name: o.nick }));
+    return q;
+  }
+
   /** iq to room/nick: XEP-0410 self-ping answered here; other iq go to the occupant under an id of ours. */
   private occupantIq(room: Room, stanza: Element, from: JID, nick: string): void {
     const type = stanza.attrs.type;
     if (type === "result" || type === "error") return this.iqResponse(stanza);
+    const q = stanza.getChildElements()[0]!;
+    const isPing = q.name === "ping" && q.attrs.xmlns === NS.ping;
     const sender = room.occupantOf(from);
-    if (!sender) throw new StanzaError("not-acceptable", "you are not an occupant of this room");
+    // XEP-0410 §3: a self-ping from someone not joined is not-acceptable; other iq from non-occupants are bad-request.
+    if (!sender) throw new StanzaError(isPing ? "not-acceptable" : "bad-request", "you are not an occupant of this room");
     const target = room.occupants.get(nick);
     if (!target) throw new StanzaError("item-not-found", "no such occupant");
-    const q = stanza.getChildElements()[0]!;
-    if (target === sender && q.name === "ping" && q.attrs.xmlns === NS.ping) return this.reply(stanza, undefined);
+    if (target === sender && isPing) return this.reply(stanza, undefined);
     if (this.forwarded.size >= 10_000) throw new StanzaError("resource-constraint");
     const id = randomUUID();
     const timer = setTimeout(() => this.forwarded.delete(id), 60_000);
