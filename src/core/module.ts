@@ -102,6 +102,8 @@ export class DiscoRegistry {
   /** The server's nodes other than its caps node, by node name. */
   readonly hostNodes = new Map<string, DiscoNode>();
   readonly accountFeatures = new Map<string, number>();
+  /** Items of the server's disco#items (XEP-0030 §4.1): its services, such as a MUC domain. */
+  readonly items: DiscoItem[] = [];
   readonly identities: Identity[] = [];
   /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
   readonly extensions: Element[] = [];
@@ -176,6 +178,13 @@ export class ModuleContext<O> {
   /** A node of the server's disco#info and disco#items; one module owns each node name. */
   hostNode(node: string, handler: DiscoNode): void {
     this.undo.push(this.server.disco.addNode(node, handler));
+  }
+
+  /** An item of the server's disco#items (a service on its own domain). */
+  item(item: DiscoItem): void {
+    const list = this.server.disco.items;
+    list.push(item);
+    this.undo.push(() => list.splice(list.indexOf(item), 1));
   }
 
   identity(identity: Identity): void {

@@ -69,7 +69,7 @@ export default defineModule({
     ctx.iq("host", NS.discoItems, "query", {
       get: ({ payload, from }) => {
         const node = payload.attrs.node;
-        const items = node === undefined ? [] : nodeOf(disco, node).items(from);
+        const items = node === undefined ? disco.items : nodeOf(disco, node).items(from);
         return xml("query", { xmlns: NS.discoItems, node }, items.map((i) => xml("item", { jid: i.jid, node: i.node, name: i.name })));
       },
     });
