@@ -103,6 +103,8 @@ export class DiscoRegistry {
   readonly hostNodes = new Map<string, DiscoNode>();
   readonly accountFeatures = new Map<string, number>();
   readonly identities: Identity[] = [];
+  /** Identities of every account besides account/registered (XEP-0163 §6: pubsub/pep). */
+  readonly accountIdentities: Identity[] = [];
   /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
   readonly extensions: Element[] = [];
 
@@ -179,7 +181,15 @@ export class ModuleContext<O> {
   }
 
   identity(identity: Identity): void {
-    const list = this.server.disco.identities;
+    this.addIdentity(this.server.disco.identities, identity);
+  }
+
+  /** An identity of every account's disco#info (bare JID). */
+  accountIdentity(identity: Identity): void {
+    this.addIdentity(this.server.disco.accountIdentities, identity);
+  }
+
+  private addIdentity(list: Identity[], identity: Identity): void {
     list.push(identity);
     this.undo.push(() => list.splice(list.indexOf(identity), 1));
   }
