@@ -26,7 +26,7 @@ const FEATURES = [
 
 export default defineModule({
   name: "pep",
-  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }],
+  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }, { spec: "XEP-0402", version: "1.2.0" }],
   depends: ["roster", "disco"],
   options: {
     maxItems: int("Items one node keeps at most (what max_items 'max' means).", 256, 1, 100_000),
