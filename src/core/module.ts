@@ -105,6 +105,8 @@ export class DiscoRegistry {
   /** Items of the server's disco#items (XEP-0030 §4.1): its services, such as a MUC domain. */
   readonly items: DiscoItem[] = [];
   readonly identities: Identity[] = [];
+  /** Identities of every account besides account/registered (XEP-0163 §6: pubsub/pep). */
+  readonly accountIdentities: Identity[] = [];
   /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
   readonly extensions: Element[] = [];
 
@@ -188,7 +190,15 @@ export class ModuleContext<O> {
   }
 
   identity(identity: Identity): void {
-    const list = this.server.disco.identities;
+    this.addIdentity(this.server.disco.identities, identity);
+  }
+
+  /** An identity of every account's disco#info (bare JID). */
+  accountIdentity(identity: Identity): void {
+    this.addIdentity(this.server.disco.accountIdentities, identity);
+  }
+
+  private addIdentity(list: Identity[], identity: Identity): void {
     list.push(identity);
     this.undo.push(() => list.splice(list.indexOf(identity), 1));
   }

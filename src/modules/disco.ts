@@ -78,7 +78,7 @@ export default defineModule({
       get: ({ payload }) => {
         if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
         const features = new Set([NS.discoInfo, NS.discoItems, ...disco.accountFeatures.keys()]);
-        return infoQuery([{ category: "account", type: "registered" }], features, []);
+        return infoQuery([{ category: "account", type: "registered" }, ...disco.accountIdentities], features, []);
       },
     });
     ctx.iq("account", NS.discoItems, "query", {

@@ -20,6 +20,7 @@ import mam from "./mam/index.ts";
 import adhoc from "./adhoc/index.ts";
 import admin from "./admin/index.ts";
 import muc from "./muc/index.ts";
+import pep from "./pep/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -41,6 +42,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   adhoc,
   admin,
   muc,
+  pep,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
