@@ -102,7 +102,11 @@ export class DiscoRegistry {
   /** The server's nodes other than its caps node, by node name. */
   readonly hostNodes = new Map<string, DiscoNode>();
   readonly accountFeatures = new Map<string, number>();
+  /** Items of the server's disco#items (XEP-0030 §4.1): its services, such as a MUC domain. */
+  readonly items: DiscoItem[] = [];
   readonly identities: Identity[] = [];
+  /** Identities of every account besides account/registered (XEP-0163 §6: pubsub/pep). */
+  readonly accountIdentities: Identity[] = [];
   /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
   readonly extensions: Element[] = [];
 
@@ -178,8 +182,23 @@ export class ModuleContext<O> {
     this.undo.push(this.server.disco.addNode(node, handler));
   }
 
+  /** An item of the server's disco#items (a service on its own domain). */
+  item(item: DiscoItem): void {
+    const list = this.server.disco.items;
+    list.push(item);
+    this.undo.push(() => list.splice(list.indexOf(item), 1));
+  }
+
   identity(identity: Identity): void {
-    const list = this.server.disco.identities;
+    this.addIdentity(this.server.disco.identities, identity);
+  }
+
+  /** An identity of every account's disco#info (bare JID). */
+  accountIdentity(identity: Identity): void {
+    this.addIdentity(this.server.disco.accountIdentities, identity);
+  }
+
+  private addIdentity(list: Identity[], identity: Identity): void {
     list.push(identity);
     this.undo.push(() => list.splice(list.indexOf(identity), 1));
   }

@@ -69,7 +69,7 @@ export default defineModule({
     ctx.iq("host", NS.discoItems, "query", {
       get: ({ payload, from }) => {
         const node = payload.attrs.node;
-        const items = node === undefined ? [] : nodeOf(disco, node).items(from);
+        const items = node === undefined ? disco.items : nodeOf(disco, node).items(from);
         return xml("query", { xmlns: NS.discoItems, node }, items.map((i) => xml("item", { jid: i.jid, node: i.node, name: i.name })));
       },
     });
@@ -78,7 +78,7 @@ export default defineModule({
       get: ({ payload }) => {
         if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
         const features = new Set([NS.discoInfo, NS.discoItems, ...disco.accountFeatures.keys()]);
-        return infoQuery([{ category: "account", type: "registered" }], features, []);
+        return infoQuery([{ category: "account", type: "registered" }, ...disco.accountIdentities], features, []);
       },
     });
     ctx.iq("account", NS.discoItems, "query", {

@@ -19,6 +19,8 @@ import push from "./push/index.ts";
 import mam from "./mam/index.ts";
 import adhoc from "./adhoc/index.ts";
 import admin from "./admin/index.ts";
+import muc from "./muc/index.ts";
+import pep from "./pep/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -39,6 +41,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   mam,
   adhoc,
   admin,
+  muc,
+  pep,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

@@ -26,6 +26,8 @@ declare module "ltx" {
     text(val?: string): string;
     attr(name: string, val?: string): string | undefined;
     toString(): string;
+    /** Serialises through `writer`, piece by piece (toString is built on it). */
+    write(writer: (s: string) => void): void;
   }
   export function createElement(
     name: string,

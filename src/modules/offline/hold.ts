@@ -3,7 +3,7 @@
 // itself until its flush is done, the session's messages are held back in arrival order and
 // written after the last stored one (or, if the session ended meanwhile, sent another way). Other stanzas (presence, iq) pass; any hold already in
 // place (client state indication, XEP-0352) keeps working underneath.
-import type { Element } from "../../xml/element.ts";
+import { clone, type Element } from "../../xml/element.ts";
 import type { Session } from "../../core/session.ts";
 import { addHold } from "../../core/hold.ts";
 
@@ -18,7 +18,8 @@ export function holdMessages(session: Session): MessageHold {
   const held: Element[] = [];
   const hold = addHold(session, (stanza) => {
     if (stanza.name !== "message") return false;
-    held.push(stanza);
+    // A copy: a room reuses its element for the next occupant once it is handed over (muc/fanout.ts).
+    held.push(clone(stanza));
     return true;
   });
   return {

@@ -1,0 +1,263 @@
+// The MUC service (XEP-0045 §6): a component on its own domain that takes every stanza to it,
+// keeps the rooms, answers service discovery for itself and its rooms (§6.1-§6.4), forwards iq
+// between occupants (§7.5 style, with its own ids) and answers XEP-0410 self-pings.
+import { randomUUID } from "node:crypto";
+import { xml, type Element } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+import { jid, type JID } from "../../xml/jid.ts";
+import { StanzaError } from "../../core/errors.ts";
+import type { Component, Router } from "../../core/router.ts";
+import type { Session } from "../../core/session.ts";
+import type { MapStore } from "../../storage/types.ts";
+import { roomFeatures, roomInfoForm, type RoomConfig } from "./config.ts";
+import type { Delivery } from "./fanout.ts";
+import { Room, type RoomHost } from "./room.ts";
+import { toOccupant, toRoom } from "./messages.ts";
+import { MUC_ADMIN, MUC_OWNER, adminGet, adminSet, ownerGet, ownerSet } from "./admin.ts";
+import { OCCUPANT_ID } from "./occupant.ts";
+import type { Affiliation } from "./roles.ts";
+
+export const SELF_PING = "http://jabber.org/protocol/muc#self-ping-optimization";
+const STABLE_ID = "http://jabber.org/protocol/muc#stable_id";
+
+/** What a persistent room keeps across restarts. */
+export interface StoredRoom {
+  config: RoomConfig;
+  affiliations: [string, Affiliation][];
+  secret: string;
+  subject: { text: string; by: string };
+}
+
+export interface ServiceOptions {
+  domain: JID;
+  name: string;
+  maxHistory: number;
+  maxUsers: number;
+  maxRooms: number;
+}
+
+interface Forwarded { id: string; from: string; timer: NodeJS.Timeout }
+
+export class MucService implements Component, RoomHost {
+  readonly rooms = new Map<string, Room>();
+  /** Real full JID -> the rooms it is in, to end its visits when its session ends. */
+  private readonly visits = new Map<string, Set<Room>>();
+  private readonly forwarded = new Map<string, Forwarded>();
+  readonly delivery: Delivery;
+  readonly maxHistory: number;
+  readonly maxUsers: number;
+  private readonly opts: ServiceOptions;
+  private readonly router: Router;
+  private readonly store: MapStore<StoredRoom>;
+
+  constructor(opts: ServiceOptions, router: Router, delivery: Delivery, store: MapStore<StoredRoom>) {
+    this.opts = opts;
+    this.router = router;
+    this.delivery = delivery;
+    this.store = store;
+    this.maxHistory = opts.maxHistory;
+    this.maxUsers = opts.maxUsers;
+  }
+
+  async load(): Promise<void> {
+    for (const [local, s] of await this.store.getAll(this.opts.domain.toString())) {
+      const room = new Room(jid(local, this.opts.domain.domain), this, s.config, s.secret);
+      for (const [bare, aff] of s.affiliations) room.affiliations.set(bare, aff);
+      room.subject = s.subject;
+      this.rooms.set(local, room);
+    }
+  }
+
+  // ---- RoomHost ------------------------------------------------------------------------------
+
+  route(stanza: Element): void {
+    void this.router.route(stanza);
+  }
+
+  changed(room: Room): void {
+    const owner = this.opts.domain.toString();
+    if (!room.config.persistent) return void this.store.set(owner, room.jid.local, undefined);
+    const s: StoredRoom = { config: room.config, affiliations: [...room.affiliations], secret: room.secret, subject: room.subject };
+    void this.store.set(owner, room.jid.local, s);
+  }
+
+  gone(room: Room): void {
+    if (this.rooms.get(room.jid.local) === room) this.rooms.delete(room.jid.local);
+    void this.store.set(this.opts.domain.toString(), room.jid.local, undefined);
+  }
+
+  visiting(room: Room, real: JID, present: boolean): void {
+    const key = real.toString();
+    let set = this.visits.get(key);
+    if (present) {
+      if (!set) this.visits.set(key, (set = new Set()));
+      set.add(room);
+    } else if (set) {
+      set.delete(room);
+      if (set.size === 0) this.visits.delete(key);
+    }
+  }
+
+  /** A session ended without leaving its rooms: it leaves them now (others see it unavailable). */
+  sessionEnded(real: JID): void {
+    const set = this.visits.get(real.toString());
+    if (!set) return;
+    for (const room of [...set]) {
+      const o = room.occupantOf(real);
+      if (o) room.remove(o, ["333"]);
+    }
+  }
+
+  // ---- Component -----------------------------------------------------------------------------
+
+  async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined): Promise<void> {
+    if (to.local === "") return this.toService(stanza, from);
+    const room = this.rooms.get(to.local);
+    if (stanza.name === "presence") return this.presence(room, stanza, from, to);
+    if (!room) {
+      if (stanza.attrs.type === "error" || stanza.attrs.type === "result") return;
+      throw new StanzaError("item-not-found", "no such room");
+    }
+    if (stanza.name === "message") return to.resource === "" ? toRoom(room, stanza, from) : toOccupant(room, stanza, from, to.resource);
+    if (to.resource === "") return this.roomIq(room, stanza, from);
+    return this.occupantIq(room, stanza, from, to.resource);
+  }
+
+  private presence(room: Room | undefined, stanza: Element, from: JID, to: JID): void {
+    const type = stanza.attrs.type;
+    if (to.resource === "") {
+      if (type === undefined) throw new StanzaError("jid-malformed", "enter a room with a nickname (room@service/nick)");
+      return;
+    }
+    const o = room?.occupantOf(from);
+    if (type === "error") {
+      if (room && o) room.remove(o, ["333"]);
+      return;
+    }
+    if (type === "unavailable") {
+      if (room && o) room.remove(o, [], {}, undefined, statusOf(stanza));
+      return;
+    }
+    if (type !== undefined) return; // subscription requests mean nothing to a room
+    if (room && o) return o.nick === to.resource ? room.update(o, stanza) : room.changeNick(o, to.resource);
+    if (room) return room.join(from, to.resource, stanza, false);
+    if (this.rooms.size >= this.opts.maxRooms) throw new StanzaError("resource-constraint", "the service has too many rooms");
+    // §10.1.1: the creator becomes the owner; a room asked for with <x xmlns=muc/> stays locked until configured.
+    const created = new Room(to.bare, this);
+    created.affiliations.set(from.bare.toString(), "owner");
+    created.locked = stanza.getChild("x", NS.muc) !== undefined;
+    this.rooms.set(to.local, created);
+    try {
+      created.join(from, to.resource, stanza, true);
+    } catch (e) {
+      this.rooms.delete(to.local);
+      throw e;
+    }
+  }
+
+  private async roomIq(room: Room, stanza: Element, from: JID): Promise<void> {
+    const type = stanza.attrs.type;
+    if (type === "result" || type === "error") return;
+    const q = stanza.getChildElements()[0]!;
+    const ns = q.attrs.xmlns;
+    let payload: Element | undefined;
+    if (ns === NS.discoInfo && type === "get") payload = this.roomInfo(room, q);
+    else if (ns === NS.discoItems && type === "get") payload = this.roomItems(room, from);
+    else if (ns === MUC_ADMIN) payload = type === "get" ? adminGet(room, from, q) : (adminSet(room, from, q), undefined);
+    else if (ns === MUC_OWNER) payload = type === "get" ? ownerGet(room, from, this.maxHistory) : (ownerSet(room, from, q, this.maxHistory), undefined);
+    else if (ns === NS.ping && type === "get") payload = undefined;
+    else throw new StanzaError("service-unavailable");
+    this.reply(stanza, payload);
+  }
+
+  private reply(stanza: Element, payload: Element | undefined): void {
+    void this.router.route(xml("iq", { type: "result", id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from }, payload));
+  }
+
+  private roomInfo(room: Room, q: Element): Element {
+    if (q.attrs.node !== undefined) throw new StanzaError("item-not-found");
+    const features = [NS.muc, NS.discoInfo, NS.discoItems, NS.ping, SELF_PING, STABLE_ID, OCCUPANT_ID, ...roomFeatures(room.config)];
+    return xml("query", { xmlns: NS.discoInfo },
+      xml("identity", { category: "conference", type: "text", name: room.config.name || room.jid.local }),
+      features.sort().map((f) => xml("feature", { var: f })),
+      roomInfoForm(room.config, room.occupants.size, room.subject.text));
+  }
+
+  /** §6.5: the occupants' room JIDs (nicknames are public to anyone who may see the room; a hidden room shows them to occupants only). */
+  private roomItems(room: Room, from: JID): Element {
+    const q = xml("query", { xmlns: NS.discoItems });
+    if (!room.config.public && !room.occupantOf(from)) return q;
+    for (const o of room.occupants.values()) q.append(xml("item", { jid: o.roomJid.toString(), name: o.nick }));
+    return q;
+  }
+
+  /** iq to room/nick: XEP-0410 self-ping answered here; other iq go to the occupant under an id of ours. */
+  private occupantIq(room: Room, stanza: Element, from: JID, nick: string): void {
+    const type = stanza.attrs.type;
+    if (type === "result" || type === "error") return this.iqResponse(stanza);
+    const q = stanza.getChildElements()[0]!;
+    const isPing = q.name === "ping" && q.attrs.xmlns === NS.ping;
+    const sender = room.occupantOf(from);
+    // XEP-0410 §3: a self-ping from someone not joined is not-acceptable; other iq from non-occupants are bad-request.
+    if (!sender) throw new StanzaError(isPing ? "not-acceptable" : "bad-request", "you are not an occupant of this room");
+    const target = room.occupants.get(nick);
+    if (!target) throw new StanzaError("item-not-found", "no such occupant");
+    if (target === sender && isPing) return this.reply(stanza, undefined);
+    if (this.forwarded.size >= 10_000) throw new StanzaError("resource-constraint");
+    const id = randomUUID();
+    const timer = setTimeout(() => this.forwarded.delete(id), 60_000);
+    timer.unref();
+    this.forwarded.set(id, { id: stanza.attrs.id ?? "", from: from.toString(), timer });
+    const out = xml("iq", { ...stanza.attrs, id, from: sender.roomJid.toString(), to: target.jid.toString() });
+    out.children = stanza.children;
+    void this.router.route(out);
+  }
+
+  private iqResponse(stanza: Element): void {
+    const f = this.forwarded.get(stanza.attrs.id ?? "");
+    if (!f) return;
+    this.forwarded.delete(stanza.attrs.id ?? "");
+    clearTimeout(f.timer);
+    const out = xml("iq", { ...stanza.attrs, id: f.id, to: f.from });
+    out.attrs.from = stanza.attrs.to ?? "";
+    out.children = stanza.children;
+    void this.router.route(out);
+  }
+
+  // ---- the service itself --------------------------------------------------------------------
+
+  private toService(stanza: Element, _from: JID): void {
+    if (stanza.name !== "iq") {
+      if (stanza.name === "message" && stanza.attrs.type !== "error") throw new StanzaError("service-unavailable");
+      return;
+    }
+    const type = stanza.attrs.type;
+    if (type === "result" || type === "error") return;
+    const q = stanza.getChildElements()[0]!;
+    if (type === "get" && q.attrs.xmlns === NS.discoInfo && q.attrs.node === undefined) {
+      return this.reply(stanza, xml("query", { xmlns: NS.discoInfo },
+        xml("identity", { category: "conference", type: "text", name: this.opts.name }),
+        [NS.discoInfo, NS.discoItems, NS.muc, NS.ping, OCCUPANT_ID].sort().map((f) => xml("feature", { var: f }))));
+    }
+    if (type === "get" && q.attrs.xmlns === NS.discoItems && q.attrs.node === undefined) {
+      return this.reply(stanza, xml("query", { xmlns: NS.discoItems }, this.publicRooms()));
+    }
+    if (type === "get" && q.attrs.xmlns === NS.ping) return this.reply(stanza, undefined);
+    throw new StanzaError("service-unavailable");
+  }
+
+  /** §6.3: the public rooms (not hidden, not locked), by name. */
+  private publicRooms(): Element[] {
+    const out: Element[] = [];
+    for (const r of this.rooms.values()) {
+      if (r.config.public && !r.locked) out.push(xml("item", { jid: r.jid.toString(), name: r.config.name || r.jid.local }));
+    }
+    return out;
+  }
+}
+
+/** The status text of a leaving occupant, passed on to the others (§7.14). */
+function statusOf(stanza: Element): Element[] | undefined {
+  const s = stanza.getChild("status");
+  return s ? [s] : undefined;
+}

@@ -1,0 +1,67 @@
+// XEP-0163: Personal Eventing Protocol, the subset of XEP-0060 (Publish-Subscribe) every account
+// offers on its bare JID, with XEP-0223's publish-options. What OMEMO (XEP-0384), avatars
+// (XEP-0084), bookmarks (XEP-0402) and user tune/mood/location keep on the server.
+//   service.ts  the requests (publish, retract, items, create; owner: configure, default, delete, purge)
+//   config.ts   the node configuration form and the publish-options preconditions
+//   store.ts    nodes and items in the account's map stores
+//   notify.ts   access models, who gets event notifications, the last item at presence
+//   caps.ts     XEP-0115: which nodes a client wants (+notify), asked once per caps hash
+import { defineModule } from "../../core/module.ts";
+import { int } from "../../core/schema.ts";
+import { isAvailable } from "../../core/session.ts";
+import { ROSTER } from "../roster/service.ts";
+import type { NodeConfig } from "./config.ts";
+import { CapsCache, CLIENT_FEATURES, infoRequest, parseCaps } from "./caps.ts";
+import { sendLastItems, type PepEnv } from "./notify.ts";
+import { PUBSUB } from "./ns.ts";
+import { PepService } from "./service.ts";
+import { PepStore, type StoredItem } from "./store.ts";
+
+/** The XEP-0060 features that work here, each covered by test/integration/pep.test.ts. */
+const FEATURES = [
+  "publish", "publish-options", "retract-items", "delete-items", "retrieve-items", "auto-create", "create-nodes",
+  "last-published", "config-node", "access-open", "access-presence", "access-roster", "access-whitelist",
+  "delete-nodes", "purge-nodes", "item-ids", "persistent-items", "retrieve-default",
+];
+
+export default defineModule({
+  name: "pep",
+  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }, { spec: "XEP-0402", version: "1.2.0" }],
+  depends: ["roster", "disco"],
+  options: {
+    maxItems: int("Items one node keeps at most (what max_items 'max' means).", 256, 1, 100_000),
+    maxItemSize: int("Bytes of one item's payload (avatars are the large ones).", 262_144, 1024),
+    maxNodes: int("Nodes one account may have.", 256, 1),
+    capsTimeout: int("Milliseconds to wait for a client's disco#info answer (XEP-0115).", 10_000, 100),
+  },
+  setup(ctx) {
+    const server = ctx.server;
+    const store = new PepStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
+    const env: PepEnv = { server, store, roster: ctx.use(ROSTER), limit: ctx.options.maxItems };
+    const service = new PepService(env, { itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
+    const caps = new CapsCache((to, node) =>
+      server.router.request(infoRequest(server.domain.toString(), to, node), ctx.options.capsTimeout));
+
+    ctx.accountIdentity({ category: "pubsub", type: "pep" });
+    for (const f of FEATURES) ctx.accountFeature(`${PUBSUB.main}#${f}`);
+    ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });
+    ctx.iq("account", PUBSUB.owner, "pubsub", { get: service.ownerGet, set: service.ownerSet });
+
+    // XEP-0163 §4.2-4.3: a client's caps say which nodes it wants; when they change (or at its
+    // initial presence) it gets the last item of each. Not awaited: the disco#info answer comes
+    // on the same stream, after this presence.
+    ctx.handle("presence/broadcast", (ev) => {
+      const session = ev.origin;
+      const c = session && isAvailable(session) ? parseCaps(ev.stanza) : undefined;
+      if (!session || !c || session.get(CLIENT_FEATURES)?.ver === c.ver) return;
+      void (async () => {
+        const features = await caps.features(session, c);
+        if (!isAvailable(session)) return;
+        session.set(CLIENT_FEATURES, { ver: c.ver, features });
+        await sendLastItems(env, session);
+      })().catch((err: unknown) => session.log.error({ err }, "pep: last items not sent"));
+    }, "late");
+
+    ctx.on("account/deleted", ({ jid }) => store.deleteAll(jid.toString()));
+  },
+});

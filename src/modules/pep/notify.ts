@@ -1,0 +1,124 @@
+// Who may read a PEP node (XEP-0060 §4.5 access models, as XEP-0163 §4 applies them to an
+// account) and who is told of its changes: XEP-0163 §4.3 sends event notifications to the owner's
+// own available resources and to its contacts with a presence subscription ("from" or "both"),
+// each only when its client's capabilities (XEP-0115) include NODE+notify (§4.2) and the access
+// model lets it read. Contacts on this server are reached through their sessions; remote contacts
+// wait for server-to-server links.
+import { xml, type Element } from "../../xml/element.ts";
+import { tryParseJid, type JID } from "../../xml/jid.ts";
+import { NS } from "../../xml/ns.ts";
+import type { ServerApi } from "../../core/module.ts";
+import { isAvailable, type Session } from "../../core/session.ts";
+import type { StanzaError } from "../../core/errors.ts";
+import { idTime } from "../../core/ids.ts";
+import { parseStored } from "../../xml/stored.ts";
+import type { RosterService } from "../roster/service.ts";
+import { receivesPresence, sendsPresence, type RosterItem } from "../roster/item.ts";
+import type { NodeConfig } from "./config.ts";
+import { CLIENT_FEATURES } from "./caps.ts";
+import { PUBSUB, pubsubError } from "./ns.ts";
+import type { PepStore, StoredItem } from "./store.ts";
+
+export interface PepEnv {
+  readonly server: ServerApi;
+  readonly store: PepStore;
+  readonly roster: RosterService;
+  /** The most items a node keeps (max_items "max"). */
+  readonly limit: number;
+}
+
+/**
+ * Whether the access model lets a contact (not the owner) read the node, given the owner's roster
+ * item for it; otherwise the error XEP-0060 §6.5.9 names for that model.
+ */
+export function accessError(config: NodeConfig, item: RosterItem | undefined): StanzaError | undefined {
+  switch (config.access) {
+    case "open":
+      return undefined;
+    case "presence":
+      return sendsPresence(item?.subscription) ? undefined : pubsubError("not-authorized", "presence-subscription-required");
+    case "roster":
+      return item && item.groups.some((g) => config.rosterGroups.includes(g)) ? undefined : pubsubError("not-authorized", "not-in-roster-group");
+    case "whitelist":
+      return pubsubError("not-allowed", "closed-node");
+  }
+}
+
+/** The error for `requester` reading the owner's node, or undefined when it may. */
+export async function readError(env: PepEnv, owner: JID, config: NodeConfig, requester: JID): Promise<StanzaError | undefined> {
+  if (requester.bare.equals(owner)) return undefined;
+  if (config.access === "open") return undefined;
+  return accessError(config, await env.roster.item(owner, requester.bare.toString()));
+}
+
+function wants(s: Session, node: string): boolean {
+  return isAvailable(s) && (s.get(CLIENT_FEATURES)?.features.has(`${node}+notify`) ?? false);
+}
+
+/** The sessions a notification about the node goes to (see the file's head). */
+export async function recipients(env: PepEnv, owner: JID, node: string, config: NodeConfig): Promise<Session[]> {
+  const out = env.server.sessions.of(owner).filter((s) => wants(s, node));
+  if (config.access === "whitelist") return out;
+  for (const item of await env.roster.items(owner)) {
+    if (!sendsPresence(item.subscription) || accessError(config, item)) continue;
+    const contact = localBare(env, item.jid);
+    if (contact) for (const s of env.server.sessions.of(contact)) if (wants(s, node)) out.push(s);
+  }
+  return out;
+}
+
+/** The bare JID of a contact on this server, or undefined for a remote one. */
+function localBare(env: PepEnv, jid: string): JID | undefined {
+  const parsed = tryParseJid(jid);
+  return parsed && parsed.local !== "" && parsed.domain === env.server.domain.domain ? parsed.bare : undefined;
+}
+
+/** An item as XEP-0060 shows it: <item id='...'>payload</item>, the payload left out on request. */
+export function itemElement(item: StoredItem, payload = true): Element {
+  return xml("item", { id: item.id }, payload && item.xml ? parseStored(item.xml) : undefined);
+}
+
+/** The event notification message (XEP-0060 §7.1.2.1), from the account's bare JID (XEP-0163 §4.3.2). */
+export function eventMessage(owner: JID, to: Session, config: NodeConfig, body: Element, delayed?: StoredItem): Element {
+  const at = delayed ? idTime(delayed.seq) : undefined;
+  return xml("message", { from: owner.toString(), to: to.jid.toString(), type: config.notificationType, id: `pep${(++sent).toString(36)}` },
+    xml("event", { xmlns: PUBSUB.event }, body),
+    at !== undefined ? xml("delay", { xmlns: NS.delay, from: owner.toString(), stamp: new Date(at).toISOString() }) : undefined);
+}
+
+let sent = 0;
+
+/** Sends `body` (<items/>, <delete/>, <purge/>) to each recipient of the node, through the router (blocking applies). */
+export async function notify(env: PepEnv, owner: JID, node: string, config: NodeConfig, body: () => Element): Promise<void> {
+  for (const s of await recipients(env, owner, node, config)) {
+    await env.server.router.route(eventMessage(owner, s, config, body()));
+  }
+}
+
+/**
+ * XEP-0163 §4.3.3 / XEP-0060 §12.1 "on_sub_and_presence": a session whose client now says it
+ * wants some nodes gets the last item of each such node of its own account and of the contacts
+ * whose presence it receives, where the node's access model lets it read.
+ */
+export async function sendLastItems(env: PepEnv, session: Session): Promise<void> {
+  const me = session.jid.bare;
+  const owners: JID[] = [me];
+  for (const item of await env.roster.items(me)) {
+    if (!receivesPresence(item.subscription)) continue;
+    const o = localBare(env, item.jid);
+    if (o) owners.push(o);
+  }
+  for (const owner of owners) {
+    const nodes = await env.store.all(owner.toString());
+    if (nodes.size === 0) continue;
+    const mine = owner.equals(me) ? undefined : await env.roster.item(owner, me.toString());
+    const last = await env.store.lastOfEach(owner.toString());
+    for (const [node, config] of nodes) {
+      const item = last.get(node);
+      if (!item || config.sendLast !== "on_sub_and_presence" || !wants(session, node)) continue;
+      if (!owner.equals(me) && (!sendsPresence(mine?.subscription) || accessError(config, mine))) continue;
+      const body = xml("items", { node }, itemElement(item, config.deliverPayloads));
+      await env.server.router.route(eventMessage(owner, session, config, body, item));
+    }
+  }
+}
