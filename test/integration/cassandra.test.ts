@@ -1,7 +1,8 @@
 // The whole server on the Cassandra backend (storage.backend = "cassandra", the cluster of
 // scripts/services/cassandra.sh): the same modules, over real sockets. Romeo and Juliet chat;
 // Romeo writes while Juliet is away and the message waits in Cassandra until her login; her
-// archive answers XEP-0313 queries, also after the server restarts on the same keyspace.
+// archive answers XEP-0313 queries, also after the server restarts on the same keyspace, as
+// does a PEP item (XEP-0163, a map store).
 // Skipped when no Cassandra answers, except in CI (test/helpers/services.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { NS } from "../../src/xml/ns.ts";
 import { CassandraStorage } from "../../src/storage/cassandra/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { connect, presence, type Im } from "../helpers/im.ts";
+import { items, itemsOf, publish } from "../helpers/pep.ts";
 import { serviceUp, services } from "../helpers/services.ts";
 
 const MAM = "urn:xmpp:mam:2";
@@ -113,11 +115,17 @@ describe.skipIf(!up)("the server on Cassandra", () => {
     await Promise.all([romeo.stop(), juliet.stop()]);
   });
 
-  it("after a restart on the same keyspace, the accounts and the archive are there", async () => {
+  it("after a restart on the same keyspace, the accounts, the archive and a PEP item are there", async () => {
+    const NOTE = "urn:xmpp:tmp:cassandra-note";
+    let juliet = await online(t, "juliet", "balcony");
+    expect((await juliet.ask(publish(NOTE, xml("note", { xmlns: NOTE }, "Wherefore art thou ☃"), "n1"))).attrs.type).toBe("result");
+    await juliet.stop();
     await t.stop(false);
     t = await startServer({ config, dataDir: t.dataDir });
-    const juliet = await online(t, "juliet", "balcony");
+    juliet = await online(t, "juliet", "balcony");
     expect((await mam(juliet, "romeo@localhost")).bodies).toEqual(["hello", "hi", "while you were away"]);
+    const got = itemsOf(await juliet.ask(items(NOTE)));
+    expect(got.map((i) => i.getChild("note", NOTE)?.getText())).toEqual(["Wherefore art thou ☃"]);
     await juliet.stop();
   }, 30_000);
 });
