@@ -118,10 +118,24 @@ async function main(): Promise<number> {
   }
   if (values.only) return broken ? 1 : 0;
 
-  writeResults(runs);
-
+  // A ratchet test that failed gets one more run of its own before it counts as a regression:
+  // some of Smack's tests race with their own listener threads on a loaded machine. A test that
+  // passes on its retry is recorded as passed with a note saying so, and printed as flaky.
   const expectedFile = join(dir, "expected-pass.txt");
   const expected = parseExpected(existsSync(expectedFile) ? readFileSync(expectedFile, "utf8") : "");
+  for (const l of regressions(expected, runs)) {
+    const [profileName, id] = l.line.split(" ") as [string, string];
+    const profile = PROFILES.find((p) => p.name === profileName);
+    const run = runs.find((r) => r.profile === profileName);
+    const retry = profile && run && !broken ? await runProfile(profile, classpath, { ...opts, only: id.replace(/\[.*\]$/, "") }) : undefined;
+    if (run && retry?.tests[id]?.result === "passed") {
+      console.error(`conformance: FLAKY ${l.line}: failed (${l.got.slice(0, 200)}), passed on its own retry`);
+      run.tests[id] = { ...retry.tests[id]!, reason: `passed on a retry of its own after: ${l.got.slice(0, 300)}` };
+    }
+  }
+
+  writeResults(runs);
+
   const lost = regressions(expected, runs);
   const gained = newPasses(expected, runs, readExclusions().notes);
   if (values.update && broken) console.error("conformance: not updating expected-pass.txt from a broken run");
