@@ -1,0 +1,254 @@
+// The benchmark: starts each server under test on loopback ports of its own (ours on the
+// embedded default; Prosody and ejabberd when installed), pinned to core 0 while this generator
+// runs on core 1, runs the scenarios against each and prints one table with the three side by
+// side. Raw results go to test/bench/results/. `./run bench --help` for the options.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Target } from "./lib/conn.ts";
+import { makeCert, type CertFiles } from "./lib/cert.ts";
+import { cpuSeconds, pinSelf } from "./lib/proc.ts";
+import { round } from "./lib/stats.ts";
+import type { Cells, ScenarioContext } from "./scenarios/common.ts";
+import { groups } from "./scenarios/groups.ts";
+import { logins } from "./scenarios/login.ts";
+import { offline } from "./scenarios/offline.ts";
+import { oneToOne } from "./scenarios/one2one.ts";
+import { idleSessions } from "./scenarios/sessions.ts";
+import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
+import { startOurs } from "./servers/ours.ts";
+import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
+import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
+import { renderNotes, renderTable, type Results } from "./table.ts";
+
+export const SCENARIOS = ["login", "sessions", "one2one", "groups", "offline", "cores"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  scenarios: Scenario[];
+  servers: ServerName[];
+  quick: boolean;
+  /** Also the TLS rows (STARTTLS logins, RSS per TLS session). */
+  tls: boolean;
+  /** The most idle sessions to try (full mode). */
+  maxSessions: number;
+  /** Pin server and generator to separate cores. */
+  pin: boolean;
+  /** Write a CPU profile of ours into this folder. */
+  cpuProfDir?: string;
+  log(line: string): void;
+}
+
+const USERS_PREFIX = "b";
+const PASSWORD = "bench-pw";
+const OFFLINE = { sender: "offsender", recipient: "offrecipient" };
+
+export interface BenchRun {
+  results: Results;
+  servers: Record<string, { version: string; settings: string[] }>;
+  machine: Record<string, unknown>;
+  options: Omit<BenchOptions, "log">;
+}
+
+function poolSize(o: BenchOptions): number {
+  let n = 0;
+  if (o.scenarios.includes("login") || o.scenarios.includes("cores")) n = Math.max(n, 400);
+  if (o.scenarios.includes("one2one")) n = Math.max(n, o.quick ? 200 : 1000);
+  if (o.scenarios.includes("groups")) n = Math.max(n, o.quick ? 100 : 1000);
+  if (o.scenarios.includes("sessions")) n = Math.max(n, o.quick ? 1000 : o.maxSessions);
+  return n;
+}
+
+type Starter = (o: ServerOptions) => Promise<RunningServer>;
+const STARTERS: Record<ServerName, Starter> = { ours: startOurs, prosody: startProsody, ejabberd: startEjabberd };
+
+export function installed(name: ServerName): boolean {
+  if (name === "prosody") return prosodyInstalled();
+  if (name === "ejabberd") return ejabberdInstalled();
+  return true;
+}
+
+/** Busy time of every core (jiffies) from /proc/stat, to tell how much else ran during the run. */
+function cpuBusyJiffies(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return user! + nice! + system! + irq! + softirq! + steal!;
+}
+
+async function benchServer(name: ServerName, o: BenchOptions, base: string, cert: CertFiles, results: Results): Promise<{ version: string; settings: string[]; ownCpu: number }> {
+  const dir = join(base, name);
+  mkdirSync(dir, { recursive: true });
+  const size = poolSize(o);
+  const users = [...Array.from({ length: size }, (_, i) => `${USERS_PREFIX}${i}`), OFFLINE.sender, OFFLINE.recipient];
+  const cpusOf = o.pin ? "0" : "0,1";
+  let provisioned = false;
+  let ownCpu = 0;
+  let info = { version: "", settings: [] as string[] };
+  const put = (cells: Cells) => {
+    for (const [row, cell] of Object.entries(cells)) (results[row] ??= {})[name] = cell;
+  };
+  /** One server start for a group of scenarios (memory rows want a fresh process each). */
+  const session = async (label: string, fn: (ctx: ScenarioContext) => Promise<void>, workers = 1) => {
+    o.log(`${name}: starting for ${label}${provisioned ? "" : ` (creating ${users.length} accounts)`}`);
+    const t0 = performance.now();
+    const start = STARTERS[name];
+    const server = await (name === "ours" ? startOurs({ dir, cpus: workers > 1 ? "0,1" : cpusOf, users: provisioned ? [] : users, password: PASSWORD, tls: cert, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) })
+      : start({ dir, cpus: cpusOf, users: provisioned ? [] : users, password: PASSWORD, tls: cert }));
+    provisioned = true;
+    info = { version: server.version, settings: server.settings };
+    o.log(`${name}: ${server.version} up in ${round((performance.now() - t0) / 1000, 1)} s`);
+    const ctx = context(server.target, () => server.workerPid(), size, o);
+    const pid = server.workerPid();
+    const c0 = cpuSeconds(pid);
+    try {
+      await fn(ctx);
+    } catch (e) {
+      o.log(`${name}: ${label} aborted: ${(e as Error).stack ?? e}`);
+      put({ [`error.${label}`]: { status: "failed", note: (e as Error).message } });
+    } finally {
+      ownCpu += cpuSeconds(pid) - c0;
+      await server.stop();
+    }
+  };
+
+  if (o.scenarios.includes("sessions")) {
+    const levels = o.quick ? [{ n: 1000, key: "1k" }] : [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }];
+    await session("sessions", async (ctx) => put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" })));
+    if (o.tls) await session("sessions over TLS", async (ctx) => put(await idleSessions(ctx, { levels: [{ n: 1000, key: "1k" }], security: "starttls", rowPrefix: "rss-tls" })));
+  }
+  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
+  if (rest.length > 0) {
+    await session(rest.join(", "), async (ctx) => {
+      if (rest.includes("login")) {
+        put({ "login.scram": await logins(ctx, "SCRAM-SHA-1") });
+        // ours offers PLAIN only under TLS (RFC 6120 §13.8): the PLAIN row is over STARTTLS for all.
+        put({ "login.plain": await logins(ctx, "PLAIN", "starttls") });
+        if (o.tls) put({ "login.scram.tls": await logins(ctx, "SCRAM-SHA-1", "starttls") });
+      }
+      if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
+      if (rest.includes("groups")) {
+        put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
+        if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));
+      }
+      if (rest.includes("offline")) put(await offline(ctx, OFFLINE.sender, OFFLINE.recipient));
+    });
+  }
+  if (o.scenarios.includes("cores") && name === "ours") {
+    await session("cores (2 workers)", async (ctx) => put({ "cores.login.scram": await logins(ctx, "SCRAM-SHA-1") }), 2);
+  }
+  return { ...info, ownCpu };
+}
+
+function context(target: Target, pid: () => number, size: number, o: BenchOptions): ScenarioContext {
+  return {
+    target, pid, poolSize: size, password: PASSWORD, quick: o.quick, log: o.log,
+    user: (i) => `${USERS_PREFIX}${i}`,
+  };
+}
+
+function machine(): Record<string, unknown> {
+  const cpu = cpus();
+  let kernel = "";
+  try {
+    kernel = execFileSync("uname", ["-sr"], { encoding: "utf8" }).trim();
+  } catch { /* not Linux */ }
+  return { cpu: cpu[0]?.model, cores: cpu.length, memoryGiB: round(Number(readFileSync("/proc/meminfo", "utf8").match(/MemTotal:\s+(\d+)/)?.[1] ?? 0) / 2 ** 20), kernel, node: process.version };
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchRun> {
+  if (o.pin) pinSelf("1");
+  const base = mkdtempSync(join(tmpdir(), "xmppd-bench-"));
+  // The rivals run as their own users and must reach their folders.
+  execFileSync("chmod", ["755", base]);
+  const results: Results = {};
+  const servers: BenchRun["servers"] = {};
+  const busy0 = cpuBusyJiffies();
+  const g0 = process.cpuUsage();
+  const load0 = loadavg()[0]!;
+  const t0 = performance.now();
+  let serverCpu = 0;
+  try {
+    const cert = makeCert(base, "localhost");
+    for (const name of o.servers) {
+      if (!installed(name)) {
+        o.log(`${name}: not installed (apt-get install ${name}); skipped`);
+        continue;
+      }
+      const r = await benchServer(name, o, base, cert, results);
+      servers[name] = { version: r.version, settings: r.settings };
+      serverCpu += r.ownCpu;
+    }
+  } finally {
+    if (process.env.BENCH_KEEP) o.log(`kept ${base}`);
+    else rmSync(base, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const g = process.cpuUsage(g0);
+  const busySeconds = (cpuBusyJiffies() - busy0) / 100;
+  // What ran besides this benchmark, in cores: a quiet machine is near 0.
+  const others = Math.max(0, busySeconds - serverCpu - (g.user + g.system) / 1e6) / seconds;
+  return {
+    results, servers,
+    machine: { ...machine(), loadAverageAtStart: round(load0, 2), loadAverageAtEnd: round(loadavg()[0]!, 2), otherProcessesCores: round(others, 2), seconds: round(seconds) },
+    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin },
+  };
+}
+
+const HELP = `usage: ./run bench [scenario...] [options]
+
+scenarios: ${SCENARIOS.join(", ")} (default: all)
+
+options:
+  --servers LIST       comma-separated: ours,prosody,ejabberd (default: all installed)
+  --quick              short runs and small sizes, to check the tool (not for figures)
+  --no-tls             skip the TLS rows (SCRAM over STARTTLS, RSS per TLS session)
+  --max-sessions N     the most idle sessions to try (default 100000)
+  --no-pin             do not pin the server to core 0 and the generator to core 1
+  --cpu-prof DIR       write a V8 CPU profile of ours (node --cpu-prof) into DIR
+  --out FILE           raw results (default test/bench/results/<time>-<mode>.json)
+  --note TEXT          a note kept with the results (e.g. "busy machine")`;
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
+      "no-pin": { type: "boolean" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const bad = positionals.filter((p) => !(SCENARIOS as readonly string[]).includes(p));
+  if (bad.length) throw new Error(`unknown scenario ${bad.join(", ")}\n\n${HELP}`);
+  const servers = (values.servers ?? "ours,prosody,ejabberd").split(",") as ServerName[];
+  const o: BenchOptions = {
+    scenarios: positionals.length ? (positionals as Scenario[]) : [...SCENARIOS],
+    servers, quick: values.quick ?? false, tls: !values["no-tls"],
+    maxSessions: Number(values["max-sessions"] ?? 100_000), pin: !values["no-pin"],
+    ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
+    log: (l) => process.stderr.write(`${l}\n`),
+  };
+  const run = await runBench(o);
+  const shown = servers.filter((s) => run.servers[s]);
+  const table = renderTable(run.results, shown);
+  console.log(table);
+  for (const n of renderNotes(run.results)) console.log(n);
+  for (const [name, s] of Object.entries(run.servers)) console.log(`\n${name}: ${s.version}\n${s.settings.map((l) => `  ${l}`).join("\n")}`);
+  const m = run.machine;
+  console.log(`\nmachine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel}, node ${m.node}; other processes used ${m.otherProcessesCores} cores on average during the run (load ${m.loadAverageAtStart} -> ${m.loadAverageAtEnd})`);
+  const out = values.out ?? join(import.meta.dirname, "results", `${new Date().toISOString().replace(/[:.]/g, "-")}-${o.quick ? "quick" : "full"}.json`);
+  mkdirSync(join(out, ".."), { recursive: true });
+  writeFileSync(out, JSON.stringify({ ...run, note: values.note ?? "", table }, null, 2));
+  console.log(`raw results: ${out}`);
+}
+
+if (import.meta.main) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  });
+}
