@@ -151,7 +151,7 @@ export class Conn {
 
   async openStream(domain: string): Promise<string> {
     this.send(streamHeader(domain));
-    return (await this.expect(/<\/stream:features>/))[0];
+    return (await this.expect(/<stream:features[\s\S]*?<\/stream:features>/))[0];
   }
 
   async startTls(domain: string): Promise<void> {

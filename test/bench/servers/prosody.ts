@@ -43,7 +43,7 @@ http_ports = { }
 https_ports = { }
 network_backend = "epoll"
 modules_enabled = {
-  "roster"; "saslauth"; "tls"; "disco"; "ping"; "time"; "version"; "private"; "vcard_legacy";
+  "roster"; "saslauth"; "tls"; "disco"; "ping"; "time"; "version"; "private"; "vcard";
   "lastactivity"; "register"; "mam"; "offline";
 }
 modules_disabled = { "s2s"; "s2s_auth_certs" }
@@ -55,7 +55,7 @@ archive_expires_after = "1w"
 allow_registration = true
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
-ssl = { certificate = "${dir}/cert.pem"; key = "${dir}/key.pem" }
+certificates = "${dir}/certs"
 
 VirtualHost "${DOMAIN}"
 
@@ -72,8 +72,12 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
   const tlsPort = await freePort();
   mkdirSync(join(o.dir, "data"), { recursive: true });
-  copyFileSync(o.tls.cert, join(o.dir, "cert.pem"));
-  copyFileSync(o.tls.key, join(o.dir, "key.pem"));
+  // Prosody finds a host's certificate by name in its certificates folder.
+  mkdirSync(join(o.dir, "certs"), { recursive: true });
+  for (const host of [DOMAIN, `conference.${DOMAIN}`]) {
+    copyFileSync(o.tls.cert, join(o.dir, "certs", `${host}.crt`));
+    copyFileSync(o.tls.key, join(o.dir, "certs", `${host}.key`));
+  }
   const file = join(o.dir, "prosody.cfg.lua");
   writeFileSync(file, config(o.dir, port, tlsPort));
   execFileSync("chown", ["-R", "prosody:prosody", o.dir]);
@@ -90,7 +94,7 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
     version: version(),
     settings: [
       "storage internal (files), authentication internal_hashed (4096 iterations), network_backend epoll, log level warn",
-      "modules: roster saslauth tls disco ping time version private vcard_legacy lastactivity register mam offline; muc + muc_mam",
+      "modules: roster saslauth tls disco ping time version private vcard lastactivity register mam offline; muc + muc_mam",
       "mod_limits not loaded (no c2s rate limit); default_archive_policy true; muc_room_locking false",
       `runuser -u prosody, taskset -c ${o.cpus}`,
     ],
