@@ -112,12 +112,19 @@ export async function stopPids(pids: number[], exited: Promise<unknown>, graceMs
   await exited;
 }
 
-/** A free TCP port on 127.0.0.1. */
+const handedOut = new Set<number>();
+
+/** A free TCP port on 127.0.0.1, never the same one twice in this process. */
 export async function freePort(): Promise<number> {
   const { createServer } = await import("node:net");
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  for (;;) {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const port = (s.address() as { port: number }).port;
+    await new Promise((r) => s.close(r));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }

@@ -37,10 +37,12 @@ loglevel: warning
 log_rotate_count: 0
 certfiles: ["${dir}/combined.pem"]
 max_fsm_queue: 1000000
+registration_timeout: infinity
 listen:
   - port: ${port}
     ip: "127.0.0.1"
     module: ejabberd_c2s
+    backlog: 1024
     starttls: true
     shaper: none
     max_stanza_size: 262144
@@ -48,6 +50,7 @@ listen:
   - port: ${tlsPort}
     ip: "127.0.0.1"
     module: ejabberd_c2s
+    backlog: 1024
     tls: true
     shaper: none
     max_stanza_size: 262144
@@ -82,7 +85,6 @@ modules:
   mod_register:
     ip_access: all
     access: register
-    registration_timeout: infinity
   mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_mam:
@@ -111,7 +113,8 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
   writeFileSync(cfg, config(o.dir, port, tlsPort));
   const ctl = join(o.dir, "ejabberdctl.cfg");
   writeFileSync(ctl, [
-    `ERLANG_NODE=xmppdbench${port}@localhost`,
+    // Mnesia keeps the node name: a restart on the same spool must use the same one.
+    "ERLANG_NODE=xmppdbench@localhost",
     `ERL_DIST_PORT=${distPort}`,
     "INET_DIST_INTERFACE=127.0.0.1",
     "ERL_MAX_PORTS=1000000",
@@ -136,7 +139,7 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
     settings: [
       "mnesia (its embedded default); auth_password_format scram (sha); log level warning",
       "modules: disco ping roster vcard private last time version register offline mam (default: always); muc (mam, max_users 100000)",
-      "c2s shaper none, no c2s_shaper, max_user_offline_messages 100000, MUC message/presence intervals 0",
+      "listen backlog 1024, c2s shaper none, no c2s_shaper, max_user_offline_messages 100000, MUC message/presence intervals 0",
       `VM +S 1:1 +SDcpu 1:1, taskset -c ${o.cpus}; ejabberdctl runs it as the ejabberd user`,
     ],
     workerPid: beam,

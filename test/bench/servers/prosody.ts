@@ -42,6 +42,7 @@ s2s_ports = { }
 http_ports = { }
 https_ports = { }
 network_backend = "epoll"
+network_settings = { tcp_backlog = 1024 }
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "time"; "version"; "private"; "vcard";
   "lastactivity"; "register"; "mam"; "offline";
@@ -93,7 +94,7 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
     target,
     version: version(),
     settings: [
-      "storage internal (files), authentication internal_hashed (4096 iterations), network_backend epoll, log level warn",
+      "storage internal (files), authentication internal_hashed (4096 iterations), network_backend epoll (tcp_backlog 1024), log level warn",
       "modules: roster saslauth tls disco ping time version private vcard lastactivity register mam offline; muc + muc_mam",
       "mod_limits not loaded (no c2s rate limit); default_archive_policy true; muc_room_locking false",
       `runuser -u prosody, taskset -c ${o.cpus}`,
