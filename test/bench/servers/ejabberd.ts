@@ -125,7 +125,10 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
   ].join("\n"));
   execFileSync("chown", ["-R", "ejabberd:ejabberd", o.dir]);
   const args = ["--config", cfg, "--ctl-config", ctl, "--spool", join(o.dir, "spool"), "--logs", join(o.dir, "logs")];
-  const p = spawnPinned(o.cpus, "ejabberdctl", [...args, "foreground"], { cwd: o.dir, logFile: join(o.dir, "ejabberd.out") });
+  // Started as the ejabberd user, ejabberdctl runs the VM itself (as root it would `su`, whose
+  // PAM session lowers the soft open-file limit to 1024); the limit is raised to the hard one.
+  const p = spawnPinned(o.cpus, "runuser", ["-u", "ejabberd", "--", "sh", "-c", 'ulimit -n "$(ulimit -Hn)"; exec ejabberdctl "$@" foreground', "sh", ...args],
+    { cwd: o.dir, logFile: join(o.dir, "ejabberd.out") });
   let alive = true;
   void p.exited.then(() => (alive = false));
   await waitPort("127.0.0.1", port, 60_000, () => alive);
@@ -140,13 +143,13 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
       "mnesia (its embedded default); auth_password_format scram (sha); log level warning",
       "modules: disco ping roster vcard private last time version register offline mam (default: always); muc (mam, max_users 100000)",
       "listen backlog 1024, c2s shaper none, no c2s_shaper, max_user_offline_messages 100000, MUC message/presence intervals 0",
-      `VM +S 1:1 +SDcpu 1:1, taskset -c ${o.cpus}; ejabberdctl runs it as the ejabberd user`,
+      `VM +S 1:1 +SDcpu 1:1, taskset -c ${o.cpus}; run as the ejabberd user (runuser), open-file limit raised to the hard limit`,
     ],
     workerPid: beam,
     stop: async () => {
       const pid = beam();
       try {
-        execFileSync("ejabberdctl", [...args, "stop"], { stdio: "ignore", timeout: 30_000 });
+        execFileSync("runuser", ["-u", "ejabberd", "--", "ejabberdctl", ...args, "stop"], { stdio: "ignore", timeout: 30_000 });
       } catch { /* fall back to signals */ }
       await stopPids([pid], p.exited, 20_000);
     },

@@ -1,4 +1,4 @@
-// Prosody from Debian, run as its own user (`runuser -u prosody -- prosody -F`) on a config written
+// Prosody from Debian, run as its own user (`runuser -u prosody`, foreground) on a config written
 // into the scratch folder: loopback ports of its own, no s2s, internal storage, mod_mam and
 // mod_offline on, MUC with its archive, no rate limits (mod_limits not loaded), SCRAM keys stored
 // with 4096 iterations like the others. Accounts through in-band registration.
@@ -83,7 +83,9 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
   writeFileSync(file, config(o.dir, port, tlsPort));
   execFileSync("chown", ["-R", "prosody:prosody", o.dir]);
   chownSync(o.dir, uid("prosody"), gid("prosody"));
-  const p = spawnPinned(o.cpus, "runuser", ["-u", "prosody", "--", "prosody", "--config", file, "-F"], { cwd: o.dir, logFile: join(o.dir, "prosody.out") });
+  // runuser's PAM session lowers the soft open-file limit to 1024: raise it back to the hard one.
+  const p = spawnPinned(o.cpus, "runuser", ["-u", "prosody", "--", "sh", "-c", 'ulimit -n "$(ulimit -Hn)"; exec prosody --config "$0" -F', file],
+    { cwd: o.dir, logFile: join(o.dir, "prosody.out") });
   let alive = true;
   void p.exited.then(() => (alive = false));
   await waitPort("127.0.0.1", port, 30_000, () => alive);
