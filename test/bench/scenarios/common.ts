@@ -86,3 +86,13 @@ export async function discoFeatures(c: Conn, to: string): Promise<{ features: st
   const features = [...res.matchAll(/<feature[^>]*var=["']([^"']+)["']/g)].map((m) => m[1]!);
   return { features, identities: [...res.matchAll(/<identity[^>]*>/g)].map((m) => m[0]).join(""), error: /type=["']error["']/.test(res.slice(0, res.indexOf(">"))) };
 }
+
+/**
+ * Between phases: collects the generator's garbage (when node runs with --expose-gc, as
+ * `./run bench` starts it) and lets the server settle, so one phase's debris does not show up
+ * as the next phase's latency.
+ */
+export async function settle(ms = 1000): Promise<void> {
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((r) => setTimeout(r, ms));
+}

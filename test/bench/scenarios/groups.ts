@@ -7,7 +7,7 @@
 import type { Conn } from "../lib/conn.ts";
 import { bodyScanner, markerScanner, type Scanner } from "../lib/scan.ts";
 import { percentile, pool, round, sleep } from "../lib/stats.ts";
-import { closeAll, discoFeatures, failed, loginMany, notBuilt, ok, type Cells, type ScenarioContext, withCpu } from "./common.ts";
+import { closeAll, discoFeatures, failed, loginMany, notBuilt, ok, settle, type Cells, type ScenarioContext, withCpu } from "./common.ts";
 
 const MUC = "http://jabber.org/protocol/muc";
 const SELF = ["code='110'", 'code="110"'];
@@ -53,7 +53,7 @@ export async function groups(ctx: ScenarioContext, size: number, room: string): 
     const joinSeconds = (performance.now() - t0) / 1000;
     ctx.log(`  ${size} occupants joined in ${round(joinSeconds, 2)} s`);
     creator.discardText();
-    await sleep(1000);
+    await settle();
 
     const occ: Occupant[] = conns.map((conn) => ({ conn, last: new Int32Array(size), received: 0, anomalies: 0, scan: undefined as unknown as Scanner, sent: 0 }));
     const senders = Math.min(20, size);
@@ -129,6 +129,7 @@ export async function groups(ctx: ScenarioContext, size: number, room: string): 
     ctx.log(`  ${size} occupants: ${round(tp.result)} deliveries/s (${d1.sent} messages), server cpu ${d1.serverCpu}, generator cpu ${d1.generatorCpu}${bad1 ? `; ${bad1}` : ""}`);
 
     // Latency to the last occupant at 10 msg/s from occupant 0.
+    await settle();
     mode = "latency";
     const count = ctx.quick ? 20 : 200;
     for (let n = 0; n < count; n++) {

@@ -6,7 +6,7 @@
 import type { Conn } from "../lib/conn.ts";
 import { bodyScanner, type Scanner } from "../lib/scan.ts";
 import { percentile, round, sleep } from "../lib/stats.ts";
-import { closeAll, failed, loginMany, ok, type Cells, type ScenarioContext, withCpu } from "./common.ts";
+import { closeAll, failed, loginMany, ok, settle, type Cells, type ScenarioContext, withCpu } from "./common.ts";
 
 interface Peer {
   conn: Conn;
@@ -64,7 +64,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
   pairs = Math.min(pairs, Math.floor(ctx.poolSize / 2));
   const seconds = ctx.quick ? 3 : 20;
   const conns = await loginMany(ctx, 0, pairs * 2, { resource: "chat", presence: true });
-  await sleep(1000);
+  await settle();
   const peers: Peer[] = conns.map((conn, i) => {
     const partner = i < pairs ? i + pairs : i - pairs;
     return { conn, partner, to: `${ctx.user(partner)}@${ctx.target.domain}/chat`, sent: 0, got: 0, received: 0, anomalies: 0, scan: undefined as unknown as Scanner, sendTimes: [] };
@@ -96,7 +96,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
   const cells: Cells = {};
 
   // (a) Throughput, closed loop.
-  window = 8;
+  window = 16;
   const tp = await withCpu(ctx, async () => {
     const before = totals(peers).delivered;
     const t0 = performance.now();
@@ -119,6 +119,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
   cells["one2one.throughput"] = bad1 ? failed(bad1, d1) : ok(round(tp.result), d1);
 
   // (b) Latency at a fixed rate.
+  await settle();
   const rate = 2000;
   mode = "latency";
   const lat = await withCpu(ctx, async () => {
