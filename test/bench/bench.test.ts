@@ -9,7 +9,7 @@ describe("benchmark quick mode against ours", () => {
     const lines: string[] = [];
     const run = await runBench({
       scenarios: ["login", "sessions", "one2one", "groups", "offline"], servers: ["ours"], quick: true, tls: true,
-      maxSessions: 1000, pin: false, log: (l) => lines.push(l),
+      maxSessions: 1000, pin: false, archive: true, log: (l) => lines.push(l),
     });
     const cell = (row: string) => run.results[row]?.ours;
     for (const row of ["login.scram", "login.plain", "login.scram.tls", "rss.1k", "rss-tls.1k", "one2one.throughput", "one2one.p99"]) {

@@ -34,6 +34,8 @@ export interface BenchOptions {
   tls: boolean;
   /** The most idle sessions to try (full mode). */
   maxSessions: number;
+  /** The rivals archive every message (mod_mam), as the issue asks; false turns it off. */
+  archive: boolean;
   /** Pin server and generator to separate cores. */
   pin: boolean;
   /** Write a CPU profile of ours into this folder. */
@@ -94,10 +96,11 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
     o.log(`${name}: starting for ${label}${provisioned ? "" : ` (creating ${users.length} accounts)`}`);
     const t0 = performance.now();
     const start = STARTERS[name];
-    const server = await (name === "ours" ? startOurs({ dir, cpus: workers > 1 ? "0,1" : cpusOf, users: provisioned ? [] : users, password: PASSWORD, tls: cert, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) })
-      : start({ dir, cpus: cpusOf, users: provisioned ? [] : users, password: PASSWORD, tls: cert }));
+    const common = { dir, users: provisioned ? [] : users, password: PASSWORD, tls: cert, archive: o.archive };
+    const server = await (name === "ours" ? startOurs({ ...common, cpus: workers > 1 ? "0,1" : cpusOf, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) })
+      : start({ ...common, cpus: cpusOf }));
     provisioned = true;
-    info = { version: server.version, settings: server.settings };
+    if (workers === 1) info = { version: server.version, settings: server.settings };
     o.log(`${name}: ${server.version} up in ${round((performance.now() - t0) / 1000, 1)} s`);
     const ctx = context(server.target, () => server.workerPid(), size, o);
     const pid = server.workerPid();
@@ -193,7 +196,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
   return {
     results, servers,
     machine: { ...machine(), loadAverageAtStart: round(load0, 2), loadAverageAtEnd: round(loadavg()[0]!, 2), otherProcessesCores: round(others, 2), seconds: round(seconds) },
-    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin },
+    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin, archive: o.archive },
   };
 }
 
@@ -206,6 +209,7 @@ options:
   --quick              short runs and small sizes, to check the tool (not for figures)
   --no-tls             skip the TLS rows (SCRAM over direct TLS, RSS per TLS session)
   --max-sessions N     the most idle sessions to try (default 100000)
+  --no-archive         rivals without mod_mam (ours has no archive yet; the issue's runs keep it on)
   --no-pin             do not pin the server to core 0 and the generator to core 1
   --cpu-prof DIR       write a V8 CPU profile of ours (node --cpu-prof) into DIR
   --out FILE           raw results (default test/bench/results/<time>-<mode>.json)
@@ -216,7 +220,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
-      "no-pin": { type: "boolean" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+      "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -236,7 +240,7 @@ async function main(): Promise<void> {
   const o: BenchOptions = {
     scenarios: positionals.length ? (positionals as Scenario[]) : [...SCENARIOS],
     servers, quick: values.quick ?? false, tls: !values["no-tls"],
-    maxSessions, pin: !values["no-pin"],
+    maxSessions, pin: !values["no-pin"], archive: !values["no-archive"],
     ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   };

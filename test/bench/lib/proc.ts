@@ -114,17 +114,24 @@ export async function stopPids(pids: number[], exited: Promise<unknown>, graceMs
 
 const handedOut = new Set<number>();
 
-/** A free TCP port on 127.0.0.1, never the same one twice in this process. */
+/**
+ * A free TCP port on 127.0.0.1 below the ephemeral range (32768 and up on Linux), never the same
+ * one twice in this process: a port from the ephemeral range can be taken by one of the
+ * generator's own outgoing connections before the server binds it.
+ */
 export async function freePort(): Promise<number> {
   const { createServer } = await import("node:net");
   for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
     const s = createServer();
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    const port = (s.address() as { port: number }).port;
+    const free = await new Promise<boolean>((r) => {
+      s.once("error", () => r(false));
+      s.listen(port, "127.0.0.1", () => r(true));
+    });
+    if (!free) continue;
     await new Promise((r) => s.close(r));
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
+    handedOut.add(port);
+    return port;
   }
 }

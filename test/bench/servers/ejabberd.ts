@@ -30,7 +30,7 @@ function version(): string {
   }
 }
 
-function config(dir: string, port: number, tlsPort: number): string {
+function config(dir: string, port: number, tlsPort: number, archive: boolean): string {
   return `# Written by the xmppd benchmark (test/bench/servers/ejabberd.ts).
 hosts: ["${DOMAIN}"]
 loglevel: warning
@@ -87,9 +87,7 @@ modules:
     access: register
   mod_offline:
     access_max_user_messages: max_user_offline_messages
-  mod_mam:
-    default: always
-  mod_muc:
+${archive ? "  mod_mam:\n    default: always\n" : ""}  mod_muc:
     host: "conference.${DOMAIN}"
     access_create: all
     max_users: 100000
@@ -98,7 +96,7 @@ modules:
     min_message_interval: 0
     min_presence_interval: 0
     default_room_options:
-      mam: true
+      mam: ${archive}
       max_users: 100000
 `;
 }
@@ -110,7 +108,7 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
   for (const d of ["spool", "logs"]) mkdirSync(join(o.dir, d), { recursive: true });
   copyFileSync(o.tls.combined, join(o.dir, "combined.pem"));
   const cfg = join(o.dir, "ejabberd.yml");
-  writeFileSync(cfg, config(o.dir, port, tlsPort));
+  writeFileSync(cfg, config(o.dir, port, tlsPort, o.archive));
   const ctl = join(o.dir, "ejabberdctl.cfg");
   writeFileSync(ctl, [
     // Mnesia keeps the node name: a restart on the same spool must use the same one.
@@ -141,7 +139,7 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
     version: version(),
     settings: [
       "mnesia (its embedded default); auth_password_format scram (sha); log level warning",
-      "modules: disco ping roster vcard private last time version register offline mam (default: always); muc (mam, max_users 100000)",
+      `modules: disco ping roster vcard private last time version register offline${o.archive ? " mam (default: always)" : ""}; muc (${o.archive ? "mam, " : ""}max_users 100000)`,
       "listen backlog 1024, c2s shaper none, no c2s_shaper, max_user_offline_messages 100000, MUC message/presence intervals 0",
       `VM +S 1:1 +SDcpu 1:1, taskset -c ${o.cpus}; run as the ejabberd user (runuser), open-file limit raised to the hard limit`,
     ],

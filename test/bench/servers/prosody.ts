@@ -29,7 +29,7 @@ function version(): string {
   }
 }
 
-function config(dir: string, port: number, tlsPort: number): string {
+function config(dir: string, port: number, tlsPort: number, archive: boolean): string {
   return `-- Written by the xmppd benchmark (test/bench/servers/prosody.ts).
 pidfile = "${dir}/prosody.pid"
 data_path = "${dir}/data"
@@ -45,7 +45,7 @@ network_backend = "epoll"
 network_settings = { tcp_backlog = 1024 }
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "time"; "version"; "private"; "vcard";
-  "lastactivity"; "register"; "mam"; "offline";
+  "lastactivity"; "register"; ${archive ? '"mam"; ' : ""}"offline";
 }
 modules_disabled = { "s2s"; "s2s_auth_certs" }
 authentication = "internal_hashed"
@@ -61,7 +61,7 @@ certificates = "${dir}/certs"
 VirtualHost "${DOMAIN}"
 
 Component "conference.${DOMAIN}" "muc"
-  modules_enabled = { "muc_mam" }
+  modules_enabled = { ${archive ? '"muc_mam"' : ""} }
   muc_room_locking = false
   muc_room_default_persistent = false
   muc_log_by_default = true
@@ -80,7 +80,7 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
     copyFileSync(o.tls.key, join(o.dir, "certs", `${host}.key`));
   }
   const file = join(o.dir, "prosody.cfg.lua");
-  writeFileSync(file, config(o.dir, port, tlsPort));
+  writeFileSync(file, config(o.dir, port, tlsPort, o.archive));
   execFileSync("chown", ["-R", "prosody:prosody", o.dir]);
   chownSync(o.dir, uid("prosody"), gid("prosody"));
   // runuser's PAM session lowers the soft open-file limit to 1024: raise it back to the hard one.
@@ -97,8 +97,8 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
     version: version(),
     settings: [
       "storage internal (files), authentication internal_hashed (4096 iterations), network_backend epoll (tcp_backlog 1024), log level warn",
-      "modules: roster saslauth tls disco ping time version private vcard lastactivity register mam offline; muc + muc_mam",
-      "mod_limits not loaded (no c2s rate limit); default_archive_policy true; muc_room_locking false",
+      `modules: roster saslauth tls disco ping time version private vcard lastactivity register offline${o.archive ? " mam" : ""}; muc${o.archive ? " + muc_mam" : ""}`,
+      `mod_limits not loaded (no c2s rate limit);${o.archive ? " default_archive_policy true;" : " archive off;"} muc_room_locking false`,
       `runuser -u prosody, taskset -c ${o.cpus}`,
     ],
     workerPid: worker,
