@@ -40,7 +40,7 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
   };
 }
 
-export async function startOurs(o: ServerOptions & { workers?: number }): Promise<RunningServer> {
+export async function startOurs(o: ServerOptions & { workers?: number; heapSignal?: boolean }): Promise<RunningServer> {
   const dataDir = join(o.dir, "data");
   await provisionOurs(dataDir, o.users, o.password);
   const port = await freePort();
@@ -50,6 +50,8 @@ export async function startOurs(o: ServerOptions & { workers?: number }): Promis
   const workers = o.workers ?? 1;
   const nodeArgs = ["--max-old-space-size=16384"];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
+  // `kill -USR2 <pid>` then writes a heap snapshot into the scratch folder (test/bench/heap.ts reads them).
+  if (o.heapSignal) nodeArgs.push("--heapsnapshot-signal=SIGUSR2");
   const script = workers > 1 ? [join(root, "test/bench/servers/cluster.ts"), String(workers), cfg] : [join(root, "src/main.ts"), "-c", cfg, "start"];
   const p = spawnPinned(o.cpus, process.execPath, [...nodeArgs, ...script], { cwd: o.dir, logFile: join(o.dir, "xmppd.log") });
   let alive = true;
