@@ -52,6 +52,8 @@ export async function startOurs(o: ServerOptions & { workers?: number; heapSigna
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
   // `kill -USR2 <pid>` then writes a heap snapshot into the scratch folder (test/bench/heap.ts reads them).
   if (o.heapSignal) nodeArgs.push("--heapsnapshot-signal=SIGUSR2");
+  // Diagnosis, e.g. BENCH_SERVER_NODE_FLAGS=--trace-gc (its output goes to xmppd.log; BENCH_KEEP=1 keeps it).
+  nodeArgs.push(...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean));
   const script = workers > 1 ? [join(root, "test/bench/servers/cluster.ts"), String(workers), cfg] : [join(root, "src/main.ts"), "-c", cfg, "start"];
   const p = spawnPinned(o.cpus, process.execPath, [...nodeArgs, ...script], { cwd: o.dir, logFile: join(o.dir, "xmppd.log") });
   let alive = true;
