@@ -40,6 +40,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Write a CPU profile of ours into this folder. */
   cpuProfDir?: string;
+  /** Run against this server instead of starting any. */
+  external?: ExternalTarget;
   log(line: string): void;
 }
 
@@ -122,34 +124,57 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
     if (o.tls) await session("sessions over TLS", async (ctx) => put(await idleSessions(ctx, { levels: [{ n: 1000, key: "1k" }], security: "tls", rowPrefix: "rss-tls" })));
   }
   const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
-  if (rest.length > 0) {
-    await session(rest.join(", "), async (ctx) => {
-      if (rest.includes("login")) {
-        put({ "login.scram": await logins(ctx, "SCRAM-SHA-1") });
-        // ours offers PLAIN only under TLS (RFC 6120 §13.8): the PLAIN row is over direct TLS
-        // (XEP-0368) for all three, as is the TLS SCRAM row.
-        put({ "login.plain": await logins(ctx, "PLAIN", "tls") });
-        if (o.tls) put({ "login.scram.tls": await logins(ctx, "SCRAM-SHA-1", "tls") });
-      }
-      if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
-      if (rest.includes("groups")) {
-        put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
-        if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));
-      }
-      if (rest.includes("offline")) put(await offline(ctx, OFFLINE.sender, OFFLINE.recipient));
-    });
-  }
+  if (rest.length > 0) await session(rest.join(", "), (ctx) => mainScenarios(ctx, rest, o, put, OFFLINE));
   if (o.scenarios.includes("cores") && name === "ours") {
     await session("cores (2 workers)", async (ctx) => put({ "cores.login.scram": await logins(ctx, "SCRAM-SHA-1") }), 2);
   }
   return { ...info, ownCpu };
 }
 
-function context(target: Target, pid: () => number, size: number, o: BenchOptions): ScenarioContext {
+/** Everything but the memory rows, on one server start. */
+async function mainScenarios(ctx: ScenarioContext, rest: Scenario[], o: BenchOptions, put: (cells: Cells) => void, off: { sender: string; recipient: string }): Promise<void> {
+  if (rest.includes("login")) {
+    put({ "login.scram": await logins(ctx, "SCRAM-SHA-1") });
+    // ours offers PLAIN only under TLS (RFC 6120 §13.8): the PLAIN row is over direct TLS
+    // (XEP-0368) for all three, as is the TLS SCRAM row.
+    if (ctx.target.tlsPort !== undefined) {
+      put({ "login.plain": await logins(ctx, "PLAIN", "tls") });
+      if (o.tls) put({ "login.scram.tls": await logins(ctx, "SCRAM-SHA-1", "tls") });
+    }
+  }
+  if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
+  if (rest.includes("groups")) {
+    put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
+    if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));
+  }
+  if (rest.includes("offline")) put(await offline(ctx, off.sender, off.recipient));
+}
+
+function context(target: Target, pid: () => number, size: number, o: BenchOptions, prefix = USERS_PREFIX, password = PASSWORD): ScenarioContext {
   return {
-    target, pid, poolSize: size, password: PASSWORD, quick: o.quick, log: o.log,
-    user: (i) => `${USERS_PREFIX}${i}`,
+    target, pid, poolSize: size, password, quick: o.quick, log: o.log,
+    user: (i) => `${prefix}${i}`,
   };
+}
+
+/**
+ * A server someone else runs: accounts PREFIX0 .. PREFIX(count-1) with one password must exist;
+ * the last two serve the offline scenario. RSS and CPU only with the server's PID.
+ */
+export interface ExternalTarget { target: Target; prefix: string; count: number; password: string; pid: number }
+
+async function benchExternal(x: ExternalTarget, o: BenchOptions, results: Results): Promise<void> {
+  const put = (cells: Cells) => {
+    for (const [row, cell] of Object.entries(cells)) (results[row] ??= {})[x.target.name] = cell;
+  };
+  const size = x.count - 2;
+  const ctx = context(x.target, () => x.pid, size, o, x.prefix, x.password);
+  if (o.scenarios.includes("sessions") && x.pid) {
+    const levels = [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }].filter((l) => l.n <= size);
+    if (levels.length > 0) put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" }));
+  }
+  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
+  await mainScenarios(ctx, rest, o, put, { sender: `${x.prefix}${size}`, recipient: `${x.prefix}${size + 1}` });
 }
 
 function machine(): Record<string, unknown> {
@@ -175,7 +200,11 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
   let serverCpu = 0;
   try {
     const cert = makeCert(base, "localhost");
-    for (const name of o.servers) {
+    if (o.external) {
+      await benchExternal(o.external, o, results);
+      servers[o.external.target.name] = { version: "external", settings: [`${o.external.target.host}:${o.external.target.port}, domain ${o.external.target.domain}`] };
+    }
+    for (const name of o.external ? [] : o.servers) {
       if (!installed(name)) {
         o.log(`${name}: not installed (apt-get install ${name}); skipped`);
         continue;
@@ -212,15 +241,34 @@ options:
   --no-archive         rivals without mod_mam (ours has no archive yet; the issue's runs keep it on)
   --no-pin             do not pin the server to core 0 and the generator to core 1
   --cpu-prof DIR       write a V8 CPU profile of ours (node --cpu-prof) into DIR
+  --target HOST:PORT[:TLSPORT]  run against a server already running there (no server is started)
+  --domain D           its XMPP domain (with --target; default localhost)
+  --users PREFIX:COUNT its accounts PREFIX0 .. PREFIX<COUNT-1>, all with --password (last two: offline)
+  --password PW        their password
+  --pid PID            its process, for the RSS and CPU figures
   --out FILE           raw results (default test/bench/results/<time>-<mode>.json)
   --note TEXT          a note kept with the results (e.g. "busy machine")`;
+
+function external(v: { target?: string; domain?: string; users?: string; password?: string; pid?: string }): ExternalTarget {
+  const [host, port, tlsPort] = (v.target ?? "").split(":");
+  const [prefix, count] = (v.users ?? "").split(":");
+  if (!host || !Number(port) || prefix === undefined || !(Number(count) > 2) || !v.password) {
+    throw new Error(`--target HOST:PORT[:TLSPORT] needs --users PREFIX:COUNT (COUNT > 2) and --password\n\n${HELP}`);
+  }
+  const domain = v.domain ?? "localhost";
+  return {
+    target: { name: "target", host, port: Number(port), ...(tlsPort ? { tlsPort: Number(tlsPort) } : {}), domain, mucDomain: `conference.${domain}` },
+    prefix, count: Number(count), password: v.password, pid: Number(v.pid ?? 0),
+  };
+}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
-      "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+      "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" },
+      target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -242,10 +290,11 @@ async function main(): Promise<void> {
     servers, quick: values.quick ?? false, tls: !values["no-tls"],
     maxSessions, pin: !values["no-pin"], archive: !values["no-archive"],
     ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
+    ...(values.target ? { external: external(values) } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   };
   const run = await runBench(o);
-  const shown = servers.filter((s) => run.servers[s]);
+  const shown = o.external ? [o.external.target.name] : servers.filter((s) => run.servers[s]);
   const table = renderTable(run.results, shown);
   console.log(table);
   for (const n of renderNotes(run.results)) console.log(n);
