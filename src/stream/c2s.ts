@@ -226,6 +226,8 @@ export class C2SStream implements Session {
     this.parser.reset();
     try {
       await this.transport.startTls();
+      // Mechanisms offered before TLS (no PLAIN, no -PLUS) are not those of the secured stream.
+      this.sasl = undefined;
       this.state = "header";
     } catch {
       this.state = "closed";

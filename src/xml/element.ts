@@ -1,8 +1,9 @@
 // The one XML layer: ltx's element tree (the model @xmpp/xml builds on) and small helpers.
 // Stanzas are built and read through these, never through strings.
-import { Element, clone, createElement, escapeXML, escapeXMLText } from "ltx";
+import { Element, clone, escapeXML, escapeXMLText } from "ltx";
+import { FastElement } from "./serialize.ts";
 
-export { Element, clone, escapeXML, escapeXMLText };
+export { Element, FastElement, clone, escapeXML, escapeXMLText };
 
 type Attrs = Record<string, string | number | undefined>;
 type Child = Element | string | undefined | null | false;
@@ -11,7 +12,7 @@ type Child = Element | string | undefined | null | false;
 export function xml(name: string, attrs?: Attrs | null, ...children: (Child | Child[])[]): Element {
   const clean: Record<string, string> = {};
   if (attrs) for (const k in attrs) if (attrs[k] !== undefined) clean[k] = String(attrs[k]);
-  const el = createElement(name, clean);
+  const el = new FastElement(name, clean);
   for (const c of children.flat()) if (c !== undefined && c !== null && c !== false && c !== "") el.append(c);
   return el;
 }

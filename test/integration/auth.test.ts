@@ -87,6 +87,25 @@ describe("SASL mechanisms", () => {
   });
 });
 
+describe("TLS optional (a loopback test profile)", () => {
+  it("offers PLAIN and -PLUS only once STARTTLS has secured the stream, and they work there", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { c2s: { host: "127.0.0.1", requireTls: false } } });
+    const c = await RawClient.connect(s.port);
+    c.send(OPEN());
+    const before = await c.expect(/<stream:features>[\s\S]*?<\/stream:features>/);
+    expect(before).not.toContain("<mechanism>PLAIN</mechanism>");
+    expect(before).not.toContain("-PLUS</mechanism>");
+    await c.startTls();
+    c.send(OPEN());
+    const after = await c.expect(/<stream:features>[\s\S]*?<\/stream:features>/);
+    expect(after).toContain("<mechanism>PLAIN</mechanism>");
+    expect(after).toContain("<mechanism>SCRAM-SHA-256-PLUS</mechanism>");
+    expect(await c.scram("romeo", "s3cret", "SHA-256", true)).toMatch(/^<success/);
+    c.close();
+    await s.stop();
+  });
+});
+
 describe("wrong credentials", () => {
   it("a wrong password is not-authorized, for SCRAM and PLAIN, and an unknown user looks the same", async () => {
     const c = await tlsStream();

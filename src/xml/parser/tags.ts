@@ -1,7 +1,7 @@
 // Start and end tags: XML 1.0 §3.1 (the end tag matches the start tag, §3 Element Type Match),
 // element nesting bounded by maxDepth before a start tag is read, and the tree of ltx elements
 // each top-level element becomes (RFC 6120 §4.1: the stream root's children are the stanzas).
-import { Element } from "../element.ts";
+import { type Element, FastElement } from "../element.ts";
 import { ATTRIBUTES } from "./attributes.ts";
 import { CHARS } from "./chars.ts";
 import { NAMES } from "./names.ts";
@@ -54,7 +54,7 @@ const openRoot = (p: ParserState, name: string, attrs: Record<string, string>, d
 const open = (p: ParserState, name: string, attrs: Record<string, string>, decls: string[] | null,
   selfClose: boolean, end: number): number => {
   const level = p.level;
-  const el = new Element(name);
+  const el = new FastElement(name);
   el.attrs = attrs;
   if (level > 0) {
     const parent = p.stack[level - 1] as Element;

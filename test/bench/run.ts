@@ -1,0 +1,315 @@
+// The benchmark: starts each server under test on loopback ports of its own (ours on the
+// embedded default; Prosody and ejabberd when installed), pinned to core 0 while this generator
+// runs on core 1, runs the scenarios against each and prints one table with the three side by
+// side. Raw results go to test/bench/results/. `./run bench --help` for the options.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Target } from "./lib/conn.ts";
+import { makeCert, type CertFiles } from "./lib/cert.ts";
+import { cpuSeconds, pinSelf } from "./lib/proc.ts";
+import { round } from "./lib/stats.ts";
+import type { Cells, ScenarioContext } from "./scenarios/common.ts";
+import { groups } from "./scenarios/groups.ts";
+import { logins } from "./scenarios/login.ts";
+import { offline } from "./scenarios/offline.ts";
+import { oneToOne } from "./scenarios/one2one.ts";
+import { idleSessions } from "./scenarios/sessions.ts";
+import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
+import { startOurs } from "./servers/ours.ts";
+import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
+import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
+import { renderNotes, renderTable, type Results } from "./table.ts";
+
+export const SCENARIOS = ["login", "sessions", "one2one", "groups", "offline", "cores"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  scenarios: Scenario[];
+  servers: ServerName[];
+  quick: boolean;
+  /** Also the TLS rows (STARTTLS logins, RSS per TLS session). */
+  tls: boolean;
+  /** The most idle sessions to try (full mode). */
+  maxSessions: number;
+  /** The rivals archive every message (mod_mam), as the issue asks; false turns it off. */
+  archive: boolean;
+  /** Pin server and generator to separate cores. */
+  pin: boolean;
+  /** Write a CPU profile of ours into this folder. */
+  cpuProfDir?: string;
+  /** Run against this server instead of starting any. */
+  external?: ExternalTarget;
+  log(line: string): void;
+}
+
+const USERS_PREFIX = "b";
+const PASSWORD = "bench-pw";
+const OFFLINE = { sender: "offsender", recipient: "offrecipient" };
+
+export interface BenchRun {
+  results: Results;
+  servers: Record<string, { version: string; settings: string[] }>;
+  machine: Record<string, unknown>;
+  options: Omit<BenchOptions, "log">;
+}
+
+function poolSize(o: BenchOptions): number {
+  let n = 0;
+  if (o.scenarios.includes("login") || o.scenarios.includes("cores")) n = Math.max(n, 400);
+  if (o.scenarios.includes("one2one")) n = Math.max(n, o.quick ? 200 : 1000);
+  if (o.scenarios.includes("groups")) n = Math.max(n, o.quick ? 100 : 1000);
+  if (o.scenarios.includes("sessions")) n = Math.max(n, o.quick ? 1000 : o.maxSessions);
+  return n;
+}
+
+type Starter = (o: ServerOptions) => Promise<RunningServer>;
+const STARTERS: Record<ServerName, Starter> = { ours: startOurs, prosody: startProsody, ejabberd: startEjabberd };
+
+export function installed(name: ServerName): boolean {
+  if (name === "prosody") return prosodyInstalled();
+  if (name === "ejabberd") return ejabberdInstalled();
+  return true;
+}
+
+/** Busy time of every core (jiffies) from /proc/stat, to tell how much else ran during the run. */
+function cpuBusyJiffies(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return user! + nice! + system! + irq! + softirq! + steal!;
+}
+
+async function benchServer(name: ServerName, o: BenchOptions, base: string, cert: CertFiles, results: Results): Promise<{ version: string; settings: string[]; ownCpu: number }> {
+  const dir = join(base, name);
+  mkdirSync(dir, { recursive: true });
+  const size = poolSize(o);
+  const users = [...Array.from({ length: size }, (_, i) => `${USERS_PREFIX}${i}`), OFFLINE.sender, OFFLINE.recipient];
+  const cpusOf = o.pin ? "0" : "0,1";
+  let provisioned = false;
+  let ownCpu = 0;
+  let info = { version: "", settings: [] as string[] };
+  const put = (cells: Cells) => {
+    for (const [row, cell] of Object.entries(cells)) (results[row] ??= {})[name] = cell;
+  };
+  /** One server start for a group of scenarios (memory rows want a fresh process each). */
+  const session = async (label: string, fn: (ctx: ScenarioContext) => Promise<void>, workers = 1) => {
+    o.log(`${name}: starting for ${label}${provisioned ? "" : ` (creating ${users.length} accounts)`}`);
+    const t0 = performance.now();
+    const start = STARTERS[name];
+    const common = { dir, users: provisioned ? [] : users, password: PASSWORD, tls: cert, archive: o.archive };
+    const server = await (name === "ours" ? startOurs({ ...common, cpus: workers > 1 ? "0,1" : cpusOf, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) })
+      : start({ ...common, cpus: cpusOf }));
+    provisioned = true;
+    if (workers === 1) info = { version: server.version, settings: server.settings };
+    o.log(`${name}: ${server.version} up in ${round((performance.now() - t0) / 1000, 1)} s`);
+    const ctx = context(server.target, () => server.workerPid(), size, o);
+    const pid = server.workerPid();
+    const c0 = cpuSeconds(pid);
+    try {
+      await fn(ctx);
+    } catch (e) {
+      o.log(`${name}: ${label} aborted: ${(e as Error).stack ?? e}`);
+      put({ [`error.${label}`]: { status: "failed", note: (e as Error).message } });
+    } finally {
+      ownCpu += cpuSeconds(pid) - c0;
+      await server.stop();
+    }
+  };
+
+  if (o.scenarios.includes("sessions")) {
+    const levels = o.quick ? [{ n: 1000, key: "1k" }] : [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }];
+    await session("sessions", async (ctx) => put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" })));
+    if (o.tls) await session("sessions over TLS", async (ctx) => put(await idleSessions(ctx, { levels: [{ n: 1000, key: "1k" }], security: "tls", rowPrefix: "rss-tls" })));
+  }
+  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
+  if (rest.length > 0) await session(rest.join(", "), (ctx) => mainScenarios(ctx, rest, o, put, OFFLINE));
+  if (o.scenarios.includes("cores") && name === "ours") {
+    await session("cores (2 workers)", async (ctx) => put({ "cores.login.scram": await logins(ctx, "SCRAM-SHA-1") }), 2);
+  }
+  return { ...info, ownCpu };
+}
+
+/** Everything but the memory rows, on one server start. */
+async function mainScenarios(ctx: ScenarioContext, rest: Scenario[], o: BenchOptions, put: (cells: Cells) => void, off: { sender: string; recipient: string }): Promise<void> {
+  if (rest.includes("login")) {
+    put({ "login.scram": await logins(ctx, "SCRAM-SHA-1") });
+    // ours offers PLAIN only under TLS (RFC 6120 §13.8): the PLAIN row is over direct TLS
+    // (XEP-0368) for all three, as is the TLS SCRAM row.
+    if (ctx.target.tlsPort !== undefined) {
+      put({ "login.plain": await logins(ctx, "PLAIN", "tls") });
+      if (o.tls) put({ "login.scram.tls": await logins(ctx, "SCRAM-SHA-1", "tls") });
+    }
+  }
+  if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
+  if (rest.includes("groups")) {
+    put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
+    if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));
+  }
+  if (rest.includes("offline")) put(await offline(ctx, off.sender, off.recipient));
+}
+
+function context(target: Target, pid: () => number, size: number, o: BenchOptions, prefix = USERS_PREFIX, password = PASSWORD): ScenarioContext {
+  return {
+    target, pid, poolSize: size, password, quick: o.quick, log: o.log,
+    user: (i) => `${prefix}${i}`,
+  };
+}
+
+/**
+ * A server someone else runs: accounts PREFIX0 .. PREFIX(count-1) with one password must exist;
+ * the last two serve the offline scenario. RSS and CPU only with the server's PID.
+ */
+export interface ExternalTarget { target: Target; prefix: string; count: number; password: string; pid: number }
+
+async function benchExternal(x: ExternalTarget, o: BenchOptions, results: Results): Promise<void> {
+  const put = (cells: Cells) => {
+    for (const [row, cell] of Object.entries(cells)) (results[row] ??= {})[x.target.name] = cell;
+  };
+  const size = x.count - 2;
+  const ctx = context(x.target, () => x.pid, size, o, x.prefix, x.password);
+  if (o.scenarios.includes("sessions") && x.pid) {
+    const levels = [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }].filter((l) => l.n <= size);
+    if (levels.length > 0) put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" }));
+  }
+  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
+  await mainScenarios(ctx, rest, o, put, { sender: `${x.prefix}${size}`, recipient: `${x.prefix}${size + 1}` });
+}
+
+function machine(): Record<string, unknown> {
+  const cpu = cpus();
+  let kernel = "";
+  try {
+    kernel = execFileSync("uname", ["-sr"], { encoding: "utf8" }).trim();
+  } catch { /* not Linux */ }
+  return { cpu: cpu[0]?.model, cores: cpu.length, memoryGiB: round(Number(readFileSync("/proc/meminfo", "utf8").match(/MemTotal:\s+(\d+)/)?.[1] ?? 0) / 2 ** 20), kernel, node: process.version };
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchRun> {
+  if (o.pin) pinSelf("1");
+  const base = mkdtempSync(join(tmpdir(), "xmppd-bench-"));
+  // The rivals run as their own users and must reach their folders.
+  execFileSync("chmod", ["755", base]);
+  const results: Results = {};
+  const servers: BenchRun["servers"] = {};
+  const busy0 = cpuBusyJiffies();
+  const g0 = process.cpuUsage();
+  const load0 = loadavg()[0]!;
+  const t0 = performance.now();
+  let serverCpu = 0;
+  try {
+    const cert = makeCert(base, "localhost");
+    if (o.external) {
+      await benchExternal(o.external, o, results);
+      servers[o.external.target.name] = { version: "external", settings: [`${o.external.target.host}:${o.external.target.port}, domain ${o.external.target.domain}`] };
+    }
+    for (const name of o.external ? [] : o.servers) {
+      if (!installed(name)) {
+        o.log(`${name}: not installed (apt-get install ${name}); skipped`);
+        continue;
+      }
+      const r = await benchServer(name, o, base, cert, results);
+      servers[name] = { version: r.version, settings: r.settings };
+      serverCpu += r.ownCpu;
+    }
+  } finally {
+    if (process.env.BENCH_KEEP) o.log(`kept ${base}`);
+    else rmSync(base, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const g = process.cpuUsage(g0);
+  const busySeconds = (cpuBusyJiffies() - busy0) / 100;
+  // What ran besides this benchmark, in cores: a quiet machine is near 0.
+  const others = Math.max(0, busySeconds - serverCpu - (g.user + g.system) / 1e6) / seconds;
+  return {
+    results, servers,
+    machine: { ...machine(), loadAverageAtStart: round(load0, 2), loadAverageAtEnd: round(loadavg()[0]!, 2), otherProcessesCores: round(others, 2), seconds: round(seconds) },
+    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin, archive: o.archive },
+  };
+}
+
+const HELP = `usage: ./run bench [scenario...] [options]
+
+scenarios: ${SCENARIOS.join(", ")} (default: all)
+
+options:
+  --servers LIST       comma-separated: ours,prosody,ejabberd (default: all installed)
+  --quick              short runs and small sizes, to check the tool (not for figures)
+  --no-tls             skip the TLS rows (SCRAM over direct TLS, RSS per TLS session)
+  --max-sessions N     the most idle sessions to try (default 100000)
+  --no-archive         rivals without mod_mam (ours has no archive yet; the issue's runs keep it on)
+  --no-pin             do not pin the server to core 0 and the generator to core 1
+  --cpu-prof DIR       write a V8 CPU profile of ours (node --cpu-prof) into DIR
+  --target HOST:PORT[:TLSPORT]  run against a server already running there (no server is started)
+  --domain D           its XMPP domain (with --target; default localhost)
+  --users PREFIX:COUNT its accounts PREFIX0 .. PREFIX<COUNT-1>, all with --password (last two: offline)
+  --password PW        their password
+  --pid PID            its process, for the RSS and CPU figures
+  --out FILE           raw results (default test/bench/results/<time>-<mode>.json)
+  --note TEXT          a note kept with the results (e.g. "busy machine")`;
+
+function external(v: { target?: string; domain?: string; users?: string; password?: string; pid?: string }): ExternalTarget {
+  const [host, port, tlsPort] = (v.target ?? "").split(":");
+  const [prefix, count] = (v.users ?? "").split(":");
+  if (!host || !Number(port) || prefix === undefined || !(Number(count) > 2) || !v.password) {
+    throw new Error(`--target HOST:PORT[:TLSPORT] needs --users PREFIX:COUNT (COUNT > 2) and --password\n\n${HELP}`);
+  }
+  const domain = v.domain ?? "localhost";
+  return {
+    target: { name: "target", host, port: Number(port), ...(tlsPort ? { tlsPort: Number(tlsPort) } : {}), domain, mucDomain: `conference.${domain}` },
+    prefix, count: Number(count), password: v.password, pid: Number(v.pid ?? 0),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
+      "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" },
+      target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const bad = positionals.filter((p) => !(SCENARIOS as readonly string[]).includes(p));
+  if (bad.length) throw new Error(`unknown scenario ${bad.join(", ")}\n\n${HELP}`);
+  const servers = (values.servers ?? "ours,prosody,ejabberd").split(",") as ServerName[];
+  // Each session is a descriptor in the server and one in the generator.
+  const fdLimit = Number(execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim()) || 1024;
+  let maxSessions = Number(values["max-sessions"] ?? 100_000);
+  if (maxSessions > fdLimit - 500) {
+    process.stderr.write(`at most ${fdLimit - 500} sessions: the open-file limit is ${fdLimit} (raise it with ulimit -n)\n`);
+    maxSessions = fdLimit - 500;
+  }
+  const o: BenchOptions = {
+    scenarios: positionals.length ? (positionals as Scenario[]) : [...SCENARIOS],
+    servers, quick: values.quick ?? false, tls: !values["no-tls"],
+    maxSessions, pin: !values["no-pin"], archive: !values["no-archive"],
+    ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
+    ...(values.target ? { external: external(values) } : {}),
+    log: (l) => process.stderr.write(`${l}\n`),
+  };
+  const run = await runBench(o);
+  const shown = o.external ? [o.external.target.name] : servers.filter((s) => run.servers[s]);
+  const table = renderTable(run.results, shown);
+  console.log(table);
+  for (const n of renderNotes(run.results)) console.log(n);
+  for (const [name, s] of Object.entries(run.servers)) console.log(`\n${name}: ${s.version}\n${s.settings.map((l) => `  ${l}`).join("\n")}`);
+  const m = run.machine;
+  console.log(`\nmachine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel}, node ${m.node}; other processes used ${m.otherProcessesCores} cores on average during the run (load ${m.loadAverageAtStart} -> ${m.loadAverageAtEnd})`);
+  const out = values.out ?? join(import.meta.dirname, "results", `${new Date().toISOString().replace(/[:.]/g, "-")}-${o.quick ? "quick" : "full"}.json`);
+  mkdirSync(join(out, ".."), { recursive: true });
+  writeFileSync(out, JSON.stringify({ ...run, note: values.note ?? "", table }, null, 2));
+  console.log(`raw results: ${out}`);
+}
+
+if (import.meta.main) {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  });
+}
