@@ -67,7 +67,7 @@ export async function startOurs(o: ServerOptions & { workers?: number; heapSigna
       `embedded SQLite (synchronous=FULL) in ${o.dir}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
       "c2s.requireTls false; limits.bytesPerSecond 0 (lifted); auth.failuresPerMinute 1e6; registration on",
       workers > 1 ? `${workers} worker processes sharing the port (node:cluster), cores ${o.cpus}` : `one process, taskset -c ${o.cpus}`,
-      "offline store and archive: not built yet (issue 3); MUC: not built yet",
+      "modules as shipped: offline store (XEP-0160), archive (XEP-0313, retention 30 days), carbons, stream management, MUC, PEP",
     ],
     workerPid: () => p.pid,
     stop: () => stopPids([p.pid], p.exited, 60_000),
