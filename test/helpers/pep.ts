@@ -4,7 +4,8 @@
 import { xml, type Element } from "../../src/xml/element.ts";
 import { capsHash } from "../../src/modules/disco.ts";
 import { connect, presence, type Im } from "./im.ts";
-import type { TestServer } from "./server.ts";
+import { afterAll, beforeAll, expect } from "vitest";
+import { startServer, type TestServer, type TestServerOptions } from "./server.ts";
 
 export const PUBSUB = "http://jabber.org/protocol/pubsub";
 export const OWNER = "http://jabber.org/protocol/pubsub#owner";
@@ -74,4 +75,36 @@ export async function capsClient(t: TestServer, user: string, resource: string, 
   await c.ask(xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
   await c.ask(xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
   return c;
+}
+
+/** An iq reply that must be a result; returned for further checks. */
+export function ok(el: Element): Element {
+  expect(el.attrs.type, el.toString()).toBe("result");
+  return el;
+}
+
+/**
+ * The fixture of a PEP test file: one server for the file, and caps-announcing clients (capsClient)
+ * that are all stopped, with the server, when the file is done.
+ */
+export function pepFixture(opts: TestServerOptions = {}, captionByResource = false) {
+  let server: TestServer | undefined;
+  const open: Im[] = [];
+  beforeAll(async () => {
+    server = await startServer(opts);
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.stop().catch(() => {})));
+    await server?.stop();
+  });
+  return {
+    get server(): TestServer {
+      return server!;
+    },
+    async client(user: string, resource: string, notify: string[] = []): Promise<Im> {
+      const c = await capsClient(server!, user, resource, notify, captionByResource ? resource : undefined);
+      open.push(c);
+      return c;
+    },
+  };
 }

@@ -2,11 +2,10 @@
 // its id the room's JID, published with the publish-options the XEP requires (persist_items,
 // max_items=max, send_last_published_item=never, access_model=whitelist); the account's other
 // +notify resources hear of each change, nobody else can read them.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { xml, type Element } from "../../src/xml/element.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { accounts, errorOf, given, type Im } from "../helpers/im.ts";
-import { capsClient, EVENT, isEvent, items, itemsOf, publish, publishOptions, pubsubCondition, retract } from "../helpers/pep.ts";
+import { describe, expect, it } from "vitest";
+import { xml } from "../../src/xml/element.ts";
+import { accounts, errorOf, given } from "../helpers/im.ts";
+import { ok, pepFixture, EVENT, isEvent, items, itemsOf, publish, publishOptions, pubsubCondition, retract } from "../helpers/pep.ts";
 
 const BOOKMARKS = "urn:xmpp:bookmarks:1";
 const OPTIONS = {
@@ -15,31 +14,14 @@ const OPTIONS = {
 };
 const conference = (name: string, nick: string) => xml("conference", { xmlns: BOOKMARKS, name, autojoin: "true" }, xml("nick", null, nick));
 
-let t: TestServer;
-const open: Im[] = [];
-async function client(user: string, resource: string, notify: string[] = []): Promise<Im> {
-  const c = await capsClient(t, user, resource, notify, resource);
-  open.push(c);
-  return c;
-}
-const ok = (el: Element) => {
-  expect(el.attrs.type, el.toString()).toBe("result");
-  return el;
-};
-
-beforeAll(async () => {
-  t = await startServer();
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.stop().catch(() => {})));
-  await t.stop();
-});
+const fixture = pepFixture({}, true);
+const client = (user: string, resource: string, notify: string[] = []) => fixture.client(user, resource, notify);
 
 describe("PEP native bookmarks (XEP-0402 §3)", () => {
   it("Juliet adds two rooms from her laptop; her phone hears each; she reads them all; her contact cannot", async () => {
-    const [juliet, romeo] = (await accounts(t, "juliet", "romeo")) as [string, string];
-    await given(t, juliet, romeo, "both");
-    await given(t, romeo, juliet, "both");
+    const [juliet, romeo] = (await accounts(fixture.server, "juliet", "romeo")) as [string, string];
+    await given(fixture.server, juliet, romeo, "both");
+    await given(fixture.server, romeo, juliet, "both");
     const laptop = await client(juliet, "laptop", [BOOKMARKS]);
     const phone = await client(juliet, "phone", [BOOKMARKS]);
     const r = await client(romeo, "orchard", [BOOKMARKS]);
@@ -67,7 +49,7 @@ describe("PEP native bookmarks (XEP-0402 §3)", () => {
   });
 
   it("send_last_published_item=never: a new resource is not sent the last bookmark, and fetches them itself", async () => {
-    const [juliet] = (await accounts(t, "juliet")) as [string];
+    const [juliet] = (await accounts(fixture.server, "juliet")) as [string];
     const laptop = await client(juliet, "laptop");
     ok(await laptop.ask(publish(BOOKMARKS, conference("Balcony", "J"), "balcony@conference.shakespeare.lit", publishOptions(OPTIONS))));
     const tablet = await client(juliet, "tablet", [BOOKMARKS]);

@@ -4,11 +4,10 @@
 // and OMEMO 2 (urn:xmpp:omemo:2: a devices node and one bundles node with an item per device,
 // max_items=max). Both are published with publish-options pubsub#access_model=open, so that a
 // stranger (a MUC occupant, a new contact) can fetch the bundles; the server stores them as opaque XML.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { xml, type Element } from "../../src/xml/element.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { accounts, errorOf, given, type Im } from "../helpers/im.ts";
-import { capsClient, configure, isEvent, items, itemsOf, publish, publishOptions, pubsubCondition } from "../helpers/pep.ts";
+import { describe, expect, it } from "vitest";
+import { xml } from "../../src/xml/element.ts";
+import { accounts, errorOf, given } from "../helpers/im.ts";
+import { ok, pepFixture, configure, isEvent, items, itemsOf, publish, publishOptions, pubsubCondition } from "../helpers/pep.ts";
 
 const AXOLOTL = "eu.siacs.conversations.axolotl";
 const DEVICELIST = `${AXOLOTL}.devicelist`;
@@ -28,31 +27,14 @@ const bundle2 = (n: string) => xml("bundle", { xmlns: OMEMO2 },
   xml("spk", { id: "0" }, `Wa/${n}spkKw=`), xml("spks", null, "U4Oa2nNQUpk="), xml("ik", null, `i${n}k=`),
   xml("prekeys", null, ["1", "2"].map((id) => xml("pk", { id }, `p${id}k=`))));
 
-let t: TestServer;
-const open: Im[] = [];
-async function client(user: string, resource: string, notify: string[] = []): Promise<Im> {
-  const c = await capsClient(t, user, resource, notify, resource);
-  open.push(c);
-  return c;
-}
-const ok = (el: Element) => {
-  expect(el.attrs.type, el.toString()).toBe("result");
-  return el;
-};
-
-beforeAll(async () => {
-  t = await startServer();
-});
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.stop().catch(() => {})));
-  await t.stop();
-});
+const fixture = pepFixture({}, true);
+const client = (user: string, resource: string, notify: string[] = []) => fixture.client(user, resource, notify);
 
 describe("legacy OMEMO (eu.siacs.conversations.axolotl), as Conversations does it", () => {
   it("Alice publishes her device list and bundle open; Bob, her contact, is told; Mallory, a stranger, fetches both", async () => {
-    const [alice, bob, mallory] = (await accounts(t, "alice", "bob", "mallory")) as [string, string, string];
-    await given(t, alice, bob, "both");
-    await given(t, bob, alice, "both");
+    const [alice, bob, mallory] = (await accounts(fixture.server, "alice", "bob", "mallory")) as [string, string, string];
+    await given(fixture.server, alice, bob, "both");
+    await given(fixture.server, bob, alice, "both");
     const a = await client(alice, "Conversations.phone", [DEVICELIST]);
     const b = await client(bob, "Conversations.tablet", [DEVICELIST]);
     const m = await client(mallory, "Conversations.x", [DEVICELIST]);
@@ -81,7 +63,7 @@ describe("legacy OMEMO (eu.siacs.conversations.axolotl), as Conversations does i
   });
 
   it("a list node made earlier with the presence model: precondition-not-met, then the client reconfigures it open and publishes again", async () => {
-    const [carol, mallory] = (await accounts(t, "carol", "mallory")) as [string, string];
+    const [carol, mallory] = (await accounts(fixture.server, "carol", "mallory")) as [string, string];
     const c = await client(carol, "Conversations.phone");
     const m = await client(mallory, "Conversations.x");
     ok(await c.ask(publish(DEVICELIST, legacyList("42"), "current")));
@@ -95,9 +77,9 @@ describe("legacy OMEMO (eu.siacs.conversations.axolotl), as Conversations does i
   });
 
   it("Bob's client logs in later: it gets Alice's current device list at once (the last item)", async () => {
-    const [alice, bob] = (await accounts(t, "alice", "bob")) as [string, string];
-    await given(t, alice, bob, "both");
-    await given(t, bob, alice, "both");
+    const [alice, bob] = (await accounts(fixture.server, "alice", "bob")) as [string, string];
+    await given(fixture.server, alice, bob, "both");
+    await given(fixture.server, bob, alice, "both");
     const a = await client(alice, "Conversations.phone");
     ok(await a.ask(publish(DEVICELIST, legacyList("777"), "current", publishOptions(OPEN))));
     const b = await client(bob, "Conversations.tablet", [DEVICELIST]);
@@ -108,9 +90,9 @@ describe("legacy OMEMO (eu.siacs.conversations.axolotl), as Conversations does i
 
 describe("OMEMO 2 (urn:xmpp:omemo:2), as XEP-0384 §5.3 shows it", () => {
   it("bundles of several devices live in one node (max_items=max), fetched by item id", async () => {
-    const [dana, erin] = (await accounts(t, "dana", "erin")) as [string, string];
-    await given(t, dana, erin, "both");
-    await given(t, erin, dana, "both");
+    const [dana, erin] = (await accounts(fixture.server, "dana", "erin")) as [string, string];
+    await given(fixture.server, dana, erin, "both");
+    await given(fixture.server, erin, dana, "both");
     const d1 = await client(dana, "gajim", [DEVICES]);
     const d2 = await client(dana, "kaidan", [DEVICES]);
     const e = await client(erin, "dino", [DEVICES]);
