@@ -168,6 +168,7 @@ describe("delete-user, change-user-password, end-user-session (XEP-0133 ยง4.2, ย
     const im = await connect(t, tybalt!, "street");
     const done = await run(admin, "delete-user", { accountjids: [`${tybalt}@localhost`] });
     expect(cmdOf(done).attrs.status).toBe("completed");
+    await until(() => im.streamErrors.length > 0);
     expect(im.streamErrors).toEqual(["not-authorized"]);
     expect(await t.server.accounts.exists(tybalt!)).toBe(false);
     await im.stop().catch(() => {});
