@@ -1,9 +1,9 @@
 // A fresh xmppd for one conformance profile: its own data folder, a free loopback port, the
 // admin account made with the CLI before start (as an operator would), and the server run as a
 // child process of this script (stopped by its PID, never by name).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, startProcess } from "../../test/helpers/process.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,17 +27,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** A port the system just gave out on 127.0.0.1 (closed again; the server binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startServer(profile: ServerProfile, logFile: string): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "xmppd-conformance-"));
@@ -59,24 +49,7 @@ export async function startServer(profile: ServerProfile, logFile: string): Prom
   if (add.status !== 0) throw new Error(`adduser failed: ${add.stderr}`);
 
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [main, "start", "-c", config], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout.pipe(log);
-  await new Promise<void>((resolve, reject) => {
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s: ${seen}`)), 30_000);
-    child.stderr.on("data", (d: Buffer) => {
-      log.write(d);
-      seen += d.toString();
-      if (seen.includes("xmppd: serving")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before serving: ${seen}`));
-    });
-  });
+  const child = await startProcess(root, process.env, { args: ["-c", config], output: log, timeoutMs: 30_000 });
   return {
     port,
     dataDir,

@@ -7,6 +7,7 @@
 # stays as apt left it (stopped through its init script if apt started it, see install()).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../apt.sh"
 port="${XMPPD_REDIS_PORT:-16379}"
 dir="$services_dir/redis"
 pidfile="$dir/redis.pid"
@@ -14,20 +15,10 @@ marker="redis-server 127.0.0.1:$port"
 
 install() {
   command -v redis-server > /dev/null && return 0
-  if [ "$(id -u)" != 0 ]; then
-    echo "redis: redis-server is missing; install it (as root: apt-get install redis-server)" >&2
-    exit 1
-  fi
-  echo "redis: installing redis-server with apt ..." >&2
-  apt-get update -qq > /dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server > /dev/null
-  # On a machine with an init system, the package starts redis on 6379 as a system service.
-  # We never use it (our own process serves our port), so stop it rather than leave an extra
-  # server running; it is only stopped, not disabled or removed.
-  if [ -x /etc/init.d/redis-server ] && /etc/init.d/redis-server status > /dev/null 2>&1; then
-    echo "redis: apt started the system service redis-server; stopping it (/etc/init.d/redis-server stop)" >&2
-    /etc/init.d/redis-server stop > /dev/null || true
-  fi
+  apt_ensure redis redis-server || exit 1
+  # On a machine with an init system, the package starts redis on 6379 as a system service. We
+  # never use it (our own process serves our port): it is stopped, not disabled or removed.
+  apt_stop_service redis-server
 }
 
 ping() { redis-cli -h 127.0.0.1 -p "$port" ping 2> /dev/null | grep -q PONG; }

@@ -15,13 +15,25 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface StartOptions {
+  /** Arguments after `start` (e.g. ["-c", file]). */
+  args?: string[];
+  /** Where the server's stdout and stderr go as well (a log file). */
+  output?: NodeJS.WritableStream;
+  timeoutMs?: number;
+}
+
 /** Starts `xmppd start` in `cwd` and resolves once it says it is serving (rejects if it exits first). */
-export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "src/main.ts"), "start"], { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
+export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, opts: StartOptions = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  if (opts.output) child.stdout!.pipe(opts.output, { end: false });
+  else child.stdout!.resume();
   let err = "";
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no start: ${err}`)), timeoutMs);
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const t = setTimeout(() => reject(new Error(`no start in ${timeoutMs} ms: ${err}`)), timeoutMs);
     child.stderr!.on("data", (d: Buffer) => {
+      opts.output?.write(d);
       err += d.toString();
       if (err.includes("xmppd: serving")) {
         clearTimeout(t);
@@ -30,7 +42,7 @@ export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, timeoutM
     });
     child.once("exit", (code) => {
       clearTimeout(t);
-      reject(new Error(`exited ${code}: ${err}`));
+      reject(new Error(`exited ${code} before serving: ${err}`));
     });
   });
   return child;
