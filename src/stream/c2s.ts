@@ -59,8 +59,6 @@ export class C2SStream implements Session {
   /** The connection dropped and the session waits to be resumed. */
   private lost = false;
   private detachTimer: NodeJS.Timeout | undefined;
-  /** After this stream resumed another session, what arrives on it belongs to that session. */
-  private successor: C2SStream | undefined;
   private sasl: SaslNegotiation | undefined;
   private bucket: TokenBucket | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -173,7 +171,7 @@ export class C2SStream implements Session {
   }
 
   streamEnd(): void {
-    void this.pending.then(() => (this.state === "moved" ? this.successor!.streamEnd() : this.close()));
+    void this.pending.then(() => (this.state === "moved" ? this.conn.stream.streamEnd() : this.close()));
   }
 
   error(condition: ParserErrorCondition, text: string): void {
@@ -184,7 +182,8 @@ export class C2SStream implements Session {
   // --- dispatch by state -------------------------------------------------------------------------
 
   private async dispatch(el: Element): Promise<void> {
-    if (this.state === "moved") return this.successor!.stanza(el);
+    // After this stream resumed another session, what arrives on it belongs to that session.
+    if (this.state === "moved") return this.conn.stream.stanza(el);
     if (this.state === "closed") return;
     const ns = el.attrs.xmlns;
     switch (this.state) {
@@ -484,7 +483,6 @@ export class C2SStream implements Session {
     clearTimeout(fresh.handshakeTimer);
     fresh.ctx.streams.delete(fresh);
     fresh.state = "moved";
-    fresh.successor = this;
     fresh.conn.stream = this;
     this.conn = fresh.conn;
     this.bucket = fresh.bucket;
