@@ -86,7 +86,12 @@ async function run(argv: string[]): Promise<number> {
         if (stopping) return;
         stopping = true;
         server.log.info({ signal }, "shutting down");
-        void server.stop().then(() => process.exit(0));
+        // Exit once the closed connections have flushed (a TLS socket writes its last records
+        // asynchronously); something left holding the loop open gets three seconds.
+        void server.stop().then(() => {
+          process.exitCode = 0;
+          setTimeout(() => process.exit(0), 3000).unref();
+        });
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
