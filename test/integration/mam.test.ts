@@ -608,7 +608,14 @@ describe("a slow store delays the archive, never the messages", () => {
         return real.append(entries);
       } };
     };
-    return Object.assign(Object.create(inner) as StorageProvider, { log });
+    return {
+      keyval: (name) => inner.keyval(name),
+      map: (name) => inner.map(name),
+      log,
+      owners: (name) => inner.owners(name),
+      purgeOwner: (owner) => inner.purgeOwner(owner),
+      close: () => inner.close(),
+    };
   }
 
   it("a stream-managed sender's ack (XEP-0198 h) waits for the archive write; delivery does not", async () => {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll } from "vitest";
+import { DatabaseSync } from "node:sqlite";
+import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStorage } from "../../src/storage/embedded/sqlite.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { storageContract } from "./contract.ts";
@@ -15,4 +16,73 @@ storageContract("embedded sqlite", async () => new SqliteStorage(join(dir, `db${
   await old.close();
   return new SqliteStorage(path);
 });
+storageContract("embedded sqlite, inline writes", async () => new SqliteStorage(join(dir, `db${n++}.sqlite`), { writer: "inline" }), async (old) => {
+  const path = join(dir, `db${n - 1}.sqlite`);
+  await old.close();
+  return new SqliteStorage(path, { writer: "inline" });
+});
 storageContract("memory", async () => new MemoryStorage());
+
+describe("the embedded store's writer thread", () => {
+  const entry = (i: number) => ({ owner: "juliet@localhost", id: String(i).padStart(15, "0"), at: i, with: "romeo@localhost", value: `m${i}`, expires: 0 });
+
+  it("commits the writes that queue up while it is busy together (group commit), each resolved once on disk", async () => {
+    const path = join(dir, `group${n++}.sqlite`);
+    const store = new SqliteStorage(path);
+    const log = store.log("offline");
+    const writes = Array.from({ length: 2000 }, (_, i) => log.append([entry(i)]));
+    await Promise.all(writes);
+    const { commits, operations, pending } = store.stats();
+    expect(operations).toBe(2000);
+    expect(pending).toBe(0);
+    expect(commits).toBeLessThan(200); // batched: not one fsync per write
+    // Resolved means committed: another connection to the file sees every row.
+    const other = new DatabaseSync(path);
+    expect((other.prepare("SELECT COUNT(*) AS n FROM log").get() as { n: number }).n).toBe(2000);
+    other.close();
+    await store.close();
+  });
+
+  it("a read sees the writes made before it, awaited or not", async () => {
+    const store = new SqliteStorage(join(dir, `ryw${n++}.sqlite`));
+    const kv = store.keyval<number>("counter");
+    const map = store.map<string>("roster");
+    void kv.set("juliet@localhost", 1);
+    void map.set("juliet@localhost", "romeo@localhost", "both");
+    expect(await kv.get("juliet@localhost")).toBe(1);
+    expect(await map.getAll("juliet@localhost")).toEqual(new Map([["romeo@localhost", "both"]]));
+    void kv.set("juliet@localhost", undefined);
+    expect(await kv.get("juliet@localhost")).toBeUndefined();
+    expect(await kv.add("juliet@localhost", 2)).toBe(true);
+    expect(await kv.add("juliet@localhost", 3)).toBe(false);
+    await store.close();
+  });
+
+  it("a failing write fails alone; the writes committed with it stand", async () => {
+    const path = join(dir, `fail${n++}.sqlite`);
+    const store = new SqliteStorage(path);
+    // A value that is not text violates the NOT NULL column: this write must fail.
+    const bad = store.log("offline").append([{ ...entry(1), value: null as unknown as string }]);
+    const good = store.log("offline").append([entry(2)]);
+    const kv = store.keyval<string>("vcard").set("juliet@localhost", "<vCard/>");
+    await expect(bad).rejects.toThrow(/NOT NULL/);
+    await good;
+    await kv;
+    expect((await store.log("offline").query("juliet@localhost", { limit: 10 })).entries.map((e) => e.value)).toEqual(["m2"]);
+    expect(await store.keyval<string>("vcard").get("juliet@localhost")).toBe("<vCard/>");
+    await store.close();
+  });
+
+  it("close waits for the writes on their way; later calls are refused", async () => {
+    const path = join(dir, `close${n++}.sqlite`);
+    const store = new SqliteStorage(path);
+    const log = store.log("mam");
+    const writes = Array.from({ length: 100 }, (_, i) => log.append([entry(i)]));
+    await store.close();
+    await Promise.all(writes);
+    await expect(store.keyval("x").set("a", 1)).rejects.toThrow(/stopped/);
+    const again = new SqliteStorage(path);
+    expect(await again.log("mam").count("juliet@localhost", {})).toBe(100);
+    await again.close();
+  });
+});

@@ -1,81 +1,147 @@
 // The embedded default: one SQLite file through Node's built-in node:sqlite (no native addon to
-// build, no service to run). WAL journal, synchronous=NORMAL... except that acked data must
-// survive a crash, so synchronous=FULL: a write has reached the disk when its promise resolves.
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+// build, no service to run). Acked data must survive a crash, so synchronous=FULL: a write has
+// reached the disk when its promise resolves. That fsync must not stall the server, so writes go
+// to a thread of their own (writer.ts) that commits whatever has queued up while it was busy as
+// one transaction (group commit); reads run here, on a second connection (WAL lets it read
+// while the writer writes), except while writes are on their way: then a read queues behind
+// them in the writer, so a caller always sees what it wrote, awaited or not.
+import { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
 import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "../types.ts";
 import { bareOf, logFilter } from "../log-filter.ts";
+import { BatchRunner, PRAGMAS, SCHEMA, type Operation, type Outcome, type Statement } from "./batch.ts";
+import type { WriterMessage } from "./writer.ts";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS keyval (store TEXT NOT NULL, owner TEXT NOT NULL, value TEXT NOT NULL,
-  PRIMARY KEY (store, owner)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS keyval_owner ON keyval (owner);
-CREATE TABLE IF NOT EXISTS map (store TEXT NOT NULL, owner TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-  PRIMARY KEY (store, owner, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS map_owner ON map (owner);
-CREATE TABLE IF NOT EXISTS log (store TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
-  with_full TEXT NOT NULL, with_bare TEXT NOT NULL, value TEXT NOT NULL, expires INTEGER NOT NULL,
-  PRIMARY KEY (store, owner, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS log_expires ON log (expires) WHERE expires > 0;
-CREATE INDEX IF NOT EXISTS log_owner ON log (owner);
-CREATE INDEX IF NOT EXISTS log_with ON log (store, owner, with_bare, id);
-`;
+const SQL = {
+  kvGet: "SELECT value FROM keyval WHERE store = ? AND owner = ?",
+  kvSet: "INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO UPDATE SET value = excluded.value",
+  kvAdd: "INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO NOTHING",
+  kvDel: "DELETE FROM keyval WHERE store = ? AND owner = ?",
+  kvOwners: "SELECT owner FROM keyval WHERE store = ? ORDER BY owner",
+  mapGet: "SELECT value FROM map WHERE store = ? AND owner = ? AND key = ?",
+  mapSet: "INSERT INTO map (store, owner, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (store, owner, key) DO UPDATE SET value = excluded.value",
+  mapDel: "DELETE FROM map WHERE store = ? AND owner = ? AND key = ?",
+  mapAll: "SELECT key, value FROM map WHERE store = ? AND owner = ?",
+  mapClear: "DELETE FROM map WHERE store = ? AND owner = ?",
+  purgeKv: "DELETE FROM keyval WHERE owner = ?",
+  purgeMap: "DELETE FROM map WHERE owner = ?",
+  purgeLog: "DELETE FROM log WHERE owner = ?",
+  logAdd: "INSERT INTO log (store, owner, id, at, with_full, with_bare, value, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+  logDel: "DELETE FROM log WHERE store = ? AND owner = ? AND id = ?",
+  logClear: "DELETE FROM log WHERE store = ? AND owner = ?",
+  logExpire: "DELETE FROM log WHERE store = ? AND expires > 0 AND expires <= ?",
+} as const;
+
+interface Waiter { resolve(v: unknown): void; reject(e: Error): void }
+
+export interface SqliteOptions {
+  /**
+   * "thread" (the default): writes commit on the writer thread. "inline": each write commits on
+   * the calling thread before its promise resolves, as a benchmark's point of comparison.
+   */
+  writer?: "thread" | "inline";
+}
 
 export class SqliteStorage implements StorageProvider {
+  /** The event loop's connection: reads, and every write in inline mode. */
   private readonly db: DatabaseSync;
-  private readonly stmt: Record<string, StatementSync>;
+  private readonly local: BatchRunner;
+  private readonly worker: Worker | undefined;
+  /** Operations not yet posted to the writer (posted together at the end of this turn). */
+  private outbox: Operation[] = [];
+  /** One per operation posted or in the outbox, in order; the writer answers in that order. */
+  private waiting: Waiter[] = [];
+  private head = 0;
+  private failed: Error | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  /** Commits made by the writer thread, and the operations they carried. */
+  private readonly counts = { commits: 0, operations: 0 };
 
-  constructor(path: string) {
+  constructor(path: string, options: SqliteOptions = {}) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
-    this.db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+    this.db.exec(PRAGMAS);
     this.db.exec(SCHEMA);
-    const p = (sql: string) => this.db.prepare(sql);
-    this.stmt = {
-      kvGet: p("SELECT value FROM keyval WHERE store = ? AND owner = ?"),
-      kvSet: p("INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO UPDATE SET value = excluded.value"),
-      kvAdd: p("INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO NOTHING"),
-      kvDel: p("DELETE FROM keyval WHERE store = ? AND owner = ?"),
-      kvOwners: p("SELECT owner FROM keyval WHERE store = ? ORDER BY owner"),
-      mapGet: p("SELECT value FROM map WHERE store = ? AND owner = ? AND key = ?"),
-      mapSet: p("INSERT INTO map (store, owner, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (store, owner, key) DO UPDATE SET value = excluded.value"),
-      mapDel: p("DELETE FROM map WHERE store = ? AND owner = ? AND key = ?"),
-      mapAll: p("SELECT key, value FROM map WHERE store = ? AND owner = ?"),
-      mapClear: p("DELETE FROM map WHERE store = ? AND owner = ?"),
-      purgeKv: p("DELETE FROM keyval WHERE owner = ?"),
-      purgeMap: p("DELETE FROM map WHERE owner = ?"),
-      purgeLog: p("DELETE FROM log WHERE owner = ?"),
-      logAdd: p("INSERT INTO log (store, owner, id, at, with_full, with_bare, value, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-      logDel: p("DELETE FROM log WHERE store = ? AND owner = ? AND id = ?"),
-      logClear: p("DELETE FROM log WHERE store = ? AND owner = ?"),
-      logExpire: p("DELETE FROM log WHERE store = ? AND expires > 0 AND expires <= ?"),
-    };
+    this.local = new BatchRunner(this.db);
+    if (options.writer === "inline" || path === ":memory:") return;
+    const worker = new Worker(new URL("./writer.ts", import.meta.url), { workerData: { path } });
+    worker.on("message", (outcomes: Outcome[]) => this.settle(outcomes));
+    worker.on("error", (e) => this.fail(e));
+    this.exited = new Promise((resolve) => worker.once("exit", () => {
+      this.fail(new Error("the embedded store's writer thread has stopped"));
+      resolve();
+    }));
+    worker.unref(); // after the listeners: adding one refs the worker again
+    this.worker = worker;
   }
 
-  /** Statements for log queries, by the shape of their filter. */
-  private readonly queries = new Map<string, StatementSync>();
-
-  private logQuery(sql: string): StatementSync {
-    let st = this.queries.get(sql);
-    if (!st) this.queries.set(sql, (st = this.db.prepare(sql)));
-    return st;
+  /** Operations posted or queued and not yet answered. */
+  private get pending(): number {
+    return this.waiting.length - this.head;
   }
 
-  /** Runs fn in one transaction (one fsync for a batch). */
-  private transaction(fn: () => void): void {
-    this.db.exec("BEGIN");
+  /** Runs op atomically; resolves with its last statement's result once it is on disk. */
+  private write(op: Operation): Promise<unknown> {
+    if (!this.worker) {
+      const outcome = this.local.runBatch([op])[0]!;
+      return "ok" in outcome ? Promise.resolve(outcome.ok) : Promise.reject(new Error(outcome.error));
+    }
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.pending === 0) this.worker.ref(); // a write on its way keeps the process alive
+    if (this.outbox.length === 0) queueMicrotask(() => this.post());
+    this.outbox.push(op);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** A read sees every write made before it: here when none is on its way, else behind them. */
+  private read(st: Statement): Promise<unknown> {
+    if (this.pending > 0) return this.write([st]);
     try {
-      fn();
-      this.db.exec("COMMIT");
+      return Promise.resolve(this.local.exec(st));
     } catch (e) {
-      this.db.exec("ROLLBACK");
-      throw e;
+      return Promise.reject(e as Error);
     }
   }
 
+  private post(): void {
+    const ops = this.outbox;
+    this.outbox = [];
+    if (ops.length > 0 && !this.failed) this.worker!.postMessage({ ops } satisfies WriterMessage);
+  }
+
+  /** Group commit at work: operations per commit is the batching the load gave. */
+  stats(): { readonly commits: number; readonly operations: number; readonly pending: number } {
+    return { ...this.counts, pending: this.pending };
+  }
+
+  private settle(outcomes: readonly Outcome[]): void {
+    this.counts.commits++;
+    this.counts.operations += outcomes.length;
+    for (const o of outcomes) {
+      const w = this.waiting[this.head++];
+      if (!w) break;
+      if ("ok" in o) w.resolve(o.ok);
+      else w.reject(new Error(o.error));
+    }
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (this.pending === 0) this.worker!.unref();
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    const waiting = this.waiting.slice(this.head);
+    this.waiting = [];
+    this.head = 0;
+    this.outbox = [];
+    for (const w of waiting) w.reject(this.failed);
+  }
+
   log(name: string): LogStore {
-    const s = this.stmt;
     const where = (owner: string, q: Omit<LogQuery, "limit" | "fromEnd">) => {
       const f = logFilter(q);
       const clauses = ["store = ?", "owner = ?"];
@@ -94,15 +160,14 @@ export class SqliteStorage implements StorageProvider {
     };
     return {
       append: async (entries) => {
-        this.transaction(() => {
-          for (const e of entries) s.logAdd!.run(name, e.owner, e.id, e.at, e.with, bareOf(e.with), e.value, e.expires);
-        });
+        if (entries.length === 0) return;
+        await this.write(entries.map((e) => ["run", SQL.logAdd, [name, e.owner, e.id, e.at, e.with, bareOf(e.with), e.value, e.expires]] as const));
       },
       query: async (owner, q): Promise<LogPage> => {
         const w = where(owner, q);
         const order = q.fromEnd ? "DESC" : "ASC";
-        const rows = this.logQuery(`SELECT id, at, with_full AS "with", value, expires FROM log WHERE ${w.sql} ORDER BY id ${order} LIMIT ?`)
-          .all(...w.args, q.limit + 1) as unknown as LogEntry[];
+        const sql = `SELECT id, at, with_full AS "with", value, expires FROM log WHERE ${w.sql} ORDER BY id ${order} LIMIT ?`;
+        const rows = (await this.read(["all", sql, [...w.args, q.limit + 1]])) as LogEntry[];
         const complete = rows.length <= q.limit;
         if (!complete) rows.pop();
         if (q.fromEnd) rows.reverse();
@@ -110,69 +175,71 @@ export class SqliteStorage implements StorageProvider {
       },
       count: async (owner, q) => {
         const w = where(owner, q);
-        return Number((this.logQuery(`SELECT COUNT(*) AS n FROM log WHERE ${w.sql}`).get(...w.args) as { n: number }).n);
+        return Number(((await this.read(["get", `SELECT COUNT(*) AS n FROM log WHERE ${w.sql}`, w.args])) as { n: number }).n);
       },
       remove: async (owner, ids) => {
-        this.transaction(() => {
-          for (const id of ids) s.logDel!.run(name, owner, id);
-        });
+        if (ids.length === 0) return;
+        await this.write(ids.map((id) => ["run", SQL.logDel, [name, owner, id]] as const));
       },
       clear: async (owner) => {
-        s.logClear!.run(name, owner);
+        await this.write([["run", SQL.logClear, [name, owner]]]);
       },
-      expire: async (now) => Number(s.logExpire!.run(name, now).changes),
+      expire: async (now) => (await this.write([["run", SQL.logExpire, [name, now]]])) as number,
     };
   }
 
   keyval<T>(name: string): KeyValueStore<T> {
-    const s = this.stmt;
     return {
       get: async (owner) => {
-        const row = s.kvGet!.get(name, owner) as { value: string } | undefined;
+        const row = (await this.read(["get", SQL.kvGet, [name, owner]])) as { value: string } | undefined;
         return row ? (JSON.parse(row.value) as T) : undefined;
       },
       set: async (owner, value) => {
-        if (value === undefined) s.kvDel!.run(name, owner);
-        else s.kvSet!.run(name, owner, JSON.stringify(value));
+        await this.write([value === undefined ? ["run", SQL.kvDel, [name, owner]] : ["run", SQL.kvSet, [name, owner, JSON.stringify(value)]]]);
       },
-      add: async (owner, value) => s.kvAdd!.run(name, owner, JSON.stringify(value)).changes === 1,
+      add: async (owner, value) => (await this.write([["run", SQL.kvAdd, [name, owner, JSON.stringify(value)]]])) === 1,
     };
   }
 
   map<T>(name: string): MapStore<T> {
-    const s = this.stmt;
     return {
       get: async (owner, key) => {
-        const row = s.mapGet!.get(name, owner, key) as { value: string } | undefined;
+        const row = (await this.read(["get", SQL.mapGet, [name, owner, key]])) as { value: string } | undefined;
         return row ? (JSON.parse(row.value) as T) : undefined;
       },
       set: async (owner, key, value) => {
-        if (value === undefined) s.mapDel!.run(name, owner, key);
-        else s.mapSet!.run(name, owner, key, JSON.stringify(value));
+        await this.write([value === undefined
+          ? ["run", SQL.mapDel, [name, owner, key]]
+          : ["run", SQL.mapSet, [name, owner, key, JSON.stringify(value)]]]);
       },
       getAll: async (owner) => {
-        const rows = s.mapAll!.all(name, owner) as { key: string; value: string }[];
+        const rows = (await this.read(["all", SQL.mapAll, [name, owner]])) as { key: string; value: string }[];
         return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as T]));
       },
       clear: async (owner) => {
-        s.mapClear!.run(name, owner);
+        await this.write([["run", SQL.mapClear, [name, owner]]]);
       },
     };
   }
 
   async owners(name: string): Promise<string[]> {
-    return (this.stmt.kvOwners!.all(name) as { owner: string }[]).map((r) => r.owner);
+    return ((await this.read(["all", SQL.kvOwners, [name]])) as { owner: string }[]).map((r) => r.owner);
   }
 
   async purgeOwner(owner: string): Promise<void> {
-    this.transaction(() => {
-      this.stmt.purgeKv!.run(owner);
-      this.stmt.purgeMap!.run(owner);
-      this.stmt.purgeLog!.run(owner);
-    });
+    await this.write([["run", SQL.purgeKv, [owner]], ["run", SQL.purgeMap, [owner]], ["run", SQL.purgeLog, [owner]]]);
   }
 
+  /** Waits for the writes on their way, stops the writer thread, closes the connection. */
   async close(): Promise<void> {
+    if (this.worker && !this.failed) {
+      await this.write([]).catch(() => {}); // answered after every write before it
+      this.worker.ref();
+      this.worker.postMessage({ close: true } satisfies WriterMessage);
+      await this.exited;
+    } else if (this.worker) {
+      await this.worker.terminate();
+    }
     if (this.db.isOpen) this.db.close();
   }
 }

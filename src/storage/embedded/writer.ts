@@ -1,0 +1,31 @@
+// The embedded store's writer thread: the only connection that writes. The event loop posts
+// batches of operations; each time this thread is free it takes every batch waiting for it
+// (receiveMessageOnPort drains the queue without yielding), runs them as one transaction and
+// answers once the commit has reached the disk. While it waits on that fsync the server goes on,
+// and what arrives meanwhile joins the next commit.
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { DatabaseSync } from "node:sqlite";
+import { BatchRunner, PRAGMAS, type Operation } from "./batch.ts";
+
+export interface WriterRequest { readonly ops: readonly Operation[] }
+export type WriterMessage = WriterRequest | { readonly close: true };
+
+const port = parentPort;
+if (!port) throw new Error("writer.ts runs as a worker thread");
+const db = new DatabaseSync((workerData as { path: string }).path);
+db.exec(PRAGMAS);
+const runner = new BatchRunner(db);
+
+port.on("message", (first: WriterMessage) => {
+  const ops: Operation[] = [];
+  let closing = false;
+  for (let m: WriterMessage | undefined = first; m; m = (receiveMessageOnPort(port)?.message as WriterMessage | undefined)) {
+    if ("close" in m) closing = true;
+    else for (const op of m.ops) ops.push(op);
+  }
+  if (ops.length > 0) port.postMessage(runner.runBatch(ops));
+  if (closing) {
+    db.close();
+    port.close();
+  }
+});
