@@ -13,6 +13,8 @@ export class Accounts implements AccountDirectory {
   private readonly storage: StorageProvider;
   private readonly domain: string;
   private readonly iterations: number;
+  /** Accounts being deleted: they can no longer log in while their sessions close. */
+  private readonly deleting = new Set<string>();
 
   /** Owners are bare JIDs, so stores of every kind share one key space. */
   constructor(storage: StorageProvider, domain: string, iterations: number) {
@@ -37,6 +39,7 @@ export class Accounts implements AccountDirectory {
     } catch {
       return undefined;
     }
+    if (this.deleting.has(local)) return undefined;
     return (await this.store.get(this.key(local)))?.credentials;
   }
 
@@ -54,11 +57,20 @@ export class Accounts implements AccountDirectory {
     await this.store.set(this.key(local), { ...rec, credentials: await this.derive(password) });
   }
 
-  /** Deletes the account and everything stored for it. */
-  async delete(local: string): Promise<void> {
+  /**
+   * Deletes the account and everything stored for it. `first` runs once new logins are refused
+   * and before anything is removed (ending the account's sessions).
+   */
+  async delete(local: string, first?: () => Promise<void>): Promise<void> {
     local = normalizeLocal(local);
-    if (!(await this.exists(local))) throw new AccountError(`no account ${this.key(local)}`);
-    await this.storage.purgeOwner(this.key(local));
+    if (this.deleting.has(local) || !(await this.exists(local))) throw new AccountError(`no account ${this.key(local)}`);
+    this.deleting.add(local);
+    try {
+      await first?.();
+      await this.storage.purgeOwner(this.key(local));
+    } finally {
+      this.deleting.delete(local);
+    }
   }
 
   async list(): Promise<string[]> {

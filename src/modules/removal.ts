@@ -1,5 +1,6 @@
 // Deleting an account the way the server always does it, whoever asked: the account itself
-// (XEP-0077 §3.2) or an administrator (XEP-0133 §4.2). Sessions close first, with the
+// (XEP-0077 §3.2) or an administrator (XEP-0133 §4.2). New logins are refused at once; sessions
+// close first, with the
 // <not-authorized/> stream error XEP-0077 names, so their contacts get unavailable presence
 // while the roster still exists; then the account and everything stored for it go, and
 // modules hear of it (account/deleted).
@@ -11,10 +12,11 @@ import type { JID } from "../xml/jid.ts";
 
 /** Returns false when there was no such account (deleted meanwhile). */
 export async function removeAccount(server: ServerApi, account: JID, log: Logger): Promise<boolean> {
-  for (const s of server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
-  await server.settled();
   try {
-    await server.accounts.delete(account.local);
+    await server.accounts.delete(account.local, async () => {
+      for (const s of server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
+      await server.settled();
+    });
   } catch (e) {
     if (e instanceof AccountError) return false;
     throw e;
