@@ -11,6 +11,7 @@ import { DiscoRegistry, ModuleContext, ServiceRegistry, orderModules, type Modul
 import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
+import { startCluster, type Cluster } from "./cluster/index.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
@@ -56,6 +57,8 @@ export class XmppServer implements ServerApi, StreamContext {
   private readonly contexts: ModuleContext<unknown>[] = [];
   private readonly listeners: NetServer[] = [];
   private tls: TlsMaterial | undefined;
+  /** The other nodes, when `cluster.redis` is set. */
+  private cluster: Cluster | undefined;
 
   private readonly loaded: LoadedConfig;
 
@@ -110,6 +113,7 @@ export class XmppServer implements ServerApi, StreamContext {
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);
     }
+    this.cluster = await startCluster(this);
     const c2s = this.config.c2s;
     this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
     const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);
@@ -130,6 +134,7 @@ export class XmppServer implements ServerApi, StreamContext {
     for (const s of [...this.streams]) s.close(err);
     // Unavailable presence and last-activity writes of the closed sessions finish before storage closes.
     await this.settled();
+    await this.cluster?.stop();
     await this.events.notify("server/stopping", { condition }, (e) => this.log.error({ err: e }, "server/stopping listener failed"));
     while (this.contexts.length) this.contexts.pop()!.unload();
     await this.storage.close();

@@ -65,6 +65,15 @@ describe("config", () => {
     expect(() => loadConfig(file(`{ domain: x }`), {})).toThrow(/not valid JSON/);
   });
 
+  it("reads the cluster section: absent by default (a single node), a Redis URL and a node name when set", () => {
+    const d = loadConfig(undefined, {}).server.cluster;
+    expect(d).toEqual({ redis: undefined, node: undefined, prefix: "xmppd:", ackTimeout: 2000, heartbeat: 1000 });
+    const c = loadConfig(file(`{ "cluster": { "redis": "redis://127.0.0.1:16379/0", "node": "a" } }`), { XMPPD_CLUSTER__NODE: "b" }).server.cluster;
+    expect(c.redis).toBe("redis://127.0.0.1:16379/0");
+    expect(c.node).toBe("b");
+    expect(() => loadConfig(file(`{ "cluster": { "redis": "x", "nodes": 2 } }`), {})).toThrow(/cluster\.nodes/);
+  });
+
   it("lets the environment override the file", () => {
     const c = loadConfig(file(`{ "domain": "a.example", "c2s": { "port": 1 } }`), {
       XMPPD_DOMAIN: "b.example", XMPPD_C2S__PORT: "5333", XMPPD_C2S__REQUIRE_TLS: "false", XMPPD_ADMINS: "x@b.example, y@b.example",

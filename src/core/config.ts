@@ -58,6 +58,13 @@ export const serverSchema = {
         CONSISTENCIES, "LOCAL_QUORUM"),
     }),
   }),
+  cluster: section("Several nodes serving one domain: sessions, presence and routing between nodes on Redis (src/cluster/). Leave redis unset for a single node.", {
+    redis: optStr("Redis URL (redis://host:port/db) shared by the nodes; unset: a single node, nothing shared."),
+    node: optStr("This node's name, unique in the cluster (default: host name and c2s port)."),
+    prefix: str("Start of every Redis key and channel the cluster uses: clusters (or test runs) sharing one Redis use different prefixes.", "xmppd:"),
+    ackTimeout: int("Milliseconds a node waits for another to confirm a message before it stores the message offline.", 2000, 50),
+    heartbeat: int("Milliseconds between a node's heartbeats; a node not heard of for three of them is taken for dead.", 1000, 100),
+  }),
 } satisfies Shape;
 
 function keyspaceName(doc: string, def: string): Field<string> {

@@ -211,12 +211,21 @@ export class Router {
       if (type === "error") return;
       if (type === "groupchat") throw new StanzaError("service-unavailable");
     }
-    const d: MessageDelivery = { ...ev, targets: session ? [session] : this.messageTargets(ev.to, type === "headline") };
+    let d: MessageDelivery = { ...ev, targets: session ? [session] : this.messageTargets(ev.to, type === "headline") };
     if (await this.events.handle("message/deliver", d)) return;
     if (d.targets.length > 0) {
-      for (const s of d.targets) s.send(ev.stanza);
-      await this.events.notify("message/delivered", d, (e) => this.log.error({ err: e }, "message/delivered listener failed"));
-      return;
+      let remote: Promise<boolean>[] | undefined;
+      for (const s of d.targets) {
+        if (s.deliver === undefined) s.send(ev.stanza);
+        else (remote ??= []).push(s.deliver(ev.stanza));
+      }
+      // Sessions on other cluster nodes: delivered only once their node says so. When no target
+      // took it, it goes offline as if there had been none (the cluster forgot those sessions).
+      if (remote === undefined || remote.length < d.targets.length || (await Promise.all(remote)).includes(true)) {
+        await this.events.notify("message/delivered", d, (e) => this.log.error({ err: e }, "message/delivered listener failed"));
+        return;
+      }
+      d = { ...d, targets: [] };
     }
     if (type === "headline") return;
     if (await this.events.handle("message/offline", d)) return;

@@ -7,11 +7,24 @@ import type { StreamError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
 declare const keyType: unique symbol;
-export interface SessionKey<T> { readonly name: string; readonly [keyType]?: T }
+export interface SessionKey<T> {
+  readonly name: string;
+  /** Other nodes of a cluster see its value (the value must survive JSON). */
+  readonly shared?: boolean;
+  readonly [keyType]?: T;
+}
 
-/** Declares a typed per-session slot: const lastPing = sessionKey<number>("ping.last"). */
-export function sessionKey<T>(name: string): SessionKey<T> {
-  return { name } as SessionKey<T>;
+/** The keys declared shared, by name: what a cluster node publishes of its sessions' state. */
+export const sharedKeys = new Map<string, SessionKey<unknown>>();
+
+/**
+ * Declares a typed per-session slot: const lastPing = sessionKey<number>("ping.last"). A shared
+ * key (carbons enabled) is published to the other nodes of a cluster whenever it is set.
+ */
+export function sessionKey<T>(name: string, opts: { shared?: boolean } = {}): SessionKey<T> {
+  const key = { name, shared: opts.shared === true } as SessionKey<T>;
+  if (key.shared) sharedKeys.set(name, key as SessionKey<unknown>);
+  return key;
 }
 
 export interface Session {
@@ -42,6 +55,11 @@ export interface Session {
   send(stanza: Element): void;
   /** Writes the stanza, past `hold`. */
   sendNow(stanza: Element): void;
+  /**
+   * Only on a session of another cluster node: writes the stanza there and resolves whether that
+   * node took it (false: gone, unreachable, no answer in time), so that a message can go offline.
+   */
+  deliver?(stanza: Element): Promise<boolean>;
   /** Ends the stream, with this stream error if given. */
   close(error?: StreamError): void;
   get<T>(key: SessionKey<T>): T | undefined;
@@ -66,12 +84,25 @@ export class SessionState {
 }
 
 /**
- * Which local sessions hold which full JIDs. The interface a Redis-backed registry implements
- * for scale-out; this class is the in-process one every node keeps for its own sessions.
+ * The sessions of other cluster nodes, as this node knows them: a synchronous view, so that
+ * looking an account up costs no round trip (src/cluster/ keeps it current).
+ */
+export interface RemoteSessions {
+  of(bare: string): Iterable<Session> | undefined;
+  get(bare: string, resource: string): Session | undefined;
+}
+
+/**
+ * Which sessions hold which full JIDs: this node's own, and with `remote` set (a cluster), the
+ * other nodes' as well. Without a cluster the lookups are the in-process maps and nothing more.
  */
 export class LocalSessions {
   private readonly byBare = new Map<string, Map<string, Session>>();
   private count = 0;
+  /** The other nodes' sessions; undefined on a single node. */
+  remote: RemoteSessions | undefined;
+  /** Told when a local session's shared state (a shared key) changes; the cluster publishes it. */
+  onChange: ((session: Session) => void) | undefined;
 
   /** Binds a session; returns the session it replaces (same full JID), if any. */
   add(session: Session): Session | undefined {
@@ -94,24 +125,47 @@ export class LocalSessions {
     return true;
   }
 
+  /** The session of this full JID, on this node or (in a cluster) another. */
   get(full: JID): Session | undefined {
+    const bare = full.bare.toString();
+    const s = this.byBare.get(bare)?.get(full.resource);
+    return s !== undefined || this.remote === undefined ? s : this.remote.get(bare, full.resource);
+  }
+
+  /** The session of this full JID on this node only. */
+  local(full: JID): Session | undefined {
     return this.byBare.get(full.bare.toString())?.get(full.resource);
   }
 
-  /** All sessions of an account (by bare JID), in no particular order. */
+  /** All sessions of an account (by bare JID), in no particular order; other nodes' too in a cluster. */
   of(bare: JID): Session[] {
-    const res = this.byBare.get(bare.bare.toString());
-    return res ? [...res.values()] : [];
+    const key = bare.bare.toString();
+    const res = this.byBare.get(key);
+    const out = res ? [...res.values()] : [];
+    if (this.remote !== undefined) {
+      const more = this.remote.of(key);
+      if (more) for (const s of more) if (res?.get(s.jid.resource) === undefined) out.push(s);
+    }
+    return out;
   }
 
   hasResource(bare: JID, resource: string): boolean {
-    return this.byBare.get(bare.bare.toString())?.has(resource) ?? false;
+    const key = bare.bare.toString();
+    if (this.byBare.get(key)?.has(resource) === true) return true;
+    return this.remote !== undefined && this.remote.get(key, resource) !== undefined;
   }
 
+  /** A local session's shared state changed (called by the stream when a shared key is set). */
+  changed(session: Session): void {
+    this.onChange?.(session);
+  }
+
+  /** Sessions on this node. */
   get size(): number {
     return this.count;
   }
 
+  /** Sessions on this node (keepalive, statistics, shutdown work on these). */
   all(): IterableIterator<Session> {
     const maps = this.byBare.values();
     return (function* () {

@@ -7,7 +7,7 @@ import { NS } from "../xml/ns.ts";
 /** The session has queried its archive (XEP-0313): it catches up from there, not from offline floods or resends. */
 export const ARCHIVE_QUERIED = sessionKey<boolean>("mam.queried");
 /** The session enabled message carbons (XEP-0280). */
-export const CARBONS_ENABLED = sessionKey<boolean>("carbons.enabled");
+export const CARBONS_ENABLED = sessionKey<boolean>("carbons.enabled", { shared: true });
 /** The session registered for push notifications (XEP-0357) and may sleep for long. */
 export const PUSH_ENABLED = sessionKey<boolean>("push.enabled");
 

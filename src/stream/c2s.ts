@@ -530,6 +530,7 @@ export class C2SStream implements Session {
 
   set<T>(key: SessionKey<T>, value: T | undefined): void {
     this.values.set(key, value);
+    if (key.shared === true) this.ctx.sessions.changed(this);
   }
 
   /** Ends the stream: the stream error if any, then the closing tag (RFC 6120 §4.4). */

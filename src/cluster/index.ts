@@ -1,0 +1,56 @@
+// Scale-out (issue 6): N nodes serving one domain. Wires the Redis cluster (redis.ts) into a
+// server: the other nodes' sessions become visible through LocalSessions (remote sessions in
+// directory.ts), and this node publishes its own as they bind, change presence or shared state,
+// and end. Without `cluster.redis` none of this is loaded and a node is on its own.
+import { hostname } from "node:os";
+import type { ServerConfig } from "../core/config.ts";
+import type { Events } from "../core/events.ts";
+import type { Logger } from "../core/log.ts";
+import type { LocalSessions, Session } from "../core/session.ts";
+import { RedisCluster } from "./redis.ts";
+
+export interface ClusterHost {
+  readonly config: ServerConfig;
+  readonly sessions: LocalSessions;
+  readonly events: Events;
+  readonly log: Logger;
+}
+
+export interface Cluster {
+  readonly node: string;
+  stop(): Promise<void>;
+}
+
+/** Joins the cluster the configuration names; undefined on a single node. */
+export async function startCluster(host: ClusterHost): Promise<Cluster | undefined> {
+  const c = host.config.cluster;
+  if (c.redis === undefined) return undefined;
+  const node = c.node ?? `${hostname()}-${host.config.c2s.port}`;
+  const log = host.log.child({ cluster: node });
+  const cluster = new RedisCluster({ url: c.redis, node, prefix: c.prefix, ackTimeout: c.ackTimeout, heartbeat: c.heartbeat }, host.sessions, log);
+  await cluster.start();
+  const publish = (s: Session) => cluster.publish(s).catch((err: unknown) => log.warn({ err }, "cluster publish failed"));
+  const { events, sessions } = host;
+  const undo = [
+    events.onNotify("session/bound", publish, "first"),
+    // Before the offline store flushes: from here other nodes deliver live, behind its hold.
+    events.onNotify("presence/initial", publish, "first"),
+    events.onHandle("presence/broadcast", (ev) => {
+      if (ev.origin) void publish(ev.origin);
+      return false;
+    }, "last"),
+    events.onNotify("session/closed", ({ session }) => cluster.withdraw(session).catch((err: unknown) => log.warn({ err }, "cluster withdraw failed")), "first"),
+  ];
+  sessions.onChange = (s) => void publish(s);
+  sessions.remote = cluster.directory;
+  log.info("joined the cluster");
+  return {
+    node,
+    async stop() {
+      for (const u of undo) u();
+      sessions.remote = undefined;
+      sessions.onChange = undefined;
+      await cluster.stop();
+    },
+  };
+}

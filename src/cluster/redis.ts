@@ -1,0 +1,311 @@
+// The cluster on Redis: which node holds which full JID, and a route bus between the nodes.
+//
+// Keys and channels, under the configured prefix:
+//   sess:<bare>          hash resource → session snapshot (JSON, its node in "n")
+//   nodesess:<node>      set of the full JIDs a node has published (to forget them when it dies)
+//   node:<node>          heartbeat, set every `heartbeat` ms with a TTL of three of them
+//   dir                  channel: directory events (up, down, hb, reset) that every node mirrors
+//   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders
+//
+// Pub/sub, not streams: a stanza for a session is useful only to the node holding that session,
+// now; when that node is gone a stream entry would wait for nobody. What must not be lost (a
+// message) is sent with a confirmation: the receiving node acks once it wrote the message to the
+// session (whose own XEP-0198 queue then answers for it), and the sender stores it offline when
+// PUBLISH reaches no subscriber (the node is down: at once), the node says the session is gone,
+// or no ack comes within ackTimeout. Presence, iq and carbon copies are fire-and-forget, like a
+// write to a local socket. A node's own heartbeats on `dir` tell the others it lives; one not
+// heard of for three heartbeats is forgotten (its sessions no longer count), and its entries are
+// removed from the hashes by the first node to notice.
+import { Redis } from "ioredis";
+import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { LocalSessions, Session } from "../core/session.ts";
+import type { Element } from "../xml/element.ts";
+import { parseJid } from "../xml/jid.ts";
+import { parseStored } from "../xml/stored.ts";
+import { Directory, snapshotOf, type RemoteLink, type RemoteSession, type SessionSnapshot } from "./directory.ts";
+
+export interface ClusterOptions {
+  url: string;
+  node: string;
+  prefix: string;
+  ackTimeout: number;
+  heartbeat: number;
+}
+
+type DirEvent =
+  | { k: "up"; n: string; f: string; s: SessionSnapshot }
+  | { k: "down"; n: string; f: string }
+  | { k: "hb"; n: string }
+  | { k: "reset"; n: string };
+
+type RouteEvent =
+  | { k: "s"; n: string; f: string; x: string; id?: string }
+  | { k: "a"; id: string; ok: boolean }
+  | { k: "c"; f: string; e?: string; t?: string };
+
+/** Deletes a hash field only if the node named in its snapshot is the given one. */
+const DEL_IF_NODE = `local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
+export class RedisCluster implements RemoteLink {
+  readonly directory: Directory;
+  readonly node: string;
+  private readonly opts: ClusterOptions;
+  private readonly cmd: Redis;
+  private readonly sub: Redis;
+  private readonly sessions: LocalSessions;
+  private readonly log: Logger;
+  private readonly pending = new Map<string, (ok: boolean) => void>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly dead = new Set<string>();
+  private readonly published = new WeakMap<Session, string>();
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ClusterOptions, sessions: LocalSessions, log: Logger) {
+    this.opts = opts;
+    this.node = opts.node;
+    this.sessions = sessions;
+    this.log = log;
+    this.directory = new Directory(this, log);
+    this.cmd = new Redis(opts.url, { lazyConnect: true });
+    this.sub = new Redis(opts.url, { lazyConnect: true });
+    for (const r of [this.cmd, this.sub]) r.on("error", (err) => this.log.warn({ err }, "cluster redis connection"));
+  }
+
+  private key(...parts: string[]): string {
+    return this.opts.prefix + parts.join(":");
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.cmd.connect(), this.sub.connect()]);
+    this.sub.on("message", (channel: string, text: string) => this.receive(channel, text));
+    await this.sub.subscribe(this.key("dir"), this.key("route", this.node));
+    // Entries a previous run of this node left (it crashed): not sessions of ours any more.
+    await this.forgetRedis(this.node);
+    await this.cmd.publish(this.key("dir"), JSON.stringify({ k: "reset", n: this.node } satisfies DirEvent));
+    await this.beat();
+    await this.load();
+    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.log.warn({ err }, "cluster heartbeat")), this.opts.heartbeat);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.forgetRedis(this.node);
+    await this.cmd.del(this.key("node", this.node));
+    await this.cmd.publish(this.key("dir"), JSON.stringify({ k: "reset", n: this.node } satisfies DirEvent));
+    for (const resolve of this.pending.values()) resolve(false);
+    this.pending.clear();
+    this.sub.disconnect();
+    await this.cmd.quit();
+  }
+
+  // --- this node's sessions --------------------------------------------------------------------
+
+  /** Publishes a local session's state (bound, presence, shared keys); nothing when unchanged. */
+  async publish(s: Session): Promise<void> {
+    const snap = snapshotOf(this.node, s);
+    const json = JSON.stringify(snap);
+    if (this.published.get(s) === json) return;
+    this.published.set(s, json);
+    const full = s.jid.toString();
+    // A binding here replaces the same full JID on another node (that node closes its own).
+    const other = this.directory.get(s.jid.bare.toString(), s.jid.resource);
+    if (other) this.directory.drop(other);
+    await this.cmd.multi()
+      .hset(this.key("sess", s.jid.bare.toString()), s.jid.resource, json)
+      .sadd(this.key("nodesess", this.node), full)
+      .publish(this.key("dir"), JSON.stringify({ k: "up", n: this.node, f: full, s: snap } satisfies DirEvent))
+      .exec();
+  }
+
+  /** A local session ended (unless a newer local session took its full JID, which stays published). */
+  async withdraw(s: Session): Promise<void> {
+    if (!this.published.has(s) || this.sessions.local(s.jid) !== undefined) return;
+    this.published.delete(s);
+    const full = s.jid.toString();
+    await this.cmd.multi()
+      .eval(DEL_IF_NODE, 1, this.key("sess", s.jid.bare.toString()), s.jid.resource, this.node)
+      .srem(this.key("nodesess", this.node), full)
+      .publish(this.key("dir"), JSON.stringify({ k: "down", n: this.node, f: full } satisfies DirEvent))
+      .exec();
+  }
+
+  // --- other nodes' sessions (RemoteLink) ------------------------------------------------------
+
+  forward(session: RemoteSession, stanza: Element, confirm: boolean): Promise<boolean> {
+    const node = session.node;
+    if (this.dead.has(node)) return Promise.resolve(false);
+    const channel = this.key("route", node);
+    const event: RouteEvent = { k: "s", n: this.node, f: session.jid.toString(), x: stanza.toString() };
+    if (!confirm) {
+      this.cmd.publish(channel, JSON.stringify(event)).then(
+        (n) => { if (n === 0) this.nodeDown(node, "no subscriber"); },
+        (err: unknown) => this.log.warn({ err, node }, "cluster route failed"));
+      return Promise.resolve(true);
+    }
+    const id = event.id = `${this.node}:${++this.seq}`;
+    return new Promise<boolean>((resolve) => {
+      const settle = (ok: boolean) => {
+        if (!this.pending.delete(id)) return;
+        clearTimeout(timer);
+        // Forgotten before the sender goes on, so that its offline path no longer sees the session.
+        if (!ok) this.directory.drop(session);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => {
+        this.nodeDown(node, `no ack in ${this.opts.ackTimeout} ms`);
+        settle(false);
+      }, this.opts.ackTimeout);
+      this.pending.set(id, settle);
+      this.cmd.publish(channel, JSON.stringify(event)).then((n) => {
+        if (n !== 0) return;
+        this.nodeDown(node, "no subscriber");
+        settle(false);
+      }, (err: unknown) => {
+        this.log.warn({ err, node }, "cluster route failed");
+        settle(false);
+      });
+    });
+  }
+
+  close(session: RemoteSession, error: StreamError | undefined): void {
+    const event: RouteEvent = { k: "c", f: session.jid.toString(), e: error?.condition, t: error?.text };
+    void this.cmd.publish(this.key("route", session.node), JSON.stringify(event)).catch(() => undefined);
+  }
+
+  // --- events from the other nodes -------------------------------------------------------------
+
+  private receive(channel: string, text: string): void {
+    let event: DirEvent | RouteEvent;
+    try {
+      event = JSON.parse(text) as DirEvent | RouteEvent;
+    } catch {
+      return;
+    }
+    if (channel === this.key("dir")) this.onDir(event as DirEvent);
+    else this.onRoute(event as RouteEvent);
+  }
+
+  private onDir(e: DirEvent): void {
+    if (e.n === this.node) return;
+    if (e.k === "reset") {
+      this.directory.forgetNode(e.n);
+      return;
+    }
+    this.seen(e.n);
+    if (e.k === "up") {
+      const jid = parseJid(e.f);
+      const mine = this.sessions.local(jid);
+      if (mine) {
+        // The same full JID bound on another node later: the newer session wins (RFC 6120 §7.7.2.2).
+        this.published.delete(mine);
+        mine.close(new StreamError("conflict", "replaced by a new session with the same resource"));
+      }
+      this.directory.put(e.f, e.s);
+    } else if (e.k === "down") this.directory.remove(e.f, e.n);
+  }
+
+  private onRoute(e: RouteEvent): void {
+    if (e.k === "a") {
+      this.pending.get(e.id)?.(e.ok);
+      return;
+    }
+    const jid = parseJid(e.f);
+    const session = this.sessions.local(jid);
+    if (e.k === "c") {
+      session?.close(e.e ? new StreamError(e.e as StreamErrorCondition, e.t) : undefined);
+      return;
+    }
+    const stanza = session && parseStored(e.x);
+    if (session && stanza) session.send(stanza);
+    if (e.id !== undefined) {
+      const ack: RouteEvent = { k: "a", id: e.id, ok: stanza !== undefined };
+      void this.cmd.publish(this.key("route", e.n), JSON.stringify(ack)).catch(() => undefined);
+    }
+  }
+
+  /** A node was heard of: alive. One taken for dead comes back with its sessions reloaded. */
+  private seen(node: string): void {
+    this.lastSeen.set(node, Date.now());
+    if (this.dead.delete(node)) void this.reload(node).catch((err: unknown) => this.log.warn({ err, node }, "cluster reload failed"));
+  }
+
+  private nodeDown(node: string, why: string): void {
+    if (this.dead.has(node)) return;
+    this.dead.add(node);
+    this.lastSeen.delete(node);
+    const n = this.directory.forgetNode(node);
+    this.log.warn({ node, sessions: n, why }, "cluster node taken for dead");
+  }
+
+  private async tick(): Promise<void> {
+    await this.beat();
+    const limit = Date.now() - 3 * this.opts.heartbeat;
+    for (const [node, at] of this.lastSeen) {
+      if (at >= limit) continue;
+      this.nodeDown(node, "no heartbeat");
+      // One node cleans the dead node's entries up.
+      if (await this.cmd.set(this.key("reap", node), this.node, "PX", 10 * this.opts.heartbeat, "NX")) await this.forgetRedis(node);
+    }
+  }
+
+  private async beat(): Promise<void> {
+    await this.cmd.multi()
+      .set(this.key("node", this.node), String(Date.now()), "PX", 3 * this.opts.heartbeat)
+      .publish(this.key("dir"), JSON.stringify({ k: "hb", n: this.node } satisfies DirEvent))
+      .exec();
+  }
+
+  // --- the directory in Redis ------------------------------------------------------------------
+
+  /** Removes a node's entries from the session hashes (those another node has taken since stay). */
+  private async forgetRedis(node: string): Promise<void> {
+    const set = this.key("nodesess", node);
+    const fulls = await this.cmd.smembers(set);
+    const m = this.cmd.multi();
+    for (const full of fulls) {
+      const jid = parseJid(full);
+      m.eval(DEL_IF_NODE, 1, this.key("sess", jid.bare.toString()), jid.resource, node);
+    }
+    await m.del(set).exec();
+  }
+
+  /** Every live node's sessions, at start (the directory events keep them current from then on). */
+  private async load(): Promise<void> {
+    const alive = new Map<string, boolean>();
+    const isAlive = async (node: string) => {
+      let a = alive.get(node);
+      if (a === undefined) alive.set(node, (a = (await this.cmd.exists(this.key("node", node))) === 1));
+      return a;
+    };
+    const from = this.key("sess", "").length;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.cmd.scan(cursor, "MATCH", this.key("sess", "*"), "COUNT", 500);
+      cursor = next;
+      for (const key of keys) {
+        const bare = key.slice(from);
+        for (const [resource, json] of Object.entries(await this.cmd.hgetall(key))) {
+          const snap = JSON.parse(json) as SessionSnapshot;
+          if (snap.n === this.node || !(await isAlive(snap.n))) continue;
+          this.seen(snap.n);
+          this.directory.put(`${bare}/${resource}`, snap);
+        }
+      }
+    } while (cursor !== "0");
+  }
+
+  /** A node's sessions again, from its set (after it was taken for dead and is heard of again). */
+  private async reload(node: string): Promise<void> {
+    for (const full of await this.cmd.smembers(this.key("nodesess", node))) {
+      const jid = parseJid(full);
+      const json = await this.cmd.hget(this.key("sess", jid.bare.toString()), jid.resource);
+      const snap = json === null ? undefined : (JSON.parse(json) as SessionSnapshot);
+      if (snap?.n === node) this.directory.put(full, snap);
+    }
+  }
+}

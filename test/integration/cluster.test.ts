@@ -1,0 +1,179 @@
+// Scale-out (issue 6): three server processes for one domain, on different ports, sharing Redis
+// (sessions, presence, the route bus: src/cluster/) and Cassandra (accounts, rosters, offline
+// messages, archives). Alice is on node a, Bob on node b, Bob's second resource on node c: they
+// chat both ways, subscribe to each other's presence and see its changes, ask each other iqs,
+// and get carbons from across the cluster. Then node b is killed with SIGKILL: what Alice sends
+// Bob meanwhile is acknowledged, stored offline and delivered, in order, when Bob logs in on c.
+// Skipped when Redis or Cassandra does not answer, except in CI (test/helpers/services.ts).
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import cassandra from "cassandra-driver";
+import { Redis } from "ioredis";
+import { xml, type Element } from "../../src/xml/element.ts";
+import { ROOT, freePort, startProcess } from "../helpers/process.ts";
+import { serviceUp, services } from "../helpers/services.ts";
+import { SmClient, chat } from "../helpers/sm.ts";
+
+const up = (await serviceUp("redis")) && (await serviceUp("cassandra"));
+const SM = "urn:xmpp:sm:3";
+const run = `${process.pid}_${Date.now().toString(36)}`;
+const keyspace = `xmppd_cluster_${run}`;
+const prefix = `xmppd-cluster-${run}:`;
+const dir = mkdtempSync(join(tmpdir(), "xmppd-cluster-"));
+const configFile = join(dir, "xmppd.json");
+const { host: cHost, port: cPort, localDataCenter } = services.cassandra;
+
+const nodes: Record<string, { port: number; child?: ChildProcess }> = { a: { port: 0 }, b: { port: 0 }, c: { port: 0 } };
+
+const env = (node: string) => ({
+  ...process.env, XMPPD_DATA_DIR: join(dir, node), XMPPD_C2S__PORT: String(nodes[node]?.port ?? 0), XMPPD_CLUSTER__NODE: node,
+});
+
+function writeConfig(): void {
+  writeFileSync(configFile, JSON.stringify({
+    domain: "localhost",
+    log: { level: "warn" },
+    c2s: { host: "127.0.0.1", directTlsPort: 0, requireTls: false },
+    storage: {
+      backend: "cassandra",
+      cassandra: { contactPoints: [`${cHost}:${cPort}`], localDataCenter, keyspace, replication: { class: "SimpleStrategy", replication_factor: 1 } },
+    },
+    cluster: { redis: `redis://${services.redis.host}:${services.redis.port}/0`, prefix, ackTimeout: 1000, heartbeat: 300 },
+  }));
+}
+
+async function kill9(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once("exit", r));
+  c.kill("SIGKILL");
+  await exited;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isMessage = (body: string) => (el: Element) => el.name === "message" && el.getChildText("body") === body;
+
+/** Logged in on `node` (stream management on, acks answered), initial presence sent and echoed. */
+async function online(node: string, user: string, resource: string): Promise<SmClient> {
+  const { c } = await SmClient.login(nodes[node]!.port, user, resource, { resume: false });
+  c.autoAck = true;
+  c.send("<presence/>");
+  await c.next((e) => e.name === "presence" && e.attrs.from === `${user}@localhost/${resource}` && e.attrs.type === undefined, "its own presence");
+  return c;
+}
+
+/** Sends the messages, then <r/>, and resolves when the server's <a/> counts them all. */
+async function sendAcked(c: SmClient, messages: Element[]): Promise<void> {
+  const base = await ackCount(c);
+  for (const m of messages) c.send(m);
+  const want = base + messages.length;
+  for (;;) {
+    c.send(`<r xmlns='${SM}'/>`);
+    const a = await c.next((e) => e.name === "a" && e.attrs.xmlns === SM, "an ack", 10_000);
+    if (Number(a.attrs.h) >= want) return;
+    await sleep(20);
+  }
+}
+
+async function ackCount(c: SmClient): Promise<number> {
+  c.send(`<r xmlns='${SM}'/>`);
+  return Number((await c.next((e) => e.name === "a" && e.attrs.xmlns === SM, "an ack")).attrs.h);
+}
+
+describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
+  let alice: SmClient;
+  let bob: SmClient;
+
+  beforeAll(async () => {
+    writeConfig();
+    for (const n of Object.values(nodes)) n.port = await freePort();
+    for (const u of ["alice", "bob"]) {
+      const r = spawnSync(process.execPath, [join(ROOT, "src/main.ts"), "-c", configFile, "adduser", `${u}@localhost`, "pw"], { cwd: dir, env: env("a"), encoding: "utf8" });
+      if (r.status !== 0) throw new Error(r.stderr);
+    }
+    for (const name of Object.keys(nodes)) nodes[name]!.child = await startProcess(dir, env(name), { args: ["-c", configFile], timeoutMs: 60_000 });
+    alice = await online("a", "alice", "laptop");
+    bob = await online("b", "bob", "phone");
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const n of Object.values(nodes)) if (n.child) await kill9(n.child);
+    if (up) {
+      const r = new Redis(services.redis.port, services.redis.host);
+      const keys = await r.keys(`${prefix}*`);
+      if (keys.length > 0) await r.del(...keys);
+      r.disconnect();
+      const admin = new cassandra.Client({ contactPoints: [`${cHost}:${cPort}`], localDataCenter });
+      await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+      await admin.shutdown();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("Alice on a and Bob on b chat both ways, to bare and full JIDs", async () => {
+    alice.send(chat("bob@localhost", "hello Bob"));
+    const got = await bob.next(isMessage("hello Bob"), "Alice's message");
+    expect(got.attrs.from).toBe("alice@localhost/laptop");
+    bob.send(chat("alice@localhost/laptop", "hello Alice"));
+    expect((await alice.next(isMessage("hello Alice"), "Bob's message")).attrs.from).toBe("bob@localhost/phone");
+  });
+
+  it("presence crosses nodes: a subscription request, its approval, then Bob's status change", async () => {
+    alice.send(xml("presence", { to: "bob@localhost", type: "subscribe" }));
+    await bob.next((e) => e.name === "presence" && e.attrs.type === "subscribe" && e.attrs.from === "alice@localhost", "Alice's request");
+    bob.send(xml("presence", { to: "alice@localhost", type: "subscribed" }));
+    await alice.next((e) => e.name === "presence" && e.attrs.from === "bob@localhost/phone" && e.attrs.type === undefined, "Bob's presence");
+    bob.send(xml("presence", {}, xml("show", null, "away")));
+    const away = await alice.next((e) => e.name === "presence" && e.attrs.from === "bob@localhost/phone" && e.getChildText("show") === "away", "Bob's away");
+    expect(away.attrs.to).toBe("alice@localhost");
+  });
+
+  it("an iq to a full JID on another node reaches that client, and its answer comes back", async () => {
+    alice.send(xml("iq", { type: "get", to: "bob@localhost/phone", id: "v1" }, xml("query", { xmlns: "jabber:iq:version" })));
+    const iq = await bob.next((e) => e.name === "iq" && e.attrs.id === "v1", "Alice's iq");
+    expect(iq.attrs.from).toBe("alice@localhost/laptop");
+    bob.send(xml("iq", { type: "result", to: iq.attrs.from!, id: "v1" }, xml("query", { xmlns: "jabber:iq:version" }, xml("name", null, "bob's client"))));
+    const result = await alice.next((e) => e.name === "iq" && e.attrs.id === "v1", "Bob's answer");
+    expect(result.attrs.type).toBe("result");
+    expect(result.attrs.from).toBe("bob@localhost/phone");
+    expect(result.getChild("query")?.getChildText("name")).toBe("bob's client");
+  });
+
+  it("carbons: Bob's resource on c gets copies of what his resource on b receives and sends", async () => {
+    const tablet = await online("c", "bob", "tablet");
+    tablet.send(xml("iq", { type: "set", id: "cb" }, xml("enable", { xmlns: "urn:xmpp:carbons:2" })));
+    expect((await tablet.next((e) => e.name === "iq" && e.attrs.id === "cb", "carbons enabled")).attrs.type).toBe("result");
+    // The directory update that says "carbons enabled" travels to the other nodes asynchronously.
+    await sleep(300);
+    alice.send(chat("bob@localhost/phone", "to the phone"));
+    await bob.next(isMessage("to the phone"), "the message");
+    const received = await tablet.next((e) => e.getChild("received", "urn:xmpp:carbons:2") !== undefined, "a received carbon");
+    expect(received.getChild("received")!.getChild("forwarded")!.getChild("message")!.getChildText("body")).toBe("to the phone");
+    bob.send(chat("alice@localhost", "from the phone"));
+    await alice.next(isMessage("from the phone"), "Bob's message");
+    const sent = await tablet.next((e) => e.getChild("sent", "urn:xmpp:carbons:2") !== undefined, "a sent carbon");
+    expect(sent.getChild("sent")!.getChild("forwarded")!.getChild("message")!.getChildText("body")).toBe("from the phone");
+    tablet.send("</stream:stream>");
+    await sleep(300);
+  });
+
+  it("node b is killed: what Alice sends Bob meanwhile is acked, kept, and delivered in order on node c", { timeout: 60_000 }, async () => {
+    const n = 10;
+    await sendAcked(alice, Array.from({ length: 3 }, (_, i) => chat("bob@localhost", `before ${i}`)));
+    for (let i = 0; i < 3; i++) await bob.next(isMessage(`before ${i}`), `before ${i}`);
+    await kill9(nodes.b!.child!);
+    const started = Date.now();
+    await sendAcked(alice, Array.from({ length: n }, (_, i) => chat("bob@localhost", `while down ${i}`)));
+    const ackedIn = Date.now() - started;
+
+    const again = await online("c", "bob", "phone");
+    await again.next(isMessage(`while down ${n - 1}`), "the last one", 10_000);
+    await sleep(200);
+    const bodies = again.inbox.filter((e) => e.name === "message").map((e) => e.getChildText("body") ?? "");
+    expect([...bodies.filter((b) => b.startsWith("while down")), `while down ${n - 1}`]).toEqual(Array.from({ length: n }, (_, i) => `while down ${i}`));
+    console.info(`cluster: node b killed; ${n} messages acked in ${ackedIn} ms while it was down, all delivered in order on node c`);
+    again.send("</stream:stream>");
+  });
+});
