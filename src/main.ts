@@ -85,12 +85,21 @@ async function run(argv: string[]): Promise<number> {
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        server.log.info({ signal }, "shutting down");
+        server.log.info({ signal, drainTimeout: cfg.server.shutdown.drainTimeout }, "shutting down");
+        // The drain is bounded by shutdown.drainTimeout; storing what the closed sessions left
+        // unacknowledged and closing storage get half a minute more before the process gives up.
+        setTimeout(() => {
+          server.log.error("shutdown did not finish in time");
+          process.exit(1);
+        }, (cfg.server.shutdown.drainTimeout + 30) * 1000).unref();
         // Exit once the closed connections have flushed (a TLS socket writes its last records
         // asynchronously); something left holding the loop open gets three seconds.
         void server.stop().then(() => {
           process.exitCode = 0;
           setTimeout(() => process.exit(0), 3000).unref();
+        }, (e: unknown) => {
+          server.log.error({ err: e }, "shutdown failed");
+          process.exit(1);
         });
       };
       process.on("SIGTERM", () => stop("SIGTERM"));

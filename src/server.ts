@@ -23,6 +23,9 @@ import { listenTcp } from "./transports/tcp.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
 
+/** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
+const LAST_ACK_WAIT_MS = 2000;
+
 export interface ServerOptions {
   log?: Logger;
   storage?: StorageProvider;
@@ -44,7 +47,7 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly authFailures: WindowCounter;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
-  readonly streams = new Set<{ close(error?: StreamError): void }>();
+  readonly streams = new Set<C2SStream>();
   readonly resumption = new LocalResumption<C2SStream>();
   readonly ids = new IdGenerator();
   readonly services = new ServiceRegistry();
@@ -127,10 +130,21 @@ export class XmppServer implements ServerApi, StreamContext {
     this.log.info({ domain: this.domain.domain, ...this.ports }, "listening");
   }
 
-  /** Closes every stream with <system-shutdown/>, stops listening, unloads modules, closes storage. */
+  /**
+   * The drain: stops accepting connections at once; every stream finishes what it has received
+   * and its client is told to reconnect (`condition`, <system-shutdown/> by default), for at most
+   * shutdown.drainTimeout seconds, after which what is left is closed. The unacknowledged stanzas
+   * of the closed sessions go to offline storage before modules unload and storage closes.
+   */
   async stop(condition: "system-shutdown" | "see-other-host" = "system-shutdown", otherHost?: string): Promise<void> {
     for (const l of this.listeners) l.close();
     const err = new StreamError(condition, condition === "system-shutdown" ? "the server is shutting down" : undefined, otherHost);
+    const drainMs = this.config.shutdown.drainTimeout * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
+    const drained = Promise.allSettled([...this.streams].map((s) => s.shutdown(err, Math.min(LAST_ACK_WAIT_MS, drainMs))));
+    await Promise.race([drained, timeout]);
+    clearTimeout(timer);
     for (const s of [...this.streams]) s.close(err);
     // Unavailable presence and last-activity writes of the closed sessions finish before storage closes.
     await this.settled();

@@ -41,6 +41,9 @@ export const serverSchema = {
     pushResumeTimeout: int("The same wait for a session that enabled push notifications (XEP-0357): mobile clients sleep for long.", 259_200, 0),
     maxQueue: int("Unacknowledged stanzas one session may hold; beyond it the session ends and they go offline.", 10_000, 16),
   }),
+  shutdown: section("Graceful shutdown on SIGTERM or SIGINT: the server stops accepting connections at once and tells its clients to reconnect.", {
+    drainTimeout: int("Seconds the server waits for its clients' last acknowledgements and for what they sent to be stored before it closes what is left.", 10, 0, 3600),
+  }),
   registration: section("In-band registration (XEP-0077).", {
     enabled: bool("Let anyone create an account from a client.", false),
     perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),

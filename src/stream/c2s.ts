@@ -63,6 +63,10 @@ export class C2SStream implements Session {
   private bucket: TokenBucket | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pending: Promise<void> = Promise.resolve();
+  /** The server is shutting down and reads nothing more from this connection. */
+  private draining = false;
+  /** Called when the client's acknowledgements cover everything sent, or its connection drops (shutdown waits for it). */
+  private ackWaiter: (() => void) | undefined;
 
   private readonly ctx: StreamContext;
 
@@ -121,7 +125,7 @@ export class C2SStream implements Session {
   // --- transport input -------------------------------------------------------------------------
 
   private onData(chunk: Buffer, conn: Connection): void {
-    if (this.state === "closed" || conn !== this.conn) return;
+    if (this.state === "closed" || conn !== this.conn || this.draining) return;
     this.lastActivity = Date.now();
     if (this.bucket) {
       const wait = this.bucket.take(chunk.length);
@@ -135,6 +139,7 @@ export class C2SStream implements Session {
 
   private onTransportClose(reason: string, conn: Connection): void {
     if (this.state === "closed" || conn !== this.conn) return;
+    this.ackWaiter?.();
     if (this.state === "ready" && this.sm?.token !== undefined) return this.detach(reason);
     this.state = "closed";
     this.finish(reason);
@@ -427,6 +432,7 @@ export class C2SStream implements Session {
       err.extra = xml("handled-count-too-high", { xmlns: NS.sm, h: String(h), "send-count": String(sm.sent) });
       throw err;
     }
+    if (sm.unacked === 0) this.ackWaiter?.();
   }
 
   /** Asks for an acknowledgement after a burst of stanzas, one request outstanding at a time. */
@@ -531,6 +537,46 @@ export class C2SStream implements Session {
   set<T>(key: SessionKey<T>, value: T | undefined): void {
     this.values.set(key, value);
     if (key.shared === true) this.ctx.sessions.changed(this);
+  }
+
+  /**
+   * The server's drain. A stream-managed client is asked for a last <a/> (waiting at most
+   * `ackWaitMs`), so that what it already has does not also go to offline storage. Then nothing
+   * more is read; what arrived before is handled and its writes settle; the client learns how much
+   * of it the server holds (a last <a/>: XEP-0198 §4 lets either side send one at any time, and
+   * without it the client would send again what is already stored); and the stream ends with
+   * `error`. What the client never acknowledged goes the undelivered way in finish().
+   */
+  async shutdown(error: StreamError, ackWaitMs: number): Promise<void> {
+    if (this.state === "closed" || this.state === "moved") return;
+    const sm = this.sm;
+    if (sm && this.state === "ready" && !this.lost && sm.unacked > 0 && ackWaitMs > 0) {
+      this.transport.write(`<r xmlns='${NS.sm}'/>`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ackWaitMs);
+        this.ackWaiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.ackWaiter = undefined;
+    }
+    this.draining = true;
+    if (!this.lost) this.transport.pause();
+    await this.settle();
+    if (sm && this.state === "ready" && !this.lost) this.transport.write(`<a xmlns='${NS.sm}' h='${sm.handled}'/>`);
+    this.close(error);
+  }
+
+  /** Resolves once every stanza read so far is handled and the writes it started have settled. */
+  private async settle(): Promise<void> {
+    for (;;) {
+      const pending = this.pending;
+      const durable = this.durable;
+      await pending;
+      await durable;
+      if (pending === this.pending && (this.durable === undefined || this.durable === durable)) return;
+    }
   }
 
   /** Ends the stream: the stream error if any, then the closing tag (RFC 6120 §4.4). */

@@ -43,7 +43,7 @@ export interface StreamContext {
   /** Sessions that can be resumed (XEP-0198), by token. */
   readonly resumption: ResumptionRegistry<C2SStream>;
   /** Streams open now, for shutdown. */
-  readonly streams: Set<{ close(error?: import("../core/errors.ts").StreamError): void }>;
+  readonly streams: Set<C2SStream>;
   /** Session-closed listeners in flight; shutdown waits for them. */
   readonly closing: Set<Promise<void>>;
 }

@@ -18,7 +18,7 @@ import { offline } from "./scenarios/offline.ts";
 import { oneToOne } from "./scenarios/one2one.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
 import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
-import { startOurs } from "./servers/ours.ts";
+import { dropOursKeyspace, startOurs, type OursStorage } from "./servers/ours.ts";
 import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
@@ -40,6 +40,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Write a CPU profile of ours into this folder. */
   cpuProfDir?: string;
+  /** Where ours keeps its data (the embedded default unless told). */
+  oursStorage?: OursStorage;
   /** Run against this server instead of starting any. */
   external?: ExternalTarget;
   log(line: string): void;
@@ -99,7 +101,7 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
     const t0 = performance.now();
     const start = STARTERS[name];
     const common = { dir, users: provisioned ? [] : users, password: PASSWORD, tls: cert, archive: o.archive };
-    const server = await (name === "ours" ? startOurs({ ...common, cpus: workers > 1 ? "0,1" : cpusOf, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) })
+    const server = await (name === "ours" ? startOurs({ ...common, cpus: workers > 1 ? "0,1" : cpusOf, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.oursStorage ? { storage: o.oursStorage } : {}) })
       : start({ ...common, cpus: cpusOf }));
     provisioned = true;
     if (workers === 1) info = { version: server.version, settings: server.settings };
@@ -128,6 +130,7 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
   if (o.scenarios.includes("cores") && name === "ours") {
     await session("cores (2 workers)", async (ctx) => put({ "cores.login.scram": await logins(ctx, "SCRAM-SHA-1") }), 2);
   }
+  if (name === "ours" && o.oursStorage) await dropOursKeyspace(o.oursStorage);
   return { ...info, ownCpu };
 }
 
@@ -225,7 +228,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
   return {
     results, servers,
     machine: { ...machine(), loadAverageAtStart: round(load0, 2), loadAverageAtEnd: round(loadavg()[0]!, 2), otherProcessesCores: round(others, 2), seconds: round(seconds) },
-    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin, archive: o.archive },
+    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin, archive: o.archive, ...(o.oursStorage ? { oursStorage: o.oursStorage } : {}) },
   };
 }
 
@@ -240,6 +243,8 @@ options:
   --max-sessions N     the most idle sessions to try (default 100000)
   --no-archive         rivals without mod_mam (ours has no archive yet; the issue's runs keep it on)
   --no-pin             do not pin the server to core 0 and the generator to core 1
+  --storage B          where ours keeps its data: embedded (default) or cassandra (a keyspace of its own, dropped after)
+  --cassandra H:P      the Cassandra node for --storage cassandra (default 127.0.0.1:$XMPPD_CASSANDRA_PORT, else 19042)
   --cpu-prof DIR       write a V8 CPU profile of ours (node --cpu-prof) into DIR
   --target HOST:PORT[:TLSPORT]  run against a server already running there (no server is started)
   --domain D           its XMPP domain (with --target; default localhost)
@@ -262,13 +267,20 @@ function external(v: { target?: string; domain?: string; users?: string; passwor
   };
 }
 
+function oursStorage(backend: string, node: string | undefined): OursStorage {
+  if (backend === "embedded") return { backend };
+  if (backend !== "cassandra") throw new Error(`--storage: embedded or cassandra, not '${backend}'\n\n${HELP}`);
+  const contactPoint = node ?? `127.0.0.1:${process.env.XMPPD_CASSANDRA_PORT ?? 19042}`;
+  return { backend, contactPoint, keyspace: `bench_${Date.now().toString(36)}` };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
       "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" },
-      target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+      target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, storage: { type: "string" }, cassandra: { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -290,6 +302,7 @@ async function main(): Promise<void> {
     servers, quick: values.quick ?? false, tls: !values["no-tls"],
     maxSessions, pin: !values["no-pin"], archive: !values["no-archive"],
     ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
+    ...(values.storage ? { oursStorage: oursStorage(values.storage, values.cassandra) } : {}),
     ...(values.target ? { external: external(values) } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   };

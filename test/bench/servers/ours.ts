@@ -1,11 +1,14 @@
-// xmppd on its embedded default (SQLite in a scratch folder), started as `node src/main.ts start`
-// pinned to one core. Accounts are written through the storage API before start with one SCRAM
+// xmppd on its embedded default (SQLite in a scratch folder), or on a Cassandra cluster
+// (`--storage cassandra`: a keyspace of its own, dropped after the run), started as
+// `node src/main.ts start` pinned to one core. Accounts are written through the storage API before start with one SCRAM
 // derivation shared by all (the CLI derives both hashes per account, 4096 iterations each, which
 // is minutes for 100k accounts and measures nothing the benchmark is about).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import cassandra from "cassandra-driver";
 import type { AccountRecord } from "../../../src/core/accounts.ts";
-import { SqliteStorage } from "../../../src/storage/embedded/sqlite.ts";
+import { loadConfig } from "../../../src/core/config.ts";
+import { openStorage, storageReady } from "../../../src/storage/open.ts";
 import { deriveCredentials } from "../../../src/stream/sasl/credentials.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
 import type { RunningServer, ServerOptions } from "./types.ts";
@@ -14,8 +17,13 @@ const root = join(import.meta.dirname, "..", "..", "..");
 const DOMAIN = "localhost";
 const ITERATIONS = 4096;
 
-export async function provisionOurs(dataDir: string, users: string[], password: string): Promise<void> {
-  const storage = new SqliteStorage(join(dataDir, "xmppd.sqlite"));
+/** Where ours keeps its data: the embedded default, or this Cassandra cluster and keyspace. */
+export type OursStorage = { backend: "embedded" } | { backend: "cassandra"; contactPoint: string; keyspace: string };
+
+/** Creates the accounts in the storage that the config file `cfg` names. */
+export async function provisionOurs(cfg: string, users: string[], password: string): Promise<void> {
+  const storage = openStorage(loadConfig(cfg, {}).server);
+  await storageReady(storage);
   try {
     const credentials = await deriveCredentials(password, { iterations: ITERATIONS });
     const store = storage.keyval<AccountRecord>("accounts");
@@ -27,8 +35,11 @@ export async function provisionOurs(dataDir: string, users: string[], password: 
 }
 
 /** The config the benchmark runs ours with: loopback, no TLS requirement, limits lifted. */
-export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }): Record<string, unknown> {
+export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }, storage: OursStorage = { backend: "embedded" }): Record<string, unknown> {
   return {
+    ...(storage.backend === "cassandra" ? {
+      storage: { backend: "cassandra", cassandra: { contactPoints: [storage.contactPoint], keyspace: storage.keyspace, consistency: "LOCAL_QUORUM" } },
+    } : {}),
     domain: DOMAIN,
     dataDir,
     ...(tls ? { tls } : {}),
@@ -40,13 +51,25 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
   };
 }
 
-export async function startOurs(o: ServerOptions & { workers?: number; heapSignal?: boolean }): Promise<RunningServer> {
+/** Drops the keyspace a Cassandra run used. */
+export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
+  if (storage.backend !== "cassandra") return;
+  const client = new cassandra.Client({ contactPoints: [storage.contactPoint], localDataCenter: "datacenter1" });
+  try {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${storage.keyspace}`);
+  } finally {
+    await client.shutdown();
+  }
+}
+
+export async function startOurs(o: ServerOptions & { workers?: number; heapSignal?: boolean; storage?: OursStorage }): Promise<RunningServer> {
   const dataDir = join(o.dir, "data");
-  await provisionOurs(dataDir, o.users, o.password);
+  const storage = o.storage ?? { backend: "embedded" };
   const port = await freePort();
   const tlsPort = await freePort();
   const cfg = join(o.dir, "xmppd.json");
-  writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }), null, 2));
+  writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage), null, 2));
+  if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const workers = o.workers ?? 1;
   const nodeArgs = ["--max-old-space-size=16384"];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
@@ -64,7 +87,7 @@ export async function startOurs(o: ServerOptions & { workers?: number; heapSigna
     target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain: DOMAIN, mucDomain: `conference.${DOMAIN}` },
     version: `xmppd ${pkg.version} (node ${process.version})`,
     settings: [
-      `embedded SQLite (synchronous=FULL) in ${o.dir}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
+      `${storage.backend === "cassandra" ? `Cassandra at ${storage.contactPoint}, keyspace ${storage.keyspace} (replication 1, LOCAL_QUORUM)` : `embedded SQLite (synchronous=FULL) in ${o.dir}`}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
       "c2s.requireTls false; limits.bytesPerSecond 0 (lifted); auth.failuresPerMinute 1e6; registration on",
       workers > 1 ? `${workers} worker processes sharing the port (node:cluster), cores ${o.cpus}` : `one process, taskset -c ${o.cpus}`,
       "modules as shipped: offline store (XEP-0160), archive (XEP-0313, retention 30 days), carbons, stream management, MUC, PEP",
