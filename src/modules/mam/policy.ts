@@ -22,6 +22,14 @@ const TICKS = new Set<string>([NS.receipts, NS.markers]);
 export function archivable(stanza: Element): boolean {
   const type = stanza.attrs.type ?? "normal";
   if (type !== "chat" && type !== "normal") return false;
+  return worthKeeping(stanza, true);
+}
+
+/**
+ * What a message carries that makes it worth keeping, whatever its type (the room archive asks
+ * this of groupchat messages, without `ticks`: a room's read markers are not its history).
+ */
+export function worthKeeping(stanza: Element, ticks: boolean): boolean {
   let keep = false;
   for (const c of stanza.children) {
     if (typeof c === "string") continue;
@@ -30,7 +38,7 @@ export function archivable(stanza: Element): boolean {
       if (c.name === "no-store" || c.name === "no-permanent-store") return false;
       if (c.name === "store") keep = true;
     } else if (c.name === "body" && (ns === undefined || ns === NS.client)) keep = true;
-    else if (ns !== undefined && (TICKS.has(ns) || CONVERSATION_EVENTS.has(ns))) keep = true;
+    else if (ns !== undefined && ((ticks && TICKS.has(ns)) || CONVERSATION_EVENTS.has(ns))) keep = true;
     else if (c.name === "encrypted" && (ns === OMEMO[0] || ns === OMEMO[1]) && c.getChild("payload")) keep = true;
   }
   return keep;

@@ -7,6 +7,7 @@ import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
+import type { RoomArchive } from "./archive.ts";
 import { defaultConfig, type RoomConfig } from "./config.ts";
 import { type Delivery, Fanout } from "./fanout.ts";
 import { History, type HistoryRequest, parseHistoryRequest } from "./history.ts";
@@ -26,6 +27,10 @@ export interface RoomHost {
   gone(room: Room): void;
   /** A real JID entered or left the room (the service ends visits whose session ends). */
   visiting(room: Room, real: JID, present: boolean): void;
+  /** The room's archive (XEP-0313), when the service keeps one. */
+  readonly archive?: RoomArchive;
+  /** A groupchat message was delivered to the occupants (members away are told by push). */
+  posted?(room: Room, message: Element): void;
 }
 
 export interface Subject { text: string; by: string }
