@@ -54,7 +54,7 @@ export default defineModule({
       { domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive },
       {
         router: server.router,
-        delivery: localDelivery(server.sessions, server.router),
+        delivery: localDelivery(server.sessions, server.router, (ev) => server.events.handleNow("stanza/in", ev)),
         store: ctx.map<StoredRoom>("muc-rooms"),
         local: (full) => server.sessions.get(full),
         archive,
