@@ -212,3 +212,21 @@ describe("history on entry after a restart", () => {
     expect(sidOf(history[0]!, room)).toBeDefined();
   });
 });
+
+describe("XEP-0249 direct invitations", () => {
+  it("go to the invitee as they were sent, and both archives keep them", async () => {
+    const room = fresh();
+    await instant(room, { roomsecret: "cauldron", passwordprotectedroom: "1" });
+    const invite = xml("x", { xmlns: "jabber:x:conference", jid: room, password: "cauldron", reason: "Hey Hecate, this is the place for all good witches!", continue: "true", thread: "e0ffe42b28561960c6b12b944a092794b9683a38" });
+    romeo.send(xml("message", { to: juliet.jid, id: "inv1" }, invite));
+    const got = await juliet.next((el) => el.name === "message" && el.getChild("x", "jabber:x:conference") !== undefined, "the invitation");
+    expect(got.attrs).toMatchObject({ from: romeo.jid, id: "inv1" });
+    expect(got.getChild("x", "jabber:x:conference")!.attrs).toEqual(invite.attrs);
+    for (const c of [juliet, romeo]) {
+      const mine = await query(c, c.jid.split("/")[0]!);
+      const kept = mine.results.map((r) => r.getChild("result")!.getChild("forwarded")!.getChild("message")!).filter((m) => m.attrs.id === "inv1");
+      expect(kept, c.jid).toHaveLength(1);
+      expect(kept[0]!.getChild("x", "jabber:x:conference")!.attrs).toEqual(invite.attrs);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { NS } from "../../xml/ns.ts";
 export const OMEMO = ["eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2"] as const;
 /** Message reactions (XEP-0444) and retractions (XEP-0424): changes to the conversation a second device must see. */
 const CONVERSATION_EVENTS = new Set<string>(["urn:xmpp:reactions:0", "urn:xmpp:message-retract:1"]);
+const DIRECT_INVITE = "jabber:x:conference";
 const TICKS = new Set<string>([NS.receipts, NS.markers]);
 
 /**
@@ -15,7 +16,8 @@ const TICKS = new Set<string>([NS.receipts, NS.markers]);
  * of the messages a user sends or receives of type 'normal' or 'chat' that contain a <body>
  * element", and MAY include more: here delivery and read ticks (XEP-0184, XEP-0333), OMEMO
  * messages (their body is often only a fallback text, or absent) with an encrypted payload (not
- * bare key transport), reactions and retractions, and whatever carries a XEP-0334 <store/> hint.
+ * bare key transport), reactions and retractions, XEP-0249 direct invitations, and whatever
+ * carries a XEP-0334 <store/> hint.
  * Never: errors, headlines, groupchat (not kept in user archives here), chat states alone
  * (XEP-0085 §5.6: never stored), anything hinted <no-store/> or <no-permanent-store/>.
  */
@@ -40,6 +42,8 @@ export function worthKeeping(stanza: Element, ticks: boolean): boolean {
     } else if (c.name === "body" && (ns === undefined || ns === NS.client)) keep = true;
     else if (ns !== undefined && ((ticks && TICKS.has(ns)) || CONVERSATION_EVENTS.has(ns))) keep = true;
     else if (c.name === "encrypted" && (ns === OMEMO[0] || ns === OMEMO[1]) && c.getChild("payload")) keep = true;
+    // XEP-0249 direct invitations (often without a body): the invitee's other devices must see them.
+    else if (c.name === "x" && ns === DIRECT_INVITE) keep = true;
   }
   return keep;
 }

@@ -28,6 +28,7 @@ export default defineModule({
     { spec: "XEP-0045", version: "1.35.1" },
     { spec: "XEP-0410", version: "1.1.0" },
     { spec: "XEP-0421", version: "0.2.0" },
+    { spec: "XEP-0249", version: "1.2" },
   ],
   options: {
     domain: optStr("The service's domain; default conference.<server domain>."),
