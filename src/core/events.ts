@@ -134,6 +134,31 @@ export class Events {
     return false;
   }
 
+  /**
+   * As handle, but synchronous for as long as every handler answers synchronously: a boolean then,
+   * a promise from the first handler that returns one. For hot paths (a room's fan-out) that
+   * must not pay a turn of the event loop per recipient when the answer is at hand.
+   */
+  handleNow<K extends keyof HandleHooks>(name: K, value: HandleHooks[K]): boolean | Promise<boolean> {
+    const list = this.handles.get(name);
+    if (!list) return false;
+    for (let i = 0; i < list.length; i++) {
+      const r = (list[i]!.fn as Handler<HandleHooks[K]>)(value);
+      if (r === true) return true;
+      if (r !== undefined && r !== false) return this.handleRest(list as Entry<Handler<HandleHooks[K]>>[], i, r, value);
+    }
+    return false;
+  }
+
+  private async handleRest<T>(list: Entry<Handler<T>>[], from: number, first: Promise<boolean | void>, value: T): Promise<boolean> {
+    if ((await first) === true) return true;
+    for (let i = from + 1; i < list.length; i++) {
+      const r = list[i]!.fn(value);
+      if (r === true || (r !== undefined && r !== false && (await r) === true)) return true;
+    }
+    return false;
+  }
+
   async fold<K extends keyof FoldHooks>(name: K, value: FoldHooks[K]): Promise<FoldHooks[K]> {
     const list = this.folds.get(name);
     if (!list) return value;

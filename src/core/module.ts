@@ -51,6 +51,11 @@ export class ServiceRegistry {
     return () => this.services.delete(key.name);
   }
 
+  /** The service if a loaded module provides it (for optional collaborations, asked at the time of use). */
+  find<T>(key: ServiceKey<T>): T | undefined {
+    return this.services.get(key.name)?.value as T | undefined;
+  }
+
   use<T>(key: ServiceKey<T>, user: string): T {
     const s = this.services.get(key.name);
     if (!s) throw new Error(`module ${user} uses service ${key.name}, which no loaded module provides (declare depends on its provider)`);
@@ -246,6 +251,11 @@ export class ModuleContext<O> {
 
   use<T>(key: ServiceKey<T>): T {
     return this.server.services.use(key, this.name);
+  }
+
+  /** A service that may or may not be loaded (no `depends`): ask at the time of use, not at setup. */
+  optional<T>(key: ServiceKey<T>): T | undefined {
+    return this.server.services.find(key);
   }
 
   keyval<T>(name: string): KeyValueStore<T> {

@@ -18,7 +18,8 @@ export interface RemoteRoute {
 
 /** A component owns a subdomain (e.g. conference.example.com) and takes every stanza to it. */
 export interface Component {
-  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined): Promise<void>;
+  /** `writes`: as StanzaEvent.writes, writes the sender's ack waits for (a room's archive). */
+  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, writes?: Promise<unknown>[]): Promise<void>;
 }
 
 export interface AccountDirectory {
@@ -117,7 +118,7 @@ export class Router {
     if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);
-      if (component) return component.receive(stanza, from, to, origin);
+      if (component) return component.receive(stanza, from, to, origin, writes);
       return this.remote.send(stanza, to.domain);
     }
     if (to.local === "") return this.toHost(kind, ev);

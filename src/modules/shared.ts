@@ -1,7 +1,9 @@
 // Per-session facts that one module records and others read, so that modules stay independent of
 // each other's presence: a module that is not loaded simply never sets its key.
 import { sessionKey } from "../core/session.ts";
+import { serviceKey } from "../core/module.ts";
 import type { Element } from "../xml/element.ts";
+import type { JID } from "../xml/jid.ts";
 import { NS } from "../xml/ns.ts";
 
 /** The session has queried its archive (XEP-0313): it catches up from there, not from offline floods or resends. */
@@ -18,3 +20,10 @@ export function stanzaIdBy(stanza: Element, by: string): string | undefined {
   }
   return undefined;
 }
+
+/** Push notifications (XEP-0357) as other modules may ask for them: a room waking its members who are away. */
+export interface PushService {
+  /** Tells the account's push registrations about a message it missed (batched like any other). */
+  notify(account: JID, message: Element): void;
+}
+export const PUSH = serviceKey<PushService>("push");

@@ -234,3 +234,69 @@ describe("entering, talking, leaving (§7)", () => {
     await leave(romeo, room, "romeo");
   });
 });
+
+describe("blocklists (XEP-0191) apply to what a room sends", () => {
+  const BLOCKING = "urn:xmpp:blocking";
+  const block = (c: Im, jid: string) => c.ask(xml("iq", { type: "set" }, xml("block", { xmlns: BLOCKING }, xml("item", { jid }))));
+  const unblock = (c: Im, jid: string) => c.ask(xml("iq", { type: "set" }, xml("unblock", { xmlns: BLOCKING }, xml("item", { jid }))));
+
+  it("an occupant who blocked a nick gets neither its messages nor its presence; the others get both", async () => {
+    const room = fresh();
+    await instant(room);
+    await enter(juliet, room, "juliet");
+    await enter(mercutio, room, "mercutio");
+    expect((await block(juliet, `${room}/romeo`)).attrs.type).toBe("result");
+    juliet.inbox.length = 0; // the presences of her entry
+    say(romeo, room, "from romeo");
+    say(mercutio, room, "from mercutio");
+    romeo.send(xml("presence", { to: `${room}/romeo` }, xml("show", null, "away")));
+    await mercutio.next((el) => el.name === "message" && el.getChildText("body") === "from romeo");
+    await mercutio.next((el) => el.name === "presence" && el.attrs.from === `${room}/romeo` && el.getChildText("show") === "away");
+    await juliet.next((el) => el.name === "message" && el.getChildText("body") === "from mercutio");
+    await juliet.nothing((el) => el.attrs.from === `${room}/romeo`);
+    // Unblocked, the nick reaches her again.
+    expect((await unblock(juliet, `${room}/romeo`)).attrs.type).toBe("result");
+    say(romeo, room, "again");
+    await juliet.next((el) => el.name === "message" && el.attrs.from === `${room}/romeo` && el.getChildText("body") === "again");
+    // Blocking the room's bare JID silences all of it.
+    expect((await block(juliet, room)).attrs.type).toBe("result");
+    juliet.inbox.length = 0;
+    say(mercutio, room, "to all");
+    await romeo.next((el) => el.name === "message" && el.getChildText("body") === "to all");
+    await juliet.nothing((el) => el.attrs.from?.startsWith(room) === true);
+    expect((await unblock(juliet, room)).attrs.type).toBe("result");
+    await leave(juliet, room, "juliet");
+    await leave(mercutio, room, "mercutio");
+    await leave(romeo, room, "romeo");
+  });
+});
+
+describe("presence broadcast by role (§10.2 muc#roomconfig_presencebroadcast)", () => {
+  it("a room that broadcasts moderators only: participants see the moderators and themselves, nobody sees participants", async () => {
+    const room = fresh();
+    await enter(romeo, room, "romeo");
+    const form = await romeo.ask(xml("iq", { type: "get", to: room }, xml("query", { xmlns: OWNER })));
+    const field = form.getChild("query")!.getChild("x", "jabber:x:data")!.getChildren("field").find((f) => f.attrs.var === "muc#roomconfig_presencebroadcast")!;
+    expect(field.attrs.type).toBe("list-multi");
+    expect(field.getChildren("value").map((v) => v.getText())).toEqual(["moderator", "participant", "visitor"]);
+    const submit = xml("x", { xmlns: "jabber:x:data", type: "submit" },
+      xml("field", { var: "muc#roomconfig_presencebroadcast" }, xml("value", null, "moderator")));
+    expect((await romeo.ask(xml("iq", { type: "set", to: room }, xml("query", { xmlns: OWNER }, submit)))).attrs.type).toBe("result");
+    await enter(juliet, room, "juliet");
+    await enter(mercutio, room, "mercutio");
+    // Romeo (a moderator) is seen by both; neither participant is seen by anyone.
+    await juliet.next(presenceFrom(`${room}/romeo`));
+    await mercutio.next(presenceFrom(`${room}/romeo`));
+    say(juliet, room, "hello");
+    await romeo.next((el) => el.name === "message" && el.getChildText("body") === "hello");
+    await leave(juliet, room, "juliet");
+    await romeo.nothing((el) => el.name === "presence" && (el.attrs.from === `${room}/juliet` || el.attrs.from === `${room}/mercutio`));
+    await mercutio.nothing((el) => el.name === "presence" && el.attrs.from === `${room}/juliet`);
+    // Made a moderator, Mercutio is announced to everyone.
+    expect((await admin(romeo, room, xml("item", { nick: "mercutio", role: "moderator" }))).attrs.type).toBe("result");
+    await romeo.next((el) => el.name === "presence" && el.attrs.from === `${room}/mercutio` && itemOf(el).role === "moderator");
+    await leave(mercutio, room, "mercutio");
+    await romeo.next(presenceFrom(`${room}/mercutio`, "unavailable"));
+    await leave(romeo, room, "romeo");
+  });
+});

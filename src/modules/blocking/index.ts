@@ -131,13 +131,18 @@ export default defineModule({
       },
     });
 
-    async function inbound(ev: StanzaEvent): Promise<boolean> {
+    /** Synchronous when the lists it needs are cached: rooms ask it for every occupant of a fan-out. */
+    function inbound(ev: StanzaEvent): boolean | Promise<boolean> {
       const { stanza, from, to } = ev;
       if (from.bare.equals(to.bare) || exempt.has(stanza)) return false;
-      if (blocks(await lists.get(to.bare.toString()), from)) return refuse(stanza);
+      const owner = to.bare.toString();
+      const mine = lists.peek(owner);
+      if (!mine) return lists.get(owner).then(() => inbound(ev));
+      if (blocks(mine, from)) return refuse(stanza);
       // Presence the server sends on behalf of a local account to a JID that account blocked.
       if (!ev.origin && stanza.name === "presence" && stanza.attrs.type !== "error" && from.local !== "" && from.domain === domain) {
-        return blocks(await lists.get(from.bare.toString()), to);
+        const theirs = lists.peek(from.bare.toString());
+        return theirs ? blocks(theirs, to) : lists.get(from.bare.toString()).then((l) => blocks(l, to));
       }
       return false;
     }

@@ -25,6 +25,11 @@ export class Blocklists {
     return this.cached(owner) ?? this.lock.run(owner, async () => this.cached(owner) ?? this.load(owner));
   }
 
+  /** The blocked JIDs of an account when they are cached (a synchronous answer for hot paths). */
+  peek(owner: string): ReadonlySet<string> | undefined {
+    return this.cached(owner);
+  }
+
   /** The items, oldest block first (the order a client is given them). */
   async items(owner: string): Promise<string[]> {
     const all = await this.store.getAll(owner);

@@ -17,6 +17,7 @@ describe("what the archive keeps (XEP-0313 §6.1.1)", () => {
     ["a body with a chat state", msg({ type: "chat" }, body(), xml("active", { xmlns: "http://jabber.org/protocol/chatstates" })), true],
     ["a delivery receipt", msg({ type: "chat" }, xml("received", { xmlns: "urn:xmpp:receipts", id: "a" })), true],
     ["a read marker", msg({ type: "chat" }, xml("displayed", { xmlns: "urn:xmpp:chat-markers:0", id: "a" })), true],
+    ["a XEP-0249 direct invitation without a body", msg({}, xml("x", { xmlns: "jabber:x:conference", jid: "room@conference.capulet.lit" })), true],
     ["an OMEMO message", msg({ type: "chat" }, xml("encrypted", { xmlns: "eu.siacs.conversations.axolotl" }, xml("header"), xml("payload", null, "x"))), true],
     ["an OMEMO 2 message", msg({ type: "chat" }, xml("encrypted", { xmlns: "urn:xmpp:omemo:2" }, xml("header"), xml("payload", null, "x"))), true],
     ["an OMEMO key transport (no payload)", msg({ type: "chat" }, xml("encrypted", { xmlns: "eu.siacs.conversations.axolotl" }, xml("header"))), false],

@@ -8,6 +8,7 @@ import { NS } from "../../xml/ns.ts";
 export const OMEMO = ["eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2"] as const;
 /** Message reactions (XEP-0444) and retractions (XEP-0424): changes to the conversation a second device must see. */
 const CONVERSATION_EVENTS = new Set<string>(["urn:xmpp:reactions:0", "urn:xmpp:message-retract:1"]);
+const DIRECT_INVITE = "jabber:x:conference";
 const TICKS = new Set<string>([NS.receipts, NS.markers]);
 
 /**
@@ -15,13 +16,22 @@ const TICKS = new Set<string>([NS.receipts, NS.markers]);
  * of the messages a user sends or receives of type 'normal' or 'chat' that contain a <body>
  * element", and MAY include more: here delivery and read ticks (XEP-0184, XEP-0333), OMEMO
  * messages (their body is often only a fallback text, or absent) with an encrypted payload (not
- * bare key transport), reactions and retractions, and whatever carries a XEP-0334 <store/> hint.
+ * bare key transport), reactions and retractions, XEP-0249 direct invitations, and whatever
+ * carries a XEP-0334 <store/> hint.
  * Never: errors, headlines, groupchat (not kept in user archives here), chat states alone
  * (XEP-0085 §5.6: never stored), anything hinted <no-store/> or <no-permanent-store/>.
  */
 export function archivable(stanza: Element): boolean {
   const type = stanza.attrs.type ?? "normal";
   if (type !== "chat" && type !== "normal") return false;
+  return worthKeeping(stanza, true);
+}
+
+/**
+ * What a message carries that makes it worth keeping, whatever its type (the room archive asks
+ * this of groupchat messages, without `ticks`: a room's read markers are not its history).
+ */
+export function worthKeeping(stanza: Element, ticks: boolean): boolean {
   let keep = false;
   for (const c of stanza.children) {
     if (typeof c === "string") continue;
@@ -30,8 +40,10 @@ export function archivable(stanza: Element): boolean {
       if (c.name === "no-store" || c.name === "no-permanent-store") return false;
       if (c.name === "store") keep = true;
     } else if (c.name === "body" && (ns === undefined || ns === NS.client)) keep = true;
-    else if (ns !== undefined && (TICKS.has(ns) || CONVERSATION_EVENTS.has(ns))) keep = true;
+    else if (ns !== undefined && ((ticks && TICKS.has(ns)) || CONVERSATION_EVENTS.has(ns))) keep = true;
     else if (c.name === "encrypted" && (ns === OMEMO[0] || ns === OMEMO[1]) && c.getChild("payload")) keep = true;
+    // XEP-0249 direct invitations (often without a body): the invitee's other devices must see them.
+    else if (c.name === "x" && ns === DIRECT_INVITE) keep = true;
   }
   return keep;
 }

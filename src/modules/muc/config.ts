@@ -9,6 +9,9 @@ export const ROOMINFO = "http://jabber.org/protocol/muc#roominfo";
 
 export type Whois = "moderators" | "anyone";
 export type AllowPm = "anyone" | "participants" | "moderators" | "none";
+/** The roles whose presence is broadcast (§10.2 muc#roomconfig_presencebroadcast). */
+export type BroadcastRole = "moderator" | "participant" | "visitor";
+const BROADCAST_ROLES: readonly BroadcastRole[] = ["moderator", "participant", "visitor"];
 
 export interface RoomConfig {
   name: string;
@@ -26,13 +29,16 @@ export interface RoomConfig {
   changeSubject: boolean;
   allowInvites: boolean;
   allowPm: AllowPm;
+  /** XEP-0313 on the room's JID: its messages are archived and may be queried. */
+  archive: boolean;
+  presenceBroadcast: BroadcastRole[];
 }
 
-export function defaultConfig(historyLength: number): RoomConfig {
+export function defaultConfig(historyLength: number, archive = true): RoomConfig {
   return {
     name: "", description: "", persistent: false, public: true, membersOnly: false, moderated: false,
     passwordProtected: false, password: "", maxUsers: 0, whois: "moderators", historyLength,
-    changeSubject: false, allowInvites: false, allowPm: "anyone",
+    changeSubject: false, allowInvites: false, allowPm: "anyone", archive, presenceBroadcast: [...BROADCAST_ROLES],
   };
 }
 
@@ -65,6 +71,13 @@ function fields(c: RoomConfig, maxHistory: number, open = false): Field[] {
     {
       type: "list-single", var: "muc#roomconfig_allowpm", label: "Who may send private messages", values: [c.allowPm],
       options: ["anyone", "participants", "moderators", "none"].map((value) => ({ value })),
+    },
+    { type: "boolean", var: "muc#roomconfig_enablearchiving", label: "Archive the room's messages (XEP-0313)", values: [bool(c.archive)] },
+    // ejabberd's name of the same field, accepted on submission.
+    ...(open ? [{ type: "boolean" as const, var: "mam", values: [] }] : []),
+    {
+      type: "list-multi", var: "muc#roomconfig_presencebroadcast", label: "Roles whose presence is broadcast", values: c.presenceBroadcast,
+      options: BROADCAST_ROLES.map((value) => ({ value })),
     },
   ];
 }
@@ -109,6 +122,11 @@ export function applyConfigForm(x: Element, c: RoomConfig, maxHistory: number): 
   next.allowInvites = b("allowinvites", c.allowInvites);
   const pm = v.text("muc#roomconfig_allowpm");
   if (pm === "anyone" || pm === "participants" || pm === "moderators" || pm === "none") next.allowPm = pm;
+  next.archive = v.bool("muc#roomconfig_enablearchiving") ?? v.bool("mam") ?? c.archive;
+  if (v.has("muc#roomconfig_presencebroadcast")) {
+    const roles = v.list("muc#roomconfig_presencebroadcast");
+    next.presenceBroadcast = BROADCAST_ROLES.filter((r) => roles.includes(r));
+  }
   if (next.passwordProtected && next.password === "") return new StanzaError("not-acceptable", "a password-protected room needs a password (muc#roomconfig_roomsecret)");
   return next;
 }

@@ -5,7 +5,8 @@
 // Once handed out, a Fanout is never changed (holds that keep one clone it: ltx's clone builds a
 // fresh Fanout with an empty cache).
 import { Element, escapeXML } from "../../xml/element.ts";
-import type { JID } from "../../xml/jid.ts";
+import { tryParseJid, type JID } from "../../xml/jid.ts";
+import type { StanzaEvent } from "../../core/events.ts";
 import type { Session } from "../../core/session.ts";
 import type { Router } from "../../core/router.ts";
 import { readdress } from "../../core/stanza.ts";
@@ -38,17 +39,75 @@ export interface Delivery {
   send(stanza: Fanout, to: JID): void;
 }
 
-export function localDelivery(sessions: { get(full: JID): Session | undefined }, router: Router): Delivery {
+/** The check every stanza to a local account passes ("stanza/in": blocklists), synchronous when it can be. */
+export type InboundFilter = (ev: StanzaEvent) => boolean | Promise<boolean>;
+
+/**
+ * Local recipients get the stanza written at once, after the "stanza/in" check (XEP-0191: an
+ * occupant who blocked the room or a nick gets nothing from it). When the check has to wait (a
+ * blocklist not cached yet), that recipient's stanzas queue behind it, so each still gets them in
+ * the room's order; a refused stanza is dropped (the room's fan-out has nobody to bounce it to).
+ */
+export function localDelivery(sessions: { get(full: JID): Session | undefined }, router: Router, inbound: InboundFilter): Delivery {
+  const queues = new Map<string, Fanout[]>();
+  const senders = new WeakMap<Fanout, JID | null>();
+
+  const senderOf = (stanza: Fanout): JID | null => {
+    let from = senders.get(stanza);
+    if (from === undefined) senders.set(stanza, (from = tryParseJid(stanza.attrs.from ?? "") ?? null));
+    return from;
+  };
+  /** False: deliver; true: refused; a promise when the answer is not at hand. */
+  const check = (stanza: Fanout, to: JID): boolean | Promise<boolean> => {
+    const from = senderOf(stanza);
+    if (!from) return false;
+    try {
+      return inbound({ stanza, from, to, origin: undefined });
+    } catch {
+      return true; // the filter's error reply (service-unavailable) has no one to go to here
+    }
+  };
+  const write = (s: Session, stanza: Fanout, to: JID) => {
+    // The session serialises at once (or a hold clones it), so the next recipient may reuse the element.
+    stanza.attrs.to = to.toString();
+    s.send(stanza);
+  };
+  const drain = async (key: string, to: JID, queue: Fanout[], first: Promise<boolean>) => {
+    let verdict: boolean | Promise<boolean> = first;
+    while (queue.length > 0) {
+      let refused: boolean;
+      try {
+        refused = await verdict;
+      } catch {
+        refused = true;
+      }
+      const stanza = queue.shift()!;
+      const s = sessions.get(to);
+      if (!refused && s) write(s, stanza, to);
+      if (queue.length > 0) verdict = check(queue[0]!, to);
+    }
+    queues.delete(key);
+  };
+
   return {
     send(stanza, to) {
       const s = sessions.get(to);
-      if (s) {
-        // The session serialises at once (or a hold clones it), so the next recipient may reuse the element.
-        stanza.attrs.to = to.toString();
-        s.send(stanza);
+      if (!s) {
+        void router.route(readdress(stanza, to.toString()));
         return;
       }
-      void router.route(readdress(stanza, to.toString()));
+      const key = to.toString();
+      const waiting = queues.get(key);
+      if (waiting) {
+        waiting.push(stanza);
+        return;
+      }
+      const verdict = check(stanza, to);
+      if (verdict === false) return write(s, stanza, to);
+      if (verdict === true) return;
+      const queue = [stanza];
+      queues.set(key, queue);
+      void drain(key, to, queue, verdict);
     },
   };
 }

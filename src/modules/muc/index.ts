@@ -9,11 +9,16 @@
 // - roles.ts     who may change which role or affiliation (pure)
 // - occupant.ts  an occupant and its presence as others see it
 // - fanout.ts    stanzas built once and written to each occupant with only 'to' changed
+// - archive.ts   the room archive (XEP-0313 on the room JID, stanza-ids by the room, XEP-0359)
 // Persistent rooms (configuration, affiliations, subject) are kept in a map store and loaded at
-// start; history is in memory only.
+// start; the history on entry is kept in memory, and loaded from the archive at start. Members
+// of persistent members-only rooms who are away are woken by push (the push module, if loaded).
 import { parseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
-import { int, optStr, str } from "../../core/schema.ts";
+import { bool, int, optStr, str } from "../../core/schema.ts";
+import { ArchiveQueue } from "../mam/queue.ts";
+import { PUSH } from "../shared.ts";
+import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
 import { MucService, type StoredRoom } from "./service.ts";
 
@@ -23,6 +28,7 @@ export default defineModule({
     { spec: "XEP-0045", version: "1.35.1" },
     { spec: "XEP-0410", version: "1.1.0" },
     { spec: "XEP-0421", version: "0.2.0" },
+    { spec: "XEP-0249", version: "1.2" },
   ],
   options: {
     domain: optStr("The service's domain; default conference.<server domain>."),
@@ -30,17 +36,42 @@ export default defineModule({
     maxHistory: int("Most messages of history a room may keep (muc#roomconfig_historylength is capped to it).", 100, 0, 10_000),
     maxUsers: int("Most occupants of one room.", 5000, 1),
     maxRooms: int("Most rooms of the service.", 10_000, 1),
+    archive: bool("Whether new rooms archive their messages (XEP-0313; owners may change it: muc#roomconfig_enablearchiving).", true),
+    retention: int("Days a room's message stays in its archive; 0 archives nothing.", 30, 0, 36_500),
+    maxPage: int("Results per archive query at most.", 250, 1, 10_000),
   },
   async setup(ctx) {
     const server = ctx.server;
     const domain = parseJid(ctx.options.domain ?? `conference.${server.domain.domain}`);
+    const o = ctx.options;
+    const log = server.storage.log("muc-mam");
+    const queue = new ArchiveQueue(log, {
+      bound: 10_000,
+      batch: 500,
+      onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "room archive writes lost after retries" : "room archive write failed, retrying"),
+    });
+    const archive = new RoomArchive({ log, queue, ids: server.ids, retention: o.retention, maxPage: o.maxPage });
     const service = new MucService(
-      { domain, name: ctx.options.name, maxHistory: ctx.options.maxHistory, maxUsers: ctx.options.maxUsers, maxRooms: ctx.options.maxRooms },
-      server.router,
-      localDelivery(server.sessions, server.router),
-      ctx.map<StoredRoom>("muc-rooms"),
+      { domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive },
+      {
+        router: server.router,
+        delivery: localDelivery(server.sessions, server.router, (ev) => server.events.handleNow("stanza/in", ev)),
+        store: ctx.map<StoredRoom>("muc-rooms"),
+        local: (full) => server.sessions.get(full),
+        archive,
+        push: () => ctx.optional(PUSH)?.notify,
+      },
     );
     await service.load();
+    // Before storage closes, what is queued is written (as the account archive does).
+    ctx.on("server/stopping", async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([queue.flush(), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
+    });
+    const sweep = () => void archive.expire(Date.now()).catch((err: unknown) => ctx.log.error({ err }, "room archive expiry failed"));
+    sweep();
+    ctx.every(3_600_000, sweep);
     ctx.onUnload(server.router.addComponent(domain.domain, service));
     ctx.item({ jid: domain.toString(), name: ctx.options.name });
     // An occupant whose session ends without leaving is removed, and the others see it go (§7.14 style, status 333).

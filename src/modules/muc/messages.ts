@@ -13,34 +13,51 @@ import type { Room } from "./room.ts";
 /** Invitations one message may carry (each is a message the room sends). */
 const MAX_INVITES = 20;
 
-/** The sender's payload for the room: no forged occupant-id (XEP-0421 §4: the room MUST remove them), no muc#user. */
-function payloadOf(stanza: Element): Element[] {
+/**
+ * The sender's payload for the room: no forged occupant-id (XEP-0421 §4: the room MUST remove
+ * them), no muc#user, no stanza-id claiming to be the room's (XEP-0359 §5: "MUST delete").
+ */
+function payloadOf(stanza: Element, room: string): Element[] {
   const out: Element[] = [];
   for (const c of stanza.children) {
     if (typeof c === "string") continue;
     if (c.attrs.xmlns === OCCUPANT_ID || c.attrs.xmlns === NS.mucUser) continue;
+    if (c.name === "stanza-id" && c.attrs.xmlns === NS.sid && c.attrs.by === room) continue;
     out.push(c);
   }
   return out;
 }
 
-/** A message to the room's bare JID from `from`. */
-export function toRoom(room: Room, stanza: Element, from: JID): void {
+/**
+ * A message to the room's bare JID from `from`. Returns the archive's write when there is one
+ * pending for the room: the sender's ack waits for it, delivery does not.
+ */
+export function toRoom(room: Room, stanza: Element, from: JID): Promise<void> | undefined {
   const type = stanza.attrs.type ?? "normal";
   if (type === "error") return;
   const x = stanza.getChild("x", NS.mucUser);
-  if (type !== "groupchat" && x && (x.getChild("invite") || x.getChild("decline"))) return mediated(room, x, from);
+  if (type !== "groupchat" && x && (x.getChild("invite") || x.getChild("decline"))) {
+    mediated(room, x, from);
+    return undefined;
+  }
   if (type !== "groupchat") throw new StanzaError("bad-request", "messages to a room are of type groupchat");
   const o = room.occupantOf(from);
   if (!o) throw new StanzaError("not-acceptable", "only occupants may send messages to the room");
   const subject = stanza.getChild("subject");
-  if (subject && !stanza.getChild("body")) return changeSubject(room, o, subject.getText(), stanza);
+  if (subject && !stanza.getChild("body")) {
+    changeSubject(room, o, subject.getText(), stanza);
+    return undefined;
+  }
   if (o.role === "visitor" || o.role === "none") throw new StanzaError("forbidden", "visitors may not speak in a moderated room");
   const m = new Fanout("message", { from: o.roomJid.toString(), type: "groupchat", id: stanza.attrs.id });
-  m.children = payloadOf(stanza);
+  m.children = payloadOf(stanza, room.jid.toString());
   m.append(xml("occupant-id", { xmlns: OCCUPANT_ID, id: o.occupantId }));
+  const archive = room.host.archive;
+  const full = archive?.record(room, m, o);
   room.history.add(m, room.jid.toString());
   for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
+  room.host.posted?.(room, m);
+  return full ?? archive?.pending(room);
 }
 
 /** §8.1: moderators, or anyone when the room allows it, change the subject. */
@@ -50,7 +67,7 @@ function changeSubject(room: Room, o: Occupant, text: string, stanza: Element): 
   }
   room.subject = { text, by: o.nick };
   const m = new Fanout("message", { from: o.roomJid.toString(), type: "groupchat", id: stanza.attrs.id });
-  m.children = payloadOf(stanza);
+  m.children = payloadOf(stanza, room.jid.toString());
   for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
   room.host.changed(room);
 }
@@ -68,7 +85,7 @@ export function toOccupant(room: Room, stanza: Element, from: JID, nick: string)
   const target = room.occupants.get(nick);
   if (!target) throw new StanzaError("item-not-found", "no such occupant");
   const m = xml("message", { ...stanza.attrs, from: o.roomJid.toString(), to: target.jid.toString() });
-  m.children = payloadOf(stanza);
+  m.children = payloadOf(stanza, room.jid.toString());
   m.append(xml("x", { xmlns: NS.mucUser }));
   m.append(xml("occupant-id", { xmlns: OCCUPANT_ID, id: o.occupantId }));
   room.host.route(m);

@@ -7,6 +7,7 @@ import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
+import type { RoomArchive } from "./archive.ts";
 import { defaultConfig, type RoomConfig } from "./config.ts";
 import { type Delivery, Fanout } from "./fanout.ts";
 import { History, type HistoryRequest, parseHistoryRequest } from "./history.ts";
@@ -26,6 +27,10 @@ export interface RoomHost {
   gone(room: Room): void;
   /** A real JID entered or left the room (the service ends visits whose session ends). */
   visiting(room: Room, real: JID, present: boolean): void;
+  /** The room's archive (XEP-0313), when the service keeps one. */
+  readonly archive?: RoomArchive;
+  /** A groupchat message was delivered to the occupants (members away are told by push). */
+  posted?(room: Room, message: Element): void;
 }
 
 export interface Subject { text: string; by: string }
@@ -60,6 +65,16 @@ export class Room {
     return this.byReal.get(real.toString());
   }
 
+  /**
+   * Whether an occupant's presence goes to the others (§10.2 muc#roomconfig_presencebroadcast):
+   * a room of a thousand can broadcast its moderators only, so that a join costs a few stanzas,
+   * not a thousand. Everyone always gets its own presence.
+   */
+  broadcasts(role: Role): boolean {
+    const list = this.config.presenceBroadcast;
+    return list.length === 3 || (role !== "none" && (list as string[]).includes(role));
+  }
+
   /** Whether `r` sees occupants' real JIDs (§7.2.3: in a semi-anonymous room, moderators only). */
   sees(r: Occupant): boolean {
     return this.config.whois === "anyone" || r.role === "moderator";
@@ -92,7 +107,7 @@ export class Room {
     };
     // §7.2.3: the newcomer first gets the presence of everyone already there, then its own.
     const sees = this.sees(o);
-    for (const other of this.occupants.values()) this.host.delivery.send(this.current(other, sees), real);
+    for (const other of this.occupants.values()) if (this.broadcasts(other.role)) this.host.delivery.send(this.current(other, sees), real);
     this.occupants.set(nick, o);
     this.byReal.set(real.toString(), o);
     this.host.visiting(this, real, true);
@@ -124,9 +139,11 @@ export class Room {
   }
 
   /** Sends the occupant's (new) available presence to everyone, and to itself with `selfStatuses`. */
-  announce(o: Occupant, selfStatuses: readonly string[]): void {
+  announce(o: Occupant, selfStatuses: readonly string[], wasBroadcast = false): void {
     o.cached = [undefined, undefined];
-    for (const r of this.occupants.values()) if (r !== o) this.host.delivery.send(this.current(o, this.sees(r)), r.jid);
+    if (wasBroadcast || this.broadcasts(o.role)) {
+      for (const r of this.occupants.values()) if (r !== o) this.host.delivery.send(this.current(o, this.sees(r)), r.jid);
+    }
     this.host.delivery.send(occupantPresence(o, true, { aff: this.affiliation(o.jid.bare), statuses: selfStatuses }), o.jid);
   }
 
@@ -163,7 +180,7 @@ export class Room {
     this.host.visiting(this, o.jid, false);
     let anon: Fanout | undefined;
     let full: Fanout | undefined;
-    for (const r of this.occupants.values()) {
+    for (const r of this.broadcasts(o.role) ? this.occupants.values() : []) {
       const el = this.sees(r) ? (full ??= withPayload(occupantPresence(o, true, spec), payload)) : (anon ??= withPayload(occupantPresence(o, false, spec), payload));
       this.host.delivery.send(el, r.jid);
     }
@@ -175,7 +192,7 @@ export class Room {
   private sendAll(o: Occupant, spec: Parameters<typeof occupantPresence>[2]): void {
     let anon: Fanout | undefined;
     let full: Fanout | undefined;
-    for (const r of this.occupants.values()) {
+    for (const r of this.broadcasts(o.role) ? this.occupants.values() : []) {
       if (r === o) continue;
       const el = this.sees(r) ? (full ??= occupantPresence(o, true, spec)) : (anon ??= occupantPresence(o, false, spec));
       this.host.delivery.send(el, r.jid);
@@ -188,11 +205,12 @@ export class Room {
   setRole(o: Occupant, role: Role, extra: ItemExtra = {}): void {
     if (role === "none") return this.remove(o, ["307"], extra);
     const wasModerator = o.role === "moderator";
+    const wasBroadcast = this.broadcasts(o.role);
     o.role = role;
-    this.announce(o, ["110"]);
+    this.announce(o, ["110"], wasBroadcast);
     // A new or former moderator now sees (or no longer sees) real JIDs: send everyone's presence again.
     if (wasModerator !== (role === "moderator") && this.config.whois !== "anyone") {
-      for (const other of this.occupants.values()) if (other !== o) this.host.delivery.send(this.current(other, this.sees(o)), o.jid);
+      for (const other of this.occupants.values()) if (other !== o && this.broadcasts(other.role)) this.host.delivery.send(this.current(other, this.sees(o)), o.jid);
     }
   }
 

@@ -51,5 +51,26 @@ describe("a room of 1000 occupants", () => {
     console.log(`muc scale: ${N} joins, ${joinStanzas} presences in ${joinMs.toFixed(0)} ms (${(joinStanzas / joinMs).toFixed(0)}k/s); ` +
       `${M} messages to ${N} occupants = ${sent} deliveries in ${msgMs.toFixed(0)} ms (${(sent / msgMs).toFixed(0)}k/s)`);
   }, 120_000);
-});
 
+  it("with presence broadcast for moderators only, the N-th join costs a constant number of stanzas", () => {
+    let sent = 0;
+    const host: RoomHost = {
+      delivery: { send() { sent++; } },
+      maxHistory: 20, maxUsers: 10_000,
+      route() {}, changed() {}, gone() {}, visiting() {},
+    };
+    const room = new Room(jid("big", "conference.localhost"), host);
+    room.config.presenceBroadcast = ["moderator"];
+    room.affiliations.set("owner@localhost", "owner");
+    const presence = xml("presence", null, xml("x", { xmlns: "http://jabber.org/protocol/muc" }, xml("history", { maxstanzas: "0" })));
+    room.join(jid("owner", "localhost", "r"), "owner", presence, false);
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) {
+      const before = sent;
+      room.join(jid(`u${i}`, "localhost", "r"), `nick${i}`, presence, false);
+      // The moderator's presence to the newcomer, its own, the subject: nothing to the others.
+      expect(sent - before).toBe(3);
+    }
+    console.log(`muc scale, moderators broadcast only: ${N} joins, ${sent} stanzas in ${(performance.now() - t0).toFixed(0)} ms`);
+  });
+});

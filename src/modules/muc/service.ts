@@ -4,12 +4,14 @@
 import { randomUUID } from "node:crypto";
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
-import { jid, type JID } from "../../xml/jid.ts";
+import { jid, tryParseJid, type JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { Component, Router } from "../../core/router.ts";
 import type { Session } from "../../core/session.ts";
 import type { MapStore } from "../../storage/types.ts";
-import { roomFeatures, roomInfoForm, type RoomConfig } from "./config.ts";
+import { worthKeeping } from "../mam/policy.ts";
+import { archiveFeatures, type RoomArchive } from "./archive.ts";
+import { defaultConfig, roomFeatures, roomInfoForm, type RoomConfig } from "./config.ts";
 import type { Delivery } from "./fanout.ts";
 import { Room, type RoomHost } from "./room.ts";
 import { toOccupant, toRoom } from "./messages.ts";
@@ -34,6 +36,19 @@ export interface ServiceOptions {
   maxHistory: number;
   maxUsers: number;
   maxRooms: number;
+  /** Whether new rooms archive their messages (muc#roomconfig_enablearchiving). */
+  archiveByDefault: boolean;
+}
+
+/** What the service needs besides the router: local sessions, the archive, push for members away. */
+export interface ServiceDeps {
+  router: Router;
+  delivery: Delivery;
+  store: MapStore<StoredRoom>;
+  local(full: JID): Session | undefined;
+  archive?: RoomArchive;
+  /** Wakes a member's devices (XEP-0357) with a message it missed; undefined when push is not loaded. */
+  push?(): ((account: JID, message: Element) => void) | undefined;
 }
 
 interface Forwarded { id: string; from: string; timer: NodeJS.Timeout }
@@ -46,25 +61,40 @@ export class MucService implements Component, RoomHost {
   readonly delivery: Delivery;
   readonly maxHistory: number;
   readonly maxUsers: number;
+  readonly archive: RoomArchive | undefined;
   private readonly opts: ServiceOptions;
   private readonly router: Router;
   private readonly store: MapStore<StoredRoom>;
+  private readonly deps: ServiceDeps;
 
-  constructor(opts: ServiceOptions, router: Router, delivery: Delivery, store: MapStore<StoredRoom>) {
+  constructor(opts: ServiceOptions, deps: ServiceDeps) {
     this.opts = opts;
-    this.router = router;
-    this.delivery = delivery;
-    this.store = store;
+    this.deps = deps;
+    this.router = deps.router;
+    this.delivery = deps.delivery;
+    this.store = deps.store;
+    this.archive = deps.archive;
     this.maxHistory = opts.maxHistory;
     this.maxUsers = opts.maxUsers;
   }
 
+  /** A new room's configuration. */
+  newConfig(): RoomConfig {
+    return defaultConfig(Math.min(20, this.maxHistory), this.opts.archiveByDefault);
+  }
+
+  /** Persistent rooms, with their history on entry taken from their archive (it survives restarts). */
   async load(): Promise<void> {
     for (const [local, s] of await this.store.getAll(this.opts.domain.toString())) {
-      const room = new Room(jid(local, this.opts.domain.domain), this, s.config, s.secret);
+      // Rooms stored before a configuration field existed get its default.
+      const config = { ...this.newConfig(), ...s.config };
+      const room = new Room(jid(local, this.opts.domain.domain), this, config, s.secret);
       for (const [bare, aff] of s.affiliations) room.affiliations.set(bare, aff);
       room.subject = s.subject;
       this.rooms.set(local, room);
+      if (this.archive?.on(room)) {
+        for (const h of await this.archive.recent(room, config.historyLength)) room.history.add(h.message, room.jid.toString(), h.at);
+      }
     }
   }
 
@@ -84,6 +114,26 @@ export class MucService implements Component, RoomHost {
   gone(room: Room): void {
     if (this.rooms.get(room.jid.local) === room) this.rooms.delete(room.jid.local);
     void this.store.set(this.opts.domain.toString(), room.jid.local, undefined);
+    // A room that is gone takes its archive with it: a new room of the same name starts empty.
+    void this.archive?.clear(room);
+  }
+
+  /**
+   * Groups that reach members who are away (WhatsApp style): in a persistent members-only room,
+   * each member, admin and owner with no occupant in the room is woken by push (XEP-0357), and
+   * finds the message in the room's archive when its client rejoins.
+   */
+  posted(room: Room, message: Element): void {
+    if (!room.config.membersOnly || !room.config.persistent || !worthKeeping(message, false)) return;
+    const push = this.deps.push?.();
+    if (!push) return;
+    const present = new Set<string>();
+    for (const o of room.occupants.values()) present.add(o.jid.bare.toString());
+    for (const [bare, aff] of room.affiliations) {
+      if (aff === "outcast" || present.has(bare)) continue;
+      const account = tryParseJid(bare);
+      if (account) push(account, message);
+    }
   }
 
   visiting(room: Room, real: JID, present: boolean): void {
@@ -110,7 +160,7 @@ export class MucService implements Component, RoomHost {
 
   // ---- Component -----------------------------------------------------------------------------
 
-  async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined): Promise<void> {
+  async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined, writes?: Promise<unknown>[]): Promise<void> {
     if (to.local === "") return this.toService(stanza, from);
     const room = this.rooms.get(to.local);
     if (stanza.name === "presence") return this.presence(room, stanza, from, to);
@@ -118,7 +168,16 @@ export class MucService implements Component, RoomHost {
       if (stanza.attrs.type === "error" || stanza.attrs.type === "result") return;
       throw new StanzaError("item-not-found", "no such room");
     }
-    if (stanza.name === "message") return to.resource === "" ? toRoom(room, stanza, from) : toOccupant(room, stanza, from, to.resource);
+    if (stanza.name === "message") {
+      if (to.resource !== "") return toOccupant(room, stanza, from, to.resource);
+      const written = toRoom(room, stanza, from);
+      if (written) {
+        // The sender's ack waits for the archive's write; with no stream to wait for it, the route does.
+        if (writes) writes.push(written);
+        else await written;
+      }
+      return;
+    }
     if (to.resource === "") return this.roomIq(room, stanza, from);
     return this.occupantIq(room, stanza, from, to.resource);
   }
@@ -143,7 +202,7 @@ export class MucService implements Component, RoomHost {
     if (room) return room.join(from, to.resource, stanza, false);
     if (this.rooms.size >= this.opts.maxRooms) throw new StanzaError("resource-constraint", "the service has too many rooms");
     // §10.1.1: the creator becomes the owner; a room asked for with <x xmlns=muc/> stays locked until configured.
-    const created = new Room(to.bare, this);
+    const created = new Room(to.bare, this, this.newConfig());
     created.affiliations.set(from.bare.toString(), "owner");
     created.locked = stanza.getChild("x", NS.muc) !== undefined;
     this.rooms.set(to.local, created);
@@ -166,8 +225,16 @@ export class MucService implements Component, RoomHost {
     else if (ns === MUC_ADMIN) payload = type === "get" ? adminGet(room, from, q) : (adminSet(room, from, q), undefined);
     else if (ns === MUC_OWNER) payload = type === "get" ? ownerGet(room, from, this.maxHistory) : (ownerSet(room, from, q, this.maxHistory), undefined);
     else if (ns === NS.ping && type === "get") payload = undefined;
+    else if (ns === NS.mam && this.archive) payload = await this.archive.query(room, from, stanza, (m) => this.sendNow(m, from));
     else throw new StanzaError("service-unavailable");
     this.reply(stanza, payload);
+  }
+
+  /** Archive results: straight to a local session (past any CSI hold, before the iq result), else routed. */
+  private sendNow(m: Element, to: JID): void {
+    const s = this.deps.local(to);
+    if (s) s.sendNow(m);
+    else void this.router.route(m);
   }
 
   private reply(stanza: Element, payload: Element | undefined): void {
@@ -176,7 +243,8 @@ export class MucService implements Component, RoomHost {
 
   private roomInfo(room: Room, q: Element): Element {
     if (q.attrs.node !== undefined) throw new StanzaError("item-not-found");
-    const features = [NS.muc, NS.discoInfo, NS.discoItems, NS.ping, SELF_PING, STABLE_ID, OCCUPANT_ID, ...roomFeatures(room.config)];
+    const features = [NS.muc, NS.discoInfo, NS.discoItems, NS.ping, SELF_PING, STABLE_ID, OCCUPANT_ID, ...roomFeatures(room.config),
+      ...archiveFeatures(this.archive?.on(room) ?? false)];
     return xml("query", { xmlns: NS.discoInfo },
       xml("identity", { category: "conference", type: "text", name: room.config.name || room.jid.local }),
       features.sort().map((f) => xml("feature", { var: f })),

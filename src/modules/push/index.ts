@@ -32,7 +32,7 @@ import { defineModule } from "../../core/module.ts";
 import { bool, int } from "../../core/schema.ts";
 import { sessionKey, type Session } from "../../core/session.ts";
 import { RESUME_TIMEOUT } from "../../stream/sm.ts";
-import { PUSH_ENABLED } from "../shared.ts";
+import { PUSH, PUSH_ENABLED } from "../shared.ts";
 import { Batcher } from "./batch.ts";
 import { publishIq, pushworthy, type Summary } from "./notification.ts";
 import { parseDisable, parseEnable, registrationKey, type PushRegistration } from "./parse.ts";
@@ -113,6 +113,9 @@ export default defineModule({
     }
 
     const later = (p: Promise<void>) => void p.catch((e: unknown) => ctx.log.error({ err: e }, "push failed"));
+
+    // Rooms wake their members who are away (muc: members-only persistent rooms).
+    ctx.provide(PUSH, { notify: (account, message) => later(notify(account, 1, message)) });
 
     ctx.accountFeature(NS.push);
     ctx.iq("account", NS.push, "enable", {
