@@ -2,20 +2,19 @@
 // offers on its bare JID, with XEP-0223's publish-options. What OMEMO (XEP-0384), avatars
 // (XEP-0084), bookmarks (XEP-0402) and user tune/mood/location keep on the server.
 //   service.ts  the requests (publish, retract, items, create; owner: configure, default, delete, purge)
-//   config.ts   the node configuration form and the publish-options preconditions
-//   store.ts    nodes and items in the account's map stores
+//               and PEP's policy for the node engine shared with the pubsub service (../pubsub/)
 //   notify.ts   access models, who gets event notifications, the last item at presence
 //   caps.ts     XEP-0115: which nodes a client wants (+notify), asked once per caps hash
 import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { isAvailable } from "../../core/session.ts";
 import { ROSTER } from "../roster/service.ts";
-import type { NodeConfig } from "./config.ts";
+import type { NodeConfig } from "../pubsub/config.ts";
+import { PUBSUB } from "../pubsub/ns.ts";
+import { NodeStore, type StoredItem } from "../pubsub/store.ts";
 import { CapsCache, CLIENT_FEATURES, infoRequest, parseCaps } from "./caps.ts";
 import { sendLastItems, type PepEnv } from "./notify.ts";
-import { PUBSUB } from "./ns.ts";
 import { PepService } from "./service.ts";
-import { PepStore, type StoredItem } from "./store.ts";
 
 /** The XEP-0060 features that work here, each covered by test/integration/pep.test.ts. */
 const FEATURES = [
@@ -36,9 +35,9 @@ export default defineModule({
   },
   setup(ctx) {
     const server = ctx.server;
-    const store = new PepStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
-    const env: PepEnv = { server, store, roster: ctx.use(ROSTER), limit: ctx.options.maxItems };
-    const service = new PepService(env, { itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
+    const store = new NodeStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
+    const env: PepEnv = { server, store, roster: ctx.use(ROSTER) };
+    const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
     const caps = new CapsCache((to, node) =>
       server.router.request(infoRequest(server.domain.toString(), to, node), ctx.options.capsTimeout));
 
