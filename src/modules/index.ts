@@ -21,6 +21,7 @@ import adhoc from "./adhoc/index.ts";
 import admin from "./admin/index.ts";
 import muc from "./muc/index.ts";
 import pep from "./pep/index.ts";
+import pubsub from "./pubsub/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -43,6 +44,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   admin,
   muc,
   pep,
+  pubsub,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

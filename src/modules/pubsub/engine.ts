@@ -34,6 +34,8 @@ export interface NodeHost {
   mayRead(owner: JID, node: string, config: NodeConfig, requester: JID): Promise<StanzaError | undefined>;
   /** Who an event notification about the node goes to. */
   recipients(owner: JID, node: string, config: NodeConfig): Promise<JID[]>;
+  /** The error when the service does not take a configuration (an access model it has no use for). */
+  refuse?(config: NodeConfig): StanzaError | undefined;
   /** Under the owner's lock, after a node is created (the service makes its creator the owner). */
   created?(owner: JID, node: string, creator: JID): Promise<void>;
   /** Under the owner's lock, after a node is deleted. */
@@ -121,7 +123,8 @@ export class NodeEngine {
     const { store, limits, defaults } = this.host;
     const key = owner.toString();
     if ((await store.all(key)).size >= limits.nodes) throw new StanzaError("not-allowed", `at most ${limits.nodes} nodes here`);
-    const c = fields ? applyConfig(defaults, fields, limits.items) : defaults;
+    let c = fields ? applyConfig(defaults, fields, limits.items) : defaults;
+    if (!(c instanceof StanzaError)) c = this.host.refuse?.(c) ?? c;
     // XEP-0060 §7.1.5: options the service cannot apply are preconditions that cannot be met.
     if (c instanceof StanzaError) throw fromOptions ? pubsubError("conflict", "precondition-not-met", c.text) : c;
     await store.setConfig(key, node, c);
@@ -173,6 +176,8 @@ export class NodeEngine {
         await check(this.host.mayAct("configure", owner, r.node, old, requester));
         const next = applyConfig(old, r.form ?? new Map(), limits.items);
         if (next instanceof StanzaError) throw next;
+        const refused = this.host.refuse?.(next);
+        if (refused) throw refused;
         await store.setConfig(key, r.node, next);
         // Fewer items kept now: the oldest beyond the new limit go.
         const items = await store.list(key, r.node);
