@@ -22,6 +22,7 @@ import admin from "./admin/index.ts";
 import muc from "./muc/index.ts";
 import pep from "./pep/index.ts";
 import pubsub from "./pubsub/index.ts";
+import bookmarks from "./bookmarks/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -45,6 +46,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   muc,
   pep,
   pubsub,
+  bookmarks,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

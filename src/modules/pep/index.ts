@@ -14,7 +14,7 @@ import { PUBSUB } from "../pubsub/ns.ts";
 import { NodeStore, type StoredItem } from "../pubsub/store.ts";
 import { CapsCache, CLIENT_FEATURES, infoRequest, parseCaps } from "./caps.ts";
 import { sendLastItems, type PepEnv } from "./notify.ts";
-import { PepService } from "./service.ts";
+import { PEP, PepService } from "./service.ts";
 
 /** The XEP-0060 features that work here, each covered by test/integration/pep.test.ts. */
 const FEATURES = [
@@ -41,6 +41,7 @@ export default defineModule({
     const caps = new CapsCache((to, node) =>
       server.router.request(infoRequest(server.domain.toString(), to, node), ctx.options.capsTimeout));
 
+    ctx.provide(PEP, service.api);
     ctx.accountIdentity({ category: "pubsub", type: "pep" });
     for (const f of FEATURES) ctx.accountFeature(`${PUBSUB.main}#${f}`);
     ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });

@@ -6,6 +6,8 @@ import type { Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
+import { serviceKey } from "../../core/module.ts";
+import { parseStored } from "../../xml/stored.ts";
 import { DEFAULT_CONFIG } from "../pubsub/config.ts";
 import { NodeEngine, type NodeHost } from "../pubsub/engine.ts";
 import { unsupported } from "../pubsub/ns.ts";
@@ -21,11 +23,28 @@ export interface PepLimits {
   readonly nodes: number;
 }
 
+/**
+ * PEP for other modules (XEP-0402's compatibility with XEP-0048): an account's items, and the
+ * server's own publications on its behalf, which notify like the account's but tell no listener.
+ */
+export interface PepApi {
+  /** The node's items, oldest first ([] when the node does not exist). */
+  items(owner: JID, node: string): Promise<{ id: string; payload: Element | undefined }[]>;
+  /** Publishes; `options` configure the node when it does not exist yet (they are no preconditions here). */
+  publish(owner: JID, node: string, id: string, payload: Element, options: ReadonlyMap<string, readonly string[]>): Promise<void>;
+  retract(owner: JID, node: string, id: string): Promise<void>;
+  /** Runs `fn` after each change a client makes to the node (publish, retract, purge, delete), before its reply. */
+  onChange(node: string, fn: (owner: JID) => Promise<void>): () => void;
+}
+
+export const PEP = serviceKey<PepApi>("pep");
+
 const OWNER_ONLY = new StanzaError("forbidden", "only the account's owner may do this");
 
 /** The PEP policy of the node engine. */
-export function pepHost(env: PepEnv, limits: PepLimits): NodeHost {
+export function pepHost(env: PepEnv, limits: PepLimits, changed?: NodeHost["changed"]): NodeHost {
   return {
+    changed,
     server: env.server,
     store: env.store,
     defaults: DEFAULT_CONFIG,
@@ -38,10 +57,32 @@ export function pepHost(env: PepEnv, limits: PepLimits): NodeHost {
 
 export class PepService {
   private readonly engine: NodeEngine;
+  private readonly env: PepEnv;
+  private readonly listeners = new Map<string, Set<(owner: JID) => Promise<void>>>();
 
   constructor(env: PepEnv, limits: PepLimits) {
-    this.engine = new NodeEngine(pepHost(env, limits));
+    this.env = env;
+    this.engine = new NodeEngine(pepHost(env, limits, async (owner, node) => {
+      for (const fn of this.listeners.get(node) ?? []) await fn(owner);
+    }));
   }
+
+  readonly api: PepApi = {
+    items: async (owner, node) => (await this.env.store.list(owner.toString(), node)).map((i) => ({ id: i.id, payload: i.xml ? parseStored(i.xml) : undefined })),
+    publish: async (owner, node, id, payload, options) => {
+      const fresh = (await this.env.store.config(owner.toString(), node)) === undefined;
+      await this.engine.publish(owner, owner, { kind: "publish", node, item: true, id, payload, options: fresh ? options : undefined }, true);
+    },
+    retract: async (owner, node, id) => {
+      await this.engine.retract(owner, owner, node, id, true, true);
+    },
+    onChange: (node, fn) => {
+      let set = this.listeners.get(node);
+      if (!set) this.listeners.set(node, (set = new Set()));
+      set.add(fn);
+      return () => set.delete(fn);
+    },
+  };
 
   get = (req: IqRequest): Promise<Element> => {
     const r = parsePubsub(req.payload, "get");

@@ -38,6 +38,8 @@ export interface NodeHost {
   refuse?(config: NodeConfig): StanzaError | undefined;
   /** Under the owner's lock, after a node is created (the service makes its creator the owner). */
   created?(owner: JID, node: string, creator: JID): Promise<void>;
+  /** After a requester's publish, retract, purge or delete (not a quiet one), before the reply. */
+  changed?(owner: JID, node: string): Promise<void>;
   /** Under the owner's lock, after a node is deleted. */
   deleted?(owner: JID, node: string): Promise<void>;
 }
@@ -92,7 +94,8 @@ export class NodeEngine {
     return pubsub(xml("items", { node }, items.map((i) => itemElement(i))));
   }
 
-  async publish(owner: JID, requester: JID, r: PublishRequest): Promise<Element> {
+  /** Publishes (§7.1); `quiet` for the server's own publications, which tell no changed() listener. */
+  async publish(owner: JID, requester: JID, r: PublishRequest, quiet = false): Promise<Element> {
     const { store, server, limits } = this.host;
     const key = owner.toString();
     const text = r.payload ? serializeDetached(r.payload) : "";
@@ -115,6 +118,7 @@ export class NodeEngine {
     });
     const body = () => xml("items", { node: r.node }, r.item ? itemElement(item, config.deliverPayloads) : undefined);
     await notifyAll(server, owner, await this.host.recipients(owner, r.node, config), config, body);
+    if (!quiet) await this.host.changed?.(owner, r.node);
     return pubsub(xml("publish", { node: r.node }, r.item ? xml("item", { id: item.id }) : undefined));
   }
 
@@ -132,7 +136,7 @@ export class NodeEngine {
     return c;
   }
 
-  async retract(owner: JID, requester: JID, node: string, id: string, notifyAttr: boolean | undefined): Promise<undefined> {
+  async retract(owner: JID, requester: JID, node: string, id: string, notifyAttr: boolean | undefined, quiet = false): Promise<undefined> {
     const key = owner.toString();
     const { store } = this.host;
     const config = await store.exclusive(key, async () => {
@@ -145,6 +149,7 @@ export class NodeEngine {
     if (notifyAttr ?? config.notifyRetract) {
       await notifyAll(this.host.server, owner, await this.host.recipients(owner, node, config), config, () => xml("items", { node }, xml("retract", { id })));
     }
+    if (!quiet) await this.host.changed?.(owner, node);
     return undefined;
   }
 
@@ -199,6 +204,7 @@ export class NodeEngine {
     });
     // XEP-0060 §8.4.2 (if notify_delete) and §8.5.2 (purge).
     if (r.kind === "purge" || config.notifyDelete) await notifyAll(this.host.server, owner, to, config, () => xml(r.kind, { node: r.node }));
+    await this.host.changed?.(owner, r.node);
     return undefined;
   }
 }
