@@ -21,11 +21,15 @@ const FEATURES = [
   "publish", "publish-options", "retract-items", "delete-items", "retrieve-items", "auto-create", "create-nodes",
   "last-published", "config-node", "access-open", "access-presence", "access-roster", "access-whitelist",
   "delete-nodes", "purge-nodes", "item-ids", "persistent-items", "retrieve-default",
+  // XEP-0163 §5: contacts with a presence subscription are subscribed implicitly, and told only
+  // of the nodes their client's caps name (NODE+notify).
+  "auto-subscribe", "filtered-notifications",
 ];
 
 export default defineModule({
   name: "pep",
-  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }, { spec: "XEP-0402", version: "1.2.0" }],
+  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }, { spec: "XEP-0402", version: "1.2.0" },
+    { spec: "XEP-0084", version: "1.1.4" }, { spec: "XEP-0172", version: "1.1" }, { spec: "XEP-0292", version: "0.12.0" }],
   depends: ["roster", "disco"],
   options: {
     maxItems: int("Items one node keeps at most (what max_items 'max' means).", 256, 1, 100_000),
