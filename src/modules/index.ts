@@ -21,6 +21,8 @@ import adhoc from "./adhoc/index.ts";
 import admin from "./admin/index.ts";
 import muc from "./muc/index.ts";
 import pep from "./pep/index.ts";
+import pubsub from "./pubsub/index.ts";
+import bookmarks from "./bookmarks/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -43,6 +45,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   admin,
   muc,
   pep,
+  pubsub,
+  bookmarks,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

@@ -19,7 +19,7 @@
 //   <not-acceptable/> with a text, checked before anything is written.
 import { xml, elementChildren, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
-import { defineModule } from "../core/module.ts";
+import { defineModule, serviceKey } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
 import { int } from "../core/schema.ts";
 import type { IqRequest } from "../core/iq.ts";
@@ -55,6 +55,20 @@ function itemsOf(req: IqRequest, maxItems: number): PrivateItem[] {
   if (items instanceof StanzaError) throw items;
   return items;
 }
+
+/**
+ * Private XML for other modules (XEP-0402's compatibility with XEP-0048): read and write an
+ * account's element by key, and hear of the changes its clients make.
+ */
+export interface PrivateApi {
+  get(owner: string, key: string): Promise<Element | undefined>;
+  /** Writes (undefined deletes) without telling the onChange listeners. */
+  set(owner: string, key: string, el: Element | undefined): Promise<void>;
+  /** Runs `fn` after a client stores the key, before its reply. */
+  onChange(key: string, fn: (owner: string) => Promise<void>): () => void;
+}
+
+export const PRIVATE = serviceKey<PrivateApi>("private");
 
 export default defineModule({
   name: "private",
@@ -97,9 +111,35 @@ export default defineModule({
       await index.set(owner, keys.size ? [...keys] : undefined);
     }
 
+    const listeners = new Map<string, Set<(owner: string) => Promise<void>>>();
+    ctx.provide(PRIVATE, {
+      get: async (owner, key) => {
+        const text = await items.get(owner, key);
+        return text === undefined ? undefined : parseStored(text);
+      },
+      set: (owner, key, el) => {
+        const name = /^\{[^}]*\}(.+)$/.exec(key)?.[1] ?? "";
+        const ns = key.slice(1, key.length - name.length - 1);
+        return set(owner, [{ key, el: el ?? xml(name, { xmlns: ns }) }]);
+      },
+      onChange: (key, fn) => {
+        let list = listeners.get(key);
+        if (!list) listeners.set(key, (list = new Set()));
+        list.add(fn);
+        return () => list.delete(fn);
+      },
+    });
+    async function changed(owner: string, given: PrivateItem[]): Promise<void> {
+      for (const { key } of given) for (const fn of listeners.get(key) ?? []) await fn(owner);
+    }
+
     ctx.iq("account", NS.private, "query", {
       get: (req) => get(req.to.toString(), itemsOf(req, maxItems)),
-      set: (req) => set(req.to.toString(), itemsOf(req, maxItems)),
+      set: async (req) => {
+        const given = itemsOf(req, maxItems);
+        await set(req.to.toString(), given);
+        await changed(req.to.toString(), given);
+      },
     });
   },
 });

@@ -47,7 +47,10 @@ export type Command =
   | { cmd: "presence"; show?: string; status?: string }
   | { cmd: "subscribe" | "approve"; to: string }
   | { cmd: "message"; to: string; body: string; id?: string }
-  | { cmd: "mam"; with?: string; max?: number };
+  | { cmd: "mam"; with?: string; max?: number }
+  | { cmd: "omemo_publish"; device: number }
+  | { cmd: "omemo_fetch"; jid: string }
+  | { cmd: "omemo_send"; to: string; id: string; sid: number; rid: number; payload: string };
 
 export class Agent {
   readonly events: AgentEvent[] = [];

@@ -13,6 +13,7 @@ message, auth, disconnected, timeout, error. The process exits non-zero if it ha
 told to quit within --timeout seconds, or if the connection ends before that.
 """
 import argparse
+from base64 import b64encode
 import json
 import logging
 import os
@@ -24,8 +25,9 @@ from gi.repository import GLib
 from nbxmpp.client import Client
 from nbxmpp.const import ConnectionProtocol, ConnectionType
 from nbxmpp.namespaces import Namespace
-from nbxmpp.protocol import Message
-from nbxmpp.structs import StanzaHandler
+from nbxmpp.modules.omemo import create_omemo_message
+from nbxmpp.protocol import JID, Message
+from nbxmpp.structs import OMEMOBundle, OMEMOMessage, StanzaHandler
 
 
 def emit(event, **fields):
@@ -85,9 +87,14 @@ class Agent:
         emit("disconnected", reason=" ".join(str(x) for x in (domain, error, text) if x), expected=self.quitting)
         self.finish(0 if self.quitting else 2)
 
-    def on_message(self, _client, stanza, _properties):
+    def on_message(self, _client, stanza, properties):
+        # properties.omemo: nbxmpp's OMEMO module (Gajim's) parsed <encrypted/> (eu.siacs.conversations.axolotl).
+        omemo = properties.omemo
         emit("message", **{"from": str(stanza.getFrom()), "to": str(stanza.getTo()), "type": stanza.getType(),
-                           "id": stanza.getID(), "body": stanza.getBody()})
+                           "id": stanza.getID(), "body": stanza.getBody(),
+                           "omemo": None if omemo is None else {"sid": omemo.sid, "rids": sorted(omemo.keys),
+                                                               "payload": b64encode(omemo.payload).decode()},
+                           "delayed": stanza.getTag("delay", namespace="urn:xmpp:delay") is not None})
 
     def on_presence(self, _client, stanza, _properties):
         emit("presence", **{"from": str(stanza.getFrom()), "to": str(stanza.getTo()),
@@ -121,11 +128,58 @@ class Agent:
             if "id" in cmd:
                 msg.setID(cmd["id"])
             self.client.send_stanza(msg)
+        # OMEMO (XEP-0384, legacy namespace) through nbxmpp's own OMEMO module, as Gajim uses it. The
+        # key material is random bytes of the right sizes, not keys from a Signal implementation.
+        elif name == "omemo_publish":
+            omemo = self.client.get_module("OMEMO")
+            device = cmd["device"]
+            bundle = OMEMOBundle(spk={"id": 1, "key": b"\x05" + os.urandom(32)}, spk_signature=os.urandom(64),
+                                 ik=b"\x05" + os.urandom(32),
+                                 otpks=[{"id": i, "key": b"\x05" + os.urandom(32)} for i in range(1, 101)])
+            # nbxmpp keeps weak references to callbacks: bound methods, with the detail as user_data.
+            omemo.set_devicelist([device], public=True, callback=self.published, user_data="devicelist")
+            omemo.set_bundle(bundle, device, public=True, callback=self.published, user_data="bundle")
+        elif name == "omemo_fetch":
+            self.client.get_module("OMEMO").request_devicelist(JID.from_string(cmd["jid"]), callback=self.on_devicelist, user_data=cmd["jid"])
+        elif name == "omemo_send":
+            msg = Message(to=cmd["to"], typ="chat")
+            msg.setID(cmd["id"])
+            create_omemo_message(msg, OMEMOMessage(sid=cmd["sid"], iv=os.urandom(12),
+                                                   keys={cmd["rid"]: (os.urandom(32), True)},
+                                                   payload=cmd["payload"].encode()))
+            self.client.send_stanza(msg)
         elif name == "quit":
             self.quitting = True
             self.client.disconnect()
         else:
             emit("error", where="command", text=f"unknown command {name!r}")
+
+    def published(self, task):
+        what = task.get_user_data()
+        try:
+            task.finish()
+            emit("published", what=what)
+        except Exception as err:
+            emit("error", where=f"publish {what}", text=repr(err))
+
+    def on_devicelist(self, task):
+        jid = task.get_user_data()
+        try:
+            devices = task.finish()
+        except Exception as err:
+            emit("error", where="devicelist", text=repr(err))
+            return
+        self.client.get_module("OMEMO").request_bundle(JID.from_string(jid), devices[0],
+                                                      callback=self.on_bundle, user_data=devices)
+
+    def on_bundle(self, task):
+        devices = task.get_user_data()
+        try:
+            bundle = task.finish()
+            emit("bundle", devices=devices, ik=len(bundle.ik), spk=len(bundle.spk["key"]),
+                 signature=len(bundle.spk_signature), prekeys=len(bundle.otpks))
+        except Exception as err:
+            emit("error", where="bundle", text=repr(err))
 
     def on_stdin(self, fd, _condition, buf):
         chunk = os.read(fd, 65536)

@@ -29,7 +29,11 @@ import os
 import ssl
 import sys
 
+from base64 import b64decode, b64encode
+from xml.etree import ElementTree as ET
+
 from slixmpp import JID, ClientXMPP
+from slixmpp.plugins.xep_0004 import Form
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -66,6 +70,7 @@ class Agent(ClientXMPP):
         self.add_event_handler("stream_error", self.on_stream_error)
         self.register_handler(Callback("all presence", StanzaPath("presence"), self.on_presence))
         self.register_plugin("xep_0313")
+        self.register_plugin("xep_0060")
         if args.sm:
             self.register_plugin("xep_0198")
             self.add_event_handler("sm_enabled", lambda st: emit("sm_enabled", id=st["id"], resume=st["resume"]))
@@ -122,7 +127,8 @@ class Agent(ClientXMPP):
 
     def on_message(self, msg):
         emit("message", **{"from": str(msg["from"]), "to": str(msg["to"]), "type": msg["type"],
-                           "id": msg["id"], "body": msg["body"]})
+                           "id": msg["id"], "body": msg["body"], "omemo": omemo_of(msg.xml),
+                           "delayed": msg.xml.find("{urn:xmpp:delay}delay") is not None})
 
     def on_stream_error(self, err):
         emit("error", where="stream", condition=err["condition"], text=err["text"])
@@ -177,8 +183,34 @@ class Agent(ClientXMPP):
             with_jid = JID(cmd["with"]) if cmd.get("with") else None
             async for result in self["xep_0313"].iterate(with_jid=with_jid, rsm=rsm):
                 fwd = result["mam_result"]["forwarded"]["stanza"]
-                messages.append({"id": result["mam_result"]["id"], "from": str(fwd["from"]), "body": fwd["body"]})
+                messages.append({"id": result["mam_result"]["id"], "from": str(fwd["from"]), "body": fwd["body"], "omemo": omemo_of(fwd.xml)})
             emit("mam", messages=messages)
+        # OMEMO (XEP-0384, legacy namespace) as Conversations sends it, through slixmpp's XEP-0060
+        # plugin: the device list and a bundle, each with publish-options access_model=open. The key
+        # material is random bytes of the right sizes, not keys from a Signal implementation.
+        elif name == "omemo_publish":
+            device = cmd["device"]
+            devices = ET.Element(f"{{{AXOLOTL}}}list")
+            ET.SubElement(devices, "device", id=str(device))
+            await self["xep_0060"].publish(None, f"{AXOLOTL}.devicelist", id="current", payload=devices, options=open_options())
+            emit("published", what="devicelist")
+            await self["xep_0060"].publish(None, f"{AXOLOTL}.bundles:{device}", id="current", payload=make_bundle(), options=open_options())
+            emit("published", what="bundle")
+        elif name == "omemo_fetch":
+            jid = JID(cmd["jid"])
+            listed = await self["xep_0060"].get_items(jid, f"{AXOLOTL}.devicelist", max_items=1)
+            devices = [int(d.get("id")) for d in listed.xml.iter(f"{{{AXOLOTL}}}device")]
+            got = await self["xep_0060"].get_items(jid, f"{AXOLOTL}.bundles:{devices[0]}", max_items=1)
+            bundle = got.xml.find(f".//{{{AXOLOTL}}}bundle")
+            key = lambda path: len(b64decode(bundle.find(f"{{{AXOLOTL}}}{path}").text))
+            emit("bundle", devices=devices, ik=key("identityKey"), spk=key("signedPreKeyPublic"),
+                 signature=key("signedPreKeySignature"), prekeys=len(bundle.findall(f".//{{{AXOLOTL}}}preKeyPublic")))
+        elif name == "omemo_send":
+            msg = self.make_message(mto=cmd["to"], mbody="I sent you an OMEMO encrypted message but your client doesn't seem to support that.", mtype="chat")
+            msg["id"] = cmd["id"]
+            msg.append(make_encrypted(cmd["sid"], cmd["rid"], cmd["payload"]))
+            msg.append(ET.Element("{urn:xmpp:hints}store"))
+            msg.send()
         elif name == "quit":
             self.quitting = True
             self.disconnect()
@@ -199,6 +231,50 @@ class Agent(ClientXMPP):
             if line.strip():
                 task = asyncio.ensure_future(self.run_command(json.loads(line)))
                 task.add_done_callback(report_failure)
+
+
+AXOLOTL = "eu.siacs.conversations.axolotl"
+
+
+def open_options():
+    form = Form()
+    form["type"] = "submit"
+    form.add_field(var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/pubsub#publish-options")
+    form.add_field(var="pubsub#access_model", value="open")
+    return form
+
+
+def key():
+    return b64encode(b"\x05" + os.urandom(32)).decode()
+
+
+def make_bundle():
+    bundle = ET.Element(f"{{{AXOLOTL}}}bundle")
+    ET.SubElement(bundle, "signedPreKeyPublic", signedPreKeyId="1").text = key()
+    ET.SubElement(bundle, "signedPreKeySignature").text = b64encode(os.urandom(64)).decode()
+    ET.SubElement(bundle, "identityKey").text = key()
+    prekeys = ET.SubElement(bundle, "prekeys")
+    for i in range(1, 101):
+        ET.SubElement(prekeys, "preKeyPublic", preKeyId=str(i)).text = key()
+    return bundle
+
+
+def make_encrypted(sid, rid, payload):
+    encrypted = ET.Element(f"{{{AXOLOTL}}}encrypted")
+    header = ET.SubElement(encrypted, f"{{{AXOLOTL}}}header", sid=str(sid))
+    ET.SubElement(header, f"{{{AXOLOTL}}}key", rid=str(rid), prekey="true").text = b64encode(os.urandom(32)).decode()
+    ET.SubElement(header, f"{{{AXOLOTL}}}iv").text = b64encode(os.urandom(12)).decode()
+    ET.SubElement(encrypted, f"{{{AXOLOTL}}}payload").text = b64encode(payload.encode()).decode()
+    return encrypted
+
+
+def omemo_of(xml):
+    encrypted = xml.find(f"{{{AXOLOTL}}}encrypted")
+    if encrypted is None:
+        return None
+    header = encrypted.find(f"{{{AXOLOTL}}}header")
+    return {"sid": int(header.get("sid")), "rids": sorted(int(k.get("rid")) for k in header.findall(f"{{{AXOLOTL}}}key")),
+            "payload": encrypted.find(f"{{{AXOLOTL}}}payload").text}
 
 
 def report_failure(task):

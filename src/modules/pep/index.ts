@@ -2,31 +2,34 @@
 // offers on its bare JID, with XEP-0223's publish-options. What OMEMO (XEP-0384), avatars
 // (XEP-0084), bookmarks (XEP-0402) and user tune/mood/location keep on the server.
 //   service.ts  the requests (publish, retract, items, create; owner: configure, default, delete, purge)
-//   config.ts   the node configuration form and the publish-options preconditions
-//   store.ts    nodes and items in the account's map stores
+//               and PEP's policy for the node engine shared with the pubsub service (../pubsub/)
 //   notify.ts   access models, who gets event notifications, the last item at presence
 //   caps.ts     XEP-0115: which nodes a client wants (+notify), asked once per caps hash
 import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { isAvailable } from "../../core/session.ts";
 import { ROSTER } from "../roster/service.ts";
-import type { NodeConfig } from "./config.ts";
+import type { NodeConfig } from "../pubsub/config.ts";
+import { PUBSUB } from "../pubsub/ns.ts";
+import { NodeStore, type StoredItem } from "../pubsub/store.ts";
 import { CapsCache, CLIENT_FEATURES, infoRequest, parseCaps } from "./caps.ts";
 import { sendLastItems, type PepEnv } from "./notify.ts";
-import { PUBSUB } from "./ns.ts";
-import { PepService } from "./service.ts";
-import { PepStore, type StoredItem } from "./store.ts";
+import { PEP, PepService } from "./service.ts";
 
 /** The XEP-0060 features that work here, each covered by test/integration/pep.test.ts. */
 const FEATURES = [
   "publish", "publish-options", "retract-items", "delete-items", "retrieve-items", "auto-create", "create-nodes",
   "last-published", "config-node", "access-open", "access-presence", "access-roster", "access-whitelist",
   "delete-nodes", "purge-nodes", "item-ids", "persistent-items", "retrieve-default",
+  // XEP-0163 §5: contacts with a presence subscription are subscribed implicitly, and told only
+  // of the nodes their client's caps name (NODE+notify).
+  "auto-subscribe", "filtered-notifications",
 ];
 
 export default defineModule({
   name: "pep",
-  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }, { spec: "XEP-0402", version: "1.2.0" }],
+  specs: [{ spec: "XEP-0060", version: "1.30.0" }, { spec: "XEP-0163", version: "1.2.2" }, { spec: "XEP-0223", version: "1.1.1" }, { spec: "XEP-0384", version: "0.9.1" }, { spec: "XEP-0402", version: "1.2.0" },
+    { spec: "XEP-0084", version: "1.1.4" }, { spec: "XEP-0172", version: "1.1" }, { spec: "XEP-0292", version: "0.12.0" }],
   depends: ["roster", "disco"],
   options: {
     maxItems: int("Items one node keeps at most (what max_items 'max' means).", 256, 1, 100_000),
@@ -36,12 +39,13 @@ export default defineModule({
   },
   setup(ctx) {
     const server = ctx.server;
-    const store = new PepStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
-    const env: PepEnv = { server, store, roster: ctx.use(ROSTER), limit: ctx.options.maxItems };
-    const service = new PepService(env, { itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
+    const store = new NodeStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
+    const env: PepEnv = { server, store, roster: ctx.use(ROSTER) };
+    const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
     const caps = new CapsCache((to, node) =>
       server.router.request(infoRequest(server.domain.toString(), to, node), ctx.options.capsTimeout));
 
+    ctx.provide(PEP, service.api);
     ctx.accountIdentity({ category: "pubsub", type: "pep" });
     for (const f of FEATURES) ctx.accountFeature(`${PUBSUB.main}#${f}`);
     ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });

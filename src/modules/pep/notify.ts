@@ -4,27 +4,23 @@
 // each only when its client's capabilities (XEP-0115) include NODE+notify (§4.2) and the access
 // model lets it read. Contacts on this server are reached through their sessions; remote contacts
 // wait for server-to-server links.
-import { xml, type Element } from "../../xml/element.ts";
+import { xml } from "../../xml/element.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
-import { NS } from "../../xml/ns.ts";
 import type { ServerApi } from "../../core/module.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
 import type { StanzaError } from "../../core/errors.ts";
-import { idTime } from "../../core/ids.ts";
-import { parseStored } from "../../xml/stored.ts";
 import type { RosterService } from "../roster/service.ts";
 import { receivesPresence, sendsPresence, type RosterItem } from "../roster/item.ts";
-import type { NodeConfig } from "./config.ts";
+import type { NodeConfig } from "../pubsub/config.ts";
+import { eventMessage, itemElement } from "../pubsub/engine.ts";
+import { pubsubError } from "../pubsub/ns.ts";
+import type { NodeStore } from "../pubsub/store.ts";
 import { CLIENT_FEATURES } from "./caps.ts";
-import { PUBSUB, pubsubError } from "./ns.ts";
-import type { PepStore, StoredItem } from "./store.ts";
 
 export interface PepEnv {
   readonly server: ServerApi;
-  readonly store: PepStore;
+  readonly store: NodeStore;
   readonly roster: RosterService;
-  /** The most items a node keeps (max_items "max"). */
-  readonly limit: number;
 }
 
 /**
@@ -55,14 +51,14 @@ function wants(s: Session, node: string): boolean {
   return isAvailable(s) && (s.get(CLIENT_FEATURES)?.features.has(`${node}+notify`) ?? false);
 }
 
-/** The sessions a notification about the node goes to (see the file's head). */
-export async function recipients(env: PepEnv, owner: JID, node: string, config: NodeConfig): Promise<Session[]> {
-  const out = env.server.sessions.of(owner).filter((s) => wants(s, node));
+/** The sessions (full JIDs) a notification about the node goes to (see the file's head). */
+export async function recipients(env: PepEnv, owner: JID, node: string, config: NodeConfig): Promise<JID[]> {
+  const out = env.server.sessions.of(owner).filter((s) => wants(s, node)).map((s) => s.jid);
   if (config.access === "whitelist") return out;
   for (const item of await env.roster.items(owner)) {
     if (!sendsPresence(item.subscription) || accessError(config, item)) continue;
     const contact = localBare(env, item.jid);
-    if (contact) for (const s of env.server.sessions.of(contact)) if (wants(s, node)) out.push(s);
+    if (contact) for (const s of env.server.sessions.of(contact)) if (wants(s, node)) out.push(s.jid);
   }
   return out;
 }
@@ -71,28 +67,6 @@ export async function recipients(env: PepEnv, owner: JID, node: string, config: 
 function localBare(env: PepEnv, jid: string): JID | undefined {
   const parsed = tryParseJid(jid);
   return parsed && parsed.local !== "" && parsed.domain === env.server.domain.domain ? parsed.bare : undefined;
-}
-
-/** An item as XEP-0060 shows it: <item id='...'>payload</item>, the payload left out on request. */
-export function itemElement(item: StoredItem, payload = true): Element {
-  return xml("item", { id: item.id }, payload && item.xml ? parseStored(item.xml) : undefined);
-}
-
-/** The event notification message (XEP-0060 §7.1.2.1), from the account's bare JID (XEP-0163 §4.3.2). */
-export function eventMessage(owner: JID, to: Session, config: NodeConfig, body: Element, delayed?: StoredItem): Element {
-  const at = delayed ? idTime(delayed.seq) : undefined;
-  return xml("message", { from: owner.toString(), to: to.jid.toString(), type: config.notificationType, id: `pep${(++sent).toString(36)}` },
-    xml("event", { xmlns: PUBSUB.event }, body),
-    at !== undefined ? xml("delay", { xmlns: NS.delay, from: owner.toString(), stamp: new Date(at).toISOString() }) : undefined);
-}
-
-let sent = 0;
-
-/** Sends `body` (<items/>, <delete/>, <purge/>) to each recipient of the node, through the router (blocking applies). */
-export async function notify(env: PepEnv, owner: JID, node: string, config: NodeConfig, body: () => Element): Promise<void> {
-  for (const s of await recipients(env, owner, node, config)) {
-    await env.server.router.route(eventMessage(owner, s, config, body()));
-  }
 }
 
 /**
@@ -118,7 +92,7 @@ export async function sendLastItems(env: PepEnv, session: Session): Promise<void
       if (!item || config.sendLast !== "on_sub_and_presence" || !wants(session, node)) continue;
       if (!owner.equals(me) && (!sendsPresence(mine?.subscription) || accessError(config, mine))) continue;
       const body = xml("items", { node }, itemElement(item, config.deliverPayloads));
-      await env.server.router.route(eventMessage(owner, session, config, body, item));
+      await env.server.router.route(eventMessage(owner, session.jid, config, body, item));
     }
   }
 }

@@ -1,6 +1,9 @@
-// The requests of XEP-0060 that PEP takes, read once at the module's edge into typed records, or
-// the error XEP-0060 names for them (bad-request with its pubsub-specific child, mostly).
+// The requests of XEP-0060 that PEP and the pubsub service take, read once at the module's edge
+// into typed records, or the error XEP-0060 names for them (bad-request with its pubsub-specific
+// child, mostly). Whether a request fits the node (an item or a payload required or forbidden)
+// depends on the node's configuration and is checked by the engine.
 import { elementChildren, type Element } from "../../xml/element.ts";
+import { tryParseJid, type JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import { parseSubmission } from "../forms.ts";
 import { PUBSUB, pubsubError, unsupported } from "./ns.ts";
@@ -8,8 +11,10 @@ import { PUBSUB, pubsubError, unsupported } from "./ns.ts";
 export interface PublishRequest {
   readonly kind: "publish";
   readonly node: string;
+  /** Whether the request had an <item/> (a notification-only transient node takes none). */
+  readonly item: boolean;
   readonly id: string | undefined;
-  readonly payload: Element;
+  readonly payload: Element | undefined;
   /** XEP-0223 publish-options: field var -> values, FORM_TYPE left out. */
   readonly options: ReadonlyMap<string, readonly string[]> | undefined;
 }
@@ -18,21 +23,37 @@ export type PubsubRequest =
   | PublishRequest
   | { readonly kind: "retract"; readonly node: string; readonly id: string; readonly notify: boolean | undefined }
   | { readonly kind: "items"; readonly node: string; readonly max: number | undefined; readonly ids: readonly string[] }
-  | { readonly kind: "create"; readonly node: string; readonly config: ReadonlyMap<string, readonly string[]> | undefined };
+  | { readonly kind: "create"; readonly node: string | undefined; readonly config: ReadonlyMap<string, readonly string[]> | undefined }
+  | { readonly kind: "subscribe"; readonly node: string; readonly jid: JID }
+  | { readonly kind: "unsubscribe"; readonly node: string; readonly jid: JID; readonly subid: string | undefined }
+  | { readonly kind: "subscriptions"; readonly node: string | undefined }
+  | { readonly kind: "affiliations"; readonly node: string | undefined };
+
+export type Affiliation = "owner" | "publisher" | "member" | "none" | "outcast";
+export const AFFILIATIONS: readonly Affiliation[] = ["owner", "publisher", "member", "none", "outcast"];
+export type SubscriptionState = "subscribed" | "none";
 
 export type OwnerRequest =
   | { readonly kind: "configure"; readonly node: string; readonly form: ReadonlyMap<string, readonly string[]> | undefined }
   | { readonly kind: "default" }
   | { readonly kind: "delete"; readonly node: string }
-  | { readonly kind: "purge"; readonly node: string };
+  | { readonly kind: "purge"; readonly node: string }
+  /** get: changes undefined (§8.8.1); set: the new states (§8.8.2). */
+  | { readonly kind: "subscriptions"; readonly node: string; readonly changes: readonly { jid: JID; state: SubscriptionState }[] | undefined }
+  | { readonly kind: "affiliations"; readonly node: string; readonly changes: readonly { jid: JID; affiliation: Affiliation }[] | undefined };
 
 /** Limits checked before any work. */
-export const LIMITS = { nodeName: 1024, itemId: 1024, itemIds: 256 } as const;
+export const LIMITS = { nodeName: 1024, itemId: 1024, itemIds: 256, changes: 256 } as const;
 
-const FEATURE_OF: Record<string, string> = {
-  subscribe: "subscribe", unsubscribe: "subscribe", options: "subscription-options",
-  subscriptions: "retrieve-subscriptions", affiliations: "retrieve-affiliations",
-};
+function jidOf(el: Element): JID {
+  const jid = el.attrs.jid ? tryParseJid(el.attrs.jid) : undefined;
+  if (!jid) throw pubsubError("bad-request", "jid-required");
+  return jid;
+}
+
+function optNode(el: Element): string | undefined {
+  return el.attrs.node === undefined ? undefined : nodeOf(el);
+}
 
 function nodeOf(el: Element): string {
   const node = el.attrs.node;
@@ -68,8 +89,11 @@ export function parsePubsub(pubsub: Element, type: "get" | "set"): PubsubRequest
     if (children.some((c) => c.name === "configure")) throw unsupported("config-node");
     throw new StanzaError("bad-request", "the pubsub request names no action");
   }
-  const feature = FEATURE_OF[verb.name];
-  if (feature) throw unsupported(feature);
+  if (verb.name === "options") throw unsupported("subscription-options");
+  if (type === "set" && verb.name === "subscribe") return { kind: "subscribe", node: nodeOf(verb), jid: jidOf(verb) };
+  if (type === "set" && verb.name === "unsubscribe") return { kind: "unsubscribe", node: nodeOf(verb), jid: jidOf(verb), subid: verb.attrs.subid };
+  if (type === "get" && verb.name === "subscriptions") return { kind: "subscriptions", node: optNode(verb) };
+  if (type === "get" && verb.name === "affiliations") return { kind: "affiliations", node: optNode(verb) };
   if (type === "get" && verb.name === "items") {
     const max = verb.attrs.max_items;
     const n = max === undefined ? undefined : /^\d{1,9}$/.test(max) ? Number(max) : NaN;
@@ -89,8 +113,7 @@ export function parsePubsub(pubsub: Element, type: "get" | "set"): PubsubRequest
     return { kind: "retract", node, id, notify: n === undefined ? undefined : n === "true" || n === "1" };
   }
   if (type === "set" && verb.name === "create") {
-    if (!verb.attrs.node) throw unsupported("instant-nodes");
-    return { kind: "create", node: nodeOf(verb), config: formIn(pubsub.getChild("configure"), PUBSUB.nodeConfig) };
+    return { kind: "create", node: optNode(verb), config: formIn(pubsub.getChild("configure"), PUBSUB.nodeConfig) };
   }
   throw new StanzaError("bad-request", `no ${type} of <${verb.name}/>`);
 }
@@ -98,14 +121,13 @@ export function parsePubsub(pubsub: Element, type: "get" | "set"): PubsubRequest
 function parsePublish(verb: Element, pubsub: Element): PublishRequest {
   const node = nodeOf(verb);
   const items = verb.getChildren("item");
-  if (items.length === 0) throw pubsubError("bad-request", "item-required");
   if (items.length > 1) throw pubsubError("bad-request", "invalid-payload", "publish one item at a time");
-  const item = items[0]!;
-  const payloads = elementChildren(item);
-  // XEP-0060 §7.1.3.5 / §7.1.3.6: a PEP node delivers and keeps payloads, so an item has exactly one.
-  if (payloads.length === 0) throw pubsubError("bad-request", "payload-required");
+  const item = items[0];
+  const payloads = item ? elementChildren(item) : [];
+  // XEP-0060 §7.1.3.5: an item has one payload element at most.
   if (payloads.length > 1) throw pubsubError("bad-request", "invalid-payload", "an item has one payload element");
-  return { kind: "publish", node, id: itemId(item), payload: payloads[0]!, options: formIn(pubsub.getChild("publish-options"), PUBSUB.publishOptions) };
+  const options = formIn(pubsub.getChild("publish-options"), PUBSUB.publishOptions);
+  return { kind: "publish", node, item: item !== undefined, id: item && itemId(item), payload: payloads[0], options };
 }
 
 /** The verb of a <pubsub xmlns='http://jabber.org/protocol/pubsub#owner'/> request. */
@@ -126,10 +148,28 @@ export function parseOwner(pubsub: Element, type: "get" | "set"): OwnerRequest {
       return { kind: "delete", node: nodeOf(verb) };
     case "set purge":
       return { kind: "purge", node: nodeOf(verb) };
-    case "get subscriptions": case "set subscriptions":
-      throw unsupported("manage-subscriptions");
-    case "get affiliations": case "set affiliations":
-      throw unsupported("modify-affiliations");
+    case "get subscriptions":
+      return { kind: "subscriptions", node: nodeOf(verb), changes: undefined };
+    case "get affiliations":
+      return { kind: "affiliations", node: nodeOf(verb), changes: undefined };
+    case "set subscriptions":
+      return { kind: "subscriptions", node: nodeOf(verb), changes: changes(verb, "subscription").map((c) => {
+        const state = c.attrs.subscription;
+        if (state !== "subscribed" && state !== "none") throw new StanzaError("bad-request", "a subscription is subscribed or none");
+        return { jid: jidOf(c), state };
+      }) };
+    case "set affiliations":
+      return { kind: "affiliations", node: nodeOf(verb), changes: changes(verb, "affiliation").map((c) => {
+        const affiliation = c.attrs.affiliation as Affiliation;
+        if (!AFFILIATIONS.includes(affiliation)) throw new StanzaError("bad-request", `an affiliation is one of ${AFFILIATIONS.join(", ")}`);
+        return { jid: jidOf(c).bare, affiliation };
+      }) };
   }
   throw new StanzaError("bad-request", `no ${type} of <${verb.name}/>`);
+}
+
+function changes(verb: Element, name: string): Element[] {
+  const list = verb.getChildren(name);
+  if (list.length > LIMITS.changes) throw new StanzaError("policy-violation", `at most ${LIMITS.changes} changes per request`);
+  return list;
 }

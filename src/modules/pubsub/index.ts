@@ -1,0 +1,39 @@
+// XEP-0060: Publish-Subscribe, as a service of its own on its own domain (default
+// pubsub.<domain>), listed in the server's disco#items. The folder:
+//   service.ts  the component: its policy, subscriptions, affiliations, service discovery
+//   members.ts  affiliations and subscriptions of each node, and the permissions they give
+//   engine.ts   the node engine shared with PEP (publish, retract, items, create, owner requests)
+//   config.ts   the node configuration form and the publish-options preconditions (XEP-0223)
+//   parse.ts    the requests, read into typed records
+//   store.ts    nodes and items in map stores
+import { parseJid } from "../../xml/jid.ts";
+import { defineModule } from "../../core/module.ts";
+import { int, optStr, str } from "../../core/schema.ts";
+import type { NodeConfig } from "./config.ts";
+import { MemberStore, type NodeMembers } from "./members.ts";
+import { PubsubService } from "./service.ts";
+import { NodeStore, type StoredItem } from "./store.ts";
+
+export default defineModule({
+  name: "pubsub",
+  specs: [{ spec: "XEP-0060", version: "1.30.0" }],
+  options: {
+    domain: optStr("The service's domain; default pubsub.<server domain>."),
+    name: str("The service's name in service discovery.", "Publish-Subscribe"),
+    maxItems: int("Items one node keeps at most (what max_items 'max' means).", 1000, 1, 100_000),
+    maxItemSize: int("Bytes of one item's payload.", 262_144, 1024),
+    maxNodes: int("Nodes of the service.", 10_000, 1),
+    maxSubscribers: int("Subscriptions of one node.", 10_000, 1),
+  },
+  setup(ctx) {
+    const server = ctx.server;
+    const jid = parseJid(ctx.options.domain ?? `pubsub.${server.domain.domain}`);
+    const store = new NodeStore(ctx.map<NodeConfig>("pubsub.nodes"), ctx.map<StoredItem>("pubsub.items"), "node");
+    const service = new PubsubService(
+      { jid, name: ctx.options.name, subscribers: ctx.options.maxSubscribers,
+        limits: { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes } },
+      server, store, new MemberStore(ctx.map<NodeMembers>("pubsub.members")));
+    ctx.onUnload(server.router.addComponent(jid.domain, service));
+    ctx.item({ jid: jid.toString(), name: ctx.options.name });
+  },
+});
