@@ -85,4 +85,29 @@ describe("the embedded store's writer thread", () => {
     expect(await again.log("mam").count("juliet@localhost", {})).toBe(100);
     await again.close();
   });
+
+  it("a file from before versions were kept (the log WITHOUT ROWID) is migrated, its entries kept", async () => {
+    const path = join(dir, `v0-${n++}.sqlite`);
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE log (store TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+      with_full TEXT NOT NULL, with_bare TEXT NOT NULL, value TEXT NOT NULL, expires INTEGER NOT NULL,
+      PRIMARY KEY (store, owner, id)) WITHOUT ROWID;
+      CREATE INDEX log_expires ON log (expires) WHERE expires > 0;
+      CREATE INDEX log_owner ON log (owner);
+      CREATE INDEX log_with ON log (store, owner, with_bare, id);`);
+    const add = old.prepare("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const i of [3, 1, 2]) add.run("mam", "juliet@localhost", String(i).padStart(15, "0"), i, "romeo@localhost/r", "romeo@localhost", `m${i}`, 0);
+    old.close();
+    const store = new SqliteStorage(path);
+    const page = await store.log("mam").query("juliet@localhost", { with: "romeo@localhost", limit: 10 });
+    expect(page.entries.map((e) => e.value)).toEqual(["m1", "m2", "m3"]);
+    await store.log("mam").append([entry(4)]);
+    await store.log("mam").append([entry(4)]); // idempotent under the new unique key too
+    expect(await store.log("mam").count("juliet@localhost", {})).toBe(4);
+    await store.close();
+    const check = new DatabaseSync(path);
+    expect((check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(1);
+    expect(check.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'log%' ORDER BY name").all().map((r) => r.name)).toEqual(["log", "log_expires", "log_with"]);
+    check.close();
+  });
 });

