@@ -47,7 +47,10 @@ export type Command =
   | { cmd: "presence"; show?: string; status?: string }
   | { cmd: "subscribe" | "approve"; to: string }
   | { cmd: "message"; to: string; body: string; id?: string }
-  | { cmd: "mam"; with?: string; max?: number }
+  | { cmd: "mam"; with?: string; max?: number; jid?: string }
+  | { cmd: "muc_create" | "muc_join"; room: string; nick: string; maxstanzas?: number }
+  | { cmd: "muc_say"; room: string; body: string; id?: string }
+  | { cmd: "muc_leave"; room: string; nick: string }
   | { cmd: "omemo_publish"; device: number }
   | { cmd: "omemo_fetch"; jid: string }
   | { cmd: "omemo_send"; to: string; id: string; sid: number; rid: number; payload: string };

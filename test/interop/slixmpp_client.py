@@ -12,13 +12,19 @@ stdin: one JSON command per line, {"cmd": ...}:
   subscribe {to}                request a subscription (RFC 6121 §3.1)
   approve {to}                  approve a pending inbound request ("subscribed")
   message {to, body, id}        send a chat message
-  mam {with?, max?}             read the whole archive (XEP-0313), paging with RSM by max
+  mam {with?, max?, jid?}       read the whole archive (XEP-0313), paging with RSM by max; jid: a
+                                room's archive instead of the account's
+  muc_create {room, nick}       enter a new room with the XEP-0045 plugin and accept the default
+                                configuration (an instant room, §10.1.2)
+  muc_join {room, nick, maxstanzas?}  enter with join_muc_wait: occupants, history, subject
+  muc_say {room, body, id?}     send a groupchat message
+  muc_leave {room, nick}        leave the room (the room's answer comes as a presence event)
   quit                          close the stream and exit 0
 Flags: --sm (stream management, XEP-0198: on a lost connection it reconnects and resumes),
 --direct-tls, --tls12 (cap TLS at 1.2, where tls-unique exists), --no-channel-binding and
 --mechanism NAME (to pin the SASL mechanism).
 stdout: one JSON event per line, {"event": ...}: session, roster, roster_push, presence,
-message, mam, sm_enabled, resumed, sm_failed, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
+message, groupchat, muc_created, muc_joined, mam, sm_enabled, resumed, sm_failed, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
 been told to quit within --timeout seconds, or if the connection ends before that.
 """
 import argparse
@@ -71,6 +77,8 @@ class Agent(ClientXMPP):
         self.register_handler(Callback("all presence", StanzaPath("presence"), self.on_presence))
         self.register_plugin("xep_0313")
         self.register_plugin("xep_0060")
+        self.register_plugin("xep_0045")
+        self.add_event_handler("groupchat_message", self.on_groupchat)
         if args.sm:
             self.register_plugin("xep_0198")
             self.add_event_handler("sm_enabled", lambda st: emit("sm_enabled", id=st["id"], resume=st["resume"]))
@@ -130,6 +138,14 @@ class Agent(ClientXMPP):
                            "id": msg["id"], "body": msg["body"], "omemo": omemo_of(msg.xml),
                            "delayed": msg.xml.find("{urn:xmpp:delay}delay") is not None})
 
+    def on_groupchat(self, msg):
+        if not msg["body"]:
+            return
+        sid = msg.xml.find("{urn:xmpp:sid:0}stanza-id")
+        emit("groupchat", **{"from": str(msg["from"]), "id": msg["id"], "body": msg["body"],
+                             "stanza_id": sid.get("id") if sid is not None and sid.get("by") == msg["from"].bare else None,
+                             "delayed": msg.xml.find("{urn:xmpp:delay}delay") is not None})
+
     def on_stream_error(self, err):
         emit("error", where="stream", condition=err["condition"], text=err["text"])
 
@@ -181,10 +197,38 @@ class Agent(ClientXMPP):
             messages = []
             rsm = {"max": cmd.get("max", 50)}
             with_jid = JID(cmd["with"]) if cmd.get("with") else None
-            async for result in self["xep_0313"].iterate(with_jid=with_jid, rsm=rsm):
+            archive = JID(cmd["jid"]) if cmd.get("jid") else None
+            async for result in self["xep_0313"].iterate(jid=archive, with_jid=with_jid, rsm=rsm):
                 fwd = result["mam_result"]["forwarded"]["stanza"]
                 messages.append({"id": result["mam_result"]["id"], "from": str(fwd["from"]), "body": fwd["body"], "omemo": omemo_of(fwd.xml)})
             emit("mam", messages=messages)
+        elif name == "muc_create":
+            room = JID(cmd["room"])
+            created = asyncio.get_running_loop().create_future()
+            handler = lambda pres: created.done() or created.set_result(pres)
+            self.add_event_handler(f"muc::{room}::self-presence", handler)
+            self["xep_0045"].join_muc(room, cmd["nick"])
+            pres = await asyncio.wait_for(created, 10)
+            self.del_event_handler(f"muc::{room}::self-presence", handler)
+            codes = sorted(int(s.get("code")) for s in pres.xml.iter("{http://jabber.org/protocol/muc#user}status"))
+            if 201 in codes:
+                form = Form()
+                await self["xep_0045"].set_room_config(room, form)
+            emit("muc_created", room=str(room), codes=codes, affiliation=pres["muc"]["affiliation"], role=pres["muc"]["role"])
+        elif name == "muc_join":
+            room = JID(cmd["room"])
+            pres, subject, occupants, history = await self["xep_0045"].join_muc_wait(
+                room, cmd["nick"], maxstanzas=cmd.get("maxstanzas"), timeout=10)
+            emit("muc_joined", room=str(room), nick=pres["from"].resource, role=pres["muc"]["role"],
+                 occupants=sorted(p["from"].resource for p in occupants), subject=subject["subject"],
+                 history=[m["body"] for m in history])
+        elif name == "muc_say":
+            msg = self.make_message(mto=cmd["room"], mbody=cmd["body"], mtype="groupchat")
+            if "id" in cmd:
+                msg["id"] = cmd["id"]
+            msg.send()
+        elif name == "muc_leave":  # the plugin forgets the room at once: the answer is a "presence" event
+            self["xep_0045"].leave_muc(JID(cmd["room"]), cmd["nick"])
         # OMEMO (XEP-0384, legacy namespace) as Conversations sends it, through slixmpp's XEP-0060
         # plugin: the device list and a bundle, each with publish-options access_model=open. The key
         # material is random bytes of the right sizes, not keys from a Signal implementation.
