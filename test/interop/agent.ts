@@ -7,6 +7,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { startServer, type TestServer } from "../helpers/server.ts";
 
 export const PYTHON = "/usr/bin/python3";
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -188,4 +190,41 @@ export async function login(library: Library, opts: AgentOptions): Promise<{ age
     agent.kill();
     throw e;
   }
+}
+
+export interface InteropFixture {
+  /** Why the agents cannot run here (the file's tests skip), or undefined. */
+  readonly missing: string | undefined;
+  /** The file's server, started before its first test. */
+  readonly server: TestServer;
+  /** Logs an agent in on the file's server and sends initial presence; killed after the test. */
+  connect(library: Library, jid: string, password?: string): Promise<Agent>;
+}
+
+/** One server for an interop test file, with these accounts, and its tests' agents. */
+export function interopFixture(users: Record<string, string>): InteropFixture {
+  const missing = missingPython();
+  if (missing && process.env.CI) throw new Error(`interop clients unavailable in CI: ${missing}`);
+  let server: TestServer | undefined;
+  const running: Agent[] = [];
+  beforeAll(async () => {
+    if (!missing) server = await startServer({ users });
+  });
+  afterAll(() => server?.stop());
+  afterEach(() => {
+    for (const a of running.splice(0)) a.kill();
+  });
+  return {
+    missing,
+    get server() {
+      if (!server) throw new Error("the interop server is not running");
+      return server;
+    },
+    async connect(library, jid, password = users[jid.split("@")[0]!] ?? "") {
+      const { agent } = await login(library, { port: this.server.port, jid, password });
+      running.push(agent);
+      agent.send({ cmd: "presence" });
+      return agent;
+    },
+  };
 }

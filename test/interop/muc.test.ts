@@ -1,34 +1,14 @@
 // Multi-User Chat (XEP-0045) with a Debian client library: two python3-slixmpp clients through
 // its XEP-0045 plugin (the code Debian's slixmpp bots use) create a room, enter it, chat in it,
 // get the history on entry and read the room's archive (XEP-0313 on the room JID) after leaving.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { login, missingPython, type Agent } from "./agent.ts";
-
-const missing = missingPython();
-if (missing && process.env.CI) throw new Error(`interop clients unavailable in CI: ${missing}`);
+import { describe, expect, it } from "vitest";
+import { interopFixture } from "./agent.ts";
 
 const ROOM = "balcony@conference.localhost";
-let t: TestServer;
-const running: Agent[] = [];
+const fx = interopFixture({ romeo: "pw", juliet: "pw" });
+const connect = (jid: string) => fx.connect("slixmpp", jid);
 
-beforeAll(async () => {
-  if (missing) return;
-  t = await startServer({ users: { romeo: "pw", juliet: "pw" } });
-});
-afterAll(() => t?.stop());
-afterEach(() => {
-  for (const a of running.splice(0)) a.kill();
-});
-
-async function connect(jid: string): Promise<Agent> {
-  const { agent } = await login("slixmpp", { port: t.port, jid, password: "pw" });
-  running.push(agent);
-  agent.send({ cmd: "presence" });
-  return agent;
-}
-
-describe.skipIf(missing)("a room with slixmpp's XEP-0045 plugin", () => {
+describe.skipIf(fx.missing)("a room with slixmpp's XEP-0045 plugin", () => {
   it("create, enter with history, chat with the room's stanza-ids, leave, read the room archive", async () => {
     const juliet = await connect("juliet@localhost/laptop");
     juliet.send({ cmd: "muc_create", room: ROOM, nick: "Juliet" });
@@ -51,7 +31,7 @@ describe.skipIf(missing)("a room with slixmpp's XEP-0045 plugin", () => {
     await romeo.next("presence", { from: `${ROOM}/Romeo`, type: "unavailable" });
     juliet.send({ cmd: "muc_say", room: ROOM, body: "Deny thy father", id: "j2" });
     await juliet.next("groupchat", { id: "j2" });
-    await t.server.settled();
+    await fx.server.server.settled();
     romeo.send({ cmd: "mam", jid: ROOM, max: 2 });
     const archive = await romeo.next("mam");
     expect((archive.messages as { body: string; from: string }[]).map((m) => [m.from, m.body])).toEqual([

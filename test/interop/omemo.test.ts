@@ -7,35 +7,15 @@
 // The key material and ciphertext are random bytes of the right shapes (33-byte keys, a 64-byte
 // signature, 100 prekeys), not the output of a Signal implementation: Debian has python3-omemo
 // but no slixmpp or nbxmpp binding for it, and what the server must do does not depend on it.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { login, missingPython, type Agent, type Library } from "./agent.ts";
-
-const missing = missingPython();
-if (missing && process.env.CI) throw new Error(`interop clients unavailable in CI: ${missing}`);
+import { describe, expect, it } from "vitest";
+import { interopFixture, type Agent } from "./agent.ts";
 
 const TIMEOUT = 45_000;
 const ROMEO_DEVICE = 1111;
 const JULIET_DEVICE = 2222;
 
-let t: TestServer;
-const running: Agent[] = [];
-
-beforeAll(async () => {
-  if (missing) return;
-  t = await startServer({ users: { romeo: "pw", juliet: "pw" } });
-});
-afterAll(() => t?.stop());
-afterEach(() => {
-  for (const a of running.splice(0)) a.kill();
-});
-
-async function connect(library: Library, jid: string): Promise<Agent> {
-  const { agent } = await login(library, { port: t.port, jid, password: "pw" });
-  running.push(agent);
-  agent.send({ cmd: "presence" });
-  return agent;
-}
+const fx = interopFixture({ romeo: "pw", juliet: "pw" });
+const connect = (library: "slixmpp" | "nbxmpp", jid: string) => fx.connect(library, jid);
 
 async function publishKeys(agent: Agent, device: number): Promise<void> {
   agent.send({ cmd: "omemo_publish", device });
@@ -43,7 +23,7 @@ async function publishKeys(agent: Agent, device: number): Promise<void> {
   await agent.next("published", { what: "bundle" });
 }
 
-describe.skipIf(missing)("OMEMO between slixmpp and nbxmpp (XEP-0384 over PEP)", () => {
+describe.skipIf(fx.missing)("OMEMO between slixmpp and nbxmpp (XEP-0384 over PEP)", () => {
   it("both publish keys open, fetch the other's bundle, and exchange encrypted messages online and offline", async () => {
     const romeo = await connect("slixmpp", "romeo@localhost/phone");
     const juliet = await connect("nbxmpp", "juliet@localhost/laptop");
@@ -67,7 +47,7 @@ describe.skipIf(missing)("OMEMO between slixmpp and nbxmpp (XEP-0384 over PEP)",
     expect(await juliet.quit()).toBe(0);
     romeo.send({ cmd: "omemo_send", to: "juliet@localhost", id: "o3", sid: ROMEO_DEVICE, rid: JULIET_DEVICE, payload: "while you slept" });
     // The archive has it, encrypted (once the server has it, Romeo's own MAM query sees it).
-    await t.server.settled();
+    await fx.server.server.settled();
     let archived: { id: string; omemo: unknown }[] = [];
     for (let i = 0; i < 20 && !archived.some((m) => m.omemo); i++) {
       romeo.send({ cmd: "mam", with: "juliet@localhost" });
