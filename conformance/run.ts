@@ -50,11 +50,13 @@ export function loadRun(profile: string): ProfileRun | undefined {
   return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as ProfileRun) : undefined;
 }
 
-async function runProfile(p: Profile, classpath: string, opts: { ibr: boolean; only?: string; replyTimeoutMs: number }): Promise<ProfileRun | undefined> {
+async function runProfile(p: Profile, classpath: string, opts: { ibr: boolean; only?: string; replyTimeoutMs: number; retry?: boolean }): Promise<ProfileRun | undefined> {
   const logs = join(dir, "target", "logs");
   mkdirSync(logs, { recursive: true });
-  const server = await startServer({ requireTls: p.requireTls, registration: opts.ibr }, join(logs, `${p.name}-server.log`));
-  const resultsFile = join(logs, `${p.name}-results.json`);
+  // A retry's logs go beside the first run's, which show the failure.
+  const name = opts.retry ? `${p.name}-retry` : p.name;
+  const server = await startServer({ requireTls: p.requireTls, registration: opts.ibr }, join(logs, `${name}-server.log`));
+  const resultsFile = join(logs, `${name}-results.json`);
   const started = Date.now();
   let code: number;
   try {
@@ -63,14 +65,14 @@ async function runProfile(p: Profile, classpath: string, opts: { ibr: boolean; o
       trustStore: p.securityMode === "required" ? server.trustStore : undefined,
       admin: opts.ibr ? undefined : ADMIN,
       replyTimeoutMs: opts.replyTimeoutMs, exclusions: forProfile(readExclusions(), p.name), only: opts.only,
-      resultsFile, logFile: join(logs, `${p.name}-sinttest.log`),
+      resultsFile, logFile: join(logs, `${name}-sinttest.log`),
     });
   } finally {
     await server.stop();
   }
   const seconds = (Date.now() - started) / 1000;
   if (!existsSync(resultsFile)) {
-    console.error(`conformance ${p.name}: sinttest exited ${code} without results; see ${join(logs, `${p.name}-sinttest.log`)}`);
+    console.error(`conformance ${p.name}: sinttest exited ${code} without results; see ${join(logs, `${name}-sinttest.log`)}`);
     return undefined;
   }
   const provisioning = opts.ibr ? "in-band registration (XEP-0077)" : "admin commands (XEP-0133)";
@@ -127,7 +129,7 @@ async function main(): Promise<number> {
     const [profileName, id] = l.line.split(" ") as [string, string];
     const profile = PROFILES.find((p) => p.name === profileName);
     const run = runs.find((r) => r.profile === profileName);
-    const retry = profile && run && !broken ? await runProfile(profile, classpath, { ...opts, only: id.replace(/\[.*\]$/, "") }) : undefined;
+    const retry = profile && run && !broken ? await runProfile(profile, classpath, { ...opts, only: id.replace(/\[.*\]$/, ""), retry: true }) : undefined;
     if (run && retry?.tests[id]?.result === "passed") {
       console.error(`conformance: FLAKY ${l.line}: failed (${l.got.slice(0, 200)}), passed on its own retry`);
       run.tests[id] = { ...retry.tests[id]!, reason: `passed on a retry of its own after: ${l.got.slice(0, 300)}` };

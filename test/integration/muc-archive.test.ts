@@ -6,6 +6,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { connect, errorOf, type Im } from "../helpers/im.ts";
 import { AppServer, enablePush } from "../helpers/push.ts";
+import { SmClient } from "../helpers/sm.ts";
 
 const MUC = "http://jabber.org/protocol/muc";
 const USER = "http://jabber.org/protocol/muc#user";
@@ -191,6 +192,70 @@ describe("groups that reach members who are away", () => {
     const { results } = await query(back, room);
     expect(bodies(results)).toEqual(["supper at eight"]);
     await back.stop();
+  });
+});
+
+describe("occupants whose phone is asleep (session detached, XEP-0198)", () => {
+  /** `user`'s phone: a resumable session that enables push under `node`, enters `room` as `nick`, and acks all it gets. */
+  async function phoneIn(user: string, node: string, room: string, nick: string): Promise<{ c: SmClient; id: string }> {
+    const { c, enabled } = await SmClient.login(t.port, user, "phone");
+    c.autoAck = true;
+    c.send("<presence/>");
+    const enable = enablePush(node);
+    enable.attrs.id = "en";
+    c.send(enable);
+    expect((await c.next((el) => el.attrs.id === "en", "enable result")).attrs.type).toBe("result");
+    c.send(xml("presence", { to: `${room}/${nick}` }, xml("x", { xmlns: MUC })));
+    await c.next((el) => el.name === "presence" && el.attrs.from === `${room}/${nick}` && statuses(el).includes("110"), "self-presence");
+    await c.next(isSubject(room), "subject");
+    return { c, id: enabled.attrs.id! };
+  }
+
+  /** Cuts the phone's connection; its session stays, detached, and so does its occupant. */
+  async function sleepNow(c: SmClient, room: string, nick: string): Promise<void> {
+    c.ack();
+    c.cut();
+    // The room still lists the nickname: the occupant did not leave.
+    const items = await romeo.ask(xml("iq", { type: "get", to: room }, xml("query", { xmlns: "http://jabber.org/protocol/disco#items" })));
+    expect(items.getChild("query")!.getChildren("item").map((i) => i.attrs.name)).toContain(nick);
+  }
+
+  it("in a members-only room, every message wakes an occupant whose session is detached; resuming delivers it", async () => {
+    const room = fresh();
+    await instant(room, { membersonly: "1" });
+    expect((await member(room, "tybalt@localhost")).attrs.type).toBe("result");
+    const { c, id } = await phoneIn("tybalt", "tybalt-asleep", room, "tybalt");
+    const h = c.handled;
+    await sleepNow(c, room, "tybalt");
+    say(romeo, room, "the watch is set");
+    const pushes = await app.counted("tybalt-asleep", 1);
+    expect(pushes[0]!["last-message-sender"]).toBe(`${room}/romeo`);
+    expect(pushes[0]!["last-message-body"]).toBe("the watch is set");
+    const { c: woken, reply } = await SmClient.resume(t.port, "tybalt", id, h);
+    expect(reply.name).toBe("resumed");
+    await woken.next(bodyFrom(room, "the watch is set"), "the message, on resumption");
+    woken.send(xml("presence", { to: `${room}/tybalt`, type: "unavailable" }));
+    await woken.next((el) => el.name === "presence" && el.attrs.type === "unavailable", "left");
+    woken.cut();
+  });
+
+  it("in an open room, only a message that names the occupant's nickname wakes it; an occupant awake is not woken", async () => {
+    const room = fresh();
+    await instant(room);
+    const { c } = await phoneIn("mercutio", "mercutio-asleep", room, "Mercutio");
+    expect((await juliet.ask(enablePush("juliet-awake"))).attrs.type).toBe("result");
+    await enter(juliet, room, "juliet");
+    await sleepNow(c, room, "Mercutio");
+    say(romeo, room, "a plague on both your houses");
+    say(romeo, room, "mercutio, where art thou");
+    const pushes = await app.counted("mercutio-asleep", 1);
+    expect(pushes.map((p) => p["last-message-body"])).toEqual(["mercutio, where art thou"]);
+    await juliet.next(bodyFrom(room, "mercutio, where art thou"));
+    say(juliet, room, "romeo, wake mercutio");
+    await app.counted("mercutio-asleep", 2);
+    // Juliet is awake: named or not, she is never pushed; nor are the messages she sent herself.
+    expect(app.to("juliet-awake")).toEqual([]);
+    expect(app.to("mercutio-asleep").map((p) => p["last-message-body"])).toEqual(["mercutio, where art thou", "romeo, wake mercutio"]);
   });
 });
 

@@ -60,6 +60,17 @@ describe("discovery (XEP-0163 §6)", () => {
       expect(features).toContain(`${PUBSUB}#${f}`);
     }
   });
+
+  it("the server's domain says so too, as XEP-0163 1.1 had clients ask it (Smack's OMEMO support check)", async () => {
+    const { romeo } = await cast();
+    const r = await connect(t, romeo, "disco-domain");
+    open.push(r);
+    const info = ok(await r.ask(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" }))));
+    const q = info.getChild("query")!;
+    expect(q.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toEqual(expect.arrayContaining(["server/im", "pubsub/pep"]));
+    const features = q.getChildren("feature").map((f) => f.attrs.var);
+    for (const f of [PUBSUB, `${PUBSUB}#publish`, `${PUBSUB}#publish-options`, `${PUBSUB}#access-open`, `${PUBSUB}#access-whitelist`]) expect(features).toContain(f);
+  });
 });
 
 describe("publishing and notifications (XEP-0163 §4, XEP-0060 §7.1)", () => {

@@ -10,9 +10,10 @@
 // - occupant.ts  an occupant and its presence as others see it
 // - fanout.ts    stanzas built once and written to each occupant with only 'to' changed
 // - archive.ts   the room archive (XEP-0313 on the room JID, stanza-ids by the room, XEP-0359)
+// - wake.ts      who a room message wakes by push: members away, occupants whose session is detached
 // Persistent rooms (configuration, affiliations, subject) are kept in a map store and loaded at
-// start; the history on entry is kept in memory, and loaded from the archive at start. Members
-// of persistent members-only rooms who are away are woken by push (the push module, if loaded).
+// start; the history on entry is kept in memory, and loaded from the archive at start. Phones
+// asleep are woken by push (the push module, if loaded) as wake.ts decides.
 import { parseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import { bool, int, optStr, str } from "../../core/schema.ts";

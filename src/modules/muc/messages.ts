@@ -56,7 +56,7 @@ export function toRoom(room: Room, stanza: Element, from: JID): Promise<void> | 
   const full = archive?.record(room, m, o);
   room.history.add(m, room.jid.toString());
   for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
-  room.host.posted?.(room, m);
+  room.host.posted?.(room, m, o);
   return full ?? archive?.pending(room);
 }
 

@@ -29,8 +29,8 @@ export interface RoomHost {
   visiting(room: Room, real: JID, present: boolean): void;
   /** The room's archive (XEP-0313), when the service keeps one. */
   readonly archive?: RoomArchive;
-  /** A groupchat message was delivered to the occupants (members away are told by push). */
-  posted?(room: Room, message: Element): void;
+  /** A groupchat message from `sender` was delivered to the occupants (those asleep are woken by push). */
+  posted?(room: Room, message: Element, sender: Occupant): void;
 }
 
 export interface Subject { text: string; by: string }

@@ -16,7 +16,8 @@ import type { Delivery } from "./fanout.ts";
 import { Room, type RoomHost } from "./room.ts";
 import { toOccupant, toRoom } from "./messages.ts";
 import { MUC_ADMIN, MUC_OWNER, adminGet, adminSet, ownerGet, ownerSet } from "./admin.ts";
-import { OCCUPANT_ID } from "./occupant.ts";
+import { OCCUPANT_ID, type Occupant } from "./occupant.ts";
+import { toWake } from "./wake.ts";
 import type { Affiliation } from "./roles.ts";
 
 export const SELF_PING = "http://jabber.org/protocol/muc#self-ping-optimization";
@@ -119,18 +120,15 @@ export class MucService implements Component, RoomHost {
   }
 
   /**
-   * Groups that reach members who are away (WhatsApp style): in a persistent members-only room,
-   * each member, admin and owner with no occupant in the room is woken by push (XEP-0357), and
-   * finds the message in the room's archive when its client rejoins.
+   * Groups that reach phones asleep (WhatsApp style): members away from a persistent
+   * members-only room, and occupants whose session is detached (XEP-0198), are woken by push
+   * (XEP-0357) as wake.ts decides; their clients find the message in the room's archive, or get
+   * it when their session is resumed. Sessions on other nodes count as awake.
    */
-  posted(room: Room, message: Element): void {
-    if (!room.config.membersOnly || !room.config.persistent || !worthKeeping(message, false)) return;
+  posted(room: Room, message: Element, sender: Occupant): void {
     const push = this.deps.push?.();
-    if (!push) return;
-    const present = new Set<string>();
-    for (const o of room.occupants.values()) present.add(o.jid.bare.toString());
-    for (const [bare, aff] of room.affiliations) {
-      if (aff === "outcast" || present.has(bare)) continue;
+    if (!push || !worthKeeping(message, false)) return;
+    for (const bare of toWake(room, message, sender, (o) => this.deps.local(o.jid)?.detached === true)) {
       const account = tryParseJid(bare);
       if (account) push(account, message);
     }

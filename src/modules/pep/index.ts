@@ -48,6 +48,13 @@ export default defineModule({
     ctx.provide(PEP, service.api);
     ctx.accountIdentity({ category: "pubsub", type: "pep" });
     for (const f of FEATURES) ctx.accountFeature(`${PUBSUB.main}#${f}`);
+    // XEP-0163 1.1 (§6.1) had clients ask their server's domain whether it supports PEP, and
+    // clients still do: Smack's OmemoManager.serverSupportsOmemo and OpenPgpManager look for
+    // the pubsub features there. Prosody and ejabberd answer it too. The account's bare JID
+    // (1.2, §6.1) stays the place that lists them; the domain repeats them.
+    ctx.identity({ category: "pubsub", type: "pep" });
+    ctx.feature(PUBSUB.main);
+    for (const f of FEATURES) ctx.feature(`${PUBSUB.main}#${f}`);
     ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });
     ctx.iq("account", PUBSUB.owner, "pubsub", { get: service.ownerGet, set: service.ownerSet });
 

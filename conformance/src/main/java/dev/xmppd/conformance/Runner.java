@@ -16,6 +16,7 @@ import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.Security;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,6 +38,8 @@ import org.igniterealtime.smack.inttest.annotations.SpecificationReference;
 import org.jivesoftware.smack.ConnectionConfiguration.SecurityMode;
 import org.jivesoftware.smack.Smack;
 import org.jivesoftware.smackx.iqregister.AccountManager;
+import org.jivesoftware.smackx.omemo.signal.SignalOmemoService;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.reflections.Reflections;
 
 public final class Runner {
@@ -72,6 +75,13 @@ public final class Runner {
             // (Smack commit 0631706f4); remove with the release that has it.
             AccountManager.sensitiveOperationOverInsecureConnectionDefault(true);
         }
+        // sinttest's OMEMO tests are impossible without a registered OmemoService.
+        // Smack 4.5.0-beta5 inits AES/GCM with an IvParameterSpec (OmemoAesCipher), which the JDK's
+        // provider refuses (it wants a GCMParameterSpec); Cipher then tries the next provider, so
+        // Bouncy Castle (on sinttest's classpath already) goes last, leaving TLS and the rest to the JDK.
+        Security.addProvider(new BouncyCastleProvider());
+        SignalOmemoService.acknowledgeLicense();
+        SignalOmemoService.setup();
         Framework runner = new Framework(config);
         String aborted = null;
         try {
