@@ -14,8 +14,11 @@
 // PUBLISH reaches no subscriber (the node is down: at once), the node says the session is gone,
 // or no ack comes within ackTimeout. Presence, iq and carbon copies are fire-and-forget, like a
 // write to a local socket. A node's own heartbeats on `dir` tell the others it lives; one not
-// heard of for three heartbeats is forgotten (its sessions no longer count), and its entries are
-// removed from the hashes by the first node to notice.
+// heard of for three heartbeats is forgotten (its sessions no longer count). Once its heartbeat
+// key has expired too, one node (the holder of reap:<node>, SET NX) takes its entries out of the
+// hashes and ends its sessions here (onDead: their contacts get the unavailable presence the
+// sessions never sent), exactly once: the entries are claimed (read and deleted) under the lock.
+// A node that restarts under the same name does the same for what its previous run left.
 import { Redis } from "ioredis";
 import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -23,7 +26,7 @@ import type { LocalSessions, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
-import { Directory, snapshotOf, type RemoteLink, type RemoteSession, type SessionSnapshot } from "./directory.ts";
+import { Directory, RemoteSession, snapshotOf, type RemoteLink, type SessionSnapshot } from "./directory.ts";
 
 export interface ClusterOptions {
   url: string;
@@ -31,6 +34,8 @@ export interface ClusterOptions {
   prefix: string;
   ackTimeout: number;
   heartbeat: number;
+  /** A session of a dead node, ended on its behalf (by one node of the cluster only). */
+  onDead?: (session: RemoteSession) => Promise<void>;
 }
 
 type DirEvent =
@@ -49,6 +54,10 @@ const DEL_IF_NODE = `local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0`;
 
+/** Deletes a key only if it still holds the given value (a lock released by its holder only). */
+const DEL_IF_VALUE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 export class RedisCluster implements RemoteLink {
   readonly directory: Directory;
   readonly node: string;
@@ -60,6 +69,8 @@ export class RedisCluster implements RemoteLink {
   private readonly pending = new Map<string, (ok: boolean) => void>();
   private readonly lastSeen = new Map<string, number>();
   private readonly dead = new Set<string>();
+  /** Dead nodes whose entries nobody has claimed yet, as far as this node knows. */
+  private readonly unreaped = new Set<string>();
   private readonly published = new WeakMap<Session, string>();
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -83,11 +94,13 @@ export class RedisCluster implements RemoteLink {
     await Promise.all([this.cmd.connect(), this.sub.connect()]);
     this.sub.on("message", (channel: string, text: string) => this.receive(channel, text));
     await this.sub.subscribe(this.key("dir"), this.key("route", this.node));
-    // Entries a previous run of this node left (it crashed): not sessions of ours any more.
-    await this.forgetRedis(this.node);
+    await this.load();
+    // Entries a previous run of this node left (it crashed): not sessions of ours any more. Claimed
+    // under the same lock as another node would (it may be at it already), before the first
+    // heartbeat, which would have the others reload them.
+    await this.reapOwn();
     await this.cmd.publish(this.key("dir"), JSON.stringify({ k: "reset", n: this.node } satisfies DirEvent));
     await this.beat();
-    await this.load();
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.log.warn({ err }, "cluster heartbeat")), this.opts.heartbeat);
     this.timer.unref();
   }
@@ -231,12 +244,14 @@ export class RedisCluster implements RemoteLink {
   /** A node was heard of: alive. One taken for dead comes back with its sessions reloaded. */
   private seen(node: string): void {
     this.lastSeen.set(node, Date.now());
+    this.unreaped.delete(node);
     if (this.dead.delete(node)) void this.reload(node).catch((err: unknown) => this.log.warn({ err, node }, "cluster reload failed"));
   }
 
   private nodeDown(node: string, why: string): void {
     if (this.dead.has(node)) return;
     this.dead.add(node);
+    this.unreaped.add(node);
     this.lastSeen.delete(node);
     const n = this.directory.forgetNode(node);
     this.log.warn({ node, sessions: n, why }, "cluster node taken for dead");
@@ -245,12 +260,54 @@ export class RedisCluster implements RemoteLink {
   private async tick(): Promise<void> {
     await this.beat();
     const limit = Date.now() - 3 * this.opts.heartbeat;
-    for (const [node, at] of this.lastSeen) {
-      if (at >= limit) continue;
-      this.nodeDown(node, "no heartbeat");
-      // One node cleans the dead node's entries up.
-      if (await this.cmd.set(this.key("reap", node), this.node, "PX", 10 * this.opts.heartbeat, "NX")) await this.forgetRedis(node);
+    for (const [node, at] of this.lastSeen) if (at < limit) this.nodeDown(node, "no heartbeat");
+    for (const node of [...this.unreaped]) {
+      // Taken for dead on a missing ack or subscriber: reaped only once its heartbeat has expired.
+      if ((await this.cmd.exists(this.key("node", node))) === 1) continue;
+      this.unreaped.delete(node);
+      await this.reap(node);
     }
+  }
+
+  /**
+   * Claims a dead node's entries (one node does, the holder of its reap lock) and ends its
+   * sessions on its behalf. Returns false when another node holds the lock.
+   */
+  private async reap(node: string): Promise<boolean> {
+    const lock = this.key("reap", node);
+    const token = `${this.node}:${++this.seq}`;
+    if ((await this.cmd.set(lock, token, "PX", 30 * this.opts.heartbeat, "NX")) === null) return false;
+    try {
+      const gone = await this.claim(node);
+      if (gone.length > 0) this.log.warn({ node, sessions: gone.length }, "cluster: ending a dead node's sessions");
+      for (const s of gone) await this.opts.onDead?.(s).catch((err: unknown) => this.log.warn({ err, node }, "cluster: a dead session's end failed"));
+    } finally {
+      await this.cmd.eval(DEL_IF_VALUE, 1, lock, token);
+    }
+    return true;
+  }
+
+  /** This node's previous run, reaped by this node unless another is at it (then waits for it). */
+  private async reapOwn(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if (await this.reap(this.node)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.forgetRedis(this.node);
+  }
+
+  /** Reads and removes a node's entries; its sessions as they were published. */
+  private async claim(node: string): Promise<RemoteSession[]> {
+    const fulls = await this.cmd.smembers(this.key("nodesess", node));
+    const out: RemoteSession[] = [];
+    for (const full of fulls) {
+      const jid = parseJid(full);
+      const json = await this.cmd.hget(this.key("sess", jid.bare.toString()), jid.resource);
+      const snap = json === null ? undefined : (JSON.parse(json) as SessionSnapshot);
+      if (snap?.n === node) out.push(new RemoteSession(jid, snap, this, this.log));
+    }
+    await this.forgetRedis(node, fulls);
+    return out;
   }
 
   private async beat(): Promise<void> {
@@ -263,9 +320,9 @@ export class RedisCluster implements RemoteLink {
   // --- the directory in Redis ------------------------------------------------------------------
 
   /** Removes a node's entries from the session hashes (those another node has taken since stay). */
-  private async forgetRedis(node: string): Promise<void> {
+  private async forgetRedis(node: string, known?: string[]): Promise<void> {
     const set = this.key("nodesess", node);
-    const fulls = await this.cmd.smembers(set);
+    const fulls = known ?? await this.cmd.smembers(set);
     const m = this.cmd.multi();
     for (const full of fulls) {
       const jid = parseJid(full);

@@ -168,12 +168,21 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     await sendAcked(alice, Array.from({ length: n }, (_, i) => chat("bob@localhost", `while down ${i}`)));
     const ackedIn = Date.now() - started;
 
+    // RFC 6121 §4.6.3: a session that ends without unavailable presence has it sent on its behalf.
+    // Nodes a and c both take b for dead; one of them ends b's sessions, so Alice hears it once.
+    const isGone = (e: Element) => e.name === "presence" && e.attrs.from === "bob@localhost/phone" && e.attrs.type === "unavailable";
+    const gone = await alice.next(isGone, "Bob's unavailable presence, on his node's death", 10_000);
+    expect(gone.attrs.to).toBe("alice@localhost");
+    const goneIn = Date.now() - started;
+    await sleep(1500); // five heartbeats: time for a second, wrong one
+    expect(alice.inbox.filter(isGone)).toEqual([]);
+
     const again = await online("c", "bob", "phone");
     await again.next(isMessage(`while down ${n - 1}`), "the last one", 10_000);
     await sleep(200);
     const bodies = again.inbox.filter((e) => e.name === "message").map((e) => e.getChildText("body") ?? "");
     expect([...bodies.filter((b) => b.startsWith("while down")), `while down ${n - 1}`]).toEqual(Array.from({ length: n }, (_, i) => `while down ${i}`));
-    console.info(`cluster: node b killed; ${n} messages acked in ${ackedIn} ms while it was down, all delivered in order on node c`);
+    console.info(`cluster: node b killed; ${n} messages acked in ${ackedIn} ms while it was down, all delivered in order on node c; Alice saw Bob unavailable ${goneIn} ms after the kill`);
     again.send("</stream:stream>");
   });
 });
