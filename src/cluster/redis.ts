@@ -4,6 +4,7 @@
 //   sess:<bare>          hash resource → session snapshot (JSON, its node in "n")
 //   nodesess:<node>      set of the full JIDs a node has published (to forget them when it dies)
 //   node:<node>          heartbeat, set every `heartbeat` ms with a TTL of three of them
+//   lock:<bare>          an account's turn (offline store vs flush) across the nodes, SET NX PX
 //   dir                  channel: directory events (up, down, hb, reset) that every node mirrors
 //   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders
 //
@@ -72,6 +73,10 @@ export class RedisCluster implements RemoteLink {
   /** Dead nodes whose entries nobody has claimed yet, as far as this node knows. */
   private readonly unreaped = new Set<string>();
   private readonly published = new WeakMap<Session, string>();
+  /** Local sessions published and not yet withdrawn, by full JID: one that is not bound any more is closing. */
+  private readonly publishedFull = new Map<string, Session>();
+  /** Route events waiting for a closing session's end (its unacked messages re-routed first). */
+  private readonly closing = new Map<string, (() => void)[]>();
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -125,6 +130,7 @@ export class RedisCluster implements RemoteLink {
     if (this.published.get(s) === json) return;
     this.published.set(s, json);
     const full = s.jid.toString();
+    this.publishedFull.set(full, s);
     // A binding here replaces the same full JID on another node (that node closes its own).
     const other = this.directory.get(s.jid.bare.toString(), s.jid.resource);
     if (other) this.directory.drop(other);
@@ -140,6 +146,9 @@ export class RedisCluster implements RemoteLink {
     if (!this.published.has(s) || this.sessions.local(s.jid) !== undefined) return;
     this.published.delete(s);
     const full = s.jid.toString();
+    if (this.publishedFull.get(full) === s) this.publishedFull.delete(full);
+    for (const wake of this.closing.get(full)?.splice(0) ?? []) wake();
+    this.closing.delete(full);
     await this.cmd.multi()
       .eval(DEL_IF_NODE, 1, this.key("sess", s.jid.bare.toString()), s.jid.resource, this.node)
       .srem(this.key("nodesess", this.node), full)
@@ -216,6 +225,7 @@ export class RedisCluster implements RemoteLink {
       if (mine) {
         // The same full JID bound on another node later: the newer session wins (RFC 6120 §7.7.2.2).
         this.published.delete(mine);
+        if (this.publishedFull.get(e.f) === mine) this.publishedFull.delete(e.f);
         mine.close(new StreamError("conflict", "replaced by a new session with the same resource"));
       }
       this.directory.put(e.f, e.s);
@@ -233,12 +243,73 @@ export class RedisCluster implements RemoteLink {
       session?.close(e.e ? new StreamError(e.e as StreamErrorCondition, e.t) : undefined);
       return;
     }
+    if (!session && e.id !== undefined && this.publishedFull.has(e.f)) {
+      // The session is closing: what it never acked is being re-routed (offline, another
+      // resource). "Gone" is said after that, so that this newer message is stored behind them.
+      void this.afterClose(e.f).then(() => this.onRoute(e));
+      return;
+    }
     const stanza = session && parseStored(e.x);
     if (session && stanza) session.send(stanza);
     if (e.id !== undefined) {
       const ack: RouteEvent = { k: "a", id: e.id, ok: stanza !== undefined };
       void this.cmd.publish(this.key("route", e.n), JSON.stringify(ack)).catch(() => undefined);
     }
+  }
+
+  /** Resolves once the closing session of `full` is withdrawn, or after half the ack timeout (the sender waits no longer). */
+  private afterClose(full: string): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.publishedFull.delete(full);
+        resolve();
+      }, this.opts.ackTimeout / 2);
+      let list = this.closing.get(full);
+      if (!list) this.closing.set(full, (list = []));
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // --- an account's turn across the nodes ------------------------------------------------------
+
+  /**
+   * Runs fn holding the account's lock (lock:<bare>, SET NX with a TTL kept fresh while fn runs),
+   * after reloading the account's sessions from the hashes: a session another node published
+   * before it took the lock is seen, whether or not its directory event has arrived.
+   */
+  async exclusive<T>(bare: string, fn: () => Promise<T>): Promise<T> {
+    const lock = this.key("lock", bare);
+    const token = `${this.node}:${++this.seq}`;
+    const ttl = 10_000;
+    let acquired = false;
+    for (let wait = 2, waited = 0; waited < 2 * ttl; waited += wait, wait = Math.min(wait * 2, 50)) {
+      if ((await this.cmd.set(lock, token, "PX", ttl, "NX")) !== null) {
+        acquired = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    if (!acquired) this.log.warn({ account: bare }, "cluster: account lock not acquired, going on without it");
+    const keep = acquired ? setInterval(() => void this.cmd.pexpire(lock, ttl).catch(() => undefined), ttl / 3) : undefined;
+    try {
+      await this.resync(bare);
+      return await fn();
+    } finally {
+      clearInterval(keep);
+      if (acquired) await this.cmd.eval(DEL_IF_VALUE, 1, lock, token).catch(() => undefined);
+    }
+  }
+
+  private async resync(bare: string): Promise<void> {
+    const entries: [string, SessionSnapshot][] = [];
+    for (const [resource, json] of Object.entries(await this.cmd.hgetall(this.key("sess", bare)))) {
+      const snap = JSON.parse(json) as SessionSnapshot;
+      if (snap.n !== this.node && !this.dead.has(snap.n)) entries.push([`${bare}/${resource}`, snap]);
+    }
+    this.directory.resync(bare, entries);
   }
 
   /** A node was heard of: alive. One taken for dead comes back with its sessions reloaded. */

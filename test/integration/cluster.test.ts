@@ -89,7 +89,7 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
   beforeAll(async () => {
     writeConfig();
     for (const n of Object.values(nodes)) n.port = await freePort();
-    for (const u of ["alice", "bob"]) {
+    for (const u of ["alice", "bob", "romeo", "juliet"]) {
       const r = spawnSync(process.execPath, [join(ROOT, "src/main.ts"), "-c", configFile, "adduser", `${u}@localhost`, "pw"], { cwd: dir, env: env("a"), encoding: "utf8" });
       if (r.status !== 0) throw new Error(r.stderr);
     }
@@ -157,6 +157,66 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     expect(sent.getChild("sent")!.getChild("forwarded")!.getChild("message")!.getChildText("body")).toBe("from the phone");
     tablet.send("</stream:stream>");
     await sleep(300);
+  });
+
+  it("Juliet moves from b to c while Romeo on a keeps writing: every message acked arrives once, in order; receipts and markers come back", { timeout: 60_000 }, async () => {
+    const romeo = await online("a", "romeo", "home");
+    const onB = await online("b", "juliet", "phone");
+    const n = 80;
+    const message = (i: number) => xml("message", { to: "juliet@localhost", type: "chat", id: `r${i}` },
+      xml("body", null, `r ${i}`), xml("request", { xmlns: "urn:xmpp:receipts" }), xml("markable", { xmlns: "urn:xmpp:chat-markers:0" }));
+    let onC: SmClient | undefined;
+    let readOnB: string[] = [];
+    // Romeo writes without pause; Juliet logs out of b after 20 of them, and in on c 20 later.
+    const writing = (async () => {
+      for (let i = 0; i < n; i++) {
+        romeo.send(message(i));
+        if (i === 0) {
+          // Juliet on b answers the first: a receipt and a displayed marker, from b to a.
+          await onB.next(isMessage("r 0"), "the first message on b");
+          onB.inbox.unshift(xml("message", {}, xml("body", null, "r 0")));
+          onB.send(xml("message", { to: "romeo@localhost/home", id: "rcpt0" }, xml("received", { xmlns: "urn:xmpp:receipts", id: "r0" })));
+          onB.send(xml("message", { to: "romeo@localhost", type: "chat", id: "mark0" }, xml("displayed", { xmlns: "urn:xmpp:chat-markers:0", id: "r0" })));
+        }
+        if (i === 20) {
+          // A clean logout: the last <a/> counts what the client read, then the stream ends.
+          onB.send(`<a xmlns='${SM}' h='${onB.handled}'/></stream:stream>`);
+          readOnB = onB.bodies("r ");
+        }
+        if (i === 40) void online("c", "juliet", "phone").then((c) => (onC = c));
+        await sleep(5);
+      }
+    })();
+    const received = await romeo.next((e) => e.getChild("received", "urn:xmpp:receipts")?.attrs.id === "r0", "the receipt from b");
+    expect(received.attrs.from).toBe("juliet@localhost/phone");
+    await romeo.next((e) => e.getChild("displayed", "urn:xmpp:chat-markers:0")?.attrs.id === "r0", "the marker from b");
+    await writing;
+    await sendAcked(romeo, []);
+    expect(await ackCount(romeo)).toBeGreaterThanOrEqual(n);
+    for (let t = 0; !onC && t < 100; t++) await sleep(50);
+    const c = onC!;
+    await c.next(isMessage(`r ${n - 1}`), "the last message, on c", 15_000);
+    c.inbox.push(xml("message", {}, xml("body", null, `r ${n - 1}`)));
+    const readOnC = c.bodies("r ");
+    const all = [...readOnB, ...readOnC];
+    console.info(`cluster: Juliet read ${readOnB.length} on b, ${readOnC.length} on c (${readOnC.filter((b) => Number(b.slice(2)) <= 40).length} of them from the offline store or b's unacked)`);
+    expect(all).toEqual(Array.from({ length: n }, (_, i) => `r ${i}`));
+
+    // From c, Juliet acknowledges what she got there: receipts and a marker reach Romeo on a.
+    for (const body of readOnC) c.send(xml("message", { to: "romeo@localhost/home", id: `rc-${body}` }, xml("received", { xmlns: "urn:xmpp:receipts", id: `r${body.slice(2)}` })));
+    c.send(xml("message", { to: "romeo@localhost", type: "chat", id: "mark-last" }, xml("displayed", { xmlns: "urn:xmpp:chat-markers:0", id: `r${n - 1}` })));
+    const receipts: string[] = [];
+    for (const body of readOnC) {
+      const r = await romeo.next((e) => e.getChild("received", "urn:xmpp:receipts") !== undefined, `the receipt for ${body}`);
+      expect(r.attrs.from).toBe("juliet@localhost/phone");
+      receipts.push(r.getChild("received")!.attrs.id!);
+    }
+    expect(receipts).toEqual(readOnC.map((b) => `r${b.slice(2)}`));
+    const marker = await romeo.next((e) => e.getChild("displayed", "urn:xmpp:chat-markers:0") !== undefined, "the displayed marker from c");
+    expect(marker.getChild("displayed")!.attrs.id).toBe(`r${n - 1}`);
+    romeo.send("</stream:stream>");
+    c.send("</stream:stream>");
+    await sleep(200);
   });
 
   it("node b is killed: what Alice sends Bob meanwhile is acked, kept, and delivered in order on node c", { timeout: 60_000 }, async () => {
