@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import cassandra from "cassandra-driver";
 import { Redis } from "ioredis";
 import { xml, type Element } from "../../src/xml/element.ts";
+import { capsHash } from "../../src/modules/disco.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
 import { serviceUp, services } from "../helpers/services.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
@@ -139,6 +140,33 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     expect(result.attrs.type).toBe("result");
     expect(result.attrs.from).toBe("bob@localhost/phone");
     expect(result.getChild("query")?.getChildText("name")).toBe("bob's client");
+  });
+
+  it("PEP across nodes: Bob publishes his nickname on b; Alice's +notify client on a is told, her client without caps is not", async () => {
+    const NICK = "http://jabber.org/protocol/nick";
+    const DISCO = "http://jabber.org/protocol/disco#info";
+    const identities = [{ category: "client", type: "pc", name: "caps client" }];
+    const features = [DISCO, `${NICK}+notify`];
+    const { c: phone } = await SmClient.login(nodes.a!.port, "alice", "phone", { resume: false });
+    phone.autoAck = true;
+    phone.send(xml("presence", {}, xml("c", { xmlns: "http://jabber.org/protocol/caps", hash: "sha-1", node: "https://xmppd.test/cluster", ver: capsHash(identities, features) })));
+    // XEP-0115: the server asks the client what its caps mean; the client answers.
+    const ask = await phone.next((e) => e.name === "iq" && e.attrs.type === "get" && e.getChild("query", DISCO) !== undefined, "the server's disco#info");
+    phone.send(xml("iq", { type: "result", id: ask.attrs.id, to: ask.attrs.from },
+      xml("query", { xmlns: DISCO, node: ask.getChild("query")!.attrs.node }, identities.map((i) => xml("identity", i)), features.map((f) => xml("feature", { var: f })))));
+    await sleep(300); // its +notify travels to the other nodes with its directory entry
+
+    bob.send(xml("iq", { type: "set", id: "nick1" }, xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub" },
+      xml("publish", { node: NICK }, xml("item", {}, xml("nick", { xmlns: NICK }, "Bobby"))))));
+    expect((await bob.next((e) => e.name === "iq" && e.attrs.id === "nick1", "the publish result")).attrs.type).toBe("result");
+    const isNick = (e: Element) => e.name === "message" && e.getChild("event", "http://jabber.org/protocol/pubsub#event")?.getChild("items")?.attrs.node === NICK;
+    const event = await phone.next(isNick, "the nickname event on node a");
+    expect(event.attrs.from).toBe("bob@localhost");
+    expect(event.getChild("event")!.getChild("items")!.getChild("item")!.getChildText("nick")).toBe("Bobby");
+    await sleep(300);
+    expect(alice.inbox.filter(isNick)).toEqual([]);
+    phone.send("</stream:stream>");
+    await sleep(200);
   });
 
   it("carbons: Bob's resource on c gets copies of what his resource on b receives and sends", async () => {
