@@ -157,6 +157,25 @@ describe("docker/ in step with the project", () => {
     }
   });
 
+  it("the nodes form one cluster: the same Redis service and prefix, each its own stable name", () => {
+    const configs = nodeNames.map((name) => ({ name, c: nodeConfig(name).loaded.server.cluster }));
+    const redis = obj(services.redis);
+    // The Redis service listens on the default port unless its command names another.
+    const port = /--port\s+(\d+)/.exec(list(redis.command).join(" "))?.[1] ?? "6379";
+    for (const { name, c } of configs) {
+      expect(c.redis, name).toBeDefined();
+      const url = new URL(c.redis!);
+      expect(url.protocol).toBe("redis:");
+      expect(url.hostname).toBe("redis");
+      expect(url.port || "6379").toBe(port);
+      // The node's name is its container's host name: unique, and the same after a restart.
+      expect(c.node, name).toBe(String(obj(services[name]).hostname));
+      expect(obj(services[name]).depends_on).toHaveProperty("redis");
+    }
+    expect(new Set(configs.map(({ c }) => c.node)).size).toBe(configs.length);
+    expect(new Set(configs.map(({ c }) => `${c.redis} ${c.prefix}`)).size).toBe(1);
+  });
+
   it("the ports agree: node config, Dockerfile EXPOSE, compose, load balancer", () => {
     const { loaded } = nodeConfig(nodeNames[0]!);
     const ports = [loaded.server.c2s.port, loaded.server.c2s.directTlsPort].map(String).sort();

@@ -14,6 +14,7 @@ const link: RemoteLink = {
     return true;
   },
   close() {},
+  exclusive: (_bare, fn) => fn(),
 };
 const snap = (n: string, over: Partial<SessionSnapshot> = {}): SessionSnapshot => ({ n, p: null, pr: 0, i: false, k: {}, ...over });
 
@@ -31,6 +32,18 @@ describe("the directory of other nodes' sessions", () => {
     d.remove("bob@x/phone", "c");
     expect(d.get("bob@x", "phone")).toBeUndefined();
     expect(d.of("bob@x")).toBeUndefined();
+  });
+
+  it("resyncs an account from the shared hashes: new entries appear, withdrawn ones go, other accounts stay", () => {
+    const d = new Directory(link, log);
+    d.put("bob@x/old", snap("b"));
+    d.put("carol@x/a", snap("b"));
+    d.resync("bob@x", [["bob@x/new", snap("c", { p: "<presence/>" })]]);
+    expect([...d.of("bob@x")!].map((s) => `${s.jid.resource}@${s.node}`)).toEqual(["new@c"]);
+    expect(d.get("carol@x", "a")).toBeDefined();
+    d.resync("bob@x", []);
+    expect(d.of("bob@x")).toBeUndefined();
+    expect(d.forgetNode("c")).toBe(0);
   });
 
   it("forgets every session of a node at once", () => {

@@ -28,6 +28,8 @@ export interface RemoteLink {
   /** Sends the stanza to the session on its node; with `confirm`, resolves whether that node wrote it. */
   forward(session: RemoteSession, stanza: Element, confirm: boolean): Promise<boolean>;
   close(session: RemoteSession, error: StreamError | undefined): void;
+  /** Runs fn under the account's cluster-wide lock, after reloading the account's sessions. */
+  exclusive<T>(bare: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export function snapshotOf(node: string, s: Session): SessionSnapshot {
@@ -114,6 +116,18 @@ export class Directory implements RemoteSessions {
 
   get(bare: string, resource: string): RemoteSession | undefined {
     return this.byBare.get(bare)?.get(resource);
+  }
+
+  exclusive<T>(bare: string, fn: () => Promise<T>): Promise<T> {
+    return this.link.exclusive(bare, fn);
+  }
+
+  /** The account's sessions are these, as the shared directory has them now (besides this node's). */
+  resync(bare: string, entries: [full: string, snapshot: SessionSnapshot][]): void {
+    const keep = new Set<string>();
+    for (const [full, snap] of entries) keep.add(this.put(full, snap)!.jid.resource);
+    const res = this.byBare.get(bare);
+    if (res) for (const s of [...res.values()]) if (!keep.has(s.jid.resource)) this.drop(s);
   }
 
   /** A session was bound or changed on another node (a newer binding of the full JID replaces an older one). */

@@ -27,10 +27,21 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
   if (c.redis === undefined) return undefined;
   const node = c.node ?? `${hostname()}-${host.config.c2s.port}`;
   const log = host.log.child({ cluster: node });
-  const cluster = new RedisCluster({ url: c.redis, node, prefix: c.prefix, ackTimeout: c.ackTimeout, heartbeat: c.heartbeat }, host.sessions, log);
-  await cluster.start();
-  const publish = (s: Session) => cluster.publish(s).catch((err: unknown) => log.warn({ err }, "cluster publish failed"));
   const { events, sessions } = host;
+  // A dead node's session ends here as if its stream had closed without unavailable presence:
+  // the presence module tells its contacts, last activity records it, rooms see it leave.
+  const onDead = (session: Session) => events.notify("session/closed", { session, reason: "its node died" },
+    (err) => log.warn({ err }, "session/closed listener failed for a dead node's session"));
+  const cluster = new RedisCluster({ url: c.redis, node, prefix: c.prefix, ackTimeout: c.ackTimeout, heartbeat: c.heartbeat, onDead }, sessions, log);
+  // Before start: the previous run's sessions it ends reach contacts on the other nodes.
+  sessions.remote = cluster.directory;
+  try {
+    await cluster.start();
+  } catch (err) {
+    sessions.remote = undefined;
+    throw err;
+  }
+  const publish = (s: Session) => cluster.publish(s).catch((err: unknown) => log.warn({ err }, "cluster publish failed"));
   const undo = [
     events.onNotify("session/bound", publish, "first"),
     // Before the offline store flushes: from here other nodes deliver live, behind its hold.
@@ -42,7 +53,6 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
     events.onNotify("session/closed", ({ session }) => cluster.withdraw(session).catch((err: unknown) => log.warn({ err }, "cluster withdraw failed")), "first"),
   ];
   sessions.onChange = (s) => void publish(s);
-  sessions.remote = cluster.directory;
   log.info("joined the cluster");
   return {
     node,

@@ -4,6 +4,7 @@
 //   sess:<bare>          hash resource → session snapshot (JSON, its node in "n")
 //   nodesess:<node>      set of the full JIDs a node has published (to forget them when it dies)
 //   node:<node>          heartbeat, set every `heartbeat` ms with a TTL of three of them
+//   lock:<bare>          an account's turn (offline store vs flush) across the nodes, SET NX PX
 //   dir                  channel: directory events (up, down, hb, reset) that every node mirrors
 //   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders
 //
@@ -14,8 +15,11 @@
 // PUBLISH reaches no subscriber (the node is down: at once), the node says the session is gone,
 // or no ack comes within ackTimeout. Presence, iq and carbon copies are fire-and-forget, like a
 // write to a local socket. A node's own heartbeats on `dir` tell the others it lives; one not
-// heard of for three heartbeats is forgotten (its sessions no longer count), and its entries are
-// removed from the hashes by the first node to notice.
+// heard of for three heartbeats is forgotten (its sessions no longer count). Once its heartbeat
+// key has expired too, one node (the holder of reap:<node>, SET NX) takes its entries out of the
+// hashes and ends its sessions here (onDead: their contacts get the unavailable presence the
+// sessions never sent), exactly once: the entries are claimed (read and deleted) under the lock.
+// A node that restarts under the same name does the same for what its previous run left.
 import { Redis } from "ioredis";
 import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -23,7 +27,7 @@ import type { LocalSessions, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
-import { Directory, snapshotOf, type RemoteLink, type RemoteSession, type SessionSnapshot } from "./directory.ts";
+import { Directory, RemoteSession, snapshotOf, type RemoteLink, type SessionSnapshot } from "./directory.ts";
 
 export interface ClusterOptions {
   url: string;
@@ -31,6 +35,8 @@ export interface ClusterOptions {
   prefix: string;
   ackTimeout: number;
   heartbeat: number;
+  /** A session of a dead node, ended on its behalf (by one node of the cluster only). */
+  onDead?: (session: RemoteSession) => Promise<void>;
 }
 
 type DirEvent =
@@ -49,6 +55,10 @@ const DEL_IF_NODE = `local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0`;
 
+/** Deletes a key only if it still holds the given value (a lock released by its holder only). */
+const DEL_IF_VALUE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 export class RedisCluster implements RemoteLink {
   readonly directory: Directory;
   readonly node: string;
@@ -60,7 +70,13 @@ export class RedisCluster implements RemoteLink {
   private readonly pending = new Map<string, (ok: boolean) => void>();
   private readonly lastSeen = new Map<string, number>();
   private readonly dead = new Set<string>();
+  /** Dead nodes whose entries nobody has claimed yet, as far as this node knows. */
+  private readonly unreaped = new Set<string>();
   private readonly published = new WeakMap<Session, string>();
+  /** Local sessions published and not yet withdrawn, by full JID: one that is not bound any more is closing. */
+  private readonly publishedFull = new Map<string, Session>();
+  /** Route events waiting for a closing session's end (its unacked messages re-routed first). */
+  private readonly closing = new Map<string, (() => void)[]>();
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -83,11 +99,13 @@ export class RedisCluster implements RemoteLink {
     await Promise.all([this.cmd.connect(), this.sub.connect()]);
     this.sub.on("message", (channel: string, text: string) => this.receive(channel, text));
     await this.sub.subscribe(this.key("dir"), this.key("route", this.node));
-    // Entries a previous run of this node left (it crashed): not sessions of ours any more.
-    await this.forgetRedis(this.node);
+    await this.load();
+    // Entries a previous run of this node left (it crashed): not sessions of ours any more. Claimed
+    // under the same lock as another node would (it may be at it already), before the first
+    // heartbeat, which would have the others reload them.
+    await this.reapOwn();
     await this.cmd.publish(this.key("dir"), JSON.stringify({ k: "reset", n: this.node } satisfies DirEvent));
     await this.beat();
-    await this.load();
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.log.warn({ err }, "cluster heartbeat")), this.opts.heartbeat);
     this.timer.unref();
   }
@@ -112,6 +130,7 @@ export class RedisCluster implements RemoteLink {
     if (this.published.get(s) === json) return;
     this.published.set(s, json);
     const full = s.jid.toString();
+    this.publishedFull.set(full, s);
     // A binding here replaces the same full JID on another node (that node closes its own).
     const other = this.directory.get(s.jid.bare.toString(), s.jid.resource);
     if (other) this.directory.drop(other);
@@ -127,6 +146,9 @@ export class RedisCluster implements RemoteLink {
     if (!this.published.has(s) || this.sessions.local(s.jid) !== undefined) return;
     this.published.delete(s);
     const full = s.jid.toString();
+    if (this.publishedFull.get(full) === s) this.publishedFull.delete(full);
+    for (const wake of this.closing.get(full)?.splice(0) ?? []) wake();
+    this.closing.delete(full);
     await this.cmd.multi()
       .eval(DEL_IF_NODE, 1, this.key("sess", s.jid.bare.toString()), s.jid.resource, this.node)
       .srem(this.key("nodesess", this.node), full)
@@ -203,6 +225,7 @@ export class RedisCluster implements RemoteLink {
       if (mine) {
         // The same full JID bound on another node later: the newer session wins (RFC 6120 §7.7.2.2).
         this.published.delete(mine);
+        if (this.publishedFull.get(e.f) === mine) this.publishedFull.delete(e.f);
         mine.close(new StreamError("conflict", "replaced by a new session with the same resource"));
       }
       this.directory.put(e.f, e.s);
@@ -220,6 +243,12 @@ export class RedisCluster implements RemoteLink {
       session?.close(e.e ? new StreamError(e.e as StreamErrorCondition, e.t) : undefined);
       return;
     }
+    if (!session && e.id !== undefined && this.publishedFull.has(e.f)) {
+      // The session is closing: what it never acked is being re-routed (offline, another
+      // resource). "Gone" is said after that, so that this newer message is stored behind them.
+      void this.afterClose(e.f).then(() => this.onRoute(e));
+      return;
+    }
     const stanza = session && parseStored(e.x);
     if (session && stanza) session.send(stanza);
     if (e.id !== undefined) {
@@ -228,15 +257,72 @@ export class RedisCluster implements RemoteLink {
     }
   }
 
+  /** Resolves once the closing session of `full` is withdrawn, or after half the ack timeout (the sender waits no longer). */
+  private afterClose(full: string): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.publishedFull.delete(full);
+        resolve();
+      }, this.opts.ackTimeout / 2);
+      let list = this.closing.get(full);
+      if (!list) this.closing.set(full, (list = []));
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // --- an account's turn across the nodes ------------------------------------------------------
+
+  /**
+   * Runs fn holding the account's lock (lock:<bare>, SET NX with a TTL kept fresh while fn runs),
+   * after reloading the account's sessions from the hashes: a session another node published
+   * before it took the lock is seen, whether or not its directory event has arrived.
+   */
+  async exclusive<T>(bare: string, fn: () => Promise<T>): Promise<T> {
+    const lock = this.key("lock", bare);
+    const token = `${this.node}:${++this.seq}`;
+    const ttl = 10_000;
+    let acquired = false;
+    for (let wait = 2, waited = 0; waited < 2 * ttl; waited += wait, wait = Math.min(wait * 2, 50)) {
+      if ((await this.cmd.set(lock, token, "PX", ttl, "NX")) !== null) {
+        acquired = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    if (!acquired) this.log.warn({ account: bare }, "cluster: account lock not acquired, going on without it");
+    const keep = acquired ? setInterval(() => void this.cmd.pexpire(lock, ttl).catch(() => undefined), ttl / 3) : undefined;
+    try {
+      await this.resync(bare);
+      return await fn();
+    } finally {
+      clearInterval(keep);
+      if (acquired) await this.cmd.eval(DEL_IF_VALUE, 1, lock, token).catch(() => undefined);
+    }
+  }
+
+  private async resync(bare: string): Promise<void> {
+    const entries: [string, SessionSnapshot][] = [];
+    for (const [resource, json] of Object.entries(await this.cmd.hgetall(this.key("sess", bare)))) {
+      const snap = JSON.parse(json) as SessionSnapshot;
+      if (snap.n !== this.node && !this.dead.has(snap.n)) entries.push([`${bare}/${resource}`, snap]);
+    }
+    this.directory.resync(bare, entries);
+  }
+
   /** A node was heard of: alive. One taken for dead comes back with its sessions reloaded. */
   private seen(node: string): void {
     this.lastSeen.set(node, Date.now());
+    this.unreaped.delete(node);
     if (this.dead.delete(node)) void this.reload(node).catch((err: unknown) => this.log.warn({ err, node }, "cluster reload failed"));
   }
 
   private nodeDown(node: string, why: string): void {
     if (this.dead.has(node)) return;
     this.dead.add(node);
+    this.unreaped.add(node);
     this.lastSeen.delete(node);
     const n = this.directory.forgetNode(node);
     this.log.warn({ node, sessions: n, why }, "cluster node taken for dead");
@@ -245,12 +331,54 @@ export class RedisCluster implements RemoteLink {
   private async tick(): Promise<void> {
     await this.beat();
     const limit = Date.now() - 3 * this.opts.heartbeat;
-    for (const [node, at] of this.lastSeen) {
-      if (at >= limit) continue;
-      this.nodeDown(node, "no heartbeat");
-      // One node cleans the dead node's entries up.
-      if (await this.cmd.set(this.key("reap", node), this.node, "PX", 10 * this.opts.heartbeat, "NX")) await this.forgetRedis(node);
+    for (const [node, at] of this.lastSeen) if (at < limit) this.nodeDown(node, "no heartbeat");
+    for (const node of [...this.unreaped]) {
+      // Taken for dead on a missing ack or subscriber: reaped only once its heartbeat has expired.
+      if ((await this.cmd.exists(this.key("node", node))) === 1) continue;
+      this.unreaped.delete(node);
+      await this.reap(node);
     }
+  }
+
+  /**
+   * Claims a dead node's entries (one node does, the holder of its reap lock) and ends its
+   * sessions on its behalf. Returns false when another node holds the lock.
+   */
+  private async reap(node: string): Promise<boolean> {
+    const lock = this.key("reap", node);
+    const token = `${this.node}:${++this.seq}`;
+    if ((await this.cmd.set(lock, token, "PX", 30 * this.opts.heartbeat, "NX")) === null) return false;
+    try {
+      const gone = await this.claim(node);
+      if (gone.length > 0) this.log.warn({ node, sessions: gone.length }, "cluster: ending a dead node's sessions");
+      for (const s of gone) await this.opts.onDead?.(s).catch((err: unknown) => this.log.warn({ err, node }, "cluster: a dead session's end failed"));
+    } finally {
+      await this.cmd.eval(DEL_IF_VALUE, 1, lock, token);
+    }
+    return true;
+  }
+
+  /** This node's previous run, reaped by this node unless another is at it (then waits for it). */
+  private async reapOwn(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if (await this.reap(this.node)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.forgetRedis(this.node);
+  }
+
+  /** Reads and removes a node's entries; its sessions as they were published. */
+  private async claim(node: string): Promise<RemoteSession[]> {
+    const fulls = await this.cmd.smembers(this.key("nodesess", node));
+    const out: RemoteSession[] = [];
+    for (const full of fulls) {
+      const jid = parseJid(full);
+      const json = await this.cmd.hget(this.key("sess", jid.bare.toString()), jid.resource);
+      const snap = json === null ? undefined : (JSON.parse(json) as SessionSnapshot);
+      if (snap?.n === node) out.push(new RemoteSession(jid, snap, this, this.log));
+    }
+    await this.forgetRedis(node, fulls);
+    return out;
   }
 
   private async beat(): Promise<void> {
@@ -263,9 +391,9 @@ export class RedisCluster implements RemoteLink {
   // --- the directory in Redis ------------------------------------------------------------------
 
   /** Removes a node's entries from the session hashes (those another node has taken since stay). */
-  private async forgetRedis(node: string): Promise<void> {
+  private async forgetRedis(node: string, known?: string[]): Promise<void> {
     const set = this.key("nodesess", node);
-    const fulls = await this.cmd.smembers(set);
+    const fulls = known ?? await this.cmd.smembers(set);
     const m = this.cmd.multi();
     for (const full of fulls) {
       const jid = parseJid(full);

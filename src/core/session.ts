@@ -90,6 +90,8 @@ export class SessionState {
 export interface RemoteSessions {
   of(bare: string): Iterable<Session> | undefined;
   get(bare: string, resource: string): Session | undefined;
+  /** Runs fn while holding the account's cluster-wide lock, its sessions fresh from the shared directory. */
+  exclusive<T>(bare: string, fn: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -153,6 +155,15 @@ export class LocalSessions {
     const key = bare.bare.toString();
     if (this.byBare.get(key)?.has(resource) === true) return true;
     return this.remote !== undefined && this.remote.get(key, resource) !== undefined;
+  }
+
+  /**
+   * Runs fn as the only holder of the account's turn across the cluster (the offline store and its
+   * flush take turns this way on every node); on a single node, fn at once (callers serialise
+   * locally as they did).
+   */
+  exclusive<T>(bare: string, fn: () => Promise<T>): Promise<T> {
+    return this.remote === undefined ? fn() : this.remote.exclusive(bare, fn);
   }
 
   /** A local session's shared state changed (called by the stream when a shared key is set). */

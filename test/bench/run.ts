@@ -18,7 +18,8 @@ import { offline } from "./scenarios/offline.ts";
 import { oneToOne } from "./scenarios/one2one.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
 import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
-import { dropOursKeyspace, startOurs, type OursStorage } from "./servers/ours.ts";
+import { Redis } from "ioredis";
+import { dropOursKeyspace, startOurs, type OursCluster, type OursStorage } from "./servers/ours.ts";
 import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
@@ -42,6 +43,8 @@ export interface BenchOptions {
   cpuProfDir?: string;
   /** Where ours keeps its data (the embedded default unless told). */
   oursStorage?: OursStorage;
+  /** The Redis the cores row's two nodes of ours share (default: the project's, see DEFAULT_REDIS). */
+  redis?: string;
   /** Run against this server instead of starting any. */
   external?: ExternalTarget;
   log(line: string): void;
@@ -96,15 +99,17 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
     for (const [row, cell] of Object.entries(cells)) (results[row] ??= {})[name] = cell;
   };
   /** One server start for a group of scenarios (memory rows want a fresh process each). */
-  const session = async (label: string, fn: (ctx: ScenarioContext) => Promise<void>, workers = 1) => {
-    o.log(`${name}: starting for ${label}${provisioned ? "" : ` (creating ${users.length} accounts)`}`);
+  const session = async (label: string, fn: (ctx: ScenarioContext) => Promise<void>, cluster?: OursCluster) => {
+    // The nodes of a cluster on the embedded default have data folders of their own, provisioned anew.
+    const fresh = !provisioned || (cluster !== undefined && (o.oursStorage?.backend ?? "embedded") === "embedded");
+    o.log(`${name}: starting for ${label}${fresh ? ` (creating ${users.length} accounts)` : ""}`);
     const t0 = performance.now();
     const start = STARTERS[name];
-    const common = { dir, users: provisioned ? [] : users, password: PASSWORD, tls: cert, archive: o.archive };
-    const server = await (name === "ours" ? startOurs({ ...common, cpus: workers > 1 ? "0,1" : cpusOf, workers, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.oursStorage ? { storage: o.oursStorage } : {}) })
+    const common = { dir, users: fresh ? users : [], password: PASSWORD, tls: cert, archive: o.archive };
+    const server = await (name === "ours" ? startOurs({ ...common, cpus: cluster ? "0,1" : cpusOf, ...(cluster ? { cluster } : {}), ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.oursStorage ? { storage: o.oursStorage } : {}) })
       : start({ ...common, cpus: cpusOf }));
     provisioned = true;
-    if (workers === 1) info = { version: server.version, settings: server.settings };
+    if (!cluster || !info.version) info = { version: server.version, settings: server.settings };
     o.log(`${name}: ${server.version} up in ${round((performance.now() - t0) / 1000, 1)} s`);
     const ctx = context(server.target, () => server.workerPid(), size, o);
     const pid = server.workerPid();
@@ -128,7 +133,18 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
   const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
   if (rest.length > 0) await session(rest.join(", "), (ctx) => mainScenarios(ctx, rest, o, put, OFFLINE));
   if (o.scenarios.includes("cores") && name === "ours") {
-    await session("cores (2 workers)", async (ctx) => put({ "cores.login.scram": await logins(ctx, "SCRAM-SHA-1") }), 2);
+    // Two nodes of ours on both cores, one cluster on Redis: logins spread over both, and the
+    // one-to-one scenario with every pair split across them (each message crosses nodes).
+    const pairs = Math.min(o.quick ? 100 : 500, Math.floor(size / 2));
+    const redis = o.redis ?? DEFAULT_REDIS;
+    const down = await redisDown(redis);
+    if (down) put({ "cores.login.scram": { status: "failed", note: down }, "cores.one2one.throughput": { status: "failed", note: down } });
+    else {
+      await session("cores (2 nodes on Redis)", async (ctx) => {
+        put({ "cores.login.scram": await logins(ctx, "SCRAM-SHA-1") });
+        for (const [row, cell] of Object.entries(await oneToOne(ctx, pairs))) put({ [`cores.${row}`]: cell });
+      }, { nodes: 2, redis, split: pairs });
+    }
   }
   if (name === "ours" && o.oursStorage) await dropOursKeyspace(o.oursStorage);
   return { ...info, ownCpu };
@@ -245,6 +261,7 @@ options:
   --no-pin             do not pin the server to core 0 and the generator to core 1
   --storage B          where ours keeps its data: embedded (default) or cassandra (a keyspace of its own, dropped after)
   --cassandra H:P      the Cassandra node for --storage cassandra (default 127.0.0.1:$XMPPD_CASSANDRA_PORT, else 19042)
+  --redis URL          the Redis the cores row's two nodes share (default redis://127.0.0.1:$XMPPD_REDIS_PORT/0, else port 16379)
   --cpu-prof DIR       write a V8 CPU profile of ours (node --cpu-prof) into DIR
   --target HOST:PORT[:TLSPORT]  run against a server already running there (no server is started)
   --domain D           its XMPP domain (with --target; default localhost)
@@ -267,6 +284,24 @@ function external(v: { target?: string; domain?: string; users?: string; passwor
   };
 }
 
+/** The Redis of scripts/services/redis.sh. */
+const DEFAULT_REDIS = `redis://127.0.0.1:${process.env.XMPPD_REDIS_PORT ?? 16379}/0`;
+
+/** Why the cores row cannot run (Redis does not answer), or undefined. */
+async function redisDown(url: string): Promise<string | undefined> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+    return undefined;
+  } catch (e) {
+    return `no Redis at ${url} (--redis): ${(e as Error).message}`;
+  } finally {
+    r.disconnect();
+  }
+}
+
 function oursStorage(backend: string, node: string | undefined): OursStorage {
   if (backend === "embedded") return { backend };
   if (backend !== "cassandra") throw new Error(`--storage: embedded or cassandra, not '${backend}'\n\n${HELP}`);
@@ -280,7 +315,7 @@ async function main(): Promise<void> {
     options: {
       servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
       "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" },
-      target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, storage: { type: "string" }, cassandra: { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+      target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, storage: { type: "string" }, cassandra: { type: "string" }, redis: { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -303,6 +338,7 @@ async function main(): Promise<void> {
     maxSessions, pin: !values["no-pin"], archive: !values["no-archive"],
     ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
     ...(values.storage ? { oursStorage: oursStorage(values.storage, values.cassandra) } : {}),
+    ...(values.redis ? { redis: values.redis } : {}),
     ...(values.target ? { external: external(values) } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   };

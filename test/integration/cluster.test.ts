@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import cassandra from "cassandra-driver";
 import { Redis } from "ioredis";
 import { xml, type Element } from "../../src/xml/element.ts";
+import { capsHash } from "../../src/modules/disco.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
 import { serviceUp, services } from "../helpers/services.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
@@ -89,7 +90,7 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
   beforeAll(async () => {
     writeConfig();
     for (const n of Object.values(nodes)) n.port = await freePort();
-    for (const u of ["alice", "bob"]) {
+    for (const u of ["alice", "bob", "romeo", "juliet"]) {
       const r = spawnSync(process.execPath, [join(ROOT, "src/main.ts"), "-c", configFile, "adduser", `${u}@localhost`, "pw"], { cwd: dir, env: env("a"), encoding: "utf8" });
       if (r.status !== 0) throw new Error(r.stderr);
     }
@@ -141,6 +142,33 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     expect(result.getChild("query")?.getChildText("name")).toBe("bob's client");
   });
 
+  it("PEP across nodes: Bob publishes his nickname on b; Alice's +notify client on a is told, her client without caps is not", async () => {
+    const NICK = "http://jabber.org/protocol/nick";
+    const DISCO = "http://jabber.org/protocol/disco#info";
+    const identities = [{ category: "client", type: "pc", name: "caps client" }];
+    const features = [DISCO, `${NICK}+notify`];
+    const { c: phone } = await SmClient.login(nodes.a!.port, "alice", "phone", { resume: false });
+    phone.autoAck = true;
+    phone.send(xml("presence", {}, xml("c", { xmlns: "http://jabber.org/protocol/caps", hash: "sha-1", node: "https://xmppd.test/cluster", ver: capsHash(identities, features) })));
+    // XEP-0115: the server asks the client what its caps mean; the client answers.
+    const ask = await phone.next((e) => e.name === "iq" && e.attrs.type === "get" && e.getChild("query", DISCO) !== undefined, "the server's disco#info");
+    phone.send(xml("iq", { type: "result", id: ask.attrs.id, to: ask.attrs.from },
+      xml("query", { xmlns: DISCO, node: ask.getChild("query")!.attrs.node }, identities.map((i) => xml("identity", i)), features.map((f) => xml("feature", { var: f })))));
+    await sleep(300); // its +notify travels to the other nodes with its directory entry
+
+    bob.send(xml("iq", { type: "set", id: "nick1" }, xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub" },
+      xml("publish", { node: NICK }, xml("item", {}, xml("nick", { xmlns: NICK }, "Bobby"))))));
+    expect((await bob.next((e) => e.name === "iq" && e.attrs.id === "nick1", "the publish result")).attrs.type).toBe("result");
+    const isNick = (e: Element) => e.name === "message" && e.getChild("event", "http://jabber.org/protocol/pubsub#event")?.getChild("items")?.attrs.node === NICK;
+    const event = await phone.next(isNick, "the nickname event on node a");
+    expect(event.attrs.from).toBe("bob@localhost");
+    expect(event.getChild("event")!.getChild("items")!.getChild("item")!.getChildText("nick")).toBe("Bobby");
+    await sleep(300);
+    expect(alice.inbox.filter(isNick)).toEqual([]);
+    phone.send("</stream:stream>");
+    await sleep(200);
+  });
+
   it("carbons: Bob's resource on c gets copies of what his resource on b receives and sends", async () => {
     const tablet = await online("c", "bob", "tablet");
     tablet.send(xml("iq", { type: "set", id: "cb" }, xml("enable", { xmlns: "urn:xmpp:carbons:2" })));
@@ -159,6 +187,66 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     await sleep(300);
   });
 
+  it("Juliet moves from b to c while Romeo on a keeps writing: every message acked arrives once, in order; receipts and markers come back", { timeout: 60_000 }, async () => {
+    const romeo = await online("a", "romeo", "home");
+    const onB = await online("b", "juliet", "phone");
+    const n = 80;
+    const message = (i: number) => xml("message", { to: "juliet@localhost", type: "chat", id: `r${i}` },
+      xml("body", null, `r ${i}`), xml("request", { xmlns: "urn:xmpp:receipts" }), xml("markable", { xmlns: "urn:xmpp:chat-markers:0" }));
+    let onC: SmClient | undefined;
+    let readOnB: string[] = [];
+    // Romeo writes without pause; Juliet logs out of b after 20 of them, and in on c 20 later.
+    const writing = (async () => {
+      for (let i = 0; i < n; i++) {
+        romeo.send(message(i));
+        if (i === 0) {
+          // Juliet on b answers the first: a receipt and a displayed marker, from b to a.
+          await onB.next(isMessage("r 0"), "the first message on b");
+          onB.inbox.unshift(xml("message", {}, xml("body", null, "r 0")));
+          onB.send(xml("message", { to: "romeo@localhost/home", id: "rcpt0" }, xml("received", { xmlns: "urn:xmpp:receipts", id: "r0" })));
+          onB.send(xml("message", { to: "romeo@localhost", type: "chat", id: "mark0" }, xml("displayed", { xmlns: "urn:xmpp:chat-markers:0", id: "r0" })));
+        }
+        if (i === 20) {
+          // A clean logout: the last <a/> counts what the client read, then the stream ends.
+          onB.send(`<a xmlns='${SM}' h='${onB.handled}'/></stream:stream>`);
+          readOnB = onB.bodies("r ");
+        }
+        if (i === 40) void online("c", "juliet", "phone").then((c) => (onC = c));
+        await sleep(5);
+      }
+    })();
+    const received = await romeo.next((e) => e.getChild("received", "urn:xmpp:receipts")?.attrs.id === "r0", "the receipt from b");
+    expect(received.attrs.from).toBe("juliet@localhost/phone");
+    await romeo.next((e) => e.getChild("displayed", "urn:xmpp:chat-markers:0")?.attrs.id === "r0", "the marker from b");
+    await writing;
+    await sendAcked(romeo, []);
+    expect(await ackCount(romeo)).toBeGreaterThanOrEqual(n);
+    for (let t = 0; !onC && t < 100; t++) await sleep(50);
+    const c = onC!;
+    await c.next(isMessage(`r ${n - 1}`), "the last message, on c", 15_000);
+    c.inbox.push(xml("message", {}, xml("body", null, `r ${n - 1}`)));
+    const readOnC = c.bodies("r ");
+    const all = [...readOnB, ...readOnC];
+    console.info(`cluster: Juliet read ${readOnB.length} on b, ${readOnC.length} on c (${readOnC.filter((b) => Number(b.slice(2)) <= 40).length} of them from the offline store or b's unacked)`);
+    expect(all).toEqual(Array.from({ length: n }, (_, i) => `r ${i}`));
+
+    // From c, Juliet acknowledges what she got there: receipts and a marker reach Romeo on a.
+    for (const body of readOnC) c.send(xml("message", { to: "romeo@localhost/home", id: `rc-${body}` }, xml("received", { xmlns: "urn:xmpp:receipts", id: `r${body.slice(2)}` })));
+    c.send(xml("message", { to: "romeo@localhost", type: "chat", id: "mark-last" }, xml("displayed", { xmlns: "urn:xmpp:chat-markers:0", id: `r${n - 1}` })));
+    const receipts: string[] = [];
+    for (const body of readOnC) {
+      const r = await romeo.next((e) => e.getChild("received", "urn:xmpp:receipts") !== undefined, `the receipt for ${body}`);
+      expect(r.attrs.from).toBe("juliet@localhost/phone");
+      receipts.push(r.getChild("received")!.attrs.id!);
+    }
+    expect(receipts).toEqual(readOnC.map((b) => `r${b.slice(2)}`));
+    const marker = await romeo.next((e) => e.getChild("displayed", "urn:xmpp:chat-markers:0") !== undefined, "the displayed marker from c");
+    expect(marker.getChild("displayed")!.attrs.id).toBe(`r${n - 1}`);
+    romeo.send("</stream:stream>");
+    c.send("</stream:stream>");
+    await sleep(200);
+  });
+
   it("node b is killed: what Alice sends Bob meanwhile is acked, kept, and delivered in order on node c", { timeout: 60_000 }, async () => {
     const n = 10;
     await sendAcked(alice, Array.from({ length: 3 }, (_, i) => chat("bob@localhost", `before ${i}`)));
@@ -168,12 +256,21 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     await sendAcked(alice, Array.from({ length: n }, (_, i) => chat("bob@localhost", `while down ${i}`)));
     const ackedIn = Date.now() - started;
 
+    // RFC 6121 §4.6.3: a session that ends without unavailable presence has it sent on its behalf.
+    // Nodes a and c both take b for dead; one of them ends b's sessions, so Alice hears it once.
+    const isGone = (e: Element) => e.name === "presence" && e.attrs.from === "bob@localhost/phone" && e.attrs.type === "unavailable";
+    const gone = await alice.next(isGone, "Bob's unavailable presence, on his node's death", 10_000);
+    expect(gone.attrs.to).toBe("alice@localhost");
+    const goneIn = Date.now() - started;
+    await sleep(1500); // five heartbeats: time for a second, wrong one
+    expect(alice.inbox.filter(isGone)).toEqual([]);
+
     const again = await online("c", "bob", "phone");
     await again.next(isMessage(`while down ${n - 1}`), "the last one", 10_000);
     await sleep(200);
     const bodies = again.inbox.filter((e) => e.name === "message").map((e) => e.getChildText("body") ?? "");
     expect([...bodies.filter((b) => b.startsWith("while down")), `while down ${n - 1}`]).toEqual(Array.from({ length: n }, (_, i) => `while down ${i}`));
-    console.info(`cluster: node b killed; ${n} messages acked in ${ackedIn} ms while it was down, all delivered in order on node c`);
+    console.info(`cluster: node b killed; ${n} messages acked in ${ackedIn} ms while it was down, all delivered in order on node c; Alice saw Bob unavailable ${goneIn} ms after the kill`);
     again.send("</stream:stream>");
   });
 });

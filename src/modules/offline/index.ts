@@ -12,7 +12,8 @@
 // announces itself is available at once, so messages routed to it directly during its flush are
 // held (hold.ts) and written after the stored ones. A message whose targets were reckoned before
 // a resource came online, and that reaches the store after that resource's flush, is delivered
-// to it directly instead of waiting for the next login.
+// to it directly instead of waiting for the next login. In a cluster the turn is the account's
+// across the nodes (LocalSessions.exclusive: a Redis lock, src/cluster/).
 import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
@@ -62,7 +63,7 @@ export default defineModule({
       if (rule === "drop") return true;
       if (rule === "bounce" || !(await server.accounts.exists(d.to.local))) return false;
       const owner = d.to.bare.toString();
-      const targets = await turns.run(owner, () => storeOrDeliver(d, owner));
+      const targets = await turns.run(owner, () => server.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
       if (targets.length > 0) {
         await server.events.notify("message/delivered", { ...d, targets }, (e) => ctx.log.error({ err: e }, "message/delivered listener failed"));
       }
@@ -73,12 +74,21 @@ export default defineModule({
      * Within the owner's turn: stores the message, or returns the sessions that took it. When all
      * its targets are still due it is stored (their flush comes next and keeps the order); when
      * one of them has been flushed already, it is written to them all, as the router would have.
+     * In a cluster the turn is the account's across the nodes and the targets are as the shared
+     * directory has them: a resource that came online on another node and flushes there either
+     * flushed before (this message goes to it, behind its hold if its flush is still writing) or
+     * flushes after, and finds this message stored.
      */
     async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<Session[]> {
       const targets = server.router.messageTargets(d.to, false);
       if (targets.some((s) => !due.has(s))) {
-        for (const s of targets) s.send(d.stanza);
-        return targets;
+        const took: Session[] = [];
+        for (const s of targets) {
+          if (s.deliver === undefined) s.send(d.stanza);
+          else if (!(await s.deliver(d.stanza))) continue;
+          took.push(s);
+        }
+        if (took.length > 0) return took;
       }
       if (!(await queue.add(owner, d.stanza, d.from.toString()))) {
         throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
@@ -105,7 +115,7 @@ export default defineModule({
       due.delete(session);
       const owner = session.jid.bare.toString();
       const live = () => server.sessions.get(session.jid) === session;
-      const left = await turns.run(owner, async () => {
+      const left = await turns.run(owner, () => server.sessions.exclusive(owner, async () => {
         let held: Element[] = [];
         try {
           if (isAvailable(session) && session.priority >= 0) {
@@ -120,7 +130,7 @@ export default defineModule({
           held = held.slice(i);
         }
         return held;
-      });
+      }));
       await undelivered(session, left);
     }
 

@@ -13,6 +13,18 @@ export interface Caps { readonly node: string; readonly ver: string; readonly ha
 
 /** The features of a session's client, and the ver they were read for. */
 export const CLIENT_FEATURES = sessionKey<{ ver: string; features: ReadonlySet<string> }>("pep.caps");
+/**
+ * The nodes a session's client wants notifications of (its NODE+notify features), shared with the
+ * other nodes of a cluster: a publisher's node reads it from a contact's session on another node.
+ */
+export const NOTIFY_NODES = sessionKey<string[]>("pep.notify", { shared: true });
+
+/** The nodes named by the client's NODE+notify features. */
+export function notifyNodes(features: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const f of features) if (f.endsWith("+notify")) out.push(f.slice(0, -"+notify".length));
+  return out;
+}
 
 /** The <c xmlns='http://jabber.org/protocol/caps'/> of a presence, when it has a usable one. */
 export function parseCaps(presence: Element): Caps | undefined {

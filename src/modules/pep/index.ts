@@ -12,7 +12,7 @@ import { ROSTER } from "../roster/service.ts";
 import type { NodeConfig } from "../pubsub/config.ts";
 import { PUBSUB } from "../pubsub/ns.ts";
 import { NodeStore, type StoredItem } from "../pubsub/store.ts";
-import { CapsCache, CLIENT_FEATURES, infoRequest, parseCaps } from "./caps.ts";
+import { CapsCache, CLIENT_FEATURES, infoRequest, notifyNodes, NOTIFY_NODES, parseCaps } from "./caps.ts";
 import { sendLastItems, type PepEnv } from "./notify.ts";
 import { PEP, PepService } from "./service.ts";
 
@@ -69,6 +69,7 @@ export default defineModule({
         const features = await caps.features(session, c);
         if (!isAvailable(session)) return;
         session.set(CLIENT_FEATURES, { ver: c.ver, features });
+        session.set(NOTIFY_NODES, notifyNodes(features));
         await sendLastItems(env, session);
       })().catch((err: unknown) => session.log.error({ err }, "pep: last items not sent"));
     }, "late");

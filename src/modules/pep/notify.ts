@@ -15,7 +15,7 @@ import type { NodeConfig } from "../pubsub/config.ts";
 import { eventMessage, itemElement } from "../pubsub/engine.ts";
 import { pubsubError } from "../pubsub/ns.ts";
 import type { NodeStore } from "../pubsub/store.ts";
-import { CLIENT_FEATURES } from "./caps.ts";
+import { CLIENT_FEATURES, NOTIFY_NODES } from "./caps.ts";
 
 export interface PepEnv {
   readonly server: ServerApi;
@@ -48,7 +48,10 @@ export async function readError(env: PepEnv, owner: JID, config: NodeConfig, req
 }
 
 function wants(s: Session, node: string): boolean {
-  return isAvailable(s) && (s.get(CLIENT_FEATURES)?.features.has(`${node}+notify`) ?? false);
+  if (!isAvailable(s)) return false;
+  // A session of this node has its client's features; one of another cluster node, the shared list.
+  const local = s.get(CLIENT_FEATURES);
+  return local !== undefined ? local.features.has(`${node}+notify`) : (s.get(NOTIFY_NODES)?.includes(node) ?? false);
 }
 
 /** The sessions (full JIDs) a notification about the node goes to (see the file's head). */

@@ -18,6 +18,13 @@ export interface Target {
   domain: string;
   /** The MUC service (XEP-0045), e.g. conference.<domain>. */
   mucDomain: string;
+  /** Several nodes of one cluster (ours, the cores row): the plain port account number `index` logs in on. */
+  portFor?: (index: number) => number;
+}
+
+/** The target as account number `index` reaches it (its node's port, in a cluster). */
+export function targetFor(target: Target, index: number): Target {
+  return target.portFor === undefined ? target : { ...target, port: target.portFor(index) };
 }
 
 export type Security = "plain" | "starttls" | "tls";

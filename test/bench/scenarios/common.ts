@@ -1,6 +1,6 @@
 // What every scenario gets: the target, the account pool, the server's PID for RSS and CPU, and
 // helpers to log many sessions in and to report a cell of the table.
-import { Conn, type LoginOptions, type Mechanism, type Security, type Target } from "../lib/conn.ts";
+import { Conn, targetFor, type LoginOptions, type Mechanism, type Security, type Target } from "../lib/conn.ts";
 import { cpuSeconds } from "../lib/proc.ts";
 import { pool } from "../lib/stats.ts";
 
@@ -54,7 +54,7 @@ export async function loginMany(ctx: ScenarioContext, from: number, n: number, o
       user: ctx.user(i), password: ctx.password, resource: o.resource ?? "bench", mechanism: o.mechanism ?? "SCRAM-SHA-1",
       security: o.security ?? "plain", presence: o.presence ?? true, localAddress: sourceAddress(i),
     };
-    conns[k] = await Conn.login(ctx.target, opts);
+    conns[k] = await Conn.login(targetFor(ctx.target, i), opts);
   });
   return conns;
 }

@@ -2,14 +2,14 @@
 // PLAIN), restart the stream and bind, then close; logins completed per second over the run.
 // Every login must succeed. The accounts are warmed first so that the generator's SCRAM keys
 // are cached (a client computes Hi() once per salt, like a real one).
-import { Conn, type Mechanism, type Security } from "../lib/conn.ts";
+import { Conn, targetFor, type Mechanism, type Security } from "../lib/conn.ts";
 import { percentile, pool, round } from "../lib/stats.ts";
 import { failed, ok, type Cell, type ScenarioContext, withCpu } from "./common.ts";
 
 export async function logins(ctx: ScenarioContext, mechanism: Mechanism, security: Security = "plain", concurrency = 200): Promise<Cell> {
   const accounts = Math.min(ctx.poolSize, 400);
   const seconds = ctx.quick ? 3 : 15;
-  const login = (k: number) => Conn.login(ctx.target, {
+  const login = (k: number) => Conn.login(targetFor(ctx.target, k % accounts), {
     // Each closed connection leaves a TIME_WAIT port on the client side: spreading them over 16
     // source addresses keeps connect() from searching a crowded port range.
     user: ctx.user(k % accounts), password: ctx.password, resource: `l${k}`, mechanism, security, localAddress: `127.0.0.${1 + (k % 16)}`,

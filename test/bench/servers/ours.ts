@@ -1,11 +1,15 @@
 // xmppd on its embedded default (SQLite in a scratch folder), or on a Cassandra cluster
 // (`--storage cassandra`: a keyspace of its own, dropped after the run), started as
-// `node src/main.ts start` pinned to one core. Accounts are written through the storage API before start with one SCRAM
+// `node src/main.ts start` pinned to one core. With `cluster`, N such processes (nodes) share the
+// cores, each on its own ports and data folder, joined through Redis (src/cluster/): the target's
+// portFor sends account i to node (i + floor(i / split)) % N, so that with two nodes consecutive
+// accounts alternate (logins spread) and pairs (i, i + split) are on different nodes (chat crosses). Accounts are written through the storage API before start with one SCRAM
 // derivation shared by all (the CLI derives both hashes per account, 4096 iterations each, which
 // is minutes for 100k accounts and measures nothing the benchmark is about).
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cassandra from "cassandra-driver";
+import { Redis } from "ioredis";
 import type { AccountRecord } from "../../../src/core/accounts.ts";
 import { loadConfig } from "../../../src/core/config.ts";
 import { openStorage, storageReady } from "../../../src/storage/open.ts";
@@ -62,7 +66,11 @@ export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
   }
 }
 
-export async function startOurs(o: ServerOptions & { workers?: number; heapSignal?: boolean; storage?: OursStorage }): Promise<RunningServer> {
+/** Several nodes on one Redis: how many, the Redis URL, and the account index where the second node's accounts start. */
+export interface OursCluster { nodes: number; redis: string; split: number }
+
+export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage }): Promise<RunningServer> {
+  if (o.cluster) return startNodes(o, o.cluster);
   const dataDir = join(o.dir, "data");
   const storage = o.storage ?? { backend: "embedded" };
   const port = await freePort();
@@ -70,29 +78,88 @@ export async function startOurs(o: ServerOptions & { workers?: number; heapSigna
   const cfg = join(o.dir, "xmppd.json");
   writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage), null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
-  const workers = o.workers ?? 1;
   const nodeArgs = ["--max-old-space-size=16384"];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
   // `kill -USR2 <pid>` then writes a heap snapshot into the scratch folder (test/bench/heap.ts reads them).
   if (o.heapSignal) nodeArgs.push("--heapsnapshot-signal=SIGUSR2");
   // Diagnosis, e.g. BENCH_SERVER_NODE_FLAGS=--trace-gc (its output goes to xmppd.log; BENCH_KEEP=1 keeps it).
   nodeArgs.push(...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean));
-  const script = workers > 1 ? [join(root, "test/bench/servers/cluster.ts"), String(workers), cfg] : [join(root, "src/main.ts"), "-c", cfg, "start"];
+  const script = [join(root, "src/main.ts"), "-c", cfg, "start"];
   const p = spawnPinned(o.cpus, process.execPath, [...nodeArgs, ...script], { cwd: o.dir, logFile: join(o.dir, "xmppd.log") });
   let alive = true;
   void p.exited.then(() => (alive = false));
   await waitPort("127.0.0.1", port, 60_000, () => alive);
-  const pkg = JSON.parse((await import("node:fs")).readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
   return {
     target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain: DOMAIN, mucDomain: `conference.${DOMAIN}` },
     version: `xmppd ${pkg.version} (node ${process.version})`,
     settings: [
       `${storage.backend === "cassandra" ? `Cassandra at ${storage.contactPoint}, keyspace ${storage.keyspace} (replication 1, LOCAL_QUORUM)` : `embedded SQLite (synchronous=FULL) in ${o.dir}`}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
       "c2s.requireTls false; limits.bytesPerSecond 0 (lifted); auth.failuresPerMinute 1e6; registration on",
-      workers > 1 ? `${workers} worker processes sharing the port (node:cluster), cores ${o.cpus}` : `one process, taskset -c ${o.cpus}`,
+      `one process, taskset -c ${o.cpus}`,
       "modules as shipped: offline store (XEP-0160), archive (XEP-0313, retention 30 days), carbons, stream management, MUC, PEP",
     ],
     workerPid: () => p.pid,
     stop: () => stopPids([p.pid], p.exited, 60_000),
+  };
+}
+
+/**
+ * `c.nodes` processes of ours on the cores `o.cpus`, one Redis cluster (a key prefix of their own,
+ * removed after), each with its own ports; on the embedded default each has its own data folder,
+ * provisioned with the same accounts (chat between full JIDs shares nothing else), on Cassandra
+ * they share the keyspace. The measured process (workerPid) is the first node.
+ */
+async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursCluster): Promise<RunningServer> {
+  const storage = o.storage ?? { backend: "embedded" };
+  const prefix = `bench-${process.pid}-${Date.now().toString(36)}:`;
+  const nodes: { port: number; tlsPort: number; p: ReturnType<typeof spawnPinned> }[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => stopPids([n.p.pid], n.p.exited, 60_000)));
+    const redis = new Redis(c.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  try {
+    for (let k = 0; k < c.nodes; k++) {
+      const port = await freePort();
+      const tlsPort = await freePort();
+      const dir = join(o.dir, `node${k}`);
+      mkdirSync(dir, { recursive: true });
+      const cfg = join(dir, "xmppd.json");
+      writeFileSync(cfg, JSON.stringify({
+        ...oursConfig(join(dir, "data"), port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage),
+        cluster: { redis: c.redis, node: `bench${k}`, prefix },
+      }, null, 2));
+      // Each embedded node has its accounts; a shared Cassandra keyspace needs them once.
+      if (o.users.length && (k === 0 || storage.backend === "embedded")) await provisionOurs(cfg, o.users, o.password);
+      const p = spawnPinned(o.cpus, process.execPath, ["--max-old-space-size=16384", join(root, "src/main.ts"), "-c", cfg, "start"], { cwd: dir, logFile: join(dir, "xmppd.log") });
+      nodes.push({ port, tlsPort, p });
+      let alive = true;
+      void p.exited.then(() => (alive = false));
+      await waitPort("127.0.0.1", port, 60_000, () => alive);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  const first = nodes[0]!;
+  return {
+    target: {
+      name: "ours", host: "127.0.0.1", port: first.port, tlsPort: first.tlsPort, domain: DOMAIN, mucDomain: `conference.${DOMAIN}`,
+      portFor: (i) => nodes[(i + Math.floor(i / c.split)) % nodes.length]!.port,
+    },
+    version: `xmppd ${pkg.version} (node ${process.version})`,
+    settings: [
+      `${c.nodes} nodes (processes) on Redis ${c.redis}, cores ${o.cpus}; ${storage.backend === "cassandra" ? `Cassandra keyspace ${storage.keyspace}, shared` : "embedded SQLite, one per node"}`,
+    ],
+    workerPid: () => first.p.pid,
+    stop,
   };
 }
