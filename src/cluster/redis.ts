@@ -45,9 +45,14 @@ type DirEvent =
   | { k: "hb"; n: string }
   | { k: "reset"; n: string };
 
+/** How long a message for a closing session waits for its close to finish, at most. */
+const CLOSE_WAIT_MS = 30_000;
+
 type RouteEvent =
   | { k: "s"; n: string; f: string; x: string; id?: string }
   | { k: "a"; id: string; ok: boolean }
+  /** "Still working on it": the target session is closing and re-routing what it never acked first. */
+  | { k: "w"; id: string }
   | { k: "c"; f: string; e?: string; t?: string };
 
 /** Deletes a hash field only if the node named in its snapshot is the given one. */
@@ -67,7 +72,7 @@ export class RedisCluster implements RemoteLink {
   private readonly sub: Redis;
   private readonly sessions: LocalSessions;
   private readonly log: Logger;
-  private readonly pending = new Map<string, (ok: boolean) => void>();
+  private readonly pending = new Map<string, { settle(ok: boolean): void; hold(): void }>();
   private readonly lastSeen = new Map<string, number>();
   private readonly dead = new Set<string>();
   /** Dead nodes whose entries nobody has claimed yet, as far as this node knows. */
@@ -115,7 +120,7 @@ export class RedisCluster implements RemoteLink {
     await this.forgetRedis(this.node);
     await this.cmd.del(this.key("node", this.node));
     await this.cmd.publish(this.key("dir"), JSON.stringify({ k: "reset", n: this.node } satisfies DirEvent));
-    for (const resolve of this.pending.values()) resolve(false);
+    for (const p of this.pending.values()) p.settle(false);
     this.pending.clear();
     this.sub.disconnect();
     await this.cmd.quit();
@@ -178,11 +183,17 @@ export class RedisCluster implements RemoteLink {
         if (!ok) this.directory.drop(session);
         resolve(ok);
       };
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.nodeDown(node, `no ack in ${this.opts.ackTimeout} ms`);
         settle(false);
-      }, this.opts.ackTimeout);
-      this.pending.set(id, settle);
+      };
+      let timer = setTimeout(expire, this.opts.ackTimeout);
+      // The other node said it is still at it: its answer may take another ackTimeout.
+      const hold = () => {
+        clearTimeout(timer);
+        timer = setTimeout(expire, this.opts.ackTimeout);
+      };
+      this.pending.set(id, { settle, hold });
       this.cmd.publish(channel, JSON.stringify(event)).then((n) => {
         if (n !== 0) return;
         this.nodeDown(node, "no subscriber");
@@ -234,7 +245,11 @@ export class RedisCluster implements RemoteLink {
 
   private onRoute(e: RouteEvent): void {
     if (e.k === "a") {
-      this.pending.get(e.id)?.(e.ok);
+      this.pending.get(e.id)?.settle(e.ok);
+      return;
+    }
+    if (e.k === "w") {
+      this.pending.get(e.id)?.hold();
       return;
     }
     const jid = parseJid(e.f);
@@ -245,8 +260,17 @@ export class RedisCluster implements RemoteLink {
     }
     if (!session && e.id !== undefined && this.publishedFull.has(e.f)) {
       // The session is closing: what it never acked is being re-routed (offline, another
-      // resource). "Gone" is said after that, so that this newer message is stored behind them.
-      void this.afterClose(e.f).then(() => this.onRoute(e));
+      // resource). "Gone" is said after that, so that this newer message is stored behind them;
+      // meanwhile the sender hears every half ack timeout that the answer is coming.
+      const sender = this.key("route", e.n);
+      const wait = JSON.stringify({ k: "w", id: e.id } satisfies RouteEvent);
+      const holding = () => void this.cmd.publish(sender, wait).catch(() => undefined);
+      holding();
+      const keep = setInterval(holding, this.opts.ackTimeout / 2).unref();
+      void this.afterClose(e.f).then(() => {
+        clearInterval(keep);
+        this.onRoute(e);
+      });
       return;
     }
     const stanza = session && parseStored(e.x);
@@ -257,13 +281,13 @@ export class RedisCluster implements RemoteLink {
     }
   }
 
-  /** Resolves once the closing session of `full` is withdrawn, or after half the ack timeout (the sender waits no longer). */
+  /** Resolves once the closing session of `full` is withdrawn, or after CLOSE_WAIT_MS at most (a close that never ends). */
   private afterClose(full: string): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.publishedFull.delete(full);
         resolve();
-      }, this.opts.ackTimeout / 2);
+      }, CLOSE_WAIT_MS).unref();
       let list = this.closing.get(full);
       if (!list) this.closing.set(full, (list = []));
       list.push(() => {
