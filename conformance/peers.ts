@@ -5,10 +5,11 @@
 // accounts through XEP-0133 as it does for xmppd. Writes results/peer-<server>.json, which
 // `node conformance/run.ts --report` shows in RESULTS.md.
 //
-//   node conformance/peers.ts [prosody] [ejabberd]
+//   node conformance/peers.ts [prosody] [ejabberd] [--only Class,Class.method]   (--only: printed, nothing written)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
+import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { ADMIN, DOMAIN, freePort } from "./lib/server.ts";
 import { build, runSinttest } from "./lib/smack.ts";
@@ -199,7 +200,8 @@ modules:
 const PEERS: Record<string, () => Promise<Peer>> = { prosody, ejabberd };
 
 async function main(): Promise<number> {
-  const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(PEERS);
+  const { values, positionals } = parseArgs({ options: { only: { type: "string" } }, allowPositionals: true });
+  const names = positionals.length ? positionals : Object.keys(PEERS);
   mkdirSync(logs, { recursive: true });
   mkdirSync(join(dir, "results"), { recursive: true });
   const classpath = build();
@@ -220,7 +222,7 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     try {
       await runSinttest({
-        classpath, port: peer.port, securityMode: "disabled", admin: ADMIN, replyTimeoutMs: 5000, exclusions: ex,
+        classpath, port: peer.port, securityMode: "disabled", admin: ADMIN, replyTimeoutMs: 5000, exclusions: ex, only: values.only,
         resultsFile, logFile: join(logs, `peer-${name}-sinttest.log`),
       });
     } finally {
@@ -232,6 +234,11 @@ async function main(): Promise<number> {
       continue;
     }
     const run = readRun(JSON.parse(readFileSync(resultsFile, "utf8")) as RunnerJson, ex, `${peer.version} (plain, same selection)`, (Date.now() - t0) / 1000, "admin commands (XEP-0133)");
+    if (values.only) {
+      // A look at some tests (run.ts's --only): printed, nothing written.
+      for (const [id, t] of Object.entries(run.tests)) if (t.result !== "excluded") console.log(`peer ${name}: ${t.result.padEnd(10)} ${id}${t.reason ? `: ${t.reason}` : ""}`);
+      continue;
+    }
     writeFileSync(join(dir, "results", `peer-${name}.json`), formatRun(run));
     const c = Object.values(run.tests).reduce((a, t) => ((a[t.result] = (a[t.result] ?? 0) + 1), a), {} as Record<string, number>);
     console.log(`peer ${name}: ${c.passed ?? 0} passed, ${c.failed ?? 0} failed, ${c.impossible ?? 0} impossible, ${c.excluded ?? 0} excluded${run.aborted ? ` (stopped part way: ${run.aborted})` : ""}`);

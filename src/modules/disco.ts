@@ -1,11 +1,31 @@
 // XEP-0030: Service Discovery for the server and for accounts, with the server's XEP-0115
 // capabilities hash offered as a stream feature (XEP-0115 §6.3) so clients can cache our features.
-// Other modules add nodes of the server (ModuleContext.hostNode), e.g. the ad-hoc command list.
+// Other modules add nodes of the server (ModuleContext.hostNode), e.g. the ad-hoc command list,
+// and one module may answer for the nodes of accounts (ACCOUNT_NODES: PEP's).
 import { createHash } from "node:crypto";
 import { clone, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
-import { defineModule, type DiscoNode, type DiscoRegistry, type Identity } from "../core/module.ts";
+import type { JID } from "../xml/jid.ts";
+import { defineModule, serviceKey, type DiscoItem, type DiscoNode, type DiscoRegistry, type Identity } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
+
+/**
+ * The nodes of an account's bare JID (XEP-0030 §3.2, §4.2), for one requester: XEP-0060 §5.2-5.5
+ * on PEP's nodes. Each answer throws a StanzaError (item-not-found, or the access model's error)
+ * for a node the requester may not see.
+ */
+export interface AccountNodes {
+  info(owner: JID, node: string, requester: JID): Promise<{ identities: Identity[]; features: string[] }>;
+  /** The account's nodes the requester may see (no node), or a node's items. */
+  items(owner: JID, node: string | undefined, requester: JID): Promise<DiscoItem[]>;
+}
+
+/** Where the module that owns accounts' nodes registers them (one at a time). */
+export interface AccountDisco {
+  setNodes(nodes: AccountNodes): () => void;
+}
+
+export const ACCOUNT_DISCO = serviceKey<AccountDisco>("disco.account");
 
 export const CAPS_NODE = "https://xmppd.dev/caps";
 
@@ -74,17 +94,33 @@ export default defineModule({
       },
     });
     // Accounts: the router has already checked that the account exists.
+    let accountNodes: AccountNodes | undefined;
+    ctx.provide(ACCOUNT_DISCO, {
+      setNodes: (nodes) => {
+        accountNodes = nodes;
+        return () => {
+          if (accountNodes === nodes) accountNodes = undefined;
+        };
+      },
+    });
     ctx.iq("account", NS.discoInfo, "query", {
-      get: ({ payload }) => {
-        if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
+      get: async ({ payload, from, to }) => {
+        const node = payload.attrs.node;
+        if (node !== undefined) {
+          if (!accountNodes) throw new StanzaError("item-not-found");
+          const info = await accountNodes.info(to.bare, node, from);
+          return infoQuery(info.identities, info.features, [], node);
+        }
         const features = new Set([NS.discoInfo, NS.discoItems, ...disco.accountFeatures.keys()]);
         return infoQuery([{ category: "account", type: "registered" }, ...disco.accountIdentities], features, []);
       },
     });
     ctx.iq("account", NS.discoItems, "query", {
-      get: ({ payload }) => {
-        if (payload.attrs.node !== undefined) throw new StanzaError("item-not-found");
-        return xml("query", { xmlns: NS.discoItems });
+      get: async ({ payload, from, to }) => {
+        const node = payload.attrs.node;
+        if (!accountNodes && node !== undefined) throw new StanzaError("item-not-found");
+        const items = accountNodes ? await accountNodes.items(to.bare, node, from) : [];
+        return xml("query", { xmlns: NS.discoItems, node }, items.map((i) => xml("item", { jid: i.jid, node: i.node, name: i.name })));
       },
     });
     ctx.fold("stream/features", (v) => {

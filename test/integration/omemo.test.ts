@@ -5,7 +5,7 @@
 // max_items=max). Both are published with publish-options pubsub#access_model=open, so that a
 // stranger (a MUC occupant, a new contact) can fetch the bundles; the server stores them as opaque XML.
 import { describe, expect, it } from "vitest";
-import { xml } from "../../src/xml/element.ts";
+import { xml, type Element } from "../../src/xml/element.ts";
 import { accounts, errorOf, given } from "../helpers/im.ts";
 import { ok, pepFixture, configure, isEvent, items, itemsOf, publish, publishOptions, pubsubCondition } from "../helpers/pep.ts";
 
@@ -28,6 +28,7 @@ const bundle2 = (n: string) => xml("bundle", { xmlns: OMEMO2 },
   xml("prekeys", null, ["1", "2"].map((id) => xml("pk", { id }, `p${id}k=`))));
 
 const fixture = pepFixture({}, true);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const client = (user: string, resource: string, notify: string[] = []) => fixture.client(user, resource, notify);
 
 describe("legacy OMEMO (eu.siacs.conversations.axolotl), as Conversations does it", () => {
@@ -115,5 +116,52 @@ describe("OMEMO 2 (urn:xmpp:omemo:2), as XEP-0384 §5.3 shows it", () => {
     // The bundles node with a different max_items: the XEP says the publication fails (and the client reconfigures).
     const refused = await d1.ask(publish(BUNDLES, bundle2("x"), "31415", publishOptions({ "pubsub#max_items": "1", ...OPEN })));
     expect([errorOf(refused), pubsubCondition(refused)]).toEqual(["conflict", "precondition-not-met"]);
+  });
+});
+
+describe("Smack's OMEMO (smack-omemo 4.5), the stanzas its integration tests exchange", () => {
+  const MAM = "urn:xmpp:mam:2";
+  const encrypted = (payload: boolean) => xml("encrypted", { xmlns: AXOLOTL },
+    xml("header", { sid: "1116348017" }, xml("key", { rid: "598751937", prekey: "true" }, "MwgOEiEFosLmHdd="), xml("iv", null, "LWsLA+v+Aaiihp2l")),
+    payload && xml("payload", null, "8oclfq/NroopXitFaNAJ/Yiqej+dqrj5T90pmIrJIIuO2wU="));
+  // OmemoMessage.Sent.buildMessage: a chat message with the payload, a fallback body, <store/> and EME.
+  const message = (to: string, id: string) => xml("message", { to, id, type: "chat" }, encrypted(true),
+    xml("body", null, "I sent you an OMEMO encrypted message but your client doesn't seem to support that."),
+    xml("store", { xmlns: "urn:xmpp:hints" }), xml("encryption", { xmlns: "urn:xmpp:eme:0", namespace: AXOLOTL, name: "OMEMO" }));
+  // OmemoService.sendRatchetUpdate (completing a session): no type, no body, no hint, a key and no payload.
+  const ratchetUpdate = (to: string, id: string) => xml("message", { to, id }, encrypted(false));
+  const withId = (id: string) => (el: Element) => el.name === "message" && el.attrs.id === id;
+
+  it("Bob finds Alice's device list node (disco#info), gets her message and her key transports online and offline; his archive keeps only the message", async () => {
+    const [alice, bob] = (await accounts(fixture.server, "alice", "bob")) as [string, string];
+    await given(fixture.server, alice, bob, "both");
+    await given(fixture.server, bob, alice, "both");
+    const a = await client(alice, "smack-a", [DEVICELIST]);
+    let b = await client(bob, "smack-b", [DEVICELIST]);
+    ok(await a.ask(publish(DEVICELIST, legacyList("1116348017"), "current")));
+
+    // PubSubManager.getNode: the node's identity before its items (OmemoService.fetchDeviceList).
+    const info = ok(await b.ask(xml("iq", { type: "get", to: `${alice}@localhost` }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info", node: DEVICELIST }))));
+    expect(info.getChild("query")!.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toEqual(["pubsub/leaf"]);
+
+    a.send(message(`${bob}@localhost`, "m1"));
+    expect((await b.next(withId("m1"), "the message")).getChild("encrypted", AXOLOTL)!.getChild("payload")).toBeDefined();
+    a.send(ratchetUpdate(`${bob}@localhost`, "k1"));
+    expect((await b.next(withId("k1"), "the key transport")).getChild("encrypted", AXOLOTL)!.getChild("header")).toBeDefined();
+
+    await b.stop();
+    a.send(ratchetUpdate(`${bob}@localhost`, "k2"));
+    await sleep(200);
+    b = await client(bob, "smack-b2", [DEVICELIST]);
+    expect((await b.next(withId("k2"), "the key transport stored offline")).getChild("delay", "urn:xmpp:delay")).toBeDefined();
+
+    const queryid = "omemo-with-alice";
+    const form = xml("x", { xmlns: "jabber:x:data", type: "submit" },
+      xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", null, MAM)),
+      xml("field", { var: "with" }, xml("value", null, `${alice}@localhost`)));
+    ok(await b.ask(xml("iq", { type: "set" }, xml("query", { xmlns: MAM, queryid }, form))));
+    const archived = b.inbox.filter((m) => m.getChild("result", MAM)?.attrs.queryid === queryid)
+      .map((r) => r.getChild("result", MAM)!.getChild("forwarded")!.getChild("message")!.attrs.id);
+    expect(archived).toEqual(["m1"]);
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, given, type Im } from "../helpers/im.ts";
-import { capsClient, configure, EVENT, isEvent, items, itemsOf, owner, OWNER, publish, publishOptions, PUBSUB, pubsubCondition, retract } from "../helpers/pep.ts";
+import { capsClient, configure, EVENT, submit, isEvent, items, itemsOf, owner, OWNER, publish, publishOptions, PUBSUB, pubsubCondition, retract } from "../helpers/pep.ts";
 import { removeAccount } from "../../src/modules/removal.ts";
 import { parseJid } from "../../src/xml/jid.ts";
 
@@ -70,6 +70,52 @@ describe("discovery (XEP-0163 §6)", () => {
     expect(q.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toEqual(expect.arrayContaining(["server/im", "pubsub/pep"]));
     const features = q.getChildren("feature").map((f) => f.attrs.var);
     for (const f of [PUBSUB, `${PUBSUB}#publish`, `${PUBSUB}#publish-options`, `${PUBSUB}#access-open`, `${PUBSUB}#access-whitelist`]) expect(features).toContain(f);
+  });
+});
+
+describe("the nodes of an account (XEP-0060 §5.2-5.5 on the bare JID)", () => {
+  const INFO = "http://jabber.org/protocol/disco#info";
+  const ITEMS = "http://jabber.org/protocol/disco#items";
+  const info = (node: string, to?: string) => xml("iq", { type: "get", to }, xml("query", { xmlns: INFO, node }));
+  const discoItems = (to: string, node?: string) => xml("iq", { type: "get", to }, xml("query", { xmlns: ITEMS, node }));
+
+  it("a contact sees a node as pubsub/leaf (Smack asks before it reads an OMEMO device list), its items and the nodes it may read", async () => {
+    const { romeo, juliet } = await cast();
+    const r = await client(romeo, "orchard");
+    const j = await client(juliet, "balcony");
+    const bare = `${romeo}@localhost`;
+    ok(await r.ask(publish(TUNE, tune("Roundabout"), "t1")));
+    ok(await r.ask(xml("iq", { type: "set" }, xml("pubsub", { xmlns: PUBSUB }, xml("create", { node: MOOD }),
+      xml("configure", null, submit("http://jabber.org/protocol/pubsub#node_config", { "pubsub#access_model": "whitelist" }))))));
+
+    const q = ok(await j.ask(info(TUNE, bare))).getChild("query", INFO)!;
+    expect(q.attrs.node).toBe(TUNE);
+    expect(q.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toEqual(["pubsub/leaf"]);
+    expect(q.getChildren("feature").map((f) => f.attrs.var)).toContain(PUBSUB);
+    // His own client asks without a 'to' (RFC 6120 §10.3.3: his bare JID).
+    expect(ok(await r.ask(info(MOOD))).getChild("query", INFO)!.getChild("identity")!.attrs.type).toBe("leaf");
+
+    const listed = ok(await j.ask(discoItems(bare))).getChild("query", ITEMS)!.getChildren("item");
+    expect(listed.map((i) => [i.attrs.jid, i.attrs.node])).toEqual([[bare, TUNE]]);
+    const own = ok(await r.ask(discoItems(bare))).getChild("query", ITEMS)!.getChildren("item").map((i) => i.attrs.node);
+    expect(own.sort()).toEqual([MOOD, TUNE].sort());
+    const ids = ok(await j.ask(discoItems(bare, TUNE))).getChild("query", ITEMS)!;
+    expect([ids.attrs.node, ...ids.getChildren("item").map((i) => i.attrs.name)]).toEqual([TUNE, "t1"]);
+  });
+
+  it("a node that does not exist is item-not-found; one the access model closes gets the model's error", async () => {
+    const { romeo, juliet, benvolio } = await cast();
+    const r = await client(romeo, "orchard");
+    const j = await client(juliet, "balcony");
+    const b = await client(benvolio, "street");
+    const bare = `${romeo}@localhost`;
+    ok(await r.ask(publish(TUNE, tune("Siberian Khatru"), "t2")));
+    expect(errorOf(await j.ask(info("urn:nothing:here", bare)))).toBe("item-not-found");
+    expect(errorOf(await j.ask(discoItems(bare, "urn:nothing:here")))).toBe("item-not-found");
+    const denied = await b.ask(info(TUNE, bare));
+    expect([errorOf(denied), pubsubCondition(denied)]).toEqual(["not-authorized", "presence-subscription-required"]);
+    expect(errorOf(await b.ask(discoItems(bare, TUNE)))).toBe("not-authorized");
+    expect(ok(await b.ask(discoItems(bare))).getChild("query", ITEMS)!.getChildren("item").map((i) => i.attrs.node)).not.toContain(TUNE);
   });
 });
 

@@ -8,6 +8,7 @@
 import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { isAvailable } from "../../core/session.ts";
+import { ACCOUNT_DISCO } from "../disco.ts";
 import { ROSTER } from "../roster/service.ts";
 import type { NodeConfig } from "../pubsub/config.ts";
 import { PUBSUB } from "../pubsub/ns.ts";
@@ -56,6 +57,7 @@ export default defineModule({
     ctx.feature(PUBSUB.main);
     for (const f of FEATURES) ctx.feature(`${PUBSUB.main}#${f}`);
     ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });
+    ctx.onUnload(ctx.use(ACCOUNT_DISCO).setNodes(service.disco));
     ctx.iq("account", PUBSUB.owner, "pubsub", { get: service.ownerGet, set: service.ownerSet });
 
     // XEP-0163 §4.2-4.3: a client's caps say which nodes it wants; when they change (or at its

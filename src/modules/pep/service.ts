@@ -12,6 +12,9 @@ import { DEFAULT_CONFIG } from "../pubsub/config.ts";
 import { NodeEngine, type NodeHost } from "../pubsub/engine.ts";
 import { unsupported } from "../pubsub/ns.ts";
 import { parseOwner, parsePubsub } from "../pubsub/parse.ts";
+import { NS } from "../../xml/ns.ts";
+import type { AccountNodes } from "../disco.ts";
+import { PUBSUB } from "../pubsub/ns.ts";
 import { readError, recipients, type PepEnv } from "./notify.ts";
 
 export interface PepLimits {
@@ -83,6 +86,36 @@ export class PepService {
       return () => set.delete(fn);
     },
   };
+
+  /**
+   * XEP-0060 §5.2-5.5 on the account's bare JID: its nodes, a node's identity (pubsub/leaf, which
+   * clients such as Smack's PubSubManager.getNode ask before they fetch a contact's OMEMO device
+   * list) and its item ids, each only to a requester the node's access model lets read it; to
+   * anyone else the node is item-not-found or the model's error, as for its items.
+   */
+  readonly disco: AccountNodes = {
+    info: async (owner, node, requester) => {
+      await this.readable(owner, node, requester);
+      return { identities: [{ category: "pubsub", type: "leaf" }], features: [NS.discoInfo, NS.discoItems, PUBSUB.main] };
+    },
+    items: async (owner, node, requester) => {
+      const key = owner.toString();
+      if (node !== undefined) {
+        await this.readable(owner, node, requester);
+        return (await this.env.store.list(key, node)).map((i) => ({ jid: key, name: i.id }));
+      }
+      const out = [];
+      for (const [n, config] of await this.env.store.all(key)) {
+        if (!(await readError(this.env, owner, config, requester))) out.push({ jid: key, node: n, name: config.title || undefined });
+      }
+      return out;
+    },
+  };
+
+  private async readable(owner: JID, node: string, requester: JID): Promise<void> {
+    const error = await readError(this.env, owner, await this.engine.existing(owner, node), requester);
+    if (error) throw error;
+  }
 
   get = (req: IqRequest): Promise<Element> => {
     const r = parsePubsub(req.payload, "get");
