@@ -76,7 +76,9 @@ export class Router {
   bounce(stanza: Element, err: StanzaError, origin?: Session): void {
     const reply = errorReply(stanza, err);
     if (!reply) return;
-    if (!reply.attrs.from) reply.attrs.from = this.domain.toString();
+    // A stanza without 'to' was for the sender's own account (RFC 6120 §10.3.3): its error, like
+    // its result, comes from no one else; anything else unaddressed comes from the domain.
+    if (!reply.attrs.from && !(origin && stanza.attrs.to === undefined)) reply.attrs.from = this.domain.toString();
     if (origin && (!stanza.attrs.from || stanza.attrs.from === origin.jid.toString())) origin.send(reply);
     else void this.route(reply);
   }
