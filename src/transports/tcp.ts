@@ -55,7 +55,11 @@ export class TcpTransport implements Transport {
     s.on("data", (chunk: Buffer) => this.events!.data(chunk));
     s.on("error", (e: NodeJS.ErrnoException) => this.lost(e.code ?? e.message));
     s.on("close", () => this.lost("connection closed"));
-    s.on("end", () => s.end());
+    // Usually the server ended first (it answers the client's </stream:stream>): a second end()
+    // would build an ERR_STREAM_ALREADY_FINISHED error, stack trace and all (3% of a login run).
+    s.on("end", () => {
+      if (!s.writableEnded) s.end();
+    });
   }
 
   private lost(reason: string): void {
