@@ -8,14 +8,14 @@
 import { xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
-import { StreamParser, type ParserErrorCondition, type ParserLimits } from "../xml/parser.ts";
+import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { SessionState, type Session, type SessionKey } from "../core/session.ts";
 import { TokenBucket } from "../core/limits.ts";
 import { randomToken } from "../core/ids.ts";
 import { errorReply } from "../core/stanza.ts";
-import type { Transport } from "../transports/transport.ts";
+import type { Transport, TransportEvents } from "../transports/transport.ts";
 import type { StreamContext } from "./context.ts";
 import { checkHeader, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
@@ -25,12 +25,49 @@ import { parseStored } from "../xml/stored.ts";
 
 type State = "header" | "features" | "tls" | "authenticated" | "ready" | "moved" | "closed";
 
-/** A connection and the stream state machine it currently feeds (a resumed session takes it over). */
-interface Connection {
+/**
+ * A connection and the stream state machine it currently feeds (a resumed session takes it
+ * over). It is itself the parser's handler and the transport's listener, rather than six
+ * closures per connection.
+ */
+class Connection implements ParserHandler, TransportEvents {
   readonly transport: Transport;
   readonly parser: StreamParser;
   stream: C2SStream;
+
+  constructor(transport: Transport, stream: C2SStream, limits: ParserLimits) {
+    this.transport = transport;
+    this.stream = stream;
+    this.parser = new StreamParser(this, limits);
+  }
+
+  streamStart(name: string, attrs: Record<string, string>): void {
+    this.stream.streamStart(name, attrs);
+  }
+
+  stanza(el: Element): void {
+    this.stream.stanza(el);
+  }
+
+  streamEnd(): void {
+    this.stream.streamEnd();
+  }
+
+  error(condition: ParserErrorCondition, text: string): void {
+    this.stream.error(condition, text);
+  }
+
+  data(chunk: Buffer): void {
+    this.stream.onData(chunk, this);
+  }
+
+  close(reason: string): void {
+    this.stream.onTransportClose(reason, this);
+  }
 }
+
+/** Parser limits before and after authentication, per config: shared by every stream. */
+const parserLimits = new WeakMap<StreamContext["config"]["limits"], { pre: ParserLimits; post: ParserLimits }>();
 
 let nextId = 0;
 
@@ -74,21 +111,9 @@ export class C2SStream implements Session {
   constructor(transport: Transport, ctx: StreamContext) {
     this.ctx = ctx;
     this.id = `c${(++nextId).toString(36)}${randomToken(4, "hex")}`;
-    const conn: Connection = {
-      transport,
-      stream: this,
-      parser: new StreamParser({
-        streamStart: (name, attrs) => conn.stream.streamStart(name, attrs),
-        stanza: (el) => conn.stream.stanza(el),
-        streamEnd: () => conn.stream.streamEnd(),
-        error: (condition, text) => conn.stream.error(condition, text),
-      }, this.limits(false)),
-    };
+    const conn = new Connection(transport, this, this.limits(false));
     this.conn = conn;
-    transport.attach({
-      data: (chunk) => conn.stream.onData(chunk, conn),
-      close: (reason) => conn.stream.onTransportClose(reason, conn),
-    });
+    transport.attach(conn);
     ctx.streams.add(this);
     this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no session bound in time")),
       ctx.config.limits.handshakeTimeout * 1000);
@@ -127,17 +152,19 @@ export class C2SStream implements Session {
 
   private limits(authenticated: boolean): ParserLimits {
     const l = this.ctx.config.limits;
-    return {
-      maxStanzaSize: authenticated ? l.stanzaSize : l.preAuthStanzaSize,
-      maxDepth: l.maxDepth,
-      maxAttributes: 64,
-      maxNameLength: 256,
-    };
+    let both = parserLimits.get(l);
+    if (!both) {
+      const of = (maxStanzaSize: number): ParserLimits => ({ maxStanzaSize, maxDepth: l.maxDepth, maxAttributes: 64, maxNameLength: 256 });
+      both = { pre: of(l.preAuthStanzaSize), post: of(l.stanzaSize) };
+      parserLimits.set(l, both);
+    }
+    return authenticated ? both.post : both.pre;
   }
 
   // --- transport input -------------------------------------------------------------------------
 
-  private onData(chunk: Buffer, conn: Connection): void {
+  /** From the connection `conn` (ignored unless it is still this stream's). */
+  onData(chunk: Buffer, conn: Connection): void {
     if (this.state === "closed" || conn !== this.conn || this.draining) return;
     this.lastActivity = Date.now();
     if (this.bucket) {
@@ -150,7 +177,7 @@ export class C2SStream implements Session {
     this.parser.write(chunk);
   }
 
-  private onTransportClose(reason: string, conn: Connection): void {
+  onTransportClose(reason: string, conn: Connection): void {
     if (this.state === "closed" || conn !== this.conn) return;
     this.ackWaiter?.();
     if (this.state === "ready" && this.sm?.token !== undefined) return this.detach(reason);
@@ -282,6 +309,7 @@ export class C2SStream implements Session {
     this.jid = jid;
     this.state = "ready";
     clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined; // a cleared Timeout still holds its closure and this stream
     if (this.logger) this.logger = this.logger.child({ jid: jid.toString() });
     const replaced = this.ctx.sessions.add(this);
     if (replaced) replaced.close(new StreamError("conflict", "replaced by a new session with the same resource"));
