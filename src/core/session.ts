@@ -71,15 +71,15 @@ export function isAvailable(s: Session): boolean {
   return s.presence !== undefined;
 }
 
-/** Per-session module state, kept outside the session object's own fields. */
+/** Per-session module state, kept outside the session object's own fields; its map made on first use (most sessions never set one). */
 export class SessionState {
-  private readonly values = new Map<string, unknown>();
+  private values: Map<string, unknown> | undefined = undefined;
   get<T>(key: SessionKey<T>): T | undefined {
-    return this.values.get(key.name) as T | undefined;
+    return this.values?.get(key.name) as T | undefined;
   }
   set<T>(key: SessionKey<T>, value: T | undefined): void {
-    if (value === undefined) this.values.delete(key.name);
-    else this.values.set(key.name, value);
+    if (value === undefined) this.values?.delete(key.name);
+    else (this.values ??= new Map()).set(key.name, value);
   }
 }
 

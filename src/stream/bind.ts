@@ -1,6 +1,6 @@
 // Resource binding (RFC 6120 §7) and the legacy session establishment of RFC 3921 §3, which
 // old clients still send (RFC 6121 Appendix E; answered with an empty result, nothing else).
-import { randomBytes } from "node:crypto";
+import { randomToken } from "../core/ids.ts";
 import { xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { type JID, JidError } from "../xml/jid.ts";
@@ -39,7 +39,7 @@ export async function bindResource(stream: BindingStream, account: JID, iq: Elem
 }
 
 function randomResource(): string {
-  return `xmppd-${randomBytes(6).toString("base64url")}`;
+  return `xmppd-${randomToken(6, "base64url")}`;
 }
 
 export function handleLegacySession(session: Session, iq: Element): void {

@@ -5,17 +5,17 @@
 // management (XEP-0198) a session outlives its connection: when the connection drops it is
 // detached, keeps queueing, and a later stream that resumes it hands over its connection, so the
 // session object (which modules may hold) stays the same.
-import { randomBytes } from "node:crypto";
 import { xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
-import { StreamParser, type ParserErrorCondition, type ParserLimits } from "../xml/parser.ts";
+import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { SessionState, type Session, type SessionKey } from "../core/session.ts";
 import { TokenBucket } from "../core/limits.ts";
+import { randomToken } from "../core/ids.ts";
 import { errorReply } from "../core/stanza.ts";
-import type { Transport } from "../transports/transport.ts";
+import type { Transport, TransportEvents } from "../transports/transport.ts";
 import type { StreamContext } from "./context.ts";
 import { checkHeader, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
@@ -25,12 +25,49 @@ import { parseStored } from "../xml/stored.ts";
 
 type State = "header" | "features" | "tls" | "authenticated" | "ready" | "moved" | "closed";
 
-/** A connection and the stream state machine it currently feeds (a resumed session takes it over). */
-interface Connection {
+/**
+ * A connection and the stream state machine it currently feeds (a resumed session takes it
+ * over). It is itself the parser's handler and the transport's listener, rather than six
+ * closures per connection.
+ */
+class Connection implements ParserHandler, TransportEvents {
   readonly transport: Transport;
   readonly parser: StreamParser;
   stream: C2SStream;
+
+  constructor(transport: Transport, stream: C2SStream, limits: ParserLimits) {
+    this.transport = transport;
+    this.stream = stream;
+    this.parser = new StreamParser(this, limits);
+  }
+
+  streamStart(name: string, attrs: Record<string, string>): void {
+    this.stream.streamStart(name, attrs);
+  }
+
+  stanza(el: Element): void {
+    this.stream.stanza(el);
+  }
+
+  streamEnd(): void {
+    this.stream.streamEnd();
+  }
+
+  error(condition: ParserErrorCondition, text: string): void {
+    this.stream.error(condition, text);
+  }
+
+  data(chunk: Buffer): void {
+    this.stream.onData(chunk, this);
+  }
+
+  close(reason: string): void {
+    this.stream.onTransportClose(reason, this);
+  }
 }
+
+/** Parser limits before and after authentication, per config: shared by every stream. */
+const parserLimits = new WeakMap<StreamContext["config"]["limits"], { pre: ParserLimits; post: ParserLimits }>();
 
 let nextId = 0;
 
@@ -39,7 +76,6 @@ const MAX_BACKLOG = 8 * 1024 * 1024;
 
 export class C2SStream implements Session {
   readonly id: string;
-  log: Logger;
   jid!: JID;
   presence: Element | undefined = undefined;
   priority = 0;
@@ -69,31 +105,33 @@ export class C2SStream implements Session {
   private ackWaiter: (() => void) | undefined;
 
   private readonly ctx: StreamContext;
+  /** Built on first use: at the usual levels (warn) most sessions never log. */
+  private logger: Logger | undefined;
 
   constructor(transport: Transport, ctx: StreamContext) {
     this.ctx = ctx;
-    this.id = `c${(++nextId).toString(36)}${randomBytes(4).toString("hex")}`;
-    this.log = ctx.log.child({ conn: this.id, ip: transport.remoteAddress });
-    const conn: Connection = {
-      transport,
-      stream: this,
-      parser: new StreamParser({
-        streamStart: (name, attrs) => conn.stream.streamStart(name, attrs),
-        stanza: (el) => conn.stream.stanza(el),
-        streamEnd: () => conn.stream.streamEnd(),
-        error: (condition, text) => conn.stream.error(condition, text),
-      }, this.limits(false)),
-    };
+    this.id = `c${(++nextId).toString(36)}${randomToken(4, "hex")}`;
+    const conn = new Connection(transport, this, this.limits(false));
     this.conn = conn;
-    transport.attach({
-      data: (chunk) => conn.stream.onData(chunk, conn),
-      close: (reason) => conn.stream.onTransportClose(reason, conn),
-    });
+    transport.attach(conn);
     ctx.streams.add(this);
     this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no session bound in time")),
       ctx.config.limits.handshakeTimeout * 1000);
     this.handshakeTimer.unref();
-    this.log.debug({ secure: transport.secure }, "connection");
+    this.note("debug", { secure: transport.secure }, "connection");
+  }
+
+  /** This stream's logger: the connection, its address and, once bound, the session's JID. */
+  get log(): Logger {
+    this.logger ??= this.ctx.log.child(this.jid === undefined
+      ? { conn: this.id, ip: this.transport.remoteAddress }
+      : { conn: this.id, ip: this.transport.remoteAddress, jid: this.jid.toString() });
+    return this.logger;
+  }
+
+  /** Logs at debug or info without building the child logger when that level is off. */
+  private note(level: "debug" | "info", obj: object, msg: string): void {
+    if (this.ctx.log.isLevelEnabled(level)) this.log[level](obj, msg);
   }
 
   private get transport(): Transport {
@@ -114,17 +152,19 @@ export class C2SStream implements Session {
 
   private limits(authenticated: boolean): ParserLimits {
     const l = this.ctx.config.limits;
-    return {
-      maxStanzaSize: authenticated ? l.stanzaSize : l.preAuthStanzaSize,
-      maxDepth: l.maxDepth,
-      maxAttributes: 64,
-      maxNameLength: 256,
-    };
+    let both = parserLimits.get(l);
+    if (!both) {
+      const of = (maxStanzaSize: number): ParserLimits => ({ maxStanzaSize, maxDepth: l.maxDepth, maxAttributes: 64, maxNameLength: 256 });
+      both = { pre: of(l.preAuthStanzaSize), post: of(l.stanzaSize) };
+      parserLimits.set(l, both);
+    }
+    return authenticated ? both.post : both.pre;
   }
 
   // --- transport input -------------------------------------------------------------------------
 
-  private onData(chunk: Buffer, conn: Connection): void {
+  /** From the connection `conn` (ignored unless it is still this stream's). */
+  onData(chunk: Buffer, conn: Connection): void {
     if (this.state === "closed" || conn !== this.conn || this.draining) return;
     this.lastActivity = Date.now();
     if (this.bucket) {
@@ -137,7 +177,7 @@ export class C2SStream implements Session {
     this.parser.write(chunk);
   }
 
-  private onTransportClose(reason: string, conn: Connection): void {
+  onTransportClose(reason: string, conn: Connection): void {
     if (this.state === "closed" || conn !== this.conn) return;
     this.ackWaiter?.();
     if (this.state === "ready" && this.sm?.token !== undefined) return this.detach(reason);
@@ -161,7 +201,7 @@ export class C2SStream implements Session {
   }
 
   private newStreamId(): string {
-    return randomBytes(12).toString("base64url");
+    return randomToken(12, "base64url");
   }
 
   stanza(el: Element): void {
@@ -180,7 +220,7 @@ export class C2SStream implements Session {
   }
 
   error(condition: ParserErrorCondition, text: string): void {
-    this.log.info({ condition, text }, "bad xml");
+    this.note("info", { condition, text }, "bad xml");
     this.close(new StreamError(condition, text));
   }
 
@@ -210,7 +250,7 @@ export class C2SStream implements Session {
         this.transport.write(xml("failure", { xmlns: NS.sasl }, xml("encryption-required")).toString());
         return;
       }
-      this.sasl ??= new SaslNegotiation(this.ctx, this.transport, this.log);
+      this.sasl ??= new SaslNegotiation(this.ctx, this.transport, () => this.log);
       const account = await this.sasl.handle(el);
       if (account) this.authenticated(account);
       return;
@@ -247,7 +287,7 @@ export class C2SStream implements Session {
     this.parser.setLimits(this.limits(true));
     const rate = this.ctx.config.limits.bytesPerSecond;
     if (rate > 0) this.bucket = new TokenBucket(rate, rate * 10);
-    this.log.info({ user: account.toString() }, "authenticated");
+    this.note("info", { user: account.toString() }, "authenticated");
   }
 
   private async beforeBind(el: Element, ns: string | undefined): Promise<void> {
@@ -269,10 +309,11 @@ export class C2SStream implements Session {
     this.jid = jid;
     this.state = "ready";
     clearTimeout(this.handshakeTimer);
-    this.log = this.log.child({ jid: jid.toString() });
+    this.handshakeTimer = undefined; // a cleared Timeout still holds its closure and this stream
+    if (this.logger) this.logger = this.logger.child({ jid: jid.toString() });
     const replaced = this.ctx.sessions.add(this);
     if (replaced) replaced.close(new StreamError("conflict", "replaced by a new session with the same resource"));
-    this.log.info("session bound");
+    this.note("info", {}, "session bound");
     void this.ctx.events.notify("session/bound", this, (e) => this.log.error({ err: e }, "session/bound listener failed"));
   }
 
@@ -359,7 +400,7 @@ export class C2SStream implements Session {
       out.push(xml("starttls", { xmlns: NS.tls }, requireTls ? xml("required") : undefined));
     }
     if (this.secure || !requireTls) {
-      this.sasl ??= new SaslNegotiation(this.ctx, this.transport, this.log);
+      this.sasl ??= new SaslNegotiation(this.ctx, this.transport, () => this.log);
       out.push(...this.sasl.features());
     }
     const folded = await this.ctx.events.fold("stream/features-preauth", { secure: this.secure, features: out });
@@ -412,7 +453,7 @@ export class C2SStream implements Session {
       Object.assign(attrs, { id: this.sm.token, resume: "true", max: String(this.resumeTimeout()) });
     }
     this.transport.write(xml("enabled", attrs).toString());
-    this.log.debug({ resume }, "stream management enabled");
+    this.note("debug", { resume }, "stream management enabled");
   }
 
   /** Seconds this session waits to be resumed: the config, a module's longer wait (push), at most what the client asked. */
@@ -450,7 +491,7 @@ export class C2SStream implements Session {
     this.lost = true;
     this.sm!.awaitingAck = false;
     const wait = this.resumeTimeout();
-    this.log.info({ reason, wait }, "connection lost, session detached");
+    this.note("info", { reason, wait }, "connection lost, session detached");
     this.detachTimer = setTimeout(() => {
       this.state = "closed";
       this.lost = false;
@@ -498,7 +539,7 @@ export class C2SStream implements Session {
     this.transport.write(xml("resumed", { xmlns: NS.sm, h: String(sm.handled), previd: sm.token! }).toString());
     for (const text of pending) this.transport.write(text);
     if (pending.length) this.requestAck();
-    this.log.info({ resent: pending.length, conn: fresh.id }, "session resumed");
+    this.note("info", { resent: pending.length, conn: fresh.id }, "session resumed");
     void this.ctx.events.notify("session/resumed", this, (e) => this.log.error({ err: e }, "session/resumed listener failed"));
   }
 
@@ -593,7 +634,7 @@ export class C2SStream implements Session {
       this.transport.write(streamHeader(this.ctx.domain.toString(), this.newStreamId()));
     }
     if (error) {
-      this.log.info({ condition: error.condition, text: error.text }, "stream error");
+      this.note("info", { condition: error.condition, text: error.text }, "stream error");
       this.transport.write(error.toElement().toString());
     }
     this.transport.write("</stream:stream>");
@@ -613,7 +654,7 @@ export class C2SStream implements Session {
     const sm = this.sm;
     if (sm?.token !== undefined) this.ctx.resumption.delete(sm.token, this);
     const unacked = sm ? sm.drain() : [];
-    this.log.info({ reason, unacked: unacked.length }, "session closed");
+    this.note("info", { reason, unacked: unacked.length }, "session closed");
     const done = (async () => {
       // What the client never acknowledged goes another way (offline, re-routed) before its
       // contacts see it leave.

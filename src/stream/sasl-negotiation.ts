@@ -25,9 +25,10 @@ export class SaslNegotiation {
 
   private readonly ctx: StreamContext;
   private readonly transport: Transport;
-  private readonly log: Logger;
+  /** The stream's logger, built on first use. */
+  private readonly log: () => Logger;
 
-  constructor(ctx: StreamContext, transport: Transport, log: Logger) {
+  constructor(ctx: StreamContext, transport: Transport, log: () => Logger) {
     this.ctx = ctx;
     this.transport = transport;
     this.log = log;
@@ -75,7 +76,7 @@ export class SaslNegotiation {
       return undefined;
     }
     if (!this.ctx.authFailures.allowed(this.transport.remoteAddress)) {
-      this.log.warn("login throttled");
+      this.log().warn("login throttled");
       this.fail("temporary-auth-failure", "too many failed attempts; try again later");
       return undefined;
     }
@@ -110,14 +111,14 @@ export class SaslNegotiation {
       return undefined;
     }
     this.transport.write(xml("success", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
-    this.log.info({ mechanism: this.mechanism }, "sasl success");
+    if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism }, "sasl success");
     return account;
   }
 
   /** Only wrong credentials count toward the per-address throttle; every failure toward the stream's cap. */
   private authFailed(condition: SaslFailure, text: string | undefined, credentials: boolean): void {
     if (credentials) this.ctx.authFailures.hit(this.transport.remoteAddress);
-    this.log.info({ mechanism: this.mechanism, condition, credentials }, "sasl failure");
+    if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism, condition, credentials }, "sasl failure");
     this.fail(condition, text);
     if ((credentials && ++this.credentialFailures >= MAX_CREDENTIAL_FAILURES) || ++this.failures >= MAX_FAILURES) {
       throw new StreamError("policy-violation", "too many failed authentication attempts");

@@ -3,7 +3,7 @@
 // wrap (§4: h is an unsigned integer modulo 2^32). The queue keeps the serialised text, not the
 // element: an element may be shared and changed after it was sent (a room changes 'to' for each
 // occupant), while what must be resent is exactly what was written.
-import { randomBytes } from "node:crypto";
+import { randomToken } from "../core/ids.ts";
 import { sessionKey } from "../core/session.ts";
 
 const MOD = 2 ** 32;
@@ -27,7 +27,7 @@ export class StreamManagement {
   private acked = 0;
 
   constructor(resumable: boolean, clientMax: number | undefined) {
-    this.token = resumable ? randomBytes(18).toString("base64url") : undefined;
+    this.token = resumable ? randomToken(18, "base64url") : undefined;
     this.clientMax = clientMax;
   }
 

@@ -11,10 +11,23 @@ type Child = Element | string | undefined | null | false;
 /** Builds an element: xml("iq", { type: "result" }, xml("query", { xmlns })). Undefined attrs are dropped. */
 export function xml(name: string, attrs?: Attrs | null, ...children: (Child | Child[])[]): Element {
   const clean: Record<string, string> = {};
-  if (attrs) for (const k in attrs) if (attrs[k] !== undefined) clean[k] = String(attrs[k]);
+  if (attrs) {
+    for (const k in attrs) {
+      const v = attrs[k];
+      if (v !== undefined) clean[k] = typeof v === "string" ? v : String(v);
+    }
+  }
   const el = new FastElement(name, clean);
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false && c !== "") el.append(c);
+  // No children.flat(): a new array per element built (2% of a login's samples with the rest of xml()).
+  for (const c of children) {
+    if (Array.isArray(c)) for (const d of c) appendChild(el, d);
+    else appendChild(el, c);
+  }
   return el;
+}
+
+function appendChild(el: Element, c: Child): void {
+  if (c !== undefined && c !== null && c !== false && c !== "") el.append(c);
 }
 
 /** The first child element with this local name whose own xmlns is `ns` (or inherits none when ns is omitted). */

@@ -83,7 +83,10 @@ export class JID {
   withResource(resource: string): JID {
     if (resource === "") return this.bare;
     const r = normalizeResource(resource);
-    return r === this.resource ? this : new JID(INTERNAL, this.local, this.domain, r);
+    if (r === this.resource) return this;
+    const full = new JID(INTERNAL, this.local, this.domain, r);
+    full.#bare = this.bare; // shared, not made again: a session keeps its account and full JID
+    return full;
   }
 }
 

@@ -58,6 +58,32 @@ describe("the embedded store's writer thread", () => {
     await store.close();
   });
 
+  it("a read waits only for the writes to what it reads: other owners' are not in its way", async () => {
+    const store = new SqliteStorage(join(dir, `scope${n++}.sqlite`));
+    const kv = store.keyval<number>("counter");
+    const map = store.map<string>("roster");
+    const log = store.log("archive");
+    await kv.set("romeo@localhost", 7);
+    const before = store.stats().operations;
+    // Juliet's writes are on their way; reads of Romeo's rows run here, not behind them in the writer.
+    const writes = [kv.set("juliet@localhost", 1), map.set("juliet@localhost", "nurse@localhost", "to"), log.append([entry(1)])];
+    expect(await kv.get("romeo@localhost")).toBe(7);
+    expect(await map.getAll("romeo@localhost")).toEqual(new Map());
+    expect((await log.query("romeo@localhost", { limit: 10 })).entries).toEqual([]);
+    expect(store.stats().pending).toBe(3); // answered while all three writes are still on their way
+    // A read of Juliet's rows queues behind her writes and sees them.
+    expect(await kv.get("juliet@localhost")).toBe(1);
+    expect(await map.get("juliet@localhost", "nurse@localhost")).toBe("to");
+    expect((await log.query("juliet@localhost", { limit: 10 })).entries.map((e) => e.value)).toEqual(["m1"]);
+    await Promise.all(writes);
+    expect(store.stats().operations - before).toBe(4); // the 3 writes and Juliet's first read; Romeo's never went there
+    // A purge of an owner is in the way of every read of that owner, in any store.
+    const purge = store.purgeOwner("romeo@localhost");
+    expect(await kv.get("romeo@localhost")).toBeUndefined();
+    await purge;
+    await store.close();
+  });
+
   it("a failing write fails alone; the writes committed with it stand", async () => {
     const path = join(dir, `fail${n++}.sqlite`);
     const store = new SqliteStorage(path);

@@ -3,7 +3,8 @@
 // Two round trips: client-first -> server-first (challenge), client-final -> server-final (the
 // additional data of success, "v=" ServerSignature). Users that do not exist walk the same path
 // with stable fake credentials and fail only at the proof, like a wrong password.
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { randomToken } from "../../core/ids.ts";
 import { authzidAllowed, decodeText, failure } from "./common.ts";
 import { decodeCredential, fakeCredentials, hashSize, scramH, scramHmac, type ScramHash, type ScramKeys } from "./credentials.ts";
 import type { SaslContext, SaslMechanism, SaslSession, SaslStep } from "./mechanism.ts";
@@ -112,7 +113,7 @@ class ScramSession implements SaslSession {
     const { hash } = this.#opts;
     const real = decodeCredential(hash, (await this.#ctx.lookup(msg.username))?.[hash]);
     const keys = real ?? (decodeCredential(hash, fakeCredentials(msg.username)[hash]) as ScramKeys);
-    const nonce = msg.nonce + (this.#opts.serverNonce?.() ?? randomBytes(NONCE_BYTES).toString("base64"));
+    const nonce = msg.nonce + (this.#opts.serverNonce?.() ?? randomToken(NONCE_BYTES, "base64"));
     const serverFirst = `r=${nonce},s=${keys.salt.toString("base64")},i=${keys.iterations}`;
     this.#state = {
       at: "final", username: msg.username, bare: msg.bare, serverFirst, nonce,

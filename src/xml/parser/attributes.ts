@@ -24,6 +24,13 @@ const waitTag = (p: ParserState, r: number, quote: number): number => {
   return r;
 };
 
+/**
+ * The names of the tag being scanned so far, for the duplicate check: one array for every
+ * parser, since a tag is scanned in one synchronous pass (a tag cut by a chunk boundary is
+ * scanned again from its '<'), so no connection keeps one of its own.
+ */
+const seen: string[] = [];
+
 /** The attributes of a start tag, up to and including its '>' or '/>'; sets the tag's fields. */
 const attributes = (p: ParserState, buf: string, i: number, len: number, attrs: Record<string, string>): number => {
   const max = p.active.maxAttributes;
@@ -89,11 +96,10 @@ const attribute = (p: ParserState, buf: string, i: number, len: number, attrs: R
     p.defaultNs = value;
     if (p.level === 0 && value === p.rootDefault) return i; // normalisation: the stream's namespace
   }
-  const names = p.names;
   for (let k = 0; k < p.stored; k++) {
-    if (names[k] === name) return p.fail("not-well-formed", `duplicate attribute ${name}`);
+    if (seen[k] === name) return p.fail("not-well-formed", `duplicate attribute ${name}`);
   }
-  names[p.stored++] = name;
+  seen[p.stored++] = name;
   if (name === "__proto__") Object.defineProperty(attrs, name, { value, enumerable: true, writable: true, configurable: true });
   else attrs[name] = value;
   return i;

@@ -80,9 +80,8 @@ export class ParserState {
   colon = -1;
   value = "";
   refText = "";
-  // The start tag being read: its attribute names so far (for the duplicate check), its
+  // The start tag being read: how many attribute names it has (see attributes.ts), its
   // prefix declarations as [prefix, uri, ...], default namespace, prefixed attribute count.
-  names: string[] = [];
   stored = 0;
   decls: string[] | null = null;
   defaultNs: string | undefined = undefined;

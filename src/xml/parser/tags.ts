@@ -37,13 +37,21 @@ const startTag = (p: ParserState, buf: string, pos: number, len: number): number
   return open(p, name, attrs, decls, p.selfClose, i);
 };
 
+/** The namespaces stream headers declare, as constants: a header's own copy is then not kept. */
+const COMMON = new Map(["jabber:client", "jabber:server", "jabber:component:accept", "http://etherx.jabber.org/streams",
+  "jabber:server:dialback", "stream"].map((s) => [s, s]));
+
+/** `s` without ties to the string it was sliced from. */
+const own = (s: string): string => COMMON.get(s) ?? (s.length < 13 ? s : Buffer.from(s, "utf16le").toString("utf16le"));
+
 /** The stream header: its name and namespaces are kept for the stanzas, its attributes reported. */
 const openRoot = (p: ParserState, name: string, attrs: Record<string, string>, decls: string[] | null,
   defaultNs: string | undefined, selfClose: boolean, end: number): number => {
   p.rootName = name;
   p.rootAttrs = attrs;
-  p.rootDecls = decls;
-  p.rootDefault = defaultNs ?? "";
+  // Kept for the whole stream: copies, not slices of the input that would pin its chunk.
+  p.rootDecls = decls === null ? null : decls.map(own);
+  p.rootDefault = defaultNs === undefined ? "" : own(defaultNs);
   p.level = selfClose ? ENDED : 0;
   p.limitEnd = NO_LIMIT;
   p.emitKind = selfClose ? EMIT_START_END : EMIT_START;

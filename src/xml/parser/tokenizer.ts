@@ -39,7 +39,22 @@ const feed = (p: ParserState, s: string): void => {
   } finally {
     p.busy = false;
     if (p.pos !== 0) compact(p);
+    if (p.level <= 0) idle(p);
   }
+};
+
+/**
+ * Between stanzas: let go of what only an open stanza needs, since a connection may now stay idle
+ * for hours. The element stack's backing stores (about 300 bytes, grown on the first stanza)
+ * are reallocated by the next stanza, and the last attribute value scanned is a slice that
+ * would pin its whole input chunk.
+ */
+const idle = (p: ParserState): void => {
+  if (p.stack.length !== 0) {
+    p.stack = [];
+    p.scopes = [];
+  }
+  p.value = "";
 };
 
 /** Runs the scanners over `buf` until one needs more input or fails, telling the handler what ends. */
