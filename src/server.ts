@@ -12,11 +12,12 @@ import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
+import type { AuthThrottle } from "./cluster/redis.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
-import { LocalResumption } from "./stream/sm.ts";
+import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
@@ -44,11 +45,11 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly storage: StorageProvider;
   readonly accounts: Accounts;
   readonly router: Router;
-  readonly authFailures: WindowCounter;
+  authFailures: AuthThrottle;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<C2SStream>();
-  readonly resumption = new LocalResumption<C2SStream>();
+  resumption: ResumptionRegistry<C2SStream> = new LocalResumption<C2SStream>();
   readonly ids = new IdGenerator();
   readonly services = new ServiceRegistry();
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
@@ -117,6 +118,12 @@ export class XmppServer implements ServerApi, StreamContext {
       this.contexts.push(ctx);
     }
     this.cluster = await startCluster(this);
+    if (this.cluster) {
+      // Shared with the other nodes: resumption tokens (a client may resume on any node) and the
+      // failed-login throttle. A single node keeps the in-process ones, with no round trip.
+      this.resumption = this.cluster.resumption(this.resumption);
+      this.authFailures = this.cluster.authThrottle(this.authFailures as WindowCounter, 60_000, this.config.auth.failuresPerMinute);
+    }
     const c2s = this.config.c2s;
     this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
     const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);

@@ -7,7 +7,9 @@ import type { ServerConfig } from "../core/config.ts";
 import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { LocalSessions, Session } from "../core/session.ts";
-import { RedisCluster } from "./redis.ts";
+import type { WindowCounter } from "../core/limits.ts";
+import type { ResumptionRegistry } from "../stream/sm.ts";
+import { RedisCluster, type AuthThrottle, type Movable } from "./redis.ts";
 
 export interface ClusterHost {
   readonly config: ServerConfig;
@@ -18,6 +20,10 @@ export interface ClusterHost {
 
 export interface Cluster {
   readonly node: string;
+  /** The node's resumption registry made cluster-wide (XEP-0198 tokens found on every node). */
+  resumption<S extends Movable>(local: ResumptionRegistry<S>): ResumptionRegistry<S>;
+  /** The failed-login throttle counted across the nodes. */
+  authThrottle(local: WindowCounter, windowMs: number, max: number): AuthThrottle;
   stop(): Promise<void>;
 }
 
@@ -44,6 +50,8 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
   const publish = (s: Session) => cluster.publish(s).catch((err: unknown) => log.warn({ err }, "cluster publish failed"));
   const undo = [
     events.onNotify("session/bound", publish, "first"),
+    // A session resumed here from another node: published, so that routing turns to this node.
+    events.onNotify("session/resumed", publish, "first"),
     // Before the offline store flushes: from here other nodes deliver live, behind its hold.
     events.onNotify("presence/initial", publish, "first"),
     events.onHandle("presence/broadcast", (ev) => {
@@ -56,6 +64,8 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
   log.info("joined the cluster");
   return {
     node,
+    resumption: (local) => cluster.resumption(local),
+    authThrottle: (local, windowMs, max) => cluster.authThrottle(local, windowMs, max),
     async stop() {
       for (const u of undo) u();
       sessions.remote = undefined;

@@ -6,7 +6,10 @@
 //   node:<node>          heartbeat, set every `heartbeat` ms with a TTL of three of them
 //   lock:<bare>          an account's turn (offline store vs flush) across the nodes, SET NX PX
 //   dir                  channel: directory events (up, down, hb, reset) that every node mirrors
-//   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders
+//   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders;
+//                        resumption requests (rq) and the sessions handed over in answer (rs)
+//   smtok:<token>        the node holding the resumable session of an XEP-0198 token
+//   authfail:<address>   failed logins from an address in the current window (INCR, PEXPIRE NX)
 //
 // Pub/sub, not streams: a stanza for a session is useful only to the node holding that session,
 // now; when that node is gone a stream entry would wait for nobody. What must not be lost (a
@@ -20,6 +23,18 @@
 // hashes and ends its sessions here (onDead: their contacts get the unavailable presence the
 // sessions never sent), exactly once: the entries are claimed (read and deleted) under the lock.
 // A node that restarts under the same name does the same for what its previous run left.
+//
+// Resumption on another node (XEP-0198 §5 through a load balancer): the node the client reaches
+// finds the session's node under smtok:<token> and asks it (rq). That node waits for the writes
+// of what the session handled, applies the client's h, takes the session out of its own sessions
+// without ending it (no unavailable presence, nothing re-routed), points its own directory at the
+// new node, forwards there whatever still reaches it for that full JID, and answers with the
+// session's state (rs): counters, unacknowledged stanzas, shared keys, presence. The new node
+// installs it synchronously on receipt, before any forwarded stanza is read from the same channel,
+// answers <resumed/>, replays, and publishes the session, which turns every node's routing to it.
+// A message routed with confirmation is acked by the node that wrote it, so a sender's next
+// message waits for the previous one, wherever it was forwarded: order is kept. A node that does
+// not answer (dead: no subscriber) means <failed><item-not-found/>.
 import { Redis } from "ioredis";
 import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -27,6 +42,8 @@ import type { LocalSessions, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
+import type { WindowCounter } from "../core/limits.ts";
+import type { ClaimResult, ResumptionRegistry, SessionTransfer } from "../stream/sm.ts";
 import { Directory, RemoteSession, snapshotOf, type RemoteLink, type SessionSnapshot } from "./directory.ts";
 
 export interface ClusterOptions {
@@ -53,7 +70,27 @@ type RouteEvent =
   | { k: "a"; id: string; ok: boolean }
   /** "Still working on it": the target session is closing and re-routing what it never acked first. */
   | { k: "w"; id: string }
-  | { k: "c"; f: string; e?: string; t?: string };
+  | { k: "c"; f: string; e?: string; t?: string }
+  /** Resume request: hand over the session of token t (account b), the client's h. */
+  | { k: "rq"; n: string; id: string; t: string; b: string; h: number }
+  /** Its answer: the session's state, or why not. */
+  | { k: "rs"; id: string; r: SessionTransfer | ClaimResult };
+
+/** A session that can move to another node (C2SStream). */
+export interface Movable extends Session {
+  handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult>;
+}
+
+/** The failed-login throttle (per address): allowed() may need a round trip to Redis. */
+export interface AuthThrottle {
+  allowed(key: string): boolean | Promise<boolean>;
+  hit(key: string): void;
+}
+
+/** How long a resumption token is findable in Redis after enable (a session older than this resumes on its own node only). */
+const TOKEN_TTL_S = 24 * 3600;
+/** How long a node forwards what reaches it for a session that moved away. */
+const MOVED_FORWARD_MS = 60_000;
 
 /** Deletes a hash field only if the node named in its snapshot is the given one. */
 const DEL_IF_NODE = `local v = redis.call('HGET', KEYS[1], ARGV[1])
@@ -84,6 +121,11 @@ export class RedisCluster implements RemoteLink {
   private readonly closing = new Map<string, (() => void)[]>();
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Sessions handed over to another node, by full JID: what still reaches this node for them goes there. */
+  private readonly moved = new Map<string, string>();
+  /** Resumptions asked of other nodes, by request id. */
+  private readonly claims = new Map<string, { node: string; settle(r: SessionTransfer | ClaimResult): void }>();
+  private localResumption: ResumptionRegistry<Movable> | undefined;
 
   constructor(opts: ClusterOptions, sessions: LocalSessions, log: Logger) {
     this.opts = opts;
@@ -122,6 +164,7 @@ export class RedisCluster implements RemoteLink {
     await this.cmd.publish(this.key("dir"), JSON.stringify({ k: "reset", n: this.node } satisfies DirEvent));
     for (const p of this.pending.values()) p.settle(false);
     this.pending.clear();
+    for (const c of [...this.claims.values()]) c.settle({ kind: "not-found" });
     this.sub.disconnect();
     await this.cmd.quit();
   }
@@ -252,8 +295,26 @@ export class RedisCluster implements RemoteLink {
       this.pending.get(e.id)?.hold();
       return;
     }
+    if (e.k === "rq") {
+      void this.handOff(e).catch((err: unknown) => this.log.warn({ err }, "cluster: session hand-over failed"));
+      return;
+    }
+    if (e.k === "rs") {
+      const claim = this.claims.get(e.id);
+      if (claim) claim.settle(e.r);
+      else if ("jid" in e.r) this.log.error({ jid: e.r.jid, unacked: e.r.pending.length }, "cluster: a session was handed over after its resumption gave up");
+      return;
+    }
     const jid = parseJid(e.f);
     const session = this.sessions.local(jid);
+    if (!session) {
+      const to = this.moved.get(e.f);
+      if (to !== undefined) {
+        // Resumed on another node: it writes and acks (to the sender) from there.
+        void this.cmd.publish(this.key("route", to), JSON.stringify(e)).catch(() => undefined);
+        return;
+      }
+    }
     if (e.k === "c") {
       session?.close(e.e ? new StreamError(e.e as StreamErrorCondition, e.t) : undefined);
       return;
@@ -295,6 +356,101 @@ export class RedisCluster implements RemoteLink {
         resolve();
       });
     });
+  }
+
+  // --- stream management resumption across nodes ----------------------------------------------
+
+  /** The resumption registry of a node in the cluster: local sessions by token, their tokens in Redis. */
+  resumption<S extends Movable>(local: ResumptionRegistry<S>): ResumptionRegistry<S> {
+    this.localResumption = local as unknown as ResumptionRegistry<Movable>;
+    const tokenKey = (t: string) => this.key("smtok", t);
+    return {
+      add: (token, session) => {
+        local.add(token, session);
+        void this.cmd.set(tokenKey(token), this.node, "EX", TOKEN_TTL_S).catch((err: unknown) => this.log.warn({ err }, "cluster: token not stored"));
+      },
+      get: (token) => local.get(token),
+      delete: (token, session) => {
+        if (local.get(token) !== session) return;
+        local.delete(token, session);
+        void this.cmd.eval(DEL_IF_VALUE, 1, tokenKey(token), this.node).catch(() => undefined);
+      },
+      claim: (token, bare, h, adopt) => this.claimSession(token, bare, h, adopt),
+    };
+  }
+
+  /** Asks the node holding the token's session to hand it over; `adopt` installs it here. */
+  private async claimSession(token: string, bare: string, h: number, adopt: (t: SessionTransfer) => void): Promise<ClaimResult> {
+    const node = await this.cmd.get(this.key("smtok", token));
+    if (node === null || node === this.node || this.dead.has(node)) return { kind: "not-found" };
+    const id = `${this.node}:${++this.seq}`;
+    return new Promise<ClaimResult>((resolve) => {
+      const finish = (r: ClaimResult) => {
+        if (!this.claims.delete(id)) return;
+        clearTimeout(timer);
+        resolve(r);
+      };
+      // The other node bounds its own wait to ackTimeout; this is for a node that never answers.
+      const timer = setTimeout(() => finish({ kind: "not-found" }), 3 * this.opts.ackTimeout + 1000);
+      this.claims.set(id, {
+        node,
+        settle: (r) => {
+          if (!("jid" in r)) return finish(r);
+          adopt(r);
+          finish({ kind: "moved" });
+        },
+      });
+      const rq: RouteEvent = { k: "rq", n: this.node, id, t: token, b: bare, h };
+      this.cmd.publish(this.key("route", node), JSON.stringify(rq)).then((n) => {
+        if (n !== 0) return;
+        this.nodeDown(node, "no subscriber");
+        finish({ kind: "not-found" });
+      }, () => finish({ kind: "not-found" }));
+    });
+  }
+
+  /** Another node's client resumes a session of this node: hand it over. */
+  private async handOff(e: Extract<RouteEvent, { k: "rq" }>): Promise<void> {
+    const s = this.localResumption?.get(e.t);
+    const r: SessionTransfer | ClaimResult = s ? await s.handOff(e.b, e.h, this.opts.ackTimeout) : { kind: "not-found" };
+    if ("jid" in r) {
+      // From here (synchronously, before this node reads another event) the session is the other node's.
+      const full = r.jid;
+      this.published.delete(s!);
+      if (this.publishedFull.get(full) === s) this.publishedFull.delete(full);
+      this.moved.set(full, e.n);
+      setTimeout(() => {
+        if (this.moved.get(full) === e.n) this.moved.delete(full);
+      }, MOVED_FORWARD_MS).unref();
+      this.directory.put(full, { n: e.n, p: r.presence, pr: r.priority, i: r.interested, k: r.keys });
+      void this.cmd.srem(this.key("nodesess", this.node), full).catch(() => undefined);
+    }
+    await this.cmd.publish(this.key("route", e.n), JSON.stringify({ k: "rs", id: e.id, r } satisfies RouteEvent));
+  }
+
+  // --- the failed-login throttle across the nodes ---------------------------------------------
+
+  /**
+   * The per-address failed-login counter shared by the nodes: a fixed window per address (INCR,
+   * and PEXPIRE NX on the first failure), as the local WindowCounter counts; that local counter
+   * still answers first, so an address throttled here costs no round trip.
+   */
+  authThrottle(local: WindowCounter, windowMs: number, max: number): AuthThrottle {
+    const k = (address: string) => this.key("authfail", address);
+    return {
+      allowed: (address) => {
+        if (!local.allowed(address)) return false;
+        return this.cmd.get(k(address)).then((v) => v === null || Number(v) < max, (err: unknown) => {
+          this.log.warn({ err }, "cluster: login throttle unavailable");
+          return true;
+        });
+      },
+      hit: (address) => {
+        local.hit(address);
+        void this.cmd.multi().incr(k(address)).pexpire(k(address), windowMs, "NX").exec()
+          .catch((err: unknown) => this.log.warn({ err }, "cluster: login failure not counted"));
+      },
+    };
   }
 
   // --- an account's turn across the nodes ------------------------------------------------------
@@ -348,6 +504,7 @@ export class RedisCluster implements RemoteLink {
     this.dead.add(node);
     this.unreaped.add(node);
     this.lastSeen.delete(node);
+    for (const c of [...this.claims.values()]) if (c.node === node) c.settle({ kind: "not-found" });
     const n = this.directory.forgetNode(node);
     this.log.warn({ node, sessions: n, why }, "cluster node taken for dead");
   }

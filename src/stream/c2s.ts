@@ -7,11 +7,11 @@
 // session object (which modules may hold) stays the same.
 import { xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
-import { type JID, tryParseJid } from "../xml/jid.ts";
+import { type JID, parseJid, tryParseJid } from "../xml/jid.ts";
 import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { SessionState, type Session, type SessionKey } from "../core/session.ts";
+import { SessionState, sharedKeys, type Session, type SessionKey } from "../core/session.ts";
 import { TokenBucket } from "../core/limits.ts";
 import { randomToken } from "../core/ids.ts";
 import { errorReply } from "../core/stanza.ts";
@@ -20,7 +20,7 @@ import type { StreamContext } from "./context.ts";
 import { checkHeader, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
 import { bindResource, handleLegacySession } from "./bind.ts";
-import { RESUME_TIMEOUT, StreamManagement, parseH } from "./sm.ts";
+import { RESUME_TIMEOUT, StreamManagement, parseH, type ClaimResult, type SessionTransfer } from "./sm.ts";
 import { parseStored } from "../xml/stored.ts";
 
 type State = "header" | "features" | "tls" | "authenticated" | "ready" | "moved" | "closed";
@@ -508,6 +508,14 @@ export class C2SStream implements Session {
     const old = this.ctx.resumption.get(el.attrs.previd ?? "");
     const h = parseH(el.attrs.h);
     if (h === undefined) return this.smFailed("bad-request");
+    const claim = this.ctx.resumption.claim;
+    if (!old && claim !== undefined && el.attrs.previd) {
+      // A cluster: the session may be on another node, which hands it over to this stream.
+      const r = await claim.call(this.ctx.resumption, el.attrs.previd, this.account!.bare.toString(), h, (t) => this.adopt(t));
+      if (r.kind === "not-found") this.smFailed("item-not-found");
+      else if (r.kind === "h-too-high") this.smFailed("undefined-condition", r.sent);
+      return;
+    }
     if (!old || old.state !== "ready" || !old.jid.bare.equals(this.account!.bare)) return this.smFailed("item-not-found");
     // The h we report must count every stanza the server has: otherwise the client sends them again.
     if (old.durable) await old.durable;
@@ -540,6 +548,73 @@ export class C2SStream implements Session {
     for (const text of pending) this.transport.write(text);
     if (pending.length) this.requestAck();
     this.note("info", { resent: pending.length, conn: fresh.id }, "session resumed");
+    void this.ctx.events.notify("session/resumed", this, (e) => this.log.error({ err: e }, "session/resumed listener failed"));
+  }
+
+  /**
+   * A cluster: the client resumed this session on another node, which takes it over. Once the
+   * writes of what it handled have settled and the client's h is applied, the session leaves this
+   * node quietly (no unavailable presence, nothing re-routed: it lives on over there) and its state
+   * is returned; the old connection, if the server had not noticed it was dead, is ended.
+   */
+  async handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult> {
+    const sm = this.sm;
+    if (this.state !== "ready" || sm?.token === undefined || this.jid.bare.toString() !== bare) return { kind: "not-found" };
+    if (this.durable) {
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([this.durable.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
+      clearTimeout(timer);
+      if (!settled) return { kind: "not-found" };
+    }
+    if (this.state !== "ready" || this.sm !== sm) return { kind: "not-found" };
+    if (!sm.ack(h)) return { kind: "h-too-high", sent: sm.sent };
+    if (!this.lost) this.conn.transport.end();
+    this.lost = false;
+    this.state = "closed";
+    clearTimeout(this.detachTimer);
+    this.ctx.streams.delete(this);
+    this.ctx.sessions.remove(this);
+    this.ctx.resumption.delete(sm.token, this);
+    const keys: Record<string, unknown> = {};
+    for (const [name, key] of sharedKeys) {
+      const v = this.values.get(key);
+      if (v !== undefined) keys[name] = v;
+    }
+    this.note("info", { unacked: sm.unacked }, "session handed over to another node");
+    return {
+      jid: this.jid.toString(), token: sm.token, clientMax: sm.clientMax, handled: sm.handled, acked: sm.ackedCount,
+      pending: sm.drain(), keys, presence: this.presence ? this.presence.toString() : null, priority: this.priority, interested: this.interested,
+    };
+  }
+
+  /** This fresh stream becomes the session another node handed over: <resumed/>, then what the client never acknowledged. */
+  private adopt(t: SessionTransfer): void {
+    const connected = this.state === "authenticated";
+    this.jid = parseJid(t.jid);
+    this.logger = undefined;
+    const sm = (this.sm = StreamManagement.restore(t));
+    this.presence = t.presence === null ? undefined : parseStored(t.presence);
+    this.priority = t.priority;
+    this.interested = t.interested;
+    for (const [name, v] of Object.entries(t.keys)) {
+      const key = sharedKeys.get(name);
+      if (key) this.values.set(key, v);
+    }
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.state = "ready";
+    this.ctx.streams.add(this);
+    const replaced = this.ctx.sessions.add(this);
+    if (replaced && replaced !== this) replaced.close(new StreamError("conflict", "replaced by a resumed session with the same resource"));
+    this.ctx.resumption.add(t.token, this);
+    if (connected) {
+      const pending = sm.pending();
+      this.transport.write(xml("resumed", { xmlns: NS.sm, h: String(sm.handled), previd: t.token }).toString());
+      for (const text of pending) this.transport.write(text);
+      if (pending.length) this.requestAck();
+      this.note("info", { resent: pending.length }, "session resumed from another node");
+    } else this.detach("the connection dropped while the session moved here");
     void this.ctx.events.notify("session/resumed", this, (e) => this.log.error({ err: e }, "session/resumed listener failed"));
   }
 

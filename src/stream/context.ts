@@ -5,7 +5,6 @@ import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
 import type { LocalSessions, Session } from "../core/session.ts";
-import type { WindowCounter } from "../core/limits.ts";
 import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "./sasl/credentials.ts";
 import type { ResumptionRegistry } from "./sm.ts";
@@ -33,7 +32,8 @@ export interface StreamContext {
   readonly sessions: LocalSessions;
   readonly events: Events;
   readonly log: Logger;
-  readonly authFailures: WindowCounter;
+  /** Failed logins per address (a WindowCounter; in a cluster, counted in Redis too). */
+  readonly authFailures: { allowed(address: string): boolean | Promise<boolean>; hit(address: string): void };
   /** Credentials lookup for SASL (username as sent; normalised by the callee). */
   credentials(username: string): Promise<Credentials | undefined>;
   /** Top-level non-stanza elements, by namespace. */

@@ -75,7 +75,8 @@ export class SaslNegotiation {
       this.fail("invalid-mechanism");
       return undefined;
     }
-    if (!this.ctx.authFailures.allowed(this.transport.remoteAddress)) {
+    const allowed = this.ctx.authFailures.allowed(this.transport.remoteAddress);
+    if (allowed === false || (allowed !== true && !(await allowed))) {
       this.log().warn("login throttled");
       this.fail("temporary-auth-failure", "too many failed attempts; try again later");
       return undefined;

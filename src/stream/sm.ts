@@ -26,9 +26,23 @@ export class StreamManagement {
   /** The client's last h: stanzas it has acknowledged, modulo 2^32. */
   private acked = 0;
 
-  constructor(resumable: boolean, clientMax: number | undefined) {
-    this.token = resumable ? randomToken(18, "base64url") : undefined;
+  constructor(resumable: boolean, clientMax: number | undefined, token?: string) {
+    this.token = token ?? (resumable ? randomToken(18, "base64url") : undefined);
     this.clientMax = clientMax;
+  }
+
+  /** The state another node handed over (a session resumed there moves here). */
+  static restore(t: SessionTransfer): StreamManagement {
+    const sm = new StreamManagement(true, t.clientMax, t.token);
+    sm.handled = t.handled;
+    sm.acked = t.acked;
+    sm.queue = t.pending.slice();
+    return sm;
+  }
+
+  /** What the client acknowledged so far (its last h). */
+  get ackedCount(): number {
+    return this.acked;
   }
 
   /** Stanzas sent and not acknowledged. */
@@ -86,12 +100,46 @@ export function parseH(value: string | undefined): number | undefined {
   return n < MOD ? n : undefined;
 }
 
+/**
+ * A resumable session as it moves between nodes (a cluster): the client resumed it on another
+ * node, which takes it over with its counters, its unacknowledged stanzas and its shared state.
+ */
+export interface SessionTransfer {
+  /** Its full JID. */
+  jid: string;
+  token: string;
+  clientMax: number | undefined;
+  /** Stanzas handled from the client (the h of <resumed/>). */
+  handled: number;
+  /** The client's h, once the one of its <resume/> is applied. */
+  acked: number;
+  /** Sent and not acknowledged, oldest first: replayed after <resumed/>. */
+  pending: string[];
+  /** The shared session keys, by name. */
+  keys: Record<string, unknown>;
+  presence: string | null;
+  priority: number;
+  interested: boolean;
+}
+
+/** The answer of a session's node to a resumption on another node. */
+export type ClaimResult =
+  | { kind: "moved" }
+  | { kind: "not-found" }
+  /** The client's h counts more than was sent (§4): the session stays where it is. */
+  | { kind: "h-too-high"; sent: number };
+
 /** Where resumable sessions are found by token. In-process here; a shared registry can hold node names for scale-out. */
 export interface ResumptionRegistry<S> {
   add(token: string, session: S): void;
   get(token: string): S | undefined;
   /** Removes the token if it still names this session. */
   delete(token: string, session: S): void;
+  /**
+   * In a cluster, for a token not held here: has the session's node hand it over. `adopt` is
+   * called (synchronously, before anything else is routed to it here) with its state.
+   */
+  claim?(token: string, bare: string, h: number, adopt: (t: SessionTransfer) => void): Promise<ClaimResult>;
 }
 
 export class LocalResumption<S> implements ResumptionRegistry<S> {
