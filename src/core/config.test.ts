@@ -88,6 +88,11 @@ describe("config", () => {
     expect(() => loadConfig(undefined, { XMPPD_C2S__PROT: "1" })).toThrow(/XMPPD_C2S__PROT/);
   });
 
+  it("leaves the service scripts' variables alone (a server the tests start inherits them)", () => {
+    const c = loadConfig(undefined, { XMPPD_REDIS_PORT: "26379", XMPPD_CASSANDRA_PORT: "29042", XMPPD_SERVICES_DIR: "/tmp/s", XMPPD_C2S__PORT: "5333" }).server;
+    expect(c.c2s.port).toBe(5333);
+  });
+
   it("strips comments but not comment-like text in strings", () => {
     expect(JSON.parse(stripJsonComments(`{ "a": "http://x/*y*/", // c\n "b": 1, /* d */ }`))).toEqual({ a: "http://x/*y*/", b: 1 });
   });

@@ -104,10 +104,18 @@ export function stripJsonComments(text: string): string {
   return out.replace(/,(\s*[}\]])/g, "$1");
 }
 
+/**
+ * XMPPD_* variables that are not configuration: the config file's path, and the settings of the
+ * scripts that run Redis and Cassandra for the tests (scripts/services/), which reach servers the
+ * tests start as child processes.
+ */
+const NOT_CONFIG = new Set(["XMPPD_CONFIG", "XMPPD_SERVICES", "XMPPD_SERVICES_DIR", "XMPPD_REDIS_PORT", "XMPPD_REDIS_TIMEOUT",
+  "XMPPD_CASSANDRA_PORT", "XMPPD_CASSANDRA_STORAGE_PORT", "XMPPD_CASSANDRA_TIMEOUT"]);
+
 /** Applies XMPPD_* variables onto the raw config: XMPPD_C2S__PORT sets c2s.port. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, shape: Shape): Record<string, unknown> {
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith("XMPPD_") || name === "XMPPD_CONFIG" || value === undefined) continue;
+    if (!name.startsWith("XMPPD_") || NOT_CONFIG.has(name) || value === undefined) continue;
     const path = name.slice(6).toLowerCase().split("__").map(camel);
     let target: Record<string, unknown> = raw;
     let fields: Shape | undefined = shape;
