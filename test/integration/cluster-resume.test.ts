@@ -26,10 +26,8 @@ const prefix = `xmppd-resume-${run}:`;
 const dir = mkdtempSync(join(tmpdir(), "xmppd-resume-"));
 const configFile = join(dir, "xmppd.json");
 const nodes: Record<string, { port: number; child?: ChildProcess }> = { a: { port: 0 }, b: { port: 0 }, c: { port: 0 } };
-// The service scripts' variables (XMPPD_REDIS_PORT, ...) are not server options: kept from the servers.
-const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^XMPPD_(REDIS|CASSANDRA|SERVICES)_/.test(k)));
 const env = (node: string) => ({
-  ...base, XMPPD_DATA_DIR: join(dir, node), XMPPD_C2S__PORT: String(nodes[node]?.port ?? 0), XMPPD_CLUSTER__NODE: node,
+  ...process.env, XMPPD_DATA_DIR: join(dir, node), XMPPD_C2S__PORT: String(nodes[node]?.port ?? 0), XMPPD_CLUSTER__NODE: node,
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isMessage = (body: string) => (el: Element) => el.name === "message" && el.getChildText("body") === body;
