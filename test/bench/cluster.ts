@@ -14,7 +14,7 @@ import { Accounts } from "../../src/core/accounts.ts";
 import { loadConfig } from "../../src/core/config.ts";
 import { openStorage, storageReady } from "../../src/storage/open.ts";
 import { freePort, startProcess } from "../helpers/process.ts";
-import { services } from "../helpers/services.ts";
+import { deleteKeys, services } from "../helpers/services.ts";
 import { SmClient } from "../helpers/sm.ts";
 import { percentile, round, sleep } from "./lib/stats.ts";
 
@@ -98,8 +98,7 @@ console.log(row("node a → node b", cross));
 for (const p of list) p.from.cut();
 for (const c of children) c.kill("SIGKILL");
 const r = new Redis(services.redis.port, services.redis.host);
-const keys = await r.keys(`${prefix}*`);
-if (keys.length > 0) await r.del(...keys);
+await deleteKeys(r, prefix);
 r.disconnect();
 const admin = new cassandra.Client({ contactPoints: [`${host}:${port}`], localDataCenter });
 await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);

@@ -5,6 +5,7 @@
 // its tests run; when not, they are skipped with a message saying how to start it — except in
 // CI (process.env.CI), where test.sh must have started it, so a missing service fails the run.
 import { connect } from "node:net";
+import type { Redis } from "ioredis";
 
 export type ServiceName = "redis" | "cassandra";
 
@@ -94,4 +95,10 @@ export async function serviceUp(name: ServiceName): Promise<boolean> {
       `start it with \`bash scripts/services/${name}.sh start\``);
     return false;
   }
+}
+
+/** Deletes every Redis key a test run made under its prefix (clusters and stores of tests use their own). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
 }

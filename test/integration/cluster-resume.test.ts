@@ -16,7 +16,7 @@ import type { Element } from "../../src/xml/element.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
 import { CutProxy } from "../helpers/proxy.ts";
 import { RawClient } from "../helpers/raw.ts";
-import { serviceUp, services } from "../helpers/services.ts";
+import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 
 const up = await serviceUp("redis");
@@ -69,8 +69,7 @@ describe.skipIf(!up)("XEP-0198 resumption on another node, and the login throttl
   afterAll(async () => {
     for (const n of Object.values(nodes)) if (n.child) await kill9(n.child);
     if (redis) {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, prefix);
       redis.disconnect();
     }
     rmSync(dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { Redis } from "ioredis";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { capsHash } from "../../src/modules/disco.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
-import { serviceUp, services } from "../helpers/services.ts";
+import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 
 const up = (await serviceUp("redis")) && (await serviceUp("cassandra"));
@@ -103,8 +103,7 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     for (const n of Object.values(nodes)) if (n.child) await kill9(n.child);
     if (up) {
       const r = new Redis(services.redis.port, services.redis.host);
-      const keys = await r.keys(`${prefix}*`);
-      if (keys.length > 0) await r.del(...keys);
+      await deleteKeys(r, prefix);
       r.disconnect();
       const admin = new cassandra.Client({ contactPoints: [`${cHost}:${cPort}`], localDataCenter });
       await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);

@@ -15,6 +15,7 @@ import { loadConfig } from "../../../src/core/config.ts";
 import { openStorage, storageReady } from "../../../src/storage/open.ts";
 import { deriveCredentials } from "../../../src/stream/sasl/credentials.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
+import { deleteKeys } from "../../helpers/services.ts";
 import type { RunningServer, ServerOptions } from "./types.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");
@@ -119,8 +120,7 @@ async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursC
     const redis = new Redis(c.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, prefix);
     } finally {
       redis.disconnect();
     }
