@@ -1,9 +1,8 @@
 // Deleting an account the way the server always does it, whoever asked: the account itself
 // (XEP-0077 §3.2) or an administrator (XEP-0133 §4.2). New logins are refused at once; sessions
-// close first, with the
-// <not-authorized/> stream error XEP-0077 names, so their contacts get unavailable presence
-// while the roster still exists; then the account and everything stored for it go, and
-// modules hear of it (account/deleted).
+// close first, with the <not-authorized/> stream error XEP-0077 names, so their contacts get
+// unavailable presence while the roster still exists; then the account and everything stored
+// for it go, and modules hear of it (account/deleted).
 import { AccountError } from "../core/accounts.ts";
 import { StreamError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
