@@ -23,6 +23,8 @@ export const MAX_STATUS = 1024;
 
 /** The status text of the session's last unavailable presence. */
 const STATUS = sessionKey<string>("last.status");
+/** The session has been available since its last recorded unavailable presence. */
+const SEEN = sessionKey<boolean>("last.seen");
 
 export function secondsSince(then: number, now: number): number {
   return Math.max(0, Math.floor((now - then) / 1000));
@@ -73,13 +75,18 @@ export default defineModule({
       if (!origin) return;
       if (stanza.attrs.type !== "unavailable") {
         origin.set(STATUS, undefined);
+        origin.set(SEEN, true);
         return;
       }
       origin.set(STATUS, statusOf(stanza));
+      origin.set(SEEN, undefined);
       if (!online(origin.jid)) await record(origin);
     }, "late");
+    // A session that never sent available presence was never online for anyone (a bot's, a
+    // client woken by a push to fetch its messages): its end changes nothing to record, as in
+    // ejabberd and Prosody. One that went unavailable before closing was recorded then.
     ctx.on("session/closed", async ({ session }) => {
-      if (!online(session.jid)) await record(session);
+      if (session.get(SEEN) && !online(session.jid)) await record(session);
     });
   },
 });

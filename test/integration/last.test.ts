@@ -70,10 +70,15 @@ describe("last activity of an account (XEP-0012 §4)", () => {
     expect(errorOf(reply)).toBe("forbidden");
   });
 
-  it("an account with nothing recorded answers item-not-found to itself", async () => {
+  it("an account with nothing recorded answers item-not-found to itself, and a session that never went available records nothing", async () => {
     const tybalt = await login("tybalt", "street");
     expect(errorOf(await tybalt.ask(lastOf("tybalt@localhost")))).toBe("item-not-found");
     await tybalt.stop();
+    // Its end was not a logout anyone saw: there is still nothing to tell.
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await login("tybalt", "alley");
+    expect(errorOf(await again.ask(lastOf("tybalt@localhost")))).toBe("item-not-found");
+    await again.stop();
   });
 });
 
