@@ -114,6 +114,8 @@ export class DiscoRegistry {
   readonly accountIdentities: Identity[] = [];
   /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
   readonly extensions: Element[] = [];
+  /** Bumped by every change made through a module context: what is derived from the lists (the caps hash) is kept until it moves. */
+  revision = 0;
 
   /** Adds a node of the server; returns its removal. One owner per node name. */
   addNode(node: string, handler: DiscoNode): () => void {
@@ -124,9 +126,11 @@ export class DiscoRegistry {
     };
   }
 
-  static add(map: Map<string, number>, ns: string): () => void {
+  count(map: Map<string, number>, ns: string): () => void {
+    this.revision++;
     map.set(ns, (map.get(ns) ?? 0) + 1);
     return () => {
+      this.revision++;
       const n = (map.get(ns) ?? 1) - 1;
       if (n <= 0) map.delete(ns);
       else map.set(ns, n);
@@ -174,12 +178,12 @@ export class ModuleContext<O> {
 
   /** A feature of the server's disco#info. */
   feature(ns: string): void {
-    this.undo.push(DiscoRegistry.add(this.server.disco.hostFeatures, ns));
+    this.undo.push(this.server.disco.count(this.server.disco.hostFeatures, ns));
   }
 
   /** A feature of every account's disco#info (bare JID). */
   accountFeature(ns: string): void {
-    this.undo.push(DiscoRegistry.add(this.server.disco.accountFeatures, ns));
+    this.undo.push(this.server.disco.count(this.server.disco.accountFeatures, ns));
   }
 
   /** A node of the server's disco#info and disco#items; one module owns each node name. */
@@ -204,8 +208,13 @@ export class ModuleContext<O> {
   }
 
   private addIdentity(list: Identity[], identity: Identity): void {
+    const disco = this.server.disco;
+    disco.revision++;
     list.push(identity);
-    this.undo.push(() => list.splice(list.indexOf(identity), 1));
+    this.undo.push(() => {
+      disco.revision++;
+      list.splice(list.indexOf(identity), 1);
+    });
   }
 
   iq(target: IqTarget, ns: string, name: string, handlers: IqHandlers): void {

@@ -76,7 +76,14 @@ export default defineModule({
     ctx.identity({ category: "server", type: "im", name: "xmppd" });
     ctx.feature(NS.discoInfo);
     ctx.feature(NS.discoItems);
-    const ver = () => capsHash(disco.identities, hostFeatures(disco), disco.extensions);
+    // Computed once per change of the lists, not at every stream's features (3% of a login).
+    let cached = { revision: -1, extensions: 0, ver: "" };
+    const ver = () => {
+      if (cached.revision !== disco.revision || cached.extensions !== disco.extensions.length) {
+        cached = { revision: disco.revision, extensions: disco.extensions.length, ver: capsHash(disco.identities, hostFeatures(disco), disco.extensions) };
+      }
+      return cached.ver;
+    };
 
     ctx.iq("host", NS.discoInfo, "query", {
       get: ({ payload, from }) => {
