@@ -1,6 +1,7 @@
 // Start and end tags: XML 1.0 §3.1 (the end tag matches the start tag, §3 Element Type Match),
 // element nesting bounded by maxDepth before a start tag is read, and the tree of ltx elements
 // each top-level element becomes (RFC 6120 §4.1: the stream root's children are the stanzas).
+import { detach } from "../detach.ts";
 import { type Element, FastElement } from "../element.ts";
 import { ATTRIBUTES } from "./attributes.ts";
 import { CHARS } from "./chars.ts";
@@ -42,7 +43,7 @@ const COMMON = new Map(["jabber:client", "jabber:server", "jabber:component:acce
   "jabber:server:dialback", "stream"].map((s) => [s, s]));
 
 /** `s` without ties to the string it was sliced from. */
-const own = (s: string): string => COMMON.get(s) ?? (s.length < 13 ? s : Buffer.from(s, "utf16le").toString("utf16le"));
+const own = (s: string): string => COMMON.get(s) ?? detach(s);
 
 /** The stream header: its name and namespaces are kept for the stanzas, its attributes reported. */
 const openRoot = (p: ParserState, name: string, attrs: Record<string, string>, decls: string[] | null,
