@@ -14,6 +14,7 @@ import type { AccountRecord } from "../../../src/core/accounts.ts";
 import { loadConfig } from "../../../src/core/config.ts";
 import { openStorage, storageReady } from "../../../src/storage/open.ts";
 import { deriveCredentials } from "../../../src/stream/sasl/credentials.ts";
+import { NODE_FLAGS } from "../../../src/node-flags.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
 import { deleteKeys } from "../../helpers/services.ts";
 import type { RunningServer, ServerOptions } from "./types.ts";
@@ -79,7 +80,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const cfg = join(o.dir, "xmppd.json");
   writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage), null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
-  const nodeArgs = ["--max-old-space-size=16384"];
+  const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
   // `kill -USR2 <pid>` then writes a heap snapshot into the scratch folder (test/bench/heap.ts reads them).
   if (o.heapSignal) nodeArgs.push("--heapsnapshot-signal=SIGUSR2");
@@ -138,7 +139,7 @@ async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursC
       }, null, 2));
       // Each embedded node has its accounts; a shared Cassandra keyspace needs them once.
       if (o.users.length && (k === 0 || storage.backend === "embedded")) await provisionOurs(cfg, o.users, o.password);
-      const p = spawnPinned(o.cpus, process.execPath, ["--max-old-space-size=16384", join(root, "src/main.ts"), "-c", cfg, "start"], { cwd: dir, logFile: join(dir, "xmppd.log") });
+      const p = spawnPinned(o.cpus, process.execPath, [...NODE_FLAGS, join(root, "src/main.ts"), "-c", cfg, "start"], { cwd: dir, logFile: join(dir, "xmppd.log") });
       nodes.push({ port, tlsPort, p });
       let alive = true;
       void p.exited.then(() => (alive = false));
