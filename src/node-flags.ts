@@ -5,7 +5,9 @@
 // V8's young generation: by default it grows to 16 MiB semi-spaces (new space about 100 MiB
 // resident) in the first burst of logins and keeps them. Measured with the benchmark (login,
 // one-to-one and idle-session rows, one run per size): 4 MiB semi-spaces took RSS per idle
-// session at 1k sessions from 32.9 to 7.1 KiB and at 10k from 14.5 to 5.3 KiB, and the p99 at
-// 2,000 msg/s after a login storm from 2.5 to 1.2 ms, for about 5% of peak one-to-one
-// throughput. Smaller (1 and 2 MiB) promoted more into the old generation and raised the p99.
+// session at 1k sessions from 32.9 to 7.1 KiB and at 10k from 14.5 to 5.3 KiB, for about 5% of
+// peak one-to-one throughput; the p99 at 2,000 msg/s on a fresh server stayed at 0.5-0.8 ms.
+// After a login storm and a saturating burst it is 1.2-5 ms with either size: the burst's
+// in-flight messages fill the old generation, and its collections' steps are the outliers.
+// Smaller semi-spaces (1 and 2 MiB) promoted more and raised that p99 further.
 export const NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig, stripJsonComments } from "../src/core/config.ts";
+import { NODE_FLAGS } from "../src/node-flags.ts";
 
 const root = join(import.meta.dirname, "..");
 const dockerDir = join(root, "docker");
@@ -213,7 +214,7 @@ describe("docker/ in step with the project", () => {
     expect(existsSync(join(root, health[1]!))).toBe(true);
     const entry = JSON.parse(instruction("ENTRYPOINT")[0]!) as string[];
     const cmd = JSON.parse(instruction("CMD")[0]!) as string[];
-    expect(entry).toEqual(["node", "src/main.ts"]);
+    expect(entry).toEqual(["node", ...NODE_FLAGS, "src/main.ts"]);
     const usage = execFileSync(process.execPath, [join(root, "src/main.ts"), "--help"], { encoding: "utf8" });
     expect(usage).toMatch(new RegExp(`^  ${cmd[0]} `, "m"));
   });

@@ -1,6 +1,6 @@
 // Every way the server is started runs node with the same flags (src/node-flags.ts): ./run, npm
-// start, the Dockerfile's entry point and the shebang of src/main.ts. A process started with them
-// really gets V8's young generation they ask for.
+// start and the shebang of src/main.ts (the Dockerfile's entry point: test/docker.test.ts). A
+// process started with them really gets the young generation they ask V8 for.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,11 +20,6 @@ describe("the node flags of every launcher", () => {
     const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string>; bin: Record<string, string> };
     expect(pkg.scripts.start).toBe(`node ${flags} src/main.ts start`);
     expect(read(pkg.bin.xmppd!).split("\n")[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
-  });
-
-  it("the Dockerfile's entry point carries them", () => {
-    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(read("docker/Dockerfile"));
-    expect(JSON.parse(entry![1]!)).toEqual(["node", ...NODE_FLAGS, "src/main.ts"]);
   });
 
   it("V8 takes them: the new space stays within 3 semi-spaces of the asked size", () => {
