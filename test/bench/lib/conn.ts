@@ -51,6 +51,10 @@ export function streamHeader(domain: string): string {
 
 export class LoginError extends Error {}
 
+function destroySocket(socket: Socket | TLSSocket): void {
+  socket.destroy();
+}
+
 /** Pending flushes: connections with batched output, written once per event-loop turn. */
 const dirty = new Set<Conn>();
 let flushScheduled = false;
@@ -243,8 +247,12 @@ export class Conn {
   close(): void {
     if (this.closed) return;
     this.flush();
-    this.socket.end("</stream:stream>");
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    const socket = this.socket;
+    socket.end("</stream:stream>");
+    // The timer holds the socket only, and goes with its close: one left running kept every
+    // closed connection for its 2 s, which made the generator's GC the bound of the login row.
+    const timer = setTimeout(destroySocket, 2000, socket).unref();
+    socket.once("close", () => clearTimeout(timer));
   }
 
   destroy(): void {
