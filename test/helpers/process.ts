@@ -3,7 +3,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { NODE_FLAGS } from "../../src/node-flags.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -26,7 +25,7 @@ export interface StartOptions {
 
 /** Starts `xmppd start` in `cwd` and resolves once it says it is serving (rejects if it exits first). */
 export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, opts: StartOptions = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   if (opts.output) child.stdout!.pipe(opts.output, { end: false });
   else child.stdout!.resume();
   let err = "";
