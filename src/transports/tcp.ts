@@ -56,6 +56,8 @@ export class TcpTransport implements Transport {
   private socket: Socket;
   private events: TransportEvents | undefined;
   private closed = false;
+  /** After end(): destroys a socket whose peer never closes its side. */
+  private endTimer: NodeJS.Timeout | undefined;
   /** Written this turn, not yet handed to the socket. */
   private out = "";
   readonly remoteAddress: string;
@@ -96,6 +98,8 @@ export class TcpTransport implements Transport {
 
   /** @internal The socket is gone. */
   lost(reason: string): void {
+    clearTimeout(this.endTimer);
+    this.endTimer = undefined;
     if (this.closed) return;
     this.closed = true;
     this.events?.close(reason);
@@ -177,14 +181,12 @@ export class TcpTransport implements Transport {
   end(): void {
     if (this.closed) return;
     this.flush();
-    const socket = this.socket;
-    socket.end();
+    this.socket.end();
     // A peer that never closes its side must not hold the socket forever. The timer holds the
-    // socket only, and goes with its close: one left running held every ended stream (parser,
-    // session and all) for its 5 s, which under a login storm promoted some 40k dead sessions
-    // into V8's old generation (300 MB, major collections of 20-75 ms).
-    const timer = setTimeout(destroy, END_TIMEOUT_MS, socket).unref();
-    socket.once("close", () => clearTimeout(timer));
+    // socket only, and the close clears it (lost): one left running held every ended stream
+    // (parser, session and all) for its 5 s, which under a login storm promoted some 40k dead
+    // sessions into V8's old generation (300 MB, major collections of 20-75 ms).
+    this.endTimer = setTimeout(destroy, END_TIMEOUT_MS, this.socket).unref();
   }
 }
 

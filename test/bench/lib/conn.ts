@@ -74,6 +74,7 @@ export class Conn {
   private text = "";
   private wake: (() => void) | undefined;
   private out = "";
+  private endTimer: NodeJS.Timeout | undefined;
 
   private constructor(socket: Socket | TLSSocket) {
     this.socket = socket;
@@ -113,6 +114,8 @@ export class Conn {
     });
     this.socket.on("close", () => {
       this.closed = true;
+      clearTimeout(this.endTimer);
+      this.endTimer = undefined;
       this.wake?.();
     });
     this.socket.on("error", () => {});
@@ -247,12 +250,10 @@ export class Conn {
   close(): void {
     if (this.closed) return;
     this.flush();
-    const socket = this.socket;
-    socket.end("</stream:stream>");
-    // The timer holds the socket only, and goes with its close: one left running kept every
+    this.socket.end("</stream:stream>");
+    // The timer holds the socket only, and the close clears it: one left running kept every
     // closed connection for its 2 s, which made the generator's GC the bound of the login row.
-    const timer = setTimeout(destroySocket, 2000, socket).unref();
-    socket.once("close", () => clearTimeout(timer));
+    this.endTimer = setTimeout(destroySocket, 2000, this.socket).unref();
   }
 
   destroy(): void {
