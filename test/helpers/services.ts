@@ -5,6 +5,7 @@
 // its tests run; when not, they are skipped with a message saying how to start it — except in
 // CI (process.env.CI), where test.sh must have started it, so a missing service fails the run.
 import { connect } from "node:net";
+import cassandra from "cassandra-driver";
 import type { Redis } from "ioredis";
 
 export type ServiceName = "redis" | "cassandra";
@@ -101,4 +102,15 @@ export async function serviceUp(name: ServiceName): Promise<boolean> {
 export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length > 0) await redis.del(...keys);
+}
+
+/** Drops a keyspace a test run made on the Cassandra of scripts/services/cassandra.sh. */
+export async function dropKeyspace(keyspace: string): Promise<void> {
+  const { host, port, localDataCenter } = services.cassandra;
+  const admin = new cassandra.Client({ contactPoints: [`${host}:${port}`], localDataCenter });
+  try {
+    await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  } finally {
+    await admin.shutdown();
+  }
 }

@@ -7,14 +7,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import cassandra from "cassandra-driver";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { NS } from "../../src/xml/ns.ts";
 import { CassandraStorage } from "../../src/storage/cassandra/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { connect, presence, type Im } from "../helpers/im.ts";
 import { items, itemsOf, publish } from "../helpers/pep.ts";
-import { serviceUp, services } from "../helpers/services.ts";
+import { dropKeyspace, serviceUp, services } from "../helpers/services.ts";
 
 const MAM = "urn:xmpp:mam:2";
 const RSM = "http://jabber.org/protocol/rsm";
@@ -65,9 +64,7 @@ describe.skipIf(!up)("the server on Cassandra", () => {
   }, 60_000);
   afterAll(async () => {
     await t?.stop();
-    const admin = new cassandra.Client({ contactPoints: [`${host}:${port}`], localDataCenter });
-    await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-    await admin.shutdown();
+    await dropKeyspace(keyspace);
   }, 60_000);
 
   it("runs on the configured keyspace, not on the embedded file", async () => {

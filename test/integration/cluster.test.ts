@@ -10,12 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import cassandra from "cassandra-driver";
 import { Redis } from "ioredis";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { capsHash } from "../../src/modules/disco.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
-import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
+import { deleteKeys, dropKeyspace, serviceUp, services } from "../helpers/services.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 
 const up = (await serviceUp("redis")) && (await serviceUp("cassandra"));
@@ -105,9 +104,7 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
       const r = new Redis(services.redis.port, services.redis.host);
       await deleteKeys(r, prefix);
       r.disconnect();
-      const admin = new cassandra.Client({ contactPoints: [`${cHost}:${cPort}`], localDataCenter });
-      await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-      await admin.shutdown();
+      await dropKeyspace(keyspace);
     }
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
