@@ -82,6 +82,11 @@ export class RemoteSession implements Session {
     void this.link.forward(this, stanza, false);
   }
 
+  sendSerialized(text: string): void {
+    const stanza = parseStored(text);
+    if (stanza) this.sendNow(stanza);
+  }
+
   deliver(stanza: Element): Promise<boolean> {
     return this.link.forward(this, stanza, true);
   }

@@ -5,6 +5,7 @@ import { addHold } from "./hold.ts";
 
 function fakeSession() {
   const written: string[] = [];
+  const serialized: string[] = [];
   const s = {
     hold: undefined as ((el: Element) => boolean) | undefined,
     send(el: Element) {
@@ -13,8 +14,11 @@ function fakeSession() {
     sendNow(el: Element) {
       written.push(el.attrs.id!);
     },
+    sendSerialized(text: string) {
+      serialized.push(text);
+    },
   };
-  return { session: s as unknown as Session, written };
+  return { session: s as unknown as Session, written, serialized };
 }
 const m = (id: string) => xml("message", { id });
 const p = (id: string) => xml("presence", { id });
@@ -48,5 +52,26 @@ describe("stacked holds", () => {
     expect(session.hold).toBeUndefined();
     session.send(m("after"));
     expect(written).toEqual(["p", "after"]);
+  });
+
+  it("stored text goes out as it is when no hold is below, and as an element through one that is", () => {
+    const { session, written, serialized } = fakeSession();
+    const text = m("s1").toString();
+    const flush = addHold(session, (el) => el.name === "message");
+    expect(flush.passSerialized(text)).toBe(true);
+    expect([serialized, written]).toEqual([[text], []]);
+
+    const other = fakeSession();
+    const looked: string[] = [];
+    addHold(other.session, (el) => (looked.push(el.attrs.id!), el.attrs.id === "held"));
+    const upper = addHold(other.session, (el) => el.name === "message");
+    expect(upper.passSerialized(m("held").toString())).toBe(true);
+    expect(upper.passSerialized(m("s2").toString())).toBe(true);
+    const given = m("s3");
+    expect(upper.passSerialized(given.toString(), given)).toBe(true);
+    expect([looked, other.written, other.serialized]).toEqual([["held", "s2", "s3"], ["s2", "s3"], []]);
+    // Text that must be parsed and does not parse is not written.
+    expect(upper.passSerialized("<message id='broken'>")).toBe(false);
+    expect(other.written).toEqual(["s2", "s3"]);
   });
 });

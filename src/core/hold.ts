@@ -3,11 +3,19 @@
 // stored ones while it flushes. Each hold is put over the ones already there and sees a stanza
 // first; what it does not take goes on to the hold below. Holds come off in any order.
 import type { Element } from "../xml/element.ts";
+import { parseStored } from "../xml/stored.ts";
 import type { Session } from "./session.ts";
 
 export interface Hold {
   /** Writes a stanza past this hold and the ones above it, through the ones below. */
   pass(stanza: Element): void;
+  /**
+   * As pass, for a stanza this server serialised and stored (`parsed`: its element, if the
+   * caller has it): with no hold below, the text goes out as it is, neither parsed nor
+   * serialised again; a hold below gets the element to look at. False if it must be parsed and
+   * does not parse (nothing is written).
+   */
+  passSerialized(text: string, parsed?: Element): boolean;
   /** Takes the hold off (with another put over it meanwhile, it stays and lets everything by). */
   remove(): void;
 }
@@ -22,6 +30,16 @@ export function addHold(session: Session, takes: (stanza: Element) => boolean): 
   return {
     pass(stanza) {
       if (!below?.(stanza)) session.sendNow(stanza);
+    },
+    passSerialized(text, parsed) {
+      if (!below) {
+        session.sendSerialized(text);
+        return true;
+      }
+      const stanza = parsed ?? parseStored(text);
+      if (stanza === undefined) return false;
+      if (!below(stanza)) session.sendNow(stanza);
+      return true;
     },
     remove() {
       link.on = false;

@@ -56,6 +56,12 @@ export interface Session {
   /** Writes the stanza, past `hold`. */
   sendNow(stanza: Element): void;
   /**
+   * Writes a stanza this server serialised earlier (a stored one: Element#toString, detached),
+   * past `hold`, without parsing it. The offline flush writes its batch this way when no hold
+   * would look at it (Hold.passSerialized).
+   */
+  sendSerialized(text: string): void;
+  /**
    * Only on a session of another cluster node: writes the stanza there and resolves whether that
    * node took it (false: gone, unreachable, no answer in time), so that a message can go offline.
    */

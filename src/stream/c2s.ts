@@ -627,7 +627,16 @@ export class C2SStream implements Session {
 
   sendNow(stanza: Element): void {
     if (this.state !== "ready" && this.state !== "authenticated") return; // the bind result comes before "ready"
-    const text = stanza.toString();
+    this.writeStanza(stanza.toString());
+  }
+
+  sendSerialized(text: string): void {
+    if (this.state !== "ready" && this.state !== "authenticated") return;
+    this.writeStanza(text);
+  }
+
+  /** A stanza's text to the stream, counted and kept by stream management until acknowledged. */
+  private writeStanza(text: string): void {
     const sm = this.sm;
     if (sm) {
       if (sm.unacked >= this.ctx.config.sm.maxQueue) {

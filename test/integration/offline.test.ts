@@ -213,6 +213,26 @@ describe("what is not stored", () => {
     await Promise.all([r.stop(), j.stop()]);
   });
 
+  it("a client inactive at its login (XEP-0352): a stored message with a body comes at once, the chat state stored after it waits for <active/>", async () => {
+    // The flush writes stored text as it is unless a hold below it (client state indication) wants to read it.
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    const r = await login(romeo!);
+    r.send(chat(`${juliet}@localhost`, "while-inactive"));
+    r.send(xml("message", { to: `${juliet}@localhost`, type: "chat", id: "state" }, xml("paused", { xmlns: NS.chatStates }), hint("store")));
+    await until("two stored", async () => (await stored(juliet!)) === 2);
+    const j = await login(juliet!);
+    j.send(xml("inactive", { xmlns: NS.csi }));
+    j.send(presence({}));
+    expect(bodyOf(await j.next(isMessage, "the message with a body"))).toBe("while-inactive");
+    await j.nothing(isMessage, 300);
+    j.send(xml("active", { xmlns: NS.csi }));
+    const state = await j.next(isMessage, "the chat state, once active");
+    expect(state.attrs.id).toBe("state");
+    expect(state.getChild("delay", NS.delay)?.attrs.from).toBe("localhost");
+    expect(await stored(juliet!)).toBe(0);
+    await Promise.all([r.stop(), j.stop()]);
+  });
+
   it("no-store bounces with service-unavailable; no-permanent-store is stored", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const r = await login(romeo!);

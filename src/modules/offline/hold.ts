@@ -10,6 +10,8 @@ import { addHold } from "../../core/hold.ts";
 export interface MessageHold {
   /** Writes a stanza past this hold (but through the one underneath). */
   pass(stanza: Element): void;
+  /** Writes a stored stanza's text past this hold (Hold.passSerialized); false if it had to be parsed and would not. */
+  passSerialized(text: string, parsed?: Element): boolean;
   /** Ends the hold and hands over what it held, in order, for the caller to write (or, the session gone, to send another way). */
   release(): Element[];
 }
@@ -24,6 +26,7 @@ export function holdMessages(session: Session): MessageHold {
   });
   return {
     pass: (stanza) => hold.pass(stanza),
+    passSerialized: (text, parsed) => hold.passSerialized(text, parsed),
     release() {
       hold.remove();
       return held.splice(0);

@@ -119,7 +119,8 @@ export default defineModule({
         let held: Element[] = [];
         try {
           if (isAvailable(session) && session.priority >= 0) {
-            const n = await queue.flush(owner, (stanza) => live() && (hold.pass(stanza), true), session.get(ARCHIVE_QUERIED) === true);
+            const n = await queue.flush(owner, (text, parsed) => !live() ? "gone" : hold.passSerialized(text, parsed) ? "sent" : "unreadable",
+              session.get(ARCHIVE_QUERIED) === true);
             if (n > 0) session.log.debug({ messages: n }, "offline messages delivered");
           }
         } finally {

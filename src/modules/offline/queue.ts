@@ -14,6 +14,9 @@ import { stanzaIdBy } from "../shared.ts";
 export const PAGE = 100;
 const DAY = 86_400_000;
 
+/** What became of a stored message handed to a session: written, unreadable (removed unsent), or not taken because the session is gone. */
+export type Delivery = "sent" | "unreadable" | "gone";
+
 export interface QueueOptions {
   /** Days before an undelivered message is deleted; 0 keeps it until delivered. */
   expireDays: number;
@@ -71,40 +74,49 @@ export class OfflineQueue {
   }
 
   /**
-   * Hands the owner's messages to `deliver`, oldest first, and removes each page once handed
-   * over. Expired entries are removed unsent; with `archived` (the client reads its archive,
-   * XEP-0313), entries the archive stamped are removed unsent too. `deliver` returns false when
-   * the session is gone: what was not handed over stays. Returns how many were delivered.
+   * Hands the owner's messages to `deliver`, oldest first, as stored: the text this server
+   * serialised, and the element when the flush had to read it anyway. Expired entries are
+   * removed unsent; with `archived` (the client reads its archive, XEP-0313), entries the archive
+   * stamped are removed unsent too. `deliver` says "gone" when the session is: what was not
+   * handed over stays. Returns how many were delivered.
+   *
+   * The removal is one write at the end, not one per page: a durable write waits for its fsync,
+   * and with a removal per page the client waited for ten of them between its presence and the
+   * last of 1,000 messages. Pages are read past what was handed over (`after`), so they need not
+   * wait for it either. Should the process die within the flush, the client gets the batch again
+   * at its next login (at least once, never lost); a session that ends without acknowledging
+   * them brings them back under their ids behind this removal, since the caller holds the
+   * owner's turn until it resolves.
    */
-  async flush(owner: string, deliver: (stanza: Element) => boolean, archived: boolean): Promise<number> {
+  async flush(owner: string, deliver: (text: string, parsed: Element | undefined) => Delivery, archived: boolean): Promise<number> {
     let sent = 0;
     let after: string | undefined;
+    const done: string[] = [];
     try {
       for (;;) {
         const page = await this.log.query(owner, { limit: PAGE, after });
-        const done: string[] = [];
         const now = this.now();
-        let stopped = false;
         for (const e of page.entries) {
-          const stanza = e.expires === 0 || e.expires > now ? parseStored(e.value) : undefined;
-          if (stanza && !(archived && stanzaIdBy(stanza, owner) !== undefined)) {
-            if (!deliver(stanza)) {
-              stopped = true;
-              break;
+          if (e.expires === 0 || e.expires > now) {
+            let parsed: Element | undefined;
+            if (archived) parsed = parseStored(e.value);
+            if (!archived || (parsed !== undefined && stanzaIdBy(parsed, owner) === undefined)) {
+              const outcome = deliver(e.value, parsed);
+              if (outcome === "gone") return sent;
+              if (outcome === "sent") sent++;
             }
-            sent++;
           }
           done.push(e.id);
           after = e.id;
         }
-        if (done.length) await this.log.remove(owner, done);
-        if (stopped || page.complete || page.entries.length === 0) return sent;
+        if (page.complete || page.entries.length === 0) return sent;
         // A synchronous backend (the embedded one) would otherwise hold every other connection
         // until the whole queue is written.
         await new Promise((r) => setImmediate(r));
       }
     } finally {
       this.counts.delete(owner);
+      if (done.length) await this.log.remove(owner, done);
     }
   }
 

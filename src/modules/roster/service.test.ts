@@ -3,6 +3,7 @@ import type { Element } from "../../xml/element.ts";
 import { parseJid } from "../../xml/jid.ts";
 import { LocalSessions, SessionState, type Session } from "../../core/session.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import { parseStored } from "../../xml/stored.ts";
 import type { RosterItem } from "./item.ts";
 import { nextVersion, RosterService } from "./service.ts";
 
@@ -14,6 +15,7 @@ function fakeSession(full: string, interested: boolean): Session & { got: Elemen
     lastActivity: 0, interested, got, detached: false, hold: undefined,
     send: (el) => void got.push(el),
     sendNow: (el) => void got.push(el),
+    sendSerialized: (text) => void got.push(parseStored(text)!),
     close: () => {},
     get: (k) => state.get(k),
     set: (k, v) => state.set(k, v),
