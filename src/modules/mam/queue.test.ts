@@ -48,17 +48,42 @@ describe("the archive write queue", () => {
     expect((await g.store.query("juliet@capulet.lit", { limit: 100 })).entries).toHaveLength(10);
   });
 
-  it("splits into batches of the configured size, and gathers what arrives during a write", async () => {
+  it("splits into batches of the configured size, `parallel` on their way at once, and gathers what arrives during a write", async () => {
     const g = gated();
-    const q = new ArchiveQueue(g.store, { bound: 100, batch: 4 });
+    const q = new ArchiveQueue(g.store, { bound: 100, batch: 4, parallel: 2 });
     for (let i = 0; i < 10; i++) q.push(entry(i));
     await tick();
-    expect(g.calls).toEqual([4]); // the first batch is being written, slowly
+    expect(g.calls).toEqual([4, 4]); // two batches are being written, slowly
     for (let i = 10; i < 13; i++) q.push(entry(i));
     g.open();
     await q.settled();
     expect(g.calls).toEqual([4, 4, 4, 1]);
     expect(q.stats()).toMatchObject({ written: 13, batches: 4, waits: 0 });
+  });
+
+  it("batches that land out of order: a wait for written entries ends once every batch before them has landed too", async () => {
+    const inner = new MemoryStorage().log("mam");
+    const releases: (() => void)[] = [];
+    const store: LogStore = { ...inner, append: async (entries) => {
+      await new Promise<void>((r) => releases.push(r));
+      return inner.append(entries);
+    } };
+    const q = new ArchiveQueue(store, { bound: 100, batch: 2 });
+    for (let i = 0; i < 4; i++) q.push(entry(i, i < 2 ? "juliet@capulet.lit" : "romeo@montague.lit"));
+    await tick();
+    expect(releases).toHaveLength(2);
+    let all = false;
+    let romeo = false;
+    const done = q.settled().then(() => (all = true));
+    const romeos = q.settled("romeo@montague.lit").then(() => (romeo = true));
+    releases[1]!(); // the second batch (Romeo's) lands first
+    await tick();
+    await tick();
+    // Written is a watermark over the order of arrival: Juliet's batch is still on its way.
+    expect([all, romeo, q.depth]).toEqual([false, false, 2]);
+    releases[0]!();
+    await Promise.all([done, romeos]);
+    expect(q.stats()).toMatchObject({ depth: 0, written: 4, batches: 2 });
   });
 
   it("makes pushers wait only once the bound is reached, and lets them in, in order, as room frees", async () => {
