@@ -8,8 +8,9 @@ import { StreamParser } from "./parser.ts";
  * declared on the copy, so the stored text parses without them.
  */
 export function serializeDetached(el: Element): string {
+  if (!el.parent) return el.toString(); // a stanza: nothing above it binds a prefix (a copy per archived message was a tenth of their garbage)
   const copy = clone(el);
-  for (let up = el.parent; up; up = up.parent) {
+  for (let up: Element | null = el.parent; up; up = up.parent) {
     for (const [k, v] of Object.entries(up.attrs)) {
       if (k.startsWith("xmlns:") && copy.attrs[k] === undefined) copy.attrs[k] = v;
     }

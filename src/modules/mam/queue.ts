@@ -136,7 +136,7 @@ export class ArchiveQueue {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight.length >= this.opts.parallel) return;
+    if (this.scheduled || (this.inFlight.length > 0 && this.slots.length < this.opts.batch)) return;
     this.scheduled = true;
     // One tick: the entries of every message routed in this turn of the event loop share a batch.
     setImmediate(() => {
@@ -145,9 +145,13 @@ export class ArchiveQueue {
     });
   }
 
-  /** Sends batches until `parallel` are on their way or nothing is left; each that lands sends more. */
+  /**
+   * Sends what waits: one batch when none is on its way, and more beside it only while full ones
+   * wait (up to `parallel`); each that lands sends more. At a low rate entries thus gather
+   * behind the one write on its way instead of each tick posting a write of its own.
+   */
   private pump(): void {
-    while (this.slots.length > 0 && this.inFlight.length < this.opts.parallel) {
+    while (this.slots.length > 0 && (this.inFlight.length === 0 || (this.slots.length >= this.opts.batch && this.inFlight.length < this.opts.parallel))) {
       const batch = this.slots.splice(0, this.opts.batch);
       this.inFlight.push(batch);
       this.inFlightEntries += batch.length;
@@ -185,7 +189,11 @@ export class ArchiveQueue {
     const oldest = this.inFlight[0]?.[0]?.seq ?? this.slots[0]?.seq;
     const seq = oldest === undefined ? this.seq : oldest - 1;
     this.doneSeq = seq;
-    for (const [owner, last] of this.lastOf) if (last <= seq) this.lastOf.delete(owner);
+    // forEach, not for-of: no [key, value] array per owner on every batch that lands.
+    this.lastOf.forEach((last, owner) => {
+      if (last <= seq) this.lastOf.delete(owner);
+    });
+    if (this.doneWaiters.length === 0) return;
     const ready = this.doneWaiters.filter((w) => w.seq <= seq);
     if (ready.length === 0) return;
     this.doneWaiters.splice(0, this.doneWaiters.length, ...this.doneWaiters.filter((w) => w.seq > seq));
