@@ -125,16 +125,11 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
     }
   };
 
-  // The memory rows come after the others: holding and dropping ~20k connections leaves the
-  // generator's heap and the kernel's socket tables busy for a while, and the login row after
+  // The memory rows come last: holding and dropping ~20k connections leaves the generator's heap
+  // and the kernel's socket tables (ports in TIME_WAIT) busy for a while, and a login row after
   // them was bound by the generator (it used a whole core in the full run, not in a login-only one).
   const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
   if (rest.length > 0) await session(rest.join(", "), (ctx) => mainScenarios(ctx, rest, o, put, OFFLINE));
-  if (o.scenarios.includes("sessions")) {
-    const levels = o.quick ? [{ n: 1000, key: "1k" }] : [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }];
-    await session("sessions", async (ctx) => put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" })));
-    if (o.tls) await session("sessions over TLS", async (ctx) => put(await idleSessions(ctx, { levels: [{ n: 1000, key: "1k" }], security: "tls", rowPrefix: "rss-tls" })));
-  }
   if (o.scenarios.includes("cores") && name === "ours") {
     // Two nodes of ours on both cores, one cluster on Redis: logins spread over both, and the
     // one-to-one scenario with every pair split across them (each message crosses nodes).
@@ -148,6 +143,11 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
         for (const [row, cell] of Object.entries(await oneToOne(ctx, pairs))) put({ [`cores.${row}`]: cell });
       }, { nodes: 2, redis, split: pairs });
     }
+  }
+  if (o.scenarios.includes("sessions")) {
+    const levels = o.quick ? [{ n: 1000, key: "1k" }] : [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }];
+    await session("sessions", async (ctx) => put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" })));
+    if (o.tls) await session("sessions over TLS", async (ctx) => put(await idleSessions(ctx, { levels: [{ n: 1000, key: "1k" }], security: "tls", rowPrefix: "rss-tls" })));
   }
   if (name === "ours" && o.oursStorage) await dropOursKeyspace(o.oursStorage);
   return { ...info, ownCpu };
