@@ -27,19 +27,19 @@ export function addHold(session: Session, takes: (stanza: Element) => boolean): 
   const mine = (stanza: Element): boolean => (link.on && takes(stanza)) || (below ? below(stanza) : false);
   links.set(mine, link);
   session.hold = mine;
+  const pass = (stanza: Element): void => {
+    if (!below?.(stanza)) session.sendNow(stanza);
+  };
   return {
-    pass(stanza) {
-      if (!below?.(stanza)) session.sendNow(stanza);
-    },
+    pass,
     passSerialized(text, parsed) {
       if (!below) {
         session.sendSerialized(text);
         return true;
       }
       const stanza = parsed ?? parseStored(text);
-      if (stanza === undefined) return false;
-      if (!below(stanza)) session.sendNow(stanza);
-      return true;
+      if (stanza !== undefined) pass(stanza);
+      return stanza !== undefined;
     },
     remove() {
       link.on = false;

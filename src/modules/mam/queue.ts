@@ -136,7 +136,7 @@ export class ArchiveQueue {
   }
 
   private schedule(): void {
-    if (this.scheduled || (this.inFlight.length > 0 && this.slots.length < this.opts.batch)) return;
+    if (this.scheduled || !this.mayPost()) return;
     this.scheduled = true;
     // One tick: the entries of every message routed in this turn of the event loop share a batch.
     setImmediate(() => {
@@ -145,13 +145,19 @@ export class ArchiveQueue {
     });
   }
 
+  /** A batch may go now: none is on its way, or a full one waits and fewer than `parallel` are. */
+  private mayPost(): boolean {
+    return this.slots.length > 0 &&
+      (this.inFlight.length === 0 || (this.slots.length >= this.opts.batch && this.inFlight.length < this.opts.parallel));
+  }
+
   /**
    * Sends what waits: one batch when none is on its way, and more beside it only while full ones
    * wait (up to `parallel`); each that lands sends more. At a low rate entries thus gather
    * behind the one write on its way instead of each tick posting a write of its own.
    */
   private pump(): void {
-    while (this.slots.length > 0 && (this.inFlight.length === 0 || (this.slots.length >= this.opts.batch && this.inFlight.length < this.opts.parallel))) {
+    while (this.mayPost()) {
       const batch = this.slots.splice(0, this.opts.batch);
       this.inFlight.push(batch);
       this.inFlightEntries += batch.length;
