@@ -61,6 +61,38 @@ describe("the archive write queue", () => {
     expect(q.stats()).toMatchObject({ written: 13, batches: 4, waits: 0 });
   });
 
+  it("lets a batch that is not full linger for more entries when none is on its way; an ack waits with it", async () => {
+    const g = gated();
+    g.open();
+    const q = new ArchiveQueue(g.store, { bound: 100, batch: 50, linger: 40 });
+    const t0 = performance.now();
+    q.push(entry(1));
+    await tick();
+    q.push(entry(2));
+    let acked = 0;
+    const ack = q.pendingFor("juliet@capulet.lit")!.then(() => (acked = performance.now() - t0));
+    await tick();
+    expect(g.calls).toEqual([]); // pushed in two ticks, neither written yet
+    await ack;
+    expect(g.calls).toEqual([2]);
+    expect(acked).toBeGreaterThanOrEqual(35);
+    // A full batch does not linger.
+    for (let i = 3; i < 53; i++) q.push(entry(i));
+    await tick();
+    expect(g.calls).toEqual([2, 50]);
+  });
+
+  it("a query does not wait for the linger: what its owner has queued goes at once", async () => {
+    const g = gated();
+    g.open();
+    const q = new ArchiveQueue(g.store, { bound: 100, batch: 50, linger: 60_000 });
+    q.push(entry(1));
+    q.push(entry(2, "romeo@montague.lit"));
+    await q.settled("juliet@capulet.lit");
+    expect(g.calls).toEqual([2]);
+    expect(q.depth).toBe(0);
+  });
+
   it("batches that land out of order: a wait for written entries ends once every batch before them has landed too", async () => {
     const inner = new MemoryStorage().log("mam");
     const releases: (() => void)[] = [];
