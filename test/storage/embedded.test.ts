@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
+import { WAL_CHECKPOINT_PAGES } from "../../src/storage/embedded/batch.ts";
 import { SqliteStorage } from "../../src/storage/embedded/sqlite.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { storageContract } from "./contract.ts";
@@ -40,6 +41,19 @@ describe("the embedded store's writer thread", () => {
     const other = new DatabaseSync(path);
     expect((other.prepare("SELECT COUNT(*) AS n FROM log").get() as { n: number }).n).toBe(2000);
     other.close();
+    await store.close();
+  });
+
+  it(`lets the write-ahead log grow to ${WAL_CHECKPOINT_PAGES} pages before the checkpoint, not SQLite's 1,000`, async () => {
+    const path = join(dir, `wal${n++}.sqlite`);
+    const store = new SqliteStorage(path);
+    const log = store.log("mam");
+    const big = "x".repeat(2000);
+    // 60 commits of 100 kB: with the default the log would be checkpointed and reused at 4 MB.
+    for (let c = 0; c < 60; c++) await log.append(Array.from({ length: 50 }, (_, i) => ({ ...entry(c * 50 + i), value: big })));
+    const walBytes = statSync(`${path}-wal`).size;
+    expect(walBytes).toBeGreaterThan(6 * 2 ** 20);
+    expect(walBytes).toBeLessThan(WAL_CHECKPOINT_PAGES * 4096 * 1.1);
     await store.close();
   });
 
