@@ -10,4 +10,13 @@
 // After a login storm and a saturating burst it is 1.2-5 ms with either size: the burst's
 // in-flight messages fill the old generation, and its collections' steps are the outliers.
 // Smaller semi-spaces (1 and 2 MiB) promoted more and raised that p99 further.
-export const NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
+//
+// --single-threaded-gc: V8's collector works on the event loop's thread only, with no helper
+// threads for parallel scavenges and concurrent marking. The server is one process per core
+// (more cores: more nodes, src/cluster/); on its core, helpers only take turns with the event
+// loop, and a message arriving meanwhile waits for a scheduler slice. Measured with the
+// one-to-one row, pinned to one core: p99 at 2,000 msg/s 1.16-1.27 ms with helpers, 0.68-0.78
+// without (with the archive's linger and the larger WAL of src/storage/embedded/batch.ts), and
+// peak throughput up from 19k to 21k msg/s; unpinned on both cores, 22.2k with helpers, 24.6k
+// without, p99 0.62 and 0.77 ms.
+export const NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--single-threaded-gc"];
