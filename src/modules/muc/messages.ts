@@ -29,10 +29,11 @@ function payloadOf(stanza: Element, room: string): Element[] {
 }
 
 /**
- * A message to the room's bare JID from `from`. Returns the archive's write when there is one
- * pending for the room: the sender's ack waits for it, delivery does not.
+ * A message to the room's bare JID from `from`. Returns what the sender must wait for: room in
+ * the archive's queue when it is full, and with `acked` (the sender's stream counts it in an
+ * XEP-0198 ack) the room's pending archive write. Delivery waits for neither.
  */
-export function toRoom(room: Room, stanza: Element, from: JID): Promise<void> | undefined {
+export function toRoom(room: Room, stanza: Element, from: JID, acked = true): Promise<void> | undefined {
   const type = stanza.attrs.type ?? "normal";
   if (type === "error") return;
   const x = stanza.getChild("x", NS.mucUser);
@@ -57,7 +58,7 @@ export function toRoom(room: Room, stanza: Element, from: JID): Promise<void> | 
   room.history.add(m, room.jid.toString());
   for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
   room.host.posted?.(room, m, o);
-  return full ?? archive?.pending(room);
+  return full ?? (acked ? archive?.pending(room) : undefined);
 }
 
 /** §8.1: moderators, or anyone when the room allows it, change the subject. */

@@ -168,9 +168,11 @@ export class MucService implements Component, RoomHost {
     }
     if (stanza.name === "message") {
       if (to.resource !== "") return toOccupant(room, stanza, from, to.resource);
-      const written = toRoom(room, stanza, from);
+      // The sender's ack waits for the archive's write. Without an ack to hold (a stream without
+      // XEP-0198) the route waits only when the queue is full, as one-to-one messages do: awaiting
+      // the write held each such sender to one message per archive batch (10 ms linger).
+      const written = toRoom(room, stanza, from, writes !== undefined);
       if (written) {
-        // The sender's ack waits for the archive's write; with no stream to wait for it, the route does.
         if (writes) writes.push(written);
         else await written;
       }
