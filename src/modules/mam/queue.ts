@@ -171,16 +171,21 @@ export class ArchiveQueue {
     if (this.ripe) return;
     this.lingerTimer = setTimeout(() => {
       this.lingerTimer = undefined;
-      if (this.slots.length > 0) this.ripen();
+      this.ripen();
     }, this.opts.linger);
+  }
+
+  /** Ends the linger: what waits may go now (`ripe`), or nothing waits any more. */
+  private stopLinger(ripe: boolean): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.ripe = ripe;
   }
 
   /** What waits may go without lingering further. */
   private ripen(): void {
     if (this.slots.length === 0) return;
-    clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
-    this.ripe = true;
+    this.stopLinger(true);
     this.pump();
   }
 
@@ -201,11 +206,7 @@ export class ArchiveQueue {
   private pump(): void {
     while (this.mayPost()) {
       const batch = this.slots.splice(0, this.opts.batch);
-      if (this.slots.length === 0) {
-        clearTimeout(this.lingerTimer);
-        this.lingerTimer = undefined;
-        this.ripe = false;
-      }
+      if (this.slots.length === 0) this.stopLinger(false);
       this.inFlight.push(batch);
       this.inFlightEntries += batch.length;
       void this.write(batch.map((s) => s.entry)).then((ok) => {
