@@ -20,6 +20,11 @@ export interface StanzaEvent {
    * ack still means "durable", while delivery does not wait for them.
    */
   readonly writes?: Promise<unknown>[];
+  /**
+   * A message the server had written to a session that ended without acknowledging it, routed
+   * again (Router.reroute): the stanza-id it carries is this server's, whichever node stamped it.
+   */
+  readonly returned?: true;
 }
 
 /** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */

@@ -63,9 +63,22 @@ export class Router {
    * Routes a stanza whose 'from' is already stamped (by the stream, or by the server itself).
    * Never throws: a failure becomes the error reply for the sender.
    */
-  async route(stanza: Element, origin?: Session, writes?: Promise<unknown>[]): Promise<void> {
+  route(stanza: Element, origin?: Session, writes?: Promise<unknown>[]): Promise<void> {
+    return this.run(stanza, origin, writes, false);
+  }
+
+  /**
+   * Routes again a message a session was written but never acknowledged ("message/undelivered"),
+   * the session no longer registered. Its stanza-id is the server's own: the archive keeps it and
+   * does not record the message twice (StanzaEvent.returned).
+   */
+  reroute(stanza: Element): Promise<void> {
+    return this.run(stanza, undefined, undefined, true);
+  }
+
+  private async run(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined, returned: boolean): Promise<void> {
     try {
-      await this.dispatch(stanza, origin, writes);
+      await this.dispatch(stanza, origin, writes, returned);
     } catch (e) {
       if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
       this.bounce(stanza, toStanzaError(e), origin);
@@ -97,7 +110,7 @@ export class Router {
     });
   }
 
-  private async dispatch(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined): Promise<void> {
+  private async dispatch(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined, returned: boolean): Promise<void> {
     const kind = kindOf(stanza);
     if (!kind) throw new StanzaError("bad-request", "not a stanza");
     const from = origin?.jid ?? tryParseJid(stanza.attrs.from ?? "") ?? this.domain;
@@ -116,7 +129,7 @@ export class Router {
     }
     if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
 
-    const ev: StanzaEvent = { stanza, from, to, origin, writes };
+    const ev: StanzaEvent = returned ? { stanza, from, to, origin, writes, returned } : { stanza, from, to, origin, writes };
     if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);

@@ -6,10 +6,9 @@
 // enter the queue: delivery waits for room in it, never for the store.
 import { clone, type Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
-import { parseStored, serializeDetached } from "../../xml/stored.ts";
+import { serializeDetached } from "../../xml/stored.ts";
 import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
 import { type IdGenerator, idTime } from "../../core/ids.ts";
-import type { LogStore } from "../../storage/types.ts";
 import { stanzaIdBy } from "../shared.ts";
 import { archivable, hasForged, stanzaIdElement, stripForged } from "./policy.ts";
 import type { AccountPrefs } from "./prefs.ts";
@@ -18,7 +17,6 @@ import type { ArchiveQueue } from "./queue.ts";
 const DAY = 86_400_000;
 
 export interface ArchiverDeps {
-  log: LogStore;
   queue: ArchiveQueue;
   prefs: AccountPrefs;
   ids: IdGenerator;
@@ -40,13 +38,15 @@ export class Archiver {
     this.d = deps;
   }
 
-  /** "message/deliver": the recipient's archive, before any copy leaves. */
+  /**
+   * "message/deliver": the recipient's archive, before any copy leaves. A message that comes back
+   * from a session that never acknowledged it (StanzaEvent.returned) keeps the stanza-id it was
+   * given and is not archived twice: in a cluster the node that stamped it may be another one,
+   * its write still in that node's queue, so neither this queue nor the store can vouch for it.
+   * Anything else that carries one of this archive's ids is a forgery, removed in receive().
+   */
   incoming(m: MessageDelivery): Pending {
-    const owner = m.to.bare.toString();
-    const id = m.origin ? undefined : stanzaIdBy(m.stanza, owner);
-    if (id !== undefined && this.d.retention > 0) {
-      return this.archivedAlready(owner, id, m).then((ours) => (ours ? undefined : this.receive(m)));
-    }
+    if (m.returned && stanzaIdBy(m.stanza, m.to.bare.toString()) !== undefined) return;
     return this.receive(m);
   }
 
@@ -90,18 +90,5 @@ export class Archiver {
     const wait = this.d.queue.push({ owner, id, at, with: withJid, value: serializeDetached(message), expires: at + this.d.retention * DAY });
     if (wait) this.d.onFull();
     return wait;
-  }
-
-  /**
-   * A message that carries this archive's id and comes back through the router without a
-   * sending session: the offline store re-routes what a session never acknowledged. It is the
-   * archived message when the entry under that id is from the same sender with the same id and
-   * body; then it keeps its stanza-id and is not archived twice. Anything else is a forgery.
-   */
-  private async archivedAlready(owner: string, id: string, m: MessageDelivery): Promise<boolean> {
-    const e = this.d.queue.find(owner, id) ?? (await this.d.log.query(owner, { ids: [id], limit: 1 })).entries[0];
-    if (!e || e.with !== m.from.toString()) return false;
-    const stored = parseStored(e.value);
-    return stored?.attrs.id === m.stanza.attrs.id && stored?.getChildText("body") === m.stanza.getChildText("body");
   }
 }

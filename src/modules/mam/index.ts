@@ -63,7 +63,7 @@ export default defineModule({
     });
     let warned = 0;
     const archiver = new Archiver({
-      log, queue, prefs, retention, ids: server.ids, domain: server.domain,
+      queue, prefs, retention, ids: server.ids, domain: server.domain,
       accountExists: (local) => server.accounts.exists(local),
       onFull: () => {
         if (Date.now() - warned < 60_000) return;

@@ -191,18 +191,4 @@ describe("the archive write queue", () => {
     expect((await g.store.query("juliet@capulet.lit", { limit: 10 })).entries).toEqual([]);
     expect((await g.store.query("romeo@montague.lit", { limit: 10 })).entries).toHaveLength(1);
   });
-
-  it("finds an entry not yet written by owner and id, wherever it waits", async () => {
-    const g = gated();
-    const q = new ArchiveQueue(g.store, { bound: 2, batch: 1 });
-    q.push(entry(1));
-    await tick(); // 1 in flight
-    q.push(entry(2)); // 2 queued
-    void q.push(entry(3)); // 3 waiting for room
-    for (const i of [1, 2, 3]) expect(q.find("juliet@capulet.lit", entry(i).id)?.value).toBe(`<message>${i}</message>`);
-    expect(q.find("romeo@montague.lit", entry(1).id)).toBeUndefined();
-    g.open();
-    await q.settled();
-    expect(q.find("juliet@capulet.lit", entry(1).id)).toBeUndefined();
-  });
 });

@@ -126,17 +126,6 @@ export class ArchiveQueue {
     while (this.depth > 0 || this.waiting.length > 0) await this.settled();
   }
 
-  /** An entry not yet written, by owner and id (a linear scan: for the rare message that comes back). */
-  find(owner: string, id: string): QueuedEntry | undefined {
-    const match = (e: QueuedEntry) => e.owner === owner && e.id === id;
-    for (const batch of this.inFlight) {
-      const found = batch.find((s) => match(s.entry));
-      if (found) return found.entry;
-    }
-    return this.slots.find((s) => match(s.entry))?.entry ??
-      this.waiting.find((w) => match(w.entry))?.entry;
-  }
-
   /** Forgets what is queued for an owner whose archive was deleted; resolves after a batch being written. */
   async discard(owner: string): Promise<void> {
     for (const w of this.waiting) if (w.entry.owner === owner) w.resolve();

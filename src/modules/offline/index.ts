@@ -155,7 +155,7 @@ export default defineModule({
       const rule = offlineRule(stanza);
       if (rule !== "store") return rule === "drop";
       // The session is no longer registered: by RFC 6121 rules this reaches another resource or the store.
-      await server.router.route(stanza);
+      await server.router.reroute(stanza);
       return true;
     }, "late");
 
