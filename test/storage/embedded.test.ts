@@ -98,6 +98,29 @@ describe("the embedded store's writer thread", () => {
     await store.close();
   });
 
+  it("a batch of log entries of many owners is one operation; after thousands of owners' writes have landed, their reads run here again", async () => {
+    const store = new SqliteStorage(join(dir, `prune${n++}.sqlite`));
+    const kv = store.keyval<number>("counter");
+    const log = store.log("archive");
+    const owners = Array.from({ length: 5000 }, (_, i) => `u${i}@localhost`);
+    const sets = Promise.all(owners.map((o, i) => kv.set(o, i)));
+    expect(await kv.get(owners[4999]!)).toBe(4999); // behind its write
+    await sets;
+    const before = store.stats().operations;
+    const batch = owners.slice(0, 3).map((owner, i) => ({ ...entry(i + 1), owner }));
+    const appended = log.append(batch);
+    expect(store.stats().pending).toBe(1);
+    // The first owner's read queues behind the batch; each owner sees its own entry.
+    for (const [i, o] of owners.slice(0, 3).entries()) expect((await log.query(o, { limit: 10 })).entries.map((e) => e.value)).toEqual([`m${i + 1}`]);
+    await appended;
+    // Landed writes (some of them remembered past the pruning, some pruned) hold no read up.
+    const reads = store.stats().operations;
+    for (const o of [owners[0]!, owners[2500]!, owners[4999]!]) expect(await kv.get(o)).toBe(owners.indexOf(o));
+    expect(store.stats().operations).toBe(reads);
+    expect(reads - before).toBe(2); // the batch and the first owner's read, together; the later reads ran here
+    await store.close();
+  });
+
   it("a failing write fails alone; the writes committed with it stand", async () => {
     const path = join(dir, `fail${n++}.sqlite`);
     const store = new SqliteStorage(path);

@@ -10,6 +10,7 @@
 // - Retention 0 archives nothing: delivered messages are not kept (the offline store keeps what
 //   was not delivered). Entries expire `retention` days after they were archived (hourly sweep).
 import { NS } from "../../xml/ns.ts";
+import type { JID } from "../../xml/jid.ts";
 import { defineModule, serviceKey } from "../../core/module.ts";
 import type { StanzaEvent } from "../../core/events.ts";
 import { int, oneOf } from "../../core/schema.ts";
@@ -80,17 +81,21 @@ export default defineModule({
     ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
 
     // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.writes.
-    const durable = (ev: StanzaEvent, owner: string) => {
-      const written = queue.pendingFor(owner);
-      if (written && ev.writes) ev.writes.push(written);
+    const durable = (ev: StanzaEvent, owner: JID) => {
+      if (ev.writes === undefined) return;
+      const written = queue.pendingFor(owner.toString());
+      if (written) ev.writes.push(written);
     };
-    ctx.handle("message/deliver", async (d) => {
-      await archiver.incoming(d);
-      durable(d, d.to.bare.toString());
+    // Synchronous when the archiver is (the common case): no promise and no turn per message.
+    ctx.handle("message/deliver", (d) => {
+      const started = archiver.incoming(d);
+      if (started === undefined) return durable(d, d.to.bare);
+      return started.then(() => durable(d, d.to.bare));
     }, "early");
-    ctx.handle("stanza/out", async (ev) => {
-      await archiver.outgoing(ev);
-      durable(ev, ev.from.bare.toString());
+    ctx.handle("stanza/out", (ev) => {
+      const started = archiver.outgoing(ev);
+      if (started === undefined) return durable(ev, ev.from.bare);
+      return started.then(() => durable(ev, ev.from.bare));
     }, "late");
     // The common policy on unacknowledged messages: a client that reads the archive gets them there.
     ctx.handle("message/undelivered", ({ stanza, session }) =>

@@ -54,6 +54,9 @@ export interface QueueOptions {
 
 interface Slot { entry: QueuedEntry; seq: number }
 
+/** Owners remembered (lastOf) before those with everything written are dropped. */
+const PRUNE_AT = 4096;
+
 export class ArchiveQueue {
   private readonly store: LogStore;
   private readonly opts: Required<QueueOptions>;
@@ -232,10 +235,14 @@ export class ArchiveQueue {
     const oldest = this.inFlight[0]?.[0]?.seq ?? this.slots[0]?.seq;
     const seq = oldest === undefined ? this.seq : oldest - 1;
     this.doneSeq = seq;
-    // forEach, not for-of: no [key, value] array per owner on every batch that lands.
-    this.lastOf.forEach((last, owner) => {
-      if (last <= seq) this.lastOf.delete(owner);
-    });
+    // An owner whose entries are all written stays (its number says so) until the map is pruned:
+    // deleting each as its batch landed made the map shrink and grow again, a new table each
+    // time, which the one-to-one benchmark's GC promoted. forEach: no [key, value] array per owner.
+    if (this.lastOf.size > PRUNE_AT) {
+      this.lastOf.forEach((last, owner) => {
+        if (last <= seq) this.lastOf.delete(owner);
+      });
+    }
     if (this.doneWaiters.length === 0) return;
     const ready = this.doneWaiters.filter((w) => w.seq <= seq);
     if (ready.length === 0) return;
