@@ -4,7 +4,7 @@
 // closing tag of the one answer it expects; after login it hands raw chunks to a scanner
 // (scan.ts) and never builds an element. Writes are batched per event-loop turn when asked.
 import { connect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { clientFirst, clientFinal, type ScramState } from "./scram.ts";
 
 export interface Target {
@@ -26,6 +26,15 @@ export interface Target {
 export function targetFor(target: Target, index: number): Target {
   return target.portFor === undefined ? target : { ...target, port: target.portFor(index) };
 }
+
+let shared: SecureContext | undefined;
+/**
+ * One client TLS context for every connection, as a client would have. Without it tls.connect
+ * made one per connection: 145 µs more of the generator's CPU each, and native memory that grew
+ * with every login, so the second TLS login row of a run was the generator's limit, not the
+ * server's (SCRAM over TLS: 629 logins/s run second, 1,343 run first).
+ */
+const clientContext = (): SecureContext => (shared ??= createSecureContext({}));
 
 export type Security = "plain" | "starttls" | "tls";
 export type Mechanism = "PLAIN" | "SCRAM-SHA-1";
@@ -87,7 +96,7 @@ export class Conn {
       const port = direct ? target.tlsPort : target.port;
       if (port === undefined) return reject(new LoginError(`${target.name} has no direct TLS port`));
       const opts = { host: target.host, port, ...(localAddress ? { localAddress } : {}) };
-      const s = direct ? tlsConnect({ ...opts, rejectUnauthorized: false, servername: target.domain }) : connect(opts);
+      const s = direct ? tlsConnect({ ...opts, rejectUnauthorized: false, servername: target.domain, secureContext: clientContext() }) : connect(opts);
       const timer = setTimeout(() => {
         s.destroy();
         reject(new LoginError("connect timeout"));
@@ -174,7 +183,7 @@ export class Conn {
     const plain = this.socket as Socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: domain });
+    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: domain, secureContext: clientContext() });
     await new Promise<void>((r, j) => {
       secure.once("secureConnect", () => r());
       secure.once("error", j);
