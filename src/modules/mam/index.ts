@@ -87,16 +87,10 @@ export default defineModule({
       if (written) ev.writes.push(written);
     };
     // Synchronous when the archiver is (the common case): no promise and no turn per message.
-    ctx.handle("message/deliver", (d) => {
-      const started = archiver.incoming(d);
-      if (started === undefined) return durable(d, d.to.bare);
-      return started.then(() => durable(d, d.to.bare));
-    }, "early");
-    ctx.handle("stanza/out", (ev) => {
-      const started = archiver.outgoing(ev);
-      if (started === undefined) return durable(ev, ev.from.bare);
-      return started.then(() => durable(ev, ev.from.bare));
-    }, "late");
+    const afterArchive = (started: Promise<void> | undefined, ev: StanzaEvent, owner: JID) =>
+      started === undefined ? durable(ev, owner) : started.then(() => durable(ev, owner));
+    ctx.handle("message/deliver", (d) => afterArchive(archiver.incoming(d), d, d.to.bare), "early");
+    ctx.handle("stanza/out", (ev) => afterArchive(archiver.outgoing(ev), ev, ev.from.bare), "late");
     // The common policy on unacknowledged messages: a client that reads the archive gets them there.
     ctx.handle("message/undelivered", ({ stanza, session }) =>
       session.get(ARCHIVE_QUERIED) === true && stanzaIdBy(stanza, session.jid.bare.toString()) !== undefined, "early");

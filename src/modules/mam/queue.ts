@@ -5,6 +5,7 @@
 // it is full, push() returns a promise that resolves once there is room, so a sender that outruns
 // the store is slowed down (its own stream waits), nobody else. A crash loses what is queued and
 // nothing that was delivered; a message that went offline is durable in the offline store anyway.
+import { WriteMarks } from "../../core/write-marks.ts";
 import type { LogEntry, LogStore } from "../../storage/types.ts";
 
 export type QueuedEntry = LogEntry & { owner: string };
@@ -54,9 +55,6 @@ export interface QueueOptions {
 
 interface Slot { entry: QueuedEntry; seq: number }
 
-/** Owners remembered (lastOf) before those with everything written are dropped. */
-const PRUNE_AT = 4096;
-
 export class ArchiveQueue {
   private readonly store: LogStore;
   private readonly opts: Required<QueueOptions>;
@@ -73,8 +71,8 @@ export class ArchiveQueue {
   /** Every entry queued gets a sequence number; all up to doneSeq are written (or given up). */
   private seq = 0;
   private doneSeq = 0;
-  /** The last sequence number queued for each owner with entries not yet written. */
-  private readonly lastOf = new Map<string, number>();
+  /** The last sequence number queued for each owner. */
+  private readonly lastOf = new WriteMarks();
   private readonly doneWaiters: { seq: number; resolve: () => void }[] = [];
   private readonly counts: Omit<QueueStats, "depth"> = { maxDepth: 0, queued: 0, written: 0, dropped: 0, batches: 0, failures: 0, waits: 0 };
 
@@ -105,7 +103,7 @@ export class ArchiveQueue {
 
   /** Resolves once every entry queued so far (for `owner`, when given) is written: queries read their own writes. */
   settled(owner?: string): Promise<void> {
-    const seq = owner === undefined ? this.seq : this.lastOf.get(owner);
+    const seq = owner === undefined ? this.seq : this.lastOf.pending(owner, this.doneSeq);
     if (seq === undefined || seq <= this.doneSeq) return Promise.resolve();
     this.ripen();
     return this.whenDone(seq);
@@ -116,8 +114,8 @@ export class ArchiveQueue {
    * settled(), it lets the batch linger: it is for acks, which may wait a few milliseconds.
    */
   pendingFor(owner: string): Promise<void> | undefined {
-    const seq = this.lastOf.get(owner);
-    return seq === undefined || seq <= this.doneSeq ? undefined : this.whenDone(seq);
+    const seq = this.lastOf.pending(owner, this.doneSeq);
+    return seq === undefined ? undefined : this.whenDone(seq);
   }
 
   private whenDone(seq: number): Promise<void> {
@@ -142,7 +140,7 @@ export class ArchiveQueue {
   private add(entry: QueuedEntry): void {
     this.slots.push({ entry, seq: ++this.seq });
     if (this.slots.length === 1 && this.lingerTimer === undefined) this.startLinger();
-    this.lastOf.set(entry.owner, this.seq);
+    this.lastOf.mark(entry.owner, this.seq);
     this.counts.queued++;
     if (this.depth > this.counts.maxDepth) this.counts.maxDepth = this.depth;
     this.schedule();
@@ -235,14 +233,7 @@ export class ArchiveQueue {
     const oldest = this.inFlight[0]?.[0]?.seq ?? this.slots[0]?.seq;
     const seq = oldest === undefined ? this.seq : oldest - 1;
     this.doneSeq = seq;
-    // An owner whose entries are all written stays (its number says so) until the map is pruned:
-    // deleting each as its batch landed made the map shrink and grow again, a new table each
-    // time, which the one-to-one benchmark's GC promoted. forEach: no [key, value] array per owner.
-    if (this.lastOf.size > PRUNE_AT) {
-      this.lastOf.forEach((last, owner) => {
-        if (last <= seq) this.lastOf.delete(owner);
-      });
-    }
+    this.lastOf.landed(seq);
     if (this.doneWaiters.length === 0) return;
     const ready = this.doneWaiters.filter((w) => w.seq <= seq);
     if (ready.length === 0) return;

@@ -11,6 +11,7 @@ import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "../types.ts";
 import { bareOf, logFilter } from "../log-filter.ts";
+import { WriteMarks } from "../../core/write-marks.ts";
 import { BatchRunner, PRAGMAS, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
 
@@ -35,9 +36,6 @@ const SQL = {
 } as const;
 
 interface Waiter { resolve(v: unknown): void; reject(e: Error): void }
-
-/** Scopes remembered before the ones whose writes have all landed are dropped. */
-const PRUNE_AT = 4096;
 
 /**
  * What a write touches, so that a read waits only for the writes it could see: one owner's rows
@@ -71,13 +69,8 @@ export class SqliteStorage implements StorageProvider {
   private posted = false;
   /** One per operation posted or in the outbox, in order; the writer answers in that order. */
   private waiting: Waiter[] = [];
-  /**
-   * For each scope written, the number of the last operation that wrote it (operations are
-   * numbered as they come; `answered` of them have landed). A scope stays after its writes
-   * landed until the map is pruned: deleting each as it landed made the map shrink and grow
-   * again, a new table each time, which the one-to-one benchmark's GC promoted.
-   */
-  private readonly lastWrite = new Map<string, number>();
+  /** For each scope written, the number of the last operation that wrote it (`answered` of them have landed). */
+  private readonly marks = new WriteMarks();
   private submitted = 0;
   private answered = 0;
   private head = 0;
@@ -125,7 +118,7 @@ export class SqliteStorage implements StorageProvider {
     if (this.outbox.length === 0 && !this.posted) setImmediate(this.postNow);
     this.outbox.push(op);
     const n = ++this.submitted;
-    for (const s of scopes) this.lastWrite.set(s, n);
+    for (const s of scopes) this.marks.mark(s, n);
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
@@ -135,7 +128,7 @@ export class SqliteStorage implements StorageProvider {
    * longer waits for the fsync of other sessions' writes (their last-activity records).
    */
   private read(st: Statement, scopes?: readonly string[]): Promise<unknown> {
-    if (this.pending > 0 && (scopes === undefined || scopes.some((s) => (this.lastWrite.get(s) ?? 0) > this.answered))) return this.write([st], []);
+    if (this.pending > 0 && (scopes === undefined || scopes.some((s) => this.marks.pending(s, this.answered) !== undefined))) return this.write([st], []);
     try {
       return Promise.resolve(this.local.exec(st));
     } catch (e) {
@@ -170,7 +163,7 @@ export class SqliteStorage implements StorageProvider {
       if ("ok" in o) w.resolve(o.ok);
       else w.reject(new Error(o.error));
     }
-    if (this.lastWrite.size > PRUNE_AT) this.prune();
+    this.marks.landed(this.answered);
     if (this.head > 1024 && this.head * 2 > this.waiting.length) {
       this.waiting = this.waiting.slice(this.head);
       this.head = 0;
@@ -178,16 +171,10 @@ export class SqliteStorage implements StorageProvider {
     if (this.pending === 0) this.worker!.unref();
   }
 
-  private prune(): void {
-    this.lastWrite.forEach((n, scope) => {
-      if (n <= this.answered) this.lastWrite.delete(scope);
-    });
-  }
-
   private fail(e: Error): void {
     this.failed ??= e;
     const waiting = this.waiting.slice(this.head);
-    this.lastWrite.clear();
+    this.marks.clear();
     this.waiting = [];
     this.head = 0;
     this.outbox = [];
