@@ -14,6 +14,14 @@ const STATES = "http://jabber.org/protocol/chatstates";
 const inactive = xml("inactive", { xmlns: CSI });
 const active = xml("active", { xmlns: CSI });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ping = (id: string) => xml("iq", { type: "get", to: "localhost", id }, xml("ping", { xmlns: "urn:xmpp:ping" }));
+
+/** Juliet says <inactive/> and a ping behind it on the same stream: once the pong is back the
+ * server has taken her state, so what her contacts send from their own sockets after it is held. */
+async function sleepy(c: Im): Promise<void> {
+  c.send(inactive);
+  expect((await c.ask(ping("settle"))).attrs.type).toBe("result");
+}
 
 const show = (value: string) => presence({}, xml("show", null, value));
 const typing = (to: string, state = "composing") => xml("message", { to, type: "chat" }, xml(state, { xmlns: STATES }));
@@ -64,7 +72,7 @@ describe("XEP-0352 client state indication", () => {
 
   it("while inactive, contacts' presence waits and only the newest per contact arrives, before the message that brings it", async () => {
     const { juliet, romeo, benvolio, stop } = await scene();
-    juliet.send(inactive);
+    await sleepy(juliet);
     romeo.send(show("away"));
     benvolio.send(show("xa"));
     romeo.send(show("dnd"));
@@ -85,7 +93,7 @@ describe("XEP-0352 client state indication", () => {
 
   it("chat states wait, newest only, and <active/> sends what waited", async () => {
     const { juliet, romeo, stop } = await scene();
-    juliet.send(inactive);
+    await sleepy(juliet);
     romeo.send(typing(juliet.jid, "composing"));
     romeo.send(typing(juliet.jid, "paused"));
     romeo.send(show("away"));
@@ -101,7 +109,7 @@ describe("XEP-0352 client state indication", () => {
 
   it("nonzas are handled in order: a ping after <active/> is answered after what was held", async () => {
     const { juliet, romeo, stop } = await scene();
-    juliet.send(inactive);
+    await sleepy(juliet);
     romeo.send(show("away"));
     await juliet.nothing(() => true, 300);
     juliet.send(active);
@@ -113,7 +121,7 @@ describe("XEP-0352 client state indication", () => {
 
   it("an iq to the phone and a receipt are not held; the iq brings what waited", async () => {
     const { juliet, romeo, stop } = await scene();
-    juliet.send(inactive);
+    await sleepy(juliet);
     romeo.send(show("away"));
     romeo.send(xml("message", { to: juliet.jid }, xml("received", { xmlns: "urn:xmpp:receipts", id: "m1" })));
     await juliet.next((el) => el.getChild("received", "urn:xmpp:receipts") !== undefined, "the receipt");
@@ -154,6 +162,8 @@ describe("XEP-0352 client state indication", () => {
     await sleep(100); // the phone's ack of it is in
     phone.inbox.length = 0;
     phone.send(inactive.toString());
+    phone.send(ping("settle").toString());
+    await phone.next((el) => el.name === "iq" && el.attrs.id === "settle", "the pong behind <inactive/>");
     return { j, phone, token: enabled.attrs.id!, romeo };
   }
   const shows = (c: SmClient) => c.inbox.filter((el) => el.name === "presence").map((el) => el.getChildText("show") ?? el.attrs.type ?? "available");
