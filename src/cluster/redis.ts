@@ -123,6 +123,8 @@ export class RedisCluster implements RemoteLink {
   private timer: NodeJS.Timeout | undefined;
   /** Sessions handed over to another node, by full JID: what still reaches this node for them goes there. */
   private readonly moved = new Map<string, string>();
+  /** Sessions being handed over, by full JID: route events that find them gone wait for the outcome. */
+  private readonly handing = new Map<string, RouteEvent[]>();
   /** Resumptions asked of other nodes, by request id. */
   private readonly claims = new Map<string, { node: string; settle(r: SessionTransfer | ClaimResult): void }>();
   private localResumption: ResumptionRegistry<Movable> | undefined;
@@ -308,6 +310,11 @@ export class RedisCluster implements RemoteLink {
     const jid = parseJid(e.f);
     const session = this.sessions.local(jid);
     if (!session) {
+      const waiting = this.handing.get(e.f);
+      if (waiting) {
+        waiting.push(e);
+        return;
+      }
       const to = this.moved.get(e.f);
       if (to !== undefined) {
         // Resumed on another node: it writes and acks (to the sender) from there.
@@ -412,7 +419,24 @@ export class RedisCluster implements RemoteLink {
   /** Another node's client resumes a session of this node: hand it over. */
   private async handOff(e: Extract<RouteEvent, { k: "rq" }>): Promise<void> {
     const s = this.localResumption?.get(e.t);
-    const r: SessionTransfer | ClaimResult = s ? await s.handOff(e.b, e.h, this.opts.ackTimeout) : { kind: "not-found" };
+    if (!s) {
+      await this.cmd.publish(this.key("route", e.n), JSON.stringify({ k: "rs", id: e.id, r: { kind: "not-found" } } satisfies RouteEvent));
+      return;
+    }
+    // Between the session leaving this node's sessions and this function going on, events for it
+    // (read from Redis in the same chunk as the request) wait here, then follow it or find it again.
+    const from = s.jid.toString();
+    let waiting = this.handing.get(from);
+    const mine = waiting === undefined;
+    if (mine) this.handing.set(from, (waiting = []));
+    let r: SessionTransfer | ClaimResult;
+    try {
+      r = await s.handOff(e.b, e.h, this.opts.ackTimeout);
+    } catch (err) {
+      this.log.warn({ err, jid: from }, "cluster: session hand-over failed");
+      r = { kind: "not-found" };
+    }
+    if (mine) this.handing.delete(from);
     if ("jid" in r) {
       // From here (synchronously, before this node reads another event) the session is the other node's.
       const full = r.jid;
@@ -425,7 +449,10 @@ export class RedisCluster implements RemoteLink {
       this.directory.put(full, { n: e.n, p: r.presence, pr: r.priority, i: r.interested, k: r.keys });
       void this.cmd.srem(this.key("nodesess", this.node), full).catch(() => undefined);
     }
-    await this.cmd.publish(this.key("route", e.n), JSON.stringify({ k: "rs", id: e.id, r } satisfies RouteEvent));
+    // The answer is published before what waited is forwarded behind it, on the same connection.
+    const answered = this.cmd.publish(this.key("route", e.n), JSON.stringify({ k: "rs", id: e.id, r } satisfies RouteEvent));
+    if (mine) for (const w of waiting!) this.onRoute(w);
+    await answered;
   }
 
   // --- the failed-login throttle across the nodes ---------------------------------------------

@@ -1,0 +1,76 @@
+// The route bus of the cluster (src/cluster/redis.ts) in one process against a real Redis, for
+// orders of events that whole nodes produce too rarely to test: here the events are fed to the
+// node as its subscriber connection would when one read from Redis holds several of them.
+// Skipped when Redis does not answer, except in CI (test/helpers/services.ts).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { RedisCluster, type Movable } from "../../src/cluster/redis.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { LocalSessions } from "../../src/core/session.ts";
+import { LocalResumption, type SessionTransfer } from "../../src/stream/sm.ts";
+import { parseJid } from "../../src/xml/jid.ts";
+import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
+
+const up = await serviceUp("redis");
+const prefix = `xmppd-bus-${process.pid}_${Date.now().toString(36)}:`;
+const url = `redis://${services.redis.host}:${services.redis.port}/0`;
+
+/** A resumable session of node a whose hand-over completes without waiting (nothing of its own in flight). */
+function movable(sessions: LocalSessions, full: string): Movable {
+  const jid = parseJid(full);
+  const s = {
+    id: "s1", jid, secure: false, log: createLogger("silent"), presence: undefined, priority: 0, lastActivity: 0,
+    interested: false, detached: true, hold: undefined, send() {}, sendNow() {}, sendSerialized() {}, close() {},
+    get: () => undefined, set() {},
+    async handOff(): Promise<SessionTransfer> {
+      sessions.remove(s);
+      return { jid: full, token: "tok", clientMax: undefined, handled: 1, acked: 0, pending: [], keys: {}, presence: null, priority: 0, interested: false };
+    },
+  } satisfies Movable;
+  return s;
+}
+
+describe.skipIf(!up)("the cluster's route bus", () => {
+  let watcher: Redis;
+  let a: RedisCluster;
+  const heard: { channel: string; event: { k: string; id?: string } }[] = [];
+
+  beforeAll(async () => {
+    watcher = new Redis(url);
+    // Nodes b (where the client resumes) and c (the sender) are this watcher: it hears what a sends them.
+    await watcher.subscribe(`${prefix}route:b`, `${prefix}route:c`);
+    watcher.on("message", (channel: string, text: string) => heard.push({ channel, event: JSON.parse(text) as { k: string; id?: string } }));
+    a = new RedisCluster({ url, node: "a", prefix, ackTimeout: 1000, heartbeat: 300 }, new LocalSessions(), createLogger("silent"));
+    await a.start();
+  });
+
+  afterAll(async () => {
+    await a?.stop();
+    if (watcher) {
+      const r = new Redis(url);
+      await deleteKeys(r, prefix);
+      r.disconnect();
+      watcher.disconnect();
+    }
+  });
+
+  it("a message that reaches the old node in the same read as the hand-over request is forwarded to the new node at once", async () => {
+    const sessions = (a as unknown as { sessions: LocalSessions }).sessions;
+    const full = "bob@localhost/phone";
+    const bob = movable(sessions, full);
+    sessions.add(bob);
+    await a.publish(bob);
+    const local = new LocalResumption<Movable>();
+    a.resumption(local);
+    local.add("tok", bob);
+
+    // One read from Redis: b's request for the session, then c's message for it.
+    const receive = (a as unknown as { receive(channel: string, text: string): void }).receive.bind(a);
+    receive(`${prefix}route:a`, JSON.stringify({ k: "rq", n: "b", id: "b:1", t: "tok", b: "bob@localhost", h: 0 }));
+    receive(`${prefix}route:a`, JSON.stringify({ k: "s", n: "c", f: full, x: "<message to='bob@localhost/phone'><body>m</body></message>", id: "c:1" }));
+
+    for (let t = 0; t < 100 && !heard.some((h) => h.event.id === "c:1"); t++) await new Promise((r) => setTimeout(r, 10));
+    // The session went to b, and the message after it, not held as if for a closing session.
+    expect(heard.map((h) => `${h.channel.slice(prefix.length)} ${h.event.k} ${h.event.id}`)).toEqual(["route:b rs b:1", "route:b s c:1"]);
+  });
+});
