@@ -21,6 +21,7 @@ import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
+import { listenHttp } from "./transports/websocket.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
 
@@ -55,7 +56,7 @@ export class XmppServer implements ServerApi, StreamContext {
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
-  readonly ports: { c2s?: number; directTls?: number } = {};
+  readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number } = {};
 
   private readonly admins: Set<string>;
   private readonly contexts: ModuleContext<unknown>[] = [];
@@ -131,6 +132,16 @@ export class XmppServer implements ServerApi, StreamContext {
     for (const [name, port, directTls] of [["c2s", c2s.port, false], ["directTls", c2s.directTlsPort, true]] as const) {
       if (port === 0 && !ephemeral) continue;
       const s = await listenTcp({ host: c2s.host, port: ephemeral ? 0 : port, directTls, tls: this.tls, maxConnections: c2s.maxConnections, onConnection });
+      this.listeners.push(s);
+      this.ports[name] = (s.address() as { port: number }).port;
+    }
+    const http = this.config.http;
+    for (const [name, port, tls] of [["http", http.port, undefined], ["https", http.tlsPort, this.tls]] as const) {
+      if (port === 0 && !ephemeral) continue;
+      const s = await listenHttp({
+        host: http.host, port: ephemeral ? 0 : port, tls, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
+        maxMessage: this.config.limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection,
+      });
       this.listeners.push(s);
       this.ports[name] = (s.address() as { port: number }).port;
     }

@@ -179,7 +179,8 @@ describe("docker/ in step with the project", () => {
 
   it("the ports agree: node config, Dockerfile EXPOSE, compose, load balancer", () => {
     const { loaded } = nodeConfig(nodeNames[0]!);
-    const ports = [loaded.server.c2s.port, loaded.server.c2s.directTlsPort].map(String).sort();
+    const { c2s, http } = loaded.server;
+    const ports = [c2s.port, c2s.directTlsPort, http.port, http.tlsPort].filter((p) => p !== 0).map(String).sort();
     expect(instruction("EXPOSE").join(" ").split(/\s+/).sort()).toEqual(ports);
     for (const name of nodeNames) expect(list(obj(services[name]).expose).sort()).toEqual(ports);
     // The load balancer publishes the same ports and sends each to every node's same port.

@@ -38,6 +38,7 @@ export async function startServer(profile: ServerProfile, logFile: string): Prom
     dataDir,
     admins: [`${ADMIN.username}@${DOMAIN}`],
     c2s: { host: "127.0.0.1", port, directTlsPort: 0, requireTls: profile.requireTls },
+    http: { port: 0, tlsPort: 0 },
     // Every test account of the run is created from 127.0.0.1.
     registration: { enabled: profile.registration, perHourPerAddress: 10_000 },
     // Smack's tests log in many times, some with wrong passwords on purpose.

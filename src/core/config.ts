@@ -20,6 +20,13 @@ export const serverSchema = {
     requireTls: bool("Refuse to authenticate before TLS. Only a loopback test profile should turn this off.", true),
     maxConnections: int("Connections accepted at once on each listener.", 200_000, 1),
   }),
+  http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
+    host: str("Address to listen on ('::' is every address, v4 and v6).", "::"),
+    port: int("Plain HTTP port (ws://); 0 disables it.", 5280, 0, 65535),
+    tlsPort: int("HTTPS port (wss://), with the certificates of the tls section; 0 disables it.", 5281, 0, 65535),
+    secureProxy: bool("A reverse proxy in front of the plain port ends TLS: its connections count as secure (requireTls).", false),
+    publicUrl: optStr("The WebSocket URL host-meta announces (default: from the request's Host header and the listener's scheme)."),
+  }),
   tls: section("Certificates. Without cert and key, a self-signed one is made in dataDir at first start.", {
     cert: optStr("PEM certificate chain file."),
     key: optStr("PEM private key file."),

@@ -52,7 +52,9 @@ export const modules: ModuleDefinition<Shape>[] = [
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
 export const coreSpecs: SpecRef[] = [
   { spec: "RFC 6120", version: "RFC" },
+  { spec: "RFC 7395", version: "RFC" },
   { spec: "RFC 7622", version: "RFC" },
+  { spec: "XEP-0156", version: "1.4.0" },
   { spec: "XEP-0198", version: "1.6.3" },
   { spec: "XEP-0368", version: "1.1.0" },
   { spec: "XEP-0440", version: "0.4.2" },

@@ -9,7 +9,7 @@
 import { Socket, type Server, createServer } from "node:net";
 import { TLSSocket, createServer as createTlsServer } from "node:tls";
 import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
-import type { TlsMaterial } from "./tls.ts";
+import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 
 /**
@@ -163,21 +163,7 @@ export class TcpTransport implements Transport {
   }
 
   channelBinding(): ChannelBinding | undefined {
-    const s = this.socket;
-    if (!(s instanceof TLSSocket)) return undefined;
-    const tls13 = s.getProtocol() === "TLSv1.3";
-    const endPoint = this.tls?.endPoint;
-    const types = [...(tls13 ? ["tls-exporter"] : ["tls-unique"]), ...(endPoint ? ["tls-server-end-point"] : [])];
-    return {
-      types: () => types,
-      data: (type) => {
-        if (!types.includes(type)) return undefined;
-        if (type === "tls-exporter") return s.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
-        // tls-unique (RFC 5929 §3): the first Finished message, which a server that did not resume receives from the client.
-        if (type === "tls-unique") return s.getPeerFinished() ?? undefined;
-        return endPoint;
-      },
-    };
+    return this.socket instanceof TLSSocket ? tlsChannelBinding(this.socket, this.tls?.endPoint) : undefined;
   }
 
   pause(): void {
@@ -209,16 +195,21 @@ export interface ListenOptions {
   onConnection(t: Transport): void;
 }
 
-/** Listens; resolves once bound, rejects with a one-line reason (e.g. port in use). */
+/** Listens for XMPP over TCP, plain (STARTTLS) or direct TLS. */
 export function listenTcp(o: ListenOptions): Promise<Server> {
   const server = o.directTls
     ? createTlsServer({ ...o.tls!.pem, minVersion: "TLSv1.2" }, (s) => o.onConnection(new TcpTransport(s, o.tls)))
     : createServer((s) => o.onConnection(new TcpTransport(s, o.tls)));
   server.maxConnections = o.maxConnections;
+  return bind(server, o.host, o.port);
+}
+
+/** Listens; resolves once bound, rejects with a one-line reason (e.g. port in use). */
+export function bind<S extends Server>(server: S, host: string, port: number): Promise<S> {
   return new Promise((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === "EADDRINUSE" ? `port ${o.port} on ${o.host} is already in use` : `cannot listen on ${o.host}:${o.port}: ${e.message}`)));
-    server.listen({ host: o.host, port: o.port }, () => {
+      reject(new Error(e.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${e.message}`)));
+    server.listen({ host, port }, () => {
       server.removeAllListeners("error");
       server.on("error", () => {});
       resolve(server);

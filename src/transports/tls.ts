@@ -3,8 +3,9 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import forge from "node-forge";
+import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
 
 export interface TlsMaterial {
   context: SecureContext;
@@ -70,4 +71,23 @@ function endPointHash(pem: string): Buffer {
   const alg = forge.pki.oids[forge.pki.certificateFromPem(pem).siginfo.algorithmOid] ?? "";
   const hash = /sha384/i.test(alg) ? "sha384" : /sha512/i.test(alg) ? "sha512" : "sha256";
   return createHash(hash).update(x.raw).digest();
+}
+
+/**
+ * The channel bindings a TLS connection offers (RFC 9266, RFC 5929): tls-exporter on TLS 1.3,
+ * tls-unique below it, and tls-server-end-point when the certificate's hash is known.
+ */
+export function tlsChannelBinding(s: TLSSocket, endPoint: Buffer | undefined): ChannelBinding {
+  const tls13 = s.getProtocol() === "TLSv1.3";
+  const types = [...(tls13 ? ["tls-exporter"] : ["tls-unique"]), ...(endPoint ? ["tls-server-end-point"] : [])];
+  return {
+    types: () => types,
+    data: (type) => {
+      if (!types.includes(type)) return undefined;
+      if (type === "tls-exporter") return s.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
+      // tls-unique (RFC 5929 §3): the first Finished message, which a server that did not resume receives from the client.
+      if (type === "tls-unique") return s.getPeerFinished() ?? undefined;
+      return endPoint;
+    },
+  };
 }

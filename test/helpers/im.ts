@@ -12,6 +12,8 @@ export interface ConnectOptions {
   password?: string;
   /** How long next() and ask() wait unless told otherwise; default 5000 ms. */
   timeoutMs?: number;
+  /** Where to connect instead of TCP on the port: a ws:// or wss:// URL (RFC 7395). */
+  service?: string;
 }
 
 let ids = 0;
@@ -40,7 +42,7 @@ export class Im {
 
   /** Logs in (no reconnection, errors left to the test) and keeps what arrives from then on. */
   static async login(port: number, user: string, resource: string, opts: ConnectOptions = {}): Promise<Im> {
-    const x = client({ service: `xmpp://127.0.0.1:${port}`, domain: "localhost", username: user, password: opts.password ?? "pw", resource });
+    const x = client({ service: opts.service ?? `xmpp://127.0.0.1:${port}`, domain: "localhost", username: user, password: opts.password ?? "pw", resource });
     x.reconnect.stop();
     x.on("error", () => {});
     const im = new Im(x, `${user}@localhost/${resource}`, opts.timeoutMs ?? 5000);

@@ -75,7 +75,7 @@ describe("configuration errors are one line", () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
-    const r = cli(["start"], { XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0" });
+    const r = cli(["start"], { XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" });
     blocker.close();
     expect(r.code).toBe(1);
     expect(r.err).toBe(`xmppd: port ${port} on 127.0.0.1 is already in use`);
@@ -85,7 +85,7 @@ describe("configuration errors are one line", () => {
 describe("start", () => {
   it("a Cassandra cluster that does not answer is one line, and nothing is served", async () => {
     const port = await freePort();
-    const r = cli(["start"], { XMPPD_STORAGE__BACKEND: "cassandra", XMPPD_STORAGE__CASSANDRA__CONTACT_POINTS: `127.0.0.1:${port}`, XMPPD_C2S__PORT: "0", XMPPD_C2S__DIRECT_TLS_PORT: "0" });
+    const r = cli(["start"], { XMPPD_STORAGE__BACKEND: "cassandra", XMPPD_STORAGE__CASSANDRA__CONTACT_POINTS: `127.0.0.1:${port}`, XMPPD_C2S__PORT: "0", XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`^xmppd: storage unavailable: cassandra at 127\\.0\\.0\\.1:${port}: .+$`));
   });
@@ -94,7 +94,7 @@ describe("start", () => {
   it("serves the accounts made with adduser, and SIGTERM closes streams with <system-shutdown/>", async () => {
     cli(["adduser", "dave@localhost", "pw"]);
     const port = await freePort();
-    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0" });
+    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" });
     try {
       const c = await RawClient.login(port, "dave", "pw");
       const exited = new Promise<number | null>((r) => child.once("exit", r));

@@ -53,6 +53,7 @@ describe.skipIf(!up)("XEP-0198 resumption on another node, and the login throttl
       domain: "localhost",
       log: { level: "warn" },
       c2s: { host: "127.0.0.1", directTlsPort: 0, requireTls: false },
+      http: { port: 0, tlsPort: 0 },
       auth: { failuresPerMinute: 3 },
       cluster: { redis: `redis://${services.redis.host}:${services.redis.port}/0`, prefix, ackTimeout: 1000, heartbeat: 300 },
     }));

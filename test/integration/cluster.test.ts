@@ -37,6 +37,7 @@ function writeConfig(): void {
     domain: "localhost",
     log: { level: "warn" },
     c2s: { host: "127.0.0.1", directTlsPort: 0, requireTls: false },
+    http: { port: 0, tlsPort: 0 },
     storage: {
       backend: "cassandra",
       cassandra: { contactPoints: [`${cHost}:${cPort}`], localDataCenter, keyspace, replication: { class: "SimpleStrategy", replication_factor: 1 } },

@@ -19,7 +19,7 @@ let child: ChildProcess | undefined;
 
 const env = () => ({
   ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1",
-  XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0",
+  XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0",
 });
 
 const startProcess = () => start(dir, env());

@@ -1,0 +1,284 @@
+// XMPP over WebSocket (RFC 7395), the transport of browser clients (Converse.js), on the HTTP
+// listener, which also serves the connection methods of XEP-0156 (/.well-known/host-meta).
+//
+// The framing differs from TCP in three ways, and this transport translates both directions so
+// that the stream state machine and its parser see a TCP stream:
+//   - each WebSocket message is one whole element, with its namespaces declared in it;
+//   - <open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/> opens (and restarts) the stream in
+//     place of <stream:stream>, and <close/> ends it in place of </stream:stream>;
+//   - there is no STARTTLS: the connection is secure when it came over TLS (wss), or when the
+//     operator says a reverse proxy in front of the plain port ends TLS (http.secureProxy).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
+import { WebSocketServer, type RawData, type WebSocket } from "ws";
+import { escapeXML } from "../xml/element.ts";
+import { NS } from "../xml/ns.ts";
+import { parseStored } from "../xml/stored.ts";
+import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
+import { bind } from "./tcp.ts";
+import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
+
+export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
+/** Where the WebSocket endpoint is, on every HTTP listener. */
+export const WEBSOCKET_PATH = "/xmpp-websocket";
+/** How long the server waits for the client's closing handshake after its own. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+const ATTR = /([^\s=/<>]+)\s*=\s*(?:'([^']*)'|"([^"]*)")/g;
+
+/** The attributes of an opening tag's text, as written (still escaped). */
+function tagAttributes(tag: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const m of tag.matchAll(ATTR)) out.push([m[1]!, m[3] ?? m[2]!]);
+  return out;
+}
+
+/** Index of the '>' that ends the tag opened at `lt`, past quoted attribute values; -1 if not there yet. */
+function tagEnd(text: string, lt: number): number {
+  let quote = 0;
+  for (let i = lt + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x27 || c === 0x22) quote = c;
+    else if (c === 0x3e) return i;
+  }
+  return -1;
+}
+
+/**
+ * The server's output (whole elements, several per write at times) as RFC 7395 messages: the
+ * stream header becomes <open/>, its end <close/>, each top-level element a message of its own
+ * with the namespaces it inherited from the stream declared on it. Returns the messages and
+ * whatever trailing text is not a whole element yet.
+ */
+export function toFrames(text: string): { frames: string[]; rest: string } {
+  const frames: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let i = 0;
+  while (i < text.length) {
+    const lt = text.indexOf("<", i);
+    if (lt < 0) break;
+    if (text.startsWith("<?", lt)) {
+      const end = text.indexOf("?>", lt);
+      if (end < 0) return { frames, rest: text.slice(lt) };
+      i = end + 2;
+      continue;
+    }
+    const gt = tagEnd(text, lt);
+    if (gt < 0) return { frames, rest: text.slice(depth > 0 ? start : lt) };
+    i = gt + 1;
+    if (text.charCodeAt(lt + 1) === 0x2f /* / */) {
+      if (depth === 0) {
+        if (text.startsWith("</stream:stream", lt)) frames.push(`<close xmlns='${FRAMING}'/>`);
+      } else if (--depth === 0) frames.push(declare(text.slice(start, gt + 1)));
+      continue;
+    }
+    const selfClosing = text.charCodeAt(gt - 1) === 0x2f;
+    if (depth > 0) {
+      if (!selfClosing) depth++;
+      continue;
+    }
+    if (text.startsWith("<stream:stream", lt)) {
+      frames.push(openOf(text.slice(lt, gt + 1)));
+      continue;
+    }
+    if (selfClosing) frames.push(declare(text.slice(lt, gt + 1)));
+    else {
+      start = lt;
+      depth = 1;
+    }
+  }
+  return { frames, rest: depth > 0 ? text.slice(start) : "" };
+}
+
+/** Our stream header as <open/>, with its from, id, version and language. */
+function openOf(header: string): string {
+  let attrs = "";
+  for (const [k, v] of tagAttributes(header)) if (!k.startsWith("xmlns")) attrs += ` ${k}='${v}'`;
+  return `<open xmlns='${FRAMING}'${attrs}/>`;
+}
+
+/** A top-level element with the namespaces the stream gave it declared on itself (RFC 7395 §3.3.3). */
+function declare(element: string): string {
+  const nameEnd = element.search(/[\s/>]/);
+  const name = element.slice(1, nameEnd);
+  const tag = element.slice(0, tagEnd(element, 0));
+  if (name.startsWith("stream:")) return `<${name} xmlns:stream='${NS.stream}'${element.slice(nameEnd)}`;
+  if ((name === "message" || name === "presence" || name === "iq") && !/\sxmlns\s*=/.test(tag)) {
+    return `<${name} xmlns='${NS.client}'${element.slice(nameEnd)}`;
+  }
+  return element;
+}
+
+/** A client's <open/> as the stream header the parser expects; a wrong namespace stays wrong, for the stream to refuse. */
+function headerOf(open: string): string {
+  const el = parseStored(open);
+  if (!el || el.name !== "open") return open; // not well-formed: the parser says so
+  const streamNs = el.attrs.xmlns === FRAMING ? NS.stream : (el.attrs.xmlns ?? "");
+  let attrs = "";
+  for (const [k, v] of Object.entries(el.attrs)) if (k !== "xmlns" && !k.startsWith("xmlns:")) attrs += ` ${k}='${escapeXML(v)}'`;
+  return `<stream:stream xmlns='${NS.client}' xmlns:stream='${escapeXML(streamNs)}'${attrs}>`;
+}
+
+/** The first byte that is not XML white space, or -1. */
+function firstMark(data: Buffer): number {
+  for (let i = 0; i < data.length; i++) {
+    const c = data[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+  }
+  return -1;
+}
+
+const OPEN = Buffer.from("<open");
+const CLOSE = Buffer.from("<close");
+const STREAM_END = Buffer.from("</stream:stream>");
+
+function isTag(data: Buffer, at: number, tag: Buffer): boolean {
+  if (data.length < at + tag.length + 1 || !data.subarray(at, at + tag.length).equals(tag)) return false;
+  const next = data[at + tag.length]!;
+  return next === 0x20 || next === 0x2f || next === 0x3e || next === 0x0a || next === 0x0d || next === 0x09;
+}
+
+export class WebSocketTransport implements Transport {
+  private events: TransportEvents | undefined;
+  private closed = false;
+  private rest = "";
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  readonly canStartTls = false;
+  private readonly ws: WebSocket;
+  private readonly tlsSocket: TLSSocket | undefined;
+  private readonly tls: TlsMaterial | undefined;
+
+  constructor(ws: WebSocket, req: IncomingMessage, secure: boolean, tls: TlsMaterial | undefined) {
+    this.ws = ws;
+    this.tls = tls;
+    this.tlsSocket = req.socket instanceof TLSSocket ? req.socket : undefined;
+    this.secure = secure || this.tlsSocket !== undefined;
+    this.remoteAddress = req.socket.remoteAddress ?? "unknown";
+  }
+
+  attach(events: TransportEvents): void {
+    this.events = events;
+    this.ws.on("message", (data: RawData, binary: boolean) => this.received(data as Buffer, binary));
+    this.ws.on("close", () => this.lost("connection closed"));
+    this.ws.on("error", (e: Error) => this.lost(e.message));
+  }
+
+  private received(data: Buffer, binary: boolean): void {
+    if (binary) {
+      // RFC 7395 §3.2: XMPP goes in text messages only.
+      this.ws.close(1003, "text messages only");
+      return;
+    }
+    const at = firstMark(data);
+    if (at >= 0 && isTag(data, at, OPEN)) this.events!.data(Buffer.from(headerOf(data.toString("utf8"))));
+    else if (at >= 0 && isTag(data, at, CLOSE)) this.events!.data(STREAM_END);
+    else this.events!.data(data);
+  }
+
+  private lost(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.events?.close(reason);
+  }
+
+  get buffered(): number {
+    return this.ws.bufferedAmount + this.rest.length;
+  }
+
+  write(data: string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    const { frames, rest } = toFrames(this.rest + data);
+    this.rest = rest;
+    for (const f of frames) this.ws.send(f);
+  }
+
+  startTls(): Promise<void> {
+    return Promise.reject(new Error("no STARTTLS over WebSocket"));
+  }
+
+  channelBinding(): ChannelBinding | undefined {
+    return this.tlsSocket ? tlsChannelBinding(this.tlsSocket, this.tls?.endPoint) : undefined;
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
+  end(): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.close(1000);
+    // A client that never answers the closing handshake loses its connection.
+    setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
+  }
+}
+
+export interface HttpListenOptions {
+  host: string;
+  port: number;
+  /** HTTPS with these certificates; plain HTTP without. */
+  tls: TlsMaterial | undefined;
+  /** Plain HTTP that a TLS-ending reverse proxy fronts: its connections count as secure. */
+  secureProxy: boolean;
+  /** The WebSocket URL announced in host-meta; by default from the request's Host header. */
+  publicUrl: string | undefined;
+  /** Largest message read, in bytes (a stanza and the framing around it). */
+  maxMessage: number;
+  maxConnections: number;
+  onConnection(t: Transport): void;
+}
+
+/** The connection methods (XEP-0156): host-meta as XRD and as JSON, naming the WebSocket endpoint. */
+function hostMeta(req: IncomingMessage, res: ServerResponse, o: HttpListenOptions, scheme: string): void {
+  const url = o.publicUrl ?? `${scheme}://${req.headers.host ?? "localhost"}${WEBSOCKET_PATH}`;
+  const json = req.url?.split("?")[0] === "/.well-known/host-meta.json";
+  const body = json
+    ? JSON.stringify({ links: [{ rel: "urn:xmpp:alt-connections:websocket", href: url }] })
+    : `<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n` +
+      `  <Link rel='urn:xmpp:alt-connections:websocket' href='${escapeXML(url)}'/>\n</XRD>\n`;
+  // Browser clients on other origins read it (XEP-0156 §3).
+  res.writeHead(200, { "content-type": json ? "application/json" : "application/xrd+xml", "access-control-allow-origin": "*" });
+  res.end(body);
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+}
+
+/** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, host-meta, 404 for the rest. */
+export function listenHttp(o: HttpListenOptions): Promise<Server> {
+  const scheme = o.tls || o.secureProxy ? "wss" : "ws";
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: o.maxMessage,
+    // RFC 7395 §3.1: the subprotocol is "xmpp"; a client that does not ask for it is refused below.
+    handleProtocols: (protocols) => (protocols.has("xmpp") ? "xmpp" : false),
+  });
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url?.split("?")[0];
+    if (req.method === "GET" && (path === "/.well-known/host-meta" || path === "/.well-known/host-meta.json")) return hostMeta(req, res, o, scheme);
+    res.writeHead(path === WEBSOCKET_PATH ? 426 : 404, { "content-type": "text/plain" });
+    res.end(path === WEBSOCKET_PATH ? "XMPP over WebSocket: upgrade required\n" : "not found\n");
+  };
+  const server = o.tls ? createHttpsServer({ ...o.tls.pem, minVersion: "TLSv1.2" }, onRequest) : createServer(onRequest);
+  server.maxConnections = o.maxConnections;
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (req.url?.split("?")[0] !== WEBSOCKET_PATH) return refuse(socket, 404, "Not Found");
+    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    if (!offered.includes("xmpp")) return refuse(socket, 400, "Bad Request (subprotocol xmpp required)");
+    wss.handleUpgrade(req, socket, head, (ws) => o.onConnection(new WebSocketTransport(ws, req, o.secureProxy, o.tls)));
+  });
+  server.on("clientError", (_err, socket: Duplex) => socket.destroy());
+  server.on("close", () => wss.close());
+  return bind(server, o.host, o.port);
+}
