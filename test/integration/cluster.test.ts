@@ -83,6 +83,25 @@ async function ackCount(c: SmClient): Promise<number> {
   return Number((await c.next((e) => e.name === "a" && e.attrs.xmlns === SM, "an ack")).attrs.h);
 }
 
+/**
+ * Waits until the shared directory holds a session's key as `has` wants it: its node wrote the
+ * entry and published the same change to the other nodes in one transaction (src/cluster/redis.ts).
+ */
+async function published(full: string, has: (keys: Record<string, unknown>) => boolean, what: string): Promise<void> {
+  const [bare, resource] = full.split("/") as [string, string];
+  const r = new Redis(services.redis.port, services.redis.host);
+  try {
+    for (let t = 0; t < 200; t++) {
+      const json = await r.hget(`${prefix}sess:${bare}`, resource);
+      if (json !== null && has((JSON.parse(json) as { k?: Record<string, unknown> }).k ?? {})) return;
+      await sleep(25);
+    }
+    throw new Error(`${full}: ${what} never reached the directory`);
+  } finally {
+    r.disconnect();
+  }
+}
+
 describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
   let alice: SmClient;
   let bob: SmClient;
@@ -151,7 +170,9 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     const ask = await phone.next((e) => e.name === "iq" && e.attrs.type === "get" && e.getChild("query", DISCO) !== undefined, "the server's disco#info");
     phone.send(xml("iq", { type: "result", id: ask.attrs.id, to: ask.attrs.from },
       xml("query", { xmlns: DISCO, node: ask.getChild("query")!.attrs.node }, identities.map((i) => xml("identity", i)), features.map((f) => xml("feature", { var: f })))));
-    await sleep(300); // its +notify travels to the other nodes with its directory entry
+    // Its +notify travels to the other nodes with its directory entry.
+    await published("alice@localhost/phone", (k) => (k["pep.notify"] as string[] | undefined)?.includes(NICK) === true, "the +notify");
+    await sleep(50); // and from Redis to node b, published in the same transaction
 
     bob.send(xml("iq", { type: "set", id: "nick1" }, xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub" },
       xml("publish", { node: NICK }, xml("item", {}, xml("nick", { xmlns: NICK }, "Bobby"))))));
@@ -171,7 +192,8 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     tablet.send(xml("iq", { type: "set", id: "cb" }, xml("enable", { xmlns: "urn:xmpp:carbons:2" })));
     expect((await tablet.next((e) => e.name === "iq" && e.attrs.id === "cb", "carbons enabled")).attrs.type).toBe("result");
     // The directory update that says "carbons enabled" travels to the other nodes asynchronously.
-    await sleep(300);
+    await published("bob@localhost/tablet", (k) => k["carbons.enabled"] === true, "carbons enabled");
+    await sleep(50);
     alice.send(chat("bob@localhost/phone", "to the phone"));
     await bob.next(isMessage("to the phone"), "the message");
     const received = await tablet.next((e) => e.getChild("received", "urn:xmpp:carbons:2") !== undefined, "a received carbon");

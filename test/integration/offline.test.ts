@@ -272,7 +272,9 @@ describe("a message a session never acknowledged (XEP-0198)", () => {
     await j1.next((e) => e.name === "message", "the first message (never acked)");
     // She goes unavailable without acking; the next message is stored while her session lives on.
     j1.send("<presence type='unavailable'/>");
-    await sleep(50);
+    // A pong behind it on her stream: the server took her unavailable before Romeo's next message.
+    j1.send("<iq type='get' id='gone' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await j1.next((e) => e.name === "iq" && e.attrs.id === "gone", "the pong behind her unavailable");
     r.send(chat(`${juliet}@localhost`, "second"));
     await until("the second stored", async () => (await stored(juliet!)) === 1);
     j1.cut(); // resumeTimeout is 1 s: then the unacked 'first' goes back through the router

@@ -185,6 +185,8 @@ describe("presence broadcast (RFC 6121 §4.2, §4.4)", () => {
     }
     const j = await online(juliet!, "balcony");
     j.send(presence({}, xml("status", null, "On the balcony")));
+    // Her own copy comes once the server holds her status, before Romeo's probe can ask for it.
+    await j.next((el) => isPresence(undefined, j.jid)(el) && el.getChildText("status") === "On the balcony", "her own status");
     const r = await online(romeo!, "orchard", false);
     r.send(presence());
     const hers = await r.next((el) => isPresence(undefined, j.jid)(el) && el.getChildText("status") === "On the balcony", "Juliet's presence");
