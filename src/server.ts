@@ -21,7 +21,7 @@ import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
-import { listenHttp } from "./transports/websocket.ts";
+import { HttpRoutes, listenHttp } from "./transports/http.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
 
@@ -57,6 +57,8 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
   readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number } = {};
+  /** The modules' paths on the HTTP listeners (HTTP upload). */
+  readonly http = new HttpRoutes();
 
   private readonly admins: Set<string>;
   private readonly contexts: ModuleContext<unknown>[] = [];
@@ -140,7 +142,7 @@ export class XmppServer implements ServerApi, StreamContext {
       if (port === 0 && !ephemeral) continue;
       const s = await listenHttp({
         host: http.host, port: ephemeral ? 0 : port, tls, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
-        maxMessage: this.config.limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection,
+        maxMessage: this.config.limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
       });
       this.listeners.push(s);
       this.ports[name] = (s.address() as { port: number }).port;

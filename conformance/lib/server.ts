@@ -32,13 +32,16 @@ export { freePort };
 export async function startServer(profile: ServerProfile, logFile: string): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "xmppd-conformance-"));
   const port = await freePort();
+  const httpPort = await freePort();
   const config = join(dataDir, "config.json");
   writeFileSync(config, JSON.stringify({
     domain: DOMAIN,
     dataDir,
     admins: [`${ADMIN.username}@${DOMAIN}`],
     c2s: { host: "127.0.0.1", port, directTlsPort: 0, requireTls: profile.requireTls },
-    http: { port: 0, tlsPort: 0 },
+    // Plain HTTP for XEP-0363's files: Smack PUTs and GETs them with the JVM's own HTTP client.
+    http: { host: "127.0.0.1", port: httpPort, tlsPort: 0 },
+    modules: { upload: { url: `http://127.0.0.1:${httpPort}/upload` } },
     // Every test account of the run is created from 127.0.0.1.
     registration: { enabled: profile.registration, perHourPerAddress: 10_000 },
     // Smack's tests log in many times, some with wrong passwords on purpose.

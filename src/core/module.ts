@@ -15,6 +15,7 @@ import type { Accounts } from "./accounts.ts";
 import type { IdGenerator } from "./ids.ts";
 import type { ServerConfig } from "./config.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "../stream/context.ts";
+import type { HttpRoutes } from "../transports/http.ts";
 
 /** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */
 export interface SpecRef { spec: string; version: string }
@@ -160,6 +161,10 @@ export interface ServerApi {
   readonly ids: IdGenerator;
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
   settled(): Promise<void>;
+  /** The modules' paths on the HTTP listeners. */
+  readonly http: HttpRoutes;
+  /** Bound ports by listener name, once the server listens (http, https: the HTTP listeners). */
+  readonly ports: { readonly http?: number; readonly https?: number };
 }
 
 export class ModuleContext<O> {

@@ -23,6 +23,7 @@ import muc from "./muc/index.ts";
 import pep from "./pep/index.ts";
 import pubsub from "./pubsub/index.ts";
 import bookmarks from "./bookmarks/index.ts";
+import upload from "./upload/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -47,6 +48,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   pep,
   pubsub,
   bookmarks,
+  upload,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

@@ -1,5 +1,5 @@
 // XMPP over WebSocket (RFC 7395), the transport of browser clients (Converse.js), on the HTTP
-// listener, which also serves the connection methods of XEP-0156 (/.well-known/host-meta).
+// listener (http.ts).
 //
 // The framing differs from TCP in three ways, and this transport translates both directions so
 // that the stream state machine and its parser see a TCP stream:
@@ -8,22 +8,17 @@
 //     place of <stream:stream>, and <close/> ends it in place of </stream:stream>;
 //   - there is no STARTTLS: the connection is secure when it came over TLS (wss), or when the
 //     operator says a reverse proxy in front of the plain port ends TLS (http.secureProxy).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { Duplex } from "node:stream";
+import type { IncomingMessage } from "node:http";
 import { TLSSocket } from "node:tls";
-import { WebSocketServer, type RawData, type WebSocket } from "ws";
+import type { RawData, WebSocket } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { parseStored } from "../xml/stored.ts";
 import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
-import { bind } from "./tcp.ts";
 import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 
 export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
-/** Where the WebSocket endpoint is, on every HTTP listener. */
-export const WEBSOCKET_PATH = "/xmpp-websocket";
 /** How long the server waits for the client's closing handshake after its own. */
 const CLOSE_TIMEOUT_MS = 5000;
 
@@ -221,64 +216,4 @@ export class WebSocketTransport implements Transport {
     // A client that never answers the closing handshake loses its connection.
     setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
   }
-}
-
-export interface HttpListenOptions {
-  host: string;
-  port: number;
-  /** HTTPS with these certificates; plain HTTP without. */
-  tls: TlsMaterial | undefined;
-  /** Plain HTTP that a TLS-ending reverse proxy fronts: its connections count as secure. */
-  secureProxy: boolean;
-  /** The WebSocket URL announced in host-meta; by default from the request's Host header. */
-  publicUrl: string | undefined;
-  /** Largest message read, in bytes (a stanza and the framing around it). */
-  maxMessage: number;
-  maxConnections: number;
-  onConnection(t: Transport): void;
-}
-
-/** The connection methods (XEP-0156): host-meta as XRD and as JSON, naming the WebSocket endpoint. */
-function hostMeta(req: IncomingMessage, res: ServerResponse, o: HttpListenOptions, scheme: string): void {
-  const url = o.publicUrl ?? `${scheme}://${req.headers.host ?? "localhost"}${WEBSOCKET_PATH}`;
-  const json = req.url?.split("?")[0] === "/.well-known/host-meta.json";
-  const body = json
-    ? JSON.stringify({ links: [{ rel: "urn:xmpp:alt-connections:websocket", href: url }] })
-    : `<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n` +
-      `  <Link rel='urn:xmpp:alt-connections:websocket' href='${escapeXML(url)}'/>\n</XRD>\n`;
-  // Browser clients on other origins read it (XEP-0156 §3).
-  res.writeHead(200, { "content-type": json ? "application/json" : "application/xrd+xml", "access-control-allow-origin": "*" });
-  res.end(body);
-}
-
-function refuse(socket: Duplex, status: number, reason: string): void {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-}
-
-/** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, host-meta, 404 for the rest. */
-export function listenHttp(o: HttpListenOptions): Promise<Server> {
-  const scheme = o.tls || o.secureProxy ? "wss" : "ws";
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: o.maxMessage,
-    // RFC 7395 §3.1: the subprotocol is "xmpp"; a client that does not ask for it is refused below.
-    handleProtocols: (protocols) => (protocols.has("xmpp") ? "xmpp" : false),
-  });
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const path = req.url?.split("?")[0];
-    if (req.method === "GET" && (path === "/.well-known/host-meta" || path === "/.well-known/host-meta.json")) return hostMeta(req, res, o, scheme);
-    res.writeHead(path === WEBSOCKET_PATH ? 426 : 404, { "content-type": "text/plain" });
-    res.end(path === WEBSOCKET_PATH ? "XMPP over WebSocket: upgrade required\n" : "not found\n");
-  };
-  const server = o.tls ? createHttpsServer({ ...o.tls.pem, minVersion: "TLSv1.2" }, onRequest) : createServer(onRequest);
-  server.maxConnections = o.maxConnections;
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (req.url?.split("?")[0] !== WEBSOCKET_PATH) return refuse(socket, 404, "Not Found");
-    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
-    if (!offered.includes("xmpp")) return refuse(socket, 400, "Bad Request (subprotocol xmpp required)");
-    wss.handleUpgrade(req, socket, head, (ws) => o.onConnection(new WebSocketTransport(ws, req, o.secureProxy, o.tls)));
-  });
-  server.on("clientError", (_err, socket: Duplex) => socket.destroy());
-  server.on("close", () => wss.close());
-  return bind(server, o.host, o.port);
 }

@@ -1,0 +1,176 @@
+// XEP-0363: HTTP File Upload, the way media goes: never through the chat socket. A service on its
+// own domain (default upload.<domain>) hands a local account a slot for a file it names, with its
+// size and type: a PUT URL signed for exactly that file (slots.ts) and the GET URL to share. The
+// files live on the local disk (files.ts), served on the server's HTTP listeners under /upload/.
+// Limits: the largest file, a daily quota per account, and a retention after which files go.
+//   slots.ts  slot tokens and the checks on names and types
+//   files.ts  the files on disk and their HTTP side (PUT once, GET with ranges, CORS)
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { xml, type Element } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+import { parseJid, type JID } from "../../xml/jid.ts";
+import { StanzaError } from "../../core/errors.ts";
+import { defineModule, type ServerApi } from "../../core/module.ts";
+import type { Component } from "../../core/router.ts";
+import { iqResult } from "../../core/stanza.ts";
+import { int, optStr, str } from "../../core/schema.ts";
+import type { KeyValueStore } from "../../storage/types.ts";
+import { buildForm } from "../forms.ts";
+import { LocalFiles } from "./files.ts";
+import { cleanName, cleanType, newSlot, slotToken } from "./slots.ts";
+
+export const UPLOAD = "urn:xmpp:http:upload:0";
+const PREFIX = "/upload/";
+const DAY_MS = 24 * 3600_000;
+
+interface Usage {
+  /** The UTC day (YYYY-MM-DD) the bytes count for. */
+  day: string;
+  bytes: number;
+}
+
+interface Limits {
+  maxFileSize: number;
+  dailyQuota: number;
+  slotTtlMs: number;
+}
+
+class UploadService implements Component {
+  private readonly jid: JID;
+  private readonly name: string;
+  private readonly server: ServerApi;
+  private readonly limits: Limits;
+  private readonly usage: KeyValueStore<Usage>;
+  private readonly secret: () => Promise<Buffer>;
+  private readonly base: () => string | undefined;
+
+  constructor(jid: JID, name: string, server: ServerApi, limits: Limits, usage: KeyValueStore<Usage>, secret: () => Promise<Buffer>, base: () => string | undefined) {
+    this.jid = jid;
+    this.name = name;
+    this.server = server;
+    this.limits = limits;
+    this.usage = usage;
+    this.secret = secret;
+    this.base = base;
+  }
+
+  async receive(stanza: Element, from: JID, to: JID): Promise<void> {
+    if (stanza.name !== "iq") {
+      if (stanza.name === "message" && stanza.attrs.type !== "error") throw new StanzaError("service-unavailable");
+      return;
+    }
+    const type = stanza.attrs.type;
+    if (type !== "get" && type !== "set") return;
+    if (to.local !== "" || to.resource !== "") throw new StanzaError("service-unavailable");
+    const payload = stanza.getChildElements()[0];
+    let result: Element | undefined;
+    if (type === "get" && payload?.name === "query" && payload.attrs.xmlns === NS.discoInfo && payload.attrs.node === undefined) result = this.info();
+    else if (type === "get" && payload?.name === "query" && payload.attrs.xmlns === NS.discoItems) result = xml("query", { xmlns: NS.discoItems });
+    else if (type === "get" && payload?.name === "request" && payload.attrs.xmlns === UPLOAD) result = await this.request(payload, from);
+    else throw new StanzaError("service-unavailable");
+    const reply = iqResult(stanza, result);
+    reply.attrs.from = this.jid.toString();
+    reply.attrs.to = from.toString();
+    await this.server.router.route(reply);
+  }
+
+  private info(): Element {
+    return xml("query", { xmlns: NS.discoInfo },
+      xml("identity", { category: "store", type: "file", name: this.name }),
+      xml("feature", { var: NS.discoInfo }),
+      xml("feature", { var: NS.discoItems }),
+      xml("feature", { var: UPLOAD }),
+      // §2: the largest file, for clients to check before asking.
+      buildForm({ type: "result", formType: UPLOAD, fields: [{ type: "text-single", var: "max-file-size", values: [String(this.limits.maxFileSize)] }] }));
+  }
+
+  /** §4: a slot for the file, or the error that says why not. */
+  private async request(req: Element, from: JID): Promise<Element> {
+    if (from.domain !== this.server.domain.domain || from.local === "") throw new StanzaError("not-allowed", "uploads are for this server's accounts");
+    const name = cleanName(req.attrs.filename);
+    if (name === undefined) throw new StanzaError("bad-request", "filename: one path segment of printable characters, at most 255 bytes");
+    const sizeText = req.attrs.size;
+    if (sizeText === undefined || !/^\d{1,15}$/.test(sizeText)) throw new StanzaError("bad-request", "size: the file's size in bytes");
+    const size = Number(sizeText);
+    const type = cleanType(req.attrs["content-type"]);
+    if (type === false) throw new StanzaError("bad-request", "content-type: a MIME type");
+    if (size > this.limits.maxFileSize) {
+      throw new StanzaError("not-acceptable", `the largest file is ${this.limits.maxFileSize} bytes`, {
+        type: "modify",
+        extra: xml("file-too-large", { xmlns: UPLOAD }, xml("max-file-size", null, String(this.limits.maxFileSize))),
+      });
+    }
+    const base = this.base();
+    if (base === undefined) throw new StanzaError("service-unavailable", "no HTTP listener to upload to");
+    const owner = from.bare.toString();
+    await this.charge(owner, size);
+    const slot = newSlot({ name, size, type }, owner, this.limits.slotTtlMs);
+    const get = `${base}/${slot.id}/${encodeURIComponent(name)}`;
+    const put = `${get}?owner=${encodeURIComponent(owner)}&token=${slotToken(await this.secret(), slot)}`;
+    return xml("slot", { xmlns: UPLOAD }, xml("put", { url: put }), xml("get", { url: get }));
+  }
+
+  /** Counts the slot's bytes against the account's quota of the day; over it, resource-constraint with when to retry (§4). */
+  private async charge(owner: string, size: number): Promise<void> {
+    const quota = this.limits.dailyQuota;
+    if (quota === 0) return;
+    const now = new Date();
+    const day = now.toISOString().slice(0, 10);
+    const used = await this.usage.get(owner);
+    const bytes = used?.day === day ? used.bytes : 0;
+    if (bytes + size > quota) {
+      const tomorrow = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
+      throw new StanzaError("resource-constraint", `the daily quota of ${quota} bytes is used up`, {
+        type: "wait",
+        extra: xml("retry", { xmlns: UPLOAD, stamp: tomorrow.toISOString().replace(".000Z", "Z") }),
+      });
+    }
+    await this.usage.set(owner, { day, bytes: bytes + size });
+  }
+}
+
+export default defineModule({
+  name: "upload",
+  specs: [{ spec: "XEP-0363", version: "1.1.0" }],
+  options: {
+    domain: optStr("The service's domain; default upload.<server domain>."),
+    name: str("The service's name in service discovery.", "HTTP File Upload"),
+    maxFileSize: int("Largest file, in bytes.", 104_857_600, 1),
+    dailyQuota: int("Bytes one account may upload per day (UTC); 0 lifts it.", 1_073_741_824, 0),
+    expireDays: int("Days an uploaded file is kept; 0 keeps files until deleted by hand.", 30, 0),
+    slotTimeout: int("Seconds a slot's PUT URL is accepted after it is given.", 300, 10),
+    url: optStr("The public base URL of the files (e.g. https://chat.example.org:5281/upload); default: https://<domain>:<http.tlsPort>/upload."),
+  },
+  setup(ctx) {
+    const server = ctx.server;
+    const o = ctx.options;
+    const jid = parseJid(o.domain ?? `upload.${server.domain.domain}`);
+    // One secret per deployment, in storage: every node of a cluster signs and checks alike.
+    const secrets = ctx.keyval<string>("upload.secret");
+    let secret: Promise<Buffer> | undefined;
+    const getSecret = () => (secret ??= (async () => {
+      await secrets.add("hmac", randomBytes(32).toString("base64"));
+      return Buffer.from((await secrets.get("hmac"))!, "base64");
+    })());
+    const base = () => {
+      if (o.url !== undefined) return o.url.replace(/\/+$/, "");
+      const { https, http } = server.ports;
+      if (https !== undefined) return `https://${server.domain.domain}:${https}/upload`;
+      return http !== undefined ? `http://${server.domain.domain}:${http}/upload` : undefined;
+    };
+    const files = new LocalFiles(join(server.config.dataDir, "uploads"), getSecret, ctx.log);
+    const service = new UploadService(jid, o.name, server, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
+      ctx.keyval<Usage>("upload.usage"), getSecret, base);
+    ctx.onUnload(server.router.addComponent(jid.domain, service));
+    ctx.onUnload(server.http.add(PREFIX, (req, res, path) => files.handle(req, res, path.slice(PREFIX.length))));
+    ctx.item({ jid: jid.toString(), name: o.name });
+    if (o.expireDays > 0) {
+      const sweep = () => void files.sweep(Date.now() - o.expireDays * DAY_MS).then((n) => {
+        if (n > 0) ctx.log.info({ removed: n }, "expired uploads removed");
+      }, (err: unknown) => ctx.log.warn({ err }, "upload sweep failed"));
+      ctx.every(3600_000, sweep);
+      sweep();
+    }
+  },
+});
