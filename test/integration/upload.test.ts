@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, type Im } from "../helpers/im.ts";
+import { removeAccount } from "../../src/modules/removal.ts";
+import { parseJid } from "../../src/xml/jid.ts";
 
 const UPLOAD = "urn:xmpp:http:upload:0";
 const DISCO_INFO = "http://jabber.org/protocol/disco#info";
@@ -113,6 +115,17 @@ describe("XEP-0363 HTTP File Upload", () => {
       expect(errorOf(e), bad.toString()).toBe("bad-request");
     }
     await r.stop();
+  });
+
+  it("a deleted account's files go with it", async () => {
+    const [romeo] = await accounts(t, "romeo");
+    const r = await connect(t, romeo!);
+    const s = await slot(r, "mine.txt", 4);
+    expect((await put(s.put, "mine")).status).toBe(201);
+    expect((await fetch(s.get)).status).toBe(200);
+    await r.stop();
+    expect(await removeAccount(t.server, parseJid(`${romeo}@localhost`), t.server.log)).toBe(true);
+    expect((await fetch(s.get)).status).toBe(404);
   });
 
   it("past the day's quota: resource-constraint, and when to retry (§4)", async () => {

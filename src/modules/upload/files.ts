@@ -183,15 +183,23 @@ export class LocalFiles {
   }
 
   /** Deletes the files completed before `before`, and uploads left unfinished for a day. */
-  async sweep(before: number, now = Date.now()): Promise<number> {
+  sweep(before: number, now = Date.now()): Promise<number> {
+    return this.remove(async (folder, meta) => meta ? meta.at < before : (await stat(folder).then((s) => s.mtimeMs, () => now)) < now - 24 * 3600_000);
+  }
+
+  /** Deletes every file an account uploaded (the account is deleted). */
+  removeOwner(owner: string): Promise<number> {
+    return this.remove(async (_folder, meta) => meta?.owner === owner);
+  }
+
+  private async remove(doomed: (folder: string, meta: StoredMeta | undefined) => Promise<boolean>): Promise<number> {
     let removed = 0;
     const ids = await readdir(this.dir).catch(() => [] as string[]);
     for (const id of ids) {
       if (!SLOT_ID.test(id) || this.writing.has(id)) continue;
       const folder = join(this.dir, id);
       const meta = await readFile(join(folder, "meta.json"), "utf8").then((t) => JSON.parse(t) as StoredMeta, () => undefined);
-      const stale = meta ? meta.at < before : (await stat(folder).then((s) => s.mtimeMs, () => now)) < now - 24 * 3600_000;
-      if (stale) {
+      if (await doomed(folder, meta)) {
         await rm(folder, { recursive: true, force: true });
         removed++;
       }

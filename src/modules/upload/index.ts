@@ -165,6 +165,11 @@ export default defineModule({
     ctx.onUnload(server.router.addComponent(jid.domain, service));
     ctx.onUnload(server.http.add(PREFIX, (req, res, path) => files.handle(req, res, path.slice(PREFIX.length))));
     ctx.item({ jid: jid.toString(), name: o.name });
+    // A deleted account's files go with it (the GET URLs it shared stop working).
+    ctx.on("account/deleted", async ({ jid: account }) => {
+      const n = await files.removeOwner(account.bare.toString());
+      if (n > 0) ctx.log.info({ account: account.bare.toString(), removed: n }, "uploads of a deleted account removed");
+    });
     if (o.expireDays > 0) {
       const sweep = () => void files.sweep(Date.now() - o.expireDays * DAY_MS).then((n) => {
         if (n > 0) ctx.log.info({ removed: n }, "expired uploads removed");
