@@ -1,8 +1,9 @@
 // Converse.js, the browser client, in Chromium (headless, driven by puppeteer-core) against the
 // server over wss:// (RFC 7395). A page served from loopback loads converse.js from npm and logs
 // Romeo in; Juliet is a TCP client with a mutual subscription. Converse shows Juliet online,
-// receives her message, and sends one back from its own chat box; it enables stream management
-// over the WebSocket as it does against Prosody and ejabberd.
+// receives her message, sends one back from its own chat box, and shares a file through HTTP
+// upload (XEP-0363: slot, PUT from the page's origin, the URL to Juliet); it enables stream
+// management over the WebSocket as it does against Prosody and ejabberd.
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { extname, join, normalize } from "node:path";
@@ -136,6 +137,14 @@ describe.skipIf(!installed && !ci)("Converse.js in Chromium over wss://", () => 
     const answer = await juliet.next((el) => el.name === "message" && el.getChildText("body") !== null, "Converse's answer", 20_000);
     expect(answer.attrs.from).toBe("romeo@localhost/converse");
     expect(answer.getChildText("body")).toBe("In Chromium, over a websocket.");
+
+    // A file from Converse's chat box (XEP-0363): it finds upload.localhost, asks for a slot, PUTs
+    // the file from the page's origin (CORS) and sends Juliet the URL; the URL gives the file.
+    await p.evaluate(`(async () => { const chat = await window.api.chats.get("juliet@localhost"); chat.sendFiles([new File(["a file from a browser"], "note.txt", { type: "text/plain" })]); })()`);
+    const shared = await juliet.next((el) => el.name === "message" && el.getChild("x", "jabber:x:oob") !== undefined, "the shared file's URL", 20_000);
+    const url = shared.getChild("x", "jabber:x:oob")!.getChildText("url")!;
+    expect(url).toMatch(new RegExp(`^https://localhost:${t.server.ports.https}/upload/[\\w-]{22}/note\\.txt$`));
+    expect(await (await fetch(url)).text()).toBe("a file from a browser");
 
     // Converse enabled stream management over the WebSocket (it then sends <r/> and acks).
     expect(await p.evaluate(`window.session.get("smacks_enabled")`)).toBe(true);
