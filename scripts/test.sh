@@ -4,8 +4,8 @@
 # Framework, conformance/run.ts), which fails on a regression of its ratchet. Installs the Debian
 # packages these drive when they are missing. Called by `./run test` (which has already put Node
 # 24 on PATH). With arguments (a vitest filter) only vitest runs.
-# Redis and Cassandra (scripts/services/) are started before vitest for the scale-out backends'
-# tests and stopped at exit — only those this script started; XMPPD_SERVICES=none skips them.
+# Redis, Cassandra and S3Proxy (scripts/services/) are started before vitest for the scale-out
+# backends' tests and stopped at exit — only those this script started; XMPPD_SERVICES=none skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/debian-deps.sh
@@ -16,7 +16,7 @@ stop_services() {
 }
 trap stop_services EXIT
 if [ "${XMPPD_SERVICES:-}" != none ]; then
-  for s in redis cassandra; do
+  for s in redis cassandra s3; do
     if bash "scripts/services/$s.sh" status > /dev/null 2>&1; then
       echo "$s: already running, left running after the tests"
     elif bash "scripts/services/$s.sh" start; then

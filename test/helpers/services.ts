@@ -8,11 +8,16 @@ import { connect } from "node:net";
 import cassandra from "cassandra-driver";
 import type { Redis } from "ioredis";
 
-export type ServiceName = "redis" | "cassandra";
+export type ServiceName = "redis" | "cassandra" | "s3";
 
 export const services = {
   redis: { host: "127.0.0.1", port: Number(process.env.XMPPD_REDIS_PORT ?? 16379) },
   cassandra: { host: "127.0.0.1", port: Number(process.env.XMPPD_CASSANDRA_PORT ?? 19042), localDataCenter: "datacenter1" },
+  /** S3Proxy with the credentials scripts/services/s3.sh gives it. */
+  s3: {
+    host: "127.0.0.1", port: Number(process.env.XMPPD_S3_PORT ?? 19000),
+    accessKey: process.env.XMPPD_S3_ACCESS_KEY ?? "xmppd-test", secretKey: process.env.XMPPD_S3_SECRET_KEY ?? "xmppd-test-secret",
+  },
 } as const;
 
 /** Sends `request` to the service and resolves with the reply once `complete` accepts the bytes so far. */
@@ -79,7 +84,16 @@ export async function cassandraOptions(): Promise<Map<string, string[]>> {
   return options;
 }
 
-const probes: Record<ServiceName, () => Promise<unknown>> = { redis: redisInfo, cassandra: cassandraOptions };
+/** S3: an anonymous GET of the service; S3Proxy answers with an S3 XML document (an error, without credentials). */
+export async function s3Hello(): Promise<string> {
+  const { host, port } = services.s3;
+  const res = await fetch(`http://${host}:${port}/`, { signal: AbortSignal.timeout(3000) });
+  const text = await res.text();
+  if (!text.includes("<?xml") && !text.includes("<ListAllMyBucketsResult") && !text.includes("<Error>")) throw new Error(`s3: not an S3 answer: ${text.slice(0, 80)}`);
+  return text;
+}
+
+const probes: Record<ServiceName, () => Promise<unknown>> = { redis: redisInfo, cassandra: cassandraOptions, s3: s3Hello };
 
 /**
  * Whether the service answers. Outside CI a service that does not answer skips its tests, with

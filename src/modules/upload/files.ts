@@ -9,7 +9,20 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/p
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { Logger } from "../../core/log.ts";
-import { checkToken, cleanType } from "./slots.ts";
+import { checkToken, cleanType, slotToken, type Slot } from "./slots.ts";
+
+/** Where the files are: the local disk (this file) or an S3 bucket (s3.ts). */
+export interface UploadStore {
+  /** The URL the client PUTs the slot's file to; `get` is the URL it will share. */
+  putUrl(slot: Slot, get: string): Promise<string>;
+  /** A request under /upload/ on the HTTP listeners; `path` is what follows the prefix, "<slot>/<name>". */
+  handle(req: IncomingMessage, res: ServerResponse, path: string): void;
+  /** Deletes what was uploaded before `before`; how many. */
+  sweep(before: number): Promise<number>;
+  /** Deletes an account's files (the account is deleted). */
+  removeOwner(owner: string): Promise<number>;
+  close?(): void;
+}
 
 export interface StoredMeta {
   name: string;
@@ -24,14 +37,14 @@ export interface StoredMeta {
 const SLOT_ID = /^[A-Za-z0-9_-]{22}$/;
 
 /** Headers every answer carries: any origin may read (browser clients), and nothing served runs. */
-const COMMON = {
+export const COMMON = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "GET, HEAD, PUT, OPTIONS",
   "access-control-allow-headers": "Content-Type",
   "access-control-max-age": "86400",
 };
 
-function answer(res: ServerResponse, status: number, text?: string): void {
+export function answer(res: ServerResponse, status: number, text?: string): void {
   res.writeHead(status, { ...COMMON, "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text ?? "") });
   res.end(text);
 }
@@ -52,7 +65,7 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
   return start > end || start >= size ? false : { start, end };
 }
 
-export class LocalFiles {
+export class LocalFiles implements UploadStore {
   private readonly dir: string;
   private readonly secret: () => Promise<Buffer>;
   private readonly log: Logger;
@@ -63,6 +76,10 @@ export class LocalFiles {
     this.dir = dir;
     this.secret = secret;
     this.log = log;
+  }
+
+  async putUrl(slot: Slot, get: string): Promise<string> {
+    return `${get}?owner=${encodeURIComponent(slot.owner)}&token=${slotToken(await this.secret(), slot)}`;
   }
 
   /** The HTTP side: `path` is what follows the prefix, "<slot>/<name>". */

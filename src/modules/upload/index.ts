@@ -1,10 +1,12 @@
 // XEP-0363: HTTP File Upload, the way media goes: never through the chat socket. A service on its
 // own domain (default upload.<domain>) hands a local account a slot for a file it names, with its
-// size and type: a PUT URL signed for exactly that file (slots.ts) and the GET URL to share. The
-// files live on the local disk (files.ts), served on the server's HTTP listeners under /upload/.
-// Limits: the largest file, a daily quota per account, and a retention after which files go.
+// size and type: a PUT URL signed for exactly that file and the GET URL to share, on the server's
+// HTTP listeners under /upload/. The files live on the local disk (the embedded default) or in an
+// S3 bucket that every node of a cluster shares. Limits: the largest file, a daily quota per
+// account, and a retention after which files go; a deleted account's files go with it.
 //   slots.ts  slot tokens and the checks on names and types
 //   files.ts  the files on disk and their HTTP side (PUT once, GET with ranges, CORS)
+//   s3.ts     the files in S3: presigned PUT, shared links that redirect to a presigned GET
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { xml, type Element } from "../../xml/element.ts";
@@ -14,11 +16,12 @@ import { StanzaError } from "../../core/errors.ts";
 import { defineModule, type ServerApi } from "../../core/module.ts";
 import type { Component } from "../../core/router.ts";
 import { iqResult } from "../../core/stanza.ts";
-import { int, optStr, str } from "../../core/schema.ts";
+import { bool, int, oneOf, optStr, section, str } from "../../core/schema.ts";
 import type { KeyValueStore } from "../../storage/types.ts";
 import { buildForm } from "../forms.ts";
-import { LocalFiles } from "./files.ts";
-import { cleanName, cleanType, newSlot, slotToken } from "./slots.ts";
+import { LocalFiles, type UploadStore } from "./files.ts";
+import { S3Files } from "./s3.ts";
+import { cleanName, cleanType, newSlot } from "./slots.ts";
 
 export const UPLOAD = "urn:xmpp:http:upload:0";
 const PREFIX = "/upload/";
@@ -42,16 +45,16 @@ class UploadService implements Component {
   private readonly server: ServerApi;
   private readonly limits: Limits;
   private readonly usage: KeyValueStore<Usage>;
-  private readonly secret: () => Promise<Buffer>;
+  private readonly files: UploadStore;
   private readonly base: () => string | undefined;
 
-  constructor(jid: JID, name: string, server: ServerApi, limits: Limits, usage: KeyValueStore<Usage>, secret: () => Promise<Buffer>, base: () => string | undefined) {
+  constructor(jid: JID, name: string, server: ServerApi, limits: Limits, usage: KeyValueStore<Usage>, files: UploadStore, base: () => string | undefined) {
     this.jid = jid;
     this.name = name;
     this.server = server;
     this.limits = limits;
     this.usage = usage;
-    this.secret = secret;
+    this.files = files;
     this.base = base;
   }
 
@@ -107,7 +110,7 @@ class UploadService implements Component {
     await this.charge(owner, size);
     const slot = newSlot({ name, size, type }, owner, this.limits.slotTtlMs);
     const get = `${base}/${slot.id}/${encodeURIComponent(name)}`;
-    const put = `${get}?owner=${encodeURIComponent(owner)}&token=${slotToken(await this.secret(), slot)}`;
+    const put = await this.files.putUrl(slot, get);
     return xml("slot", { xmlns: UPLOAD }, xml("put", { url: put }), xml("get", { url: get }));
   }
 
@@ -141,8 +144,17 @@ export default defineModule({
     expireDays: int("Days an uploaded file is kept; 0 keeps files until deleted by hand.", 30, 0),
     slotTimeout: int("Seconds a slot's PUT URL is accepted after it is given.", 300, 10),
     url: optStr("The public base URL of the files (e.g. https://chat.example.org:5281/upload); default: https://<domain>:<http.tlsPort>/upload."),
+    storage: oneOf("Where the files go: local (dataDir/uploads, one node) or s3 (a bucket every node shares; clients PUT to it directly).", ["local", "s3"], "local"),
+    s3: section("The bucket, when storage is s3.", {
+      endpoint: optStr("The S3 endpoint URL (default: AWS's for the region); an S3-compatible store's, e.g. http://127.0.0.1:9000."),
+      region: str("The bucket's region.", "us-east-1"),
+      bucket: str("The bucket, made beforehand; private (links go through this server).", "xmppd-uploads"),
+      accessKey: optStr("Access key id (default: the AWS SDK's usual sources: environment, profile, instance role)."),
+      secretKey: optStr("Secret access key, with accessKey."),
+      pathStyle: bool("Path-style URLs (endpoint/bucket/key), which S3-compatible stores usually need.", true),
+    }),
   },
-  setup(ctx) {
+  async setup(ctx) {
     const server = ctx.server;
     const o = ctx.options;
     const jid = parseJid(o.domain ?? `upload.${server.domain.domain}`);
@@ -159,9 +171,16 @@ export default defineModule({
       if (https !== undefined) return `https://${server.domain.domain}:${https}/upload`;
       return http !== undefined ? `http://${server.domain.domain}:${http}/upload` : undefined;
     };
-    const files = new LocalFiles(join(server.config.dataDir, "uploads"), getSecret, ctx.log);
+    let files: UploadStore;
+    if (o.storage === "s3") {
+      const s3 = new S3Files(o.s3, ctx.map<{ n: string; at: number }>("upload.slots"));
+      // Not fatal: the store may come up after the server; slots are given all the same.
+      if (!(await s3.ensureBucket())) ctx.log.warn({ bucket: o.s3.bucket, endpoint: o.s3.endpoint }, "upload: the S3 bucket is not reachable, or could not be made");
+      files = s3;
+    } else files = new LocalFiles(join(server.config.dataDir, "uploads"), getSecret, ctx.log);
+    ctx.onUnload(() => files.close?.());
     const service = new UploadService(jid, o.name, server, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
-      ctx.keyval<Usage>("upload.usage"), getSecret, base);
+      ctx.keyval<Usage>("upload.usage"), files, base);
     ctx.onUnload(server.router.addComponent(jid.domain, service));
     ctx.onUnload(server.http.add(PREFIX, (req, res, path) => files.handle(req, res, path.slice(PREFIX.length))));
     ctx.item({ jid: jid.toString(), name: o.name });
