@@ -115,7 +115,7 @@ export class XmppServer implements ServerApi, StreamContext {
   async start(): Promise<void> {
     await storageReady(this.storage);
     for (const m of this.moduleList) {
-      const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`);
+      const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv);
       const ctx = new ModuleContext<unknown>(m.name, options, this, this.log.child({ module: m.name }));
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);

@@ -89,8 +89,16 @@ describe("config", () => {
   });
 
   it("leaves the service scripts' variables alone (a server the tests start inherits them)", () => {
-    const c = loadConfig(undefined, { XMPPD_REDIS_PORT: "26379", XMPPD_CASSANDRA_PORT: "29042", XMPPD_SERVICES_DIR: "/tmp/s", XMPPD_C2S__PORT: "5333" }).server;
+    const c = loadConfig(undefined, { XMPPD_REDIS_PORT: "26379", XMPPD_CASSANDRA_PORT: "29042", XMPPD_SERVICES_DIR: "/tmp/s", XMPPD_S3_PORT: "29000", XMPPD_C2S__PORT: "5333" }).server;
     expect(c.c2s.port).toBe(5333);
+  });
+
+  it("takes module options from XMPPD_MODULES__* over the file's, for the module's schema to read at start", () => {
+    const p = file(`{ "modules": { "upload": { "storage": "s3", "s3": { "bucket": "from-file", "region": "eu-west-1" } } } }`);
+    const c = loadConfig(p, { XMPPD_MODULES__UPLOAD__S3__BUCKET: "from-env", XMPPD_MODULES__UPLOAD__MAX_FILE_SIZE: "1000" });
+    expect(c.modules).toEqual({ upload: { storage: "s3", maxFileSize: "1000", s3: { bucket: "from-env", region: "eu-west-1" } } });
+    expect(c.modulesFromEnv).toBe(true);
+    expect(loadConfig(p, {}).modulesFromEnv).toBe(false);
   });
 
   it("strips comments but not comment-like text in strings", () => {

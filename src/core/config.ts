@@ -117,7 +117,8 @@ export function stripJsonComments(text: string): string {
  * tests start as child processes.
  */
 const NOT_CONFIG = new Set(["XMPPD_CONFIG", "XMPPD_SERVICES", "XMPPD_SERVICES_DIR", "XMPPD_REDIS_PORT", "XMPPD_REDIS_TIMEOUT",
-  "XMPPD_CASSANDRA_PORT", "XMPPD_CASSANDRA_STORAGE_PORT", "XMPPD_CASSANDRA_TIMEOUT"]);
+  "XMPPD_CASSANDRA_PORT", "XMPPD_CASSANDRA_STORAGE_PORT", "XMPPD_CASSANDRA_TIMEOUT",
+  "XMPPD_S3_PORT", "XMPPD_S3_ACCESS_KEY", "XMPPD_S3_SECRET_KEY", "XMPPD_S3_TIMEOUT"]);
 
 /** Applies XMPPD_* variables onto the raw config: XMPPD_C2S__PORT sets c2s.port. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, shape: Shape): Record<string, unknown> {
@@ -143,7 +144,13 @@ function camel(s: string): string {
   return s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-export interface LoadedConfig { server: ServerConfig; modules: Record<string, unknown>; path: string | undefined }
+export interface LoadedConfig {
+  server: ServerConfig;
+  modules: Record<string, unknown>;
+  /** Some module options came from XMPPD_MODULES__* variables (strings, read as their fields' types). */
+  modulesFromEnv?: boolean;
+  path: string | undefined;
+}
 
 /** Reads, merges and validates; throws ConfigError with a one-line message naming the bad key. */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -157,10 +164,12 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     }
   }
   const { modules = {}, ...rest } = raw;
-  const envRaw = applyEnv({}, env, serverSchema);
+  // XMPPD_MODULES__UPLOAD__S3__BUCKET sets modules.upload.s3.bucket, checked with the module's schema at start.
+  const { modules: envModules, ...envRaw } = applyEnv({}, env, serverSchema);
   const merged = mergeDeep(rest, envRaw);
   const fromEnv = Object.keys(envRaw).length > 0;
-  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: modules as Record<string, unknown>, path };
+  const allModules = envModules === undefined ? modules : mergeDeep(modules as Record<string, unknown>, envModules as Record<string, unknown>);
+  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: allModules as Record<string, unknown>, modulesFromEnv: envModules !== undefined, path };
 }
 
 function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -1,6 +1,7 @@
 // XEP-0363 with the files in an S3 bucket (scripts/services/s3.sh: S3Proxy over a local folder):
 // the client PUTs straight to the bucket with the presigned URL of its slot, which takes only
 // that size and type; the shared URL is the server's, and redirects to a short presigned GET.
+// Clients reach the store under its public name (publicEndpoint), the server under its own.
 // Retention deletes old objects; a deleted account's objects go. Skipped when S3Proxy does not
 // answer, except in CI (test/helpers/services.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +19,8 @@ const up = await serviceUp("s3");
 const UPLOAD = "urn:xmpp:http:upload:0";
 const bucket = `xmppd-test-${process.pid}-${Date.now().toString(36)}`;
 const endpoint = `http://${services.s3.host}:${services.s3.port}`;
+/** The same store under another name, as clients would reach it from outside. */
+const publicEndpoint = `http://localhost:${services.s3.port}`;
 const s3 = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: services.s3.accessKey, secretAccessKey: services.s3.secretKey },
   requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
 
@@ -39,7 +42,7 @@ describe.skipIf(!up)("XEP-0363 with S3 storage", () => {
         modules: {
           upload: {
             storage: "s3",
-            s3: { endpoint, region: "us-east-1", bucket, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, pathStyle: true },
+            s3: { endpoint, publicEndpoint, region: "us-east-1", bucket, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, pathStyle: true },
           },
         },
       },
@@ -58,7 +61,7 @@ describe.skipIf(!up)("XEP-0363 with S3 storage", () => {
     const [romeo] = await accounts(t, "romeo");
     const r = await connect(t, romeo!);
     const s = await slot(r, "photo 1.jpg", 9, "image/jpeg");
-    expect(s.put.startsWith(`${endpoint}/${bucket}/`)).toBe(true);
+    expect(s.put.startsWith(`${publicEndpoint}/${bucket}/`)).toBe(true);
     expect(s.put).toContain("X-Amz-Signature=");
     expect(s.get).toMatch(new RegExp(`^https://localhost:${t.server.ports.https}/upload/[\\w-]{22}/photo%201\\.jpg$`));
     // The presigned PUT takes the slot's size and type only.
@@ -68,7 +71,7 @@ describe.skipIf(!up)("XEP-0363 with S3 storage", () => {
 
     const redirect = await fetch(s.get, { redirect: "manual" });
     expect(redirect.status).toBe(302);
-    expect(redirect.headers.get("location")).toContain(`${endpoint}/${bucket}/`);
+    expect(redirect.headers.get("location")).toContain(`${publicEndpoint}/${bucket}/`);
     const got = await fetch(s.get);
     expect(await got.text()).toBe("123456789");
     expect(got.headers.get("content-type")).toBe("image/jpeg");
@@ -89,7 +92,7 @@ describe.skipIf(!up)("XEP-0363 with S3 storage", () => {
   });
 
   it("retention: objects older than the limit are deleted, newer ones kept", async () => {
-    const files = new S3Files({ endpoint, region: "us-east-1", bucket, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, pathStyle: true },
+    const files = new S3Files({ endpoint, publicEndpoint: undefined, region: "us-east-1", bucket, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, pathStyle: true },
       { get: async () => undefined, set: async () => undefined, getAll: async () => new Map() } as unknown as MapStore<{ n: string; at: number }>);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "AAAAAAAAAAAAAAAAAAAAAA/old.txt", Body: "old" }));
     const cut = Date.now() + 1000; // S3 times are to the second: "before" lies past this upload

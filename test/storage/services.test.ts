@@ -1,7 +1,7 @@
 // The services the scale-out backends run on (scripts/services/): what scripts/test.sh starts
 // before vitest is there, answers its protocol, and is the version the backends are written for.
 import { describe, expect, it } from "vitest";
-import { cassandraOptions, redisInfo, serviceUp, services } from "../helpers/services.ts";
+import { cassandraOptions, redisInfo, s3Hello, serviceUp, services } from "../helpers/services.ts";
 
 describe.skipIf(!(await serviceUp("redis")))("service: redis", () => {
   it("answers INFO on its own loopback port with a Redis 7", async () => {
@@ -17,5 +17,13 @@ describe.skipIf(!(await serviceUp("cassandra")))("service: cassandra", () => {
     expect(options.get("CQL_VERSION")?.[0]).toMatch(/^3\./);
     // cassandra-driver speaks v4 and v5; Cassandra 5.0 offers both.
     expect(options.get("PROTOCOL_VERSIONS")).toEqual(expect.arrayContaining(["4/v4", "5/v5"]));
+  });
+});
+
+describe.skipIf(!(await serviceUp("s3")))("service: s3", () => {
+  it("answers S3 on its own loopback port, and refuses a request without credentials", async () => {
+    const res = await fetch(`http://${services.s3.host}:${services.s3.port}/`);
+    expect(res.status).toBe(403);
+    expect(await s3Hello()).toContain("<Error>");
   });
 });

@@ -147,6 +147,7 @@ export default defineModule({
     storage: oneOf("Where the files go: local (dataDir/uploads, one node) or s3 (a bucket every node shares; clients PUT to it directly).", ["local", "s3"], "local"),
     s3: section("The bucket, when storage is s3.", {
       endpoint: optStr("The S3 endpoint URL (default: AWS's for the region); an S3-compatible store's, e.g. http://127.0.0.1:9000."),
+      publicEndpoint: optStr("Where clients reach the store, when that is not the endpoint the server uses (the presigned URLs name it): e.g. https://s3.chat.example.org."),
       region: str("The bucket's region.", "us-east-1"),
       bucket: str("The bucket, made beforehand; private (links go through this server).", "xmppd-uploads"),
       accessKey: optStr("Access key id (default: the AWS SDK's usual sources: environment, profile, instance role)."),

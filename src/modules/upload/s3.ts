@@ -15,6 +15,8 @@ import { COMMON, answer, type UploadStore } from "./files.ts";
 
 export interface S3Options {
   endpoint: string | undefined;
+  /** Where clients reach the store, when not at `endpoint` (the server's own address for it is internal). */
+  publicEndpoint: string | undefined;
   region: string;
   bucket: string;
   accessKey: string | undefined;
@@ -30,15 +32,16 @@ const OBJECT_KEY = /^[A-Za-z0-9_-]{22}\/[^/]+$/;
 
 export class S3Files implements UploadStore {
   private readonly s3: S3Client;
+  private readonly presigner: S3Client;
   private readonly bucket: string;
   private readonly index: MapStore<{ n: string; at: number }>;
   /** The store answered a multi-object delete with 501 Not Implemented. */
   private singleDeletes = false;
 
   constructor(o: S3Options, index: MapStore<{ n: string; at: number }>) {
-    this.s3 = new S3Client({
+    const client = (endpoint: string | undefined) => new S3Client({
       region: o.region,
-      endpoint: o.endpoint,
+      endpoint,
       forcePathStyle: o.pathStyle,
       credentials: o.accessKey !== undefined && o.secretKey !== undefined ? { accessKeyId: o.accessKey, secretAccessKey: o.secretKey } : undefined,
       // Checksums only where S3 requires them: S3-compatible stores (S3Proxy, older MinIO) refuse
@@ -46,6 +49,9 @@ export class S3Files implements UploadStore {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });
+    this.s3 = client(o.endpoint);
+    // The host is signed: URLs for clients are made for the address they reach the store at.
+    this.presigner = o.publicEndpoint === undefined || o.publicEndpoint === o.endpoint ? this.s3 : client(o.publicEndpoint);
     this.bucket = o.bucket;
     this.index = index;
   }
@@ -77,7 +83,7 @@ export class S3Files implements UploadStore {
     });
     // Content-Length and Content-Type are signed: S3 refuses another size or type.
     const expiresIn = Math.max(1, Math.ceil((slot.expires - Date.now()) / 1000));
-    return getSignedUrl(this.s3, put, { expiresIn, signableHeaders: new Set(["content-length", "content-type"]) });
+    return getSignedUrl(this.presigner, put, { expiresIn, signableHeaders: new Set(["content-length", "content-type"]) });
   }
 
   handle(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -99,7 +105,7 @@ export class S3Files implements UploadStore {
       return answer(res, 405, "uploads go to the URL of the slot\n");
     }
     const get = new GetObjectCommand({ Bucket: this.bucket, Key: S3Files.key(id, name) });
-    void getSignedUrl(this.s3, get, { expiresIn: GET_TTL_S }).then((url) => {
+    void getSignedUrl(this.presigner, get, { expiresIn: GET_TTL_S }).then((url) => {
       res.writeHead(302, { ...COMMON, location: url, "cache-control": `private, max-age=${GET_TTL_S - 60}`, "content-length": 0 });
       res.end();
     }, () => answer(res, 500, "internal error\n"));
@@ -148,5 +154,6 @@ export class S3Files implements UploadStore {
 
   close(): void {
     this.s3.destroy();
+    if (this.presigner !== this.s3) this.presigner.destroy();
   }
 }
