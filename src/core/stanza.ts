@@ -2,6 +2,7 @@
 // never answered with an error.
 import { clone, xml, type Element } from "../xml/element.ts";
 import { StanzaError } from "./errors.ts";
+import type { JID } from "../xml/jid.ts";
 
 export type StanzaKind = "message" | "presence" | "iq";
 
@@ -39,4 +40,21 @@ export function readdress(stanza: Element, to: string | undefined, from?: string
 
 export function toStanzaError(e: unknown): StanzaError {
   return e instanceof StanzaError ? e : new StanzaError("internal-server-error");
+}
+
+/**
+ * What a service on a domain of its own (pubsub, upload) answers: the type of an iq request to
+ * the service itself; undefined for what needs no answer (iq results and errors, presence, an
+ * error message). A message, or a request to an address under the service, is
+ * service-unavailable (thrown, for the router to bounce).
+ */
+export function serviceRequest(stanza: Element, to: JID): "get" | "set" | undefined {
+  if (stanza.name !== "iq") {
+    if (stanza.name === "message" && stanza.attrs.type !== "error") throw new StanzaError("service-unavailable");
+    return undefined;
+  }
+  const type = stanza.attrs.type;
+  if (type !== "get" && type !== "set") return undefined;
+  if (to.local !== "" || to.resource !== "") throw new StanzaError("service-unavailable");
+  return type;
 }

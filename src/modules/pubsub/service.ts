@@ -11,7 +11,7 @@ import { StanzaError } from "../../core/errors.ts";
 import type { ServerApi } from "../../core/module.ts";
 import type { Component } from "../../core/router.ts";
 import type { Session } from "../../core/session.ts";
-import { iqResult } from "../../core/stanza.ts";
+import { iqResult, serviceRequest } from "../../core/stanza.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { eventMessage, itemElement, NodeEngine, type Act, type NodeHost } from "./engine.ts";
 import { affiliationOf, readDenied, withAffiliation, type MemberStore, type NodeMembers } from "./members.ts";
@@ -87,13 +87,8 @@ export class PubsubService implements Component {
   }
 
   async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined): Promise<void> {
-    if (stanza.name !== "iq") {
-      if (stanza.name === "message" && stanza.attrs.type !== "error") throw new StanzaError("service-unavailable");
-      return;
-    }
-    const type = stanza.attrs.type;
-    if (type !== "get" && type !== "set") return;
-    if (to.local !== "" || to.resource !== "") throw new StanzaError("service-unavailable");
+    const type = serviceRequest(stanza, to);
+    if (type === undefined) return;
     const payload = stanza.getChildElements()[0]!;
     const result = await this.request(payload, type, from);
     const reply = iqResult(stanza, result);

@@ -36,6 +36,19 @@ export interface StoredMeta {
 
 const SLOT_ID = /^[A-Za-z0-9_-]{22}$/;
 
+/** "<slot>/<name>" as the slot and the decoded name; the status to answer when it is not one. */
+export function filePath(path: string): { id: string; name: string } | 400 | 404 {
+  const slash = path.indexOf("/");
+  const id = path.slice(0, slash);
+  let name: string;
+  try {
+    name = decodeURIComponent(path.slice(slash + 1));
+  } catch {
+    return 400;
+  }
+  return slash < 0 || !SLOT_ID.test(id) || name === "" || name.includes("/") ? 404 : { id, name };
+}
+
 /** Headers every answer carries: any origin may read (browser clients), and nothing served runs. */
 export const COMMON = {
   "access-control-allow-origin": "*",
@@ -84,15 +97,9 @@ export class LocalFiles implements UploadStore {
 
   /** The HTTP side: `path` is what follows the prefix, "<slot>/<name>". */
   handle(req: IncomingMessage, res: ServerResponse, path: string): void {
-    const slash = path.indexOf("/");
-    const id = path.slice(0, slash);
-    let name: string;
-    try {
-      name = decodeURIComponent(path.slice(slash + 1));
-    } catch {
-      return answer(res, 400, "bad file name\n");
-    }
-    if (slash < 0 || !SLOT_ID.test(id) || name === "" || name.includes("/")) return answer(res, 404, "not found\n");
+    const file = filePath(path);
+    if (typeof file === "number") return answer(res, file, file === 400 ? "bad file name\n" : "not found\n");
+    const { id, name } = file;
     const done = (p: Promise<void>) => void p.catch((err: unknown) => {
       this.log.warn({ err, slot: id }, "upload: request failed");
       if (!res.headersSent) answer(res, 500, "internal error\n");

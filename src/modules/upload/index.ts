@@ -15,7 +15,7 @@ import { parseJid, type JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import { defineModule, type ServerApi } from "../../core/module.ts";
 import type { Component } from "../../core/router.ts";
-import { iqResult } from "../../core/stanza.ts";
+import { iqResult, serviceRequest } from "../../core/stanza.ts";
 import { bool, int, oneOf, optStr, section, str } from "../../core/schema.ts";
 import type { KeyValueStore } from "../../storage/types.ts";
 import { buildForm } from "../forms.ts";
@@ -59,13 +59,8 @@ class UploadService implements Component {
   }
 
   async receive(stanza: Element, from: JID, to: JID): Promise<void> {
-    if (stanza.name !== "iq") {
-      if (stanza.name === "message" && stanza.attrs.type !== "error") throw new StanzaError("service-unavailable");
-      return;
-    }
-    const type = stanza.attrs.type;
-    if (type !== "get" && type !== "set") return;
-    if (to.local !== "" || to.resource !== "") throw new StanzaError("service-unavailable");
+    const type = serviceRequest(stanza, to);
+    if (type === undefined) return;
     const payload = stanza.getChildElements()[0];
     let result: Element | undefined;
     if (type === "get" && payload?.name === "query" && payload.attrs.xmlns === NS.discoInfo && payload.attrs.node === undefined) result = this.info();

@@ -11,7 +11,7 @@ import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObje
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { MapStore } from "../../storage/types.ts";
 import type { Slot } from "./slots.ts";
-import { COMMON, answer, type UploadStore } from "./files.ts";
+import { COMMON, answer, filePath, type UploadStore } from "./files.ts";
 
 export interface S3Options {
   endpoint: string | undefined;
@@ -26,7 +26,6 @@ export interface S3Options {
 
 /** How long the presigned GET a shared link redirects to is valid. */
 const GET_TTL_S = 300;
-const SLOT_ID = /^[A-Za-z0-9_-]{22}$/;
 /** The key of an uploaded file: "<slot>/<name>". */
 const OBJECT_KEY = /^[A-Za-z0-9_-]{22}\/[^/]+$/;
 
@@ -87,15 +86,9 @@ export class S3Files implements UploadStore {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, path: string): void {
-    const slash = path.indexOf("/");
-    const id = path.slice(0, slash);
-    let name: string;
-    try {
-      name = decodeURIComponent(path.slice(slash + 1));
-    } catch {
-      return answer(res, 400, "bad file name\n");
-    }
-    if (slash < 0 || !SLOT_ID.test(id) || name === "" || name.includes("/")) return answer(res, 404, "not found\n");
+    const file = filePath(path);
+    if (typeof file === "number") return answer(res, file, file === 400 ? "bad file name\n" : "not found\n");
+    const { id, name } = file;
     if (req.method === "OPTIONS") {
       res.writeHead(204, COMMON);
       return void res.end();
