@@ -26,7 +26,10 @@ fetch() {
   mvn -q -B -Dstyle.color=never dependency:get -Dartifact="org.gaul:s3proxy:$version:jar:jar-with-dependencies" -Dtransitive=false >&2
 }
 
-answers() { curl -s -o /dev/null -m 2 "http://127.0.0.1:$port/"; }
+# An HTTP request over bash's /dev/tcp (no curl on a minimal machine): any S3 answer will do.
+answers() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && head -c 12 <&3" 2> /dev/null | grep -q '^HTTP/1'
+}
 
 start() {
   if [ -n "$(live_pid "$pidfile" "$marker")" ]; then
