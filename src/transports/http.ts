@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type ServerOptions } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import { bind } from "./tcp.ts";
 import type { TlsMaterial } from "./tls.ts";
@@ -14,8 +14,11 @@ import { WebSocketTransport } from "./websocket.ts";
 /** Where the WebSocket endpoint is, on every HTTP listener. */
 export const WEBSOCKET_PATH = "/xmpp-websocket";
 
-/** A module's HTTP requests under its prefix; `secure` says the request came over TLS (or the trusted proxy). */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse, path: string, secure: boolean) => void;
+/** A module's HTTP requests under its prefix; `path` is the request's, without its query. */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse, path: string) => void;
+
+/** How long the server waits for a WebSocket client's closing handshake after its own. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /** The modules' paths on the HTTP listeners: a handler per prefix ("/upload/"), the longest match first. */
 export class HttpRoutes {
@@ -55,9 +58,8 @@ export interface HttpListenOptions {
 }
 
 /** The connection methods (XEP-0156): host-meta as XRD and as JSON, naming the WebSocket endpoint. */
-function hostMeta(req: IncomingMessage, res: ServerResponse, o: HttpListenOptions, scheme: string): void {
+function hostMeta(req: IncomingMessage, res: ServerResponse, json: boolean, o: HttpListenOptions, scheme: string): void {
   const url = o.publicUrl ?? `${scheme}://${req.headers.host ?? "localhost"}${WEBSOCKET_PATH}`;
-  const json = req.url?.split("?")[0] === "/.well-known/host-meta.json";
   const body = json
     ? JSON.stringify({ links: [{ rel: "urn:xmpp:alt-connections:websocket", href: url }] })
     : `<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n` +
@@ -74,17 +76,19 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 /** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, host-meta, 404 for the rest. */
 export function listenHttp(o: HttpListenOptions): Promise<Server> {
   const scheme = o.tls || o.secureProxy ? "wss" : "ws";
+  // closeTimeout is ws's (8.23), not yet in @types/ws.
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: o.maxMessage,
-    // RFC 7395 §3.1: the subprotocol is "xmpp"; a client that does not ask for it is refused below.
-    handleProtocols: (protocols) => (protocols.has("xmpp") ? "xmpp" : false),
-  });
+    closeTimeout: CLOSE_TIMEOUT_MS,
+    // RFC 7395 §3.1: the subprotocol is "xmpp"; a client that does not offer it is refused before this.
+    handleProtocols: () => "xmpp",
+  } as ServerOptions & { closeTimeout: number });
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split("?")[0];
-    if (req.method === "GET" && (path === "/.well-known/host-meta" || path === "/.well-known/host-meta.json")) return hostMeta(req, res, o, scheme);
+    if (req.method === "GET" && (path === "/.well-known/host-meta" || path === "/.well-known/host-meta.json")) return hostMeta(req, res, path.endsWith(".json"), o, scheme);
     const handler = path === undefined ? undefined : o.routes.find(path);
-    if (handler) return handler(req, res, path!, o.tls !== undefined || o.secureProxy);
+    if (handler) return handler(req, res, path!);
     res.writeHead(path === WEBSOCKET_PATH ? 426 : 404, { "content-type": "text/plain" });
     res.end(path === WEBSOCKET_PATH ? "XMPP over WebSocket: upgrade required\n" : "not found\n");
   };

@@ -19,8 +19,6 @@ import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 
 export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
-/** How long the server waits for the client's closing handshake after its own. */
-const CLOSE_TIMEOUT_MS = 5000;
 
 const ATTR = /([^\s=/<>]+)\s*=\s*(?:'([^']*)'|"([^"]*)")/g;
 
@@ -212,8 +210,7 @@ export class WebSocketTransport implements Transport {
 
   end(): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    // A client that never answers the closing handshake loses its connection (the server's closeTimeout, http.ts).
     this.ws.close(1000);
-    // A client that never answers the closing handshake loses its connection.
-    setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
   }
 }

@@ -1,11 +1,11 @@
 // The uploaded files on the local disk (the embedded default), served on the HTTP listeners under
 // /upload/<slot>/<name>: PUT once with the slot's token, then GET (with byte ranges, for video),
 // HEAD, and the CORS preflight browsers send. Each slot is a folder holding `data` and `meta.json`;
-// a PUT writes `data.part` and renames it when every declared byte has arrived, so a GET never
-// sees half a file. Served files carry a sandboxing Content-Security-Policy and nosniff: an
+// a PUT writes `data.part`, renames it to `data` when every declared byte has arrived, and only
+// then writes `meta.json`, so a GET (which reads meta.json first) never sees half a file. Served files carry a sandboxing Content-Security-Policy and nosniff: an
 // uploaded HTML page or script does not run in the server's origin.
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { Logger } from "../../core/log.ts";
@@ -137,7 +137,7 @@ export class LocalFiles implements UploadStore {
     if (verdict === "forbidden") return answer(res, 403, "this URL is not for this file (name, size or type differ)\n");
     if (verdict === "expired") return answer(res, 403, "the slot has expired; ask for a new one\n");
     const folder = join(this.dir, id);
-    if (this.writing.has(id) || existsSync(join(folder, "data"))) return answer(res, 409, "already uploaded\n");
+    if (this.writing.has(id) || (await access(join(folder, "meta.json")).then(() => true, () => false))) return answer(res, 409, "already uploaded\n");
     this.writing.add(id);
     try {
       await mkdir(folder, { recursive: true });
@@ -161,8 +161,9 @@ export class LocalFiles implements UploadStore {
         return;
       }
       const meta: StoredMeta = { name, type, size, owner, at: Date.now() };
-      await writeFile(join(folder, "meta.json"), JSON.stringify(meta));
+      // The file first, then what describes it: a folder with meta.json holds a whole file.
       await rename(part, join(folder, "data"));
+      await writeFile(join(folder, "meta.json"), JSON.stringify(meta));
       answer(res, 201, "created\n");
     } finally {
       this.writing.delete(id);
@@ -172,7 +173,7 @@ export class LocalFiles implements UploadStore {
   private async get(req: IncomingMessage, res: ServerResponse, id: string, name: string): Promise<void> {
     const folder = join(this.dir, id);
     const meta = await readFile(join(folder, "meta.json"), "utf8").then((t) => JSON.parse(t) as StoredMeta, () => undefined);
-    if (!meta || meta.name !== name || !existsSync(join(folder, "data"))) return answer(res, 404, "not found\n");
+    if (!meta || meta.name !== name) return answer(res, 404, "not found\n");
     const headers: Record<string, string | number> = {
       ...COMMON,
       "content-type": meta.type ?? "application/octet-stream",
