@@ -1,6 +1,7 @@
 // Storage is a few narrow shapes; every backend implements them and passes one contract suite
 // (test/storage-contract.ts). Owners are bare JIDs as strings ("juliet@example.com"); values
 // are JSON-serialisable (XML payloads are stored as their serialised string).
+import type { Readable } from "node:stream";
 
 /** One value per owner: account credentials, roster version, vCard, preferences. */
 export interface KeyValueStore<T> {
@@ -81,4 +82,66 @@ export interface StorageProvider {
   /** Removes everything an owner has in every store (account deletion). */
   purgeOwner(owner: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A blob store: files kept whole under a key, with a little metadata (HTTP File Upload, XEP-0363).
+ * Keys are "<id>/<name>" (src/storage/blob-key.ts): an id of 22 URL-safe characters, one per
+ * blob, and the file's name; a key outside that grammar is refused (BlobKeyError) before any
+ * path or request is made of it. The contract is test/storage/blob-contract.ts.
+ */
+export interface BlobStore {
+  /**
+   * Stores the body under a new key, streaming it. "exists" when a blob is there or being written
+   * (nothing is read); "incomplete" when the body ends short of `size`, runs past it, or fails
+   * (nothing is kept). A reader never sees a blob before all of it is in place.
+   */
+  put(key: string, body: Uint8Array | AsyncIterable<Uint8Array>, blob: BlobInfo): Promise<"created" | "exists" | "incomplete">;
+  /** The blob's metadata; undefined when there is none under the key. */
+  head(key: string): Promise<BlobMeta | undefined>;
+  /** The blob's bytes, or those of `range` (which lies within it); undefined when there is none. */
+  read(key: string, range?: ByteRange): Promise<Readable | undefined>;
+  /** Deletes the blob; a key with none is no error. */
+  delete(key: string): Promise<void>;
+  /** Deletes the blobs stored before `before` (ms since the epoch), and a backend's leftovers of writes that never finished; how many. */
+  sweep(before: number): Promise<number>;
+  /** Deletes every blob of an owner (the account is deleted); how many (a backend that indexes owners may count keys given out and never written). */
+  removeOwner(owner: string): Promise<number>;
+  /** Clients PUT and GET the blobs themselves (a bucket's presigned URLs); undefined when they go through the server. */
+  readonly direct: BlobDirectAccess | undefined;
+  close(): void;
+}
+
+/** What a blob is stored with. */
+export interface BlobInfo {
+  /** Its length in bytes. */
+  readonly size: number;
+  /** Its MIME type; undefined when it has none. */
+  readonly type: string | undefined;
+  /** Who stored it: a bare JID. */
+  readonly owner: string;
+}
+
+export interface BlobMeta {
+  readonly size: number;
+  /** The type it was stored with; for one stored without, undefined or the store's own default (S3: application/octet-stream). */
+  readonly type: string | undefined;
+  /** Undefined when the store does not keep it with the blob (an object a client PUT to S3 itself). */
+  readonly owner: string | undefined;
+  /** When it was stored, ms since the epoch (S3: to the second). */
+  readonly at: number;
+}
+
+/** Bytes `start` to `end`, both included (as in HTTP's Range and node:fs). */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** URLs a client uses without the server in between; each signs what it allows. */
+export interface BlobDirectAccess {
+  /** A URL to PUT the blob to until `expires` (ms since the epoch); the store takes only a body of the blob's size and type. */
+  putUrl(key: string, blob: BlobInfo, expires: number): Promise<string>;
+  /** A URL to GET the blob from, valid for `ttlS` seconds. */
+  getUrl(key: string, ttlS: number): Promise<string>;
 }

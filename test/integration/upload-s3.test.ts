@@ -6,7 +6,7 @@
 // answer, except in CI (test/helpers/services.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { S3Files } from "../../src/modules/upload/s3.ts";
+import { S3BlobStore } from "../../src/storage/s3/blob.ts";
 import type { MapStore } from "../../src/storage/types.ts";
 import { xml } from "../../src/xml/element.ts";
 import { parseJid } from "../../src/xml/jid.ts";
@@ -92,7 +92,7 @@ describe.skipIf(!up)("XEP-0363 with S3 storage", () => {
   });
 
   it("retention: objects older than the limit are deleted, newer ones kept", async () => {
-    const files = new S3Files({ endpoint, publicEndpoint: undefined, region: "us-east-1", bucket, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, pathStyle: true },
+    const files = new S3BlobStore({ endpoint, publicEndpoint: undefined, region: "us-east-1", bucket, accessKey: services.s3.accessKey, secretKey: services.s3.secretKey, pathStyle: true },
       { get: async () => undefined, set: async () => undefined, getAll: async () => new Map() } as unknown as MapStore<{ n: string; at: number }>);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "AAAAAAAAAAAAAAAAAAAAAA/old.txt", Body: "old" }));
     const cut = Date.now() + 1000; // S3 times are to the second: "before" lies past this upload

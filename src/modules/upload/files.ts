@@ -1,43 +1,25 @@
-// The uploaded files on the local disk (the embedded default), served on the HTTP listeners under
-// /upload/<slot>/<name>: PUT once with the slot's token, then GET (with byte ranges, for video),
-// HEAD, and the CORS preflight browsers send. Each slot is a folder holding `data` and `meta.json`;
-// a PUT writes `data.part`, renames it to `data` when every declared byte has arrived, and only
-// then writes `meta.json`, so a GET (which reads meta.json first) never sees half a file. Served files carry a sandboxing Content-Security-Policy and nosniff: an
-// uploaded HTML page or script does not run in the server's origin.
-import { createReadStream, createWriteStream } from "node:fs";
-import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+// The HTTP side of the uploaded files, on the HTTP listeners under /upload/<slot>/<name>. Where
+// clients cannot reach the blob store themselves (the local disk), the server takes the file and
+// serves it: PUT once with the slot's token, then GET (with byte ranges, for video), HEAD, and
+// the CORS preflight browsers send. Served files carry a sandboxing Content-Security-Policy and
+// nosniff: an uploaded HTML page or script does not run in the server's origin. A store with
+// direct access (S3) is served by direct.ts instead.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { join } from "node:path";
 import type { Logger } from "../../core/log.ts";
+import { blobKey, parseBlobKey } from "../../storage/blob-key.ts";
+import type { BlobMeta, BlobStore } from "../../storage/types.ts";
 import { checkToken, cleanType, slotToken, type Slot } from "./slots.ts";
 
-/** Where the files are: the local disk (this file) or an S3 bucket (s3.ts). */
+/** How the HTTP listeners reach the files: through the server (this file) or the store's own URLs (direct.ts). */
 export interface UploadStore {
   /** The URL the client PUTs the slot's file to; `get` is the URL it will share. */
   putUrl(slot: Slot, get: string): Promise<string>;
   /** A request under /upload/ on the HTTP listeners; `path` is what follows the prefix, "<slot>/<name>". */
   handle(req: IncomingMessage, res: ServerResponse, path: string): void;
-  /** Deletes what was uploaded before `before`; how many. */
-  sweep(before: number): Promise<number>;
-  /** Deletes an account's files (the account is deleted). */
-  removeOwner(owner: string): Promise<number>;
-  close?(): void;
 }
 
-export interface StoredMeta {
-  name: string;
-  type: string | undefined;
-  size: number;
-  /** The uploader's bare JID. */
-  owner: string;
-  /** When the upload completed (ms since the epoch). */
-  at: number;
-}
-
-const SLOT_ID = /^[A-Za-z0-9_-]{22}$/;
-
-/** "<slot>/<name>" as the slot and the decoded name; the status to answer when it is not one. */
-export function filePath(path: string): { id: string; name: string } | 400 | 404 {
+/** "<slot>/<name>" as the blob key of the slot and the decoded name; the status to answer when it is not one. */
+export function filePath(path: string): { id: string; name: string; key: string } | 400 | 404 {
   const slash = path.indexOf("/");
   const id = path.slice(0, slash);
   let name: string;
@@ -46,7 +28,9 @@ export function filePath(path: string): { id: string; name: string } | 400 | 404
   } catch {
     return 400;
   }
-  return slash < 0 || !SLOT_ID.test(id) || name === "" || name.includes("/") ? 404 : { id, name };
+  // A name the store refuses is one no slot is given for (cleanName in slots.ts refuses it too).
+  const key = blobKey(id, name);
+  return slash < 0 || parseBlobKey(key) === undefined ? 404 : { id, name, key };
 }
 
 /** Headers every answer carries: any origin may read (browser clients), and nothing served runs. */
@@ -78,15 +62,28 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
   return start > end || start >= size ? false : { start, end };
 }
 
-export class LocalFiles implements UploadStore {
-  private readonly dir: string;
+/** The headers of a file served: its type and name, and what keeps it from running. */
+function fileHeaders(name: string, meta: BlobMeta): Record<string, string | number> {
+  return {
+    ...COMMON,
+    "content-type": meta.type ?? "application/octet-stream",
+    "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(name)}`,
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
+    "x-content-type-options": "nosniff",
+    "cache-control": "public, max-age=31536000, immutable",
+    "accept-ranges": "bytes",
+    "last-modified": new Date(meta.at).toUTCString(),
+  };
+}
+
+/** The files of a store without direct access, taken and served by the server. */
+export class ServedFiles implements UploadStore {
+  private readonly blobs: BlobStore;
   private readonly secret: () => Promise<Buffer>;
   private readonly log: Logger;
-  /** Slots with a PUT under way: a second concurrent PUT of the same slot is refused. */
-  private readonly writing = new Set<string>();
 
-  constructor(dir: string, secret: () => Promise<Buffer>, log: Logger) {
-    this.dir = dir;
+  constructor(blobs: BlobStore, secret: () => Promise<Buffer>, log: Logger) {
+    this.blobs = blobs;
     this.secret = secret;
     this.log = log;
   }
@@ -99,9 +96,8 @@ export class LocalFiles implements UploadStore {
   handle(req: IncomingMessage, res: ServerResponse, path: string): void {
     const file = filePath(path);
     if (typeof file === "number") return answer(res, file, file === 400 ? "bad file name\n" : "not found\n");
-    const { id, name } = file;
     const done = (p: Promise<void>) => void p.catch((err: unknown) => {
-      this.log.warn({ err, slot: id }, "upload: request failed");
+      this.log.warn({ err, slot: file.id }, "upload: request failed");
       if (!res.headersSent) answer(res, 500, "internal error\n");
       else res.destroy();
     });
@@ -110,17 +106,17 @@ export class LocalFiles implements UploadStore {
         res.writeHead(204, COMMON);
         return void res.end();
       case "PUT":
-        return done(this.put(req, res, id, name));
+        return done(this.put(req, res, file));
       case "GET":
       case "HEAD":
-        return done(this.get(req, res, id, name));
+        return done(this.get(req, res, file));
       default:
         res.setHeader("allow", "GET, HEAD, PUT, OPTIONS");
         return answer(res, 405, "method not allowed\n");
     }
   }
 
-  private async put(req: IncomingMessage, res: ServerResponse, id: string, name: string): Promise<void> {
+  private async put(req: IncomingMessage, res: ServerResponse, { id, name, key }: { id: string; name: string; key: string }): Promise<void> {
     const query = new URL(req.url ?? "", "http://x").searchParams;
     const token = query.get("token");
     const owner = query.get("owner") ?? "";
@@ -136,99 +132,45 @@ export class LocalFiles implements UploadStore {
       : checkToken(secret, token, { id, owner, name, size, type: undefined });
     if (verdict === "forbidden") return answer(res, 403, "this URL is not for this file (name, size or type differ)\n");
     if (verdict === "expired") return answer(res, 403, "the slot has expired; ask for a new one\n");
-    const folder = join(this.dir, id);
-    if (this.writing.has(id) || (await access(join(folder, "meta.json")).then(() => true, () => false))) return answer(res, 409, "already uploaded\n");
-    this.writing.add(id);
-    try {
-      await mkdir(folder, { recursive: true });
-      const part = join(folder, "data.part");
-      const ok = await new Promise<boolean>((resolve, reject) => {
-        const out = createWriteStream(part);
-        let got = 0;
-        req.on("data", (chunk: Buffer) => {
-          got += chunk.length;
-          if (got > size) req.destroy();
-        });
-        req.on("aborted", () => resolve(false));
-        req.on("error", () => resolve(false));
-        out.on("error", reject);
-        out.on("finish", () => resolve(got === size));
-        req.pipe(out);
-      });
-      if (!ok) {
-        await rm(folder, { recursive: true, force: true });
-        if (!res.destroyed) answer(res, 400, "the body is not the declared size\n");
-        return;
-      }
-      const meta: StoredMeta = { name, type, size, owner, at: Date.now() };
-      // The file first, then what describes it: a folder with meta.json holds a whole file.
-      await rename(part, join(folder, "data"));
-      await writeFile(join(folder, "meta.json"), JSON.stringify(meta));
-      answer(res, 201, "created\n");
-    } finally {
-      this.writing.delete(id);
+    const stored = await this.blobs.put(key, req, { size, type, owner });
+    if (stored === "exists") return answer(res, 409, "already uploaded\n");
+    if (stored === "incomplete") {
+      if (!res.destroyed) answer(res, 400, "the body is not the declared size\n");
+      return;
     }
+    answer(res, 201, "created\n");
   }
 
-  private async get(req: IncomingMessage, res: ServerResponse, id: string, name: string): Promise<void> {
-    const folder = join(this.dir, id);
-    const meta = await readFile(join(folder, "meta.json"), "utf8").then((t) => JSON.parse(t) as StoredMeta, () => undefined);
-    if (!meta || meta.name !== name) return answer(res, 404, "not found\n");
-    const headers: Record<string, string | number> = {
-      ...COMMON,
-      "content-type": meta.type ?? "application/octet-stream",
-      "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
-      "content-security-policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
-      "x-content-type-options": "nosniff",
-      "cache-control": "public, max-age=31536000, immutable",
-      "accept-ranges": "bytes",
-      "last-modified": new Date(meta.at).toUTCString(),
-    };
+  private async get(req: IncomingMessage, res: ServerResponse, { name, key }: { name: string; key: string }): Promise<void> {
+    const meta = await this.blobs.head(key);
+    if (!meta) return answer(res, 404, "not found\n");
+    const headers = fileHeaders(name, meta);
     const range = rangeOf(req.headers.range, meta.size);
     if (range === false) {
       res.writeHead(416, { ...headers, "content-range": `bytes */${meta.size}`, "content-length": 0 });
       return void res.end();
     }
     const { start, end } = range ?? { start: 0, end: meta.size - 1 };
-    res.writeHead(range ? 206 : 200, {
+    const status = range ? 206 : 200;
+    const sent = {
       ...headers,
       "content-length": meta.size === 0 ? 0 : end - start + 1,
       ...(range ? { "content-range": `bytes ${start}-${end}/${meta.size}` } : {}),
-    });
-    if (req.method === "HEAD" || meta.size === 0) return void res.end();
+    };
+    if (req.method === "HEAD" || meta.size === 0) {
+      res.writeHead(status, sent);
+      return void res.end();
+    }
+    const body = await this.blobs.read(key, { start, end });
+    if (!body) return answer(res, 404, "not found\n"); // deleted since its metadata was read
+    res.writeHead(status, sent);
     await new Promise<void>((resolve, reject) => {
-      const file = createReadStream(join(folder, "data"), { start, end });
-      file.on("error", reject);
+      body.on("error", reject);
       res.on("close", () => {
-        file.destroy();
+        body.destroy();
         resolve();
       });
-      file.pipe(res);
+      body.pipe(res);
     });
-  }
-
-  /** Deletes the files completed before `before`, and uploads left unfinished for a day. */
-  sweep(before: number, now = Date.now()): Promise<number> {
-    return this.remove(async (folder, meta) => meta ? meta.at < before : (await stat(folder).then((s) => s.mtimeMs, () => now)) < now - 24 * 3600_000);
-  }
-
-  /** Deletes every file an account uploaded (the account is deleted). */
-  removeOwner(owner: string): Promise<number> {
-    return this.remove(async (_folder, meta) => meta?.owner === owner);
-  }
-
-  private async remove(doomed: (folder: string, meta: StoredMeta | undefined) => Promise<boolean>): Promise<number> {
-    let removed = 0;
-    const ids = await readdir(this.dir).catch(() => [] as string[]);
-    for (const id of ids) {
-      if (!SLOT_ID.test(id) || this.writing.has(id)) continue;
-      const folder = join(this.dir, id);
-      const meta = await readFile(join(folder, "meta.json"), "utf8").then((t) => JSON.parse(t) as StoredMeta, () => undefined);
-      if (await doomed(folder, meta)) {
-        await rm(folder, { recursive: true, force: true });
-        removed++;
-      }
-    }
-    return removed;
   }
 }

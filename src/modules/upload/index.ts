@@ -5,8 +5,9 @@
 // S3 bucket that every node of a cluster shares. Limits: the largest file, a daily quota per
 // account, and a retention after which files go; a deleted account's files go with it.
 //   slots.ts  slot tokens and the checks on names and types
-//   files.ts  the files on disk and their HTTP side (PUT once, GET with ranges, CORS)
-//   s3.ts     the files in S3: presigned PUT, shared links that redirect to a presigned GET
+//   files.ts  the files taken and served by the server (PUT once, GET with ranges, CORS)
+//   direct.ts the files clients PUT to the store itself; shared links redirect to its GET URL
+// The files themselves are in a blob store: src/storage/disk/blob.ts or src/storage/s3/blob.ts.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { xml, type Element } from "../../xml/element.ts";
@@ -17,10 +18,12 @@ import { defineModule, type ServerApi } from "../../core/module.ts";
 import type { Component } from "../../core/router.ts";
 import { iqResult, serviceRequest } from "../../core/stanza.ts";
 import { bool, int, oneOf, optStr, section, str } from "../../core/schema.ts";
-import type { KeyValueStore } from "../../storage/types.ts";
+import { DiskBlobStore } from "../../storage/disk/blob.ts";
+import { S3BlobStore } from "../../storage/s3/blob.ts";
+import type { BlobStore, KeyValueStore } from "../../storage/types.ts";
 import { buildForm } from "../forms.ts";
-import { LocalFiles, type UploadStore } from "./files.ts";
-import { S3Files } from "./s3.ts";
+import { DirectFiles } from "./direct.ts";
+import { ServedFiles, type UploadStore } from "./files.ts";
 import { cleanName, cleanType, newSlot } from "./slots.ts";
 
 export const UPLOAD = "urn:xmpp:http:upload:0";
@@ -167,14 +170,15 @@ export default defineModule({
       if (https !== undefined) return `https://${server.domain.domain}:${https}/upload`;
       return http !== undefined ? `http://${server.domain.domain}:${http}/upload` : undefined;
     };
-    let files: UploadStore;
+    let blobs: BlobStore;
     if (o.storage === "s3") {
-      const s3 = new S3Files(o.s3, ctx.map<{ n: string; at: number }>("upload.slots"));
+      const s3 = new S3BlobStore(o.s3, ctx.map<{ n: string; at: number }>("upload.slots"));
       // Not fatal: the store may come up after the server; slots are given all the same.
       if (!(await s3.ensureBucket())) ctx.log.warn({ bucket: o.s3.bucket, endpoint: o.s3.endpoint }, "upload: the S3 bucket is not reachable, or could not be made");
-      files = s3;
-    } else files = new LocalFiles(join(server.config.dataDir, "uploads"), getSecret, ctx.log);
-    ctx.onUnload(() => files.close?.());
+      blobs = s3;
+    } else blobs = new DiskBlobStore(join(server.config.dataDir, "uploads"));
+    const files: UploadStore = blobs.direct ? new DirectFiles(blobs.direct) : new ServedFiles(blobs, getSecret, ctx.log);
+    ctx.onUnload(() => blobs.close());
     const service = new UploadService(jid, o.name, server, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
       ctx.keyval<Usage>("upload.usage"), files, base);
     ctx.onUnload(server.router.addComponent(jid.domain, service));
@@ -182,11 +186,11 @@ export default defineModule({
     ctx.item({ jid: jid.toString(), name: o.name });
     // A deleted account's files go with it (the GET URLs it shared stop working).
     ctx.on("account/deleted", async ({ jid: account }) => {
-      const n = await files.removeOwner(account.bare.toString());
+      const n = await blobs.removeOwner(account.bare.toString());
       if (n > 0) ctx.log.info({ account: account.bare.toString(), removed: n }, "uploads of a deleted account removed");
     });
     if (o.expireDays > 0) {
-      const sweep = () => void files.sweep(Date.now() - o.expireDays * DAY_MS).then((n) => {
+      const sweep = () => void blobs.sweep(Date.now() - o.expireDays * DAY_MS).then((n) => {
         if (n > 0) ctx.log.info({ removed: n }, "expired uploads removed");
       }, (err: unknown) => ctx.log.warn({ err }, "upload sweep failed"));
       ctx.every(3600_000, sweep);

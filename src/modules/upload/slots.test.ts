@@ -2,8 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, existsSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../core/log.ts";
-import { LocalFiles } from "./files.ts";
+import { DiskBlobStore } from "../../storage/disk/blob.ts";
 import { checkToken, cleanName, cleanType, newSlot, slotToken } from "./slots.ts";
 
 const secret = Buffer.alloc(32, 7);
@@ -46,7 +45,7 @@ describe("upload sweep", () => {
     slot(unfinished, undefined);
     utimesSync(join(dir, unfinished), new Date(now - 2 * 86_400_000), new Date(now - 2 * 86_400_000));
     slot(recent, undefined);
-    const files = new LocalFiles(dir, async () => secret, createLogger("silent"));
+    const files = new DiskBlobStore(dir);
     expect(await files.sweep(now - 30 * 86_400_000, now)).toBe(2);
     expect([old, fresh, unfinished, recent].map((id) => existsSync(join(dir, id)))).toEqual([false, true, false, true]);
     rmSync(dir, { recursive: true, force: true });
