@@ -1,5 +1,5 @@
 // Rate limits kept in process: per-address counters (auth failures, registrations) and a token
-// bucket for connection bandwidth. The Redis backend of the scale-out issue implements Counter too.
+// bucket for connection bandwidth. The cluster's Redis backend (src/cluster/) implements Counter too.
 
 /** Counts events per key in fixed windows. */
 export class WindowCounter {

@@ -1,5 +1,5 @@
 // Storage is a few narrow shapes; every backend implements them and passes one contract suite
-// (test/storage-contract.ts). Owners are bare JIDs as strings ("juliet@example.com"); values
+// (test/storage/contract.ts). Owners are bare JIDs as strings ("juliet@example.com"); values
 // are JSON-serialisable (XML payloads are stored as their serialised string).
 import type { Readable } from "node:stream";
 

@@ -1,4 +1,4 @@
-// Message latency within a node and across nodes (issue 6): two server processes for one domain
+// Message latency within a node and across nodes: two server processes for one domain
 // on Redis and Cassandra (the services of scripts/services/), `pairs` pairs of clients on node a
 // chatting among themselves, and as many pairs from node a to node b; messages at a fixed total
 // rate, spread round-robin over the senders, alternating between the two kinds of pair; from

@@ -1,4 +1,4 @@
-// Scale-out (issue 6): stream management resumption on another node, and the failed-login throttle
+// Scale-out: stream management resumption on another node, and the failed-login throttle
 // across the nodes. Three server processes for one domain share Redis (src/cluster/); each keeps
 // its own embedded store (the accounts are created on each), since nothing here needs a shared
 // one. Bob is on node a behind a CutProxy (the network a phone loses) while Alice on node c writes

@@ -1,4 +1,4 @@
-// Scale-out (issue 6): three server processes for one domain, on different ports, sharing Redis
+// Scale-out: three server processes for one domain, on different ports, sharing Redis
 // (sessions, presence, the route bus: src/cluster/) and Cassandra (accounts, rosters, offline
 // messages, archives). Alice is on node a, Bob on node b, Bob's second resource on node c: they
 // chat both ways, subscribe to each other's presence and see its changes, ask each other iqs,

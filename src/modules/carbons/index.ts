@@ -69,7 +69,7 @@ export default defineModule({
       if (others.length > 0) copyTo(others, carbonCopy("received", to, stanza));
     });
 
-    // A message a session never acknowledged before it ended (the common policy, band
+    // A message a session never acknowledged before it ended (message/undelivered, band
     // "normal", between the archive and the offline store): a copy is dropped, the original went
     // elsewhere; a message another available enabled resource got a copy of stays with it. Not
     // one the offline store flushed (its delay from this server): no copies were made of those.

@@ -147,7 +147,7 @@ export default defineModule({
       await undelivered(session, hold.release());
     });
 
-    // Band "late", after the archive and carbons had their say (the common policy of the issue).
+    // Band "late", after the archive and carbons had their say (the shared policy for undelivered messages).
     ctx.handle("message/undelivered", async ({ stanza, session }) => {
       if (stanza.attrs.from === session.jid.bare.toString()) return true; // a carbon copy: the original went elsewhere
       // What the store would not keep: dropped (chat states, headlines), else left to the router

@@ -12,7 +12,7 @@ export interface ServerOptions {
   password: string;
   /** The certificate all three servers use (lib/cert.ts). */
   tls: { cert: string; key: string; combined: string };
-  /** Rivals: archive (XEP-0313) on, as the issue asks; off compares with ours before it has one. */
+  /** Rivals: archive (XEP-0313) on, as ours; off compares the rivals without it. */
   archive: boolean;
   /** Write a V8 CPU profile (ours only) into this folder. */
   cpuProfDir?: string;
