@@ -3,6 +3,7 @@
 // value through every handler. Priorities are named bands that always run in this order.
 import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
+import type { Durability } from "./durability.ts";
 import type { Session } from "./session.ts";
 
 export const BANDS = ["first", "early", "normal", "late", "last"] as const;
@@ -15,11 +16,11 @@ export interface StanzaEvent {
   readonly to: JID;
   readonly origin: Session | undefined;
   /**
-   * Writes a handler started for this stanza and did not wait for (the archive's batched write).
-   * The sender's stream acknowledges the stanza (XEP-0198 h) only once they have settled, so an
-   * ack still means "durable", while delivery does not wait for them.
+   * Present when the sender acknowledges the stanza (XEP-0198 h): a handler that starts a write
+   * and does not wait for it (the archive's batched write) adds it here, and the ack waits for
+   * it, so that an ack still means "durable" while delivery does not wait.
    */
-  readonly writes?: Promise<unknown>[];
+  readonly durability?: Durability;
   /**
    * A message the server had written to a session that ended without acknowledging it, routed
    * again (Router.reroute): the stanza-id it carries is this server's, whichever node stamped it.

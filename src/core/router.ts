@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
+import { Durability, type Routed, SETTLED } from "./durability.ts";
 import { StanzaError, stanzaErrorOf } from "./errors.ts";
 import type { Events, MessageDelivery, StanzaEvent } from "./events.ts";
 import { IqTable, type IqRequest } from "./iq.ts";
@@ -18,8 +19,8 @@ export interface RemoteRoute {
 
 /** A component owns a subdomain (e.g. conference.example.com) and takes every stanza to it. */
 export interface Component {
-  /** `writes`: as StanzaEvent.writes, writes the sender's ack waits for (a room's archive). */
-  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, writes?: Promise<unknown>[]): Promise<void>;
+  /** `durability`: as StanzaEvent.durability, where the writes the sender's ack waits for go (a room's archive). */
+  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, durability: Durability | undefined): Promise<void>;
 }
 
 export interface AccountDirectory {
@@ -61,10 +62,22 @@ export class Router {
 
   /**
    * Routes a stanza whose 'from' is already stamped (by the stream, or by the server itself).
-   * Never throws: a failure becomes the error reply for the sender.
+   * Never throws: a failure becomes the error reply for the sender. Resolves once the stanza is
+   * delivered, stored or refused; writes its handlers left running are waited for by no one.
    */
-  route(stanza: Element, origin?: Session, writes?: Promise<unknown>[]): Promise<void> {
-    return this.run(stanza, origin, writes, false);
+  route(stanza: Element, origin?: Session): Promise<void> {
+    return this.run(stanza, origin, undefined, false);
+  }
+
+  /**
+   * As route, for a stanza its sender acknowledges (XEP-0198 h): resolves once it is delivered,
+   * stored or refused, to the writes left running for it that the acknowledgement waits for.
+   */
+  async routeAcked(stanza: Element, origin: Session): Promise<Routed> {
+    const durability = new Durability();
+    await this.run(stanza, origin, durability, false);
+    const durable = durability.settled();
+    return durable === undefined ? SETTLED : { durable };
   }
 
   /**
@@ -76,9 +89,9 @@ export class Router {
     return this.run(stanza, undefined, undefined, true);
   }
 
-  private async run(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined, returned: boolean): Promise<void> {
+  private async run(stanza: Element, origin: Session | undefined, durability: Durability | undefined, returned: boolean): Promise<void> {
     try {
-      await this.dispatch(stanza, origin, writes, returned);
+      await this.dispatch(stanza, origin, durability, returned);
     } catch (e) {
       if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
       this.bounce(stanza, toStanzaError(e), origin);
@@ -110,7 +123,7 @@ export class Router {
     });
   }
 
-  private async dispatch(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined, returned: boolean): Promise<void> {
+  private async dispatch(stanza: Element, origin: Session | undefined, durability: Durability | undefined, returned: boolean): Promise<void> {
     const kind = kindOf(stanza);
     if (!kind) throw new StanzaError("bad-request", "not a stanza");
     const from = origin?.jid ?? tryParseJid(stanza.attrs.from ?? "") ?? this.domain;
@@ -129,11 +142,11 @@ export class Router {
     }
     if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
 
-    const ev: StanzaEvent = returned ? { stanza, from, to, origin, writes, returned } : { stanza, from, to, origin, writes };
+    const ev: StanzaEvent = returned ? { stanza, from, to, origin, durability, returned } : { stanza, from, to, origin, durability };
     if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);
-      if (component) return component.receive(stanza, from, to, origin, writes);
+      if (component) return component.receive(stanza, from, to, origin, durability);
       return this.remote.send(stanza, to.domain);
     }
     if (to.local === "") return this.toHost(kind, ev);
@@ -219,7 +232,7 @@ export class Router {
    * write are where the archive stamps its id, carbons copy and the offline store takes what no
    * session can; with none of them loaded a message for an account that is offline bounces.
    * Resolves once the message is written to its sessions or stored; writes left running (the
-   * archive) are in ev.writes, which the sender's stream waits for before it acks.
+   * archive) are in ev.durability, which the sender's stream waits for before it acks.
    */
   async deliverMessage(ev: StanzaEvent, session: Session | undefined): Promise<void> {
     const type = ev.stanza.attrs.type ?? "normal";
