@@ -31,6 +31,11 @@ export interface StanzaEvent {
 /** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */
 export interface MessageDelivery extends StanzaEvent {
   readonly targets: readonly Session[];
+  /**
+   * Whether the recipient's account exists: true when it has sessions, else asked of the
+   * accounts once per message, however many steps ask (the archive, the offline store, the bounce).
+   */
+  readonly accountExists: () => Promise<boolean>;
 }
 
 export interface HandleHooks {
@@ -56,7 +61,10 @@ export interface HandleHooks {
    * here, before any copy leaves. A handler that returns true has taken the message instead.
    */
   "message/deliver": MessageDelivery;
-  /** A message no session can take (no targets): the offline store keeps it and returns true. */
+  /**
+   * A message no session took (no targets): the offline store keeps it and returns true, or has
+   * Router.writeMessage write it to sessions that can take it by now. Unhandled, it bounces.
+   */
   "message/offline": MessageDelivery;
   /**
    * A message a session was sent but never acknowledged (XEP-0198) before the session ended; the
@@ -88,7 +96,7 @@ export interface NotifyHooks {
   "session/closed": { session: Session; reason: string };
   /** A session sent its initial presence (RFC 6121 §4.2), after the server answered it: the offline store flushes here. */
   "presence/initial": Session;
-  /** A message was written to its targets (received carbons, push for detached sessions). */
+  /** A message was written to its targets (received carbons, push for detached sessions); told by Router.writeMessage only. */
   "message/delivered": MessageDelivery;
   /** An account was deleted: modules drop what they keep for it. */
   "account/deleted": { jid: JID };

@@ -65,7 +65,6 @@ export default defineModule({
     let warned = 0;
     const archiver = new Archiver({
       queue, prefs, retention, ids: server.ids, domain: server.domain,
-      accountExists: (local) => server.accounts.exists(local),
       onFull: () => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();
