@@ -113,15 +113,20 @@ type Notifier<T> = (value: T) => void | Promise<void>;
 
 interface Entry<F> { band: number; fn: F; seq: number }
 
-function insert<F>(list: Entry<F>[], entry: Entry<F>): void {
+/** A copy of `list` with `entry` after the entries of its band and those before it. */
+function inserted<F>(list: readonly Entry<F>[], entry: Entry<F>): Entry<F>[] {
   let i = list.length;
   while (i > 0 && list[i - 1]!.band > entry.band) i--;
-  list.splice(i, 0, entry);
+  return [...list.slice(0, i), entry, ...list.slice(i)];
 }
 
 let seq = 0;
 
-/** Registration is returned as an unsubscribe function, so module contexts can undo it. */
+/**
+ * Registration is returned as an unsubscribe function, so module contexts can undo it. A run goes
+ * over the handlers registered when it began: (un)registering during a run (a handler that
+ * removes itself, a module unloaded while a listener awaits) takes effect from the next run.
+ */
 export class Events {
   private readonly handles = new Map<keyof HandleHooks, Entry<Handler<never>>[]>();
   private readonly folds = new Map<keyof FoldHooks, Entry<Folder<never>>[]>();
@@ -193,14 +198,13 @@ export class Events {
     }
   }
 
+  // Lists are replaced, never changed in place: a run holds on to the one it began with.
   private add<K, F>(map: Map<K, Entry<F>[]>, name: K, fn: F, band: Band): () => void {
-    let list = map.get(name);
-    if (!list) map.set(name, (list = []));
     const entry: Entry<F> = { band: BANDS.indexOf(band), fn, seq: seq++ };
-    insert(list, entry);
+    map.set(name, inserted(map.get(name) ?? [], entry));
     return () => {
-      const i = list.indexOf(entry);
-      if (i >= 0) list.splice(i, 1);
+      const list = map.get(name);
+      if (list?.includes(entry)) map.set(name, list.filter((e) => e !== entry));
     };
   }
 }
