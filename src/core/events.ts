@@ -3,6 +3,7 @@
 // value through every handler. Priorities are named bands that always run in this order.
 import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
+import type { Durability } from "./durability.ts";
 import type { Session } from "./session.ts";
 
 export const BANDS = ["first", "early", "normal", "late", "last"] as const;
@@ -15,11 +16,11 @@ export interface StanzaEvent {
   readonly to: JID;
   readonly origin: Session | undefined;
   /**
-   * Writes a handler started for this stanza and did not wait for (the archive's batched write).
-   * The sender's stream acknowledges the stanza (XEP-0198 h) only once they have settled, so an
-   * ack still means "durable", while delivery does not wait for them.
+   * Present when the sender acknowledges the stanza (XEP-0198 h): a handler that starts a write
+   * and does not wait for it (the archive's batched write) adds it here, and the ack waits for
+   * it, so that an ack still means "durable" while delivery does not wait.
    */
-  readonly writes?: Promise<unknown>[];
+  readonly durability?: Durability;
   /**
    * A message the server had written to a session that ended without acknowledging it, routed
    * again (Router.reroute): the stanza-id it carries is this server's, whichever node stamped it.
@@ -30,6 +31,11 @@ export interface StanzaEvent {
 /** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */
 export interface MessageDelivery extends StanzaEvent {
   readonly targets: readonly Session[];
+  /**
+   * Whether the recipient's account exists: true when it has sessions, else asked of the
+   * accounts once per message, however many steps ask (the archive, the offline store, the bounce).
+   */
+  readonly accountExists: () => Promise<boolean>;
 }
 
 export interface HandleHooks {
@@ -55,7 +61,10 @@ export interface HandleHooks {
    * here, before any copy leaves. A handler that returns true has taken the message instead.
    */
   "message/deliver": MessageDelivery;
-  /** A message no session can take (no targets): the offline store keeps it and returns true. */
+  /**
+   * A message no session took (no targets): the offline store keeps it and returns true, or has
+   * Router.writeMessage write it to sessions that can take it by now. Unhandled, it bounces.
+   */
   "message/offline": MessageDelivery;
   /**
    * A message a session was sent but never acknowledged (XEP-0198) before the session ended; the
@@ -87,7 +96,7 @@ export interface NotifyHooks {
   "session/closed": { session: Session; reason: string };
   /** A session sent its initial presence (RFC 6121 §4.2), after the server answered it: the offline store flushes here. */
   "presence/initial": Session;
-  /** A message was written to its targets (received carbons, push for detached sessions). */
+  /** A message was written to its targets (received carbons, push for detached sessions); told by Router.writeMessage only. */
   "message/delivered": MessageDelivery;
   /** An account was deleted: modules drop what they keep for it. */
   "account/deleted": { jid: JID };
@@ -104,15 +113,20 @@ type Notifier<T> = (value: T) => void | Promise<void>;
 
 interface Entry<F> { band: number; fn: F; seq: number }
 
-function insert<F>(list: Entry<F>[], entry: Entry<F>): void {
+/** A copy of `list` with `entry` after the entries of its band and those before it. */
+function inserted<F>(list: readonly Entry<F>[], entry: Entry<F>): Entry<F>[] {
   let i = list.length;
   while (i > 0 && list[i - 1]!.band > entry.band) i--;
-  list.splice(i, 0, entry);
+  return [...list.slice(0, i), entry, ...list.slice(i)];
 }
 
 let seq = 0;
 
-/** Registration is returned as an unsubscribe function, so module contexts can undo it. */
+/**
+ * Registration is returned as an unsubscribe function, so module contexts can undo it. A run goes
+ * over the handlers registered when it began: (un)registering during a run (a handler that
+ * removes itself, a module unloaded while a listener awaits) takes effect from the next run.
+ */
 export class Events {
   private readonly handles = new Map<keyof HandleHooks, Entry<Handler<never>>[]>();
   private readonly folds = new Map<keyof FoldHooks, Entry<Folder<never>>[]>();
@@ -184,14 +198,13 @@ export class Events {
     }
   }
 
+  // Lists are replaced, never changed in place: a run holds on to the one it began with.
   private add<K, F>(map: Map<K, Entry<F>[]>, name: K, fn: F, band: Band): () => void {
-    let list = map.get(name);
-    if (!list) map.set(name, (list = []));
     const entry: Entry<F> = { band: BANDS.indexOf(band), fn, seq: seq++ };
-    insert(list, entry);
+    map.set(name, inserted(map.get(name) ?? [], entry));
     return () => {
-      const i = list.indexOf(entry);
-      if (i >= 0) list.splice(i, 1);
+      const list = map.get(name);
+      if (list?.includes(entry)) map.set(name, list.filter((e) => e !== entry));
     };
   }
 }

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
+import { Durability, type Routed, SETTLED } from "./durability.ts";
 import { StanzaError, stanzaErrorOf } from "./errors.ts";
 import type { Events, MessageDelivery, StanzaEvent } from "./events.ts";
 import { IqTable, type IqRequest } from "./iq.ts";
@@ -18,13 +19,17 @@ export interface RemoteRoute {
 
 /** A component owns a subdomain (e.g. conference.example.com) and takes every stanza to it. */
 export interface Component {
-  /** `writes`: as StanzaEvent.writes, writes the sender's ack waits for (a room's archive). */
-  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, writes?: Promise<unknown>[]): Promise<void>;
+  /** `durability`: as StanzaEvent.durability, where the writes the sender's ack waits for go (a room's archive). */
+  receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, durability: Durability | undefined): Promise<void>;
 }
 
 export interface AccountDirectory {
   exists(local: string): Promise<boolean>;
 }
+
+/** The accounts of targets exist: a recipient with sessions is not looked up. */
+const EXISTS = (): Promise<boolean> => YES;
+const YES = Promise.resolve(true);
 
 const noRemote: RemoteRoute = {
   async send() {
@@ -61,10 +66,22 @@ export class Router {
 
   /**
    * Routes a stanza whose 'from' is already stamped (by the stream, or by the server itself).
-   * Never throws: a failure becomes the error reply for the sender.
+   * Never throws: a failure becomes the error reply for the sender. Resolves once the stanza is
+   * delivered, stored or refused; writes its handlers left running are waited for by no one.
    */
-  route(stanza: Element, origin?: Session, writes?: Promise<unknown>[]): Promise<void> {
-    return this.run(stanza, origin, writes, false);
+  route(stanza: Element, origin?: Session): Promise<void> {
+    return this.run(stanza, origin, undefined, false);
+  }
+
+  /**
+   * As route, for a stanza its sender acknowledges (XEP-0198 h): resolves once it is delivered,
+   * stored or refused, to the writes left running for it that the acknowledgement waits for.
+   */
+  async routeAcked(stanza: Element, origin: Session): Promise<Routed> {
+    const durability = new Durability();
+    await this.run(stanza, origin, durability, false);
+    const durable = durability.settled();
+    return durable === undefined ? SETTLED : { durable };
   }
 
   /**
@@ -76,9 +93,9 @@ export class Router {
     return this.run(stanza, undefined, undefined, true);
   }
 
-  private async run(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined, returned: boolean): Promise<void> {
+  private async run(stanza: Element, origin: Session | undefined, durability: Durability | undefined, returned: boolean): Promise<void> {
     try {
-      await this.dispatch(stanza, origin, writes, returned);
+      await this.dispatch(stanza, origin, durability, returned);
     } catch (e) {
       if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
       this.bounce(stanza, toStanzaError(e), origin);
@@ -110,7 +127,7 @@ export class Router {
     });
   }
 
-  private async dispatch(stanza: Element, origin: Session | undefined, writes: Promise<unknown>[] | undefined, returned: boolean): Promise<void> {
+  private async dispatch(stanza: Element, origin: Session | undefined, durability: Durability | undefined, returned: boolean): Promise<void> {
     const kind = kindOf(stanza);
     if (!kind) throw new StanzaError("bad-request", "not a stanza");
     const from = origin?.jid ?? tryParseJid(stanza.attrs.from ?? "") ?? this.domain;
@@ -129,11 +146,11 @@ export class Router {
     }
     if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
 
-    const ev: StanzaEvent = returned ? { stanza, from, to, origin, writes, returned } : { stanza, from, to, origin, writes };
+    const ev: StanzaEvent = returned ? { stanza, from, to, origin, durability, returned } : { stanza, from, to, origin, durability };
     if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);
-      if (component) return component.receive(stanza, from, to, origin, writes);
+      if (component) return component.receive(stanza, from, to, origin, durability);
       return this.remote.send(stanza, to.domain);
     }
     if (to.local === "") return this.toHost(kind, ev);
@@ -217,36 +234,44 @@ export class Router {
    * else by RFC 6121 §8.5.2 (normal/chat to the available resources of highest non-negative
    * priority, headline to all of them, groupchat refused, errors dropped). The hooks around the
    * write are where the archive stamps its id, carbons copy and the offline store takes what no
-   * session can; with none of them loaded a message for an account that is offline bounces.
+   * session took; with none of them loaded a message for an account that is offline bounces.
    * Resolves once the message is written to its sessions or stored; writes left running (the
-   * archive) are in ev.writes, which the sender's stream waits for before it acks.
+   * archive) are in ev.durability, which the sender's stream waits for before it acks.
    */
-  async deliverMessage(ev: StanzaEvent, session: Session | undefined): Promise<void> {
+  private async deliverMessage(ev: StanzaEvent, session: Session | undefined): Promise<void> {
     const type = ev.stanza.attrs.type ?? "normal";
     if (!session) {
       if (type === "error") return;
       if (type === "groupchat") throw new StanzaError("service-unavailable");
     }
-    let d: MessageDelivery = { ...ev, targets: session ? [session] : this.messageTargets(ev.to, type === "headline") };
+    const targets = session ? [session] : this.messageTargets(ev.to, type === "headline");
+    const d: MessageDelivery = { ...ev, targets, accountExists: targets.length > 0 ? EXISTS : this.existence(ev.to) };
     if (await this.events.handle("message/deliver", d)) return;
-    if (d.targets.length > 0) {
-      let remote: Promise<boolean>[] | undefined;
-      for (const s of d.targets) {
-        if (s.deliver === undefined) s.send(ev.stanza);
-        else (remote ??= []).push(s.deliver(ev.stanza));
-      }
-      // Sessions on other cluster nodes: delivered only once their node says so. When no target
-      // took it, it goes offline as if there had been none (the cluster forgot those sessions).
-      if (remote === undefined || remote.length < d.targets.length || (await Promise.all(remote)).includes(true)) {
-        await this.events.notify("message/delivered", d, (e) => this.log.error({ err: e }, "message/delivered listener failed"));
-        return;
-      }
-      d = { ...d, targets: [] };
-    }
+    if (targets.length > 0 && (await this.writeMessage(d))) return;
     if (type === "headline") return;
-    if (await this.events.handle("message/offline", d)) return;
-    if (!(await this.accountExists(ev.to))) throw new StanzaError("service-unavailable");
+    if (await this.events.handle("message/offline", targets.length > 0 ? { ...d, targets: [] } : d)) return;
+    if (!(await d.accountExists())) throw new StanzaError("service-unavailable");
     throw new StanzaError("service-unavailable", "the recipient is offline");
+  }
+
+  /**
+   * The one write of a message to its targets (the router's delivery, and the offline store's
+   * when a session can take it by now): true when some session took it, and then
+   * "message/delivered" has been told. A session of this node always takes it (a detached one
+   * queues it); one of another cluster node only once its node says so, which is waited for
+   * only when no session of this node took it. When none took it, it is as if there had been
+   * no targets (the cluster forgot those sessions).
+   */
+  async writeMessage(d: MessageDelivery): Promise<boolean> {
+    if (d.targets.length === 0) return false;
+    let remote: Promise<boolean>[] | undefined;
+    for (const s of d.targets) {
+      if (s.deliver === undefined) s.send(d.stanza);
+      else (remote ??= []).push(s.deliver(d.stanza));
+    }
+    if (remote !== undefined && remote.length === d.targets.length && !(await Promise.all(remote)).includes(true)) return false;
+    await this.events.notify("message/delivered", d, (e) => this.log.error({ err: e }, "message/delivered listener failed"));
+    return true;
   }
 
   /**
@@ -309,5 +334,11 @@ export class Router {
 
   private async accountExists(bare: JID): Promise<boolean> {
     return this.sessions.of(bare).length > 0 || (await this.accounts.exists(bare.local));
+  }
+
+  /** A message's MessageDelivery.accountExists: asked of the accounts at most once, when first called. */
+  private existence(bare: JID): () => Promise<boolean> {
+    let known: Promise<boolean> | undefined;
+    return () => (known ??= this.accountExists(bare));
   }
 }

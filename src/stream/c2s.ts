@@ -335,13 +335,12 @@ export class C2SStream implements Session {
     this.stampFrom(el);
     const sm = this.sm;
     if (!sm) return this.ctx.router.route(el, this);
-    // h counts the stanza once it is delivered or durably stored: route() resolves on delivery
+    // h counts the stanza once it is delivered or durably stored: routeAcked() resolves on delivery
     // (or storage); writes still running for it (the archive) settle before it is counted, in order.
-    const writes: Promise<unknown>[] = [];
-    await this.ctx.router.route(el, this, writes);
-    if (writes.length === 0 && this.durable === undefined) sm.countHandled();
+    const { durable } = await this.ctx.router.routeAcked(el, this);
+    if (durable === undefined && this.durable === undefined) sm.countHandled();
     else {
-      const done = (this.durable ?? Promise.resolve()).then(() => Promise.allSettled(writes)).then(() => {
+      const done = (this.durable ?? Promise.resolve()).then(() => durable).then(() => {
         sm.countHandled();
         if (this.durable === done) this.durable = undefined;
       });

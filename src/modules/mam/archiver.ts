@@ -24,7 +24,6 @@ export interface ArchiverDeps {
   domain: JID;
   /** Days an entry is kept; 0 archives nothing. */
   retention: number;
-  accountExists(local: string): Promise<boolean>;
   /** Called when a push finds the queue full (back-pressure engages). */
   onFull(): void;
 }
@@ -76,7 +75,7 @@ export class Archiver {
     };
     if (m.targets.length > 0) return this.when(this.d.prefs.wanted(owner, m.from), archive);
     // Nobody to deliver to: the account may not exist (the router bounces then); nothing is archived for it.
-    return this.d.accountExists(owner.local).then((exists) => (exists ? this.when(this.d.prefs.wanted(owner, m.from), archive) : undefined));
+    return m.accountExists().then((exists) => (exists ? this.when(this.d.prefs.wanted(owner, m.from), archive) : undefined));
   }
 
   /** Runs `then` if `yes`, synchronously when the answer is at hand (no tick between id and write). */

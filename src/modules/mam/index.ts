@@ -65,7 +65,6 @@ export default defineModule({
     let warned = 0;
     const archiver = new Archiver({
       queue, prefs, retention, ids: server.ids, domain: server.domain,
-      accountExists: (local) => server.accounts.exists(local),
       onFull: () => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();
@@ -80,11 +79,11 @@ export default defineModule({
     ctx.feature(NS.sid);
     ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
 
-    // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.writes.
+    // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.durability.
     const durable = (ev: StanzaEvent, owner: JID) => {
-      if (ev.writes === undefined) return;
+      if (ev.durability === undefined) return;
       const written = queue.pendingFor(owner.toString());
-      if (written) ev.writes.push(written);
+      if (written) ev.durability.after(written);
     };
     // Synchronous when the archiver is (the common case): no promise and no turn per message.
     const afterArchive = (started: Promise<void> | undefined, ev: StanzaEvent, owner: JID) =>

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { jid, tryParseJid, type JID } from "../../xml/jid.ts";
+import type { Durability } from "../../core/durability.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { Component, Router } from "../../core/router.ts";
 import type { Session } from "../../core/session.ts";
@@ -158,7 +159,7 @@ export class MucService implements Component, RoomHost {
 
   // ---- Component -----------------------------------------------------------------------------
 
-  async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined, writes?: Promise<unknown>[]): Promise<void> {
+  async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined, durability: Durability | undefined): Promise<void> {
     if (to.local === "") return this.toService(stanza, from);
     const room = this.rooms.get(to.local);
     if (stanza.name === "presence") return this.presence(room, stanza, from, to);
@@ -171,9 +172,9 @@ export class MucService implements Component, RoomHost {
       // The sender's ack waits for the archive's write. Without an ack to hold (a stream without
       // XEP-0198) the route waits only when the queue is full, as one-to-one messages do: awaiting
       // the write held each such sender to one message per archive batch (10 ms linger).
-      const written = toRoom(room, stanza, from, writes !== undefined);
+      const written = toRoom(room, stanza, from, durability !== undefined);
       if (written) {
-        if (writes) writes.push(written);
+        if (durability) durability.after(written);
         else await written;
       }
       return;

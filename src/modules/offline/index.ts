@@ -58,42 +58,31 @@ export default defineModule({
 
     ctx.feature(NS.offline);
 
+    // The router's step for a message no session took: its account checked once (MessageDelivery.accountExists).
     ctx.handle("message/offline", async (d) => {
       const rule = offlineRule(d.stanza);
       if (rule === "drop") return true;
-      if (rule === "bounce" || !(await server.accounts.exists(d.to.local))) return false;
+      if (rule === "bounce" || !(await d.accountExists())) return false;
       const owner = d.to.bare.toString();
-      const targets = await turns.run(owner, () => server.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
-      if (targets.length > 0) {
-        await server.events.notify("message/delivered", { ...d, targets }, (e) => ctx.log.error({ err: e }, "message/delivered listener failed"));
-      }
+      await turns.run(owner, () => server.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
       return true;
     });
 
     /**
-     * Within the owner's turn: stores the message, or returns the sessions that took it. When all
+     * Within the owner's turn: stores the message, unless a session can take it by now. When all
      * its targets are still due it is stored (their flush comes next and keeps the order); when
-     * one of them has been flushed already, it is written to them all, as the router would have.
+     * one of them has been flushed already, the router writes it to them all, as it would have.
      * In a cluster the turn is the account's across the nodes and the targets are as the shared
      * directory has them: a resource that came online on another node and flushes there either
      * flushed before (this message goes to it, behind its hold if its flush is still writing) or
      * flushes after, and finds this message stored.
      */
-    async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<Session[]> {
+    async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<void> {
       const targets = server.router.messageTargets(d.to, false);
-      if (targets.some((s) => !due.has(s))) {
-        const took: Session[] = [];
-        for (const s of targets) {
-          if (s.deliver === undefined) s.send(d.stanza);
-          else if (!(await s.deliver(d.stanza))) continue;
-          took.push(s);
-        }
-        if (took.length > 0) return took;
-      }
+      if (targets.some((s) => !due.has(s)) && (await server.router.writeMessage({ ...d, targets }))) return;
       if (!(await queue.add(owner, d.stanza, d.from.toString()))) {
         throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
       }
-      return [];
     }
 
     // Before the presence module makes the session available: from here its messages wait for the flush.
