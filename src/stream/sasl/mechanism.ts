@@ -2,6 +2,7 @@
 // A mechanism consumes and produces bytes; the <auth/>, <challenge/>, <response/> elements of
 // RFC 6120 and the <authenticate/> of SASL2 (XEP-0388) are the caller's business, so the same
 // sessions serve both, and FAST (XEP-0484) adds mechanisms without touching these.
+import type { ChannelBinding } from "../../transports/transport.ts";
 import type { Credentials } from "./credentials.ts";
 import { PLAIN } from "./plain.ts";
 import { channelBindingAvailable, scramMechanism } from "./scram.ts";
@@ -25,12 +26,6 @@ export type SaslStep =
  * back to plain SCRAM with the "y" flag without that being a downgrade). Others are protocol errors.
  */
 export type FailureVerdict = "credentials" | "binding-unavailable";
-
-/** The TLS channel's bindings: "tls-exporter" (RFC 9266), "tls-server-end-point", "tls-unique" (RFC 5929). */
-export interface ChannelBinding {
-  types(): string[];
-  data(type: string): Buffer | undefined;
-}
 
 export interface SaslContext {
   /** TLS is on. */
