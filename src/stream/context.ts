@@ -6,7 +6,7 @@ import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
 import type { LocalSessions, Session } from "../core/session.ts";
 import type { ServerConfig } from "../core/config.ts";
-import type { Credentials } from "./sasl/credentials.ts";
+import type { Credentials } from "../core/credentials.ts";
 import type { ResumptionRegistry } from "./sm.ts";
 import type { C2SStream } from "./c2s.ts";
 

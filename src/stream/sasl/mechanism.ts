@@ -4,7 +4,7 @@
 // sessions serve both, and FAST (XEP-0484) adds mechanisms without touching these. This file is
 // the interface the mechanisms (plain.ts, scram.ts) implement; offer.ts picks those a stream offers.
 import type { ChannelBinding } from "../../transports/transport.ts";
-import type { Credentials } from "./credentials.ts";
+import type { Credentials } from "../../core/credentials.ts";
 
 /** RFC 6120 §6.5 failure conditions. */
 export type SaslFailure =

@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { deriveCredentials, preparePassword, scramCredential, type Credentials, type ScramHash } from "./credentials.ts";
+import { deriveCredentials, preparePassword, scramCredential, type Credentials, type ScramHash } from "../../core/credentials.ts";
 import type { ChannelBinding } from "../../transports/transport.ts";
 import type { SaslContext, SaslMechanism, SaslStep } from "./mechanism.ts";
 import { mechanismsFor } from "./offer.ts";

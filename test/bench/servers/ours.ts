@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import type { AccountRecord } from "../../../src/core/accounts.ts";
 import { loadConfig } from "../../../src/core/config.ts";
 import { openStorage, storageReady } from "../../../src/storage/open.ts";
-import { deriveCredentials } from "../../../src/stream/sasl/credentials.ts";
+import { deriveCredentials } from "../../../src/core/credentials.ts";
 import { NODE_FLAGS } from "../../../src/node-flags.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
 import { deleteKeys } from "../../helpers/services.ts";
