@@ -18,7 +18,7 @@ import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
-import { IdGenerator } from "./core/ids.ts";
+import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp } from "./transports/http.ts";

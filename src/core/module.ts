@@ -12,7 +12,7 @@ import type { Infer, Shape } from "./schema.ts";
 import type { LocalSessions } from "./session.ts";
 import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { Accounts } from "./accounts.ts";
-import type { IdGenerator } from "./ids.ts";
+import type { IdGenerator } from "../storage/ids.ts";
 import type { ServerConfig } from "./config.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "../stream/context.ts";
 import type { HttpRoutes } from "../transports/http.ts";

@@ -8,7 +8,7 @@ import { clone, type Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { serializeDetached } from "../../xml/stored.ts";
 import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
-import { type IdGenerator, idTime } from "../../core/ids.ts";
+import { type IdGenerator, idTime } from "../../storage/ids.ts";
 import { stanzaIdBy } from "../shared.ts";
 import { archivable, hasForged, stanzaIdElement, stripForged } from "./policy.ts";
 import type { AccountPrefs } from "./prefs.ts";

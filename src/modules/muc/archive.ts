@@ -12,7 +12,7 @@ import { NS } from "../../xml/ns.ts";
 import { parseStored } from "../../xml/stored.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { type IdGenerator, idTime } from "../../core/ids.ts";
+import { type IdGenerator, idTime } from "../../storage/ids.ts";
 import type { LogStore } from "../../storage/types.ts";
 import { finElement, readPage, resultMessage } from "../mam/archive.ts";
 import { worthKeeping, stanzaIdElement } from "../mam/policy.ts";

@@ -6,7 +6,7 @@
 import { clone, xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { parseStored, serializeDetached } from "../../xml/stored.ts";
-import { idTime, type IdGenerator } from "../../core/ids.ts";
+import { idTime, type IdGenerator } from "../../storage/ids.ts";
 import type { LogStore } from "../../storage/types.ts";
 import { stanzaIdBy } from "../shared.ts";
 
