@@ -5,7 +5,7 @@
 // it is full, push() returns a promise that resolves once there is room, so a sender that outruns
 // the store is slowed down (its own stream waits), nobody else. A crash loses what is queued and
 // nothing that was delivered; a message that went offline is durable in the offline store anyway.
-import { WriteMarks } from "../../core/write-marks.ts";
+import { WriteMarks } from "../../storage/write-marks.ts";
 import type { LogEntry, LogStore } from "../../storage/types.ts";
 
 export type QueuedEntry = LogEntry & { owner: string };
