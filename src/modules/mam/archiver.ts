@@ -12,7 +12,7 @@ import { type IdGenerator, idTime } from "../../storage/ids.ts";
 import { stanzaIdBy } from "../shared.ts";
 import { archivable, hasForged, stanzaIdElement, stripForged } from "./policy.ts";
 import type { AccountPrefs } from "./prefs.ts";
-import type { ArchiveQueue } from "./queue.ts";
+import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 
 const DAY = 86_400_000;
 

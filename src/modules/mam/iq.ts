@@ -10,7 +10,7 @@ import { ARCHIVE_QUERIED } from "../shared.ts";
 import { finElement, metadata, readPage, resultMessage } from "./archive.ts";
 import { parsePrefs, prefsElement, type AccountPrefs } from "./prefs.ts";
 import { parseMamQuery, queryForm } from "./query.ts";
-import type { ArchiveQueue } from "./queue.ts";
+import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 
 export interface ArchiveIqDeps {
   log: LogStore;

@@ -17,7 +17,7 @@
 import { parseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import { bool, int, optStr, str } from "../../core/schema.ts";
-import { ArchiveQueue } from "../mam/queue.ts";
+import { ArchiveQueue } from "../../storage/archive-queue.ts";
 import { PUSH } from "../shared.ts";
 import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
