@@ -76,7 +76,7 @@ export class XmppServer implements ServerApi, StreamContext {
     if (this.domain.local || this.domain.resource) throw new ConfigError(`domain: '${this.config.domain}' is not a domain`);
     this.log = opts.log ?? createLogger(this.config.log.level);
     this.admins = new Set(this.config.admins.map((a) => parseJid(a).bare.toString()));
-    this.storage = opts.storage ?? openStorage(this.config);
+    this.storage = opts.storage ?? openStorage(this.config.storage, this.config.dataDir);
     this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
     this.authFailures = new WindowCounter(60_000, this.config.auth.failuresPerMinute);

@@ -28,7 +28,8 @@ export type OursStorage = { backend: "embedded" } | { backend: "cassandra"; cont
 
 /** Creates the accounts in the storage that the config file `cfg` names. */
 export async function provisionOurs(cfg: string, users: string[], password: string): Promise<void> {
-  const storage = openStorage(loadConfig(cfg, {}).server);
+  const { server } = loadConfig(cfg, {});
+  const storage = openStorage(server.storage, server.dataDir);
   await storageReady(storage);
   try {
     const credentials = await deriveCredentials(password, { iterations: ITERATIONS });
