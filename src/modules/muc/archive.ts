@@ -21,7 +21,7 @@ import { parseMamQuery, queryForm } from "../mam/query.ts";
 import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Occupant } from "./occupant.ts";
-import type { Room } from "./room.ts";
+import type { Room, RoomArchiving } from "./room.ts";
 
 const DAY = 86_400_000;
 
@@ -37,7 +37,7 @@ export interface RoomArchiveDeps {
 let results = 0;
 const resultId = () => `muc-mam-${(++results).toString(36)}`;
 
-export class RoomArchive {
+export class RoomArchive implements RoomArchiving {
   private readonly d: RoomArchiveDeps;
 
   constructor(deps: RoomArchiveDeps) {
