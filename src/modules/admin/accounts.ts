@@ -8,7 +8,7 @@ import { StanzaError, StreamError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { ServerApi } from "../../core/module.ts";
 import { preparePassword } from "../../core/credentials.ts";
-import type { Field } from "../forms.ts";
+import type { Field } from "../../core/forms.ts";
 import type { AdhocCommand } from "../adhoc/command.ts";
 import { removeAccount } from "../removal.ts";
 

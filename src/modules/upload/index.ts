@@ -18,7 +18,7 @@ import type { Component } from "../../core/router.ts";
 import { iqResult, serviceRequest } from "../../core/stanza.ts";
 import { bool, int, oneOf, optStr, section, str } from "../../core/schema.ts";
 import type { KeyValueStore } from "../../storage/types.ts";
-import { buildForm } from "../forms.ts";
+import { buildForm } from "../../core/forms.ts";
 import { LocalFiles, type UploadStore } from "./files.ts";
 import { S3Files } from "./s3.ts";
 import { cleanName, cleanType, newSlot } from "./slots.ts";
