@@ -10,7 +10,7 @@ import type { ServerApi } from "../../core/module.ts";
 import { preparePassword } from "../../core/credentials.ts";
 import type { Field } from "../../core/forms.ts";
 import type { AdhocCommand } from "../adhoc/command.ts";
-import { removeAccount } from "../removal.ts";
+import { removeAccount } from "../../core/account-removal.ts";
 
 const node = (name: string) => `${NS.admin}#${name}`;
 
