@@ -21,7 +21,7 @@ import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
 import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
-import { KeyedLock } from "../roster/lock.ts";
+import { KeyedLock } from "../../core/keyed-lock.ts";
 import { parseClientPresence } from "../presence/parse.ts";
 import { ARCHIVE_QUERIED } from "../shared.ts";
 import { holdMessages, type MessageHold } from "./hold.ts";

@@ -6,7 +6,7 @@
 // publish order, and a publish trims the oldest items beyond the node's max_items. Changes to one
 // account are serialised, so two publishes never both trim or both create.
 import type { MapStore } from "../../storage/types.ts";
-import { KeyedLock } from "../roster/lock.ts";
+import { KeyedLock } from "../../core/keyed-lock.ts";
 import type { NodeConfig } from "./config.ts";
 
 export interface StoredItem {
