@@ -15,10 +15,10 @@ import type { JID } from "../../xml/jid.ts";
 import { defineModule, serviceKey } from "../../core/module.ts";
 import type { StanzaEvent } from "../../core/events.ts";
 import { int, oneOf } from "../../core/schema.ts";
-import { ARCHIVE_QUERIED, stanzaIdBy } from "../shared.ts";
 import { ROSTER } from "../roster/service.ts";
 import { Archiver } from "./archiver.ts";
-import { archiveIq } from "./iq.ts";
+import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
+import { stanzaIdBy } from "./policy.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
 import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
 

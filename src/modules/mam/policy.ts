@@ -70,3 +70,11 @@ export function hasForged(stanza: Element, by: readonly string[]): boolean {
 export function stanzaIdElement(by: string, id: string): Element {
   return xml("stanza-id", { xmlns: NS.sid, by, id });
 }
+
+/** The XEP-0359 stanza-id a given archive (by=bare JID) put on the message, if any. */
+export function stanzaIdBy(stanza: Element, by: string): string | undefined {
+  for (const c of stanza.children) {
+    if (typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS.sid && c.attrs.by === by) return c.attrs.id;
+  }
+  return undefined;
+}

@@ -23,7 +23,7 @@ import { int } from "../../core/schema.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
 import { KeyedLock } from "../../core/keyed-lock.ts";
 import { parseClientPresence } from "../presence/parse.ts";
-import { ARCHIVE_QUERIED } from "../shared.ts";
+import { ARCHIVE_QUERIED } from "../mam/iq.ts";
 import { holdMessages, type MessageHold } from "./hold.ts";
 import { offlineRule } from "./policy.ts";
 import { OfflineQueue } from "./queue.ts";
