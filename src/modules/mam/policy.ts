@@ -1,6 +1,7 @@
-// Which one-to-one messages go into a user archive (XEP-0313 §6.1.1, "User Archives"
-// in the business rules), and the XEP-0359 rule on stanza-ids that claim to come from us. Pure functions over the
-// stanza, unit-tested beside this file.
+// Which one-to-one messages go into a user archive (XEP-0313 §6.1.1, "User Archives" in the
+// business rules), and XEP-0359 stanza-ids: the one an archive puts on a message, finding it
+// again (the offline store does too), and the rule on those that claim to come from us. Pure
+// functions over the stanza, unit-tested beside this file.
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 
