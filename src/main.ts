@@ -133,7 +133,7 @@ async function run(argv: string[]): Promise<number> {
     }
     case "check": {
       new XmppServer(cfg);
-      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}, ${describeStorage(cfg.server)}`);
+      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}, ${describeStorage(cfg.server.storage, cfg.server.dataDir)}`);
       return 0;
     }
     default:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../core/log.ts";
 import { LocalSessions, type Session } from "../core/session.ts";
-import { CARBONS_ENABLED } from "../modules/shared.ts";
+import { CARBONS_ENABLED } from "../modules/carbons/index.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { Directory, type RemoteLink, type RemoteSession, type SessionSnapshot } from "./directory.ts";

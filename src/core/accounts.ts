@@ -1,5 +1,5 @@
 // Accounts: the only thing stored about a password is its SCRAM salted keys (RFC 5802).
-import { deriveCredentials, type Credentials } from "../stream/sasl/credentials.ts";
+import { deriveCredentials, type Credentials } from "./credentials.ts";
 import { normalizeLocal } from "../xml/jid.ts";
 import type { StorageProvider, KeyValueStore } from "../storage/types.ts";
 import type { AccountDirectory } from "./router.ts";

@@ -2,9 +2,9 @@
 // (XMPPD_<PATH> with dots as double underscores: XMPPD_C2S__PORT=5333), validated once at start
 // against the schema below and the modules' own schemas. Unknown keys are errors.
 import { readFileSync, existsSync } from "node:fs";
-import { bool, ConfigError, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
-import { CONSISTENCIES, parseReplication } from "../storage/cassandra/options.ts";
-import { KEYSPACE_NAME } from "../storage/cassandra/schema.ts";
+import { bool, ConfigError, custom, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Infer, type Shape } from "./schema.ts";
+import { CONSISTENCIES, parseKeyspace, parseReplication } from "../storage/cassandra/options.ts";
+import { STORAGE_BACKENDS } from "../storage/open.ts";
 
 export const serverSchema = {
   domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
@@ -57,13 +57,13 @@ export const serverSchema = {
   }),
   storage: section("Where accounts, rosters, archives and offline messages are kept.", {
     backend: oneOf("embedded: one SQLite file in dataDir, for a single server. cassandra: a Cassandra cluster that several server nodes share.",
-      ["embedded", "cassandra"], "embedded"),
+      STORAGE_BACKENDS, "embedded"),
     cassandra: section("The Cassandra cluster, when backend is cassandra.", {
       contactPoints: strList("Nodes to connect to first, as host or host:port (port 9042 when left out); the driver discovers the others.", ["127.0.0.1:9042"]),
       localDataCenter: str("This server's data centre: requests go to its nodes, and LOCAL_ consistencies count replicas there.", "datacenter1"),
-      keyspace: keyspaceName("Keyspace of the server's tables, created with them at start when missing.", "xmppd"),
-      replication: replication("Replication of the keyspace when it is created (a map, or its CQL text). Production: {'class': 'NetworkTopologyStrategy', '<dc>': 3}.",
-        { class: "SimpleStrategy", replication_factor: 1 }),
+      keyspace: custom("string", "Keyspace of the server's tables, created with them at start when missing.", "xmppd", parseKeyspace),
+      replication: custom("map", "Replication of the keyspace when it is created (a map, or its CQL text). Production: {'class': 'NetworkTopologyStrategy', '<dc>': 3}.",
+        { class: "SimpleStrategy", replication_factor: 1 }, parseReplication),
       consistency: oneOf("Consistency of reads and writes. LOCAL_QUORUM: an acked write survives the loss of a replica and is seen by every later read in the data centre.",
         CONSISTENCIES, "LOCAL_QUORUM"),
     }),
@@ -76,17 +76,6 @@ export const serverSchema = {
     heartbeat: int("Milliseconds between a node's heartbeats; a node not heard of for three of them is taken for dead.", 1000, 100),
   }),
 } satisfies Shape;
-
-function keyspaceName(doc: string, def: string): Field<string> {
-  return { kind: "string", doc, default: def, optional: false, parse: (raw) => {
-    if (typeof raw !== "string" || !KEYSPACE_NAME.test(raw)) throw `must be lower-case letters, digits and _, starting with a letter (48 at most)`;
-    return raw;
-  } };
-}
-
-function replication(doc: string, def: Record<string, string | number>): Field<Record<string, string | number>> {
-  return { kind: "map", doc, default: def, optional: false, parse: (raw) => parseReplication(raw) };
-}
 
 export type ServerConfig = Infer<typeof serverSchema>;
 

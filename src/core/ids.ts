@@ -1,53 +1,8 @@
-// Time-ordered ids for archives and queues (XEP-0359 stanza-ids): fixed width, so string order
-// is time order; strictly increasing within a process even when the clock steps back. The node
-// tag keeps ids of different server processes distinct once several share one store.
-//   9 chars: ms since the epoch, base 36   4 chars: sequence within the ms   2 chars: node tag
-import { randomFillSync } from "node:crypto";
-
-const TIME_WIDTH = 9;
-const SEQ_WIDTH = 4;
-const SEQ_MAX = 36 ** SEQ_WIDTH - 1;
-
-export class IdGenerator {
-  private lastMs = 0;
-  private seq = 0;
-  private readonly node: string;
-  private readonly now: () => number;
-
-  constructor(node = 0, now: () => number = Date.now) {
-    if (!Number.isInteger(node) || node < 0 || node >= 36 * 36) throw new RangeError(`node tag ${node} is outside 0..1295`);
-    this.node = node.toString(36).padStart(2, "0");
-    this.now = now;
-  }
-
-  next(): string {
-    const ms = this.now();
-    if (ms > this.lastMs) {
-      this.lastMs = ms;
-      this.seq = 0;
-    } else if (++this.seq > SEQ_MAX) {
-      // More than 1.6 million ids in one millisecond, or a clock that went back: borrow from the future.
-      this.lastMs++;
-      this.seq = 0;
-    }
-    return this.lastMs.toString(36).padStart(TIME_WIDTH, "0") + this.seq.toString(36).padStart(SEQ_WIDTH, "0") + this.node;
-  }
-}
-
-/** The time an id was made (ms since the epoch), or undefined for a string that is not one of ours. */
-export function idTime(id: string): number | undefined {
-  if (id.length !== TIME_WIDTH + SEQ_WIDTH + 2 || !/^[0-9a-z]+$/.test(id)) return undefined;
-  return parseInt(id.slice(0, TIME_WIDTH), 36);
-}
-
-/** The smallest id of a given millisecond: a bound for range queries by time. */
-export function idFloor(ms: number): string {
-  return Math.max(0, Math.floor(ms)).toString(36).padStart(TIME_WIDTH, "0") + "0".repeat(SEQ_WIDTH + 2);
-}
-
 // Random tokens (stream ids, connection ids, SCRAM nonces, resumption ids) come from one pool of
 // CSPRNG bytes refilled 4 KiB at a time: randomBytes() per token cost 1.8 µs, the pool 0.07 µs,
 // and a login takes four of them. The bytes are the same kind (randomFillSync); each is used once.
+import { randomFillSync } from "node:crypto";
+
 const POOL_SIZE = 4096;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOffset = POOL_SIZE;

@@ -5,16 +5,16 @@
 import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 import type { Band, Events, FoldHooks, HandleHooks, NotifyHooks } from "./events.ts";
-import type { IqHandlers, IqTarget } from "./iq.ts";
+import type { IqHandlers, IqTarget, PreAuthIqHandler } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import type { Router } from "./router.ts";
 import type { Infer, Shape } from "./schema.ts";
 import type { LocalSessions } from "./session.ts";
 import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { Accounts } from "./accounts.ts";
-import type { IdGenerator } from "./ids.ts";
+import type { IdGenerator } from "../storage/ids.ts";
 import type { ServerConfig } from "./config.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "../stream/context.ts";
+import type { StreamElementHandler } from "../stream/context.ts";
 import type { HttpRoutes } from "../transports/http.ts";
 
 /** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */

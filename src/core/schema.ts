@@ -73,6 +73,11 @@ export function strList(doc: string, def: string[]): Field<string[]> {
   });
 }
 
+/** A field read by a parser of its own (one that throws a message), such as a storage backend's. */
+export function custom<T>(kind: string, doc: string, def: T, parse: (raw: unknown) => T): Field<T> {
+  return field(kind, doc, def, false, parse);
+}
+
 /** A nested section. Its own keys are validated the same way. */
 export function section<S extends Shape>(doc: string, shape: S): Field<Infer<S>> & { shape: S } {
   return {

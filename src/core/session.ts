@@ -27,6 +27,12 @@ export function sessionKey<T>(name: string, opts: { shared?: boolean } = {}): Se
   return key;
 }
 
+/**
+ * How long this session waits to be resumed once its connection drops (XEP-0198), in seconds,
+ * when a module lengthens it (push, XEP-0357); the stream reads it, modules set it.
+ */
+export const RESUME_TIMEOUT = sessionKey<number>("sm.resumeTimeout");
+
 export interface Session {
   readonly id: string;
   /** The full JID bound to this session. */

@@ -1,15 +1,23 @@
 // Picks the storage backend the configuration names (storage.backend): the embedded SQLite file
 // in dataDir, or the Cassandra cluster of storage.cassandra.
 import { join } from "node:path";
-import type { ServerConfig } from "../core/config.ts";
 import { CassandraStorage } from "./cassandra/index.ts";
+import type { CassandraOptions } from "./cassandra/options.ts";
 import { SqliteStorage } from "./embedded/sqlite.ts";
 import type { StorageProvider } from "./types.ts";
 
+export const STORAGE_BACKENDS = ["embedded", "cassandra"] as const;
+
+/** The configuration's storage section. */
+export interface StorageOptions {
+  backend: (typeof STORAGE_BACKENDS)[number];
+  cassandra: CassandraOptions;
+}
+
 /** Opens the configured backend; a networked one connects on first use (see storageReady). */
-export function openStorage(config: ServerConfig): StorageProvider {
-  if (config.storage.backend === "cassandra") return new CassandraStorage(config.storage.cassandra);
-  return new SqliteStorage(join(config.dataDir, "xmppd.sqlite"));
+export function openStorage(options: StorageOptions, dataDir: string): StorageProvider {
+  if (options.backend === "cassandra") return new CassandraStorage(options.cassandra);
+  return new SqliteStorage(join(dataDir, "xmppd.sqlite"));
 }
 
 /** Connects a backend that connects lazily, so that an unreachable cluster fails the start. */
@@ -18,8 +26,8 @@ export async function storageReady(storage: StorageProvider): Promise<void> {
 }
 
 /** One line for `xmppd check` and the start-up log: where the data goes. */
-export function describeStorage(config: ServerConfig): string {
-  if (config.storage.backend === "embedded") return `embedded storage in ${join(config.dataDir, "xmppd.sqlite")}`;
-  const c = config.storage.cassandra;
+export function describeStorage(options: StorageOptions, dataDir: string): string {
+  if (options.backend === "embedded") return `embedded storage in ${join(dataDir, "xmppd.sqlite")}`;
+  const c = options.cassandra;
   return `cassandra storage: keyspace ${c.keyspace} at ${c.contactPoints.join(", ")} (${c.localDataCenter}, ${c.consistency})`;
 }

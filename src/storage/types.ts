@@ -23,7 +23,7 @@ export interface MapStore<T> {
 
 /**
  * One entry of a per-owner log ordered by id: a message archive (XEP-0313), an offline queue
- * (XEP-0160). Ids are time-ordered strings (src/core/ids.ts): string order is time order.
+ * (XEP-0160). Ids are time-ordered strings (ids.ts): string order is time order.
  */
 export interface LogEntry {
   readonly id: string;

@@ -11,7 +11,7 @@ import { type JID, parseJid, tryParseJid } from "../xml/jid.ts";
 import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { SessionState, sharedKeys, type Session, type SessionKey } from "../core/session.ts";
+import { RESUME_TIMEOUT, SessionState, sharedKeys, type Session, type SessionKey } from "../core/session.ts";
 import { TokenBucket } from "../core/limits.ts";
 import { randomToken } from "../core/ids.ts";
 import { errorReply } from "../core/stanza.ts";
@@ -20,7 +20,7 @@ import type { StreamContext } from "./context.ts";
 import { checkHeader, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
 import { bindResource, handleLegacySession } from "./bind.ts";
-import { RESUME_TIMEOUT, StreamManagement, parseH, type ClaimResult, type SessionTransfer } from "./sm.ts";
+import { StreamManagement, parseH, type ClaimResult, type SessionTransfer } from "./sm.ts";
 import { parseStored } from "../xml/stored.ts";
 
 type State = "header" | "features" | "tls" | "authenticated" | "ready" | "moved" | "closed";

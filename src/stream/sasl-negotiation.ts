@@ -8,7 +8,8 @@ import { StreamError } from "../core/errors.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { StreamContext } from "./context.ts";
 import { decodeSaslPayload, encodeSaslPayload } from "./sasl/payload.ts";
-import { mechanismsFor, type SaslContext, type SaslMechanism, type SaslSession, type SaslFailure } from "./sasl/mechanism.ts";
+import type { SaslContext, SaslMechanism, SaslSession, SaslFailure } from "./sasl/mechanism.ts";
+import { mechanismsFor } from "./sasl/offer.ts";
 
 /** RFC 6120 §6.4.5: a reasonable number of retries (at least 2, at most 5), then the stream ends. */
 const MAX_CREDENTIAL_FAILURES = 5;

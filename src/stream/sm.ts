@@ -4,12 +4,8 @@
 // element: an element may be shared and changed after it was sent (a room changes 'to' for each
 // occupant), while what must be resent is exactly what was written.
 import { randomToken } from "../core/ids.ts";
-import { sessionKey } from "../core/session.ts";
 
 const MOD = 2 ** 32;
-
-/** A module may lengthen how long a dropped session waits to be resumed (push, XEP-0357), in seconds. */
-export const RESUME_TIMEOUT = sessionKey<number>("sm.resumeTimeout");
 
 export class StreamManagement {
   /** Stanzas received from the client and handled, modulo 2^32. */

@@ -8,9 +8,8 @@
 // loop iteration, so latency does not grow.
 import { Socket, type Server, createServer } from "node:net";
 import { TLSSocket, createServer as createTlsServer } from "node:tls";
-import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
 import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
-import type { Transport, TransportEvents } from "./transport.ts";
+import type { ChannelBinding, Transport, TransportEvents } from "./transport.ts";
 
 /**
  * Transports with output waiting for the end of this event-loop turn, the first `pendingCount`

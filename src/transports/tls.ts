@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import forge from "node-forge";
-import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
+import type { ChannelBinding } from "./transport.ts";
 
 export interface TlsMaterial {
   context: SecureContext;

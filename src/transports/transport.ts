@@ -1,6 +1,11 @@
 // What the stream state machine needs from a transport (TCP/TLS, WebSocket, BOSH): bytes in,
 // strings out, an in-place TLS upgrade where the transport has one, and channel-binding data.
-import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
+
+/** The TLS channel's bindings: "tls-exporter" (RFC 9266), "tls-server-end-point", "tls-unique" (RFC 5929). */
+export interface ChannelBinding {
+  types(): string[];
+  data(type: string): Buffer | undefined;
+}
 
 export interface TransportEvents {
   data(chunk: Buffer): void;

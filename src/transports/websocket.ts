@@ -14,9 +14,8 @@ import type { RawData, WebSocket } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { parseStored } from "../xml/stored.ts";
-import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
 import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
-import type { Transport, TransportEvents } from "./transport.ts";
+import type { ChannelBinding, Transport, TransportEvents } from "./transport.ts";
 
 export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
 

@@ -37,7 +37,7 @@ writeFileSync(file, JSON.stringify({
 
 const users = (kind: string) => Array.from({ length: 2 * pairs }, (_, i) => `${kind}${i}`);
 const loaded = loadConfig(file, {});
-const storage = openStorage(loaded.server);
+const storage = openStorage(loaded.server.storage, loaded.server.dataDir);
 await storageReady(storage);
 const accounts = new Accounts(storage, "localhost", 4096);
 for (const u of [...users("local"), ...users("cross")]) await accounts.create(u, "pw");

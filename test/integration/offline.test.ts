@@ -8,7 +8,7 @@ import { NS } from "../../src/xml/ns.ts";
 import { defineModule, type ModuleDefinition } from "../../src/core/module.ts";
 import type { Shape } from "../../src/core/schema.ts";
 import { modules } from "../../src/modules/index.ts";
-import { stanzaIdBy } from "../../src/modules/shared.ts";
+import { stanzaIdBy } from "../../src/modules/mam/policy.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, presence, type Im } from "../helpers/im.ts";
 import { SmClient } from "../helpers/sm.ts";

@@ -8,7 +8,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, given, type Im } from "../helpers/im.ts";
 import { capsClient, configure, EVENT, submit, isEvent, items, itemsOf, owner, OWNER, publish, publishOptions, PUBSUB, pubsubCondition, retract } from "../helpers/pep.ts";
-import { removeAccount } from "../../src/modules/removal.ts";
+import { removeAccount } from "../../src/core/account-removal.ts";
 import { parseJid } from "../../src/xml/jid.ts";
 
 const TUNE = "http://jabber.org/protocol/tune";

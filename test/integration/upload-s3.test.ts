@@ -10,7 +10,7 @@ import { S3BlobStore } from "../../src/storage/s3/blob.ts";
 import type { MapStore } from "../../src/storage/types.ts";
 import { xml } from "../../src/xml/element.ts";
 import { parseJid } from "../../src/xml/jid.ts";
-import { removeAccount } from "../../src/modules/removal.ts";
+import { removeAccount } from "../../src/core/account-removal.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, type Im } from "../helpers/im.ts";
 import { serviceUp, services } from "../helpers/services.ts";

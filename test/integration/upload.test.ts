@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, type Im } from "../helpers/im.ts";
-import { removeAccount } from "../../src/modules/removal.ts";
+import { removeAccount } from "../../src/core/account-removal.ts";
 import { parseJid } from "../../src/xml/jid.ts";
 
 const UPLOAD = "urn:xmpp:http:upload:0";

@@ -3,7 +3,7 @@
 // except in CI (test/helpers/services.ts).
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import cassandra from "cassandra-driver";
-import { IdGenerator } from "../../src/core/ids.ts";
+import { IdGenerator } from "../../src/storage/ids.ts";
 import { CassandraStorage } from "../../src/storage/cassandra/index.ts";
 import { serviceUp, services } from "../helpers/services.ts";
 import { storageContract } from "./contract.ts";

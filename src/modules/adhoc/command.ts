@@ -3,7 +3,7 @@
 // theirs through the ADHOC service (XEP-0133's administration commands are one such module).
 import type { JID } from "../../xml/jid.ts";
 import { serviceKey } from "../../core/module.ts";
-import type { Field, FormSpec, FormValues } from "../forms.ts";
+import type { Field, FormSpec, FormValues } from "../../core/forms.ts";
 
 /** One form of a command's execution (a "stage", XEP-0050 §2.4.2). */
 export interface Stage {

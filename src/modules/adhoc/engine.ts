@@ -6,7 +6,7 @@ import { xml, type Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { buildForm, FormValues, parseSubmission, readForm } from "../forms.ts";
+import { buildForm, FormValues, parseSubmission, readForm } from "../../core/forms.ts";
 import type { AdhocCommand, Outcome } from "./command.ts";
 import { commandError, type Action, type CommandRequest } from "./parse.ts";
 import type { CommandSession, CommandSessions } from "./sessions.ts";

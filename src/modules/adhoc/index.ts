@@ -2,7 +2,7 @@
 // service); this module lists them under the disco node http://jabber.org/protocol/commands
 // (§2.2: only those the requester may run), describes each command node, and runs them.
 // Commands between clients (to full JIDs) are routed like any iq and never reach this module.
-// XEP-0004 data forms are the payload (src/modules/forms.ts).
+// XEP-0004 data forms are the payload (src/core/forms.ts).
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";

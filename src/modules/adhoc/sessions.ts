@@ -3,7 +3,7 @@
 // remembered for a while, so that using one again is told apart from a sessionid never given
 // (session-expired versus bad-sessionid, §4.4).
 import { randomUUID } from "node:crypto";
-import type { FormValues } from "../forms.ts";
+import type { FormValues } from "../../core/forms.ts";
 
 export interface CommandSession {
   readonly id: string;

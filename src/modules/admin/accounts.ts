@@ -7,10 +7,10 @@ import { AccountError } from "../../core/accounts.ts";
 import { StanzaError, StreamError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { ServerApi } from "../../core/module.ts";
-import { preparePassword } from "../../stream/sasl/credentials.ts";
-import type { Field } from "../forms.ts";
+import { preparePassword } from "../../core/credentials.ts";
+import type { Field } from "../../core/forms.ts";
 import type { AdhocCommand } from "../adhoc/command.ts";
-import { removeAccount } from "../removal.ts";
+import { removeAccount } from "../../core/account-removal.ts";
 
 const node = (name: string) => `${NS.admin}#${name}`;
 

@@ -4,7 +4,7 @@
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import type { ServerApi } from "../../core/module.ts";
-import type { Field } from "../forms.ts";
+import type { Field } from "../../core/forms.ts";
 import type { AdhocCommand, Outcome } from "../adhoc/command.ts";
 
 function count(name: string, label: string, n: number): Outcome {

@@ -4,7 +4,7 @@
 // step (in-process: with several nodes, a change on one must reach the others' caches; the
 // registry of a scale-out deployment has to invalidate it).
 import type { MapStore } from "../../storage/types.ts";
-import { KeyedLock } from "../roster/lock.ts";
+import { KeyedLock } from "../../core/keyed-lock.ts";
 
 /** Accounts whose blocklist is cached; beyond, the least recently used half is dropped. */
 const CACHE_SIZE = 50_000;

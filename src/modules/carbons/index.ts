@@ -15,10 +15,12 @@ import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import { defineModule } from "../../core/module.ts";
-import { isAvailable, type Session } from "../../core/session.ts";
+import { isAvailable, sessionKey, type Session } from "../../core/session.ts";
 import { readdress } from "../../core/stanza.ts";
-import { CARBONS_ENABLED } from "../shared.ts";
 import { carbonEligible } from "./rules.ts";
+
+/** The session enabled carbons; shared, so that other nodes of a cluster copy to it too. */
+export const CARBONS_ENABLED = sessionKey<boolean>("carbons.enabled", { shared: true });
 
 /** The copy of `original` for `account`'s resources (§7, §8); readdress it to each of them. */
 export function carbonCopy(kind: "sent" | "received", account: JID, original: Element): Element {

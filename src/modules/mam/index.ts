@@ -4,7 +4,8 @@
 //
 // - archiver.ts records (incoming in "message/deliver" band early, before any copy leaves;
 //   outgoing in "stanza/out" band late, after whatever refuses the stanza); policy.ts says which
-//   messages; queue.ts holds the writes so that delivery never waits for the store.
+//   messages; a write queue (src/storage/archive-queue.ts) holds the writes so that delivery
+//   never waits for the store.
 // - iq.ts answers queries (archive.ts reads the pages, query.ts reads the request), metadata
 //   and preferences (prefs.ts).
 // - Retention 0 archives nothing: delivered messages are not kept (the offline store keeps what
@@ -14,12 +15,12 @@ import type { JID } from "../../xml/jid.ts";
 import { defineModule, serviceKey } from "../../core/module.ts";
 import type { StanzaEvent } from "../../core/events.ts";
 import { int, oneOf } from "../../core/schema.ts";
-import { ARCHIVE_QUERIED, stanzaIdBy } from "../shared.ts";
 import { ROSTER } from "../roster/service.ts";
 import { Archiver } from "./archiver.ts";
-import { archiveIq } from "./iq.ts";
+import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
+import { stanzaIdBy } from "./policy.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
-import { ArchiveQueue, type QueueStats } from "./queue.ts";
+import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
 
 export const MAM_EXTENDED = `${NS.mam}#extended`;
 const HOUR = 3_600_000;

@@ -4,13 +4,18 @@ import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import type { ModuleContext } from "../../core/module.ts";
-import type { Session } from "../../core/session.ts";
+import { sessionKey, type Session } from "../../core/session.ts";
 import type { LogStore } from "../../storage/types.ts";
-import { ARCHIVE_QUERIED } from "../shared.ts";
 import { finElement, metadata, readPage, resultMessage } from "./archive.ts";
 import { parsePrefs, prefsElement, type AccountPrefs } from "./prefs.ts";
 import { parseMamQuery, queryForm } from "./query.ts";
-import type { ArchiveQueue } from "./queue.ts";
+import type { ArchiveQueue } from "../../storage/archive-queue.ts";
+
+/**
+ * The session has queried its archive: it catches up from there, not from offline floods or
+ * resends. Other modules read it (offline); without this module it is never set.
+ */
+export const ARCHIVE_QUERIED = sessionKey<boolean>("mam.queried");
 
 export interface ArchiveIqDeps {
   log: LogStore;

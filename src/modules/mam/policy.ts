@@ -1,6 +1,7 @@
-// Which one-to-one messages go into a user archive (XEP-0313 §6.1.1, "User Archives"
-// in the business rules), and the XEP-0359 rule on stanza-ids that claim to come from us. Pure functions over the
-// stanza, unit-tested beside this file.
+// Which one-to-one messages go into a user archive (XEP-0313 §6.1.1, "User Archives" in the
+// business rules), and XEP-0359 stanza-ids: the one an archive puts on a message, finding it
+// again (the offline store does too), and the rule on those that claim to come from us. Pure
+// functions over the stanza, unit-tested beside this file.
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 
@@ -69,4 +70,12 @@ export function hasForged(stanza: Element, by: readonly string[]): boolean {
 
 export function stanzaIdElement(by: string, id: string): Element {
   return xml("stanza-id", { xmlns: NS.sid, by, id });
+}
+
+/** The XEP-0359 stanza-id a given archive (by=bare JID) put on the message, if any. */
+export function stanzaIdBy(stanza: Element, by: string): string | undefined {
+  for (const c of stanza.children) {
+    if (typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS.sid && c.attrs.by === by) return c.attrs.id;
+  }
+  return undefined;
 }

@@ -1,8 +1,9 @@
 // XEP-0313 on the room's JID (§3.3.2 "MUC archives"): each groupchat message worth keeping is
 // stored once, under the room (owner = the room's bare JID), not once per occupant, with the
 // XEP-0359 stanza-id the room assigns (by = the room's JID) on every copy delivered. Queries
-// (§4) go to the room's bare JID and are answered from the room; the query parser, the paging,
-// the result messages and the write queue are the account archive's (../mam/).
+// (§4) go to the room's bare JID and are answered from the room; the query parser, the paging
+// and the result messages are the account archive's (../mam/), and so is the kind of write
+// queue (src/storage/archive-queue.ts), one for the rooms.
 //
 // Who may read (§8.1 style, as the XEP leaves rooms to the service): anyone who may enter —
 // in a members-only room its members (member, admin, owner) and occupants; in a
@@ -12,15 +13,15 @@ import { NS } from "../../xml/ns.ts";
 import { parseStored } from "../../xml/stored.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { type IdGenerator, idTime } from "../../core/ids.ts";
+import { type IdGenerator, idTime } from "../../storage/ids.ts";
 import type { LogStore } from "../../storage/types.ts";
 import { finElement, readPage, resultMessage } from "../mam/archive.ts";
 import { worthKeeping, stanzaIdElement } from "../mam/policy.ts";
 import { parseMamQuery, queryForm } from "../mam/query.ts";
-import type { ArchiveQueue } from "../mam/queue.ts";
+import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 import type { Fanout } from "./fanout.ts";
 import type { Occupant } from "./occupant.ts";
-import type { Room } from "./room.ts";
+import type { Room, RoomArchiving } from "./room.ts";
 
 const DAY = 86_400_000;
 
@@ -36,7 +37,7 @@ export interface RoomArchiveDeps {
 let results = 0;
 const resultId = () => `muc-mam-${(++results).toString(36)}`;
 
-export class RoomArchive {
+export class RoomArchive implements RoomArchiving {
   private readonly d: RoomArchiveDeps;
 
   constructor(deps: RoomArchiveDeps) {

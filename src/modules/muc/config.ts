@@ -2,7 +2,7 @@
 // tells disco#info (§6.4: its features and the muc#roominfo form, §15.5.4).
 import type { Element } from "../../xml/element.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { buildForm, parseSubmission, readForm, type Field } from "../forms.ts";
+import { buildForm, parseSubmission, readForm, type Field } from "../../core/forms.ts";
 
 export const ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig";
 export const ROOMINFO = "http://jabber.org/protocol/muc#roominfo";

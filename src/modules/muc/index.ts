@@ -17,8 +17,8 @@
 import { parseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import { bool, int, optStr, str } from "../../core/schema.ts";
-import { ArchiveQueue } from "../mam/queue.ts";
-import { PUSH } from "../shared.ts";
+import { ArchiveQueue } from "../../storage/archive-queue.ts";
+import { PUSH } from "../push/service.ts";
 import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
 import { MucService, type StoredRoom } from "./service.ts";

@@ -7,12 +7,19 @@ import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
-import type { RoomArchive } from "./archive.ts";
 import { defaultConfig, type RoomConfig } from "./config.ts";
 import { type Delivery, Fanout } from "./fanout.ts";
 import { History, type HistoryRequest, parseHistoryRequest } from "./history.ts";
 import { type ItemExtra, type Occupant, occupantPresence, presencePayload } from "./occupant.ts";
 import { type Affiliation, type Role, defaultRole } from "./roles.ts";
+
+/** What a room's messages need of its archive (archive.ts's RoomArchive). */
+export interface RoomArchiving {
+  /** Stamps the room's stanza-id on the message and queues it; the pending write when the queue is full. */
+  record(room: Room, m: Fanout, sender: Occupant): Promise<void> | undefined;
+  /** The room's writes not yet done. */
+  pending(room: Room): Promise<void> | undefined;
+}
 
 /** What a room needs from its service. */
 export interface RoomHost {
@@ -28,7 +35,7 @@ export interface RoomHost {
   /** A real JID entered or left the room (the service ends visits whose session ends). */
   visiting(room: Room, real: JID, present: boolean): void;
   /** The room's archive (XEP-0313), when the service keeps one. */
-  readonly archive?: RoomArchive;
+  readonly archive?: RoomArchiving;
   /** A groupchat message from `sender` was delivered to the occupants (those asleep are woken by push). */
   posted?(room: Room, message: Element, sender: Occupant): void;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
-import { IdGenerator } from "../../core/ids.ts";
+import { IdGenerator } from "../../storage/ids.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { parseStored } from "../../xml/stored.ts";
 import { PAGE, OfflineQueue, ourDelay } from "./queue.ts";

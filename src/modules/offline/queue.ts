@@ -6,9 +6,9 @@
 import { clone, xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { parseStored, serializeDetached } from "../../xml/stored.ts";
-import { idTime, type IdGenerator } from "../../core/ids.ts";
+import { idTime, type IdGenerator } from "../../storage/ids.ts";
 import type { LogStore } from "../../storage/types.ts";
-import { stanzaIdBy } from "../shared.ts";
+import { stanzaIdBy } from "../mam/policy.ts";
 
 /** Entries read per storage query while flushing. */
 export const PAGE = 100;

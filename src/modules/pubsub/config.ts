@@ -4,7 +4,7 @@
 // equal; the typed NodeConfig is what the rest of the module reads. Pure functions, unit-tested.
 import type { Element } from "../../xml/element.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { buildForm, type Field } from "../forms.ts";
+import { buildForm, type Field } from "../../core/forms.ts";
 import { PUBSUB } from "./ns.ts";
 
 export type AccessModel = "open" | "presence" | "roster" | "whitelist";

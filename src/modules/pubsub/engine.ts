@@ -11,7 +11,7 @@ import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import type { ServerApi } from "../../core/module.ts";
-import { idTime } from "../../core/ids.ts";
+import { idTime } from "../../storage/ids.ts";
 import { parseStored, serializeDetached } from "../../xml/stored.ts";
 import { applyConfig, configForm, itemLimit, unmetPrecondition, type NodeConfig } from "./config.ts";
 import { PUBSUB, pubsubError } from "./ns.ts";

@@ -5,7 +5,7 @@
 import { elementChildren, type Element } from "../../xml/element.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { parseSubmission } from "../forms.ts";
+import { parseSubmission } from "../../core/forms.ts";
 import { PUBSUB, pubsubError, unsupported } from "./ns.ts";
 
 export interface PublishRequest {

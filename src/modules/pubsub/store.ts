@@ -2,11 +2,11 @@
 // service's JID, key = node name) and the items. PEP ("account" layout) keeps the items of all of
 // an account's nodes under its bare JID (key = node and item id), so that deleting the account
 // purges them and one read gives the last item of every node at login; a pubsub service ("node"
-// layout) keeps each node's items apart, so that a node's read does not scale with the service. Items carry a time-ordered sequence id (src/core/ids.ts) so that the node's order is
+// layout) keeps each node's items apart, so that a node's read does not scale with the service. Items carry a time-ordered sequence id (src/storage/ids.ts) so that the node's order is
 // publish order, and a publish trims the oldest items beyond the node's max_items. Changes to one
 // account are serialised, so two publishes never both trim or both create.
 import type { MapStore } from "../../storage/types.ts";
-import { KeyedLock } from "../roster/lock.ts";
+import { KeyedLock } from "../../core/keyed-lock.ts";
 import type { NodeConfig } from "./config.ts";
 
 export interface StoredItem {

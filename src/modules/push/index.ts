@@ -30,12 +30,14 @@ import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import { defineModule } from "../../core/module.ts";
 import { bool, int } from "../../core/schema.ts";
-import { sessionKey, type Session } from "../../core/session.ts";
-import { RESUME_TIMEOUT } from "../../stream/sm.ts";
-import { PUSH, PUSH_ENABLED } from "../shared.ts";
+import { RESUME_TIMEOUT, sessionKey, type Session } from "../../core/session.ts";
 import { Batcher } from "./batch.ts";
 import { publishIq, pushworthy, type Summary } from "./notification.ts";
 import { parseDisable, parseEnable, registrationKey, type PushRegistration } from "./parse.ts";
+import { PUSH } from "./service.ts";
+
+/** The session registered for push notifications and may sleep for long. */
+const PUSH_ENABLED = sessionKey<boolean>("push.enabled");
 
 /** The registrations a session enabled (their keys). */
 const ENABLED_HERE = sessionKey<Set<string>>("push.keys");

@@ -9,9 +9,9 @@ import { StanzaError, StreamError } from "../../core/errors.ts";
 import { Events } from "../../core/events.ts";
 import { createLogger } from "../../core/log.ts";
 import type { ServerApi } from "../../core/module.ts";
+import type { PreAuthIq } from "../../core/iq.ts";
 import type { Session } from "../../core/session.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
-import type { PreAuthIq } from "../../stream/context.ts";
 import { preAuthHandler, routedHandlers } from "./handlers.ts";
 import { namesAccount, rateKey, Registrar, validLocal } from "./registrar.ts";
 

@@ -6,8 +6,8 @@ import { WindowCounter } from "../../core/limits.ts";
 import type { Logger } from "../../core/log.ts";
 import type { ServerApi } from "../../core/module.ts";
 import { type JID, jid, normalizeLocal, tryParseJid } from "../../xml/jid.ts";
-import { preparePassword } from "../../stream/sasl/credentials.ts";
-import { removeAccount } from "../removal.ts";
+import { preparePassword } from "../../core/credentials.ts";
+import { removeAccount } from "../../core/account-removal.ts";
 
 const HOUR = 3_600_000;
 

@@ -9,7 +9,7 @@ import type { LocalSessions } from "../../core/session.ts";
 import { serviceKey } from "../../core/module.ts";
 import type { KeyValueStore, MapStore } from "../../storage/types.ts";
 import { itemElement, removedElement, sameItem, type RosterItem } from "./item.ts";
-import { KeyedLock } from "./lock.ts";
+import { KeyedLock } from "../../core/keyed-lock.ts";
 import type { PendingRequest } from "./pending.ts";
 
 export interface RosterStores {

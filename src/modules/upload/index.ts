@@ -21,7 +21,7 @@ import { bool, int, oneOf, optStr, section, str } from "../../core/schema.ts";
 import { DiskBlobStore } from "../../storage/disk/blob.ts";
 import { S3BlobStore } from "../../storage/s3/blob.ts";
 import type { BlobStore, KeyValueStore } from "../../storage/types.ts";
-import { buildForm } from "../forms.ts";
+import { buildForm } from "../../core/forms.ts";
 import { DirectFiles } from "./direct.ts";
 import { ServedFiles, type UploadStore } from "./files.ts";
 import { cleanName, cleanType, newSlot } from "./slots.ts";

@@ -1,8 +1,8 @@
 // Time buckets of the Cassandra log tables: a log partition is (store, owner, month), so no
 // partition grows without bound however long an archive is kept. The month comes from the id
-// (src/core/ids.ts: the id's time) so that a retried append lands in the same partition and
+// (src/storage/ids.ts: the id's time) so that a retried append lands in the same partition and
 // upserts the same row; an id not made by us (imported archives, tests) falls back to `at`.
-import { idTime } from "../../core/ids.ts";
+import { idTime } from "../ids.ts";
 
 /** Months since January 1970, UTC: 0 for 1970-01, 671 for 2025-12. */
 export function monthOf(ms: number): number {

@@ -20,7 +20,7 @@
 // their expiry plus a margin, a backstop for a deployment where no expire() ran for a while.
 import { bareOf, logFilter } from "../log-filter.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore } from "../types.ts";
-import { idTime } from "../../core/ids.ts";
+import { idTime } from "../ids.ts";
 import { bucketOf, bucketsToRead, monthOf } from "./buckets.ts";
 import { num, type CassandraDb, type Row } from "./db.ts";
 

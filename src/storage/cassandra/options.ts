@@ -1,5 +1,7 @@
-// The Cassandra backend's options, apart from the driver so that the configuration (and
-// `xmppd check`) does not load cassandra-driver.
+// The Cassandra backend's options and their parsers, apart from the driver so that the
+// configuration (and `xmppd check`) does not load cassandra-driver.
+import { KEYSPACE_NAME } from "./schema.ts";
+
 export const CONSISTENCIES = ["LOCAL_QUORUM", "QUORUM", "EACH_QUORUM", "LOCAL_ONE", "ONE", "TWO", "THREE", "ALL"] as const;
 export type Consistency = (typeof CONSISTENCIES)[number];
 
@@ -12,6 +14,12 @@ export interface CassandraOptions {
   /** The keyspace's replication map, e.g. { class: "NetworkTopologyStrategy", dc1: 3 }. */
   replication: Record<string, string | number>;
   consistency?: Consistency;
+}
+
+/** A keyspace name from the configuration. Throws a message. */
+export function parseKeyspace(raw: unknown): string {
+  if (typeof raw !== "string" || !KEYSPACE_NAME.test(raw)) throw `must be lower-case letters, digits and _, starting with a letter (48 at most)`;
+  return raw;
 }
 
 /**

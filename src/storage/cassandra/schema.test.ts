@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IdGenerator } from "../../core/ids.ts";
+import { IdGenerator } from "../ids.ts";
 import { bucketOf, bucketsToRead, monthOf } from "./buckets.ts";
 import { schemaStatements } from "./schema.ts";
 

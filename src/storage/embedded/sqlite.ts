@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "../types.ts";
 import { bareOf, logFilter } from "../log-filter.ts";
-import { WriteMarks } from "../../core/write-marks.ts";
+import { WriteMarks } from "../write-marks.ts";
 import { BatchRunner, PRAGMAS, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
 

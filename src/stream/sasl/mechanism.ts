@@ -1,10 +1,10 @@
 // SASL mechanisms as seen by the server (RFC 6120 §6, RFC 4422): transport-free and XML-free.
 // A mechanism consumes and produces bytes; the <auth/>, <challenge/>, <response/> elements of
 // RFC 6120 and the <authenticate/> of SASL2 (XEP-0388) are the caller's business, so the same
-// sessions serve both, and FAST (XEP-0484) adds mechanisms without touching these.
-import type { Credentials } from "./credentials.ts";
-import { PLAIN } from "./plain.ts";
-import { channelBindingAvailable, scramMechanism } from "./scram.ts";
+// sessions serve both, and FAST (XEP-0484) adds mechanisms without touching these. This file is
+// the interface the mechanisms (plain.ts, scram.ts) implement; offer.ts picks those a stream offers.
+import type { ChannelBinding } from "../../transports/transport.ts";
+import type { Credentials } from "../../core/credentials.ts";
 
 /** RFC 6120 §6.5 failure conditions. */
 export type SaslFailure =
@@ -25,12 +25,6 @@ export type SaslStep =
  * back to plain SCRAM with the "y" flag without that being a downgrade). Others are protocol errors.
  */
 export type FailureVerdict = "credentials" | "binding-unavailable";
-
-/** The TLS channel's bindings: "tls-exporter" (RFC 9266), "tls-server-end-point", "tls-unique" (RFC 5929). */
-export interface ChannelBinding {
-  types(): string[];
-  data(type: string): Buffer | undefined;
-}
 
 export interface SaslContext {
   /** TLS is on. */
@@ -61,27 +55,4 @@ export interface SaslMechanism {
   readonly name: string;
   available(ctx: SaslContext): boolean;
   start(ctx: SaslContext): SaslSession;
-}
-
-/** Every mechanism this server knows, strongest first. */
-export const MECHANISM_NAMES = [
-  "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN",
-] as const;
-
-/**
- * The mechanisms to offer on this stream, in preference order. PLAIN only under TLS; -PLUS only
- * when a channel binding is available. The plain SCRAM variants are told whether any -PLUS was
- * offered, which decides the "y" flag downgrade check (RFC 5802 §6).
- */
-export function mechanismsFor(ctx: SaslContext, enabled?: readonly string[]): SaslMechanism[] {
-  const on = (name: string): boolean => enabled === undefined || enabled.includes(name);
-  const plusOffered = channelBindingAvailable(ctx) && (on("SCRAM-SHA-256-PLUS") || on("SCRAM-SHA-1-PLUS"));
-  const all: SaslMechanism[] = [
-    scramMechanism({ hash: "SHA-256", plus: true }),
-    scramMechanism({ hash: "SHA-1", plus: true }),
-    scramMechanism({ hash: "SHA-256", plus: false, plusOffered }),
-    scramMechanism({ hash: "SHA-1", plus: false, plusOffered }),
-    PLAIN,
-  ];
-  return all.filter((m) => on(m.name) && m.available(ctx));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deriveCredentials, type Credentials } from "./credentials.ts";
+import { deriveCredentials, type Credentials } from "../../core/credentials.ts";
 import type { SaslContext } from "./mechanism.ts";
 import { PLAIN, parsePlain } from "./plain.ts";
 

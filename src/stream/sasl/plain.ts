@@ -3,7 +3,7 @@
 // confidentiality). The password is checked against the stored SCRAM keys; an unknown user pays
 // for the same key derivation with fake credentials.
 import { authzidAllowed, decodeText, failure } from "./common.ts";
-import { SCRAM_HASHES, decodeCredential, fakeCredentials, verifyPassword, type Credentials } from "./credentials.ts";
+import { SCRAM_HASHES, decodeCredential, fakeCredentials, verifyPassword, type Credentials } from "../../core/credentials.ts";
 import type { SaslContext, SaslMechanism, SaslSession, SaslStep } from "./mechanism.ts";
 
 const MAX_FIELD = 255;

@@ -1,7 +1,9 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { deriveCredentials, preparePassword, scramCredential, type Credentials, type ScramHash } from "./credentials.ts";
-import { mechanismsFor, type ChannelBinding, type SaslContext, type SaslMechanism, type SaslStep } from "./mechanism.ts";
+import { deriveCredentials, preparePassword, scramCredential, type Credentials, type ScramHash } from "../../core/credentials.ts";
+import type { ChannelBinding } from "../../transports/transport.ts";
+import type { SaslContext, SaslMechanism, SaslStep } from "./mechanism.ts";
+import { mechanismsFor } from "./offer.ts";
 import { escapeSaslname } from "./scram-message.ts";
 import { scramMechanism } from "./scram.ts";
 

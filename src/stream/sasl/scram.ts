@@ -6,7 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { randomToken } from "../../core/ids.ts";
 import { authzidAllowed, decodeText, failure } from "./common.ts";
-import { decodeCredential, fakeCredentials, hashSize, scramH, scramHmac, type ScramHash, type ScramKeys } from "./credentials.ts";
+import { decodeCredential, fakeCredentials, hashSize, scramH, scramHmac, type ScramHash, type ScramKeys } from "../../core/credentials.ts";
 import type { SaslContext, SaslMechanism, SaslSession, SaslStep } from "./mechanism.ts";
 import { parseClientFinal, parseClientFirst, type ClientFirst } from "./scram-message.ts";
 

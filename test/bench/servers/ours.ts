@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import type { AccountRecord } from "../../../src/core/accounts.ts";
 import { loadConfig } from "../../../src/core/config.ts";
 import { openStorage, storageReady } from "../../../src/storage/open.ts";
-import { deriveCredentials } from "../../../src/stream/sasl/credentials.ts";
+import { deriveCredentials } from "../../../src/core/credentials.ts";
 import { NODE_FLAGS } from "../../../src/node-flags.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
 import { deleteKeys } from "../../helpers/services.ts";
@@ -28,7 +28,8 @@ export type OursStorage = { backend: "embedded" } | { backend: "cassandra"; cont
 
 /** Creates the accounts in the storage that the config file `cfg` names. */
 export async function provisionOurs(cfg: string, users: string[], password: string): Promise<void> {
-  const storage = openStorage(loadConfig(cfg, {}).server);
+  const { server } = loadConfig(cfg, {});
+  const storage = openStorage(server.storage, server.dataDir);
   await storageReady(storage);
   try {
     const credentials = await deriveCredentials(password, { iterations: ITERATIONS });

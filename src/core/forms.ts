@@ -5,7 +5,7 @@
 import { elementChildren, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { tryParseJid, type JID } from "../xml/jid.ts";
-import { StanzaError } from "../core/errors.ts";
+import { StanzaError } from "./errors.ts";
 
 export type FieldType =
   | "boolean" | "fixed" | "hidden" | "jid-multi" | "jid-single" | "list-multi" | "list-single"

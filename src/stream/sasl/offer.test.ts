@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { mechanismsFor, type ChannelBinding, type SaslContext } from "./mechanism.ts";
+import type { ChannelBinding } from "../../transports/transport.ts";
+import type { SaslContext } from "./mechanism.ts";
+import { mechanismsFor } from "./offer.ts";
 
 const binding: ChannelBinding = { types: () => ["tls-exporter"], data: (t) => (t === "tls-exporter" ? Buffer.from("km") : undefined) };
 const noData: ChannelBinding = { types: () => ["tls-unique"], data: () => undefined };

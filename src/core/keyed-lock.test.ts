@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeyedLock } from "./lock.ts";
+import { KeyedLock } from "./keyed-lock.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 

@@ -1,6 +1,8 @@
-// One roster changes at a time: a subscription stanza, a roster set and a removal of the same
-// account each read, decide and write; interleaving them would lose a state change. Different
-// accounts never wait for each other. (In-process: a scale-out store needs its own compare-and-set.)
+// A lock per key, for read-decide-write sequences on stored state: one holder of a key at a time,
+// in arrival order; different keys never wait for each other. A roster's subscription stanza,
+// roster set and removal, a blocklist's changes, a pubsub node's publishes and an account's
+// offline queue each take their key, since interleaving two of them would lose a change.
+// (In-process: a scale-out store needs its own compare-and-set.)
 
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { xml } from "../xml/element.ts";
-import { StanzaError } from "../core/errors.ts";
+import { StanzaError } from "./errors.ts";
 import { buildForm, FORM_LIMITS, FormValues, parseSubmission, readForm, type Field } from "./forms.ts";
 
 const X = "jabber:x:data";

@@ -1,7 +1,8 @@
 // Stored SASL credentials: SCRAM salted keys only (RFC 5802 §3, RFC 7677 §3), never the password.
 // "The server stores ... StoredKey, ServerKey, salt and iteration count" — enough to run SCRAM and
 // to check a PLAIN password (RFC 4616) by deriving StoredKey again, yet not enough to log in with.
-// Passwords are prepared as an RFC 8265 §4.2 OpaqueString before hashing.
+// Passwords are prepared as an RFC 8265 §4.2 OpaqueString before hashing. Accounts (accounts.ts)
+// store these; the SASL mechanisms (src/stream/sasl/) check logins against them.
 import { createHmac, createSecretKey, hash as digest, pbkdf2, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 

@@ -3,11 +3,11 @@
 // close first, with the <not-authorized/> stream error XEP-0077 names, so their contacts get
 // unavailable presence while the roster still exists; then the account and everything stored
 // for it go, and modules hear of it (account/deleted).
-import { AccountError } from "../core/accounts.ts";
-import { StreamError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
-import type { ServerApi } from "../core/module.ts";
 import type { JID } from "../xml/jid.ts";
+import { AccountError } from "./accounts.ts";
+import { StreamError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { ServerApi } from "./module.ts";
 
 /** Returns false when there was no such account (deleted meanwhile). */
 export async function removeAccount(server: ServerApi, account: JID, log: Logger): Promise<boolean> {

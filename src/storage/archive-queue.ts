@@ -1,12 +1,14 @@
-// The archive's write queue. Archiving must never hold up delivery (the c2s stream acks a message
-// once it is routed), so entries wait here, in memory, and go to the store in batches: one
-// LogStore.append per batch, several batches on their way at once, each new one taking whatever
-// arrived meanwhile. A slow store therefore delays the writes, not the messages. The queue is bounded: when
-// it is full, push() returns a promise that resolves once there is room, so a sender that outruns
-// the store is slowed down (its own stream waits), nobody else. A crash loses what is queued and
-// nothing that was delivered; a message that went offline is durable in the offline store anyway.
-import { WriteMarks } from "../../core/write-marks.ts";
-import type { LogEntry, LogStore } from "../../storage/types.ts";
+// The write queue in front of an archive's LogStore (types.ts), used by the account archive
+// (XEP-0313, src/modules/mam/) and the room archives (src/modules/muc/), each with a queue of its
+// own. Archiving must never hold up delivery (the c2s stream acks a message once it is routed),
+// so entries wait here, in memory, and go to the store in batches: one LogStore.append per batch,
+// several batches on their way at once, each new one taking whatever arrived meanwhile. A slow
+// store therefore delays the writes, not the messages. The queue is bounded: when it is full,
+// push() returns a promise that resolves once there is room, so a sender that outruns the store
+// is slowed down (its own stream waits), nobody else. A crash loses what is queued and nothing
+// that was delivered; a message that went offline is durable in the offline store anyway.
+import { WriteMarks } from "./write-marks.ts";
+import type { LogEntry, LogStore } from "./types.ts";
 
 export type QueuedEntry = LogEntry & { owner: string };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStorage } from "../../storage/memory.ts";
-import type { LogStore } from "../../storage/types.ts";
-import { ArchiveQueue, type QueuedEntry } from "./queue.ts";
+import { MemoryStorage } from "./memory.ts";
+import type { LogStore } from "./types.ts";
+import { ArchiveQueue, type QueuedEntry } from "./archive-queue.ts";
 
 const entry = (i: number, owner = "juliet@capulet.lit"): QueuedEntry =>
   ({ owner, id: `id${String(i).padStart(6, "0")}`, at: i, with: "romeo@montague.lit", value: `<message>${i}</message>`, expires: 0 });
