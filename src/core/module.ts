@@ -14,7 +14,7 @@ import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.
 import type { Accounts } from "./accounts.ts";
 import type { IdGenerator } from "./ids.ts";
 import type { ServerConfig } from "./config.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "../stream/context.ts";
+import type { PreAuthIqHandler, StreamElementHandler } from "./stream-handlers.ts";
 import type { HttpRoutes } from "../transports/http.ts";
 
 /** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */

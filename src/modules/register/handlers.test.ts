@@ -11,7 +11,7 @@ import { createLogger } from "../../core/log.ts";
 import type { ServerApi } from "../../core/module.ts";
 import type { Session } from "../../core/session.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
-import type { PreAuthIq } from "../../stream/context.ts";
+import type { PreAuthIq } from "../../core/stream-handlers.ts";
 import { preAuthHandler, routedHandlers } from "./handlers.ts";
 import { namesAccount, rateKey, Registrar, validLocal } from "./registrar.ts";
 

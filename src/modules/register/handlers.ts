@@ -7,7 +7,7 @@ import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import type { Logger } from "../../core/log.ts";
 import { errorReply, iqResult, toStanzaError } from "../../core/stanza.ts";
-import type { PreAuthIq } from "../../stream/context.ts";
+import type { PreAuthIq } from "../../core/stream-handlers.ts";
 import { parseRegisterSet, registeredForm, registrationForm, scrub } from "./parse.ts";
 import type { Registrar } from "./registrar.ts";
 
