@@ -2,8 +2,8 @@
 // the specifications it implements, the disco features it adds, its typed options, what it
 // depends on, and a setup that works only through the context it is given. Everything a module
 // registers is recorded by its context, so unloading it removes handlers, features and timers.
-import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
+import type { DiscoItem, DiscoNode, DiscoRegistry, Identity } from "./disco.ts";
 import type { Band, Events, FoldHooks, HandleHooks, NotifyHooks } from "./events.ts";
 import type { IqHandlers, IqTarget } from "./iq.ts";
 import type { Logger } from "./log.ts";
@@ -32,7 +32,6 @@ export function defineModule<S extends Shape = Record<never, never>>(def: Module
   return def;
 }
 
-export interface Identity { category: string; type: string; name?: string }
 
 declare const serviceType: unique symbol;
 /** A typed name for something one module provides and others use (e.g. the roster). */
@@ -87,56 +86,6 @@ export function orderModules<M extends { name: string; depends?: string[] }>(lis
   };
   for (const m of list) visit(m, []);
   return out;
-}
-
-/** An item of a disco#items answer (XEP-0030 §4). */
-export interface DiscoItem { jid: string; node?: string; name?: string }
-
-/**
- * A node of the server (XEP-0030 §3.2, §4.2), e.g. the ad-hoc command list and each command.
- * Both answers are for one requester: a node may show different items to different entities,
- * and may refuse (by throwing a StanzaError such as forbidden) what the requester may not see.
- */
-export interface DiscoNode {
-  info(requester: JID): { identities: Identity[]; features: string[] };
-  items(requester: JID): DiscoItem[];
-}
-
-/** What disco#info reports for the server and for accounts; filled by module contexts. */
-export class DiscoRegistry {
-  readonly hostFeatures = new Map<string, number>();
-  /** The server's nodes other than its caps node, by node name. */
-  readonly hostNodes = new Map<string, DiscoNode>();
-  readonly accountFeatures = new Map<string, number>();
-  /** Items of the server's disco#items (XEP-0030 §4.1): its services, such as a MUC domain. */
-  readonly items: DiscoItem[] = [];
-  readonly identities: Identity[] = [];
-  /** Identities of every account besides account/registered (XEP-0163 §6: pubsub/pep). */
-  readonly accountIdentities: Identity[] = [];
-  /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
-  readonly extensions: Element[] = [];
-  /** Bumped by every change made through a module context: what is derived from the lists (the caps hash) is kept until it moves. */
-  revision = 0;
-
-  /** Adds a node of the server; returns its removal. One owner per node name. */
-  addNode(node: string, handler: DiscoNode): () => void {
-    if (this.hostNodes.has(node)) throw new Error(`disco node ${node} is registered twice`);
-    this.hostNodes.set(node, handler);
-    return () => {
-      if (this.hostNodes.get(node) === handler) this.hostNodes.delete(node);
-    };
-  }
-
-  count(map: Map<string, number>, ns: string): () => void {
-    this.revision++;
-    map.set(ns, (map.get(ns) ?? 0) + 1);
-    return () => {
-      this.revision++;
-      const n = (map.get(ns) ?? 1) - 1;
-      if (n <= 0) map.delete(ns);
-      else map.set(ns, n);
-    };
-  }
 }
 
 /** The server as modules see it. */

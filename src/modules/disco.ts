@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { clone, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import type { JID } from "../xml/jid.ts";
-import { defineModule, serviceKey, type DiscoItem, type DiscoNode, type DiscoRegistry, type Identity } from "../core/module.ts";
+import type { DiscoItem, DiscoNode, DiscoRegistry, Identity } from "../core/disco.ts";
+import { defineModule, serviceKey } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
 
 /**

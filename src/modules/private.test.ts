@@ -5,7 +5,8 @@ import { NS } from "../xml/ns.ts";
 import { StanzaError } from "../core/errors.ts";
 import { IqTable } from "../core/iq.ts";
 import { createLogger } from "../core/log.ts";
-import { DiscoRegistry, ModuleContext, ServiceRegistry, type ServerApi } from "../core/module.ts";
+import { DiscoRegistry } from "../core/disco.ts";
+import { ModuleContext, ServiceRegistry, type ServerApi } from "../core/module.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import privateStorage, { parsePrivateQuery } from "./private.ts";
 

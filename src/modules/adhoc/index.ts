@@ -6,7 +6,8 @@
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { defineModule, type DiscoNode } from "../../core/module.ts";
+import type { DiscoNode } from "../../core/disco.ts";
+import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { ADHOC, type AdhocCommand } from "./command.ts";
 import { execute } from "./engine.ts";
