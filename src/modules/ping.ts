@@ -23,11 +23,11 @@ export default defineModule({
     // One sweep for all sessions instead of a timer per connection.
     ctx.every(Math.min(interval * 1000, 30_000) / 2, () => {
       const idleSince = Date.now() - interval * 1000;
-      for (const s of ctx.server.sessions.all()) {
+      for (const s of ctx.sessions.all()) {
         if (s.lastActivity > idleSince || probing.has(s)) continue;
         probing.add(s);
         const ping = xml("iq", { type: "get", to: s.jid.toString() }, xml("ping", { xmlns: NS.ping }));
-        ctx.server.router.request(ping, timeout * 1000).then(
+        ctx.request(ping, timeout * 1000).then(
           () => probing.delete(s),
           (e: Error) => {
             probing.delete(s);

@@ -30,7 +30,7 @@ export default defineModule({
     sessionsPerRequester: int("Command sessions one requester (full JID) may have open at once.", 10, 1),
   },
   setup(ctx) {
-    const domain = ctx.server.domain.toString();
+    const domain = ctx.domain.toString();
     const commands = new Map<string, AdhocCommand>();
     const sessions = new CommandSessions(ctx.options.sessionTimeout * 1000, ctx.options.sessionsPerRequester);
     ctx.every(60_000, () => sessions.sweep());
@@ -59,7 +59,7 @@ export default defineModule({
             return [];
           },
         };
-        const removeNode = ctx.server.disco.addNode(cmd.node, node);
+        const removeNode = ctx.hostNode(cmd.node, node);
         commands.set(cmd.node, cmd);
         return () => {
           commands.delete(cmd.node);

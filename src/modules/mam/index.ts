@@ -52,8 +52,7 @@ export default defineModule({
   },
   setup(ctx) {
     const { retention, maxPage, queueSize, batchSize } = ctx.options;
-    const server = ctx.server;
-    const log = server.storage.log("mam");
+    const log = ctx.logStore("mam");
     const roster = ctx.use(ROSTER);
     const prefs = new AccountPrefs(ctx.keyval<Prefs>("mam-prefs"), ctx.options.default,
       async (owner, contact) => (await roster.item(owner, contact)) !== undefined);
@@ -64,8 +63,8 @@ export default defineModule({
     });
     let warned = 0;
     const archiver = new Archiver({
-      queue, prefs, retention, ids: server.ids, domain: server.domain,
-      accountExists: (local) => server.accounts.exists(local),
+      queue, prefs, retention, ids: ctx.ids, domain: ctx.domain,
+      accountExists: (local) => ctx.accounts.exists(local),
       onFull: () => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();

@@ -46,14 +46,13 @@ export default defineModule({
     sweepSeconds: int("Seconds between deletions of expired messages.", 3600, 1),
   },
   setup(ctx) {
-    const { server } = ctx;
-    const domain = server.domain.toString();
-    const queue = new OfflineQueue(server.storage.log("offline"), server.ids, domain, ctx.options);
+    const domain = ctx.domain.toString();
+    const queue = new OfflineQueue(ctx.logStore("offline"), ctx.ids, domain, ctx.options);
     const turns = new KeyedLock();
     /** Sessions whose stored messages are due (they announced themselves), with their hold. */
     const due = new WeakMap<Session, MessageHold>();
-    if (ctx.options.quota > server.config.sm.maxQueue) {
-      ctx.log.warn({ quota: ctx.options.quota, maxQueue: server.config.sm.maxQueue }, "offline quota above sm.maxQueue: a full queue flushed at once can end a session");
+    if (ctx.options.quota > ctx.settings.sm.maxQueue) {
+      ctx.log.warn({ quota: ctx.options.quota, maxQueue: ctx.settings.sm.maxQueue }, "offline quota above sm.maxQueue: a full queue flushed at once can end a session");
     }
 
     ctx.feature(NS.offline);
@@ -61,11 +60,11 @@ export default defineModule({
     ctx.handle("message/offline", async (d) => {
       const rule = offlineRule(d.stanza);
       if (rule === "drop") return true;
-      if (rule === "bounce" || !(await server.accounts.exists(d.to.local))) return false;
+      if (rule === "bounce" || !(await ctx.accounts.exists(d.to.local))) return false;
       const owner = d.to.bare.toString();
-      const targets = await turns.run(owner, () => server.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
+      const targets = await turns.run(owner, () => ctx.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
       if (targets.length > 0) {
-        await server.events.notify("message/delivered", { ...d, targets }, (e) => ctx.log.error({ err: e }, "message/delivered listener failed"));
+        await ctx.notify("message/delivered", { ...d, targets });
       }
       return true;
     });
@@ -80,7 +79,7 @@ export default defineModule({
      * flushes after, and finds this message stored.
      */
     async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<Session[]> {
-      const targets = server.router.messageTargets(d.to, false);
+      const targets = ctx.delivery.messageTargets(d.to, false);
       if (targets.some((s) => !due.has(s))) {
         const took: Session[] = [];
         for (const s of targets) {
@@ -114,8 +113,8 @@ export default defineModule({
       if (!hold) return;
       due.delete(session);
       const owner = session.jid.bare.toString();
-      const live = () => server.sessions.get(session.jid) === session;
-      const left = await turns.run(owner, () => server.sessions.exclusive(owner, async () => {
+      const live = () => ctx.sessions.get(session.jid) === session;
+      const left = await turns.run(owner, () => ctx.sessions.exclusive(owner, async () => {
         let held: Element[] = [];
         try {
           if (isAvailable(session) && session.priority >= 0) {
@@ -137,7 +136,7 @@ export default defineModule({
 
     /** Messages written to a session that ended before it could take them: as if it never acked them. */
     async function undelivered(session: Session, stanzas: Element[]): Promise<void> {
-      for (const stanza of stanzas) await server.router.undelivered(stanza, session);
+      for (const stanza of stanzas) await ctx.delivery.undelivered(stanza, session);
     }
     // A session that ends while its presence is being handled still has its hold.
     ctx.on("session/closed", async ({ session }) => {
@@ -155,7 +154,7 @@ export default defineModule({
       const rule = offlineRule(stanza);
       if (rule !== "store") return rule === "drop";
       // The session is no longer registered: by RFC 6121 rules this reaches another resource or the store.
-      await server.router.reroute(stanza);
+      await ctx.delivery.reroute(stanza);
       return true;
     }, "late");
 

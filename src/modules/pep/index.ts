@@ -39,12 +39,11 @@ export default defineModule({
     capsTimeout: int("Milliseconds to wait for a client's disco#info answer (XEP-0115).", 10_000, 100),
   },
   setup(ctx) {
-    const server = ctx.server;
     const store = new NodeStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
-    const env: PepEnv = { server, store, roster: ctx.use(ROSTER) };
+    const env: PepEnv = { domain: ctx.domain, sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER) };
     const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
     const caps = new CapsCache((to, node) =>
-      server.router.request(infoRequest(server.domain.toString(), to, node), ctx.options.capsTimeout));
+      ctx.request(infoRequest(ctx.domain.toString(), to, node), ctx.options.capsTimeout));
 
     ctx.provide(PEP, service.api);
     ctx.accountIdentity({ category: "pubsub", type: "pep" });

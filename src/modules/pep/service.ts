@@ -48,7 +48,8 @@ const OWNER_ONLY = new StanzaError("forbidden", "only the account's owner may do
 export function pepHost(env: PepEnv, limits: PepLimits, changed?: NodeHost["changed"]): NodeHost {
   return {
     changed,
-    server: env.server,
+    send: env.send,
+    ids: env.ids,
     store: env.store,
     defaults: DEFAULT_CONFIG,
     limits,
