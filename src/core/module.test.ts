@@ -158,6 +158,26 @@ describe("module context", () => {
     expect(() => b.httpRoute("/upload/", () => {})).toThrow("the HTTP prefix /upload/ is taken");
   });
 
+  it("undoes what a module registered through another module's service when it unloads", () => {
+    const h = host();
+    const listeners = new Set<string>();
+    const key = serviceKey<{ listen(name: string): void }>("listeners");
+    h.ctx("provider").provideEach(key, (user) => ({
+      listen: (name) => {
+        listeners.add(`${user.name}:${name}`);
+        user.own(() => listeners.delete(`${user.name}:${name}`));
+      },
+    }));
+    const a = h.ctx("a");
+    const b = h.ctx("b");
+    a.use(key).listen("x");
+    b.optional(key)?.listen("y");
+    expect([...listeners]).toEqual(["a:x", "b:y"]);
+    a.unload();
+    expect([...listeners]).toEqual(["b:y"]);
+    expect(() => h.services.use(key, "test")).toThrow("service listeners registers for its users: use it through a module context");
+  });
+
   it("notifies, logging a failed listener under the hook's name", async () => {
     const h = host();
     const errors: string[] = [];

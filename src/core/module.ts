@@ -31,7 +31,6 @@ export function defineModule<S extends Shape = Record<never, never>>(def: Module
   return def;
 }
 
-
 declare const serviceType: unique symbol;
 /** A typed name for something one module provides and others use (e.g. the roster). */
 export interface ServiceKey<T> { readonly name: string; readonly [serviceType]?: T }
@@ -39,26 +38,46 @@ export function serviceKey<T>(name: string): ServiceKey<T> {
   return { name } as ServiceKey<T>;
 }
 
+/** A module using a service: what it registers through the service is recorded on it, and undone when it unloads. */
+export interface ServiceUser {
+  readonly name: string;
+  own(removal: () => void): void;
+}
+
 /** Services provided by loaded modules. A user declares `depends` on the provider, so it loads first. */
 export class ServiceRegistry {
-  private readonly services = new Map<string, { value: unknown; provider: string }>();
+  private readonly services = new Map<string, { open: (user: ServiceUser | undefined) => unknown; provider: string }>();
 
   provide<T>(key: ServiceKey<T>, value: T, provider: string): () => void {
-    const had = this.services.get(key.name);
-    if (had) throw new Error(`service ${key.name} is provided twice (by ${had.provider} and ${provider})`);
-    this.services.set(key.name, { value, provider });
-    return () => this.services.delete(key.name);
+    return this.add(key, () => value, provider);
+  }
+
+  /** A service of which each user gets its own view, so that what a user registers through it is that user's to undo. */
+  provideEach<T>(key: ServiceKey<T>, open: (user: ServiceUser) => T, provider: string): () => void {
+    return this.add(key, (user) => {
+      if (!user) throw new Error(`service ${key.name} registers for its users: use it through a module context`);
+      return open(user);
+    }, provider);
   }
 
   /** The service if a loaded module provides it (for optional collaborations, asked at the time of use). */
-  find<T>(key: ServiceKey<T>): T | undefined {
-    return this.services.get(key.name)?.value as T | undefined;
+  find<T>(key: ServiceKey<T>, user?: ServiceUser): T | undefined {
+    return this.services.get(key.name)?.open(user) as T | undefined;
   }
 
-  use<T>(key: ServiceKey<T>, user: string): T {
+  /** The service for `user` (a module context, or a name where the service registers nothing for its users). */
+  use<T>(key: ServiceKey<T>, user: ServiceUser | string): T {
     const s = this.services.get(key.name);
-    if (!s) throw new Error(`module ${user} uses service ${key.name}, which no loaded module provides (declare depends on its provider)`);
-    return s.value as T;
+    const [name, as] = typeof user === "string" ? [user, undefined] : [user.name, user];
+    if (!s) throw new Error(`module ${name} uses service ${key.name}, which no loaded module provides (declare depends on its provider)`);
+    return s.open(as) as T;
+  }
+
+  private add(key: ServiceKey<unknown>, open: (user: ServiceUser | undefined) => unknown, provider: string): () => void {
+    const had = this.services.get(key.name);
+    if (had) throw new Error(`service ${key.name} is provided twice (by ${had.provider} and ${provider})`);
+    this.services.set(key.name, { open, provider });
+    return () => this.services.delete(key.name);
   }
 }
 
@@ -137,6 +156,8 @@ export class ModuleContext<O> {
   readonly disco: DiscoView;
   private readonly host: ModuleHost;
   private readonly undo: (() => void)[] = [];
+  /** This module as a user of other modules' services. */
+  private readonly user: ServiceUser;
 
   constructor(name: string, options: O, host: ModuleHost, log: Logger) {
     this.name = name;
@@ -151,6 +172,7 @@ export class ModuleContext<O> {
     this.httpPorts = host.httpPorts;
     this.delivery = host.router;
     this.disco = host.disco;
+    this.user = { name, own: (removal) => void this.own(removal) };
   }
 
   readonly send: Send = (stanza) => this.host.router.route(stanza);
@@ -258,13 +280,18 @@ export class ModuleContext<O> {
     this.own(this.host.services.provide(key, value, this.name));
   }
 
+  /** Offers a service through which users register things (listeners, commands): each gets its own view, and its registrations go when it unloads. */
+  provideEach<T>(key: ServiceKey<T>, open: (user: ServiceUser) => T): void {
+    this.own(this.host.services.provideEach(key, open, this.name));
+  }
+
   use<T>(key: ServiceKey<T>): T {
-    return this.host.services.use(key, this.name);
+    return this.host.services.use(key, this.user);
   }
 
   /** A service that may or may not be loaded (no `depends`): ask at the time of use, not at setup. */
   optional<T>(key: ServiceKey<T>): T | undefined {
-    return this.host.services.find(key);
+    return this.host.services.find(key, this.user);
   }
 
   keyval<T>(name: string): KeyValueStore<T> {

@@ -21,9 +21,9 @@ export interface AccountNodes {
   items(owner: JID, node: string | undefined, requester: JID): Promise<DiscoItem[]>;
 }
 
-/** Where the module that owns accounts' nodes registers them (one at a time). */
+/** Where the module that owns accounts' nodes registers them (one at a time), until it unloads. */
 export interface AccountDisco {
-  setNodes(nodes: AccountNodes): () => void;
+  setNodes(nodes: AccountNodes): void;
 }
 
 export const ACCOUNT_DISCO = serviceKey<AccountDisco>("disco.account");
@@ -103,14 +103,14 @@ export default defineModule({
     });
     // Accounts: the router has already checked that the account exists.
     let accountNodes: AccountNodes | undefined;
-    ctx.provide(ACCOUNT_DISCO, {
+    ctx.provideEach(ACCOUNT_DISCO, (user) => ({
       setNodes: (nodes) => {
         accountNodes = nodes;
-        return () => {
+        user.own(() => {
           if (accountNodes === nodes) accountNodes = undefined;
-        };
+        });
       },
-    });
+    }));
     ctx.iq("account", NS.discoInfo, "query", {
       get: async ({ payload, from, to }) => {
         const node = payload.attrs.node;

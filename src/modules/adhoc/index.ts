@@ -43,7 +43,7 @@ export default defineModule({
         .map((c) => ({ jid: domain, node: c.node, name: c.name })),
     });
 
-    ctx.provide(ADHOC, {
+    ctx.provideEach(ADHOC, (user) => ({
       add(cmd) {
         if (commands.has(cmd.node)) throw new Error(`ad-hoc command ${cmd.node} is added twice`);
         // §2.2: a command node "MUST at least provide <identity category='automation'
@@ -61,12 +61,12 @@ export default defineModule({
         };
         const removeNode = ctx.hostNode(cmd.node, node);
         commands.set(cmd.node, cmd);
-        return () => {
+        user.own(() => {
           commands.delete(cmd.node);
           removeNode();
-        };
+        });
       },
-    });
+    }));
 
     ctx.iq("host", NS.commands, "command", {
       set: async ({ payload, from }) => {

@@ -14,6 +14,6 @@ export default defineModule({
   depends: ["adhoc"],
   setup(ctx) {
     const adhoc = ctx.use(ADHOC);
-    for (const cmd of [...accountCommands(ctx, ctx.log, ctx.isAdmin), ...statsCommands(ctx, ctx.isAdmin)]) ctx.onUnload(adhoc.add(cmd));
+    for (const cmd of [...accountCommands(ctx, ctx.log, ctx.isAdmin), ...statsCommands(ctx, ctx.isAdmin)]) adhoc.add(cmd);
   },
 });

@@ -45,7 +45,7 @@ export default defineModule({
     const caps = new CapsCache((to, node) =>
       ctx.request(infoRequest(ctx.domain.toString(), to, node), ctx.options.capsTimeout));
 
-    ctx.provide(PEP, service.api);
+    ctx.provideEach(PEP, (user) => service.api(user));
     ctx.accountIdentity({ category: "pubsub", type: "pep" });
     for (const f of FEATURES) ctx.accountFeature(`${PUBSUB.main}#${f}`);
     // XEP-0163 1.1 (§6.1) had clients ask their server's domain whether it supports PEP, and
@@ -56,7 +56,7 @@ export default defineModule({
     ctx.feature(PUBSUB.main);
     for (const f of FEATURES) ctx.feature(`${PUBSUB.main}#${f}`);
     ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });
-    ctx.onUnload(ctx.use(ACCOUNT_DISCO).setNodes(service.disco));
+    ctx.use(ACCOUNT_DISCO).setNodes(service.disco);
     ctx.iq("account", PUBSUB.owner, "pubsub", { get: service.ownerGet, set: service.ownerSet });
 
     // XEP-0163 §4.2-4.3: a client's caps say which nodes it wants; when they change (or at its
