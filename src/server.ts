@@ -5,10 +5,10 @@ import { Accounts } from "./core/accounts.ts";
 import type { LoadedConfig, ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
 import { Events } from "./core/events.ts";
-import type { PreAuthIqHandler } from "./core/iq.ts";
 import { WindowCounter } from "./core/limits.ts";
 import { createLogger, type Logger } from "./core/log.ts";
-import { DiscoRegistry, ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ServerApi } from "./core/module.ts";
+import { DiscoRegistry } from "./core/disco.ts";
+import { ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ModuleHost } from "./core/module.ts";
 import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
@@ -20,7 +20,8 @@ import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./storage/ids.ts";
-import type { StreamContext, StreamElementHandler } from "./stream/context.ts";
+import type { PreAuthIqHandler, StreamElementHandler } from "./core/stream-handlers.ts";
+import type { StreamContext } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp } from "./transports/http.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
@@ -37,7 +38,7 @@ export interface ServerOptions {
   ephemeralPorts?: boolean;
 }
 
-export class XmppServer implements ServerApi, StreamContext {
+export class XmppServer implements StreamContext {
   readonly config: ServerConfig;
   readonly domain: JID;
   readonly log: Logger;
@@ -60,6 +61,9 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number } = {};
   /** The modules' paths on the HTTP listeners (HTTP upload). */
   readonly http = new HttpRoutes();
+
+  /** What modules reach through their contexts: the registries and lookups, nothing of the streams. */
+  readonly moduleHost: ModuleHost;
 
   private readonly admins: Set<string>;
   private readonly contexts: ModuleContext<unknown>[] = [];
@@ -88,10 +92,23 @@ export class XmppServer implements ServerApi, StreamContext {
     }
     this.ephemeralPorts = opts.ephemeralPorts ?? false;
     this.checkModuleOptions();
+    this.moduleHost = this.hostOfModules();
   }
 
   private readonly moduleList: ModuleDefinition<Shape>[];
   private readonly ephemeralPorts: boolean;
+
+  private hostOfModules(): ModuleHost {
+    const { dataDir, registration, c2s, sm } = this.config;
+    return {
+      domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
+      disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
+      preAuthIq: this.preAuthIq, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
+      settings: { dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout } },
+      isAdmin: (jid) => this.isAdmin(jid),
+      settled: () => this.settled(),
+    };
+  }
 
   credentials(username: string) {
     return this.accounts.credentials(username);
@@ -117,7 +134,7 @@ export class XmppServer implements ServerApi, StreamContext {
     await storageReady(this.storage);
     for (const m of this.moduleList) {
       const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv);
-      const ctx = new ModuleContext<unknown>(m.name, options, this, this.log.child({ module: m.name }));
+      const ctx = new ModuleContext<unknown>(m.name, options, this.moduleHost, this.log.child({ module: m.name }));
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);
     }

@@ -4,13 +4,21 @@
 // unavailable presence while the roster still exists; then the account and everything stored
 // for it go, and modules hear of it (account/deleted).
 import type { JID } from "../xml/jid.ts";
-import { AccountError } from "./accounts.ts";
+import { AccountError, type Accounts } from "./accounts.ts";
+import type { Notify, Sessions } from "./capabilities.ts";
 import { StreamError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import type { ServerApi } from "./module.ts";
+
+/** What deleting an account uses of the server. */
+export interface AccountRemoval {
+  readonly accounts: Pick<Accounts, "delete">;
+  readonly sessions: Pick<Sessions, "of">;
+  /** Resolves when the listeners of the closed sessions have finished. */
+  settled(): Promise<void>;
+  readonly notify: Notify;
+}
 
 /** Returns false when there was no such account (deleted meanwhile). */
-export async function removeAccount(server: ServerApi, account: JID, log: Logger): Promise<boolean> {
+export async function removeAccount(server: AccountRemoval, account: JID): Promise<boolean> {
   try {
     await server.accounts.delete(account.local, async () => {
       for (const s of server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
@@ -20,6 +28,6 @@ export async function removeAccount(server: ServerApi, account: JID, log: Logger
     if (e instanceof AccountError) return false;
     throw e;
   }
-  await server.events.notify("account/deleted", { jid: account.bare }, (e) => log.error({ err: e }, "account/deleted listener failed"));
+  await server.notify("account/deleted", { jid: account.bare });
   return true;
 }

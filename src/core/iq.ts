@@ -1,6 +1,5 @@
 // The iq handler table (RFC 6120 §8.2.3). Handlers register by (target, namespace, element name)
-// and return the result payload, or throw a StanzaError; the router builds the reply. Also the
-// iqs a stream answers itself before a resource is bound (PreAuthIq), which no router sees.
+// and return the result payload, or throw a StanzaError; the router builds the reply.
 import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 import type { Session } from "./session.ts";
@@ -20,18 +19,6 @@ export interface IqHandlers { get?: IqHandler; set?: IqHandler }
 
 /** "host": addressed to the server's domain. "account": to a local account's bare JID (or no 'to'). */
 export type IqTarget = "host" | "account";
-
-/** An iq on a stream before bind, for a pre-authentication handler (in-band registration, XEP-0077). */
-export interface PreAuthIq {
-  readonly stanza: Element;
-  readonly payload: Element;
-  readonly secure: boolean;
-  readonly remoteAddress: string;
-  /** An authenticated stream's account, when the iq comes after SASL (password change). */
-  readonly account: JID | undefined;
-  reply(el: Element): void;
-}
-export type PreAuthIqHandler = (req: PreAuthIq) => Promise<void>;
 
 export class IqTable {
   private readonly tables: Record<IqTarget, Map<string, Map<string, IqHandlers>>> = { host: new Map(), account: new Map() };

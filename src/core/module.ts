@@ -2,20 +2,19 @@
 // the specifications it implements, the disco features it adds, its typed options, what it
 // depends on, and a setup that works only through the context it is given. Everything a module
 // registers is recorded by its context, so unloading it removes handlers, features and timers.
-import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
-import type { Band, Events, FoldHooks, HandleHooks, NotifyHooks } from "./events.ts";
-import type { IqHandlers, IqTarget, PreAuthIqHandler } from "./iq.ts";
-import type { Logger } from "./log.ts";
-import type { Router } from "./router.ts";
-import type { Infer, Shape } from "./schema.ts";
-import type { LocalSessions } from "./session.ts";
-import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { Accounts } from "./accounts.ts";
+import type { Delivery, Dispatch, HttpPorts, Notify, RequestIq, Send, ServerSettings, Sessions } from "./capabilities.ts";
+import type { DiscoItem, DiscoNode, DiscoRegistry, DiscoView, Identity } from "./disco.ts";
+import type { Band, Events, FoldHooks, HandleHooks, NotifyHooks } from "./events.ts";
+import type { IqHandlers, IqTarget } from "./iq.ts";
+import type { Logger } from "./log.ts";
+import type { Component, Router } from "./router.ts";
+import type { Infer, Shape } from "./schema.ts";
+import type { PreAuthIqHandler, StreamElementHandler } from "./stream-handlers.ts";
 import type { IdGenerator } from "../storage/ids.ts";
-import type { ServerConfig } from "./config.ts";
-import type { StreamElementHandler } from "../stream/context.ts";
-import type { HttpRoutes } from "../transports/http.ts";
+import type { KeyValueStore, LogStore, MapStore, StorageProvider } from "../storage/types.ts";
+import type { HttpHandler, HttpRoutes } from "../transports/http.ts";
 
 /** A specification a module implements, as listed in xeps/ (e.g. { spec: "XEP-0199", version: "2.0.1" }). */
 export interface SpecRef { spec: string; version: string }
@@ -32,8 +31,6 @@ export function defineModule<S extends Shape = Record<never, never>>(def: Module
   return def;
 }
 
-export interface Identity { category: string; type: string; name?: string }
-
 declare const serviceType: unique symbol;
 /** A typed name for something one module provides and others use (e.g. the roster). */
 export interface ServiceKey<T> { readonly name: string; readonly [serviceType]?: T }
@@ -41,26 +38,46 @@ export function serviceKey<T>(name: string): ServiceKey<T> {
   return { name } as ServiceKey<T>;
 }
 
+/** A module using a service: what it registers through the service is recorded on it, and undone when it unloads. */
+export interface ServiceUser {
+  readonly name: string;
+  own(removal: () => void): void;
+}
+
 /** Services provided by loaded modules. A user declares `depends` on the provider, so it loads first. */
 export class ServiceRegistry {
-  private readonly services = new Map<string, { value: unknown; provider: string }>();
+  private readonly services = new Map<string, { open: (user: ServiceUser | undefined) => unknown; provider: string }>();
 
   provide<T>(key: ServiceKey<T>, value: T, provider: string): () => void {
-    const had = this.services.get(key.name);
-    if (had) throw new Error(`service ${key.name} is provided twice (by ${had.provider} and ${provider})`);
-    this.services.set(key.name, { value, provider });
-    return () => this.services.delete(key.name);
+    return this.add(key, () => value, provider);
+  }
+
+  /** A service of which each user gets its own view, so that what a user registers through it is that user's to undo. */
+  provideEach<T>(key: ServiceKey<T>, open: (user: ServiceUser) => T, provider: string): () => void {
+    return this.add(key, (user) => {
+      if (!user) throw new Error(`service ${key.name} registers for its users: use it through a module context`);
+      return open(user);
+    }, provider);
   }
 
   /** The service if a loaded module provides it (for optional collaborations, asked at the time of use). */
-  find<T>(key: ServiceKey<T>): T | undefined {
-    return this.services.get(key.name)?.value as T | undefined;
+  find<T>(key: ServiceKey<T>, user?: ServiceUser): T | undefined {
+    return this.services.get(key.name)?.open(user) as T | undefined;
   }
 
-  use<T>(key: ServiceKey<T>, user: string): T {
+  /** The service for `user` (a module context, or a name where the service registers nothing for its users). */
+  use<T>(key: ServiceKey<T>, user: ServiceUser | string): T {
     const s = this.services.get(key.name);
-    if (!s) throw new Error(`module ${user} uses service ${key.name}, which no loaded module provides (declare depends on its provider)`);
-    return s.value as T;
+    const [name, as] = typeof user === "string" ? [user, undefined] : [user.name, user];
+    if (!s) throw new Error(`module ${name} uses service ${key.name}, which no loaded module provides (declare depends on its provider)`);
+    return s.open(as) as T;
+  }
+
+  private add(key: ServiceKey<unknown>, open: (user: ServiceUser | undefined) => unknown, provider: string): () => void {
+    const had = this.services.get(key.name);
+    if (had) throw new Error(`service ${key.name} is provided twice (by ${had.provider} and ${provider})`);
+    this.services.set(key.name, { open, provider });
+    return () => this.services.delete(key.name);
   }
 }
 
@@ -89,198 +106,228 @@ export function orderModules<M extends { name: string; depends?: string[] }>(lis
   return out;
 }
 
-/** An item of a disco#items answer (XEP-0030 §4). */
-export interface DiscoItem { jid: string; node?: string; name?: string }
-
 /**
- * A node of the server (XEP-0030 §3.2, §4.2), e.g. the ad-hoc command list and each command.
- * Both answers are for one requester: a node may show different items to different entities,
- * and may refuse (by throwing a StanzaError such as forbidden) what the requester may not see.
+ * What module contexts are built from: the core's registries and lookups. The composition root
+ * makes one for all modules; a module sees only its context.
  */
-export interface DiscoNode {
-  info(requester: JID): { identities: Identity[]; features: string[] };
-  items(requester: JID): DiscoItem[];
-}
-
-/** What disco#info reports for the server and for accounts; filled by module contexts. */
-export class DiscoRegistry {
-  readonly hostFeatures = new Map<string, number>();
-  /** The server's nodes other than its caps node, by node name. */
-  readonly hostNodes = new Map<string, DiscoNode>();
-  readonly accountFeatures = new Map<string, number>();
-  /** Items of the server's disco#items (XEP-0030 §4.1): its services, such as a MUC domain. */
-  readonly items: DiscoItem[] = [];
-  readonly identities: Identity[] = [];
-  /** Identities of every account besides account/registered (XEP-0163 §6: pubsub/pep). */
-  readonly accountIdentities: Identity[] = [];
-  /** Service discovery extensions (XEP-0128) of the server, e.g. contact addresses. */
-  readonly extensions: Element[] = [];
-  /** Bumped by every change made through a module context: what is derived from the lists (the caps hash) is kept until it moves. */
-  revision = 0;
-
-  /** Adds a node of the server; returns its removal. One owner per node name. */
-  addNode(node: string, handler: DiscoNode): () => void {
-    if (this.hostNodes.has(node)) throw new Error(`disco node ${node} is registered twice`);
-    this.hostNodes.set(node, handler);
-    return () => {
-      if (this.hostNodes.get(node) === handler) this.hostNodes.delete(node);
-    };
-  }
-
-  count(map: Map<string, number>, ns: string): () => void {
-    this.revision++;
-    map.set(ns, (map.get(ns) ?? 0) + 1);
-    return () => {
-      this.revision++;
-      const n = (map.get(ns) ?? 1) - 1;
-      if (n <= 0) map.delete(ns);
-      else map.set(ns, n);
-    };
-  }
-}
-
-/** The server as modules see it. */
-export interface ServerApi {
+export interface ModuleHost {
   readonly domain: JID;
-  readonly router: Router;
-  readonly sessions: LocalSessions;
+  readonly router: Pick<Router, "iq" | "route" | "request" | "addComponent"> & Delivery;
+  readonly sessions: Sessions;
   readonly accounts: Accounts;
   readonly events: Events;
   readonly disco: DiscoRegistry;
-  readonly storage: StorageProvider;
-  readonly log: Logger;
-  /** Admin JIDs from the config (bare JIDs). */
-  isAdmin(jid: JID): boolean;
-  /** The server-level config (e.g. the `registration` section) and the stream's pre-auth iq handlers (XEP-0077). */
-  readonly config: ServerConfig;
-  readonly preAuthIq: Map<string, PreAuthIqHandler>;
-  /** Handlers of top-level elements other than stanzas on bound streams (XEP-0352's <active/>), by namespace. */
-  readonly streamElements: Map<string, StreamElementHandler>;
+  readonly storage: Pick<StorageProvider, "keyval" | "map" | "log">;
   readonly services: ServiceRegistry;
-  /** Time-ordered ids (archive stanza-ids, offline queue): one generator per server, so ids never repeat. */
   readonly ids: IdGenerator;
+  readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  readonly streamElements: Map<string, StreamElementHandler>;
+  readonly http: Pick<HttpRoutes, "add">;
+  readonly httpPorts: HttpPorts;
+  readonly settings: ServerSettings;
+  isAdmin(jid: JID): boolean;
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
   settled(): Promise<void>;
-  /** The modules' paths on the HTTP listeners. */
-  readonly http: HttpRoutes;
-  /** Bound ports by listener name, once the server listens (http, https: the HTTP listeners). */
-  readonly ports: { readonly http?: number; readonly https?: number };
 }
 
+/**
+ * A module's view of the server: named capabilities, and registrations that the context records
+ * and undoes on unload. The functions (send, request, notify, ...) may be handed to helpers as they are.
+ */
 export class ModuleContext<O> {
-  private readonly undo: (() => void)[] = [];
   readonly name: string;
   readonly options: O;
-  readonly server: ServerApi;
   readonly log: Logger;
+  /** The server's domain. */
+  readonly domain: JID;
+  /** Sessions by JID, and an account's turn. */
+  readonly sessions: Sessions;
+  /** The accounts of the domain (existence, creation, passwords, deletion, the list). */
+  readonly accounts: Accounts;
+  /** Time-ordered ids (archive stanza-ids, offline queue): one generator per server, so ids never repeat. */
+  readonly ids: IdGenerator;
+  /** The few server-level settings modules read. */
+  readonly settings: ServerSettings;
+  /** Ports of the HTTP listeners, read at the time of use (they are bound after setup). */
+  readonly httpPorts: HttpPorts;
+  /** The router's delivery steps, for the offline store. */
+  readonly delivery: Delivery;
+  /** What disco#info and disco#items report, for the module that answers them. */
+  readonly disco: DiscoView;
+  private readonly host: ModuleHost;
+  private readonly undo: (() => void)[] = [];
+  /** This module as a user of other modules' services. */
+  private readonly user: ServiceUser;
 
-  constructor(name: string, options: O, server: ServerApi, log: Logger) {
+  constructor(name: string, options: O, host: ModuleHost, log: Logger) {
     this.name = name;
     this.options = options;
-    this.server = server;
+    this.host = host;
     this.log = log;
+    this.domain = host.domain;
+    this.sessions = host.sessions;
+    this.accounts = host.accounts;
+    this.ids = host.ids;
+    this.settings = host.settings;
+    this.httpPorts = host.httpPorts;
+    this.delivery = host.router;
+    this.disco = host.disco;
+    this.user = { name, own: (removal) => void this.own(removal) };
   }
+
+  readonly send: Send = (stanza) => this.host.router.route(stanza);
+  readonly request: RequestIq = (iq, timeoutMs) => this.host.router.request(iq, timeoutMs);
+  /** Whether the JID is one of the config's admins (compared as bare JIDs). */
+  readonly isAdmin = (jid: JID): boolean => this.host.isAdmin(jid);
+  /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
+  readonly settled = (): Promise<void> => this.host.settled();
+  /** Fires a notify hook; a failed listener is logged as "<hook> listener failed" unless `onError` is given. */
+  readonly notify: Notify = (name, value, onError) =>
+    this.host.events.notify(name, value, onError ?? ((e) => this.log.error({ err: e }, `${name} listener failed`)));
+  readonly dispatch: Dispatch = (name, value) => this.host.events.handleNow(name, value);
 
   /** A feature of the server's disco#info. */
   feature(ns: string): void {
-    this.undo.push(this.server.disco.count(this.server.disco.hostFeatures, ns));
+    this.own(this.host.disco.count(this.host.disco.hostFeatures, ns));
   }
 
   /** A feature of every account's disco#info (bare JID). */
   accountFeature(ns: string): void {
-    this.undo.push(this.server.disco.count(this.server.disco.accountFeatures, ns));
+    this.own(this.host.disco.count(this.host.disco.accountFeatures, ns));
   }
 
-  /** A node of the server's disco#info and disco#items; one module owns each node name. */
-  hostNode(node: string, handler: DiscoNode): void {
-    this.undo.push(this.server.disco.addNode(node, handler));
+  /** A node of the server's disco#info and disco#items; one module owns each node name. Returns its removal, for before unload. */
+  hostNode(node: string, handler: DiscoNode): () => void {
+    return this.own(this.host.disco.addNode(node, handler));
   }
 
   /** An item of the server's disco#items (a service on its own domain). */
   item(item: DiscoItem): void {
-    const list = this.server.disco.items;
+    const list = this.host.disco.items;
     list.push(item);
-    this.undo.push(() => list.splice(list.indexOf(item), 1));
+    this.own(() => list.splice(list.indexOf(item), 1));
   }
 
   identity(identity: Identity): void {
-    this.addIdentity(this.server.disco.identities, identity);
+    this.addIdentity(this.host.disco.identities, identity);
   }
 
   /** An identity of every account's disco#info (bare JID). */
   accountIdentity(identity: Identity): void {
-    this.addIdentity(this.server.disco.accountIdentities, identity);
+    this.addIdentity(this.host.disco.accountIdentities, identity);
   }
 
   private addIdentity(list: Identity[], identity: Identity): void {
-    const disco = this.server.disco;
+    const disco = this.host.disco;
     disco.revision++;
     list.push(identity);
-    this.undo.push(() => {
+    this.own(() => {
       disco.revision++;
       list.splice(list.indexOf(identity), 1);
     });
   }
 
   iq(target: IqTarget, ns: string, name: string, handlers: IqHandlers): void {
-    this.undo.push(this.server.router.iq.add(target, ns, name, handlers));
+    this.own(this.host.router.iq.add(target, ns, name, handlers));
   }
 
   handle<K extends keyof HandleHooks>(name: K, fn: (v: HandleHooks[K]) => boolean | void | Promise<boolean | void>, band?: Band): void {
-    this.undo.push(this.server.events.onHandle(name, fn, band));
+    this.own(this.host.events.onHandle(name, fn, band));
   }
 
   fold<K extends keyof FoldHooks>(name: K, fn: (v: FoldHooks[K]) => FoldHooks[K] | Promise<FoldHooks[K]>, band?: Band): void {
-    this.undo.push(this.server.events.onFold(name, fn, band));
+    this.own(this.host.events.onFold(name, fn, band));
   }
 
   on<K extends keyof NotifyHooks>(name: K, fn: (v: NotifyHooks[K]) => void | Promise<void>, band?: Band): void {
-    this.undo.push(this.server.events.onNotify(name, fn, band));
+    this.own(this.host.events.onNotify(name, fn, band));
+  }
+
+  /** A service on its own domain (e.g. conference.<domain>): the router hands it every stanza to that domain. */
+  component(domain: string, component: Component): void {
+    this.own(this.host.router.addComponent(domain, component));
+  }
+
+  /** Answers iqs of a namespace before authentication (XEP-0077 registration); one module per namespace. */
+  preAuthIq(ns: string, handler: PreAuthIqHandler): void {
+    this.claim(this.host.preAuthIq, ns, handler, `a pre-auth handler for ${ns} is already registered`);
   }
 
   /** Takes the top-level elements of a namespace on bound streams (nonzas such as XEP-0352's <inactive/>). */
   streamElement(ns: string, handler: StreamElementHandler): void {
-    const map = this.server.streamElements;
-    if (map.has(ns)) throw new Error(`stream elements of ${ns} are taken already`);
-    map.set(ns, handler);
-    this.undo.push(() => map.delete(ns));
+    this.claim(this.host.streamElements, ns, handler, `stream elements of ${ns} are taken already`);
+  }
+
+  /** Requests under a path prefix ("/upload/") on the HTTP listeners; one module per prefix. */
+  httpRoute(prefix: string, handler: HttpHandler): void {
+    this.own(this.host.http.add(prefix, handler));
   }
 
   /** A repeating timer owned by the module (unref'd: it never keeps the process alive). */
   every(ms: number, fn: () => void): void {
     const t = setInterval(fn, ms);
     t.unref();
-    this.undo.push(() => clearInterval(t));
+    this.own(() => clearInterval(t));
   }
 
-  /** Undo on unload, for anything registered outside the context's own helpers. */
+  /** Teardown on unload of what the module made itself (a connection, pending batches); registrations through the context need none. */
   onUnload(fn: () => void): void {
-    this.undo.push(fn);
+    this.own(fn);
   }
 
   /** Offers a service to modules that declare `depends` on this one. */
   provide<T>(key: ServiceKey<T>, value: T): void {
-    this.undo.push(this.server.services.provide(key, value, this.name));
+    this.own(this.host.services.provide(key, value, this.name));
+  }
+
+  /** Offers a service through which users register things (listeners, commands): each gets its own view, and its registrations go when it unloads. */
+  provideEach<T>(key: ServiceKey<T>, open: (user: ServiceUser) => T): void {
+    this.own(this.host.services.provideEach(key, open, this.name));
   }
 
   use<T>(key: ServiceKey<T>): T {
-    return this.server.services.use(key, this.name);
+    return this.host.services.use(key, this.user);
   }
 
   /** A service that may or may not be loaded (no `depends`): ask at the time of use, not at setup. */
   optional<T>(key: ServiceKey<T>): T | undefined {
-    return this.server.services.find(key);
+    return this.host.services.find(key, this.user);
   }
 
   keyval<T>(name: string): KeyValueStore<T> {
-    return this.server.storage.keyval<T>(name);
+    return this.host.storage.keyval<T>(name);
   }
 
   map<T>(name: string): MapStore<T> {
-    return this.server.storage.map<T>(name);
+    return this.host.storage.map<T>(name);
+  }
+
+  /** An archive store (time-ordered entries per owner: offline messages, MAM, room history). */
+  logStore(name: string): LogStore {
+    return this.host.storage.log(name);
   }
 
   unload(): void {
     while (this.undo.length) this.undo.pop()!();
+  }
+
+  private claim<V>(map: Map<string, V>, key: string, value: V, taken: string): void {
+    if (map.has(key)) throw new Error(taken);
+    map.set(key, value);
+    this.own(() => map.delete(key));
+  }
+
+  /** Records a removal for unload; returns it to run earlier, once. */
+  private own(removal: () => void): () => void {
+    let done = false;
+    const once = () => {
+      if (done) return;
+      done = true;
+      const i = this.undo.indexOf(once);
+      if (i >= 0) this.undo.splice(i, 1);
+      removal();
+    };
+    this.undo.push(once);
+    return once;
   }
 }

@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { clone, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import type { JID } from "../xml/jid.ts";
-import { defineModule, serviceKey, type DiscoItem, type DiscoNode, type DiscoRegistry, type Identity } from "../core/module.ts";
+import type { DiscoItem, DiscoNode, DiscoView, Identity } from "../core/disco.ts";
+import { defineModule, serviceKey } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
 
 /**
@@ -20,9 +21,9 @@ export interface AccountNodes {
   items(owner: JID, node: string | undefined, requester: JID): Promise<DiscoItem[]>;
 }
 
-/** Where the module that owns accounts' nodes registers them (one at a time). */
+/** Where the module that owns accounts' nodes registers them (one at a time), until it unloads. */
 export interface AccountDisco {
-  setNodes(nodes: AccountNodes): () => void;
+  setNodes(nodes: AccountNodes): void;
 }
 
 export const ACCOUNT_DISCO = serviceKey<AccountDisco>("disco.account");
@@ -30,7 +31,7 @@ export const ACCOUNT_DISCO = serviceKey<AccountDisco>("disco.account");
 export const CAPS_NODE = "https://xmppd.dev/caps";
 
 /** XEP-0115 §5.1: the verification string over identities, features and extension forms, SHA-1, base64. */
-export function capsHash(identities: Identity[], features: string[], forms: Element[] = []): string {
+export function capsHash(identities: readonly Identity[], features: string[], forms: readonly Element[] = []): string {
   let s = "";
   const ids = identities.map((i) => `${i.category}/${i.type}//${i.name ?? ""}`).sort();
   for (const i of ids) s += i + "<";
@@ -49,7 +50,7 @@ export function capsHash(identities: Identity[], features: string[], forms: Elem
   return createHash("sha1").update(s, "utf8").digest("base64");
 }
 
-function infoQuery(identities: Identity[], features: Iterable<string>, extensions: Element[], node?: string): Element {
+function infoQuery(identities: readonly Identity[], features: Iterable<string>, extensions: readonly Element[], node?: string): Element {
   return xml("query", { xmlns: NS.discoInfo, node },
     identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name })),
     [...features].sort().map((f) => xml("feature", { var: f })),
@@ -57,14 +58,14 @@ function infoQuery(identities: Identity[], features: Iterable<string>, extension
 }
 
 /** A node registered by a module; any other node does not exist (XEP-0030 §3.3: item-not-found). */
-function nodeOf(d: DiscoRegistry, node: string): DiscoNode {
+function nodeOf(d: DiscoView, node: string): DiscoNode {
   const n = d.hostNodes.get(node);
   if (!n) throw new StanzaError("item-not-found");
   return n;
 }
 
 /** The server's features; disco#info and #items are among them (registered by this module). */
-function hostFeatures(d: DiscoRegistry): string[] {
+function hostFeatures(d: DiscoView): string[] {
   return [...d.hostFeatures.keys()];
 }
 
@@ -72,7 +73,7 @@ export default defineModule({
   name: "disco",
   specs: [{ spec: "XEP-0030", version: "2.5rc3" }, { spec: "XEP-0115", version: "1.6.0" }],
   setup(ctx) {
-    const disco = ctx.server.disco;
+    const disco = ctx.disco;
     ctx.identity({ category: "server", type: "im", name: "xmppd" });
     ctx.feature(NS.discoInfo);
     ctx.feature(NS.discoItems);
@@ -102,14 +103,14 @@ export default defineModule({
     });
     // Accounts: the router has already checked that the account exists.
     let accountNodes: AccountNodes | undefined;
-    ctx.provide(ACCOUNT_DISCO, {
+    ctx.provideEach(ACCOUNT_DISCO, (user) => ({
       setNodes: (nodes) => {
         accountNodes = nodes;
-        return () => {
+        user.own(() => {
           if (accountNodes === nodes) accountNodes = undefined;
-        };
+        });
       },
-    });
+    }));
     ctx.iq("account", NS.discoInfo, "query", {
       get: async ({ payload, from, to }) => {
         const node = payload.attrs.node;

@@ -52,7 +52,7 @@ export default defineModule({
     const started = Date.now();
     const store = ctx.keyval<LastRecord>("last");
     const roster = ctx.use(ROSTER);
-    const sessions = ctx.server.sessions;
+    const sessions = ctx.sessions;
     const online = (account: JID) => sessions.of(account).some(isAvailable);
     const record = (session: Session) => store.set(session.jid.bare.toString(), { at: Date.now(), status: session.get(STATUS) });
 

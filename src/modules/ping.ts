@@ -1,11 +1,9 @@
-// XEP-0199: XMPP Ping, both directions, and the keepalive that finds dead connections: a session
-// silent for `keepalive.interval` seconds is pinged; no answer within `timeout` closes it, so its
-// contacts see it go unavailable even when its TCP connection vanished without a FIN.
-import { xml } from "../xml/element.ts";
+// XEP-0199: XMPP Ping, both directions: the server answers pings, and pings clients silent for
+// `interval` seconds, closing the streams of those that do not answer (keepalive.ts).
 import { NS } from "../xml/ns.ts";
 import { defineModule } from "../core/module.ts";
-import { StreamError } from "../core/errors.ts";
 import { int } from "../core/schema.ts";
+import { keepalive, sweepPeriod } from "./keepalive.ts";
 
 export default defineModule({
   name: "ping",
@@ -17,27 +15,7 @@ export default defineModule({
   setup(ctx) {
     ctx.feature(NS.ping);
     ctx.iq("host", NS.ping, "ping", { get: () => undefined });
-    const { interval, timeout } = ctx.options;
-    if (interval === 0) return;
-    const probing = new WeakSet<object>();
-    // One sweep for all sessions instead of a timer per connection.
-    ctx.every(Math.min(interval * 1000, 30_000) / 2, () => {
-      const idleSince = Date.now() - interval * 1000;
-      for (const s of ctx.server.sessions.all()) {
-        if (s.lastActivity > idleSince || probing.has(s)) continue;
-        probing.add(s);
-        const ping = xml("iq", { type: "get", to: s.jid.toString() }, xml("ping", { xmlns: NS.ping }));
-        ctx.server.router.request(ping, timeout * 1000).then(
-          () => probing.delete(s),
-          (e: Error) => {
-            probing.delete(s);
-            // An error reply still proves the client is there; only silence is fatal.
-            if ((e as { condition?: string }).condition === "remote-server-timeout") {
-              s.close(new StreamError("connection-timeout", "no answer to ping"));
-            }
-          },
-        );
-      }
-    });
+    const idleMs = ctx.options.interval * 1000;
+    if (idleMs > 0) ctx.every(sweepPeriod(idleMs), keepalive(ctx.sessions, ctx.request, idleMs, ctx.options.timeout * 1000));
   },
 });

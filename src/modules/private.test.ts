@@ -5,7 +5,8 @@ import { NS } from "../xml/ns.ts";
 import { StanzaError } from "../core/errors.ts";
 import { IqTable } from "../core/iq.ts";
 import { createLogger } from "../core/log.ts";
-import { DiscoRegistry, ModuleContext, ServiceRegistry, type ServerApi } from "../core/module.ts";
+import { DiscoRegistry } from "../core/disco.ts";
+import { ModuleContext, ServiceRegistry, type ModuleHost } from "../core/module.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import privateStorage, { parsePrivateQuery } from "./private.ts";
 
@@ -15,7 +16,7 @@ const prefs = (nick?: string) => xml("exodus", { xmlns: "exodus:prefs" }, nick ?
 
 async function load(maxItemSize = 1024, maxItems = 3) {
   const iq = new IqTable();
-  const server = { domain: parseJid("example.com"), router: { iq }, disco: new DiscoRegistry(), storage: new MemoryStorage(), services: new ServiceRegistry() } as unknown as ServerApi;
+  const server = { domain: parseJid("example.com"), router: { iq }, disco: new DiscoRegistry(), storage: new MemoryStorage(), services: new ServiceRegistry() } as unknown as ModuleHost;
   await privateStorage.setup(new ModuleContext("private", { maxItemSize, maxItems }, server, createLogger("silent")));
   return async (type: "get" | "set", from: string, to: string, payload: Element) => {
     const stanza = xml("iq", { type, id: "1" }, payload);

@@ -64,8 +64,8 @@ export interface PrivateApi {
   get(owner: string, key: string): Promise<Element | undefined>;
   /** Writes (undefined deletes) without telling the onChange listeners. */
   set(owner: string, key: string, el: Element | undefined): Promise<void>;
-  /** Runs `fn` after a client stores the key, before its reply. */
-  onChange(key: string, fn: (owner: string) => Promise<void>): () => void;
+  /** Runs `fn` after a client stores the key, before its reply; until the listening module unloads. */
+  onChange(key: string, fn: (owner: string) => Promise<void>): void;
 }
 
 export const PRIVATE = serviceKey<PrivateApi>("private");
@@ -112,7 +112,7 @@ export default defineModule({
     }
 
     const listeners = new Map<string, Set<(owner: string) => Promise<void>>>();
-    ctx.provide(PRIVATE, {
+    ctx.provideEach(PRIVATE, (user) => ({
       get: async (owner, key) => {
         const text = await items.get(owner, key);
         return text === undefined ? undefined : parseStored(text);
@@ -126,9 +126,9 @@ export default defineModule({
         let list = listeners.get(key);
         if (!list) listeners.set(key, (list = new Set()));
         list.add(fn);
-        return () => list.delete(fn);
+        user.own(() => list.delete(fn));
       },
-    });
+    }));
     async function changed(owner: string, given: PrivateItem[]): Promise<void> {
       for (const { key } of given) for (const fn of listeners.get(key) ?? []) await fn(owner);
     }

@@ -5,7 +5,8 @@ import { NS } from "../xml/ns.ts";
 import { StanzaError } from "../core/errors.ts";
 import { IqTable } from "../core/iq.ts";
 import { createLogger } from "../core/log.ts";
-import { DiscoRegistry, ModuleContext, type ServerApi } from "../core/module.ts";
+import { DiscoRegistry } from "../core/disco.ts";
+import { ModuleContext, type ModuleHost } from "../core/module.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import vcard, { isEmptyElement } from "./vcard.ts";
 import { parseStored, serializeDetached } from "../xml/stored.ts";
@@ -13,7 +14,7 @@ import { parseStored, serializeDetached } from "../xml/stored.ts";
 async function load(maxSize = 1024) {
   const iq = new IqTable();
   const disco = new DiscoRegistry();
-  const server = { domain: parseJid("example.com"), router: { iq }, disco, storage: new MemoryStorage() } as unknown as ServerApi;
+  const server = { domain: parseJid("example.com"), router: { iq }, disco, storage: new MemoryStorage() } as unknown as ModuleHost;
   const ctx = new ModuleContext("vcard", { maxSize }, server, createLogger("silent"));
   await vcard.setup(ctx);
   const call = async (type: "get" | "set", from: string, to: string, payload: Element) => {

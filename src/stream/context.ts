@@ -1,18 +1,14 @@
 // What a client stream needs from the server: the pieces of the composition root it talks to.
-import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 import type { Events } from "../core/events.ts";
-import type { PreAuthIqHandler } from "../core/iq.ts";
 import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
-import type { LocalSessions, Session } from "../core/session.ts";
+import type { LocalSessions } from "../core/session.ts";
+import type { PreAuthIqHandler, StreamElementHandler } from "../core/stream-handlers.ts";
 import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "../core/credentials.ts";
 import type { ResumptionRegistry } from "./sm.ts";
 import type { C2SStream } from "./c2s.ts";
-
-/** A top-level element outside jabber:client stanzas (XEP-0198's <r/>, XEP-0352's <active/>, ...). */
-export type StreamElementHandler = (session: Session, el: Element) => void | Promise<void>;
 
 export interface StreamContext {
   readonly domain: JID;

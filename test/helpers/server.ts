@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/core/config.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { XmppServer } from "../../src/server.ts";
-import type { ModuleDefinition } from "../../src/core/module.ts";
+import { ModuleContext, type ModuleDefinition } from "../../src/core/module.ts";
 import type { Shape } from "../../src/core/schema.ts";
 import type { StorageProvider } from "../../src/storage/types.ts";
 
@@ -14,6 +14,8 @@ process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
 
 export interface TestServer {
   server: XmppServer;
+  /** The server as a module sees it, for a test that acts as one (deleting an account). */
+  context: ModuleContext<unknown>;
   domain: string;
   port: number;
   tlsPort: number;
@@ -53,6 +55,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   }
   return {
     server,
+    context: new ModuleContext("test", {}, server.moduleHost, server.log),
     domain: server.domain.toString(),
     port: server.ports.c2s!,
     tlsPort: server.ports.directTls!,

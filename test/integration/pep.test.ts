@@ -388,7 +388,7 @@ describe("storage", () => {
     const { romeo } = await cast();
     const r = await client(romeo, "orchard");
     ok(await r.ask(publish(TUNE, tune("x"))));
-    await removeAccount(t.server, parseJid(`${romeo}@localhost`), t.server.log);
+    await removeAccount(t.context, parseJid(`${romeo}@localhost`));
     await t.server.accounts.create(romeo, "pw");
     const again = await client(romeo, "again");
     expect(errorOf(await again.ask(items(TUNE)))).toBe("item-not-found");

@@ -87,7 +87,7 @@ describe.skipIf(!up)("XEP-0363 with S3 storage", () => {
     const key = new URL(s.put).pathname.slice(`/${bucket}/`.length);
     expect(await keys()).toContain(decodeURIComponent(key));
     await j.stop();
-    expect(await removeAccount(t.server, parseJid(`${juliet}@localhost`), t.server.log)).toBe(true);
+    expect(await removeAccount(t.context, parseJid(`${juliet}@localhost`))).toBe(true);
     expect(await keys()).not.toContain(decodeURIComponent(key));
   });
 

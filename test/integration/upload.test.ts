@@ -124,7 +124,7 @@ describe("XEP-0363 HTTP File Upload", () => {
     expect((await put(s.put, "mine")).status).toBe(201);
     expect((await fetch(s.get)).status).toBe(200);
     await r.stop();
-    expect(await removeAccount(t.server, parseJid(`${romeo}@localhost`), t.server.log)).toBe(true);
+    expect(await removeAccount(t.context, parseJid(`${romeo}@localhost`))).toBe(true);
     expect((await fetch(s.get)).status).toBe(404);
   });
 

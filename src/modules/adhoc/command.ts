@@ -36,8 +36,8 @@ export interface AdhocCommand {
 }
 
 export interface AdhocCommands {
-  /** Offers a command on the server; returns its removal. */
-  add(command: AdhocCommand): () => void;
+  /** Offers a command on the server, until the module that added it unloads. */
+  add(command: AdhocCommand): void;
 }
 
 export const ADHOC = serviceKey<AdhocCommands>("adhoc.commands");

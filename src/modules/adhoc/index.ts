@@ -6,7 +6,8 @@
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { defineModule, type DiscoNode } from "../../core/module.ts";
+import type { DiscoNode } from "../../core/disco.ts";
+import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { ADHOC, type AdhocCommand } from "./command.ts";
 import { execute } from "./engine.ts";
@@ -29,7 +30,7 @@ export default defineModule({
     sessionsPerRequester: int("Command sessions one requester (full JID) may have open at once.", 10, 1),
   },
   setup(ctx) {
-    const domain = ctx.server.domain.toString();
+    const domain = ctx.domain.toString();
     const commands = new Map<string, AdhocCommand>();
     const sessions = new CommandSessions(ctx.options.sessionTimeout * 1000, ctx.options.sessionsPerRequester);
     ctx.every(60_000, () => sessions.sweep());
@@ -42,7 +43,7 @@ export default defineModule({
         .map((c) => ({ jid: domain, node: c.node, name: c.name })),
     });
 
-    ctx.provide(ADHOC, {
+    ctx.provideEach(ADHOC, (user) => ({
       add(cmd) {
         if (commands.has(cmd.node)) throw new Error(`ad-hoc command ${cmd.node} is added twice`);
         // §2.2: a command node "MUST at least provide <identity category='automation'
@@ -58,14 +59,14 @@ export default defineModule({
             return [];
           },
         };
-        const removeNode = ctx.server.disco.addNode(cmd.node, node);
+        const removeNode = ctx.hostNode(cmd.node, node);
         commands.set(cmd.node, cmd);
-        return () => {
+        user.own(() => {
           commands.delete(cmd.node);
           removeNode();
-        };
+        });
       },
-    });
+    }));
 
     ctx.iq("host", NS.commands, "command", {
       set: async ({ payload, from }) => {

@@ -3,25 +3,32 @@
 // the form and checks the submission; what is left here is what completing does.
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
-import { AccountError } from "../../core/accounts.ts";
+import { AccountError, type Accounts } from "../../core/accounts.ts";
+import type { Sessions } from "../../core/capabilities.ts";
 import { StanzaError, StreamError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
-import type { ServerApi } from "../../core/module.ts";
 import { preparePassword } from "../../core/credentials.ts";
 import type { Field } from "../../core/forms.ts";
 import type { AdhocCommand } from "../adhoc/command.ts";
-import { removeAccount } from "../../core/account-removal.ts";
+import { removeAccount, type AccountRemoval } from "../../core/account-removal.ts";
 
 const node = (name: string) => `${NS.admin}#${name}`;
 
+/** What the account commands use of the server. */
+export interface AccountAdmin extends AccountRemoval {
+  readonly domain: JID;
+  readonly accounts: Pick<Accounts, "exists" | "create" | "setPassword" | "delete">;
+  readonly sessions: Pick<Sessions, "of" | "get">;
+}
+
 /** A JID naming an account of this server (its bare JID), or not-acceptable (XEP-0004 §4). */
-export function localAccount(server: ServerApi, j: JID): JID {
-  if (j.domain !== server.domain.domain || j.local === "") throw new StanzaError("not-acceptable", `${j} is not an account of ${server.domain}`);
+export function localAccount(domain: JID, j: JID): JID {
+  if (j.domain !== domain.domain || j.local === "") throw new StanzaError("not-acceptable", `${j} is not an account of ${domain}`);
   return j.bare;
 }
 
-async function existing(server: ServerApi, j: JID): Promise<JID> {
-  const account = localAccount(server, j);
+async function existing(server: AccountAdmin, j: JID): Promise<JID> {
+  const account = localAccount(server.domain, j);
   if (!(await server.accounts.exists(account.local))) throw new StanzaError("item-not-found", `there is no account ${account}`);
   return account;
 }
@@ -36,7 +43,7 @@ const accountjid: Field = { type: "jid-single", var: "accountjid", label: "The J
 const accountjids = (label: string): Field => ({ type: "jid-multi", var: "accountjids", label, required: true });
 const password: Field = { type: "text-private", var: "password", label: "The password for this account", required: true };
 
-export function accountCommands(server: ServerApi, log: Logger, mayRun: (j: JID) => boolean): AdhocCommand[] {
+export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: JID) => boolean): AdhocCommand[] {
   const base = { formType: NS.admin, mayRun };
   return [
     {
@@ -56,7 +63,7 @@ export function accountCommands(server: ServerApi, log: Logger, mayRun: (j: JID)
         ],
       }],
       async complete([v], by) {
-        const account = localAccount(server, v!.jid("accountjid")!);
+        const account = localAccount(server.domain, v!.jid("accountjid")!);
         const pw = usable(v!.text("password")!);
         const verify = v!.text("password-verify");
         if (verify !== undefined && verify !== pw) throw new StanzaError("not-acceptable", "the passwords differ");
@@ -82,8 +89,8 @@ export function accountCommands(server: ServerApi, log: Logger, mayRun: (j: JID)
         for (const j of v!.jids("accountjids")) accounts.push(await existing(server, j));
         // The requester's own account goes after this reply has reached it.
         const own = accounts.find((a) => a.equals(by.bare));
-        for (const a of accounts) if (a !== own) await removeAccount(server, a, log);
-        if (own) setImmediate(() => void removeAccount(server, own, log).catch((e: unknown) => log.error({ err: e }, "account deletion failed")));
+        for (const a of accounts) if (a !== own) await removeAccount(server, a);
+        if (own) setImmediate(() => void removeAccount(server, own).catch((e: unknown) => log.error({ err: e }, "account deletion failed")));
         log.info({ users: accounts.map(String), by: by.bare.toString() }, "accounts deleted by an administrator");
         return { note: { type: "info", text: `Deleted ${accounts.join(", ")}.` } };
       },
@@ -96,7 +103,7 @@ export function accountCommands(server: ServerApi, log: Logger, mayRun: (j: JID)
       complete([v]) {
         // §4.5: a bare JID ends all of the user's sessions, a full JID only that resource's.
         const targets = v!.jids("accountjids").flatMap((j) => {
-          localAccount(server, j);
+          localAccount(server.domain, j);
           if (j.resource === "") return server.sessions.of(j);
           const s = server.sessions.get(j);
           return s ? [s] : [];

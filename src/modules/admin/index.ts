@@ -14,8 +14,6 @@ export default defineModule({
   depends: ["adhoc"],
   setup(ctx) {
     const adhoc = ctx.use(ADHOC);
-    const server = ctx.server;
-    const mayRun = (j: Parameters<typeof server.isAdmin>[0]) => server.isAdmin(j);
-    for (const cmd of [...accountCommands(server, ctx.log, mayRun), ...statsCommands(server, mayRun)]) ctx.onUnload(adhoc.add(cmd));
+    for (const cmd of [...accountCommands(ctx, ctx.log, ctx.isAdmin), ...statsCommands(ctx, ctx.isAdmin)]) adhoc.add(cmd);
   },
 });

@@ -3,7 +3,8 @@
 // JIDs in a jid-multi field of the result).
 import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
-import type { ServerApi } from "../../core/module.ts";
+import type { Accounts } from "../../core/accounts.ts";
+import type { Sessions } from "../../core/capabilities.ts";
 import type { Field } from "../../core/forms.ts";
 import type { AdhocCommand, Outcome } from "../adhoc/command.ts";
 
@@ -23,18 +24,24 @@ function list(name: string, label: string, jids: string[], max: string | undefin
 }
 
 /** Bare JIDs of the accounts with at least one session. */
-function onlineJids(server: ServerApi): string[] {
+function onlineJids(sessions: Pick<Sessions, "all">): string[] {
   const bare = new Set<string>();
-  for (const s of server.sessions.all()) bare.add(s.jid.bare.toString());
+  for (const s of sessions.all()) bare.add(s.jid.bare.toString());
   return [...bare].sort();
 }
 
 /** §4.15: "any user or account that currently has at least one connected or available resource". */
-export function onlineUsers(server: ServerApi): number {
-  return onlineJids(server).length;
+export function onlineUsers(sessions: Pick<Sessions, "all">): number {
+  return onlineJids(sessions).length;
 }
 
-export function statsCommands(server: ServerApi, mayRun: (j: JID) => boolean): AdhocCommand[] {
+/** What the statistics commands read. */
+export interface AdminStats {
+  readonly accounts: Pick<Accounts, "list">;
+  readonly sessions: Pick<Sessions, "all">;
+}
+
+export function statsCommands(server: AdminStats, mayRun: (j: JID) => boolean): AdhocCommand[] {
   return [
     {
       node: `${NS.admin}#get-registered-users-num`,
@@ -48,7 +55,7 @@ export function statsCommands(server: ServerApi, mayRun: (j: JID) => boolean): A
       name: "Get Number of Online Users",
       mayRun,
       stages: [],
-      complete: () => count("onlineusersnum", "The number of online users", onlineUsers(server)),
+      complete: () => count("onlineusersnum", "The number of online users", onlineUsers(server.sessions)),
     },
     {
       node: `${NS.admin}#get-registered-users-list`,
@@ -64,7 +71,7 @@ export function statsCommands(server: ServerApi, mayRun: (j: JID) => boolean): A
       formType: NS.admin,
       mayRun,
       stages: [{ title: "Requesting List of Online Users", instructions: "Fill out this form to request the online users of this service.", fields: [maxItems] }],
-      complete: ([v]) => list("onlineuserjids", "The list of all online users", onlineJids(server), v!.text("max_items")),
+      complete: ([v]) => list("onlineuserjids", "The list of all online users", onlineJids(server.sessions), v!.text("max_items")),
     },
   ];
 }

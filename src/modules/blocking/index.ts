@@ -68,22 +68,22 @@ export default defineModule({
   },
   setup(ctx) {
     const { maxItems } = ctx.options;
-    const server = ctx.server;
-    const domain = server.domain.domain;
+    const domain = ctx.domain.domain;
     const lists = new Blocklists(ctx.map<number>("blocklist"));
     /** Stanzas this module sends that its own filter lets through (the unavailable presence of a block). */
     const exempt = new WeakSet<Element>();
     const effects: PresenceEffects = {
-      server,
+      sessions: ctx.sessions,
+      send: ctx.send,
       roster: ctx.use(ROSTER),
       route: (stanza) => {
         exempt.add(stanza);
-        return server.router.route(stanza);
+        return ctx.send(stanza);
       },
     };
 
     function push(owner: JID, command: "block" | "unblock", jids: readonly string[]): void {
-      for (const s of server.sessions.of(owner)) {
+      for (const s of ctx.sessions.of(owner)) {
         if (!s.get(INTERESTED)) continue;
         s.send(xml("iq", { type: "set", id: `block${(++pushes).toString(36)}`, to: s.jid.toString() },
           xml(command, { xmlns: NS.blocking }, itemsOf(jids))));

@@ -8,7 +8,7 @@
 // change their presence.
 import { xml, type Element } from "../../xml/element.ts";
 import { type JID, parseJid } from "../../xml/jid.ts";
-import type { ServerApi } from "../../core/module.ts";
+import type { Send, Sessions } from "../../core/capabilities.ts";
 import { isAvailable } from "../../core/session.ts";
 import { readdress } from "../../core/stanza.ts";
 import { receivesPresence, sendsPresence } from "../roster/item.ts";
@@ -16,7 +16,9 @@ import type { RosterService } from "../roster/service.ts";
 import { covers } from "./match.ts";
 
 export interface PresenceEffects {
-  readonly server: ServerApi;
+  readonly sessions: Pick<Sessions, "of">;
+  /** Routes a stanza the blocking filter checks like any other. */
+  readonly send: Send;
   readonly roster: RosterService;
   /** Routes a stanza the blocking filter must let through (the unavailable presence of a block). */
   route(stanza: Element): Promise<void>;
@@ -41,7 +43,7 @@ async function targets(env: PresenceEffects, owner: JID, items: JID[]): Promise<
 }
 
 export async function afterBlock(env: PresenceEffects, owner: JID, items: JID[]): Promise<void> {
-  const resources = env.server.sessions.of(owner).filter(isAvailable);
+  const resources = env.sessions.of(owner).filter(isAvailable);
   if (resources.length === 0) return;
   for (const t of await targets(env, owner, items)) {
     if (!t.sees) continue;
@@ -50,12 +52,12 @@ export async function afterBlock(env: PresenceEffects, owner: JID, items: JID[])
 }
 
 export async function afterUnblock(env: PresenceEffects, owner: JID, items: JID[]): Promise<void> {
-  const resources = env.server.sessions.of(owner).filter(isAvailable);
+  const resources = env.sessions.of(owner).filter(isAvailable);
   if (resources.length === 0) return;
   const probe = new Set<string>();
   for (const t of await targets(env, owner, items)) {
-    if (t.sees) for (const s of resources) await env.server.router.route(readdress(s.presence!, t.to, s.jid.toString()));
+    if (t.sees) for (const s of resources) await env.send(readdress(s.presence!, t.to, s.jid.toString()));
     if (t.seen) probe.add(parseJid(t.to).bare.toString());
   }
-  for (const to of probe) await env.server.router.route(xml("presence", { type: "probe", from: owner.toString(), to }));
+  for (const to of probe) await env.send(xml("presence", { type: "probe", from: owner.toString(), to }));
 }

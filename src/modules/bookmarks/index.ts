@@ -58,8 +58,8 @@ export default defineModule({
       } else await store.set(owner.toString(), PRIVATE_KEY, storage);
     }
 
-    ctx.onUnload(pep.onChange(NATIVE, nativeChanged));
-    ctx.onUnload(pep.onChange(LEGACY, async (owner) => legacyChanged(owner, (await pep.items(owner, LEGACY)).at(-1)?.payload, "pep")));
-    ctx.onUnload(store.onChange(PRIVATE_KEY, async (owner) => legacyChanged(parseJid(owner), await store.get(owner, PRIVATE_KEY), "private")));
+    pep.onChange(NATIVE, nativeChanged);
+    pep.onChange(LEGACY, async (owner) => legacyChanged(owner, (await pep.items(owner, LEGACY)).at(-1)?.payload, "pep"));
+    store.onChange(PRIVATE_KEY, async (owner) => legacyChanged(parseJid(owner), await store.get(owner, PRIVATE_KEY), "private"));
   },
 });

@@ -39,8 +39,8 @@ export default defineModule({
   name: "carbons",
   specs: [{ spec: "XEP-0280", version: "1.0.1" }],
   setup(ctx) {
-    const { sessions } = ctx.server;
-    const domain = ctx.server.domain.toString();
+    const { sessions } = ctx;
+    const domain = ctx.domain.toString();
     const enabled = (account: JID, except: (s: Session) => boolean) =>
       sessions.of(account).filter((s) => s.get(CARBONS_ENABLED) === true && !except(s));
     const copyTo = (targets: Session[], copy: Element) => {

@@ -66,7 +66,7 @@ export default defineModule({
       session.set(HELD, undefined);
     });
     ctx.onUnload(() => {
-      for (const s of ctx.server.sessions.all()) active(s);
+      for (const s of ctx.sessions.all()) active(s);
     });
   },
 });

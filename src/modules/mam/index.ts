@@ -53,8 +53,7 @@ export default defineModule({
   },
   setup(ctx) {
     const { retention, maxPage, queueSize, batchSize } = ctx.options;
-    const server = ctx.server;
-    const log = server.storage.log("mam");
+    const log = ctx.logStore("mam");
     const roster = ctx.use(ROSTER);
     const prefs = new AccountPrefs(ctx.keyval<Prefs>("mam-prefs"), ctx.options.default,
       async (owner, contact) => (await roster.item(owner, contact)) !== undefined);
@@ -65,7 +64,7 @@ export default defineModule({
     });
     let warned = 0;
     const archiver = new Archiver({
-      queue, prefs, retention, ids: server.ids, domain: server.domain,
+      queue, prefs, retention, ids: ctx.ids, domain: ctx.domain,
       onFull: () => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();

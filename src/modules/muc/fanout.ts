@@ -7,8 +7,8 @@
 import { Element, escapeXML } from "../../xml/element.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
 import type { StanzaEvent } from "../../core/events.ts";
+import type { Send } from "../../core/capabilities.ts";
 import type { Session } from "../../core/session.ts";
-import type { Router } from "../../core/router.ts";
 import { readdress } from "../../core/stanza.ts";
 
 export class Fanout extends Element {
@@ -48,7 +48,7 @@ export type InboundFilter = (ev: StanzaEvent) => boolean | Promise<boolean>;
  * blocklist not cached yet), that recipient's stanzas queue behind it, so each still gets them in
  * the room's order; a refused stanza is dropped (the room's fan-out has nobody to bounce it to).
  */
-export function localDelivery(sessions: { get(full: JID): Session | undefined }, router: Router, inbound: InboundFilter): Delivery {
+export function localDelivery(sessions: { get(full: JID): Session | undefined }, send: Send, inbound: InboundFilter): Delivery {
   const queues = new Map<string, Fanout[]>();
   const senders = new WeakMap<Fanout, JID | null>();
 
@@ -93,7 +93,7 @@ export function localDelivery(sessions: { get(full: JID): Session | undefined },
     send(stanza, to) {
       const s = sessions.get(to);
       if (!s) {
-        void router.route(readdress(stanza, to.toString()));
+        void send(readdress(stanza, to.toString()));
         return;
       }
       const key = to.toString();

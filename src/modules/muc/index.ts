@@ -42,23 +42,22 @@ export default defineModule({
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
   },
   async setup(ctx) {
-    const server = ctx.server;
-    const domain = parseJid(ctx.options.domain ?? `conference.${server.domain.domain}`);
+    const domain = parseJid(ctx.options.domain ?? `conference.${ctx.domain.domain}`);
     const o = ctx.options;
-    const log = server.storage.log("muc-mam");
+    const log = ctx.logStore("muc-mam");
     const queue = new ArchiveQueue(log, {
       bound: 10_000,
       batch: 500,
       onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "room archive writes lost after retries" : "room archive write failed, retrying"),
     });
-    const archive = new RoomArchive({ log, queue, ids: server.ids, retention: o.retention, maxPage: o.maxPage });
+    const archive = new RoomArchive({ log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage });
     const service = new MucService(
       { domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive },
       {
-        router: server.router,
-        delivery: localDelivery(server.sessions, server.router, (ev) => server.events.handleNow("stanza/in", ev)),
+        send: ctx.send,
+        delivery: localDelivery(ctx.sessions, ctx.send, (ev) => ctx.dispatch("stanza/in", ev)),
         store: ctx.map<StoredRoom>("muc-rooms"),
-        local: (full) => server.sessions.get(full),
+        local: (full) => ctx.sessions.get(full),
         archive,
         push: () => ctx.optional(PUSH)?.notify,
       },
@@ -73,7 +72,7 @@ export default defineModule({
     const sweep = () => void archive.expire(Date.now()).catch((err: unknown) => ctx.log.error({ err }, "room archive expiry failed"));
     sweep();
     ctx.every(3_600_000, sweep);
-    ctx.onUnload(server.router.addComponent(domain.domain, service));
+    ctx.component(domain.domain, service);
     ctx.item({ jid: domain.toString(), name: ctx.options.name });
     // An occupant whose session ends without leaving is removed, and the others see it go (§7.14 style, status 333).
     ctx.on("session/closed", ({ session }) => service.sessionEnded(session.jid));

@@ -7,7 +7,8 @@ import { NS } from "../../xml/ns.ts";
 import { jid, tryParseJid, type JID } from "../../xml/jid.ts";
 import type { Durability } from "../../core/durability.ts";
 import { StanzaError } from "../../core/errors.ts";
-import type { Component, Router } from "../../core/router.ts";
+import type { Send } from "../../core/capabilities.ts";
+import type { Component } from "../../core/router.ts";
 import type { Session } from "../../core/session.ts";
 import type { MapStore } from "../../storage/types.ts";
 import { worthKeeping } from "../mam/policy.ts";
@@ -42,9 +43,9 @@ export interface ServiceOptions {
   archiveByDefault: boolean;
 }
 
-/** What the service needs besides the router: local sessions, the archive, push for members away. */
+/** What the service needs: sending, local sessions, the archive, push for members away. */
 export interface ServiceDeps {
-  router: Router;
+  send: Send;
   delivery: Delivery;
   store: MapStore<StoredRoom>;
   local(full: JID): Session | undefined;
@@ -65,14 +66,14 @@ export class MucService implements Component, RoomHost {
   readonly maxUsers: number;
   readonly archive: RoomArchive | undefined;
   private readonly opts: ServiceOptions;
-  private readonly router: Router;
+  private readonly send: Send;
   private readonly store: MapStore<StoredRoom>;
   private readonly deps: ServiceDeps;
 
   constructor(opts: ServiceOptions, deps: ServiceDeps) {
     this.opts = opts;
     this.deps = deps;
-    this.router = deps.router;
+    this.send = deps.send;
     this.delivery = deps.delivery;
     this.store = deps.store;
     this.archive = deps.archive;
@@ -103,7 +104,7 @@ export class MucService implements Component, RoomHost {
   // ---- RoomHost ------------------------------------------------------------------------------
 
   route(stanza: Element): void {
-    void this.router.route(stanza);
+    void this.send(stanza);
   }
 
   changed(room: Room): void {
@@ -235,11 +236,11 @@ export class MucService implements Component, RoomHost {
   private sendNow(m: Element, to: JID): void {
     const s = this.deps.local(to);
     if (s) s.sendNow(m);
-    else void this.router.route(m);
+    else void this.send(m);
   }
 
   private reply(stanza: Element, payload: Element | undefined): void {
-    void this.router.route(xml("iq", { type: "result", id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from }, payload));
+    void this.send(xml("iq", { type: "result", id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from }, payload));
   }
 
   private roomInfo(room: Room, q: Element): Element {
@@ -279,7 +280,7 @@ export class MucService implements Component, RoomHost {
     this.forwarded.set(id, { id: stanza.attrs.id ?? "", from: from.toString(), timer });
     const out = xml("iq", { ...stanza.attrs, id, from: sender.roomJid.toString(), to: target.jid.toString() });
     out.children = stanza.children;
-    void this.router.route(out);
+    void this.send(out);
   }
 
   private iqResponse(stanza: Element): void {
@@ -290,7 +291,7 @@ export class MucService implements Component, RoomHost {
     const out = xml("iq", { ...stanza.attrs, id: f.id, to: f.from });
     out.attrs.from = stanza.attrs.to ?? "";
     out.children = stanza.children;
-    void this.router.route(out);
+    void this.send(out);
   }
 
   // ---- the service itself --------------------------------------------------------------------

@@ -46,14 +46,13 @@ export default defineModule({
     sweepSeconds: int("Seconds between deletions of expired messages.", 3600, 1),
   },
   setup(ctx) {
-    const { server } = ctx;
-    const domain = server.domain.toString();
-    const queue = new OfflineQueue(server.storage.log("offline"), server.ids, domain, ctx.options);
+    const domain = ctx.domain.toString();
+    const queue = new OfflineQueue(ctx.logStore("offline"), ctx.ids, domain, ctx.options);
     const turns = new KeyedLock();
     /** Sessions whose stored messages are due (they announced themselves), with their hold. */
     const due = new WeakMap<Session, MessageHold>();
-    if (ctx.options.quota > server.config.sm.maxQueue) {
-      ctx.log.warn({ quota: ctx.options.quota, maxQueue: server.config.sm.maxQueue }, "offline quota above sm.maxQueue: a full queue flushed at once can end a session");
+    if (ctx.options.quota > ctx.settings.sm.maxQueue) {
+      ctx.log.warn({ quota: ctx.options.quota, maxQueue: ctx.settings.sm.maxQueue }, "offline quota above sm.maxQueue: a full queue flushed at once can end a session");
     }
 
     ctx.feature(NS.offline);
@@ -64,7 +63,7 @@ export default defineModule({
       if (rule === "drop") return true;
       if (rule === "bounce" || !(await d.accountExists())) return false;
       const owner = d.to.bare.toString();
-      await turns.run(owner, () => server.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
+      await turns.run(owner, () => ctx.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
       return true;
     });
 
@@ -78,8 +77,8 @@ export default defineModule({
      * flushes after, and finds this message stored.
      */
     async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<void> {
-      const targets = server.router.messageTargets(d.to, false);
-      if (targets.some((s) => !due.has(s)) && (await server.router.writeMessage({ ...d, targets }))) return;
+      const targets = ctx.delivery.messageTargets(d.to, false);
+      if (targets.some((s) => !due.has(s)) && (await ctx.delivery.writeMessage({ ...d, targets }))) return;
       if (!(await queue.add(owner, d.stanza, d.from.toString()))) {
         throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
       }
@@ -103,8 +102,8 @@ export default defineModule({
       if (!hold) return;
       due.delete(session);
       const owner = session.jid.bare.toString();
-      const live = () => server.sessions.get(session.jid) === session;
-      const left = await turns.run(owner, () => server.sessions.exclusive(owner, async () => {
+      const live = () => ctx.sessions.get(session.jid) === session;
+      const left = await turns.run(owner, () => ctx.sessions.exclusive(owner, async () => {
         let held: Element[] = [];
         try {
           if (isAvailable(session) && session.priority >= 0) {
@@ -126,7 +125,7 @@ export default defineModule({
 
     /** Messages written to a session that ended before it could take them: as if it never acked them. */
     async function undelivered(session: Session, stanzas: Element[]): Promise<void> {
-      for (const stanza of stanzas) await server.router.undelivered(stanza, session);
+      for (const stanza of stanzas) await ctx.delivery.undelivered(stanza, session);
     }
     // A session that ends while its presence is being handled still has its hold.
     ctx.on("session/closed", async ({ session }) => {
@@ -144,7 +143,7 @@ export default defineModule({
       const rule = offlineRule(stanza);
       if (rule !== "store") return rule === "drop";
       // The session is no longer registered: by RFC 6121 rules this reaches another resource or the store.
-      await server.router.reroute(stanza);
+      await ctx.delivery.reroute(stanza);
       return true;
     }, "late");
 

@@ -6,7 +6,7 @@
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { sessionKey, type Session } from "../../core/session.ts";
-import type { Identity } from "../../core/module.ts";
+import type { Identity } from "../../core/disco.ts";
 import { capsHash } from "../disco.ts";
 
 export interface Caps { readonly node: string; readonly ver: string; readonly hash: string | undefined }

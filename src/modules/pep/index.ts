@@ -39,14 +39,13 @@ export default defineModule({
     capsTimeout: int("Milliseconds to wait for a client's disco#info answer (XEP-0115).", 10_000, 100),
   },
   setup(ctx) {
-    const server = ctx.server;
     const store = new NodeStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
-    const env: PepEnv = { server, store, roster: ctx.use(ROSTER) };
+    const env: PepEnv = { domain: ctx.domain, sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER) };
     const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
     const caps = new CapsCache((to, node) =>
-      server.router.request(infoRequest(server.domain.toString(), to, node), ctx.options.capsTimeout));
+      ctx.request(infoRequest(ctx.domain.toString(), to, node), ctx.options.capsTimeout));
 
-    ctx.provide(PEP, service.api);
+    ctx.provideEach(PEP, (user) => service.api(user));
     ctx.accountIdentity({ category: "pubsub", type: "pep" });
     for (const f of FEATURES) ctx.accountFeature(`${PUBSUB.main}#${f}`);
     // XEP-0163 1.1 (§6.1) had clients ask their server's domain whether it supports PEP, and
@@ -57,7 +56,7 @@ export default defineModule({
     ctx.feature(PUBSUB.main);
     for (const f of FEATURES) ctx.feature(`${PUBSUB.main}#${f}`);
     ctx.iq("account", PUBSUB.main, "pubsub", { get: service.get, set: service.set });
-    ctx.onUnload(ctx.use(ACCOUNT_DISCO).setNodes(service.disco));
+    ctx.use(ACCOUNT_DISCO).setNodes(service.disco);
     ctx.iq("account", PUBSUB.owner, "pubsub", { get: service.ownerGet, set: service.ownerSet });
 
     // XEP-0163 §4.2-4.3: a client's caps say which nodes it wants; when they change (or at its

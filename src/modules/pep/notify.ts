@@ -6,7 +6,8 @@
 // wait for server-to-server links.
 import { xml } from "../../xml/element.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
-import type { ServerApi } from "../../core/module.ts";
+import type { Send, Sessions } from "../../core/capabilities.ts";
+import type { IdGenerator } from "../../storage/ids.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
 import type { StanzaError } from "../../core/errors.ts";
 import type { RosterService } from "../roster/service.ts";
@@ -18,7 +19,10 @@ import type { NodeStore } from "../pubsub/store.ts";
 import { CLIENT_FEATURES, NOTIFY_NODES } from "./caps.ts";
 
 export interface PepEnv {
-  readonly server: ServerApi;
+  readonly domain: JID;
+  readonly sessions: Pick<Sessions, "of">;
+  readonly send: Send;
+  readonly ids: IdGenerator;
   readonly store: NodeStore;
   readonly roster: RosterService;
 }
@@ -56,12 +60,12 @@ function wants(s: Session, node: string): boolean {
 
 /** The sessions (full JIDs) a notification about the node goes to (see the file's head). */
 export async function recipients(env: PepEnv, owner: JID, node: string, config: NodeConfig): Promise<JID[]> {
-  const out = env.server.sessions.of(owner).filter((s) => wants(s, node)).map((s) => s.jid);
+  const out = env.sessions.of(owner).filter((s) => wants(s, node)).map((s) => s.jid);
   if (config.access === "whitelist") return out;
   for (const item of await env.roster.items(owner)) {
     if (!sendsPresence(item.subscription) || accessError(config, item)) continue;
     const contact = localBare(env, item.jid);
-    if (contact) for (const s of env.server.sessions.of(contact)) if (wants(s, node)) out.push(s.jid);
+    if (contact) for (const s of env.sessions.of(contact)) if (wants(s, node)) out.push(s.jid);
   }
   return out;
 }
@@ -69,7 +73,7 @@ export async function recipients(env: PepEnv, owner: JID, node: string, config: 
 /** The bare JID of a contact on this server, or undefined for a remote one. */
 function localBare(env: PepEnv, jid: string): JID | undefined {
   const parsed = tryParseJid(jid);
-  return parsed && parsed.local !== "" && parsed.domain === env.server.domain.domain ? parsed.bare : undefined;
+  return parsed && parsed.local !== "" && parsed.domain === env.domain.domain ? parsed.bare : undefined;
 }
 
 /**
@@ -95,7 +99,7 @@ export async function sendLastItems(env: PepEnv, session: Session): Promise<void
       if (!item || config.sendLast !== "on_sub_and_presence" || !wants(session, node)) continue;
       if (!owner.equals(me) && (!sendsPresence(mine?.subscription) || accessError(config, mine))) continue;
       const body = xml("items", { node }, itemElement(item, config.deliverPayloads));
-      await env.server.router.route(eventMessage(owner, session.jid, config, body, item));
+      await env.send(eventMessage(owner, session.jid, config, body, item));
     }
   }
 }

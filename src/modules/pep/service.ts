@@ -6,7 +6,7 @@ import type { Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
-import { serviceKey } from "../../core/module.ts";
+import { serviceKey, type ServiceUser } from "../../core/module.ts";
 import { parseStored } from "../../xml/stored.ts";
 import { DEFAULT_CONFIG } from "../pubsub/config.ts";
 import { NodeEngine, type NodeHost } from "../pubsub/engine.ts";
@@ -36,8 +36,8 @@ export interface PepApi {
   /** Publishes; `options` configure the node when it does not exist yet (they are no preconditions here). */
   publish(owner: JID, node: string, id: string, payload: Element, options: ReadonlyMap<string, readonly string[]>): Promise<void>;
   retract(owner: JID, node: string, id: string): Promise<void>;
-  /** Runs `fn` after each change a client makes to the node (publish, retract, purge, delete), before its reply. */
-  onChange(node: string, fn: (owner: JID) => Promise<void>): () => void;
+  /** Runs `fn` after each change a client makes to the node (publish, retract, purge, delete), before its reply; until the listening module unloads. */
+  onChange(node: string, fn: (owner: JID) => Promise<void>): void;
 }
 
 export const PEP = serviceKey<PepApi>("pep");
@@ -48,7 +48,8 @@ const OWNER_ONLY = new StanzaError("forbidden", "only the account's owner may do
 export function pepHost(env: PepEnv, limits: PepLimits, changed?: NodeHost["changed"]): NodeHost {
   return {
     changed,
-    server: env.server,
+    send: env.send,
+    ids: env.ids,
     store: env.store,
     defaults: DEFAULT_CONFIG,
     limits,
@@ -70,22 +71,25 @@ export class PepService {
     }));
   }
 
-  readonly api: PepApi = {
-    items: async (owner, node) => (await this.env.store.list(owner.toString(), node)).map((i) => ({ id: i.id, payload: i.xml ? parseStored(i.xml) : undefined })),
-    publish: async (owner, node, id, payload, options) => {
-      const fresh = (await this.env.store.config(owner.toString(), node)) === undefined;
-      await this.engine.publish(owner, owner, { kind: "publish", node, item: true, id, payload, options: fresh ? options : undefined }, true);
-    },
-    retract: async (owner, node, id) => {
-      await this.engine.retract(owner, owner, node, id, true, true);
-    },
-    onChange: (node, fn) => {
-      let set = this.listeners.get(node);
-      if (!set) this.listeners.set(node, (set = new Set()));
-      set.add(fn);
-      return () => set.delete(fn);
-    },
-  };
+  /** The service as another module (`user`) sees it. */
+  api(user: ServiceUser): PepApi {
+    return {
+      items: async (owner, node) => (await this.env.store.list(owner.toString(), node)).map((i) => ({ id: i.id, payload: i.xml ? parseStored(i.xml) : undefined })),
+      publish: async (owner, node, id, payload, options) => {
+        const fresh = (await this.env.store.config(owner.toString(), node)) === undefined;
+        await this.engine.publish(owner, owner, { kind: "publish", node, item: true, id, payload, options: fresh ? options : undefined }, true);
+      },
+      retract: async (owner, node, id) => {
+        await this.engine.retract(owner, owner, node, id, true, true);
+      },
+      onChange: (node, fn) => {
+        let set = this.listeners.get(node);
+        if (!set) this.listeners.set(node, (set = new Set()));
+        set.add(fn);
+        user.own(() => set.delete(fn));
+      },
+    };
+  }
 
   /**
    * XEP-0060 §5.2-5.5 on the account's bare JID: its nodes, a node's identity (pubsub/leaf, which

@@ -45,7 +45,7 @@ async function available(env: PresenceEnv, session: Session, own: Element, prior
     const stanza = storedRequest(request);
     if (stanza) session.send(stanza);
   }
-  await env.server.events.notify("presence/initial", session, (e) => session.log.error({ err: e }, "presence/initial listener failed"));
+  await env.notify("presence/initial", session, (e) => session.log.error({ err: e }, "presence/initial listener failed"));
 }
 
 async function unavailable(env: PresenceEnv, session: Session, own: Element): Promise<void> {

@@ -10,8 +10,8 @@ import type { JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
-import type { ServerApi } from "../../core/module.ts";
-import { idTime } from "../../storage/ids.ts";
+import type { Send } from "../../core/capabilities.ts";
+import { idTime, type IdGenerator } from "../../storage/ids.ts";
 import { parseStored, serializeDetached } from "../../xml/stored.ts";
 import { applyConfig, configForm, itemLimit, unmetPrecondition, type NodeConfig } from "./config.ts";
 import { PUBSUB, pubsubError } from "./ns.ts";
@@ -22,7 +22,10 @@ import type { NodeStore, StoredItem } from "./store.ts";
 export type Act = "publish" | "retract" | "create" | "configure" | "delete" | "purge";
 
 export interface NodeHost {
-  readonly server: ServerApi;
+  /** Sends the event notifications. */
+  readonly send: Send;
+  /** Item ids and their order. */
+  readonly ids: IdGenerator;
   readonly store: NodeStore;
   /** The configuration of a new node, before its creator's fields. */
   readonly defaults: NodeConfig;
@@ -60,8 +63,8 @@ export function eventMessage(owner: JID, to: JID, config: NodeConfig, body: Elem
 }
 
 /** Sends `body` (<items/>, <delete/>, <purge/>) to each of `to`, through the router (blocking applies). */
-export async function notifyAll(server: ServerApi, owner: JID, to: readonly JID[], config: NodeConfig, body: () => Element): Promise<void> {
-  for (const jid of to) await server.router.route(eventMessage(owner, jid, config, body()));
+export async function notifyAll(send: Send, owner: JID, to: readonly JID[], config: NodeConfig, body: () => Element): Promise<void> {
+  for (const jid of to) await send(eventMessage(owner, jid, config, body()));
 }
 
 const pubsub = (...children: Element[]) => xml("pubsub", { xmlns: PUBSUB.main }, ...children);
@@ -96,11 +99,11 @@ export class NodeEngine {
 
   /** Publishes (§7.1); `quiet` for the server's own publications, which tell no changed() listener. */
   async publish(owner: JID, requester: JID, r: PublishRequest, quiet = false): Promise<Element> {
-    const { store, server, limits } = this.host;
+    const { store, ids, limits } = this.host;
     const key = owner.toString();
     const text = r.payload ? serializeDetached(r.payload) : "";
     if (Buffer.byteLength(text, "utf8") > limits.itemSize) throw pubsubError("not-acceptable", "payload-too-big", `items are at most ${limits.itemSize} bytes`);
-    const item = { node: r.node, id: r.id ?? server.ids.next(), seq: server.ids.next(), xml: text, publisher: requester.toString() };
+    const item = { node: r.node, id: r.id ?? ids.next(), seq: ids.next(), xml: text, publisher: requester.toString() };
     const config = await store.exclusive(key, async () => {
       let c = await store.config(key, r.node);
       await check(this.host.mayAct("publish", owner, r.node, c, requester));
@@ -117,7 +120,7 @@ export class NodeEngine {
       return c;
     });
     const body = () => xml("items", { node: r.node }, r.item ? itemElement(item, config.deliverPayloads) : undefined);
-    await notifyAll(server, owner, await this.host.recipients(owner, r.node, config), config, body);
+    await notifyAll(this.host.send, owner, await this.host.recipients(owner, r.node, config), config, body);
     if (!quiet) await this.host.changed?.(owner, r.node);
     return pubsub(xml("publish", { node: r.node }, r.item ? xml("item", { id: item.id }) : undefined));
   }
@@ -147,7 +150,7 @@ export class NodeEngine {
     });
     // XEP-0060 §7.2.2.1: notify when asked to; without the attribute, when the node says so.
     if (notifyAttr ?? config.notifyRetract) {
-      await notifyAll(this.host.server, owner, await this.host.recipients(owner, node, config), config, () => xml("items", { node }, xml("retract", { id })));
+      await notifyAll(this.host.send, owner, await this.host.recipients(owner, node, config), config, () => xml("items", { node }, xml("retract", { id })));
     }
     if (!quiet) await this.host.changed?.(owner, node);
     return undefined;
@@ -156,7 +159,7 @@ export class NodeEngine {
   /** Creates a node (§8.1); an instant node (no name) gets one made by the service (§8.1.2). */
   async create(owner: JID, requester: JID, node: string | undefined, fields: ReadonlyMap<string, readonly string[]> | undefined): Promise<Element | undefined> {
     const key = owner.toString();
-    const name = node ?? this.host.server.ids.next();
+    const name = node ?? this.host.ids.next();
     await this.host.store.exclusive(key, async () => {
       await check(this.host.mayAct("create", owner, name, undefined, requester));
       if (await this.host.store.config(key, name)) throw new StanzaError("conflict", `node ${name} exists`);
@@ -203,7 +206,7 @@ export class NodeEngine {
       return { config: c, to };
     });
     // XEP-0060 §8.4.2 (if notify_delete) and §8.5.2 (purge).
-    if (r.kind === "purge" || config.notifyDelete) await notifyAll(this.host.server, owner, to, config, () => xml(r.kind, { node: r.node }));
+    if (r.kind === "purge" || config.notifyDelete) await notifyAll(this.host.send, owner, to, config, () => xml(r.kind, { node: r.node }));
     await this.host.changed?.(owner, r.node);
     return undefined;
   }

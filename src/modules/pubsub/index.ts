@@ -26,14 +26,13 @@ export default defineModule({
     maxSubscribers: int("Subscriptions of one node.", 10_000, 1),
   },
   setup(ctx) {
-    const server = ctx.server;
-    const jid = parseJid(ctx.options.domain ?? `pubsub.${server.domain.domain}`);
+    const jid = parseJid(ctx.options.domain ?? `pubsub.${ctx.domain.domain}`);
     const store = new NodeStore(ctx.map<NodeConfig>("pubsub.nodes"), ctx.map<StoredItem>("pubsub.items"), "node");
     const service = new PubsubService(
       { jid, name: ctx.options.name, subscribers: ctx.options.maxSubscribers,
         limits: { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes } },
-      server, store, new MemberStore(ctx.map<NodeMembers>("pubsub.members")));
-    ctx.onUnload(server.router.addComponent(jid.domain, service));
+      ctx, store, new MemberStore(ctx.map<NodeMembers>("pubsub.members")));
+    ctx.component(jid.domain, service);
     ctx.item({ jid: jid.toString(), name: ctx.options.name });
   },
 });

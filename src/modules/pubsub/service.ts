@@ -8,7 +8,8 @@ import { xml, type Element } from "../../xml/element.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
-import type { ServerApi } from "../../core/module.ts";
+import type { Send } from "../../core/capabilities.ts";
+import type { IdGenerator } from "../../storage/ids.ts";
 import type { Component } from "../../core/router.ts";
 import type { Session } from "../../core/session.ts";
 import { iqResult, serviceRequest } from "../../core/stanza.ts";
@@ -39,6 +40,14 @@ export interface ServiceOptions {
   readonly subscribers: number;
 }
 
+/** What the service uses of the server. */
+export interface ServiceHost {
+  readonly domain: JID;
+  isAdmin(jid: JID): boolean;
+  readonly send: Send;
+  readonly ids: IdGenerator;
+}
+
 const MAY: Record<Act, readonly Affiliation[]> = {
   publish: ["owner", "publisher"], retract: ["owner", "publisher"], create: [],
   configure: ["owner"], delete: ["owner"], purge: ["owner"],
@@ -46,13 +55,13 @@ const MAY: Record<Act, readonly Affiliation[]> = {
 
 export class PubsubService implements Component {
   private readonly opts: ServiceOptions;
-  private readonly server: ServerApi;
+  private readonly server: ServiceHost;
   private readonly store: NodeStore;
   private readonly members: MemberStore;
   private readonly engine: NodeEngine;
   private readonly key: string;
 
-  constructor(opts: ServiceOptions, server: ServerApi, store: NodeStore, members: MemberStore) {
+  constructor(opts: ServiceOptions, server: ServiceHost, store: NodeStore, members: MemberStore) {
     this.opts = opts;
     this.server = server;
     this.store = store;
@@ -63,7 +72,7 @@ export class PubsubService implements Component {
 
   private host(): NodeHost {
     return {
-      server: this.server, store: this.store, defaults: SERVICE_DEFAULTS, limits: this.opts.limits,
+      send: this.server.send, ids: this.server.ids, store: this.store, defaults: SERVICE_DEFAULTS, limits: this.opts.limits,
       mayAct: async (act, _owner, node, config, requester) => {
         if (!config) return this.mayCreate(requester);
         const aff = affiliationOf(await this.members.get(this.key, node), requester);
@@ -94,7 +103,7 @@ export class PubsubService implements Component {
     const reply = iqResult(stanza, result);
     reply.attrs.from = this.key;
     reply.attrs.to = from.toString();
-    await this.server.router.route(reply);
+    await this.server.send(reply);
   }
 
   private request(payload: Element, type: "get" | "set", from: JID): Promise<Element | undefined> {
@@ -187,7 +196,7 @@ export class PubsubService implements Component {
     const last = (await this.store.list(this.key, node)).at(-1);
     if (!last) return;
     const body = xml("items", { node }, itemElement(last, config.deliverPayloads));
-    await this.server.router.route(eventMessage(this.opts.jid, to, config, body, last));
+    await this.server.send(eventMessage(this.opts.jid, to, config, body, last));
   }
 
   /** §6.2: the requester's own subscription (or, for an owner, anyone's) ends. */

@@ -60,7 +60,6 @@ export default defineModule({
   },
   setup(ctx) {
     const o = ctx.options;
-    const server = ctx.server;
     const store = ctx.map<PushRegistration>("push");
     const batcher = new Batcher<Target>(o.minInterval * 1000, (target, summary) => void publish(target, summary));
     const batchKey = (t: Target) => `${t.owner}\n${t.key}`;
@@ -70,7 +69,7 @@ export default defineModule({
       keys.add(key);
       session.set(ENABLED_HERE, keys);
       session.set(PUSH_ENABLED, true);
-      session.set(RESUME_TIMEOUT, server.config.sm.pushResumeTimeout);
+      session.set(RESUME_TIMEOUT, ctx.settings.sm.pushResumeTimeout);
     }
 
     /** Registrations gone: sessions that enabled only those go back to the normal resumption wait. */
@@ -79,7 +78,7 @@ export default defineModule({
         await store.set(owner, key, undefined);
         batcher.drop(batchKey({ owner, key }));
       }
-      for (const s of server.sessions.of(parseJid(owner))) {
+      for (const s of ctx.sessions.of(parseJid(owner))) {
         const mine = s.get(ENABLED_HERE);
         if (!mine) continue;
         for (const key of keys) mine.delete(key);
@@ -94,7 +93,7 @@ export default defineModule({
       const reg = await store.get(target.owner, target.key);
       if (!reg) return;
       try {
-        await server.router.request(publishIq(reg, summary, o.includeBody), o.timeout * 1000);
+        await ctx.request(publishIq(reg, summary, o.includeBody), o.timeout * 1000);
       } catch (e) {
         if (e instanceof StanzaError && e.type === "wait") {
           ctx.log.info({ account: target.owner, service: reg.jid, condition: e.condition }, "push service did not take the publish for now");

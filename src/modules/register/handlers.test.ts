@@ -8,12 +8,11 @@ import { Accounts } from "../../core/accounts.ts";
 import { StanzaError, StreamError } from "../../core/errors.ts";
 import { Events } from "../../core/events.ts";
 import { createLogger } from "../../core/log.ts";
-import type { ServerApi } from "../../core/module.ts";
-import type { PreAuthIq } from "../../core/iq.ts";
 import type { Session } from "../../core/session.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
+import type { PreAuthIq } from "../../core/stream-handlers.ts";
 import { preAuthHandler, routedHandlers } from "./handlers.ts";
-import { namesAccount, rateKey, Registrar, validLocal } from "./registrar.ts";
+import { namesAccount, rateKey, Registrar, validLocal, type RegistrarHost } from "./registrar.ts";
 
 const log = createLogger("silent");
 
@@ -21,14 +20,16 @@ function world(opts: { perHour?: number; requireTls?: boolean } = {}) {
   const storage = new MemoryStorage();
   const closed: { jid: string; condition: string }[] = [];
   const sessions: Session[] = [];
-  const server = {
+  const events = new Events();
+  const server: RegistrarHost & { events: Events; accounts: Accounts } = {
     domain: parseJid("example.com"),
     accounts: new Accounts(storage, "example.com", 64),
-    events: new Events(),
+    events,
+    notify: (name, value) => events.notify(name, value, () => {}),
     sessions: { of: (bare: JID) => sessions.filter((s) => s.jid.bare.equals(bare)) },
-    config: { registration: { enabled: true, perHourPerAddress: opts.perHour ?? 10 }, c2s: { requireTls: opts.requireTls ?? true } },
+    settings: { registration: { enabled: true, perHourPerAddress: opts.perHour ?? 10 }, c2s: { requireTls: opts.requireTls ?? true } },
     settled: async () => {},
-  } as unknown as ServerApi;
+  };
   const session = (full: string): Session => {
     const s = { jid: parseJid(full), secure: true, close: (e?: StreamError) => closed.push({ jid: full, condition: e?.condition ?? "" }) };
     sessions.push(s as unknown as Session);

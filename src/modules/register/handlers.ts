@@ -4,9 +4,10 @@
 import type { Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
-import type { IqRequest, PreAuthIq } from "../../core/iq.ts";
+import type { IqRequest } from "../../core/iq.ts";
 import type { Logger } from "../../core/log.ts";
 import { errorReply, iqResult, toStanzaError } from "../../core/stanza.ts";
+import type { PreAuthIq } from "../../core/stream-handlers.ts";
 import { parseRegisterSet, registeredForm, registrationForm, scrub } from "./parse.ts";
 import type { Registrar } from "./registrar.ts";
 

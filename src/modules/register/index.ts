@@ -17,8 +17,8 @@ export default defineModule({
   name: "register",
   specs: [{ spec: "XEP-0077", version: "2.4" }],
   setup(ctx) {
-    const { registration, c2s } = ctx.server.config;
-    const registrar = new Registrar(ctx.server, ctx.log);
+    const { registration, c2s } = ctx.settings;
+    const registrar = new Registrar(ctx, ctx.log);
     ctx.feature(NS.register);
     if (registration.enabled) {
       ctx.fold("stream/features-preauth", (v) => {
@@ -26,11 +26,8 @@ export default defineModule({
         return v;
       });
     }
-    const preAuth = ctx.server.preAuthIq;
-    if (preAuth.has(NS.register)) throw new Error("a pre-auth handler for jabber:iq:register is already registered");
-    preAuth.set(NS.register, preAuthHandler(registrar, registration.enabled, ctx.log));
-    ctx.onUnload(() => preAuth.delete(NS.register));
-    const domain = ctx.server.domain.domain;
+    ctx.preAuthIq(NS.register, preAuthHandler(registrar, registration.enabled, ctx.log));
+    const domain = ctx.domain.domain;
     ctx.iq("host", NS.register, "query", routedHandlers(registrar, domain, "host"));
     ctx.iq("account", NS.register, "query", routedHandlers(registrar, domain, "account"));
   },

@@ -1,32 +1,39 @@
 // XEP-0077 operations on accounts: create (§3.1), change the password (§3.3), cancel (§3.2).
 // Each throws the StanzaError the XEP names; the callers (pre-auth stream, routed iq) reply.
 import { StanzaError } from "../../core/errors.ts";
-import { AccountError } from "../../core/accounts.ts";
+import { AccountError, type Accounts } from "../../core/accounts.ts";
+import type { ServerSettings } from "../../core/capabilities.ts";
 import { WindowCounter } from "../../core/limits.ts";
 import type { Logger } from "../../core/log.ts";
-import type { ServerApi } from "../../core/module.ts";
 import { type JID, jid, normalizeLocal, tryParseJid } from "../../xml/jid.ts";
 import { preparePassword } from "../../core/credentials.ts";
-import { removeAccount } from "../../core/account-removal.ts";
+import { removeAccount, type AccountRemoval } from "../../core/account-removal.ts";
 
 const HOUR = 3_600_000;
 
 export interface Fields { readonly username: string | undefined; readonly password: string | undefined }
 
+/** What registration uses of the server. */
+export interface RegistrarHost extends AccountRemoval {
+  readonly domain: JID;
+  readonly accounts: Pick<Accounts, "exists" | "create" | "setPassword" | "delete">;
+  readonly settings: Pick<ServerSettings, "registration" | "c2s">;
+}
+
 export class Registrar {
-  private readonly server: ServerApi;
+  private readonly server: RegistrarHost;
   private readonly log: Logger;
   private readonly created: WindowCounter;
 
-  constructor(server: ServerApi, log: Logger) {
+  constructor(server: RegistrarHost, log: Logger) {
     this.server = server;
     this.log = log;
-    this.created = new WindowCounter(HOUR, server.config.registration.perHourPerAddress);
+    this.created = new WindowCounter(HOUR, server.settings.registration.perHourPerAddress);
   }
 
   /** Security Considerations: registration and password changes only over an encrypted stream (unless TLS is not required). */
   secureEnough(secure: boolean): boolean {
-    return secure || !this.server.config.c2s.requireTls;
+    return secure || !this.server.settings.c2s.requireTls;
   }
 
   /** §3.1 for an unauthenticated stream from `address`. */
@@ -80,7 +87,7 @@ export class Registrar {
 
   private async deleteAfterClosing(account: JID): Promise<void> {
     try {
-      if (await removeAccount(this.server, account, this.log)) this.log.info({ user: account.toString() }, "account deleted in-band");
+      if (await removeAccount(this.server, account)) this.log.info({ user: account.toString() }, "account deleted in-band");
     } catch (e) {
       this.log.error({ err: e }, "account deletion failed");
     }

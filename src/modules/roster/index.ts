@@ -20,9 +20,9 @@ export default defineModule({
     const o = ctx.options;
     const roster = new RosterService(
       { items: ctx.map("roster"), pending: ctx.map("roster.pending"), versions: ctx.keyval("roster.version") },
-      ctx.server.sessions);
+      ctx.sessions);
     ctx.provide(ROSTER, roster);
-    ctx.iq("account", NS.roster, "query", rosterHandlers(ctx.server, roster,
+    ctx.iq("account", NS.roster, "query", rosterHandlers(ctx, roster,
       { maxItems: o.maxItems, maxName: o.maxNameLength, maxGroup: o.maxGroupLength, maxGroups: o.maxGroups }));
     ctx.fold("stream/features", (v) => {
       v.features.push(xml("ver", { xmlns: NS.rosterver }));

@@ -5,10 +5,9 @@
 import type { JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqHandlers, IqRequest } from "../../core/iq.ts";
-import type { ServerApi } from "../../core/module.ts";
 import type { Session } from "../../core/session.ts";
 import { itemElement, parseRosterSet, rosterQuery, updatedItem, type ItemLimits } from "./item.ts";
-import { removeContact } from "./remove.ts";
+import { removeContact, type RemovalEffects } from "./remove.ts";
 import type { RosterService } from "./service.ts";
 
 export interface RosterLimits extends ItemLimits {
@@ -26,7 +25,7 @@ function ownSession(req: IqRequest): Session {
   return req.origin;
 }
 
-export function rosterHandlers(server: ServerApi, roster: RosterService, limits: RosterLimits): IqHandlers {
+export function rosterHandlers(effects: RemovalEffects, roster: RosterService, limits: RosterLimits): IqHandlers {
   return {
     get: async (req) => {
       ownSession(req).interested = true;
@@ -39,7 +38,7 @@ export function rosterHandlers(server: ServerApi, roster: RosterService, limits:
       ownSession(req);
       const owner = req.to.bare;
       const op = parseRosterSet(req.payload, owner, limits);
-      if (op.kind === "remove") await removeContact(server, roster, owner, op.jid);
+      if (op.kind === "remove") await removeContact(effects, roster, owner, op.jid);
       else await upsert(roster, owner, op.jid, op.name, op.groups, limits.maxItems);
       return undefined;
     },

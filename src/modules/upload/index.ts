@@ -14,7 +14,8 @@ import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { parseJid, type JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
-import { defineModule, type ServerApi } from "../../core/module.ts";
+import type { Send } from "../../core/capabilities.ts";
+import { defineModule } from "../../core/module.ts";
 import type { Component } from "../../core/router.ts";
 import { iqResult, serviceRequest } from "../../core/stanza.ts";
 import { bool, int, oneOf, optStr, section, str } from "../../core/schema.ts";
@@ -42,16 +43,22 @@ interface Limits {
   slotTtlMs: number;
 }
 
+/** What the service uses of the server: its domain (whose accounts upload) and sending its answers. */
+interface UploadHost {
+  readonly domain: JID;
+  readonly send: Send;
+}
+
 class UploadService implements Component {
   private readonly jid: JID;
   private readonly name: string;
-  private readonly server: ServerApi;
+  private readonly server: UploadHost;
   private readonly limits: Limits;
   private readonly usage: KeyValueStore<Usage>;
   private readonly files: UploadStore;
   private readonly base: () => string | undefined;
 
-  constructor(jid: JID, name: string, server: ServerApi, limits: Limits, usage: KeyValueStore<Usage>, files: UploadStore, base: () => string | undefined) {
+  constructor(jid: JID, name: string, server: UploadHost, limits: Limits, usage: KeyValueStore<Usage>, files: UploadStore, base: () => string | undefined) {
     this.jid = jid;
     this.name = name;
     this.server = server;
@@ -73,7 +80,7 @@ class UploadService implements Component {
     const reply = iqResult(stanza, result);
     reply.attrs.from = this.jid.toString();
     reply.attrs.to = from.toString();
-    await this.server.router.route(reply);
+    await this.server.send(reply);
   }
 
   private info(): Element {
@@ -154,9 +161,9 @@ export default defineModule({
     }),
   },
   async setup(ctx) {
-    const server = ctx.server;
     const o = ctx.options;
-    const jid = parseJid(o.domain ?? `upload.${server.domain.domain}`);
+    const domain = ctx.domain.domain;
+    const jid = parseJid(o.domain ?? `upload.${domain}`);
     // One secret per deployment, in storage: every node of a cluster signs and checks alike.
     const secrets = ctx.keyval<string>("upload.secret");
     let secret: Promise<Buffer> | undefined;
@@ -166,9 +173,9 @@ export default defineModule({
     })());
     const base = () => {
       if (o.url !== undefined) return o.url.replace(/\/+$/, "");
-      const { https, http } = server.ports;
-      if (https !== undefined) return `https://${server.domain.domain}:${https}/upload`;
-      return http !== undefined ? `http://${server.domain.domain}:${http}/upload` : undefined;
+      const { https, http } = ctx.httpPorts;
+      if (https !== undefined) return `https://${domain}:${https}/upload`;
+      return http !== undefined ? `http://${domain}:${http}/upload` : undefined;
     };
     let blobs: BlobStore;
     if (o.storage === "s3") {
@@ -176,13 +183,13 @@ export default defineModule({
       // Not fatal: the store may come up after the server; slots are given all the same.
       if (!(await s3.ensureBucket())) ctx.log.warn({ bucket: o.s3.bucket, endpoint: o.s3.endpoint }, "upload: the S3 bucket is not reachable, or could not be made");
       blobs = s3;
-    } else blobs = new DiskBlobStore(join(server.config.dataDir, "uploads"));
+    } else blobs = new DiskBlobStore(join(ctx.settings.dataDir, "uploads"));
     const files: UploadStore = blobs.direct ? new DirectFiles(blobs.direct) : new ServedFiles(blobs, getSecret, ctx.log);
     ctx.onUnload(() => blobs.close());
-    const service = new UploadService(jid, o.name, server, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
+    const service = new UploadService(jid, o.name, ctx, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
       ctx.keyval<Usage>("upload.usage"), files, base);
-    ctx.onUnload(server.router.addComponent(jid.domain, service));
-    ctx.onUnload(server.http.add(PREFIX, (req, res, path) => files.handle(req, res, path.slice(PREFIX.length))));
+    ctx.component(jid.domain, service);
+    ctx.httpRoute(PREFIX, (req, res, path) => files.handle(req, res, path.slice(PREFIX.length)));
     ctx.item({ jid: jid.toString(), name: o.name });
     // A deleted account's files go with it (the GET URLs it shared stop working).
     ctx.on("account/deleted", async ({ jid: account }) => {

@@ -1,0 +1,21 @@
+// What modules hand to client streams (RFC 6120 §4): answers to iqs that come before
+// authentication (XEP-0077 in-band registration) and handlers of top-level elements that are
+// not stanzas (XEP-0352's <active/>). Streams call them; module contexts register them.
+import type { Element } from "../xml/element.ts";
+import type { JID } from "../xml/jid.ts";
+import type { Session } from "./session.ts";
+
+/** A top-level element outside jabber:client stanzas (XEP-0198's <r/>, XEP-0352's <active/>, ...). */
+export type StreamElementHandler = (session: Session, el: Element) => void | Promise<void>;
+
+/** Pre-authentication iq handlers (in-band registration, XEP-0077). */
+export interface PreAuthIq {
+  readonly stanza: Element;
+  readonly payload: Element;
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  /** An authenticated stream's account, when the iq comes after SASL (password change). */
+  readonly account: JID | undefined;
+  reply(el: Element): void;
+}
+export type PreAuthIqHandler = (req: PreAuthIq) => Promise<void>;
