@@ -2,13 +2,15 @@
 // The command line: start the server, manage accounts, check the configuration.
 // Every failure a person can cause (bad config, port in use, unknown user) is one clear line.
 import { parseArgs } from "node:util";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts";
 import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
-import { XmppServer } from "./server.ts";
+import { checkListeners, XmppServer } from "./server.ts";
 import { StorageUnavailableError } from "./storage/errors.ts";
+import { MemoryStorage } from "./storage/memory.ts";
 import { describeStorage } from "./storage/open.ts";
 import { JidError, parseJid } from "./xml/jid.ts";
 
@@ -61,6 +63,59 @@ async function withAccount(cfg: LoadedConfig, jidArg: string | undefined, fn: (s
   }
 }
 
+/** What a start checks before it creates anything: the server is made on a store in memory. */
+function checkConfig(cfg: LoadedConfig): void {
+  new XmppServer(cfg, { storage: new MemoryStorage() });
+}
+
+/**
+ * Starts the server; resolves once it listens. A start that fails leaves nothing behind: the
+ * configuration and every listener's address are checked before storage is opened, a failure
+ * after that closes what was opened, and a data folder this start made is removed.
+ */
+async function start(cfg: LoadedConfig): Promise<number> {
+  checkConfig(cfg);
+  await checkListeners(cfg.server);
+  const dataDir = resolve(cfg.server.dataDir);
+  const madeDataDir = !existsSync(dataDir);
+  let server: XmppServer | undefined;
+  try {
+    server = new XmppServer(cfg);
+    await server.start();
+  } catch (e) {
+    if (madeDataDir) {
+      await server?.storage.close().catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    throw e;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ signal, drainTimeout: cfg.server.shutdown.drainTimeout }, "shutting down");
+    // The drain is bounded by shutdown.drainTimeout; storing what the closed sessions left
+    // unacknowledged and closing storage get half a minute more before the process gives up.
+    setTimeout(() => {
+      server.log.error("shutdown did not finish in time");
+      process.exit(1);
+    }, (cfg.server.shutdown.drainTimeout + 30) * 1000).unref();
+    // Exit once the closed connections have flushed (a TLS socket writes its last records
+    // asynchronously); something left holding the loop open gets three seconds.
+    void server.stop().then(() => {
+      process.exitCode = 0;
+      setTimeout(() => process.exit(0), 3000).unref();
+    }, (e: unknown) => {
+      server.log.error({ err: e }, "shutdown failed");
+      process.exit(1);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  console.error(`xmppd: serving ${server.domain} (c2s ${server.ports.c2s ?? "off"}, direct TLS ${server.ports.directTls ?? "off"})`);
+  return -1;
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -78,35 +133,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const cfg = loadConfig(configPath(values.config));
   switch (command) {
-    case "start": {
-      const server = new XmppServer(cfg);
-      await server.start();
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        server.log.info({ signal, drainTimeout: cfg.server.shutdown.drainTimeout }, "shutting down");
-        // The drain is bounded by shutdown.drainTimeout; storing what the closed sessions left
-        // unacknowledged and closing storage get half a minute more before the process gives up.
-        setTimeout(() => {
-          server.log.error("shutdown did not finish in time");
-          process.exit(1);
-        }, (cfg.server.shutdown.drainTimeout + 30) * 1000).unref();
-        // Exit once the closed connections have flushed (a TLS socket writes its last records
-        // asynchronously); something left holding the loop open gets three seconds.
-        void server.stop().then(() => {
-          process.exitCode = 0;
-          setTimeout(() => process.exit(0), 3000).unref();
-        }, (e: unknown) => {
-          server.log.error({ err: e }, "shutdown failed");
-          process.exit(1);
-        });
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
-      console.error(`xmppd: serving ${server.domain} (c2s ${server.ports.c2s ?? "off"}, direct TLS ${server.ports.directTls ?? "off"})`);
-      return -1;
-    }
+    case "start":
+      return start(cfg);
     case "adduser":
       await withAccount(cfg, rest[0], async (s, local) => {
         await s.accounts.create(local, rest[1] ?? (await askPassword()));
@@ -132,7 +160,7 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "check": {
-      new XmppServer(cfg);
+      checkConfig(cfg);
       console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}, ${describeStorage(cfg.server)}`);
       return 0;
     }

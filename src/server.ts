@@ -20,13 +20,38 @@ import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
-import { listenTcp } from "./transports/tcp.ts";
+import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp } from "./transports/http.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
 
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
 const LAST_ACK_WAIT_MS = 2000;
+
+export type ListenerName = "c2s" | "directTls" | "http" | "https";
+
+/** A listener and the address it binds; a port of 0 turns it off. */
+export interface ListenerAddress { name: ListenerName; host: string; port: number }
+
+/** The listeners the configuration turns on, in the order they open (`all`: the ones turned off too). */
+export function listenerAddresses(config: ServerConfig, all = false): ListenerAddress[] {
+  const { c2s, http } = config;
+  const list: ListenerAddress[] = [
+    { name: "c2s", host: c2s.host, port: c2s.port },
+    { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
+    { name: "http", host: http.host, port: http.port },
+    { name: "https", host: http.host, port: http.tlsPort },
+  ];
+  return all ? list : list.filter((l) => l.port !== 0);
+}
+
+/**
+ * Whether every configured listener can bind its address, checked before the server is made: a
+ * port in use stops the start before the data folder, the database or a certificate is created.
+ */
+export function checkListeners(config: ServerConfig): Promise<void> {
+  return probeAddresses(listenerAddresses(config));
+}
 
 export interface ServerOptions {
   log?: Logger;
@@ -127,27 +152,31 @@ export class XmppServer implements ServerApi, StreamContext {
       this.resumption = this.cluster.resumption(this.resumption);
       this.authFailures = this.cluster.authThrottle(this.authFailures as WindowCounter, 60_000, this.config.auth.failuresPerMinute);
     }
-    const c2s = this.config.c2s;
-    this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
-    const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);
-    const ephemeral = this.ephemeralPorts;
-    for (const [name, port, directTls] of [["c2s", c2s.port, false], ["directTls", c2s.directTlsPort, true]] as const) {
-      if (port === 0 && !ephemeral) continue;
-      const s = await listenTcp({ host: c2s.host, port: ephemeral ? 0 : port, directTls, tls: this.tls, maxConnections: c2s.maxConnections, onConnection });
-      this.listeners.push(s);
-      this.ports[name] = (s.address() as { port: number }).port;
-    }
-    const http = this.config.http;
-    for (const [name, port, tls] of [["http", http.port, undefined], ["https", http.tlsPort, this.tls]] as const) {
-      if (port === 0 && !ephemeral) continue;
-      const s = await listenHttp({
-        host: http.host, port: ephemeral ? 0 : port, tls, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
-        maxMessage: this.config.limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
-      });
-      this.listeners.push(s);
-      this.ports[name] = (s.address() as { port: number }).port;
+    try {
+      await this.listen();
+    } catch (e) {
+      // Nothing stays half-started: the listeners opened so far close, and modules and storage with them.
+      await this.stop();
+      throw e;
     }
     this.log.info({ domain: this.domain.domain, ...this.ports }, "listening");
+  }
+
+  private async listen(): Promise<void> {
+    this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
+    const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);
+    const { c2s, http, limits } = this.config;
+    for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
+      const port = this.ephemeralPorts ? 0 : l.port;
+      const s = l.name === "c2s" || l.name === "directTls"
+        ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection })
+        : await listenHttp({
+          host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
+          maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
+        });
+      this.listeners.push(s);
+      this.ports[l.name] = (s.address() as { port: number }).port;
+    }
   }
 
   /**

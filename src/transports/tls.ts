@@ -2,9 +2,10 @@
 // start and kept in the data folder (so clients that pin it keep working across restarts).
 import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import forge from "node-forge";
+import { ConfigError } from "../core/schema.ts";
 import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
 
 export interface TlsMaterial {
@@ -59,10 +60,18 @@ export function loadTls(opts: { cert: string | undefined; key: string | undefine
       writeFileSync(certPath, made.cert);
     }
   }
-  const cert = readFileSync(certPath, "utf8");
-  const key = readFileSync(keyPath, "utf8");
+  const cert = readPem("tls.cert", certPath);
+  const key = readPem("tls.key", keyPath);
   const context = createSecureContext({ cert, key, minVersion: "TLSv1.2" });
   return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath };
+}
+
+function readPem(option: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${option}: cannot read ${resolve(path)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 /** RFC 5929 §4.1: the certificate's own signature hash, with MD5 and SHA-1 raised to SHA-256. */

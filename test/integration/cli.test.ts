@@ -1,13 +1,15 @@
 // The command line as an operator uses it: account commands, config check, one-line errors,
 // a real `start` that serves, and SIGTERM closing every stream with <system-shutdown/>.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RawClient } from "../helpers/raw.ts";
 import { freePort, startProcess } from "../helpers/process.ts";
+import { loadConfig } from "../../src/core/config.ts";
+import { XmppServer } from "../../src/server.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "xmppd-cli-"));
@@ -15,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}, input?: string) {
   const r = spawnSync(process.execPath, [join(root, "src/main.ts"), ...args], {
-    cwd: dir, env: { ...process.env, ...env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn" }, input, encoding: "utf8", timeout: 20_000,
+    cwd: dir, env: { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", ...env }, input, encoding: "utf8", timeout: 20_000,
   });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
@@ -71,6 +73,12 @@ describe("configuration errors are one line", () => {
     expect(r.err).toMatch(/^xmppd: unknown command 'frobnicate'/);
   });
 
+  it("check creates nothing", () => {
+    const data = join(dir, "check-data");
+    expect(cli(["check"], { XMPPD_DATA_DIR: data })).toMatchObject({ code: 0 });
+    expect(existsSync(data)).toBe(false);
+  });
+
   it("a port in use is one line", async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
@@ -79,6 +87,65 @@ describe("configuration errors are one line", () => {
     blocker.close();
     expect(r.code).toBe(1);
     expect(r.err).toBe(`xmppd: port ${port} on 127.0.0.1 is already in use`);
+  });
+});
+
+describe("a start that cannot open a listener", () => {
+  const names = ["c2s", "directTls", "http", "https"] as const;
+  for (const taken of names) {
+    it(`stops when the ${taken} port is taken: exit 1, one line, no data folder, no database`, async () => {
+      const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)));
+      const blocker = createServer();
+      await new Promise<void>((r) => blocker.listen(ports[taken], "127.0.0.1", r));
+      const data = join(dir, `data-${taken}`);
+      try {
+        const r = cli(["start"], {
+          XMPPD_DATA_DIR: data, XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1",
+          XMPPD_C2S__PORT: String(ports.c2s), XMPPD_C2S__DIRECT_TLS_PORT: String(ports.directTls),
+          XMPPD_HTTP__PORT: String(ports.http), XMPPD_HTTP__TLS_PORT: String(ports.https),
+        });
+        // spawnSync's timeout would leave a null status: the process exited by itself.
+        expect(r.code).toBe(1);
+        expect(r.err).toBe(`xmppd: port ${ports[taken]} on 127.0.0.1 is already in use`);
+        expect(existsSync(data)).toBe(false);
+      } finally {
+        blocker.close();
+      }
+    });
+  }
+
+  it("two listeners on one port are refused the same way", async () => {
+    const port = await freePort();
+    const r = cli(["start"], { XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0",
+      XMPPD_HTTP__PORT: String(port), XMPPD_HTTP__TLS_PORT: "0", XMPPD_DATA_DIR: join(dir, "data-twice") });
+    expect(r).toMatchObject({ code: 1, err: `xmppd: port ${port} on 127.0.0.1 is already in use` });
+    expect(existsSync(join(dir, "data-twice"))).toBe(false);
+  });
+
+  it("a failure after storage was opened removes the data folder the start made", () => {
+    const data = join(dir, "data-nocert");
+    const r = cli(["start"], { XMPPD_DATA_DIR: data, XMPPD_TLS__CERT: join(dir, "none.pem"), XMPPD_TLS__KEY: join(dir, "none.key"),
+      XMPPD_C2S__PORT: "0", XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" });
+    expect(r).toMatchObject({ code: 1, err: `xmppd: configuration error: tls.cert: cannot read ${join(dir, "none.pem")} (ENOENT)` });
+    expect(existsSync(data)).toBe(false);
+  });
+
+  it("a listener that cannot open after others did closes them, and the modules and storage with them", async () => {
+    const [open, taken] = [await freePort(), await freePort()];
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(taken, "127.0.0.1", r));
+    const cfg = loadConfig(undefined, { XMPPD_DATA_DIR: join(dir, "data-inproc"), XMPPD_LOG__LEVEL: "silent", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1",
+      XMPPD_C2S__PORT: String(open), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: String(taken) });
+    const server = new XmppServer(cfg);
+    try {
+      // The race a check before the start cannot close: the port is taken between the two.
+      await expect(server.start()).rejects.toThrow(`port ${taken} on 127.0.0.1 is already in use`);
+      const refused = await new Promise<boolean>((r) => connect(open, "127.0.0.1").once("connect", () => r(false)).once("error", () => r(true)));
+      expect(refused).toBe(true);
+      await expect(server.storage.keyval("x").get("y")).rejects.toThrow();
+    } finally {
+      blocker.close();
+    }
   });
 });
 
