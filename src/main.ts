@@ -4,10 +4,10 @@
 import { parseArgs } from "node:util";
 import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline/promises";
 import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts";
 import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
+import { askNewPassword, PromptError } from "./prompt.ts";
 import { checkListeners, XmppServer } from "./server.ts";
 import { StorageUnavailableError } from "./storage/errors.ts";
 import { MemoryStorage } from "./storage/memory.ts";
@@ -18,8 +18,9 @@ const USAGE = `usage: xmppd <command> [options]
 
 commands:
   start                  run the server
-  adduser <jid> [pass]   create an account (password asked when not given)
-  passwd <jid> [pass]    change an account's password
+  adduser <jid> [pass]   create an account (password asked twice, not echoed, when not given;
+                         read from the first line of stdin when it is not a terminal)
+  passwd <jid> [pass]    change an account's password (asked the same way)
   deluser <jid>          delete an account and everything stored for it
   users                  list accounts
   check                  validate the configuration and print the result
@@ -35,18 +36,6 @@ function configPath(arg: string | undefined): string | undefined {
   if (arg) return arg;
   if (process.env.XMPPD_CONFIG) return process.env.XMPPD_CONFIG;
   return existsSync("xmppd.jsonc") ? "xmppd.jsonc" : undefined;
-}
-
-async function askPassword(): Promise<string> {
-  if (!process.stdin.isTTY) {
-    const rl = createInterface({ input: process.stdin });
-    for await (const line of rl) return line;
-    throw new UsageError("no password given");
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const pw = await rl.question("password: ");
-  rl.close();
-  return pw;
 }
 
 /** An account command: parse the JID, check its domain, run with the storage open. */
@@ -137,13 +126,13 @@ async function run(argv: string[]): Promise<number> {
       return start(cfg);
     case "adduser":
       await withAccount(cfg, rest[0], async (s, local) => {
-        await s.accounts.create(local, rest[1] ?? (await askPassword()));
+        await s.accounts.create(local, rest[1] ?? (await askNewPassword()));
         console.log(`created ${local}@${s.domain}`);
       });
       return 0;
     case "passwd":
       await withAccount(cfg, rest[0], async (s, local) => {
-        await s.accounts.setPassword(local, rest[1] ?? (await askPassword()));
+        await s.accounts.setPassword(local, rest[1] ?? (await askNewPassword()));
         console.log(`password changed for ${local}@${s.domain}`);
       });
       return 0;
@@ -176,7 +165,7 @@ run(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof ConfigError) console.error(`xmppd: configuration error: ${e.message}`);
     else if (e instanceof UsageError) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
-    else if (e instanceof AccountError || e instanceof JidError) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof AccountError || e instanceof JidError || e instanceof PromptError) console.error(`xmppd: ${e.message}`);
     else if (e instanceof StorageUnavailableError) console.error(`xmppd: storage unavailable: ${e.message}`);
     else if (e instanceof Error && /already in use|cannot listen/.test(e.message)) console.error(`xmppd: ${e.message}`);
     else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`xmppd: ${e.message}\n\n${USAGE}`);

@@ -1,6 +1,6 @@
 // The command line as an operator uses it: account commands, config check, one-line errors,
 // a real `start` that serves, and SIGTERM closing every stream with <system-shutdown/>.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,6 +33,62 @@ describe("account commands", () => {
     expect(cli(["deluser", "bob@localhost"])).toMatchObject({ code: 1, err: "xmppd: no account bob@localhost" });
     expect(cli(["adduser", "carol@elsewhere.example", "pw"]).err).toMatch(/^xmppd: elsewhere.example is not this server's domain/);
     expect(cli(["adduser", "bad user@localhost", "pw"])).toMatchObject({ code: 1 });
+  });
+});
+
+/**
+ * Runs the CLI on a terminal: util-linux's `script` (in every Debian) gives it a pseudo-terminal
+ * that echoes what is typed unless the program turns echo off. Each answer is typed once its
+ * prompt has appeared, as a person would; resolves with everything the terminal showed.
+ */
+function onTerminal(args: string[], answers: string[]): Promise<{ code: number | null; screen: string }> {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, join(root, "src/main.ts"), ...args].map(quote).join(" ");
+  const child = spawn("script", ["-qfec", command, "/dev/null"], {
+    cwd: dir, env: { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn" }, stdio: ["pipe", "pipe", "inherit"],
+  });
+  let screen = "";
+  let typed = 0;
+  child.stdout.on("data", (d: Buffer) => {
+    screen += d.toString();
+    const prompts = screen.match(/password( \(again\))?: /g)?.length ?? 0;
+    while (typed < prompts && typed < answers.length) child.stdin.write(`${answers[typed++]}\r`);
+  });
+  return new Promise((resolve) => child.once("close", (code) => {
+    child.stdin.end();
+    resolve({ code, screen });
+  }));
+}
+
+describe("the password prompt", () => {
+  it("on a terminal: not echoed, asked twice, and the account takes it", async () => {
+    const typed = await onTerminal(["adduser", "erin@localhost"], ["s3cX\u007fret", "s3cret"]);
+    expect(typed.code).toBe(0);
+    expect(typed.screen).toMatch(/^password: \r?\npassword \(again\): \r?\ncreated erin@localhost/);
+    expect(typed.screen).not.toMatch(/s3c/);
+    const port = await freePort();
+    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" });
+    try {
+      (await RawClient.login(port, "erin", "s3cret")).close();
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("on a terminal: two different answers change nothing", async () => {
+    const typed = await onTerminal(["adduser", "frank@localhost"], ["one", "two"]);
+    expect(typed.code).toBe(1);
+    expect(typed.screen).toMatch(/xmppd: the passwords do not match/);
+    expect(typed.screen).not.toMatch(/one|two/);
+    const changed = await onTerminal(["passwd", "erin@localhost"], ["one", "two"]);
+    expect(changed.code).toBe(1);
+    expect(cli(["users"]).out.split("\n")).not.toContain("frank@localhost");
+  });
+
+  it("from a pipe: the first line, asked once (scripts)", () => {
+    expect(cli(["adduser", "gina@localhost"], {}, "pw4\n")).toMatchObject({ code: 0, out: "created gina@localhost" });
+    expect(cli(["passwd", "gina@localhost"], {}, "pw5\nignored\n")).toMatchObject({ code: 0, out: "password changed for gina@localhost" });
+    expect(cli(["passwd", "gina@localhost"], {}, "")).toMatchObject({ code: 1, err: "xmppd: no password given" });
   });
 });
 
