@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts";
 import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
+import { modules as defaultModules } from "./modules/index.ts";
 import { askNewPassword, PromptError } from "./prompt.ts";
 import { checkListeners, XmppServer } from "./server.ts";
 import { StorageUnavailableError } from "./storage/errors.ts";
@@ -117,7 +118,7 @@ async function run(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 1;
   }
   if (command === "config-doc") {
-    console.log(documentConfig());
+    console.log(documentConfig(defaultModules));
     return 0;
   }
   const cfg = loadConfig(configPath(values.config));

@@ -115,6 +115,7 @@ export class XmppServer implements ServerApi, StreamContext {
   }
 
   private readonly moduleList: ModuleDefinition<Shape>[];
+  private readonly moduleOptions = new Map<string, unknown>();
   private readonly ephemeralPorts: boolean;
 
   credentials(username: string) {
@@ -125,11 +126,17 @@ export class XmppServer implements ServerApi, StreamContext {
     return this.admins.has(jid.bare.toString());
   }
 
-  /** Validates the 'modules' section of the config against each module's schema. */
+  /**
+   * Validates the 'modules' section of the config against each module's schema, when the server
+   * is made: `check` refuses what `start` would. start() sets the modules up with these values.
+   */
   private checkModuleOptions(): void {
     const names = new Set(this.moduleList.map((m) => m.name));
     for (const key of Object.keys(this.loaded.modules)) {
       if (!names.has(key)) throw new ConfigError(`modules.${key}: no such module (loaded: ${[...names].join(", ")})`);
+    }
+    for (const m of this.moduleList) {
+      this.moduleOptions.set(m.name, parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv));
     }
   }
 
@@ -140,7 +147,7 @@ export class XmppServer implements ServerApi, StreamContext {
   async start(): Promise<void> {
     await storageReady(this.storage);
     for (const m of this.moduleList) {
-      const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv);
+      const options = this.moduleOptions.get(m.name);
       const ctx = new ModuleContext<unknown>(m.name, options, this, this.log.child({ module: m.name }));
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);

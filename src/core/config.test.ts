@@ -2,7 +2,22 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig, stripJsonComments } from "./config.ts";
+import { documentConfig, loadConfig, serverSchema, stripJsonComments } from "./config.ts";
+import type { Shape } from "./schema.ts";
+import { modules } from "../modules/index.ts";
+
+/** Every option's dotted key in a shape, sections included. */
+function keys(shape: Shape, path = ""): string[] {
+  return Object.entries(shape).flatMap(([k, f]) => {
+    const inner = (f as { shape?: Shape }).shape;
+    return [path + k, ...(inner ? keys(inner, `${path}${k}.`) : [])];
+  });
+}
+
+/** The cells of a markdown table row: split at every '|' that is not escaped. */
+function cells(row: string): string[] {
+  return row.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+}
 
 const dir = mkdtempSync(join(tmpdir(), "xmppd-config-"));
 const file = (text: string) => {
@@ -99,6 +114,18 @@ describe("config", () => {
     expect(c.modules).toEqual({ upload: { storage: "s3", maxFileSize: "1000", s3: { bucket: "from-env", region: "eu-west-1" } } });
     expect(c.modulesFromEnv).toBe(true);
     expect(loadConfig(p, {}).modulesFromEnv).toBe(false);
+  });
+
+  it("documents every option, the modules' included, in a table whose rows keep their four cells", () => {
+    const rows = documentConfig(modules).split("\n");
+    expect(rows.every((r) => cells(r).length === 4), rows.find((r) => cells(r).length !== 4)).toBe(true);
+    const documented = rows.slice(2).map((r) => cells(r)[0]!.replaceAll("`", ""));
+    const expected = [...keys(serverSchema), "modules",
+      ...modules.filter((m) => m.options && Object.keys(m.options).length > 0).flatMap((m) => [`modules.${m.name}`, ...keys(m.options!, `modules.${m.name}.`)])];
+    expect(documented).toEqual(expected);
+    expect(expected).toContain("modules.mam.retention");
+    expect(expected).toContain("modules.upload.s3.bucket");
+    expect(rows.find((r) => r.startsWith("| `log.level`"))).toBe("| `log.level` | one of fatal \\| error \\| warn \\| info \\| debug \\| trace \\| silent | `\"info\"` | Log level. |");
   });
 
   it("strips comments but not comment-like text in strings", () => {

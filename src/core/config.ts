@@ -182,6 +182,17 @@ function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
-export function documentConfig(): string {
-  return ["| key | type | default | meaning |", "|---|---|---|---|", ...documentShape(serverSchema)].join("\n");
+/** What the reference needs of a module: its name, its specifications and its option schema. */
+export interface DocumentedModule { name: string; specs: readonly { spec: string }[]; options?: Shape }
+
+/** The reference (markdown): the server's options, then each module's under modules.<name>. */
+export function documentConfig(modules: readonly DocumentedModule[] = []): string {
+  const rows = ["| key | type | default | meaning |", "|---|---|---|---|", ...documentShape(serverSchema),
+    "| `modules` | section | | Options of the modules, by module name; a module left out takes its defaults. |"];
+  for (const m of modules) {
+    if (!m.options || Object.keys(m.options).length === 0) continue;
+    rows.push(`| \`modules.${m.name}\` | section | | The ${m.name} module (${m.specs.map((s) => s.spec).join(", ")}). |`,
+      ...documentShape(m.options, `modules.${m.name}.`));
+  }
+  return rows.join("\n");
 }

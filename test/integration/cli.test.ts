@@ -129,6 +129,28 @@ describe("configuration errors are one line", () => {
     expect(r.err).toMatch(/^xmppd: unknown command 'frobnicate'/);
   });
 
+  it("check refuses the module options start refuses, from the file and from the environment", () => {
+    const file = join(dir, "modules.jsonc");
+    writeFileSync(file, `{ "modules": { "mam": { "retention": "abc" } } }`);
+    const message = "xmppd: configuration error: modules.mam.retention: must be an integer";
+    const off = { XMPPD_C2S__PORT: "0", XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" };
+    expect(cli(["check", "-c", file])).toMatchObject({ code: 1, err: message });
+    expect(cli(["start", "-c", file], off)).toMatchObject({ code: 1, err: message });
+    expect(cli(["check"], { XMPPD_MODULES__MAM__RETENTION: "abc" })).toMatchObject({ code: 1, err: message });
+    expect(cli(["check"], { XMPPD_MODULES__MAM__RETENTION: "7" })).toMatchObject({ code: 0 });
+    writeFileSync(file, `{ "modules": { "upload": { "s3": { "buckt": "x" } } } }`);
+    expect(cli(["check", "-c", file]).err).toMatch(/^xmppd: configuration error: modules\.upload\.s3\.buckt: unknown option/);
+    writeFileSync(file, `{ "modules": { "mamm": {} } }`);
+    expect(cli(["check", "-c", file]).err).toMatch(/^xmppd: configuration error: modules\.mamm: no such module/);
+  });
+
+  it("config-doc documents the module options", () => {
+    const doc = cli(["config-doc"]);
+    expect(doc.code).toBe(0);
+    expect(doc.out).toMatch(/^\| `modules\.mam\.retention` \| integer \| `\d+` \| .+ \|$/m);
+    expect(doc.out).toMatch(/^\| `modules\.upload\.storage` \| one of local \\\| s3 \| `"local"` \| .+ \|$/m);
+  });
+
   it("check creates nothing", () => {
     const data = join(dir, "check-data");
     expect(cli(["check"], { XMPPD_DATA_DIR: data })).toMatchObject({ code: 0 });
