@@ -10,10 +10,26 @@ export class PromptError extends Error {}
 export async function askNewPassword(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<string> {
   if (!input.isTTY) return firstLine(input);
   const tty = input as ReadStream;
-  const first = await readHidden(tty, output, "password: ");
-  const again = await readHidden(tty, output, "password (again): ");
-  if (first !== again) throw new PromptError("the passwords do not match");
-  return first;
+  // Echo goes off before the first prompt shows and comes back after the second answer: nothing
+  // typed early, or between the two, is echoed either.
+  tty.setEncoding("utf8");
+  tty.setRawMode(true);
+  const keys = new Keys(tty);
+  try {
+    output.write("password: ");
+    const first = await keys.line();
+    output.write("\npassword (again): ");
+    const again = await keys.line();
+    output.write("\n");
+    if (first !== again) throw new PromptError("the passwords do not match");
+    return first;
+  } catch (e) {
+    output.write("\n");
+    throw e;
+  } finally {
+    keys.close();
+    tty.setRawMode(false);
+  }
 }
 
 async function firstLine(input: NodeJS.ReadableStream): Promise<string> {
@@ -33,36 +49,47 @@ const ESC = "\u001b";
 const ERASE = new Set(["\u007f", "\b"]);
 
 /**
- * One line typed on a terminal, not echoed. Enter ends it, Backspace takes back a character,
- * Ctrl-U the whole line; Ctrl-C (which raises no signal in raw mode) and Ctrl-D on an empty line
- * give up. Escape sequences (arrow keys) and other control characters are ignored.
+ * The keys typed on a terminal in raw mode, read a line at a time; what is typed ahead waits
+ * for the next line. Enter ends a line, Backspace takes back a character, Ctrl-U the whole line;
+ * Ctrl-C (which raises no signal in raw mode) and Ctrl-D on an empty line give up. Escape
+ * sequences (arrow keys) and other control characters are ignored.
  */
-function readHidden(input: ReadStream, output: NodeJS.WritableStream, prompt: string): Promise<string> {
-  output.write(prompt);
-  return new Promise((resolve, reject) => {
-    let text: string[] = [];
-    const finish = (error?: PromptError) => {
-      input.off("data", onData);
-      input.setRawMode(false);
-      input.pause();
-      output.write("\n");
-      if (error) reject(error);
-      else resolve(text.join(""));
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ENTER.has(ch)) return finish();
-        if (ch === CTRL_C) return finish(new PromptError("cancelled"));
-        if (ch === CTRL_D && text.length === 0) return finish(new PromptError("no password given"));
-        if (ch === ESC) return; // the rest of the chunk is the sequence
-        if (ERASE.has(ch)) text.pop();
-        else if (ch === CTRL_U) text = [];
-        else if (ch >= " ") text.push(ch);
-      }
-    };
-    input.setEncoding("utf8");
-    input.setRawMode(true);
-    input.on("data", onData);
+class Keys {
+  private readonly typed: string[] = [];
+  private wake: (() => void) | undefined;
+  private readonly input: ReadStream;
+  private readonly onData = (chunk: string) => {
+    // An escape sequence arrives as one chunk: the key, not characters of the password.
+    const esc = chunk.indexOf(ESC);
+    this.typed.push(...(esc < 0 ? chunk : chunk.slice(0, esc)));
+    this.wake?.();
+  };
+
+  constructor(input: ReadStream) {
+    this.input = input;
+    input.on("data", this.onData);
     input.resume();
-  });
+  }
+
+  async line(): Promise<string> {
+    let text: string[] = [];
+    for (;;) {
+      const ch = this.typed.shift();
+      if (ch === undefined) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      if (ENTER.has(ch)) return text.join("");
+      if (ch === CTRL_C) throw new PromptError("cancelled");
+      if (ch === CTRL_D && text.length === 0) throw new PromptError("no password given");
+      if (ERASE.has(ch)) text.pop();
+      else if (ch === CTRL_U) text = [];
+      else if (ch >= " ") text.push(ch);
+    }
+  }
+
+  close(): void {
+    this.input.off("data", this.onData);
+    this.input.pause();
+  }
 }
