@@ -151,7 +151,7 @@ async function run(argv: string[]): Promise<number> {
     }
     case "check": {
       checkConfig(cfg);
-      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${cfg.server.dataDir}, ${describeStorage(cfg.server)}`);
+      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${resolve(cfg.server.dataDir)}, ${describeStorage(cfg.server)}`);
       return 0;
     }
     default:

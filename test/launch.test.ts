@@ -1,10 +1,11 @@
 // Every way the server is started runs node with the same flags (src/node-flags.ts): ./run, npm
 // start and the shebang of src/main.ts (the Dockerfile's entry point: test/docker.test.ts). A
 // process started with them really gets the young generation they ask V8 for.
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { NODE_FLAGS } from "../src/node-flags.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -13,7 +14,7 @@ const flags = NODE_FLAGS.join(" ");
 
 describe("the node flags of every launcher", () => {
   it("./run starts the CLI with them", () => {
-    expect(read("run")).toContain(`exec node ${flags} src/main.ts "$@"`);
+    expect(read("run")).toContain(`exec node ${flags} "$root/src/main.ts" "$@"`);
   });
 
   it("npm start and the package's bin (the shebang of src/main.ts) carry them", () => {
@@ -29,5 +30,61 @@ describe("the node flags of every launcher", () => {
     const newSpace = Number(execFileSync(process.execPath, [...NODE_FLAGS, "-e", script], { encoding: "utf8" }).trim());
     expect(newSpace).toBeGreaterThan(0);
     expect(newSpace).toBeLessThanOrEqual(3 * semi * 2 ** 20);
+  });
+});
+
+/**
+ * A checkout for ./run: the real script and sources (src/ is a link to this repository's), with a
+ * scripts/node.sh that puts this Node and a recording npm first on PATH: the real npm would install
+ * into the repository's node_modules. The recording npm makes what `npm ci` makes that ./run looks
+ * at: node_modules/.package-lock.json, and the development packages unless --omit=dev.
+ */
+function checkout(): { root: string; npm: () => string[] } {
+  const fake = realpathSync(mkdtempSync(join(tmpdir(), "xmppd-run-")));
+  copyFileSync(join(root, "run"), join(fake, "run"));
+  chmodSync(join(fake, "run"), 0o755);
+  for (const d of ["scripts", "bin"]) mkdirSync(join(fake, d));
+  symlinkSync(join(root, "src"), join(fake, "src"));
+  writeFileSync(join(fake, "package-lock.json"), "{}\n");
+  writeFileSync(join(fake, "scripts/node.sh"), `export PATH="${fake}/bin:${dirname(process.execPath)}:$PATH"\n`);
+  writeFileSync(join(fake, "scripts/test.sh"), `echo "tests in $PWD"\n`);
+  writeFileSync(join(fake, "bin/npm"), [
+    "#!/bin/sh",
+    `echo "$PWD: npm $*" >> "${fake}/npm.log"`,
+    "rm -rf node_modules && mkdir -p node_modules && touch node_modules/.package-lock.json",
+    'case " $* " in *" --omit=dev "*) ;; *) mkdir -p node_modules/vitest ;; esac',
+  ].join("\n") + "\n");
+  chmodSync(join(fake, "bin/npm"), 0o755);
+  return { root: fake, npm: () => existsSync(join(fake, "npm.log")) ? readFileSync(join(fake, "npm.log"), "utf8").trim().split("\n") : [] };
+}
+
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function runIn(cwd: string, script: string, args: string[]) {
+  const r = spawnSync(script, args, { cwd, encoding: "utf8", timeout: 30_000, env: { ...process.env, XMPPD_LOG__LEVEL: "warn" } });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+describe("./run", () => {
+  it("runs the server's commands in the caller's folder: -c FILE and dataDir are the caller's, and a missing file is named in full", () => {
+    const c = checkout();
+    const caller = realpathSync(mkdtempSync(join(tmpdir(), "xmppd-caller-")));
+    made.push(c.root, caller);
+    writeFileSync(join(caller, "site.jsonc"), `{ "dataDir": "state" }`);
+    const run = join(c.root, "run");
+    expect(runIn(caller, run, ["check", "-c", "site.jsonc"]).out)
+      .toBe(`configuration OK (${caller}/site.jsonc): domain localhost, data in ${caller}/state, embedded storage in ${caller}/state/xmppd.sqlite`);
+    expect(runIn(caller, run, ["adduser", "amy@localhost", "pw", "-c", "site.jsonc"])).toMatchObject({ code: 0, out: "created amy@localhost" });
+    expect(existsSync(join(caller, "state", "xmppd.sqlite"))).toBe(true);
+    expect(existsSync(join(c.root, "state"))).toBe(false);
+    expect(runIn(caller, run, ["check", "-c", "bad.jsonc"])).toMatchObject({ code: 1, err: `xmppd: configuration error: config file ${caller}/bad.jsonc not found` });
+    // ./xmppd.jsonc, the default config file, is the caller's too.
+    writeFileSync(join(caller, "xmppd.jsonc"), `{ "domain": "caller.example" }`);
+    expect(runIn(caller, run, ["check"]).out).toMatch(/^configuration OK \(.*\/xmppd\.jsonc\): domain caller\.example, /);
+    // The tests run in the repository, wherever they are started from.
+    expect(runIn(caller, run, ["test"]).out).toBe(`tests in ${c.root}`);
   });
 });

@@ -2,13 +2,14 @@
 // (XMPPD_<PATH> with dots as double underscores: XMPPD_C2S__PORT=5333), validated once at start
 // against the schema below and the modules' own schemas. Unknown keys are errors.
 import { readFileSync, existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { bool, ConfigError, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
 import { CONSISTENCIES, parseReplication } from "../storage/cassandra/options.ts";
 import { KEYSPACE_NAME } from "../storage/cassandra/schema.ts";
 
 export const serverSchema = {
   domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
-  dataDir: str("Folder for the embedded database, generated certificates and uploads.", "./data"),
+  dataDir: str("Folder for the embedded database, generated certificates and uploads; a relative path is taken from the working directory.", "./data"),
   admins: strList("Bare JIDs with administrative rights (XEP-0133 commands).", []),
   log: section("Logging (pino, JSON lines on stderr).", {
     level: oneOf("Log level.", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
@@ -149,18 +150,21 @@ export interface LoadedConfig {
   modules: Record<string, unknown>;
   /** Some module options came from XMPPD_MODULES__* variables (strings, read as their fields' types). */
   modulesFromEnv?: boolean;
+  /** The config file's absolute path; undefined when the defaults and the environment are all there is. */
   path: string | undefined;
 }
 
 /** Reads, merges and validates; throws ConfigError with a one-line message naming the bad key. */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let raw: Record<string, unknown> = {};
-  if (path !== undefined) {
-    if (!existsSync(path)) throw new ConfigError(`config file ${path} not found`);
+  // A relative path is the caller's: resolved against the working directory, and said in full.
+  const file = path === undefined ? undefined : resolve(path);
+  if (file !== undefined) {
+    if (!existsSync(file)) throw new ConfigError(`config file ${file} not found`);
     try {
-      raw = JSON.parse(stripJsonComments(readFileSync(path, "utf8"))) as Record<string, unknown>;
+      raw = JSON.parse(stripJsonComments(readFileSync(file, "utf8"))) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+      throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
     }
   }
   const { modules = {}, ...rest } = raw;
@@ -169,7 +173,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   const merged = mergeDeep(rest, envRaw);
   const fromEnv = Object.keys(envRaw).length > 0;
   const allModules = envModules === undefined ? modules : mergeDeep(modules as Record<string, unknown>, envModules as Record<string, unknown>);
-  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: allModules as Record<string, unknown>, modulesFromEnv: envModules !== undefined, path };
+  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: allModules as Record<string, unknown>, modulesFromEnv: envModules !== undefined, path: file };
 }
 
 function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -1,6 +1,6 @@
 // Picks the storage backend the configuration names (storage.backend): the embedded SQLite file
 // in dataDir, or the Cassandra cluster of storage.cassandra.
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { ServerConfig } from "../core/config.ts";
 import { CassandraStorage } from "./cassandra/index.ts";
 import { SqliteStorage } from "./embedded/sqlite.ts";
@@ -19,7 +19,7 @@ export async function storageReady(storage: StorageProvider): Promise<void> {
 
 /** One line for `xmppd check` and the start-up log: where the data goes. */
 export function describeStorage(config: ServerConfig): string {
-  if (config.storage.backend === "embedded") return `embedded storage in ${join(config.dataDir, "xmppd.sqlite")}`;
+  if (config.storage.backend === "embedded") return `embedded storage in ${resolve(config.dataDir, "xmppd.sqlite")}`;
   const c = config.storage.cassandra;
   return `cassandra storage: keyspace ${c.keyspace} at ${c.contactPoints.join(", ")} (${c.localDataCenter}, ${c.consistency})`;
 }
