@@ -13,6 +13,7 @@ import { checkListeners, XmppServer } from "./server.ts";
 import { StorageUnavailableError } from "./storage/errors.ts";
 import { MemoryStorage } from "./storage/memory.ts";
 import { describeStorage } from "./storage/open.ts";
+import { tightenDataDir } from "./storage/data-dir.ts";
 import { JidError, parseJid } from "./xml/jid.ts";
 
 const USAGE = `usage: xmppd <command> [options]
@@ -68,9 +69,13 @@ async function start(cfg: LoadedConfig): Promise<number> {
   await checkListeners(cfg.server);
   const dataDir = resolve(cfg.server.dataDir);
   const madeDataDir = !existsSync(dataDir);
+  // Before the database opens: SQLite makes its -wal and -shm files with the database's mode.
+  const modes = tightenDataDir(dataDir);
   let server: XmppServer | undefined;
   try {
     server = new XmppServer(cfg);
+    if (modes.changed.length > 0) server.log.warn({ dataDir, changed: modes.changed }, "group and other permissions removed: the data folder is the server's only");
+    if (modes.failed.length > 0) server.log.error({ dataDir, failed: modes.failed }, "could not make these private to the server's user");
     await server.start();
   } catch (e) {
     if (madeDataDir) {
@@ -107,6 +112,8 @@ async function start(cfg: LoadedConfig): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
+  // What the commands make in dataDir (the database and its journal, keys, uploads) is the server user's only.
+  process.umask(0o077);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import forge from "node-forge";
 import { ConfigError } from "../core/schema.ts";
+import { PRIVATE_DIR, PRIVATE_FILE } from "../storage/data-dir.ts";
 import type { ChannelBinding } from "../stream/sasl/mechanism.ts";
 
 export interface TlsMaterial {
@@ -54,10 +55,10 @@ export function loadTls(opts: { cert: string | undefined; key: string | undefine
     certPath = join(dir, `${opts.domain}.crt`);
     keyPath = join(dir, `${opts.domain}.key`);
     if (!existsSync(certPath) || !existsSync(keyPath)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
       const made = makeSelfSigned(opts.domain);
-      writeFileSync(keyPath, made.key, { mode: 0o600 });
-      writeFileSync(certPath, made.cert);
+      writeFileSync(keyPath, made.key, { mode: PRIVATE_FILE });
+      writeFileSync(certPath, made.cert, { mode: PRIVATE_FILE });
     }
   }
   const cert = readPem("tls.cert", certPath);

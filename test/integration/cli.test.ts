@@ -1,7 +1,8 @@
 // The command line as an operator uses it: account commands, config check, one-line errors,
 // a real `start` that serves, and SIGTERM closing every stream with <system-shutdown/>.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { Writable } from "node:stream";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -223,6 +224,43 @@ describe("a start that cannot open a listener", () => {
       await expect(server.storage.keyval("x").get("y")).rejects.toThrow();
     } finally {
       blocker.close();
+    }
+  });
+});
+
+describe("the data folder is the server user's only", () => {
+  const mode = (p: string) => lstatSync(p).mode & 0o777;
+
+  it("what the commands make there is 0600, its folders 0700", () => {
+    const data = join(dir, "data-private");
+    expect(cli(["adduser", "hal@localhost", "pw"], { XMPPD_DATA_DIR: data })).toMatchObject({ code: 0 });
+    expect(mode(data)).toBe(0o700);
+    expect(mode(join(data, "xmppd.sqlite"))).toBe(0o600);
+  });
+
+  it("start takes group and other permissions off what is there, leaves links alone, and SQLite's -wal and -shm are 0600", async () => {
+    const data = join(dir, "data-loose");
+    expect(cli(["adduser", "ida@localhost", "pw"], { XMPPD_DATA_DIR: data })).toMatchObject({ code: 0 });
+    mkdirSync(join(data, "old"));
+    writeFileSync(join(data, "old", "notes"), "x");
+    writeFileSync(join(dir, "outside"), "x");
+    symlinkSync(join(dir, "outside"), join(data, "link"));
+    for (const [p, m] of [[data, 0o755], [join(data, "xmppd.sqlite"), 0o644], [join(data, "old"), 0o775], [join(data, "old", "notes"), 0o664], [join(dir, "outside"), 0o644]] as const) chmodSync(p, m);
+    const port = await freePort();
+    let log = "";
+    const output = new Writable({ write: (chunk: Buffer, _enc, done) => { log += chunk.toString(); done(); } });
+    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: data, XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" }, { output });
+    try {
+      (await RawClient.login(port, "ida", "pw")).close();
+      expect(mode(data)).toBe(0o700);
+      expect(mode(join(data, "old"))).toBe(0o700);
+      for (const f of ["xmppd.sqlite", "xmppd.sqlite-wal", "xmppd.sqlite-shm", "old/notes", "certs/localhost.crt", "certs/localhost.key"]) expect(mode(join(data, f)), f).toBe(0o600);
+      expect(mode(join(data, "certs"))).toBe(0o700);
+      expect(mode(join(dir, "outside"))).toBe(0o644);
+      const warning = JSON.parse(log.split("\n").find((l) => l.includes("group and other permissions removed"))!) as { changed: string[] };
+      expect(warning.changed.sort()).toEqual([data, join(data, "old"), join(data, "old", "notes"), join(data, "xmppd.sqlite")].sort());
+    } finally {
+      child.kill("SIGKILL");
     }
   });
 });

@@ -9,6 +9,7 @@ import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "n
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { Logger } from "../../core/log.ts";
+import { PRIVATE_DIR, PRIVATE_FILE } from "../../storage/data-dir.ts";
 import { checkToken, cleanType, slotToken, type Slot } from "./slots.ts";
 
 /** Where the files are: the local disk (this file) or an S3 bucket (s3.ts). */
@@ -140,10 +141,10 @@ export class LocalFiles implements UploadStore {
     if (this.writing.has(id) || (await access(join(folder, "meta.json")).then(() => true, () => false))) return answer(res, 409, "already uploaded\n");
     this.writing.add(id);
     try {
-      await mkdir(folder, { recursive: true });
+      await mkdir(folder, { recursive: true, mode: PRIVATE_DIR });
       const part = join(folder, "data.part");
       const ok = await new Promise<boolean>((resolve, reject) => {
-        const out = createWriteStream(part);
+        const out = createWriteStream(part, { mode: PRIVATE_FILE });
         let got = 0;
         req.on("data", (chunk: Buffer) => {
           got += chunk.length;
@@ -163,7 +164,7 @@ export class LocalFiles implements UploadStore {
       const meta: StoredMeta = { name, type, size, owner, at: Date.now() };
       // The file first, then what describes it: a folder with meta.json holds a whole file.
       await rename(part, join(folder, "data"));
-      await writeFile(join(folder, "meta.json"), JSON.stringify(meta));
+      await writeFile(join(folder, "meta.json"), JSON.stringify(meta), { mode: PRIVATE_FILE });
       answer(res, 201, "created\n");
     } finally {
       this.writing.delete(id);
