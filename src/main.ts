@@ -9,7 +9,7 @@ import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { askNewPassword, PromptError } from "./prompt.ts";
-import { checkListeners, XmppServer } from "./server.ts";
+import { checkListeners, type ListenerAddress, type ListenerName, XmppServer } from "./server.ts";
 import { StorageUnavailableError } from "./storage/errors.ts";
 import { MemoryStorage } from "./storage/memory.ts";
 import { describeStorage } from "./storage/open.ts";
@@ -52,6 +52,22 @@ async function withAccount(cfg: LoadedConfig, jidArg: string | undefined, fn: (s
   } finally {
     await server.storage.close();
   }
+}
+
+const LISTENERS: [ListenerName, string][] = [["c2s", "c2s"], ["directTls", "direct TLS"], ["http", "http (ws://)"], ["https", "https (wss://)"]];
+
+/**
+ * The start line: every listener with the address it is bound to, and the certificate clients
+ * are shown, with the SHA-256 fingerprint to compare before accepting a self-signed one.
+ */
+function servingLine(server: XmppServer): string {
+  const at = ({ host, port }: ListenerAddress) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const listeners = LISTENERS.map(([name, label]) => {
+    const l = server.listening.find((x) => x.name === name);
+    return `${label} ${l ? at(l) : "off"}`;
+  });
+  const cert = server.certificate;
+  return `xmppd: serving ${server.domain} on ${listeners.join(", ")}${cert ? `; certificate ${cert.path}, SHA-256 ${cert.sha256}` : ""}`;
 }
 
 /** What a start checks before it creates anything: the server is made on a store in memory. */
@@ -107,7 +123,7 @@ async function start(cfg: LoadedConfig): Promise<number> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  console.error(`xmppd: serving ${server.domain} (c2s ${server.ports.c2s ?? "off"}, direct TLS ${server.ports.directTls ?? "off"})`);
+  console.error(servingLine(server));
   return -1;
 }
 

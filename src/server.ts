@@ -1,6 +1,6 @@
 // The composition root: configuration, storage, router, modules and listeners, wired explicitly.
 // Module dependencies are declared by the modules and checked here at boot, not implied by order.
-import type { Server as NetServer } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import { Accounts } from "./core/accounts.ts";
 import type { LoadedConfig, ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
@@ -40,7 +40,7 @@ export function listenerAddresses(config: ServerConfig, all = false): ListenerAd
     { name: "c2s", host: c2s.host, port: c2s.port },
     { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
     { name: "http", host: http.host, port: http.port },
-    { name: "https", host: http.host, port: http.tlsPort },
+    { name: "https", host: http.tlsHost, port: http.tlsPort },
   ];
   return all ? list : list.filter((l) => l.port !== 0);
 }
@@ -82,6 +82,8 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
   readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number } = {};
+  /** The listeners open, with the addresses they are bound to. */
+  readonly listening: ListenerAddress[] = [];
   /** The modules' paths on the HTTP listeners (HTTP upload). */
   readonly http = new HttpRoutes();
 
@@ -166,7 +168,7 @@ export class XmppServer implements ServerApi, StreamContext {
       await this.stop();
       throw e;
     }
-    this.log.info({ domain: this.domain.domain, ...this.ports }, "listening");
+    this.log.info({ domain: this.domain.domain, listening: this.listening, certificate: this.certificate }, "listening");
   }
 
   private async listen(): Promise<void> {
@@ -182,8 +184,15 @@ export class XmppServer implements ServerApi, StreamContext {
           maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
         });
       this.listeners.push(s);
-      this.ports[l.name] = (s.address() as { port: number }).port;
+      const bound = s.address() as AddressInfo;
+      this.ports[l.name] = bound.port;
+      this.listening.push({ name: l.name, host: bound.address, port: bound.port });
     }
+  }
+
+  /** The certificate the TLS listeners present (the self-signed one made at first start, or tls.cert), once started. */
+  get certificate(): { path: string; sha256: string } | undefined {
+    return this.tls && { path: this.tls.certPath, sha256: this.tls.fingerprint };
   }
 
   /**

@@ -22,8 +22,9 @@ export const serverSchema = {
     maxConnections: int("Connections accepted at once on each listener.", 200_000, 1),
   }),
   http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
-    host: str("Address to listen on ('::' is every address, v4 and v6).", "::"),
+    host: str("Address of the plain HTTP listener: loopback, for a reverse proxy on this machine that ends TLS (secureProxy); '::' is every address, v4 and v6.", "127.0.0.1"),
     port: int("Plain HTTP port (ws://); 0 disables it.", 5280, 0, 65535),
+    tlsHost: str("Address of the HTTPS listener ('::' is every address, v4 and v6).", "::"),
     tlsPort: int("HTTPS port (wss://), with the certificates of the tls section; 0 disables it.", 5281, 0, 65535),
     secureProxy: bool("A reverse proxy in front of the plain port ends TLS: its connections count as secure (requireTls).", false),
     publicUrl: optStr("The WebSocket URL host-meta announces (default: from the request's Host header and the listener's scheme)."),

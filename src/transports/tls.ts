@@ -16,6 +16,8 @@ export interface TlsMaterial {
   /** tls-server-end-point channel binding data (RFC 5929 §4.1): hash of our certificate. */
   endPoint: Buffer;
   certPath: string;
+  /** SHA-256 of the (first) certificate, as clients show it to be accepted: "AB:CD:...". */
+  fingerprint: string;
 }
 
 /** Makes a 2048-bit RSA self-signed certificate for the domain (and localhost), valid ten years. */
@@ -64,7 +66,7 @@ export function loadTls(opts: { cert: string | undefined; key: string | undefine
   const cert = readPem("tls.cert", certPath);
   const key = readPem("tls.key", keyPath);
   const context = createSecureContext({ cert, key, minVersion: "TLSv1.2" });
-  return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath };
+  return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath: resolve(certPath), fingerprint: new X509Certificate(cert).fingerprint256 };
 }
 
 function readPem(option: string, path: string): string {

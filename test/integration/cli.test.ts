@@ -2,9 +2,11 @@
 // a real `start` that serves, and SIGTERM closing every stream with <system-shutdown/>.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { networkInterfaces, tmpdir } from "node:os";
 import { Writable } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
 import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RawClient } from "../helpers/raw.ts";
@@ -179,7 +181,7 @@ describe("a start that cannot open a listener", () => {
       const data = join(dir, `data-${taken}`);
       try {
         const r = cli(["start"], {
-          XMPPD_DATA_DIR: data, XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1",
+          XMPPD_DATA_DIR: data, XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_HTTP__TLS_HOST: "127.0.0.1",
           XMPPD_C2S__PORT: String(ports.c2s), XMPPD_C2S__DIRECT_TLS_PORT: String(ports.directTls),
           XMPPD_HTTP__PORT: String(ports.http), XMPPD_HTTP__TLS_PORT: String(ports.https),
         });
@@ -195,7 +197,7 @@ describe("a start that cannot open a listener", () => {
 
   it("two listeners on one port are refused the same way", async () => {
     const port = await freePort();
-    const r = cli(["start"], { XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0",
+    const r = cli(["start"], { XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_HTTP__TLS_HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0",
       XMPPD_HTTP__PORT: String(port), XMPPD_HTTP__TLS_PORT: "0", XMPPD_DATA_DIR: join(dir, "data-twice") });
     expect(r).toMatchObject({ code: 1, err: `xmppd: port ${port} on 127.0.0.1 is already in use` });
     expect(existsSync(join(dir, "data-twice"))).toBe(false);
@@ -213,7 +215,7 @@ describe("a start that cannot open a listener", () => {
     const [open, taken] = [await freePort(), await freePort()];
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(taken, "127.0.0.1", r));
-    const cfg = loadConfig(undefined, { XMPPD_DATA_DIR: join(dir, "data-inproc"), XMPPD_LOG__LEVEL: "silent", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1",
+    const cfg = loadConfig(undefined, { XMPPD_DATA_DIR: join(dir, "data-inproc"), XMPPD_LOG__LEVEL: "silent", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_HTTP__TLS_HOST: "127.0.0.1",
       XMPPD_C2S__PORT: String(open), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: String(taken) });
     const server = new XmppServer(cfg);
     try {
@@ -265,6 +267,22 @@ describe("the data folder is the server user's only", () => {
   });
 });
 
+/** Whether a TCP connection to host:port is accepted. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const s = connect(port, host).once("connect", () => (s.destroy(), r(true))).once("error", () => r(false));
+  });
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS listener presents. */
+async function presented(port: number): Promise<string> {
+  const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+  await once(s, "secureConnect");
+  const fingerprint = s.getPeerCertificate().fingerprint256;
+  s.destroy();
+  return fingerprint;
+}
+
 describe("start", () => {
   it("a Cassandra cluster that does not answer is one line, and nothing is served", async () => {
     const port = await freePort();
@@ -273,6 +291,32 @@ describe("start", () => {
     expect(r.err).toMatch(new RegExp(`^xmppd: storage unavailable: cassandra at 127\\.0\\.0\\.1:${port}: .+$`));
   });
 
+
+  it("says every listener with its address and the certificate's SHA-256 fingerprint; plain HTTP is on loopback, the rest on every address", async () => {
+    const [c2s, directTls, http, https] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const data = join(dir, "data-line");
+    let log = "";
+    const output = new Writable({ write: (chunk: Buffer, _enc, done) => { log += chunk.toString(); done(); } });
+    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: data, XMPPD_LOG__LEVEL: "warn",
+      XMPPD_C2S__PORT: String(c2s), XMPPD_C2S__DIRECT_TLS_PORT: String(directTls), XMPPD_HTTP__PORT: String(http), XMPPD_HTTP__TLS_PORT: String(https) }, { output });
+    try {
+      await expect.poll(() => /^xmppd: serving .*$/m.test(log)).toBe(true);
+      const fingerprint = await presented(directTls);
+      expect(fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      expect(await presented(https)).toBe(fingerprint);
+      expect(/^xmppd: serving .*$/m.exec(log)![0]).toBe(`xmppd: serving localhost on c2s [::]:${c2s}, direct TLS [::]:${directTls}, ` +
+        `http (ws://) 127.0.0.1:${http}, https (wss://) [::]:${https}; certificate ${data}/certs/localhost.crt, SHA-256 ${fingerprint}`);
+      // From another address of this machine, the plain HTTP port is not there; the others are.
+      const other = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === "IPv4")?.address;
+      if (other !== undefined) {
+        expect(await accepts(other, http)).toBe(false);
+        for (const port of [c2s, directTls, https]) expect(await accepts(other, port)).toBe(true);
+      }
+      expect(await accepts("127.0.0.1", http)).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 
   it("serves the accounts made with adduser, and SIGTERM closes streams with <system-shutdown/>", async () => {
     cli(["adduser", "dave@localhost", "pw"]);
