@@ -2,11 +2,13 @@
 // start and the shebang of src/main.ts (the Dockerfile's entry point: test/docker.test.ts). A
 // process started with them really gets the young generation they ask V8 for.
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { NODE_FLAGS } from "../src/node-flags.ts";
+import { freePort, startProcess } from "./helpers/process.ts";
+import { RawClient } from "./helpers/raw.ts";
 
 const root = join(import.meta.dirname, "..");
 const read = (f: string) => readFileSync(join(root, f), "utf8");
@@ -86,5 +88,62 @@ describe("./run", () => {
     expect(runIn(caller, run, ["check"]).out).toMatch(/^configuration OK \(.*\/xmppd\.jsonc\): domain caller\.example, /);
     // The tests run in the repository, wherever they are started from.
     expect(runIn(caller, run, ["test"]).out).toBe(`tests in ${c.root}`);
+  });
+});
+
+describe("./run installs what the command needs", () => {
+  it("the production dependencies for the server's commands, everything for the tests; a development checkout keeps everything", () => {
+    const c = checkout();
+    made.push(c.root);
+    const run = join(c.root, "run");
+    const production = `${c.root}: npm ci --omit=dev --silent --no-audit --no-fund`;
+    const all = `${c.root}: npm ci --silent --no-audit --no-fund`;
+    expect(runIn(c.root, run, ["check"]).code).toBe(0);
+    expect(c.npm()).toEqual([production]);
+    expect(runIn(c.root, run, ["users"]).code).toBe(0);
+    expect(c.npm()).toEqual([production]); // installed already
+    expect(runIn(c.root, run, ["test"]).out).toBe(`tests in ${c.root}`);
+    expect(c.npm()).toEqual([production, all]);
+    expect(runIn(c.root, run, ["check"]).code).toBe(0);
+    expect(c.npm()).toEqual([production, all]);
+    // A new lock file (git pull): the server's command installs again, and keeps the development packages here.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(c.root, "package-lock.json"), later, later);
+    expect(runIn(c.root, run, ["check"]).code).toBe(0);
+    expect(c.npm()).toEqual([production, all, all]);
+  });
+});
+
+describe("a production install (npm ci --omit=dev)", () => {
+  const hook = join(root, "test/helpers/production-only.ts");
+  const productionOnly = { NODE_OPTIONS: `--import=${hook}` };
+
+  it("is what the test's import hook gives: a development dependency does not import", () => {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", "await import('vitest')"], { cwd: root, encoding: "utf8", env: { ...process.env, ...productionOnly } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/vitest, imported by .*, is not in package.json's dependencies/);
+  });
+
+  it("runs the server: account commands, then a start with every listener and module, a login and a WebSocket", async () => {
+    const data = mkdtempSync(join(tmpdir(), "xmppd-production-"));
+    made.push(data);
+    const env = { ...process.env, ...productionOnly, XMPPD_DATA_DIR: join(data, "data"), XMPPD_LOG__LEVEL: "warn" };
+    const add = spawnSync(process.execPath, [join(root, "src/main.ts"), "adduser", "pat@localhost", "pw"], { cwd: data, env, encoding: "utf8" });
+    expect(add.stderr).toBe("");
+    expect(add.stdout.trim()).toBe("created pat@localhost");
+    const [c2s, directTls, http, https] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const child = await startProcess(data, { ...env, XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__TLS_HOST: "127.0.0.1", XMPPD_C2S__PORT: String(c2s),
+      XMPPD_C2S__DIRECT_TLS_PORT: String(directTls), XMPPD_HTTP__PORT: String(http), XMPPD_HTTP__TLS_PORT: String(https) });
+    try {
+      (await RawClient.login(c2s, "pat", "pw")).close();
+      const ws = new WebSocket(`ws://127.0.0.1:${http}/xmpp-websocket`, "xmpp");
+      await new Promise<void>((resolve, reject) => {
+        ws.onopen = () => resolve();
+        ws.onerror = () => reject(new Error("the WebSocket did not open"));
+      });
+      ws.close();
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
