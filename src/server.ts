@@ -1,6 +1,6 @@
 // The composition root: configuration, storage, router, modules and listeners, wired explicitly.
 // Module dependencies are declared by the modules and checked here at boot, not implied by order.
-import type { Server as NetServer } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import { Accounts } from "./core/accounts.ts";
 import type { LoadedConfig, ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
@@ -22,13 +22,39 @@ import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "./core/stream-handlers.ts";
 import type { StreamContext } from "./stream/context.ts";
-import { listenTcp } from "./transports/tcp.ts";
+import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp } from "./transports/http.ts";
-import { loadTls, type TlsMaterial } from "./transports/tls.ts";
+import { loadTls } from "./core/certificates.ts";
+import type { TlsMaterial } from "./transports/tls.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
 
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
 const LAST_ACK_WAIT_MS = 2000;
+
+export type ListenerName = "c2s" | "directTls" | "http" | "https";
+
+/** A listener and the address it binds; a port of 0 turns it off. */
+export interface ListenerAddress { name: ListenerName; host: string; port: number }
+
+/** The listeners the configuration turns on, in the order they open (`all`: the ones turned off too). */
+export function listenerAddresses(config: ServerConfig, all = false): ListenerAddress[] {
+  const { c2s, http } = config;
+  const list: ListenerAddress[] = [
+    { name: "c2s", host: c2s.host, port: c2s.port },
+    { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
+    { name: "http", host: http.host, port: http.port },
+    { name: "https", host: http.tlsHost, port: http.tlsPort },
+  ];
+  return all ? list : list.filter((l) => l.port !== 0);
+}
+
+/**
+ * Whether every configured listener can bind its address, checked before the server is made: a
+ * port in use stops the start before the data folder, the database or a certificate is created.
+ */
+export function checkListeners(config: ServerConfig): Promise<void> {
+  return probeAddresses(listenerAddresses(config));
+}
 
 export interface ServerOptions {
   log?: Logger;
@@ -59,6 +85,8 @@ export class XmppServer implements StreamContext {
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
   readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number } = {};
+  /** The listeners open, with the addresses they are bound to. */
+  readonly listening: ListenerAddress[] = [];
   /** The modules' paths on the HTTP listeners (HTTP upload). */
   readonly http = new HttpRoutes();
 
@@ -96,6 +124,7 @@ export class XmppServer implements StreamContext {
   }
 
   private readonly moduleList: ModuleDefinition<Shape>[];
+  private readonly moduleOptions = new Map<string, unknown>();
   private readonly ephemeralPorts: boolean;
 
   private hostOfModules(): ModuleHost {
@@ -118,11 +147,17 @@ export class XmppServer implements StreamContext {
     return this.admins.has(jid.bare.toString());
   }
 
-  /** Validates the 'modules' section of the config against each module's schema. */
+  /**
+   * Validates the 'modules' section of the config against each module's schema, when the server
+   * is made: `check` refuses what `start` would. start() sets the modules up with these values.
+   */
   private checkModuleOptions(): void {
     const names = new Set(this.moduleList.map((m) => m.name));
     for (const key of Object.keys(this.loaded.modules)) {
       if (!names.has(key)) throw new ConfigError(`modules.${key}: no such module (loaded: ${[...names].join(", ")})`);
+    }
+    for (const m of this.moduleList) {
+      this.moduleOptions.set(m.name, parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv));
     }
   }
 
@@ -133,7 +168,7 @@ export class XmppServer implements StreamContext {
   async start(): Promise<void> {
     await storageReady(this.storage);
     for (const m of this.moduleList) {
-      const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv);
+      const options = this.moduleOptions.get(m.name);
       const ctx = new ModuleContext<unknown>(m.name, options, this.moduleHost, this.log.child({ module: m.name }));
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);
@@ -145,27 +180,38 @@ export class XmppServer implements StreamContext {
       this.resumption = this.cluster.resumption(this.resumption);
       this.authFailures = this.cluster.authThrottle(this.authFailures as WindowCounter, 60_000, this.config.auth.failuresPerMinute);
     }
-    const c2s = this.config.c2s;
+    try {
+      await this.listen();
+    } catch (e) {
+      // Nothing stays half-started: the listeners opened so far close, and modules and storage with them.
+      await this.stop();
+      throw e;
+    }
+    this.log.info({ domain: this.domain.domain, listening: this.listening, certificate: this.certificate }, "listening");
+  }
+
+  private async listen(): Promise<void> {
     this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
     const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);
-    const ephemeral = this.ephemeralPorts;
-    for (const [name, port, directTls] of [["c2s", c2s.port, false], ["directTls", c2s.directTlsPort, true]] as const) {
-      if (port === 0 && !ephemeral) continue;
-      const s = await listenTcp({ host: c2s.host, port: ephemeral ? 0 : port, directTls, tls: this.tls, maxConnections: c2s.maxConnections, onConnection });
+    const { c2s, http, limits } = this.config;
+    for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
+      const port = this.ephemeralPorts ? 0 : l.port;
+      const s = l.name === "c2s" || l.name === "directTls"
+        ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection })
+        : await listenHttp({
+          host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
+          maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
+        });
       this.listeners.push(s);
-      this.ports[name] = (s.address() as { port: number }).port;
+      const bound = s.address() as AddressInfo;
+      this.ports[l.name] = bound.port;
+      this.listening.push({ name: l.name, host: bound.address, port: bound.port });
     }
-    const http = this.config.http;
-    for (const [name, port, tls] of [["http", http.port, undefined], ["https", http.tlsPort, this.tls]] as const) {
-      if (port === 0 && !ephemeral) continue;
-      const s = await listenHttp({
-        host: http.host, port: ephemeral ? 0 : port, tls, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
-        maxMessage: this.config.limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
-      });
-      this.listeners.push(s);
-      this.ports[name] = (s.address() as { port: number }).port;
-    }
-    this.log.info({ domain: this.domain.domain, ...this.ports }, "listening");
+  }
+
+  /** The certificate the TLS listeners present (the self-signed one made at first start, or tls.cert), once started. */
+  get certificate(): { path: string; sha256: string } | undefined {
+    return this.tls && { path: this.tls.certPath, sha256: this.tls.fingerprint };
   }
 
   /**

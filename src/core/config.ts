@@ -2,13 +2,14 @@
 // (XMPPD_<PATH> with dots as double underscores: XMPPD_C2S__PORT=5333), validated once at start
 // against the schema below and the modules' own schemas. Unknown keys are errors.
 import { readFileSync, existsSync } from "node:fs";
-import { bool, ConfigError, custom, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Infer, type Shape } from "./schema.ts";
+import { resolve } from "node:path";
+import { bool, ConfigError, custom, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
 import { CONSISTENCIES, parseKeyspace, parseReplication } from "../storage/cassandra/options.ts";
 import { STORAGE_BACKENDS } from "../storage/open.ts";
 
 export const serverSchema = {
   domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
-  dataDir: str("Folder for the embedded database, generated certificates and uploads.", "./data"),
+  dataDir: str("Folder for the embedded database, generated certificates and uploads; a relative path is taken from the working directory.", "./data"),
   admins: strList("Bare JIDs with administrative rights (XEP-0133 commands).", []),
   log: section("Logging (pino, JSON lines on stderr).", {
     level: oneOf("Log level.", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
@@ -21,8 +22,9 @@ export const serverSchema = {
     maxConnections: int("Connections accepted at once on each listener.", 200_000, 1),
   }),
   http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
-    host: str("Address to listen on ('::' is every address, v4 and v6).", "::"),
+    host: str("Address of the plain HTTP listener: loopback, for a reverse proxy on this machine that ends TLS (secureProxy); '::' is every address, v4 and v6.", "127.0.0.1"),
     port: int("Plain HTTP port (ws://); 0 disables it.", 5280, 0, 65535),
+    tlsHost: str("Address of the HTTPS listener ('::' is every address, v4 and v6).", "::"),
     tlsPort: int("HTTPS port (wss://), with the certificates of the tls section; 0 disables it.", 5281, 0, 65535),
     secureProxy: bool("A reverse proxy in front of the plain port ends TLS: its connections count as secure (requireTls).", false),
     publicUrl: optStr("The WebSocket URL host-meta announces (default: from the request's Host header and the listener's scheme)."),
@@ -138,18 +140,21 @@ export interface LoadedConfig {
   modules: Record<string, unknown>;
   /** Some module options came from XMPPD_MODULES__* variables (strings, read as their fields' types). */
   modulesFromEnv?: boolean;
+  /** The config file's absolute path; undefined when the defaults and the environment are all there is. */
   path: string | undefined;
 }
 
 /** Reads, merges and validates; throws ConfigError with a one-line message naming the bad key. */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let raw: Record<string, unknown> = {};
-  if (path !== undefined) {
-    if (!existsSync(path)) throw new ConfigError(`config file ${path} not found`);
+  // A relative path is the caller's: resolved against the working directory, and said in full.
+  const file = path === undefined ? undefined : resolve(path);
+  if (file !== undefined) {
+    if (!existsSync(file)) throw new ConfigError(`config file ${file} not found`);
     try {
-      raw = JSON.parse(stripJsonComments(readFileSync(path, "utf8"))) as Record<string, unknown>;
+      raw = JSON.parse(stripJsonComments(readFileSync(file, "utf8"))) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+      throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
     }
   }
   const { modules = {}, ...rest } = raw;
@@ -158,7 +163,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   const merged = mergeDeep(rest, envRaw);
   const fromEnv = Object.keys(envRaw).length > 0;
   const allModules = envModules === undefined ? modules : mergeDeep(modules as Record<string, unknown>, envModules as Record<string, unknown>);
-  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: allModules as Record<string, unknown>, modulesFromEnv: envModules !== undefined, path };
+  return { server: parseShape(serverSchema, merged, "", fromEnv), modules: allModules as Record<string, unknown>, modulesFromEnv: envModules !== undefined, path: file };
 }
 
 function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -171,6 +176,17 @@ function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
-export function documentConfig(): string {
-  return ["| key | type | default | meaning |", "|---|---|---|---|", ...documentShape(serverSchema)].join("\n");
+/** What the reference needs of a module: its name, its specifications and its option schema. */
+export interface DocumentedModule { name: string; specs: readonly { spec: string }[]; options?: Shape }
+
+/** The reference (markdown): the server's options, then each module's under modules.<name>. */
+export function documentConfig(modules: readonly DocumentedModule[] = []): string {
+  const rows = ["| key | type | default | meaning |", "|---|---|---|---|", ...documentShape(serverSchema),
+    "| `modules` | section | | Options of the modules, by module name; a module left out takes its defaults. |"];
+  for (const m of modules) {
+    if (!m.options || Object.keys(m.options).length === 0) continue;
+    rows.push(`| \`modules.${m.name}\` | section | | The ${m.name} module (${m.specs.map((s) => s.spec).join(", ")}). |`,
+      ...documentShape(m.options, `modules.${m.name}.`));
+  }
+  return rows.join("\n");
 }

@@ -123,16 +123,26 @@ export function parseShape<S extends Shape>(shape: S, raw: unknown, path = "", f
   return out as Infer<S>;
 }
 
+/** Text in a markdown table cell: a '|' would end the cell, and a '<' start an HTML tag (an XML element named in the text). */
+function cell(text: string): string {
+  return text.replace(/[|<]/g, "\\$&");
+}
+
+/** Code in a markdown table cell: there a '|' still ends the cell, and a backslash shows. */
+function codeCell(text: string): string {
+  return `\`${text.replaceAll("|", "\\|")}\``;
+}
+
 /** Markdown reference for a shape, generated from the same declarations that validate. */
 export function documentShape(shape: Shape, path = ""): string[] {
   const lines: string[] = [];
   for (const [key, f] of Object.entries(shape)) {
     if (isSection(f)) {
-      lines.push(`| \`${path}${key}\` | section | | ${f.doc} |`);
+      lines.push(`| \`${path}${key}\` | section | | ${cell(f.doc)} |`);
       lines.push(...documentShape(f.shape, `${path}${key}.`));
     } else {
-      const def = f.default === undefined ? "" : `\`${JSON.stringify(f.default)}\``;
-      lines.push(`| \`${path}${key}\` | ${f.kind} | ${def} | ${f.doc} |`);
+      const def = f.default === undefined ? "" : codeCell(JSON.stringify(f.default));
+      lines.push(`| \`${path}${key}\` | ${cell(f.kind)} | ${def} | ${cell(f.doc)} |`);
     }
   }
   return lines;

@@ -1,6 +1,6 @@
 // Picks the storage backend the configuration names (storage.backend): the embedded SQLite file
 // in dataDir, or the Cassandra cluster of storage.cassandra.
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CassandraStorage } from "./cassandra/index.ts";
 import type { CassandraOptions } from "./cassandra/options.ts";
 import { SqliteStorage } from "./embedded/sqlite.ts";
@@ -27,7 +27,7 @@ export async function storageReady(storage: StorageProvider): Promise<void> {
 
 /** One line for `xmppd check` and the start-up log: where the data goes. */
 export function describeStorage(options: StorageOptions, dataDir: string): string {
-  if (options.backend === "embedded") return `embedded storage in ${join(dataDir, "xmppd.sqlite")}`;
+  if (options.backend === "embedded") return `embedded storage in ${resolve(dataDir, "xmppd.sqlite")}`;
   const c = options.cassandra;
   return `cassandra storage: keyspace ${c.keyspace} at ${c.contactPoints.join(", ")} (${c.localDataCenter}, ${c.consistency})`;
 }

@@ -203,6 +203,20 @@ export function listenTcp(o: ListenOptions): Promise<Server> {
   return bind(server, o.host, o.port);
 }
 
+/**
+ * Binds every address and lets it go again, so that a start learns of a port in use (or an address
+ * it may not bind) before it creates anything. The addresses are held together until the last is
+ * bound: two listeners configured on one port fail here as well.
+ */
+export async function probeAddresses(addresses: readonly { host: string; port: number }[]): Promise<void> {
+  const held: Server[] = [];
+  try {
+    for (const a of addresses) held.push(await bind(createServer(), a.host, a.port));
+  } finally {
+    await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
 /** Listens; resolves once bound, rejects with a one-line reason (e.g. port in use). */
 export function bind<S extends Server>(server: S, host: string, port: number): Promise<S> {
   return new Promise((resolve, reject) => {

@@ -1,8 +1,7 @@
-// TLS material: certificates from the config, or a self-signed one made with node-forge at first
-// start and kept in the data folder (so clients that pin it keep working across restarts).
+// TLS material of the listeners (a secure context, the PEM texts, the certificate's fingerprint)
+// and the channel bindings a TLS connection offers. Where the certificate comes from is the
+// server's business (src/core/certificates.ts).
 import { createHash, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import forge from "node-forge";
 import type { ChannelBinding } from "./transport.ts";
@@ -14,55 +13,14 @@ export interface TlsMaterial {
   /** tls-server-end-point channel binding data (RFC 5929 §4.1): hash of our certificate. */
   endPoint: Buffer;
   certPath: string;
+  /** SHA-256 of the (first) certificate, as clients show it to be accepted: "AB:CD:...". */
+  fingerprint: string;
 }
 
-/** Makes a 2048-bit RSA self-signed certificate for the domain (and localhost), valid ten years. */
-export function makeSelfSigned(domain: string): { cert: string; key: string } {
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = "01" + forge.util.bytesToHex(forge.random.getBytesSync(15));
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 24 * 3600_000);
-  const attrs = [{ name: "commonName", value: domain }, { name: "organizationName", value: "xmppd self-signed" }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  const altNames: { type: number; value?: string; ip?: string }[] = [
-    { type: 2, value: domain }, { type: 2, value: `*.${domain}` },
-  ];
-  if (domain !== "localhost") altNames.push({ type: 2, value: "localhost" });
-  altNames.push({ type: 7, ip: "127.0.0.1" });
-  cert.setExtensions([
-    { name: "basicConstraints", cA: false },
-    { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-    { name: "extKeyUsage", serverAuth: true, clientAuth: true },
-    { name: "subjectAltName", altNames },
-  ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
-}
-
-export function loadTls(opts: { cert: string | undefined; key: string | undefined; dataDir: string; domain: string }): TlsMaterial {
-  let certPath: string;
-  let keyPath: string;
-  if (opts.cert && opts.key) {
-    certPath = opts.cert;
-    keyPath = opts.key;
-  } else {
-    const dir = join(opts.dataDir, "certs");
-    certPath = join(dir, `${opts.domain}.crt`);
-    keyPath = join(dir, `${opts.domain}.key`);
-    if (!existsSync(certPath) || !existsSync(keyPath)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const made = makeSelfSigned(opts.domain);
-      writeFileSync(keyPath, made.key, { mode: 0o600 });
-      writeFileSync(certPath, made.cert);
-    }
-  }
-  const cert = readFileSync(certPath, "utf8");
-  const key = readFileSync(keyPath, "utf8");
+/** The material of a listener from a certificate (chain) and its key, both PEM. */
+export function tlsMaterial(cert: string, key: string, certPath: string): TlsMaterial {
   const context = createSecureContext({ cert, key, minVersion: "TLSv1.2" });
-  return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath };
+  return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath, fingerprint: new X509Certificate(cert).fingerprint256 };
 }
 
 /** RFC 5929 §4.1: the certificate's own signature hash, with MD5 and SHA-1 raised to SHA-256. */

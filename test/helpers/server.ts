@@ -43,7 +43,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     domain: "localhost",
     dataDir,
     c2s: { host: "127.0.0.1", requireTls: true },
-    http: { host: "127.0.0.1" },
+    http: { host: "127.0.0.1", tlsHost: "127.0.0.1" },
     log: { level: process.env.TEST_LOG ?? "silent" },
     ...opts.config,
   }));

@@ -3,6 +3,8 @@
 // HEAD), with the headers that keep an uploaded page from running. The PUT URL takes exactly the
 // file it was given for, once. Too large a file gets file-too-large with the limit; past the daily
 // quota, resource-constraint with when to retry; a bad name or size, bad-request.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -80,6 +82,11 @@ describe("XEP-0363 HTTP File Upload", () => {
     expect((await fetch(s.get.replace(/[^/]+$/, "other.html"))).status).toBe(404);
     // Once only.
     expect((await put(s.put, body, "text/html")).status).toBe(409);
+    // On disk, the server user's only.
+    const folder = join(t.dataDir, "uploads", new URL(s.get).pathname.split("/")[2]!);
+    for (const [p, m] of [[join(t.dataDir, "uploads"), 0o700], [folder, 0o700], [join(folder, "data"), 0o600], [join(folder, "meta.json"), 0o600]] as const) {
+      expect(statSync(p).mode & 0o777, p).toBe(m);
+    }
     await r.stop();
   });
 

@@ -9,6 +9,7 @@ import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
+import { PRIVATE_DIR, PRIVATE_FILE } from "../data-dir.ts";
 import { checkBlobKey, isBlobId } from "../blob-key.ts";
 import type { BlobInfo, BlobMeta, BlobStore, ByteRange } from "../types.ts";
 
@@ -40,7 +41,7 @@ export class DiskBlobStore implements BlobStore {
     try {
       const folder = join(this.dir, id);
       if (await access(join(folder, "meta.json")).then(() => true, () => false)) return "exists";
-      await mkdir(folder, { recursive: true });
+      await mkdir(folder, { recursive: true, mode: PRIVATE_DIR });
       const part = join(folder, "data.part");
       const got = await this.write(body instanceof Uint8Array ? [body] : body, blob.size, part);
       if (got !== blob.size) {
@@ -50,7 +51,7 @@ export class DiskBlobStore implements BlobStore {
       const meta: StoredMeta = { name, type: blob.type, size: blob.size, owner: blob.owner, at: Date.now() };
       // The file first, then what describes it: a folder with meta.json holds a whole blob.
       await rename(part, join(folder, "data"));
-      await writeFile(join(folder, "meta.json"), JSON.stringify(meta));
+      await writeFile(join(folder, "meta.json"), JSON.stringify(meta), { mode: PRIVATE_FILE });
       return "created";
     } finally {
       this.writing.delete(id);
@@ -74,7 +75,7 @@ export class DiskBlobStore implements BlobStore {
       } catch {
         got = -1;
       }
-    }, createWriteStream(file));
+    }, createWriteStream(file, { mode: PRIVATE_FILE }));
     return got;
   }
 

@@ -6,12 +6,13 @@
 // while the writer writes), except while writes to what it reads are on their way: then it
 // queues behind them in the writer, so a caller always sees what it wrote, awaited or not.
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "../types.ts";
 import { bareOf, logFilter } from "../log-filter.ts";
 import { WriteMarks } from "../write-marks.ts";
+import { PRIVATE_DIR, PRIVATE_FILE } from "../data-dir.ts";
 import { BatchRunner, PRAGMAS, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
 
@@ -80,7 +81,11 @@ export class SqliteStorage implements StorageProvider {
   private readonly counts = { commits: 0, operations: 0 };
 
   constructor(path: string, options: SqliteOptions = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR });
+      // SQLite makes the -wal and -shm files with the database file's mode: 0600 for all three.
+      closeSync(openSync(path, "a", PRIVATE_FILE));
+    }
     this.db = new DatabaseSync(path);
     this.db.exec(PRAGMAS);
     migrate(this.db);
