@@ -10,7 +10,7 @@ import { createLogger, type Logger } from "./core/log.ts";
 import { DiscoRegistry, ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ServerApi } from "./core/module.ts";
 import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
-import { LocalSessions } from "./core/session.ts";
+import { SessionDirectory } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
 import type { AuthThrottle } from "./cluster/redis.ts";
 import { modules as defaultModules } from "./modules/index.ts";
@@ -41,7 +41,7 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly domain: JID;
   readonly log: Logger;
   readonly events = new Events();
-  readonly sessions = new LocalSessions();
+  readonly sessions = new SessionDirectory();
   readonly disco = new DiscoRegistry();
   readonly storage: StorageProvider;
   readonly accounts: Accounts;

@@ -9,7 +9,7 @@ import type { IqHandlers, IqTarget } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import type { Router } from "./router.ts";
 import type { Infer, Shape } from "./schema.ts";
-import type { LocalSessions } from "./session.ts";
+import type { SessionDirectory } from "./session.ts";
 import type { KeyValueStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { Accounts } from "./accounts.ts";
 import type { IdGenerator } from "./ids.ts";
@@ -143,7 +143,7 @@ export class DiscoRegistry {
 export interface ServerApi {
   readonly domain: JID;
   readonly router: Router;
-  readonly sessions: LocalSessions;
+  readonly sessions: SessionDirectory;
   readonly accounts: Accounts;
   readonly events: Events;
   readonly disco: DiscoRegistry;

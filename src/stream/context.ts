@@ -4,7 +4,7 @@ import type { JID } from "../xml/jid.ts";
 import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
-import type { LocalSessions, Session } from "../core/session.ts";
+import type { SessionDirectory, Session } from "../core/session.ts";
 import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "./sasl/credentials.ts";
 import type { ResumptionRegistry } from "./sm.ts";
@@ -29,7 +29,7 @@ export interface StreamContext {
   readonly domain: JID;
   readonly config: ServerConfig;
   readonly router: Router;
-  readonly sessions: LocalSessions;
+  readonly sessions: SessionDirectory;
   readonly events: Events;
   readonly log: Logger;
   /** Failed logins per address (a WindowCounter; in a cluster, counted in Redis too). */

@@ -5,7 +5,7 @@
 import { xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
-import type { LocalSessions } from "../../core/session.ts";
+import type { SessionDirectory } from "../../core/session.ts";
 import { serviceKey } from "../../core/module.ts";
 import type { KeyValueStore, MapStore } from "../../storage/types.ts";
 import { itemElement, removedElement, sameItem, type RosterItem } from "./item.ts";
@@ -42,10 +42,10 @@ export function nextVersion(current: number | undefined, now = Date.now()): numb
 
 export class RosterService {
   private readonly stores: RosterStores;
-  private readonly sessions: LocalSessions;
+  private readonly sessions: SessionDirectory;
   private readonly lock = new KeyedLock();
 
-  constructor(stores: RosterStores, sessions: LocalSessions) {
+  constructor(stores: RosterStores, sessions: SessionDirectory) {
     this.stores = stores;
     this.sessions = sessions;
   }
