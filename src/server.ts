@@ -17,9 +17,10 @@ import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
+import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./core/ids.ts";
-import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
+import type { OpenStream, PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp } from "./transports/http.ts";
 import { loadTls, type TlsMaterial } from "./transports/tls.ts";
@@ -49,8 +50,8 @@ export class XmppServer implements ServerApi, StreamContext {
   authFailures: AuthThrottle;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
-  readonly streams = new Set<C2SStream>();
-  resumption: ResumptionRegistry<C2SStream> = new LocalResumption<C2SStream>();
+  readonly streams = new Set<OpenStream>();
+  resumption: ResumptionRegistry<ClientSession> = new LocalResumption<ClientSession>();
   readonly ids = new IdGenerator();
   readonly services = new ServiceRegistry();
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
@@ -163,6 +164,8 @@ export class XmppServer implements ServerApi, StreamContext {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
     const drained = Promise.allSettled([...this.streams].map((s) => s.shutdown(err, Math.min(LAST_ACK_WAIT_MS, drainMs))));
+    // Sessions waiting to be resumed (XEP-0198) have no stream to drain: they end now.
+    for (const s of [...this.sessions.all()]) if (s.detached) s.close(err);
     await Promise.race([drained, timeout]);
     clearTimeout(timer);
     for (const s of [...this.streams]) s.close(err);

@@ -76,7 +76,7 @@ type RouteEvent =
   /** Its answer: the session's state, or why not. */
   | { k: "rs"; id: string; r: SessionTransfer | ClaimResult };
 
-/** A session that can move to another node (C2SStream). */
+/** A session that can move to another node (ClientSession). */
 export interface Movable extends Session {
   handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult>;
 }
