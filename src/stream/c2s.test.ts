@@ -17,7 +17,7 @@ import { C2SStream } from "./c2s.ts";
 import { ClientSession } from "./client-session.ts";
 import type { OpenStream, StreamContext } from "./context.ts";
 import { deriveCredentials, type Credentials } from "./sasl/credentials.ts";
-import { LocalResumption } from "./sm.ts";
+import { LocalResumption, type SessionTransfer } from "./sm.ts";
 
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
 const isSm = (name: string) => (e: Element) => e.attrs.xmlns === NS.sm && e.name === name;
@@ -323,6 +323,41 @@ describe("stream management over the split", () => {
     expect(romeo.session.closed).toBe(true);
     expect(ctx.sessions.get(romeo.session.jid)).toBeUndefined();
     expect(ctx.resumption.get(romeo.token)).toBeUndefined();
+  });
+
+  it("another node takes a session over: the old node hands it off quietly, the new one replays what was unacked", async () => {
+    const a = context();
+    const romeo = await bindSm(a, "romeo", "orchard");
+    const juliet = await bind(a, "juliet", "balcony");
+    juliet.t.send(chat("romeo@example.com/orchard", "on node a"));
+    await romeo.t.next((e) => e.name === "message", "the message");
+    romeo.session.presence = parseStanza("<presence><priority>3</priority></presence>");
+    romeo.session.priority = 3;
+    const closedOnA: string[] = [];
+    a.events.onNotify("session/closed", ({ session }) => void closedOnA.push(session.jid.toString()));
+    const b = context();
+    const registry = b.resumption as LocalResumption<ClientSession> & { claim?: unknown };
+    registry.claim = async (token: string, bare: string, h: number, adopt: (t: SessionTransfer) => void) => {
+      const r = await a.resumption.get(token)!.handOff(bare, h, 1000);
+      if (!("jid" in r)) return r;
+      adopt(r);
+      return { kind: "moved" };
+    };
+    const fresh = await authenticate(b, "romeo");
+    fresh.t.send(`<resume xmlns='${NS.sm}' previd='${romeo.token}' h='0'/>`);
+    expect((await fresh.t.next(isSm("resumed"), "<resumed/>")).attrs.previd).toBe(romeo.token);
+    expect((await fresh.t.next((e) => e.name === "message", "the replay")).getChildText("body")).toBe("on node a");
+    const moved = b.sessions.get(parseJid("romeo@example.com/orchard")) as ClientSession;
+    expect(moved).not.toBe(romeo.session);
+    expect(moved.stream).toBe(fresh.stream);
+    expect(moved.priority).toBe(3);
+    expect(moved.presence?.getChildText("priority")).toBe("3");
+    expect(b.resumption.get(romeo.token)).toBe(moved);
+    expect(romeo.session.closed).toBe(true);
+    expect(romeo.t.ended && !romeo.t.streamEnded).toBe(true);
+    expect(a.sessions.get(romeo.session.jid)).toBeUndefined();
+    expect(a.resumption.get(romeo.token)).toBeUndefined();
+    expect(closedOnA).toEqual([]);
   });
 
   it("the drain asks for a last <a/>, tells the client its h, and ends the stream", async () => {
