@@ -58,11 +58,10 @@ export class ClientSession implements Session {
   /** Stream management, once the client enabled it (or as another node handed it over). */
   sm: StreamManagement | undefined = undefined;
 
-  private attached: SessionStream | undefined = undefined;
-  private ended = false;
-  private wasSecure: boolean;
-  private lastSeen: number;
-  private readonly address: string;
+  /** Attached to `on`, detached (waiting to be resumed), or closed. */
+  private state: "attached" | "detached" | "closed" = "detached";
+  /** The stream it is attached to, or was last: a detached session's address, security and last activity are that stream's. */
+  private on: SessionStream;
   private detachTimer: NodeJS.Timeout | undefined = undefined;
   private readonly values = new SessionState();
   private readonly ctx: SessionContext;
@@ -73,9 +72,7 @@ export class ClientSession implements Session {
     this.ctx = ctx;
     this.id = origin.id;
     this.jid = jid;
-    this.address = origin.remoteAddress;
-    this.wasSecure = origin.secure;
-    this.lastSeen = origin.lastActivity;
+    this.on = origin;
   }
 
   /** The session another node handed over (a cluster): its state, on the stream that resumed it. */
@@ -93,7 +90,7 @@ export class ClientSession implements Session {
   }
 
   get log(): Logger {
-    this.logger ??= this.ctx.log.child({ conn: this.id, ip: this.address, jid: this.jid.toString() });
+    this.logger ??= this.ctx.log.child({ conn: this.id, ip: this.on.remoteAddress, jid: this.jid.toString() });
     return this.logger;
   }
 
@@ -104,23 +101,23 @@ export class ClientSession implements Session {
 
   /** The stream it is attached to; undefined while detached or once closed. */
   get stream(): SessionStream | undefined {
-    return this.attached;
+    return this.state === "attached" ? this.on : undefined;
   }
 
   get closed(): boolean {
-    return this.ended;
+    return this.state === "closed";
   }
 
   get detached(): boolean {
-    return this.attached === undefined && !this.ended;
+    return this.state === "detached";
   }
 
   get secure(): boolean {
-    return this.attached?.secure ?? this.wasSecure;
+    return this.on.secure;
   }
 
   get lastActivity(): number {
-    return this.attached?.lastActivity ?? this.lastSeen;
+    return this.on.lastActivity;
   }
 
   // --- writing to the client ---------------------------------------------------------------------
@@ -140,7 +137,7 @@ export class ClientSession implements Session {
 
   /** A stanza's text to the stream, counted and kept by stream management until acknowledged. */
   private writeStanza(text: string): void {
-    if (this.ended) return;
+    if (this.state === "closed") return;
     const sm = this.sm;
     if (sm) {
       if (sm.unacked >= this.ctx.config.sm.maxQueue) {
@@ -148,11 +145,11 @@ export class ClientSession implements Session {
         return;
       }
       sm.push(text);
-      if (this.attached === undefined) return;
+      if (this.state !== "attached") return;
       this.requestAck();
     }
-    const stream = this.attached;
-    if (stream === undefined) return;
+    if (this.state !== "attached") return;
+    const stream = this.on;
     // A reader that stopped reading must not hold unbounded memory of ours.
     if (stream.buffered > MAX_BACKLOG) {
       this.close(new StreamError("resource-constraint", "the client is not reading its stream"));
@@ -167,7 +164,7 @@ export class ClientSession implements Session {
     if (sm.awaitingAck) return;
     sm.awaitingAck = true;
     setImmediate(() => {
-      if (this.sm === sm && this.attached !== undefined) this.attached.write(`<r xmlns='${NS.sm}'/>`);
+      if (this.sm === sm && this.state === "attached") this.on.write(`<r xmlns='${NS.sm}'/>`);
     });
   }
 
@@ -203,8 +200,9 @@ export class ClientSession implements Session {
    * reaches this session.
    */
   attach(stream: SessionStream): void {
-    const old = this.attached;
-    this.attached = stream;
+    const old = this.stream;
+    this.on = stream;
+    this.state = "attached";
     old?.release();
     clearTimeout(this.detachTimer);
     this.detachTimer = undefined;
@@ -213,10 +211,8 @@ export class ClientSession implements Session {
 
   /** Its stream ended: dropped with a resumable session, the session waits to be resumed; otherwise it ends too. */
   streamEnded(stream: SessionStream, reason: string, dropped: boolean): void {
-    if (this.attached !== stream) return;
-    this.attached = undefined;
-    this.wasSecure = stream.secure;
-    this.lastSeen = stream.lastActivity;
+    if (this.stream !== stream) return;
+    this.state = "detached";
     this.sm?.stopWaiting();
     if (dropped && this.sm?.token !== undefined) this.detach(reason);
     else this.finish(reason);
@@ -242,14 +238,13 @@ export class ClientSession implements Session {
    */
   async handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult> {
     const sm = this.sm;
-    if (this.ended || sm?.token === undefined || this.jid.bare.toString() !== bare) return { kind: "not-found" };
+    if (this.closed || sm?.token === undefined || this.jid.bare.toString() !== bare) return { kind: "not-found" };
     if (sm.durable && !(await settlesWithin(sm.durable, waitMs))) return { kind: "not-found" };
-    if (this.ended || this.sm !== sm) return { kind: "not-found" };
+    if (this.closed || this.sm !== sm) return { kind: "not-found" };
     if (!sm.ack(h)) return { kind: "h-too-high", sent: sm.sent };
-    this.ended = true;
+    const stream = this.stream;
+    this.state = "closed";
     clearTimeout(this.detachTimer);
-    const stream = this.attached;
-    this.attached = undefined;
     stream?.release();
     this.ctx.sessions.remove(this);
     this.ctx.resumption.delete(sm.token, this);
@@ -272,14 +267,13 @@ export class ClientSession implements Session {
 
   /** Ends the session: its stream with `error` if attached, at once if detached. */
   close(error?: StreamError): void {
-    if (this.ended) return;
-    if (this.attached) this.attached.close(error);
+    if (this.state === "closed") return;
+    if (this.state === "attached") this.on.close(error);
     else this.finish(error ? error.condition : "closed while detached");
   }
 
   private finish(reason: string): void {
-    this.ended = true;
-    this.attached = undefined;
+    this.state = "closed";
     clearTimeout(this.detachTimer);
     // A session replaced by a newer one with the same resource is no longer registered, but its
     // contacts still need its unavailable presence: listeners run for it all the same.
