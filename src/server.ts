@@ -11,17 +11,18 @@ import { DiscoRegistry } from "./core/disco.ts";
 import { ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ModuleHost } from "./core/module.ts";
 import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
-import { LocalSessions } from "./core/session.ts";
+import { SessionDirectory } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
 import type { AuthThrottle } from "./cluster/redis.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
+import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "./core/stream-handlers.ts";
-import type { StreamContext } from "./stream/context.ts";
+import type { OpenStream, StreamContext } from "./stream/context.ts";
 import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp } from "./transports/http.ts";
 import { loadTls } from "./core/certificates.ts";
@@ -69,7 +70,7 @@ export class XmppServer implements StreamContext {
   readonly domain: JID;
   readonly log: Logger;
   readonly events = new Events();
-  readonly sessions = new LocalSessions();
+  readonly sessions = new SessionDirectory();
   readonly disco = new DiscoRegistry();
   readonly storage: StorageProvider;
   readonly accounts: Accounts;
@@ -77,8 +78,8 @@ export class XmppServer implements StreamContext {
   authFailures: AuthThrottle;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
-  readonly streams = new Set<C2SStream>();
-  resumption: ResumptionRegistry<C2SStream> = new LocalResumption<C2SStream>();
+  readonly streams = new Set<OpenStream>();
+  resumption: ResumptionRegistry<ClientSession> = new LocalResumption<ClientSession>();
   readonly ids = new IdGenerator();
   readonly services = new ServiceRegistry();
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
@@ -227,6 +228,8 @@ export class XmppServer implements StreamContext {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
     const drained = Promise.allSettled([...this.streams].map((s) => s.shutdown(err, Math.min(LAST_ACK_WAIT_MS, drainMs))));
+    // Sessions waiting to be resumed (XEP-0198) have no stream to drain: they end now.
+    for (const s of [...this.sessions.all()]) if (s.detached) s.close(err);
     await Promise.race([drained, timeout]);
     clearTimeout(timer);
     for (const s of [...this.streams]) s.close(err);

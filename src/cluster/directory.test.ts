@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../core/log.ts";
-import { LocalSessions, type Session } from "../core/session.ts";
+import { SessionDirectory, type Session } from "../core/session.ts";
 import { CARBONS_ENABLED } from "../modules/carbons/index.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
@@ -56,8 +56,8 @@ describe("the directory of other nodes' sessions", () => {
     expect(d.get("carol@x", "a")).toBeUndefined();
   });
 
-  it("shows through LocalSessions, local sessions first; writes go to the session's node, a message with confirmation", async () => {
-    const sessions = new LocalSessions();
+  it("shows through SessionDirectory, local sessions first; writes go to the session's node, a message with confirmation", async () => {
+    const sessions = new SessionDirectory();
     const local = { jid: parseJid("bob@x/home") } as Session;
     sessions.add(local);
     const d = new Directory(link, log);

@@ -1,6 +1,6 @@
 // What a node knows of the other nodes' sessions: one RemoteSession per full JID, kept current by
 // the directory events of the cluster (src/cluster/redis.ts). The router and the modules see them
-// through LocalSessions.of()/get() like local ones: presence reaches them, carbons copy to them,
+// through SessionDirectory.of()/get() like local ones: presence reaches them, carbons copy to them,
 // the router delivers messages to them; writing to one sends the stanza to its node.
 import type { Element } from "../xml/element.ts";
 import { parseJid, type JID } from "../xml/jid.ts";

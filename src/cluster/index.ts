@@ -1,19 +1,19 @@
 // Scale-out: N nodes serving one domain. Wires the Redis cluster (redis.ts) into a
-// server: the other nodes' sessions become visible through LocalSessions (remote sessions in
+// server: the other nodes' sessions become visible through SessionDirectory (remote sessions in
 // directory.ts), and this node publishes its own as they bind, change presence or shared state,
 // and end. Without `cluster.redis` none of this is loaded and a node is on its own.
 import { hostname } from "node:os";
 import type { ServerConfig } from "../core/config.ts";
 import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
-import type { LocalSessions, Session } from "../core/session.ts";
+import type { SessionDirectory, Session } from "../core/session.ts";
 import type { WindowCounter } from "../core/limits.ts";
 import type { ResumptionRegistry } from "../stream/sm.ts";
 import { RedisCluster, type AuthThrottle, type Movable } from "./redis.ts";
 
 export interface ClusterHost {
   readonly config: ServerConfig;
-  readonly sessions: LocalSessions;
+  readonly sessions: SessionDirectory;
   readonly events: Events;
   readonly log: Logger;
 }

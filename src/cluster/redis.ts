@@ -38,7 +38,7 @@
 import { Redis } from "ioredis";
 import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import type { LocalSessions, Session } from "../core/session.ts";
+import type { SessionDirectory, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
@@ -76,7 +76,7 @@ type RouteEvent =
   /** Its answer: the session's state, or why not. */
   | { k: "rs"; id: string; r: SessionTransfer | ClaimResult };
 
-/** A session that can move to another node (C2SStream). */
+/** A session that can move to another node (ClientSession). */
 export interface Movable extends Session {
   handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult>;
 }
@@ -107,7 +107,7 @@ export class RedisCluster implements RemoteLink {
   private readonly opts: ClusterOptions;
   private readonly cmd: Redis;
   private readonly sub: Redis;
-  private readonly sessions: LocalSessions;
+  private readonly sessions: SessionDirectory;
   private readonly log: Logger;
   private readonly pending = new Map<string, { settle(ok: boolean): void; hold(): void }>();
   private readonly lastSeen = new Map<string, number>();
@@ -129,7 +129,7 @@ export class RedisCluster implements RemoteLink {
   private readonly claims = new Map<string, { node: string; settle(r: SessionTransfer | ClaimResult): void }>();
   private localResumption: ResumptionRegistry<Movable> | undefined;
 
-  constructor(opts: ClusterOptions, sessions: LocalSessions, log: Logger) {
+  constructor(opts: ClusterOptions, sessions: SessionDirectory, log: Logger) {
     this.opts = opts;
     this.node = opts.node;
     this.sessions = sessions;

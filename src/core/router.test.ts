@@ -8,7 +8,7 @@ import { jid, type JID } from "../xml/jid.ts";
 import { stanzaErrorOf, StanzaError } from "./errors.ts";
 import { Events, type MessageDelivery, type StanzaEvent } from "./events.ts";
 import { type Component, Router } from "./router.ts";
-import { LocalSessions, type Session } from "./session.ts";
+import { SessionDirectory, type Session } from "./session.ts";
 import type { Durability } from "./durability.ts";
 
 const DOMAIN = jid("", "localhost");
@@ -37,7 +37,7 @@ function session(full: JID, opts: { priority?: number; available?: boolean; deli
 }
 
 function world(accounts: string[] = ["romeo", "juliet"]) {
-  const sessions = new LocalSessions();
+  const sessions = new SessionDirectory();
   const events = new Events();
   let lookups = 0;
   const directory = {

@@ -9,7 +9,7 @@ import { StanzaError, stanzaErrorOf } from "./errors.ts";
 import type { Events, MessageDelivery, StanzaEvent } from "./events.ts";
 import { IqTable, type IqRequest } from "./iq.ts";
 import type { Logger } from "./log.ts";
-import { type LocalSessions, type Session, isAvailable } from "./session.ts";
+import { type SessionDirectory, type Session, isAvailable } from "./session.ts";
 import { errorReply, iqResult, kindOf, toStanzaError } from "./stanza.ts";
 
 /** Where stanzas for other domains go. Federation (S2S) implements it; the default refuses. */
@@ -46,12 +46,12 @@ export class Router {
   private readonly pending = new Map<string, Pending>();
 
   readonly domain: JID;
-  private readonly sessions: LocalSessions;
+  private readonly sessions: SessionDirectory;
   private readonly events: Events;
   private readonly accounts: AccountDirectory;
   private readonly log: Logger;
 
-  constructor(domain: JID, sessions: LocalSessions, events: Events, accounts: AccountDirectory, log: Logger) {
+  constructor(domain: JID, sessions: SessionDirectory, events: Events, accounts: AccountDirectory, log: Logger) {
     this.domain = domain;
     this.sessions = sessions;
     this.events = events;

@@ -110,7 +110,7 @@ export interface RemoteSessions {
  * Which sessions hold which full JIDs: this node's own, and with `remote` set (a cluster), the
  * other nodes' as well. Without a cluster the lookups are the in-process maps and nothing more.
  */
-export class LocalSessions {
+export class SessionDirectory {
   private readonly byBare = new Map<string, Map<string, Session>>();
   private count = 0;
   /** The other nodes' sessions; undefined on a single node. */

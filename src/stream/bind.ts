@@ -12,13 +12,13 @@ import type { StreamContext } from "./context.ts";
 /** More resources than this per account is resource-constraint (RFC 6120 §7.6.2.1). */
 export const MAX_RESOURCES = 64;
 
-interface BindingStream { send(el: Element): void }
+interface BindingStream { write(text: string): void }
 
 /** Binds and answers the iq; resolves to the full JID, or undefined after an error reply. */
 export async function bindResource(stream: BindingStream, account: JID, iq: Element, payload: Element, ctx: StreamContext): Promise<JID | undefined> {
   const fail = (err: StanzaError) => {
     const reply = errorReply(iq, err);
-    if (reply) stream.send(reply);
+    if (reply) stream.write(reply.toString());
     return undefined;
   };
   const requested = payload.getChildText("resource")?.trim();
@@ -34,7 +34,7 @@ export async function bindResource(stream: BindingStream, account: JID, iq: Elem
   if (existing.length >= MAX_RESOURCES && !ctx.sessions.hasResource(account, full.resource)) {
     return fail(new StanzaError("resource-constraint", "too many resources bound for this account"));
   }
-  stream.send(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", null, full.toString()))));
+  stream.write(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", null, full.toString()))).toString());
   return full;
 }
 

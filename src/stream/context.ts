@@ -1,22 +1,19 @@
 // What a client stream needs from the server: the pieces of the composition root it talks to.
 import type { JID } from "../xml/jid.ts";
-import type { Events } from "../core/events.ts";
-import type { Logger } from "../core/log.ts";
-import type { Router } from "../core/router.ts";
-import type { LocalSessions } from "../core/session.ts";
+import type { StreamError } from "../core/errors.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "../core/stream-handlers.ts";
-import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "../core/credentials.ts";
-import type { ResumptionRegistry } from "./sm.ts";
-import type { C2SStream } from "./c2s.ts";
+import type { SessionContext } from "./client-session.ts";
 
-export interface StreamContext {
+/** An open stream as the server's drain sees it. */
+export interface OpenStream {
+  /** Finishes what was read, tells the client how much of it the server holds, and closes with `error`. */
+  shutdown(error: StreamError, ackWaitMs: number): Promise<void>;
+  close(error?: StreamError): void;
+}
+
+export interface StreamContext extends SessionContext {
   readonly domain: JID;
-  readonly config: ServerConfig;
-  readonly router: Router;
-  readonly sessions: LocalSessions;
-  readonly events: Events;
-  readonly log: Logger;
   /** Failed logins per address (a WindowCounter; in a cluster, counted in Redis too). */
   readonly authFailures: { allowed(address: string): boolean | Promise<boolean>; hit(address: string): void };
   /** Credentials lookup for SASL (username as sent; normalised by the callee). */
@@ -25,10 +22,6 @@ export interface StreamContext {
   readonly streamElements: Map<string, StreamElementHandler>;
   /** Iq payloads a stream answers before authentication, by namespace. */
   readonly preAuthIq: Map<string, PreAuthIqHandler>;
-  /** Sessions that can be resumed (XEP-0198), by token. */
-  readonly resumption: ResumptionRegistry<C2SStream>;
   /** Streams open now, for shutdown. */
-  readonly streams: Set<C2SStream>;
-  /** Session-closed listeners in flight; shutdown waits for them. */
-  readonly closing: Set<Promise<void>>;
+  readonly streams: Set<OpenStream>;
 }

@@ -1,8 +1,9 @@
 // Stream management (XEP-0198) state of one session: the count of stanzas handled from the
-// client, and the stanzas sent to it that it has not acknowledged yet. Counts are 32-bit and
-// wrap (§4: h is an unsigned integer modulo 2^32). The queue keeps the serialised text, not the
-// element: an element may be shared and changed after it was sent (a room changes 'to' for each
-// occupant), while what must be resent is exactly what was written.
+// client (each counted once its writes are durable), and the stanzas sent to it that it has not
+// acknowledged yet. Counts are 32-bit and wrap (§4: h is an unsigned integer modulo 2^32). The
+// queue keeps the serialised text, not the element: an element may be shared and changed after
+// it was sent (a room changes 'to' for each occupant), while what must be resent is exactly what
+// was written. The elements themselves are sm-negotiation.ts; resumption across nodes is below.
 import { randomToken } from "../core/ids.ts";
 
 const MOD = 2 ** 32;
@@ -16,11 +17,15 @@ export class StreamManagement {
   readonly clientMax: number | undefined;
   /** An <r/> was sent and its <a/> has not come back yet. */
   awaitingAck = false;
+  /** Settles when the writes of the stanzas handled so far have (they are then counted in h). */
+  durable: Promise<void> | undefined = undefined;
 
   private queue: string[] = [];
   private head = 0;
   /** The client's last h: stanzas it has acknowledged, modulo 2^32. */
   private acked = 0;
+  /** Called when the client's acknowledgements cover everything sent, or its stream ends (the drain waits for it). */
+  private ackWaiter: (() => void) | undefined = undefined;
 
   constructor(resumable: boolean, clientMax: number | undefined, token?: string) {
     this.token = token ?? (resumable ? randomToken(18, "base64url") : undefined);
@@ -55,6 +60,23 @@ export class StreamManagement {
     this.handled = (this.handled + 1) % MOD;
   }
 
+  /**
+   * Counts a stanza from the client once it is delivered or durably stored: the router has
+   * delivered it; the writes still running for it (`durable`, the archive's) settle first, after
+   * those of the stanzas before it, so that h counts in order.
+   */
+  countWhenDurable(durable: Promise<unknown> | undefined): void {
+    if (durable === undefined && this.durable === undefined) {
+      this.countHandled();
+      return;
+    }
+    const done = (this.durable ?? Promise.resolve()).then(() => durable).then(() => {
+      this.countHandled();
+      if (this.durable === done) this.durable = undefined;
+    });
+    this.durable = done;
+  }
+
   push(text: string): void {
     this.queue.push(text);
   }
@@ -73,6 +95,31 @@ export class StreamManagement {
       this.head = 0;
     }
     return true;
+  }
+
+  /** The client's <a h/> (§4): as ack, and it ends a wait for everything to be acknowledged. */
+  acknowledge(h: number): boolean {
+    this.awaitingAck = false;
+    if (!this.ack(h)) return false;
+    if (this.unacked === 0) this.ackWaiter?.();
+    return true;
+  }
+
+  /** Resolves once the client acknowledged everything sent, stopWaiting is called, or `ms` passed. */
+  async untilAcked(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.ackWaiter = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.ackWaiter = undefined;
+  }
+
+  /** The stream ended: nothing more will be acknowledged there. */
+  stopWaiting(): void {
+    this.ackWaiter?.();
   }
 
   /** What is still unacknowledged, oldest first (resent on resumption). */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { RedisCluster, type Movable } from "../../src/cluster/redis.ts";
 import { createLogger } from "../../src/core/log.ts";
-import { LocalSessions } from "../../src/core/session.ts";
+import { SessionDirectory } from "../../src/core/session.ts";
 import { LocalResumption, type SessionTransfer } from "../../src/stream/sm.ts";
 import { parseJid } from "../../src/xml/jid.ts";
 import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
@@ -16,7 +16,7 @@ const prefix = `xmppd-bus-${process.pid}_${Date.now().toString(36)}:`;
 const url = `redis://${services.redis.host}:${services.redis.port}/0`;
 
 /** A resumable session of node a whose hand-over completes without waiting (nothing of its own in flight). */
-function movable(sessions: LocalSessions, full: string): Movable {
+function movable(sessions: SessionDirectory, full: string): Movable {
   const jid = parseJid(full);
   const s = {
     id: "s1", jid, secure: false, log: createLogger("silent"), presence: undefined, priority: 0, lastActivity: 0,
@@ -40,7 +40,7 @@ describe.skipIf(!up)("the cluster's route bus", () => {
     // Nodes b (where the client resumes) and c (the sender) are this watcher: it hears what a sends them.
     await watcher.subscribe(`${prefix}route:b`, `${prefix}route:c`);
     watcher.on("message", (channel: string, text: string) => heard.push({ channel, event: JSON.parse(text) as { k: string; id?: string } }));
-    a = new RedisCluster({ url, node: "a", prefix, ackTimeout: 1000, heartbeat: 300 }, new LocalSessions(), createLogger("silent"));
+    a = new RedisCluster({ url, node: "a", prefix, ackTimeout: 1000, heartbeat: 300 }, new SessionDirectory(), createLogger("silent"));
     await a.start();
   });
 
@@ -55,7 +55,7 @@ describe.skipIf(!up)("the cluster's route bus", () => {
   });
 
   it("a message that reaches the old node in the same read as the hand-over request is forwarded to the new node at once", async () => {
-    const sessions = (a as unknown as { sessions: LocalSessions }).sessions;
+    const sessions = (a as unknown as { sessions: SessionDirectory }).sessions;
     const full = "bob@localhost/phone";
     const bob = movable(sessions, full);
     sessions.add(bob);

@@ -13,7 +13,7 @@
 // held (hold.ts) and written after the stored ones. A message whose targets were reckoned before
 // a resource came online, and that reaches the store after that resource's flush, is delivered
 // to it directly instead of waiting for the next login. In a cluster the turn is the account's
-// across the nodes (LocalSessions.exclusive: a Redis lock, src/cluster/).
+// across the nodes (SessionDirectory.exclusive: a Redis lock, src/cluster/).
 import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Element } from "../../xml/element.ts";
 import { parseJid } from "../../xml/jid.ts";
-import { LocalSessions, SessionState, type Session } from "../../core/session.ts";
+import { SessionDirectory, SessionState, type Session } from "../../core/session.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { parseStored } from "../../xml/stored.ts";
 import type { RosterItem } from "./item.ts";
@@ -24,7 +24,7 @@ function fakeSession(full: string, interested: boolean): Session & { got: Elemen
 
 function setup() {
   const storage = new MemoryStorage();
-  const sessions = new LocalSessions();
+  const sessions = new SessionDirectory();
   const roster = new RosterService({ items: storage.map("roster"), pending: storage.map("roster.pending"), versions: storage.keyval("roster.version") }, sessions);
   const balcony = fakeSession("juliet@example.com/balcony", true);
   const chamber = fakeSession("juliet@example.com/chamber", false);

@@ -1,0 +1,32 @@
+// Stream features (RFC 6120 §4.3.2) a client stream offers: before authentication STARTTLS
+// (§5) and the SASL mechanisms (§6), once TLS is there or not required; after it resource
+// binding (§7), the optional session of RFC 3921 and stream management (XEP-0198). Modules add
+// theirs through the fold hooks (in-band registration before, roster versioning after).
+import { xml, type Element } from "../xml/element.ts";
+import type { JID } from "../xml/jid.ts";
+import { NS } from "../xml/ns.ts";
+import type { Transport } from "../transports/transport.ts";
+import type { StreamContext } from "./context.ts";
+import type { SaslNegotiation } from "./sasl-negotiation.ts";
+
+export async function preAuthFeatures(ctx: StreamContext, transport: Transport, sasl: () => SaslNegotiation): Promise<Element[]> {
+  const out: Element[] = [];
+  const { requireTls } = ctx.config.c2s;
+  if (transport.canStartTls) {
+    out.push(xml("starttls", { xmlns: NS.tls }, requireTls ? xml("required") : undefined));
+  }
+  if (transport.secure || !requireTls) out.push(...sasl().features());
+  const folded = await ctx.events.fold("stream/features-preauth", { secure: transport.secure, features: out });
+  return folded.features;
+}
+
+export async function authenticatedFeatures(ctx: StreamContext, account: JID): Promise<Element[]> {
+  const features = [xml("bind", { xmlns: NS.bind }), xml("session", { xmlns: NS.session }, xml("optional")), xml("sm", { xmlns: NS.sm })];
+  const folded = await ctx.events.fold("stream/features", { account, features });
+  return folded.features;
+}
+
+/** The <stream:features/> element's text. */
+export function featuresElement(features: Element[]): string {
+  return xml("stream:features", null, features).toString();
+}

@@ -1,0 +1,140 @@
+// Stream management (XEP-0198) on a client stream: <enable/> and <enabled/> (§3), <r/> and <a/>
+// (§4), <resume/> and <resumed/> (§5), and the <failed/> answers. The counters and the queue are
+// the session's (sm.ts, client-session.ts); this is what the elements do with them, and how a
+// stream takes a session over: a session of this node, detached or not yet noticed dead, or one
+// that another node of a cluster hands over.
+import { xml, type Element } from "../xml/element.ts";
+import type { JID } from "../xml/jid.ts";
+import { NS } from "../xml/ns.ts";
+import { StreamError } from "../core/errors.ts";
+import { ClientSession, type SessionStream } from "./client-session.ts";
+import type { StreamContext } from "./context.ts";
+import { parseH, type SessionTransfer } from "./sm.ts";
+
+/** What stream management needs of the stream it runs on. */
+export interface SmStream extends SessionStream {
+  /** The account that authenticated on the stream. */
+  readonly account: JID | undefined;
+  /** Authenticated, and neither bound nor resumed yet: a <resume/> may still give it a session. */
+  readonly awaitingBind: boolean;
+  /** From now on the stream carries `session` (resumed instead of bound). */
+  bindTo(session: ClientSession): void;
+}
+
+/** An element in the XEP-0198 namespace on a bound stream. */
+export function smElement(stream: SmStream, session: ClientSession, el: Element): void {
+  switch (el.name) {
+    case "enable":
+      return enable(stream, session, el);
+    case "r":
+      return answer(stream, session);
+    case "a":
+      if (!session.sm) return smFailed(stream, "unexpected-request");
+      return applyAck(session, el.attrs.h);
+    case "resume":
+      return smFailed(stream, "unexpected-request");
+    default:
+      throw new StreamError("unsupported-stanza-type", `{${NS.sm}}${el.name}`);
+  }
+}
+
+export function smFailed(stream: SessionStream, condition: string, h?: number): void {
+  const attrs: Record<string, string> = { xmlns: NS.sm };
+  if (h !== undefined) attrs.h = String(h);
+  stream.write(xml("failed", attrs, xml(condition, { xmlns: NS.stanzas })).toString());
+}
+
+/** <enable/> (§3): once per session, resumable if the client asks. */
+function enable(stream: SmStream, session: ClientSession, el: Element): void {
+  if (session.sm) return smFailed(stream, "unexpected-request");
+  const resume = el.attrs.resume === "true" || el.attrs.resume === "1";
+  const max = parseH(el.attrs.max);
+  const sm = session.enableSm(resume, max === 0 ? undefined : max);
+  const attrs: Record<string, string> = { xmlns: NS.sm };
+  if (sm.token !== undefined) Object.assign(attrs, { id: sm.token, resume: "true", max: String(session.resumeTimeout()) });
+  stream.write(xml("enabled", attrs).toString());
+  session.note("debug", { resume }, "stream management enabled");
+}
+
+/** The client's <r/> (§4): <a/> with the stanzas handled, once the writes of those before it settled. */
+function answer(stream: SmStream, session: ClientSession): void {
+  const sm = session.sm;
+  if (!sm) return smFailed(stream, "unexpected-request");
+  const write = () => {
+    if (session.sm === sm && session.stream === stream) stream.write(`<a xmlns='${NS.sm}' h='${sm.handled}'/>`);
+  };
+  if (sm.durable) void sm.durable.then(write);
+  else write();
+}
+
+/** The client's <a h/>: drop what it has; an h beyond what was sent ends the stream (§4). */
+function applyAck(session: ClientSession, value: string | undefined): void {
+  const sm = session.sm!;
+  const h = parseH(value);
+  if (h === undefined) throw new StreamError("bad-format", "h must be an unsigned 32-bit integer");
+  if (!sm.acknowledge(h)) {
+    const err = new StreamError("undefined-condition", `the client acknowledged ${h} stanzas but ${sm.sent} were sent`);
+    err.extra = xml("handled-count-too-high", { xmlns: NS.sm, h: String(h), "send-count": String(sm.sent) });
+    throw err;
+  }
+}
+
+/** <resume previd h/> on a freshly authenticated stream (§5). */
+export async function resume(stream: SmStream, el: Element, ctx: StreamContext): Promise<void> {
+  const previd = el.attrs.previd;
+  const old = ctx.resumption.get(previd ?? "");
+  const h = parseH(el.attrs.h);
+  if (h === undefined) return smFailed(stream, "bad-request");
+  const account = stream.account!;
+  const claim = ctx.resumption.claim;
+  if (!old && claim !== undefined && previd) {
+    // A cluster: the session may be on another node, which hands it over to this stream.
+    const r = await claim.call(ctx.resumption, previd, account.bare.toString(), h, (t) => adopt(stream, t, ctx));
+    if (r.kind === "not-found") smFailed(stream, "item-not-found");
+    else if (r.kind === "h-too-high") smFailed(stream, "undefined-condition", r.sent);
+    return;
+  }
+  if (!old || old.closed || !old.jid.bare.equals(account.bare)) return smFailed(stream, "item-not-found");
+  // The h we report must count every stanza the server has: otherwise the client sends them again.
+  if (old.sm?.durable) await old.sm.durable;
+  if (old.closed || !stream.awaitingBind) return smFailed(stream, "item-not-found");
+  takeOver(stream, old, h, ctx);
+}
+
+/** A session of this node goes on over `stream`, which resumed it. */
+function takeOver(stream: SmStream, session: ClientSession, h: number, ctx: StreamContext): void {
+  const sm = session.sm!;
+  if (!sm.ack(h)) return smFailed(stream, "undefined-condition", sm.sent);
+  // The client may resume before the server noticed that the old connection was dead: attaching
+  // releases the old stream, and nothing read from it reaches the session any more.
+  session.attach(stream);
+  stream.bindTo(session);
+  const resent = resumed(stream, session, sm.token!);
+  session.note("info", { resent, conn: stream.id }, "session resumed");
+  void ctx.events.notify("session/resumed", session, (e) => session.log.error({ err: e }, "session/resumed listener failed"));
+}
+
+/** A cluster: the session another node handed over becomes this stream's, or waits detached if the stream is gone meanwhile. */
+function adopt(stream: SmStream, t: SessionTransfer, ctx: StreamContext): void {
+  const session = ClientSession.restore(ctx, t, stream);
+  const replaced = ctx.sessions.add(session);
+  if (replaced && replaced !== session) replaced.close(new StreamError("conflict", "replaced by a resumed session with the same resource"));
+  ctx.resumption.add(t.token, session);
+  if (stream.awaitingBind) {
+    session.attach(stream);
+    stream.bindTo(session);
+    const resent = resumed(stream, session, t.token);
+    session.note("info", { resent }, "session resumed from another node");
+  } else session.detach("the connection dropped while the session moved here");
+  void ctx.events.notify("session/resumed", session, (e) => session.log.error({ err: e }, "session/resumed listener failed"));
+}
+
+/** <resumed/>, then what the client never acknowledged, in order, and a request for its ack; returns how many were resent. */
+function resumed(stream: SmStream, session: ClientSession, previd: string): number {
+  const sm = session.sm!;
+  const pending = sm.pending();
+  stream.write(xml("resumed", { xmlns: NS.sm, h: String(sm.handled), previd }).toString());
+  for (const text of pending) stream.write(text);
+  if (pending.length) session.requestAck();
+  return pending.length;
+}

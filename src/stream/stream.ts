@@ -1,0 +1,238 @@
+// An XML stream (RFC 6120 §4) over one transport, whatever is negotiated on it: the parser and
+// its limits, the byte-rate shaper, our stream headers, the elements handled one after another,
+// and the end of the stream (a stream error, then the closing tag, §4.4 and §4.9). What the
+// stream negotiates (features, SASL and binding for a client) is its subclass's: c2s.ts.
+import type { Element } from "../xml/element.ts";
+import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
+import { StreamError } from "../core/errors.ts";
+import { randomToken } from "../core/ids.ts";
+import { TokenBucket } from "../core/limits.ts";
+import type { Logger } from "../core/log.ts";
+import type { Transport, TransportEvents } from "../transports/transport.ts";
+
+let nextId = 0;
+
+/** The transport's listener: one small object instead of a closure per event. */
+class Listener implements TransportEvents {
+  private readonly stream: Stream;
+  constructor(stream: Stream) {
+    this.stream = stream;
+  }
+  data(chunk: Buffer): void {
+    this.stream.transportData(chunk);
+  }
+  close(reason: string): void {
+    this.stream.transportClosed(reason);
+  }
+}
+
+/** Limits of the XML a stream takes, before and after authentication (a server config's `limits`). */
+export interface StreamLimits { maxDepth: number; preAuthStanzaSize: number; stanzaSize: number }
+
+/** Parser limits before and after authentication, per config: shared by every stream. */
+const parserLimits = new WeakMap<StreamLimits, { pre: ParserLimits; post: ParserLimits }>();
+
+export function limitsOf(l: StreamLimits, authenticated: boolean): ParserLimits {
+  let both = parserLimits.get(l);
+  if (!both) {
+    const of = (maxStanzaSize: number): ParserLimits => ({ maxStanzaSize, maxDepth: l.maxDepth, maxAttributes: 64, maxNameLength: 256 });
+    both = { pre: of(l.preAuthStanzaSize), post: of(l.stanzaSize) };
+    parserLimits.set(l, both);
+  }
+  return authenticated ? both.post : both.pre;
+}
+
+export abstract class Stream implements ParserHandler {
+  readonly id: string;
+  readonly transport: Transport;
+  /** When the peer last sent anything (ms since epoch). */
+  lastActivity = Date.now();
+  private readonly parser: StreamParser;
+  private ended = false;
+  private headerSent = false;
+  /** The server is shutting down and reads nothing more from this stream. */
+  private draining = false;
+  private bucket: TokenBucket | undefined;
+  /** The elements read so far, each handled after the one before it. */
+  private pending: Promise<void> = Promise.resolve();
+  private readonly rootLog: Logger;
+  /** Built on first use: at the usual levels (warn) most streams never log. */
+  private logger: Logger | undefined;
+
+  protected constructor(transport: Transport, limits: ParserLimits, log: Logger) {
+    this.id = `c${(++nextId).toString(36)}${randomToken(4, "hex")}`;
+    this.transport = transport;
+    this.rootLog = log;
+    this.parser = new StreamParser(this, limits);
+    transport.attach(new Listener(this));
+  }
+
+  /** Our header for a new stream; each (re)start gets a fresh stream id. */
+  protected abstract header(): string;
+  /** The peer's header was read and ours written. A StreamError thrown refuses the stream. */
+  protected abstract opened(name: string, attrs: Record<string, string>): void;
+  /** One top-level element, once the ones before it are handled. A StreamError thrown ends the stream. */
+  protected abstract element(el: Element): Promise<void>;
+  /** The stream is over: closed by this side, or `dropped` with its transport. Called once. */
+  protected abstract finished(reason: string, dropped: boolean): void;
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  get remoteAddress(): string {
+    return this.transport.remoteAddress;
+  }
+
+  get buffered(): number {
+    return this.transport.buffered;
+  }
+
+  /** This stream's logger: the connection, its address, and what logFields adds. */
+  get log(): Logger {
+    this.logger ??= this.rootLog.child(this.logFields());
+    return this.logger;
+  }
+
+  protected logFields(): Record<string, string> {
+    return { conn: this.id, ip: this.transport.remoteAddress };
+  }
+
+  /** The log fields changed (a session was bound): the logger is built again on next use. */
+  protected relog(): void {
+    this.logger = undefined;
+  }
+
+  /** Logs at debug or info without building the child logger when that level is off. */
+  protected note(level: "debug" | "info", obj: object, msg: string): void {
+    if (this.rootLog.isLevelEnabled(level)) this.log[level](obj, msg);
+  }
+
+  write(text: string): void {
+    this.transport.write(text);
+  }
+
+  // --- transport input -------------------------------------------------------------------------
+
+  transportData(chunk: Buffer): void {
+    if (this.ended || this.draining) return;
+    this.lastActivity = Date.now();
+    if (this.bucket) {
+      const wait = this.bucket.take(chunk.length);
+      if (wait > 0) {
+        this.transport.pause();
+        setTimeout(() => this.transport.resume(), wait).unref();
+      }
+    }
+    this.parser.write(chunk);
+  }
+
+  transportClosed(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.finished(reason, true);
+  }
+
+  // --- parser events (ParserHandler) -----------------------------------------------------------
+
+  streamStart(name: string, attrs: Record<string, string>): void {
+    // Every stream (and every restart after STARTTLS and SASL) gets a fresh header and id.
+    this.headerSent = true;
+    this.transport.write(this.header());
+    try {
+      this.opened(name, attrs);
+    } catch (e) {
+      if (!(e instanceof StreamError)) throw e;
+      this.close(e);
+    }
+  }
+
+  stanza(el: Element): void {
+    this.pending = this.pending.then(() => (this.ended ? undefined : this.element(el))).catch((e: unknown) => {
+      if (e instanceof StreamError) this.close(e);
+      else {
+        this.log.error({ err: e }, "stream handler failed");
+        this.close(new StreamError("internal-server-error"));
+      }
+    });
+  }
+
+  streamEnd(): void {
+    void this.pending.then(() => this.close());
+  }
+
+  error(condition: ParserErrorCondition, text: string): void {
+    this.note("info", { condition, text }, "bad xml");
+    this.close(new StreamError(condition, text));
+  }
+
+  // --- what the subclass does with the stream --------------------------------------------------
+
+  /** Runs `task` after the elements read so far are handled (features wait for the handlers before them). */
+  protected queue(task: () => Promise<void>): void {
+    this.pending = this.pending.then(task);
+  }
+
+  /** A stream restart (RFC 6120 §4.3.3): the parser waits for a new header, with these limits if given. */
+  protected restart(limits?: ParserLimits): void {
+    this.parser.reset();
+    if (limits) this.parser.setLimits(limits);
+  }
+
+  /** From now on the peer may send `rate` bytes per second, with bursts of ten seconds' worth. */
+  protected shape(rate: number): void {
+    if (rate > 0) this.bucket = new TokenBucket(rate, rate * 10);
+  }
+
+  /** STARTTLS (RFC 6120 §5): the parser waits for a new header over TLS; false (and the stream over) if the handshake failed. */
+  protected async upgrade(): Promise<boolean> {
+    this.parser.reset();
+    try {
+      await this.transport.startTls();
+      return true;
+    } catch {
+      this.transportClosed("tls handshake failed");
+      return false;
+    }
+  }
+
+  /** Nothing more is read from the transport (the server's drain). */
+  protected stopReading(): void {
+    this.draining = true;
+    if (!this.ended) this.transport.pause();
+  }
+
+  /** Resolves once the elements read so far are handled (more may have come meanwhile). */
+  protected handledSoFar(): Promise<void> {
+    return this.pending;
+  }
+
+  /** Ends the stream: the stream error if any, then the closing tag (RFC 6120 §4.4). */
+  close(error?: StreamError): void {
+    if (this.ended) return;
+    if (!this.headerSent) {
+      this.headerSent = true;
+      this.transport.write(this.header());
+    }
+    if (error) {
+      this.note("info", { condition: error.condition, text: error.text }, "stream error");
+      this.transport.write(error.toElement().toString());
+    }
+    this.transport.write("</stream:stream>");
+    this.ended = true;
+    this.transport.end();
+    this.finished(error ? error.condition : "closed", false);
+  }
+
+  /** Ends the connection without a word: what the stream carried goes on elsewhere (a resumed session). */
+  release(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.transport.end();
+    this.finished("released", false);
+  }
+}
