@@ -54,7 +54,7 @@ export interface Session {
   readonly detached: boolean;
   /**
    * While set, stanzas it returns true for are held back by their owner instead of written (client
-   * state indication, the offline store's flush). Put holds on with addHold (core/hold.ts), which stacks them.
+   * state indication, the offline store's flush). Put holds on with addHold (core/session-holds.ts), which stacks them.
    */
   hold: ((stanza: Element) => boolean) | undefined;
   /** Writes the stanza to this session's stream, unless `hold` takes it. */

@@ -1,6 +1,6 @@
 // XEP-0352: Client State Indication. The feature is offered after authentication (§4.1); a
 // bound stream says <inactive/> or <active/> (§4.2) and gets no reply. While inactive, the
-// session's hold filter keeps back what hold.ts says is unimportant, newest only; anything else
+// session's hold filter keeps back what inactive-queue.ts says is unimportant, newest only; anything else
 // sends what was held first and then goes out itself. <active/> sends what was held.
 //
 // §5.1 (in-order processing): the stream hands nonzas to this handler in order with its stanzas,
@@ -19,8 +19,8 @@ import { StreamError } from "../../core/errors.ts";
 import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { sessionKey, type Session } from "../../core/session.ts";
-import { HeldStanzas } from "./hold.ts";
-import { addHold, type Hold } from "../../core/hold.ts";
+import { HeldStanzas } from "./inactive-queue.ts";
+import { addHold, type Hold } from "../../core/session-holds.ts";
 
 /** Set while the session is inactive: what it holds, and the hold on the session. */
 const HELD = sessionKey<{ held: HeldStanzas; hold: Hold }>("csi.held");

@@ -30,10 +30,10 @@ export interface ArchiverDeps {
 type Pending = Promise<void> | undefined;
 
 export class Archiver {
-  private readonly d: ArchiverDeps;
+  private readonly deps: ArchiverDeps;
 
   constructor(deps: ArchiverDeps) {
-    this.d = deps;
+    this.deps = deps;
   }
 
   /**
@@ -50,31 +50,31 @@ export class Archiver {
 
   /** "stanza/out": a copy for the sender's archive; the routed stanza stays as it is. */
   outgoing(ev: StanzaEvent): Pending {
-    if (this.d.retention === 0 || ev.stanza.name !== "message" || !archivable(ev.stanza)) return;
+    if (this.deps.retention === 0 || ev.stanza.name !== "message" || !archivable(ev.stanza)) return;
     const owner = ev.from.bare;
     if (ev.to.bare.equals(owner)) return; // to oneself: archived once, as received
-    if (ev.to.local === "" && ev.to.domain === this.d.domain.domain) return; // to the server itself
-    const by = [owner.toString(), this.d.domain.toString()];
-    return this.when(this.d.prefs.wanted(owner, ev.to), () => {
+    if (ev.to.local === "" && ev.to.domain === this.deps.domain.domain) return; // to the server itself
+    const by = [owner.toString(), this.deps.domain.toString()];
+    return this.when(this.deps.prefs.wanted(owner, ev.to), () => {
       let copy: Element = ev.stanza;
       if (hasForged(copy, by)) stripForged((copy = clone(copy)), by);
-      return this.record(by[0]!, this.d.ids.next(), ev.to.toString(), copy);
+      return this.record(by[0]!, this.deps.ids.next(), ev.to.toString(), copy);
     });
   }
 
   private receive(m: MessageDelivery): Pending {
     const owner = m.to.bare;
-    const by = [owner.toString(), this.d.domain.toString()];
+    const by = [owner.toString(), this.deps.domain.toString()];
     if (hasForged(m.stanza, by)) stripForged(m.stanza, by);
-    if (this.d.retention === 0 || !archivable(m.stanza)) return;
+    if (this.deps.retention === 0 || !archivable(m.stanza)) return;
     const archive = () => {
-      const id = this.d.ids.next();
+      const id = this.deps.ids.next();
       m.stanza.append(stanzaIdElement(by[0]!, id));
       return this.record(by[0]!, id, m.from.toString(), m.stanza);
     };
-    if (m.targets.length > 0) return this.when(this.d.prefs.wanted(owner, m.from), archive);
+    if (m.targets.length > 0) return this.when(this.deps.prefs.wanted(owner, m.from), archive);
     // Nobody to deliver to: the account may not exist (the router bounces then); nothing is archived for it.
-    return m.accountExists().then((exists) => (exists ? this.when(this.d.prefs.wanted(owner, m.from), archive) : undefined));
+    return m.accountExists().then((exists) => (exists ? this.when(this.deps.prefs.wanted(owner, m.from), archive) : undefined));
   }
 
   /** Runs `then` if `yes`, synchronously when the answer is at hand (no tick between id and write). */
@@ -85,8 +85,8 @@ export class Archiver {
 
   private record(owner: string, id: string, withJid: string, message: Element): Pending {
     const at = idTime(id)!;
-    const wait = this.d.queue.push({ owner, id, at, with: withJid, value: serializeDetached(message), expires: at + this.d.retention * DAY });
-    if (wait) this.d.onFull();
+    const wait = this.deps.queue.push({ owner, id, at, with: withJid, value: serializeDetached(message), expires: at + this.deps.retention * DAY });
+    if (wait) this.deps.onFull();
     return wait;
   }
 }

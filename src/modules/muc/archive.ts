@@ -38,14 +38,14 @@ let results = 0;
 const resultId = () => `muc-mam-${(++results).toString(36)}`;
 
 export class RoomArchive implements RoomArchiving {
-  private readonly d: RoomArchiveDeps;
+  private readonly deps: RoomArchiveDeps;
 
   constructor(deps: RoomArchiveDeps) {
-    this.d = deps;
+    this.deps = deps;
   }
 
   on(room: Room): boolean {
-    return room.config.archive && this.d.retention > 0;
+    return room.config.archive && this.deps.retention > 0;
   }
 
   /**
@@ -55,16 +55,16 @@ export class RoomArchive implements RoomArchiving {
   record(room: Room, m: Fanout, sender: Occupant): Promise<void> | undefined {
     if (!this.on(room) || !worthKeeping(m, false)) return undefined;
     const owner = room.jid.toString();
-    const id = this.d.ids.next();
+    const id = this.deps.ids.next();
     m.append(stanzaIdElement(owner, id));
     const at = idTime(id)!;
     // 'with' is the sender's occupant JID, so that a query's 'with' (room@service/nick) finds what it said.
-    return this.d.queue.push({ owner, id, at, with: sender.roomJid.toString(), value: m.toString(), expires: at + this.d.retention * DAY });
+    return this.deps.queue.push({ owner, id, at, with: sender.roomJid.toString(), value: m.toString(), expires: at + this.deps.retention * DAY });
   }
 
   /** Writes of the room's not yet done: the sender's XEP-0198 ack waits for them. */
   pending(room: Room): Promise<void> | undefined {
-    return this.d.queue.pendingFor(room.jid.toString());
+    return this.deps.queue.pendingFor(room.jid.toString());
   }
 
   /** §4: a query of the room's archive; results go through `send`, before the returned <fin/>. */
@@ -72,10 +72,10 @@ export class RoomArchive implements RoomArchiving {
     this.mayRead(room, from);
     const q = iq.getChildElements()[0]!;
     if (iq.attrs.type === "get") return queryForm();
-    const query = parseMamQuery(q, this.d.maxPage);
+    const query = parseMamQuery(q, this.deps.maxPage);
     const owner = room.jid.toString();
-    await this.d.queue.settled(owner);
-    const page = await readPage(this.d.log, owner, query);
+    await this.deps.queue.settled(owner);
+    const page = await readPage(this.deps.log, owner, query);
     const to = from.toString();
     for (const e of query.flip ? [...page.entries].reverse() : page.entries) {
       const m = resultMessage(e, to, owner, query.queryid, resultId());
@@ -87,7 +87,7 @@ export class RoomArchive implements RoomArchiving {
   /** The last `n` messages of the room (history on entry after a restart), oldest first. */
   async recent(room: Room, n: number): Promise<{ at: number; message: Element }[]> {
     if (n === 0) return [];
-    const page = await this.d.log.query(room.jid.toString(), { limit: n, fromEnd: true });
+    const page = await this.deps.log.query(room.jid.toString(), { limit: n, fromEnd: true });
     const out: { at: number; message: Element }[] = [];
     for (const e of page.entries) {
       const message = parseStored(e.value);
@@ -98,14 +98,14 @@ export class RoomArchive implements RoomArchiving {
 
   /** Entries past retention (the hourly sweep). */
   expire(now: number): Promise<number> {
-    return this.d.log.expire(now);
+    return this.deps.log.expire(now);
   }
 
   /** A destroyed room's archive goes with it. */
   async clear(room: Room): Promise<void> {
     const owner = room.jid.toString();
-    await this.d.queue.discard(owner);
-    await this.d.log.clear(owner);
+    await this.deps.queue.discard(owner);
+    await this.deps.log.clear(owner);
   }
 
   private mayRead(room: Room, from: JID): void {

@@ -10,7 +10,7 @@
 // flush sees every message stored before it, two resources coming online together never both
 // get a message, and a message stored while a flush runs comes after it. A resource that
 // announces itself is available at once, so messages routed to it directly during its flush are
-// held (hold.ts) and written after the stored ones. A message whose targets were reckoned before
+// held (flush-hold.ts) and written after the stored ones. A message whose targets were reckoned before
 // a resource came online, and that reaches the store after that resource's flush, is delivered
 // to it directly instead of waiting for the next login. In a cluster the turn is the account's
 // across the nodes (SessionDirectory.exclusive: a Redis lock, src/cluster/).
@@ -24,7 +24,7 @@ import { isAvailable, type Session } from "../../core/session.ts";
 import { KeyedLock } from "../../core/keyed-lock.ts";
 import { parseClientPresence } from "../presence/parse.ts";
 import { ARCHIVE_QUERIED } from "../mam/iq.ts";
-import { holdMessages, type MessageHold } from "./hold.ts";
+import { holdMessages, type MessageHold } from "./flush-hold.ts";
 import { offlineRule } from "./policy.ts";
 import { OfflineQueue } from "./queue.ts";
 

@@ -28,12 +28,12 @@ export interface RedisStorageOptions {
 }
 
 export class RedisStorage implements StorageProvider {
-  private readonly r: Redis;
+  private readonly redis: Redis;
   private readonly prefix: string;
 
   constructor(opts: RedisStorageOptions & Pick<RedisOptions, "password" | "db">) {
     this.prefix = opts.prefix ?? "xmppd:";
-    this.r = new Redis({ host: opts.host, port: opts.port, password: opts.password, db: opts.db, lazyConnect: true });
+    this.redis = new Redis({ host: opts.host, port: opts.port, password: opts.password, db: opts.db, lazyConnect: true });
   }
 
   private key(...parts: string[]): string {
@@ -42,19 +42,19 @@ export class RedisStorage implements StorageProvider {
 
   keyval<T>(name: string): KeyValueStore<T> {
     const k = this.key("kv", name);
-    const mark = (owner: string) => this.r.sadd(this.key("owner", owner), `kv ${name}`);
+    const mark = (owner: string) => this.redis.sadd(this.key("owner", owner), `kv ${name}`);
     return {
       get: async (owner) => {
-        const v = await this.r.hget(k, owner);
+        const v = await this.redis.hget(k, owner);
         return v === null ? undefined : (JSON.parse(v) as T);
       },
       set: async (owner, value) => {
-        if (value === undefined) await this.r.hdel(k, owner);
-        else await this.r.multi().sadd(this.key("owner", owner), `kv ${name}`).hset(k, owner, JSON.stringify(value)).exec();
+        if (value === undefined) await this.redis.hdel(k, owner);
+        else await this.redis.multi().sadd(this.key("owner", owner), `kv ${name}`).hset(k, owner, JSON.stringify(value)).exec();
       },
       add: async (owner, value) => {
         await mark(owner);
-        return (await this.r.hsetnx(k, owner, JSON.stringify(value))) === 1;
+        return (await this.redis.hsetnx(k, owner, JSON.stringify(value))) === 1;
       },
     };
   }
@@ -63,16 +63,16 @@ export class RedisStorage implements StorageProvider {
     const k = (owner: string) => this.key("map", name, owner);
     return {
       get: async (owner, key) => {
-        const v = await this.r.hget(k(owner), key);
+        const v = await this.redis.hget(k(owner), key);
         return v === null ? undefined : (JSON.parse(v) as T);
       },
       set: async (owner, key, value) => {
-        if (value === undefined) await this.r.hdel(k(owner), key);
-        else await this.r.multi().sadd(this.key("owner", owner), `map ${name}`).hset(k(owner), key, JSON.stringify(value)).exec();
+        if (value === undefined) await this.redis.hdel(k(owner), key);
+        else await this.redis.multi().sadd(this.key("owner", owner), `map ${name}`).hset(k(owner), key, JSON.stringify(value)).exec();
       },
-      getAll: async (owner) => new Map(Object.entries(await this.r.hgetall(k(owner))).map(([key, v]) => [key, JSON.parse(v) as T])),
+      getAll: async (owner) => new Map(Object.entries(await this.redis.hgetall(k(owner))).map(([key, v]) => [key, JSON.parse(v) as T])),
       clear: async (owner) => {
-        await this.r.del(k(owner));
+        await this.redis.del(k(owner));
       },
     };
   }
@@ -81,7 +81,7 @@ export class RedisStorage implements StorageProvider {
     const ids = (owner: string) => this.key("log", name, owner);
     const values = (owner: string) => this.key("logv", name, owner);
     const expiry = this.key("exp", name);
-    const r = this.r;
+    const r = this.redis;
 
     const matches = (q: Filter) => {
       const f = logFilter(q);
@@ -172,12 +172,12 @@ export class RedisStorage implements StorageProvider {
   }
 
   async owners(name: string): Promise<string[]> {
-    return (await this.r.hkeys(this.key("kv", name))).sort();
+    return (await this.redis.hkeys(this.key("kv", name))).sort();
   }
 
   async purgeOwner(owner: string): Promise<void> {
-    const held = await this.r.smembers(this.key("owner", owner));
-    const m = this.r.multi();
+    const held = await this.redis.smembers(this.key("owner", owner));
+    const m = this.redis.multi();
     for (const h of held) {
       const [kind, name] = [h.slice(0, h.indexOf(" ")), h.slice(h.indexOf(" ") + 1)];
       if (kind === "kv") m.hdel(this.key("kv", name), owner);
@@ -189,7 +189,7 @@ export class RedisStorage implements StorageProvider {
   }
 
   async close(): Promise<void> {
-    if (this.r.status === "wait" || this.r.status === "end") this.r.disconnect();
-    else await this.r.quit();
+    if (this.redis.status === "wait" || this.redis.status === "end") this.redis.disconnect();
+    else await this.redis.quit();
   }
 }

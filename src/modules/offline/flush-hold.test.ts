@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { xml, type Element } from "../../xml/element.ts";
 import type { Session } from "../../core/session.ts";
-import { holdMessages } from "./hold.ts";
+import { holdMessages } from "./flush-hold.ts";
 
 /** A session that records what it writes, with a hold underneath (client state indication) that takes presence. */
 function fakeSession(withBelow: boolean) {

@@ -5,7 +5,7 @@
 // place (client state indication, XEP-0352) keeps working underneath.
 import { clone, type Element } from "../../xml/element.ts";
 import type { Session } from "../../core/session.ts";
-import { addHold } from "../../core/hold.ts";
+import { addHold } from "../../core/session-holds.ts";
 
 export interface MessageHold {
   /** Writes a stanza past this hold (but through the one underneath). */

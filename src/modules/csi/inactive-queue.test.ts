@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
-import { HeldStanzas, chatStateOnly, holdKey } from "./hold.ts";
+import { HeldStanzas, chatStateOnly, holdKey } from "./inactive-queue.ts";
 
 const presence = (from: string, type?: string, ...children: Element[]) => xml("presence", { from, type }, ...children);
 const state = (from: string, name = "composing") => xml("message", { from, type: "chat" }, xml(name, { xmlns: NS.chatStates }));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { xml, type Element } from "../xml/element.ts";
 import type { Session } from "./session.ts";
-import { addHold } from "./hold.ts";
+import { addHold } from "./session-holds.ts";
 
 function fakeSession() {
   const written: string[] = [];
