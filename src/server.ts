@@ -5,19 +5,18 @@ import { Accounts } from "./core/accounts.ts";
 import type { LoadedConfig, ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
 import { Events } from "./core/events.ts";
-import { WindowCounter } from "./core/limits.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { DiscoRegistry, ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ServerApi } from "./core/module.ts";
 import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
-import type { AuthThrottle } from "./cluster/redis.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
+import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
 import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
@@ -46,7 +45,7 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly storage: StorageProvider;
   readonly accounts: Accounts;
   readonly router: Router;
-  authFailures: AuthThrottle;
+  loginThrottle: LoginThrottle;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<C2SStream>();
@@ -79,7 +78,7 @@ export class XmppServer implements ServerApi, StreamContext {
     this.storage = opts.storage ?? openStorage(this.config);
     this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
-    this.authFailures = new WindowCounter(60_000, this.config.auth.failuresPerMinute);
+    this.loginThrottle = new LocalLoginThrottle(this.throttleOptions());
     try {
       this.moduleList = orderModules(opts.modules ?? defaultModules);
     } catch (e) {
@@ -91,6 +90,10 @@ export class XmppServer implements ServerApi, StreamContext {
 
   private readonly moduleList: ModuleDefinition<Shape>[];
   private readonly ephemeralPorts: boolean;
+
+  private throttleOptions(): LoginThrottleOptions {
+    return { perAddress: this.config.auth.failuresPerMinute, perAccount: this.config.auth.failuresPerAccount };
+  }
 
   credentials(username: string) {
     return this.accounts.credentials(username);
@@ -123,9 +126,9 @@ export class XmppServer implements ServerApi, StreamContext {
     this.cluster = await startCluster(this);
     if (this.cluster) {
       // Shared with the other nodes: resumption tokens (a client may resume on any node) and the
-      // failed-login throttle. A single node keeps the in-process ones, with no round trip.
+      // login throttle. A single node keeps the in-process ones, with no round trip.
       this.resumption = this.cluster.resumption(this.resumption);
-      this.authFailures = this.cluster.authThrottle(this.authFailures as WindowCounter, 60_000, this.config.auth.failuresPerMinute);
+      this.loginThrottle = this.cluster.loginThrottle(this.loginThrottle as LocalLoginThrottle, this.throttleOptions());
     }
     const c2s = this.config.c2s;
     this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });

@@ -8,6 +8,7 @@ import type { LocalSessions, Session } from "../core/session.ts";
 import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "./sasl/credentials.ts";
 import type { ResumptionRegistry } from "./sm.ts";
+import type { LoginThrottle } from "./login-throttle.ts";
 import type { C2SStream } from "./c2s.ts";
 
 /** A top-level element outside jabber:client stanzas (XEP-0198's <r/>, XEP-0352's <active/>, ...). */
@@ -32,8 +33,8 @@ export interface StreamContext {
   readonly sessions: LocalSessions;
   readonly events: Events;
   readonly log: Logger;
-  /** Failed logins per address (a WindowCounter; in a cluster, counted in Redis too). */
-  readonly authFailures: { allowed(address: string): boolean | Promise<boolean>; hit(address: string): void };
+  /** Login attempts per address and per account (in a cluster, counted in Redis too). */
+  readonly loginThrottle: LoginThrottle;
   /** Credentials lookup for SASL (username as sent; normalised by the callee). */
   credentials(username: string): Promise<Credentials | undefined>;
   /** Top-level non-stanza elements, by namespace. */
