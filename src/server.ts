@@ -17,6 +17,7 @@ import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
+import type { UnknownUsers } from "./stream/sasl/credentials.ts";
 import { IdGenerator } from "./core/ids.ts";
 import type { PreAuthIqHandler, StreamContext, StreamElementHandler } from "./stream/context.ts";
 import { listenTcp } from "./transports/tcp.ts";
@@ -46,6 +47,8 @@ export class XmppServer implements ServerApi, StreamContext {
   readonly accounts: Accounts;
   readonly router: Router;
   loginThrottle: LoginThrottle;
+  /** Set at start, from storage, before any listener opens. */
+  unknownUsers!: UnknownUsers;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<C2SStream>();
@@ -117,6 +120,7 @@ export class XmppServer implements ServerApi, StreamContext {
 
   async start(): Promise<void> {
     await storageReady(this.storage);
+    this.unknownUsers = await this.accounts.unknownUsers();
     for (const m of this.moduleList) {
       const options = parseShape(m.options ?? {}, this.loaded.modules[m.name], `modules.${m.name}.`, this.loaded.modulesFromEnv);
       const ctx = new ModuleContext<unknown>(m.name, options, this, this.log.child({ module: m.name }));

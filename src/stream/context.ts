@@ -6,7 +6,7 @@ import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
 import type { LocalSessions, Session } from "../core/session.ts";
 import type { ServerConfig } from "../core/config.ts";
-import type { Credentials } from "./sasl/credentials.ts";
+import type { Credentials, UnknownUsers } from "./sasl/credentials.ts";
 import type { ResumptionRegistry } from "./sm.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
 import type { C2SStream } from "./c2s.ts";
@@ -37,6 +37,8 @@ export interface StreamContext {
   readonly loginThrottle: LoginThrottle;
   /** Credentials lookup for SASL (username as sent; normalised by the callee). */
   credentials(username: string): Promise<Credentials | undefined>;
+  /** Stand-ins for the users credentials() does not know, the same on every node and across restarts. */
+  readonly unknownUsers: UnknownUsers;
   /** Top-level non-stanza elements, by namespace. */
   readonly streamElements: Map<string, StreamElementHandler>;
   /** Iq payloads a stream answers before authentication, by namespace. */

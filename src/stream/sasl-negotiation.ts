@@ -46,6 +46,7 @@ export class SaslNegotiation {
       secure: transport.secure,
       channelBinding: transport.channelBinding(),
       lookup: (username) => this.lookup(username),
+      unknown: ctx.unknownUsers,
     };
     this.offered = mechanismsFor(this.sasl, ctx.config.auth.mechanisms);
   }

@@ -142,6 +142,57 @@ describe("wrong credentials", () => {
   });
 });
 
+describe("usernames cannot be told apart by their SCRAM challenge", () => {
+  /** The server-first message's salt and iteration count for `user`. */
+  async function challenge(s: TestServer, user: string): Promise<{ salt: string; iterations: string }> {
+    const c = await RawClient.connect(s.tlsPort, true);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    const started = await c.scramStart(user);
+    c.close();
+    if (typeof started === "string") throw new Error(started);
+    const a = Object.fromEntries(started.serverFirst.split(",").map((kv) => [kv[0], kv.slice(2)]));
+    return { salt: a.s!, iterations: a.i! };
+  }
+
+  it("an unknown user gets the iteration count the configuration gives accounts, and the same salt after a restart", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { iterations: 5000 } } });
+    expect((await challenge(s, "romeo")).iterations).toBe("5000");
+    const ghost = await challenge(s, "ghost");
+    expect(ghost.iterations).toBe("5000");
+    expect(await challenge(s, "Ghost")).toEqual(ghost);
+    expect((await challenge(s, "spirit")).salt).not.toBe(ghost.salt);
+    await s.stop(false);
+    const again = await startServer({ dataDir: s.dataDir, config: { auth: { iterations: 5000 } } });
+    expect(await challenge(again, "ghost")).toEqual(ghost);
+    await again.stop();
+  });
+
+  it("a wrong PLAIN password costs an unknown user the same key derivation as an existing one", async () => {
+    // A high count makes the derivation the whole of the time, so a difference in it shows.
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { iterations: 100_000, failuresPerMinute: 100 } } });
+    const time = async (user: string): Promise<number> => {
+      const c = await RawClient.connect(s.tlsPort, true);
+      c.send(OPEN());
+      await c.expect("</stream:features>");
+      const t0 = performance.now();
+      c.send(plain(user, "wrong"));
+      await c.expect("<not-authorized/>");
+      c.close();
+      return performance.now() - t0;
+    };
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      known.push(await time("romeo"));
+      unknown.push(await time(`ghost${i}`));
+    }
+    expect(median(unknown)).toBeGreaterThan(0.7 * median(known));
+    await s.stop();
+  });
+});
+
 describe("the login throttle", () => {
   /** A direct TLS stream from `localAddress` (127.0.0.1 unless given), features read. */
   async function direct(s: TestServer, localAddress?: string): Promise<RawClient> {

@@ -2,7 +2,7 @@
 // A mechanism consumes and produces bytes; the <auth/>, <challenge/>, <response/> elements of
 // RFC 6120 and the <authenticate/> of SASL2 (XEP-0388) are the caller's business, so the same
 // sessions serve both, and FAST (XEP-0484) adds mechanisms without touching these.
-import type { Credentials } from "./credentials.ts";
+import type { Credentials, UnknownUsers } from "./credentials.ts";
 import { PLAIN } from "./plain.ts";
 import { channelBindingAvailable, scramMechanism } from "./scram.ts";
 
@@ -50,6 +50,8 @@ export interface SaslContext {
   bindingTypeRefused?: boolean;
   /** `username` is the authcid; the callee normalises it. */
   lookup(username: string): Promise<Credentials | undefined>;
+  /** The stand-ins for users that do not exist (default: ones of this process, see credentials.ts). */
+  unknown?: UnknownUsers;
 }
 
 export interface SaslSession {
