@@ -39,10 +39,10 @@ export class RawClient {
   }
 
   /** `localAddress`: the client's own address (any of 127.0.0.0/8 reaches the loopback listener). */
-  static connect(port: number, tls = false, localAddress?: string): Promise<RawClient> {
+  static connect(port: number, tls = false, localAddress?: string, tlsOptions: ConnectionOptions = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       // tls.connect takes net.connect's options too (localAddress), which its type leaves out.
-      const s = tls ? tlsConnect({ host: "127.0.0.1", port, localAddress, rejectUnauthorized: false } as ConnectionOptions)
+      const s = tls ? tlsConnect({ host: "127.0.0.1", port, localAddress, rejectUnauthorized: false, ...tlsOptions } as ConnectionOptions)
         : connect({ host: "127.0.0.1", port, localAddress });
       s.once(tls ? "secureConnect" : "connect", () => resolve(new RawClient(s)));
       s.once("error", reject);
@@ -91,13 +91,13 @@ export class RawClient {
     }
   }
 
-  async startTls(): Promise<void> {
+  async startTls(options: ConnectionOptions = {}): Promise<void> {
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.expect("<proceed");
     const plain = this.socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: "localhost" });
+    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: "localhost", ...options });
     await new Promise<void>((r, j) => {
       secure.once("secureConnect", () => r());
       secure.once("error", j);

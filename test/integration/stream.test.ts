@@ -1,5 +1,6 @@
 // Streams (RFC 6120 §4, §5, §11): headers, features, STARTTLS, stream errors, restricted XML and
 // limits. Each bad input gets the exact error element, and only the offending stream suffers.
+import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { OPEN, RawClient } from "../helpers/raw.ts";
@@ -185,5 +186,42 @@ describe("shutdown", () => {
     await a.expect("<stream:error><system-shutdown");
     await b.expect("<stream:error><system-shutdown");
     await a.closedByServer();
+  });
+});
+
+describe("TLS renegotiation is refused (a handshake per request costs the server, RFC 5746 or not)", () => {
+  /** A TLS 1.2 connection (1.3 has no renegotiation) asks for a new handshake: the answer or the close. */
+  async function renegotiate(c: RawClient): Promise<string> {
+    const tls = c.socket as TLSSocket;
+    const asked = new Promise<string>((resolve) => {
+      const ok = tls.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ? `refused: ${err.message}` : "renegotiated"));
+      if (!ok) resolve("refused at once");
+    });
+    const closed = c.closedByServer(5000).then(() => "closed");
+    return Promise.race([asked, closed]);
+  }
+
+  it("on the direct TLS port (XEP-0368)", async () => {
+    const c = await RawClient.connect(t.tlsPort, true, undefined, { maxVersion: "TLSv1.2" });
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    expect(await renegotiate(c)).not.toBe("renegotiated");
+    await c.closedByServer();
+  });
+
+  it("after STARTTLS", async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    await c.startTls({ maxVersion: "TLSv1.2" });
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    expect(await renegotiate(c)).not.toBe("renegotiated");
+    await c.closedByServer();
+  });
+  it("on the HTTPS listener (wss://)", async () => {
+    const c = await RawClient.connect(t.server.ports.https!, true, undefined, { maxVersion: "TLSv1.2" });
+    expect(await renegotiate(c)).not.toBe("renegotiated");
+    await c.closedByServer();
   });
 });
