@@ -5,7 +5,7 @@
 // management (XEP-0198) a session outlives its connection: when the connection drops it is
 // detached, keeps queueing, and a later stream that resumes it hands over its connection, so the
 // session object (which modules may hold) stays the same.
-import { xml, type Element } from "../xml/element.ts";
+import { unprefixTopLevel, xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { type JID, parseJid, tryParseJid } from "../xml/jid.ts";
 import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
@@ -230,6 +230,7 @@ export class C2SStream implements Session {
     // After this stream resumed another session, what arrives on it belongs to that session.
     if (this.state === "moved") return this.conn.stream.stanza(el);
     if (this.state === "closed") return;
+    unprefixTopLevel(el, NS.client);
     const ns = el.attrs.xmlns;
     switch (this.state) {
       case "features":

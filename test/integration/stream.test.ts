@@ -177,6 +177,44 @@ describe("after authentication", () => {
   });
 });
 
+describe("elements are matched by namespace, not by prefix (Namespaces in XML 1.0)", () => {
+  it("<stream:message xmlns:stream='jabber:client'> is a message; Juliet gets it as one", async () => {
+    const j = await RawClient.login(t.port, "juliet", "pw", "ns");
+    const c = await RawClient.login(t.port, "romeo", "pw");
+    c.send("<stream:message xmlns:stream='jabber:client' to='juliet@localhost/ns' type='chat' id='p1'><body>by namespace</body>" +
+      "<stream:thread>t1</stream:thread></stream:message>");
+    const got = await j.expect(/<message[\s\S]*?<\/message>/);
+    expect(got).toMatch(/^<message [^>]*id="p1"/);
+    expect(got).toContain("<body>by namespace</body>");
+    expect(got).toContain("<stream:thread>t1</stream:thread>");
+    // A prefixed iq and an SM element are what their namespaces make them.
+    c.send("<c:iq xmlns:c='jabber:client' type='get' id='ping1' to='localhost'><ping xmlns='urn:xmpp:ping'/></c:iq>");
+    await c.expect(/<iq [^>]*id="ping1"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="ping1"/);
+    c.send("<sm:enable xmlns:sm='urn:xmpp:sm:3'/>");
+    await c.expect("<enabled xmlns=\"urn:xmpp:sm:3\"");
+    j.close();
+    c.close();
+  });
+
+  it("a SASL <auth/> with a prefix is an auth", async () => {
+    const { c } = await RawClient.stream(t.port);
+    c.send(`<s:auth xmlns:s='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0romeo\0pw").toString("base64")}</s:auth>`);
+    await c.expect("<success xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"/>");
+    c.close();
+  });
+
+  it("a message in another namespace is no stanza, whatever its prefix", async () => {
+    for (const el of ["<message xmlns='urn:example:not-im' to='juliet@localhost'><body>x</body></message>",
+      "<x:message xmlns:x='urn:example:not-im' to='juliet@localhost'><body>x</body></x:message>",
+      "<stream:message to='juliet@localhost'><body>x</body></stream:message>"]) {
+      const c = await RawClient.login(t.port, "romeo", "pw");
+      c.send(el);
+      await c.expect("<stream:error><unsupported-stanza-type");
+      await c.closedByServer();
+    }
+  });
+});
+
 describe("shutdown", () => {
   it("closes every stream with <system-shutdown/>", async () => {
     const s = await startServer({ users: { romeo: "pw" } });
