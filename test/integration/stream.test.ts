@@ -215,6 +215,23 @@ describe("elements are matched by namespace, not by prefix (Namespaces in XML 1.
   });
 });
 
+describe("the client's closing tag (RFC 6120 §4.4)", () => {
+  it("is answered with the server's own and the close; what follows it is ignored, not a stream error", async () => {
+    const c = await RawClient.login(t.port, "romeo", "pw", "closing");
+    c.send("</stream:stream><message to='juliet@localhost'><body>late</body></message>trailing text");
+    expect(await c.expect(/[\s\S]*<\/stream:stream>/)).toBe("</stream:stream>");
+    await c.closedByServer();
+  });
+
+  it("markup sent a moment later is ignored too", async () => {
+    const c = await RawClient.login(t.port, "romeo", "pw", "closing2");
+    c.send("</stream:stream>");
+    c.send("<presence/>");
+    expect(await c.expect(/[\s\S]*<\/stream:stream>/)).toBe("</stream:stream>");
+    await c.closedByServer();
+  });
+});
+
 describe("shutdown", () => {
   it("closes every stream with <system-shutdown/>", async () => {
     const s = await startServer({ users: { romeo: "pw" } });
