@@ -54,6 +54,11 @@ export class Router {
     this.log = log;
   }
 
+  /** Whether this server hosts `domain`: its own, or a component's (the MUC service, pubsub, upload). */
+  serves(domain: string): boolean {
+    return domain === this.domain.domain || this.components.has(domain);
+  }
+
   addComponent(domain: string, component: Component): () => void {
     this.components.set(domain, component);
     return () => this.components.delete(domain);

@@ -80,3 +80,20 @@ export function unprefixTopLevel(el: Element, content: string): void {
     if (typeof c !== "string" && c.attrs.xmlns === undefined && !c.name.includes(":")) c.attrs.xmlns = inherited;
   }
 }
+
+/** The namespace a child element is written in: its prefix's, else its own xmlns (undefined: its parent's default). */
+export function nsOf(el: Element): string | undefined {
+  return el.name.includes(":") ? el.getNS() : el.attrs.xmlns;
+}
+
+/** Takes out of `el` the child elements `drop` picks, whatever prefix they are written with; how many went. */
+export function removeChildren(el: Element, drop: (child: Element, ns: string | undefined, local: string) => boolean): number {
+  let removed = 0;
+  const kept = el.children.filter((c) => {
+    if (typeof c === "string" || !drop(c, nsOf(c), c.getName())) return true;
+    removed++;
+    return false;
+  });
+  if (removed > 0) el.children = kept;
+  return removed;
+}

@@ -18,7 +18,7 @@ import { defineModule } from "../../core/module.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
 import { readdress } from "../../core/stanza.ts";
 import { CARBONS_ENABLED } from "../shared.ts";
-import { carbonEligible } from "./rules.ts";
+import { carbonEligible, stripForgedCopies } from "./rules.ts";
 
 /** The copy of `original` for `account`'s resources (§7, §8); readdress it to each of them. */
 export function carbonCopy(kind: "sent" | "received", account: JID, original: Element): Element {
@@ -53,6 +53,12 @@ export default defineModule({
     };
     ctx.iq("account", NS.carbons, "enable", { set: toggle(true) });
     ctx.iq("account", NS.carbons, "disable", { set: toggle(false) });
+
+    // §11: only the account itself sends copies (from its bare JID); anyone else's are taken out.
+    ctx.handle("stanza/in", ({ stanza, from, to }) => {
+      if (stanza.name === "message" && !from.bare.equals(to.bare)) stripForgedCopies(stanza);
+      return false;
+    }, "first");
 
     // §8: late, so that a module refusing the message (blocking) stops it first.
     ctx.handle("stanza/out", ({ stanza, origin }) => {
