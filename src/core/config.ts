@@ -49,6 +49,7 @@ export const serverSchema = {
     resumeTimeout: int("Seconds a session whose connection dropped waits to be resumed before its unacked messages go offline.", 300, 0),
     pushResumeTimeout: int("The same wait for a session that enabled push notifications (XEP-0357): mobile clients sleep for long.", 259_200, 0),
     maxQueue: int("Unacknowledged stanzas one session may hold; beyond it the session ends and they go offline.", 10_000, 16),
+    maxQueueSize: int("Characters of unacknowledged stanzas (about bytes) a session waiting to be resumed may hold; past it, what is sent to it goes to the offline store at once and follows the queue when it is resumed. A connected session may hold twice that, then it ends and they go offline.", 8_388_608, 65_536),
   }),
   shutdown: section("Graceful shutdown on SIGTERM or SIGINT: the server stops accepting connections at once and tells its clients to reconnect.", {
     drainTimeout: int("Seconds the server waits for its clients' last acknowledgements and for what they sent to be stored before it closes what is left.", 10, 0, 3600),

@@ -73,6 +73,8 @@ let nextId = 0;
 
 /** Bytes queued for a client that does not read before its stream is closed. */
 const MAX_BACKLOG = 8 * 1024 * 1024;
+/** How often a writer waiting for room (Session.writable) looks again. */
+const WRITABLE_POLL_MS = 20;
 
 export class C2SStream implements Session {
   readonly id: string;
@@ -94,6 +96,8 @@ export class C2SStream implements Session {
   private durable: Promise<void> | undefined;
   /** The connection dropped and the session waits to be resumed. */
   private lost = false;
+  /** Detached, its queue was full: what it is sent goes another way until it is resumed (spill). */
+  private spilled = false;
   private detachTimer: NodeJS.Timeout | undefined;
   private sasl: SaslNegotiation | undefined;
   private bucket: TokenBucket | undefined;
@@ -148,6 +152,11 @@ export class C2SStream implements Session {
 
   get detached(): boolean {
     return this.lost;
+  }
+
+  get full(): boolean {
+    const sm = this.sm;
+    return this.lost && sm !== undefined && (this.spilled || sm.unacked >= this.ctx.config.sm.maxQueue || sm.size >= this.ctx.config.sm.maxQueueSize);
   }
 
   private limits(authenticated: boolean): ParserLimits {
@@ -535,6 +544,7 @@ export class C2SStream implements Session {
     // from it are ignored from now on, since they no longer come from this.conn.
     if (!this.lost) this.conn.transport.end();
     this.lost = false;
+    this.spilled = false;
     clearTimeout(this.detachTimer);
     clearTimeout(fresh.handshakeTimer);
     fresh.ctx.streams.delete(fresh);
@@ -640,7 +650,8 @@ export class C2SStream implements Session {
   private writeStanza(text: string): void {
     const sm = this.sm;
     if (sm) {
-      if (sm.unacked >= this.ctx.config.sm.maxQueue) {
+      if (this.full) return this.spill(text);
+      if (sm.unacked >= this.ctx.config.sm.maxQueue || sm.size >= 2 * this.ctx.config.sm.maxQueueSize) {
         this.close(new StreamError("resource-constraint", "too many unacknowledged stanzas"));
         return;
       }
@@ -654,6 +665,40 @@ export class C2SStream implements Session {
       return;
     }
     this.transport.write(text);
+  }
+
+  writable(): boolean | Promise<boolean> {
+    if (this.state !== "ready" || this.lost) return this.state === "ready" && !this.full;
+    if (this.roomToWrite()) return true;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.state !== "ready" || this.lost) resolve(this.state === "ready" && !this.full);
+        else if (this.roomToWrite()) resolve(true);
+        else setTimeout(check, WRITABLE_POLL_MS).unref();
+      };
+      setTimeout(check, WRITABLE_POLL_MS).unref();
+    });
+  }
+
+  /** A connected session's room for more: its unacknowledged stanzas (XEP-0198) under the bound of a detached one. */
+  private roomToWrite(): boolean {
+    const sm = this.sm;
+    return sm === undefined || (sm.unacked < this.ctx.config.sm.maxQueue / 2 && sm.size < this.ctx.config.sm.maxQueueSize);
+  }
+
+  /**
+   * A stanza for this detached session when its queue is full: not kept in memory. The router no
+   * longer picks it for messages (Session.full), which go to the offline store and follow the
+   * queue once it is resumed; what still reaches it (a room's message, a copy) is routed again
+   * without it; a carbon copy is dropped (the original went elsewhere), an iq request bounces.
+   */
+  private spill(text: string): void {
+    if (!this.spilled) this.note("info", { unacked: this.sm!.unacked, size: this.sm!.size }, "detached session full: its stanzas go another way");
+    this.spilled = true;
+    const stanza = parseStored(text);
+    if (stanza === undefined) return;
+    if (stanza.name === "message" && stanza.attrs.from !== this.jid.bare.toString()) void this.ctx.router.reroute(stanza);
+    else if (stanza.name !== "message") void this.ctx.router.undelivered(stanza, this);
   }
 
   get<T>(key: SessionKey<T>): T | undefined {
