@@ -73,6 +73,8 @@ let nextId = 0;
 
 /** Bytes queued for a client that does not read before its stream is closed. */
 const MAX_BACKLOG = 8 * 1024 * 1024;
+/** A bulk writer (Session.writable) waits while more than this is queued for the connection. */
+const WRITABLE_BACKLOG = 1024 * 1024;
 /** How often a writer waiting for room (Session.writable) looks again. */
 const WRITABLE_POLL_MS = 20;
 
@@ -680,8 +682,13 @@ export class C2SStream implements Session {
     });
   }
 
-  /** A connected session's room for more: its unacknowledged stanzas (XEP-0198) under the bound of a detached one. */
+  /**
+   * A connected session's room for more: what its connection has not taken yet well under the
+   * backlog that ends a stream, and its unacknowledged stanzas (XEP-0198) under the bound of a
+   * detached one.
+   */
   private roomToWrite(): boolean {
+    if (this.transport.buffered > WRITABLE_BACKLOG) return false;
     const sm = this.sm;
     return sm === undefined || (sm.unacked < this.ctx.config.sm.maxQueue / 2 && sm.size < this.ctx.config.sm.maxQueueSize);
   }
