@@ -5,7 +5,6 @@ import { Accounts } from "./core/accounts.ts";
 import type { LoadedConfig, ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
 import { Events } from "./core/events.ts";
-import { WindowCounter } from "./core/limits.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { DiscoRegistry } from "./core/disco.ts";
 import { ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ModuleHost } from "./core/module.ts";
@@ -13,13 +12,14 @@ import { Router } from "./core/router.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { SessionDirectory } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
-import type { AuthThrottle } from "./cluster/redis.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
+import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
+import type { UnknownUsers } from "./core/credentials.ts";
 import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "./core/stream-handlers.ts";
 import type { OpenStream, StreamContext } from "./stream/context.ts";
@@ -75,7 +75,9 @@ export class XmppServer implements StreamContext {
   readonly storage: StorageProvider;
   readonly accounts: Accounts;
   readonly router: Router;
-  authFailures: AuthThrottle;
+  loginThrottle: LoginThrottle;
+  /** Set at start, from storage, before any listener opens. */
+  unknownUsers!: UnknownUsers;
   readonly streamElements = new Map<string, StreamElementHandler>();
   readonly preAuthIq = new Map<string, PreAuthIqHandler>();
   readonly streams = new Set<OpenStream>();
@@ -113,7 +115,7 @@ export class XmppServer implements StreamContext {
     this.storage = opts.storage ?? openStorage(this.config.storage, this.config.dataDir);
     this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
-    this.authFailures = new WindowCounter(60_000, this.config.auth.failuresPerMinute);
+    this.loginThrottle = new LocalLoginThrottle(this.throttleOptions());
     try {
       this.moduleList = orderModules(opts.modules ?? defaultModules);
     } catch (e) {
@@ -138,6 +140,10 @@ export class XmppServer implements StreamContext {
       isAdmin: (jid) => this.isAdmin(jid),
       settled: () => this.settled(),
     };
+  }
+
+  private throttleOptions(): LoginThrottleOptions {
+    return { perAddress: this.config.auth.failuresPerMinute, perAccount: this.config.auth.failuresPerAccount };
   }
 
   credentials(username: string) {
@@ -168,6 +174,7 @@ export class XmppServer implements StreamContext {
 
   async start(): Promise<void> {
     await storageReady(this.storage);
+    this.unknownUsers = await this.accounts.unknownUsers();
     for (const m of this.moduleList) {
       const options = this.moduleOptions.get(m.name);
       const ctx = new ModuleContext<unknown>(m.name, options, this.moduleHost, this.log.child({ module: m.name }));
@@ -177,9 +184,9 @@ export class XmppServer implements StreamContext {
     this.cluster = await startCluster(this);
     if (this.cluster) {
       // Shared with the other nodes: resumption tokens (a client may resume on any node) and the
-      // failed-login throttle. A single node keeps the in-process ones, with no round trip.
+      // login throttle. A single node keeps the in-process ones, with no round trip.
       this.resumption = this.cluster.resumption(this.resumption);
-      this.authFailures = this.cluster.authThrottle(this.authFailures as WindowCounter, 60_000, this.config.auth.failuresPerMinute);
+      this.loginThrottle = this.cluster.loginThrottle(this.loginThrottle as LocalLoginThrottle, this.throttleOptions());
     }
     try {
       await this.listen();

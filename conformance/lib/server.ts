@@ -45,7 +45,7 @@ export async function startServer(profile: ServerProfile, logFile: string): Prom
     // Every test account of the run is created from 127.0.0.1.
     registration: { enabled: profile.registration, perHourPerAddress: 10_000 },
     // Smack's tests log in many times, some with wrong passwords on purpose.
-    auth: { failuresPerMinute: 1000 },
+    auth: { failuresPerMinute: 1000, failuresPerAccount: 1000 },
     log: { level: "warn" },
   }));
   const main = join(root, "src", "main.ts");

@@ -7,9 +7,9 @@ import type { ServerConfig } from "../core/config.ts";
 import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { SessionDirectory, Session } from "../core/session.ts";
-import type { WindowCounter } from "../core/limits.ts";
+import type { LocalLoginThrottle, LoginThrottle, LoginThrottleOptions } from "../stream/login-throttle.ts";
 import type { ResumptionRegistry } from "../stream/sm.ts";
-import { RedisCluster, type AuthThrottle, type Movable } from "./redis.ts";
+import { RedisCluster, type Movable } from "./redis.ts";
 
 export interface ClusterHost {
   readonly config: ServerConfig;
@@ -22,8 +22,8 @@ export interface Cluster {
   readonly node: string;
   /** The node's resumption registry made cluster-wide (XEP-0198 tokens found on every node). */
   resumption<S extends Movable>(local: ResumptionRegistry<S>): ResumptionRegistry<S>;
-  /** The failed-login throttle counted across the nodes. */
-  authThrottle(local: WindowCounter, windowMs: number, max: number): AuthThrottle;
+  /** The login throttle counted across the nodes. */
+  loginThrottle(local: LocalLoginThrottle, opts: LoginThrottleOptions): LoginThrottle;
   stop(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
   return {
     node,
     resumption: (local) => cluster.resumption(local),
-    authThrottle: (local, windowMs, max) => cluster.authThrottle(local, windowMs, max),
+    loginThrottle: (local, opts) => cluster.loginThrottle(local, opts),
     async stop() {
       for (const u of undo) u();
       sessions.remote = undefined;

@@ -9,7 +9,10 @@
 //   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders;
 //                        resumption requests (rq) and the sessions handed over in answer (rs)
 //   smtok:<token>        the node holding the resumable session of an XEP-0198 token
-//   authfail:<address>   failed logins from an address in the current window (INCR, PEXPIRE NX)
+//   authfail:<address>   login attempts from an address (its IPv6 prefix) in the current window
+//                        that are in progress or failed (INCR at the start, PEXPIRE NX; DECR after
+//                        one that refused no password)
+//   authacct:<local>     hash n, last: an account's attempts in its window, when the latest is checked
 //
 // Pub/sub, not streams: a stanza for a session is useful only to the node holding that session,
 // now; when that node is gone a stream entry would wait for nobody. What must not be lost (a
@@ -42,7 +45,8 @@ import type { SessionDirectory, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
-import type { WindowCounter } from "../core/limits.ts";
+import { ACCOUNT_DELAY_MS, ACCOUNT_MAX_DELAY_MS, ACCOUNT_WINDOW_MS, ADDRESS_WINDOW_MS,
+  type LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "../stream/login-throttle.ts";
 import type { ClaimResult, ResumptionRegistry, SessionTransfer } from "../stream/sm.ts";
 import { Directory, RemoteSession, snapshotOf, type RemoteLink, type SessionSnapshot } from "./directory.ts";
 
@@ -81,12 +85,6 @@ export interface Movable extends Session {
   handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult>;
 }
 
-/** The failed-login throttle (per address): allowed() may need a round trip to Redis. */
-export interface AuthThrottle {
-  allowed(key: string): boolean | Promise<boolean>;
-  hit(key: string): void;
-}
-
 /** How long a resumption token is findable in Redis after enable (a session older than this resumes on its own node only). */
 const TOKEN_TTL_S = 24 * 3600;
 /** How long a node forwards what reaches it for a session that moved away. */
@@ -96,6 +94,34 @@ const MOVED_FORWARD_MS = 60_000;
 const DEL_IF_NODE = `local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v and cjson.decode(v).n == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0`;
+
+/** Decrements a counter that exists and is above zero (an expired window is not brought back). */
+const DECR_IF_COUNTED = `local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
+/** Decrements the hash field n where it is above zero. */
+const HDECR_IF_COUNTED = `local v = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if v > 0 then return redis.call('HINCRBY', KEYS[1], 'n', -1) end
+return 0`;
+
+/**
+ * An account's next login attempt (login-throttle.ts, LocalLoginThrottle.account) on Redis's
+ * clock: counts it and returns the milliseconds it waits, or -1 when its turn is too far away.
+ * ARGV: window, attempts that pass at once, first spacing, longest spacing (and wait).
+ */
+const ACCOUNT_TURN = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+local free, first, longest = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local spacing = 0
+if n + 1 > free then spacing = math.min(first * 2 ^ math.min(n - free, 30), longest) end
+local at = math.max(now, last + spacing)
+if at - now > longest then return -1 end
+redis.call('HSET', KEYS[1], 'n', n + 1, 'last', at)
+redis.call('PEXPIRE', KEYS[1], ARGV[1], 'NX')
+return at - now`;
 
 /** Deletes a key only if it still holds the given value (a lock released by its holder only). */
 const DEL_IF_VALUE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -455,27 +481,44 @@ export class RedisCluster implements RemoteLink {
     await answered;
   }
 
-  // --- the failed-login throttle across the nodes ---------------------------------------------
+  // --- the login throttle across the nodes ----------------------------------------------------
 
   /**
-   * The per-address failed-login counter shared by the nodes: a fixed window per address (INCR,
-   * and PEXPIRE NX on the first failure), as the local WindowCounter counts; that local counter
-   * still answers first, so an address throttled here costs no round trip.
+   * The login throttle (login-throttle.ts) shared by the nodes: per address a fixed window
+   * counted when an attempt starts (INCR, and PEXPIRE NX on the first) and uncounted when it ends
+   * without a refused password; per account the turns of its attempts, in one script on Redis's
+   * clock. This node's own count of an address still answers first, so an address throttled here
+   * costs no round trip. Redis unreachable: this node's own counts decide.
    */
-  authThrottle(local: WindowCounter, windowMs: number, max: number): AuthThrottle {
-    const k = (address: string) => this.key("authfail", address);
+  loginThrottle(local: LocalLoginThrottle, opts: LoginThrottleOptions): LoginThrottle {
+    const addr = (address: string) => this.key("authfail", address);
+    const acct = (account: string) => this.key("authacct", account);
+    const unavailable = (err: unknown) => this.log.warn({ err }, "cluster: login throttle unavailable");
     return {
-      allowed: (address) => {
-        if (!local.allowed(address)) return false;
-        return this.cmd.get(k(address)).then((v) => v === null || Number(v) < max, (err: unknown) => {
-          this.log.warn({ err }, "cluster: login throttle unavailable");
-          return true;
-        });
+      begin: (address) => {
+        if (!local.begin(address)) return false;
+        const k = addr(address);
+        return this.cmd.multi().incr(k).pexpire(k, ADDRESS_WINDOW_MS, "NX").exec().then(
+          (r) => !(Number(r?.[0]?.[1]) > opts.perAddress),
+          (err: unknown) => {
+            unavailable(err);
+            return true;
+          });
       },
-      hit: (address) => {
-        local.hit(address);
-        void this.cmd.multi().incr(k(address)).pexpire(k(address), windowMs, "NX").exec()
-          .catch((err: unknown) => this.log.warn({ err }, "cluster: login failure not counted"));
+      release: (address) => {
+        local.release(address);
+        void this.cmd.eval(DECR_IF_COUNTED, 1, addr(address)).catch(unavailable);
+      },
+      account: (account) => (this.cmd.eval(ACCOUNT_TURN, 1, acct(account), ACCOUNT_WINDOW_MS, opts.perAccount,
+        ACCOUNT_DELAY_MS, ACCOUNT_MAX_DELAY_MS) as Promise<number>).then(
+        (wait) => (wait < 0 ? undefined : wait),
+        (err: unknown) => {
+          unavailable(err);
+          return local.account(account);
+        }),
+      releaseAccount: (account) => {
+        local.releaseAccount(account);
+        void this.cmd.eval(HDECR_IF_COUNTED, 1, acct(account)).catch(unavailable);
       },
     };
   }

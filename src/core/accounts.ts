@@ -1,5 +1,6 @@
 // Accounts: the only thing stored about a password is its SCRAM salted keys (RFC 5802).
-import { deriveCredentials, type Credentials } from "./credentials.ts";
+import { randomBytes } from "node:crypto";
+import { UnknownUsers, deriveCredentials, type Credentials } from "./credentials.ts";
 import { normalizeLocal } from "../xml/jid.ts";
 import type { StorageProvider, KeyValueStore } from "../storage/types.ts";
 import type { AccountDirectory } from "./router.ts";
@@ -7,6 +8,10 @@ import type { AccountDirectory } from "./router.ts";
 export interface AccountRecord { credentials: Credentials; created: number }
 
 export class AccountError extends Error {}
+
+/** The server's secret for the stand-ins of unknown users, kept in storage (every node shares it). */
+const SECRETS = "secrets";
+const UNKNOWN_USERS_SECRET = "sasl-unknown-users";
 
 export class Accounts implements AccountDirectory {
   private readonly store: KeyValueStore<AccountRecord>;
@@ -75,6 +80,18 @@ export class Accounts implements AccountDirectory {
 
   async list(): Promise<string[]> {
     return this.storage.owners("accounts");
+  }
+
+  /**
+   * The stand-ins for users that do not exist (UnknownUsers): this server's secret, made at the
+   * first start and kept (the first node to store one wins), and the iteration count new accounts get.
+   */
+  async unknownUsers(): Promise<UnknownUsers> {
+    const store = this.storage.keyval<{ secret: string }>(SECRETS);
+    await store.add(UNKNOWN_USERS_SECRET, { secret: randomBytes(32).toString("base64") });
+    const kept = await store.get(UNKNOWN_USERS_SECRET);
+    if (kept === undefined) throw new Error("the server secret could not be stored");
+    return new UnknownUsers(Buffer.from(kept.secret, "base64"), this.iterations);
   }
 
   private derive(password: string): Promise<Credentials> {

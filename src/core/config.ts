@@ -43,12 +43,15 @@ export const serverSchema = {
   auth: section("Authentication (RFC 6120 §6).", {
     mechanisms: strList("SASL mechanisms offered, in preference order, where possible.", ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]),
     iterations: int("PBKDF2 iterations for newly stored SCRAM keys.", 4096, 4096),
-    failuresPerMinute: int("Failed logins allowed from one address per minute before it is throttled.", 10, 1),
+    failuresPerMinute: int("Login attempts from one address per minute that may fail: an attempt counts from when it starts until it succeeds, so attempts sent at once cannot all be tried. Past it, logins from the address are refused (temporary-auth-failure) until the minute is over.", 10, 1),
+    ipv6Prefix: int("Leading bits of an IPv6 address that count as one address for the login limits (a /64 is one subscriber's network).", 64, 1, 128),
+    failuresPerAccount: int("Failed (or unfinished) logins to one account, from any address, in 15 minutes before each further attempt on it waits its turn: 1 s after the one before, doubling up to 30 s. The account is slowed down, never locked.", 5, 1),
   }),
   sm: section("Stream management (XEP-0198).", {
     resumeTimeout: int("Seconds a session whose connection dropped waits to be resumed before its unacked messages go offline.", 300, 0),
     pushResumeTimeout: int("The same wait for a session that enabled push notifications (XEP-0357): mobile clients sleep for long.", 259_200, 0),
     maxQueue: int("Unacknowledged stanzas one session may hold; beyond it the session ends and they go offline.", 10_000, 16),
+    maxQueueSize: int("Characters of unacknowledged stanzas (about bytes) a session waiting to be resumed may hold; past it, what is sent to it goes to the offline store at once and follows the queue when it is resumed. A connected session may hold twice that, then it ends and they go offline.", 8_388_608, 65_536),
   }),
   shutdown: section("Graceful shutdown on SIGTERM or SIGINT: the server stops accepting connections at once and tells its clients to reconnect.", {
     drainTimeout: int("Seconds the server waits for its clients' last acknowledgements and for what they sent to be stored before it closes what is left.", 10, 0, 3600),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  deriveCredentials, fakeCredentials, preparePassword, scramCredential, verifyPassword, type ScramCredential,
+  UnknownUsers, deriveCredentials, fakeCredentials, preparePassword, scramCredential, verifyPassword, type ScramCredential,
 } from "./credentials.ts";
 
 describe("deriveCredentials", () => {
@@ -86,5 +86,26 @@ describe("fakeCredentials", () => {
     expect(fakeCredentials("ghost")["SHA-256"]?.salt).not.toBe(fakeCredentials("spirit")["SHA-256"]?.salt);
     expect(fakeCredentials("ghost")["SHA-256"]?.iterations).toBe(4096);
     expect(await verifyPassword(fakeCredentials("ghost"), "anything")).toBe(false);
+  });
+});
+
+describe("UnknownUsers", () => {
+  const secret = Buffer.alloc(32, 7);
+
+  it("derives from the server's secret: the same for a name with the same secret (a restart, another node), not with another", () => {
+    const a = new UnknownUsers(secret, 5000).credentials("ghost");
+    expect(new UnknownUsers(Buffer.from(secret), 5000).credentials("Ghost")).toEqual(a);
+    expect(new UnknownUsers(Buffer.alloc(32, 8), 5000).credentials("ghost")["SHA-256"]?.salt).not.toBe(a["SHA-256"]?.salt);
+  });
+
+  it("has the iteration count new accounts get, and only the hashes asked for", () => {
+    const u = new UnknownUsers(secret, 12_345);
+    expect(u.credentials("ghost")["SHA-1"]?.iterations).toBe(12_345);
+    expect(Object.keys(u.credentials("ghost", ["SHA-1"]))).toEqual(["SHA-1"]);
+    expect(u.credentials("ghost", ["SHA-1"])["SHA-1"]).toEqual(u.credentials("ghost")["SHA-1"]);
+  });
+
+  it("never verifies a password", async () => {
+    expect(await verifyPassword(new UnknownUsers(secret).credentials("ghost"), "ghost")).toBe(false);
   });
 });

@@ -128,22 +128,47 @@ export async function verifyPassword(creds: Credentials, password: string): Prom
   return false;
 }
 
-// Unknown users get credentials that look real and stay the same for the same name within this
-// process, so neither the salt nor the timing reveals whether an account exists.
-const FAKE_SECRET = createSecretKey(randomBytes(32));
+/**
+ * Credentials standing in for users that do not exist, so that neither the SCRAM challenge nor
+ * the time a wrong password takes tells whether an account exists: the iteration count new
+ * accounts get, and salt and keys derived from a server secret and the name (HMAC), so they stay
+ * the same for a name across restarts and across the nodes sharing the secret, as a real
+ * account's do. Unusable: a proof or password never matches keys nobody derived from a password.
+ */
+export class UnknownUsers {
+  readonly #secret: KeyObject;
+  readonly #iterations: number;
 
-/** Stable, unusable credentials standing in for a user that does not exist. */
+  constructor(secret: Buffer, iterations: number = DEFAULT_ITERATIONS) {
+    this.#secret = createSecretKey(secret);
+    this.#iterations = iterations;
+  }
+
+  /** Only the hashes asked for (a PLAIN check needs the strongest, a SCRAM exchange its own). */
+  credentials(username: string, hashes: readonly ScramHash[] = SCRAM_HASHES): Credentials {
+    const key = username.normalize("NFC").toLowerCase();
+    const part = (label: string, hash: ScramHash, bytes: number): string =>
+      createHmac("sha256", this.#secret).update(`${label}\0${hash}\0${key}`).digest().subarray(0, bytes).toString("base64");
+    const out: Credentials = {};
+    for (const hash of hashes) {
+      out[hash] = {
+        salt: part("salt", hash, SALT_BYTES),
+        iterations: this.#iterations,
+        storedKey: part("stored-key", hash, hashSize(hash)),
+        // Used only after a proof matched, which never happens: not worth an HMAC.
+        serverKey: Buffer.alloc(hashSize(hash)).toString("base64"),
+      };
+    }
+    return out;
+  }
+}
+
+/** The stand-ins of a SaslContext that names none (tests, tools): a secret of this process. */
+export const PROCESS_UNKNOWN_USERS = new UnknownUsers(randomBytes(32));
+
+/** Stable, unusable credentials standing in for a user that does not exist (this process's secret). */
 export function fakeCredentials(username: string): Credentials {
-  const key = username.normalize("NFC").toLowerCase();
-  const part = (label: string, hash: ScramHash, bytes: number): string =>
-    createHmac("sha256", FAKE_SECRET).update(`${label}\0${hash}\0${key}`).digest().subarray(0, bytes).toString("base64");
-  const fake = (hash: ScramHash): ScramCredential => ({
-    salt: part("salt", hash, SALT_BYTES),
-    iterations: DEFAULT_ITERATIONS,
-    storedKey: part("stored-key", hash, hashSize(hash)),
-    serverKey: part("server-key", hash, hashSize(hash)),
-  });
-  return { "SHA-256": fake("SHA-256"), "SHA-1": fake("SHA-1") };
+  return PROCESS_UNKNOWN_USERS.credentials(username);
 }
 
 function validIterations(n: unknown): n is number {

@@ -25,6 +25,19 @@ export class WindowCounter {
     } else c.n++;
   }
 
+  /** Counts the event if the key is under its limit; false (and not counted) when it is not. */
+  take(key: string, now = Date.now()): boolean {
+    if (!this.allowed(key, now)) return false;
+    this.hit(key, now);
+    return true;
+  }
+
+  /** Uncounts an event taken in the current window (none when the window has passed). */
+  give(key: string, now = Date.now()): void {
+    const c = this.counts.get(key);
+    if (c && c.until > now && c.n > 0) c.n--;
+  }
+
   private sweep(now: number): void {
     for (const [k, c] of this.counts) if (c.until <= now) this.counts.delete(k);
   }

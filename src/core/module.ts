@@ -112,7 +112,7 @@ export function orderModules<M extends { name: string; depends?: string[] }>(lis
  */
 export interface ModuleHost {
   readonly domain: JID;
-  readonly router: Pick<Router, "iq" | "route" | "request" | "addComponent"> & Delivery;
+  readonly router: Pick<Router, "iq" | "route" | "request" | "addComponent" | "serves"> & Delivery;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
   readonly events: Events;
@@ -177,6 +177,8 @@ export class ModuleContext<O> {
 
   readonly send: Send = (stanza) => this.host.router.route(stanza);
   readonly request: RequestIq = (iq, timeoutMs) => this.host.router.request(iq, timeoutMs);
+  /** Whether a domain is this server's own or one of its services' (a component's subdomain). */
+  readonly serves = (domain: string): boolean => this.host.router.serves(domain);
   /** Whether the JID is one of the config's admins (compared as bare JIDs). */
   readonly isAdmin = (jid: JID): boolean => this.host.isAdmin(jid);
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */

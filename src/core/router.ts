@@ -59,6 +59,11 @@ export class Router {
     this.log = log;
   }
 
+  /** Whether this server hosts `domain`: its own, or a component's (the MUC service, pubsub, upload). */
+  serves(domain: string): boolean {
+    return domain === this.domain.domain || this.components.has(domain);
+  }
+
   addComponent(domain: string, component: Component): () => void {
     this.components.set(domain, component);
     return () => this.components.delete(domain);
@@ -292,12 +297,12 @@ export class Router {
     }
   }
 
-  /** The sessions a message to a bare JID reaches (all non-negative ones, or the top priority). */
+  /** The sessions a message to a bare JID reaches (all non-negative ones, or the top priority), none that is full. */
   messageTargets(bare: JID, all: boolean): Session[] {
     let best = -1;
     let out: Session[] = [];
     for (const s of this.sessions.of(bare)) {
-      if (!isAvailable(s) || s.priority < 0) continue;
+      if (!isAvailable(s) || s.priority < 0 || s.full === true) continue;
       if (all) out.push(s);
       else if (s.priority > best) {
         best = s.priority;
@@ -310,7 +315,8 @@ export class Router {
   private async toFull(kind: "message" | "presence" | "iq", ev: StanzaEvent): Promise<void> {
     if (await this.events.handle(`${kind}/full` as const, ev)) return;
     const session = this.sessions.get(ev.to);
-    if (session) {
+    // A session waiting to be resumed with a full queue takes no message: as if it were not there.
+    if (session && !(kind === "message" && session.full === true)) {
       if (kind === "message") return this.deliverMessage(ev, session);
       session.send(ev.stanza);
       return;

@@ -53,10 +53,22 @@ export interface Session {
    */
   readonly detached: boolean;
   /**
+   * Detached, and its queue of unacknowledged stanzas is full (sm.maxQueue, sm.maxQueueSize): it
+   * takes no more messages until it is resumed; they go to other resources or the offline store.
+   */
+  readonly full?: boolean;
+  /**
    * While set, stanzas it returns true for are held back by their owner instead of written (client
    * state indication, the offline store's flush). Put holds on with addHold (core/session-holds.ts), which stacks them.
    */
   hold: ((stanza: Element) => boolean) | undefined;
+  /**
+   * Whether the session can take more now without holding too much for its client (its queue of
+   * unacknowledged stanzas under its bound), or a promise of it once it can; false once it cannot
+   * (it ended, or it waits to be resumed with a full queue). Writers of many stanzas at once (the
+   * offline flush) ask before each; the router's single stanzas do not.
+   */
+  writable?(): boolean | Promise<boolean>;
   /** Writes the stanza to this session's stream, unless `hold` takes it. */
   send(stanza: Element): void;
   /** Writes the stanza, past `hold`. */

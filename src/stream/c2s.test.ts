@@ -16,7 +16,8 @@ import type { Transport, TransportEvents } from "../transports/transport.ts";
 import { C2SStream } from "./c2s.ts";
 import { ClientSession } from "./client-session.ts";
 import type { OpenStream, StreamContext } from "./context.ts";
-import { deriveCredentials, type Credentials } from "../core/credentials.ts";
+import { UnknownUsers, deriveCredentials, type Credentials } from "../core/credentials.ts";
+import { LocalLoginThrottle } from "./login-throttle.ts";
 import { LocalResumption, type SessionTransfer } from "./sm.ts";
 
 const HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
@@ -107,7 +108,8 @@ function context(sm: { resumeTimeout?: number; maxQueue?: number } = {}): Stream
   const router = new Router(domain, sessions, events, { exists: async () => true }, log);
   return {
     domain, config, router, sessions, events, log,
-    authFailures: { allowed: () => true, hit() {} },
+    loginThrottle: new LocalLoginThrottle({ perAddress: config.auth.failuresPerMinute, perAccount: config.auth.failuresPerAccount }),
+    unknownUsers: new UnknownUsers(Buffer.alloc(32, 1)),
     credentials: async (username) => (["romeo", "juliet"].includes(username) ? credentials : undefined),
     streamElements: new Map(), preAuthIq: new Map(),
     resumption: new LocalResumption<ClientSession>(), streams: new Set(), closing: new Set(),

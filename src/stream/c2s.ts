@@ -5,7 +5,7 @@
 // sm-negotiation.ts) attaches this stream to a session that already exists. Once ready, the
 // stream hands what the client sends to the router on its session's behalf, and the session
 // writes to the client through the stream.
-import { xml, type Element } from "../xml/element.ts";
+import { unprefixTopLevel, xml, type Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
 import { NS } from "../xml/ns.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
@@ -75,6 +75,7 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
   // --- dispatch by state -------------------------------------------------------------------------
 
   protected async element(el: Element): Promise<void> {
+    unprefixTopLevel(el, NS.client);
     const ns = el.attrs.xmlns;
     switch (this.state) {
       case "features":

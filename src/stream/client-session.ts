@@ -18,6 +18,10 @@ import { StreamManagement, type ClaimResult, type ResumptionRegistry, type Sessi
 
 /** Bytes queued for a client that does not read before its stream is closed. */
 const MAX_BACKLOG = 8 * 1024 * 1024;
+/** A bulk writer (Session.writable) waits while more than this is queued for the connection. */
+const WRITABLE_BACKLOG = 1024 * 1024;
+/** How often a writer waiting for room (Session.writable) looks again. */
+const WRITABLE_POLL_MS = 20;
 
 /** What a session needs of the server. */
 export interface SessionContext {
@@ -63,6 +67,8 @@ export class ClientSession implements Session {
   /** The stream it is attached to, or was last: a detached session's address, security and last activity are that stream's. */
   private on: SessionStream;
   private detachTimer: NodeJS.Timeout | undefined = undefined;
+  /** Detached, its queue was full: what it is sent goes another way until it is resumed (spill). */
+  private spilled = false;
   private readonly values = new SessionState();
   private readonly ctx: SessionContext;
   private logger: Logger | undefined = undefined;
@@ -135,12 +141,20 @@ export class ClientSession implements Session {
     this.writeStanza(text);
   }
 
+  /** Detached with its queue full (by count or by size): what it is sent goes another way until it is resumed. */
+  get full(): boolean {
+    const sm = this.sm;
+    return this.state === "detached" && sm !== undefined
+      && (this.spilled || sm.unacked >= this.ctx.config.sm.maxQueue || sm.size >= this.ctx.config.sm.maxQueueSize);
+  }
+
   /** A stanza's text to the stream, counted and kept by stream management until acknowledged. */
   private writeStanza(text: string): void {
     if (this.state === "closed") return;
     const sm = this.sm;
     if (sm) {
-      if (sm.unacked >= this.ctx.config.sm.maxQueue) {
+      if (this.full) return this.spill(text);
+      if (sm.unacked >= this.ctx.config.sm.maxQueue || sm.size >= 2 * this.ctx.config.sm.maxQueueSize) {
         this.close(new StreamError("resource-constraint", "too many unacknowledged stanzas"));
         return;
       }
@@ -156,6 +170,45 @@ export class ClientSession implements Session {
       return;
     }
     stream.write(text);
+  }
+
+  writable(): boolean | Promise<boolean> {
+    if (this.state !== "attached") return this.state === "detached" && !this.full;
+    if (this.roomToWrite()) return true;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.state !== "attached") resolve(this.state === "detached" && !this.full);
+        else if (this.roomToWrite()) resolve(true);
+        else setTimeout(check, WRITABLE_POLL_MS).unref();
+      };
+      setTimeout(check, WRITABLE_POLL_MS).unref();
+    });
+  }
+
+  /**
+   * An attached session's room for more: what its connection has not taken yet well under the
+   * backlog that ends a stream, and its unacknowledged stanzas (XEP-0198) under the bound of a
+   * detached one.
+   */
+  private roomToWrite(): boolean {
+    if (this.on.buffered > WRITABLE_BACKLOG) return false;
+    const sm = this.sm;
+    return sm === undefined || (sm.unacked < this.ctx.config.sm.maxQueue / 2 && sm.size < this.ctx.config.sm.maxQueueSize);
+  }
+
+  /**
+   * A stanza for this detached session when its queue is full: not kept in memory. The router no
+   * longer picks it for messages (Session.full), which go to the offline store and follow the
+   * queue once it is resumed; what still reaches it (a room's message, a copy) is routed again
+   * without it; a carbon copy is dropped (the original went elsewhere), an iq request bounces.
+   */
+  private spill(text: string): void {
+    if (!this.spilled) this.note("info", { unacked: this.sm!.unacked, size: this.sm!.size }, "detached session full: its stanzas go another way");
+    this.spilled = true;
+    const stanza = parseStored(text);
+    if (stanza === undefined) return;
+    if (stanza.name === "message" && stanza.attrs.from !== this.jid.bare.toString()) void this.ctx.router.reroute(stanza);
+    else if (stanza.name !== "message") void this.ctx.router.undelivered(stanza, this);
   }
 
   /** Asks for an acknowledgement after a burst of stanzas, one request outstanding at a time (XEP-0198 §4). */
@@ -203,6 +256,7 @@ export class ClientSession implements Session {
     const old = this.stream;
     this.on = stream;
     this.state = "attached";
+    this.spilled = false;
     old?.release();
     clearTimeout(this.detachTimer);
     this.detachTimer = undefined;

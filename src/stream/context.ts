@@ -2,7 +2,8 @@
 import type { JID } from "../xml/jid.ts";
 import type { StreamError } from "../core/errors.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "../core/stream-handlers.ts";
-import type { Credentials } from "../core/credentials.ts";
+import type { Credentials, UnknownUsers } from "../core/credentials.ts";
+import type { LoginThrottle } from "./login-throttle.ts";
 import type { SessionContext } from "./client-session.ts";
 
 /** An open stream as the server's drain sees it. */
@@ -14,10 +15,12 @@ export interface OpenStream {
 
 export interface StreamContext extends SessionContext {
   readonly domain: JID;
-  /** Failed logins per address (a WindowCounter; in a cluster, counted in Redis too). */
-  readonly authFailures: { allowed(address: string): boolean | Promise<boolean>; hit(address: string): void };
+  /** Login attempts per address and per account (in a cluster, counted in Redis too). */
+  readonly loginThrottle: LoginThrottle;
   /** Credentials lookup for SASL (username as sent; normalised by the callee). */
   credentials(username: string): Promise<Credentials | undefined>;
+  /** Stand-ins for the users credentials() does not know, the same on every node and across restarts. */
+  readonly unknownUsers: UnknownUsers;
   /** Top-level non-stanza elements, by namespace. */
   readonly streamElements: Map<string, StreamElementHandler>;
   /** Iq payloads a stream answers before authentication, by namespace. */

@@ -1,5 +1,8 @@
 // SASL negotiation on the stream (RFC 6120 §6): the XML side of the mechanisms in sasl/, which
-// know nothing of streams (so SASL2 and FAST can drive the same mechanisms later).
+// know nothing of streams (so SASL2 and FAST can drive the same mechanisms later). Each attempt
+// is counted by the login throttle (login-throttle.ts) when it starts: by address at <auth/>, by
+// account when the mechanism looks the user up, which may wait there for the account's turn.
+import { setTimeout as sleep } from "node:timers/promises";
 import { xml, type Element } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { type JID, jid, JidError } from "../xml/jid.ts";
@@ -10,6 +13,7 @@ import type { StreamContext } from "./context.ts";
 import { decodeSaslPayload, encodeSaslPayload } from "./sasl/payload.ts";
 import type { SaslContext, SaslMechanism, SaslSession, SaslFailure } from "./sasl/mechanism.ts";
 import { mechanismsFor } from "./sasl/offer.ts";
+import { accountKey, addressKey } from "./login-throttle.ts";
 
 /** RFC 6120 §6.4.5: a reasonable number of retries (at least 2, at most 5), then the stream ends. */
 const MAX_CREDENTIAL_FAILURES = 5;
@@ -23,6 +27,10 @@ export class SaslNegotiation {
   private mechanism = "";
   private credentialFailures = 0;
   private failures = 0;
+  /** The throttle's key of the client's address. */
+  private readonly address: string;
+  /** What the attempt in progress counts against: its address from <auth/>, its account once looked up. */
+  private counted: { address: boolean; account: string | undefined } = { address: false, account: undefined };
 
   private readonly ctx: StreamContext;
   private readonly transport: Transport;
@@ -33,11 +41,13 @@ export class SaslNegotiation {
     this.ctx = ctx;
     this.transport = transport;
     this.log = log;
+    this.address = addressKey(transport.remoteAddress, ctx.config.auth.ipv6Prefix);
     this.sasl = {
       domain: ctx.domain.domain,
       secure: transport.secure,
       channelBinding: transport.channelBinding(),
-      lookup: (username) => ctx.credentials(username),
+      lookup: (username) => this.lookup(username),
+      unknown: ctx.unknownUsers,
     };
     this.offered = mechanismsFor(this.sasl, ctx.config.auth.mechanisms);
   }
@@ -62,6 +72,7 @@ export class SaslNegotiation {
         return this.step(decodeSaslPayload(el.getText()));
       case "abort":
         this.session = undefined;
+        this.release();
         this.fail("aborted");
         return undefined;
       default:
@@ -76,20 +87,44 @@ export class SaslNegotiation {
       this.fail("invalid-mechanism");
       return undefined;
     }
-    const allowed = this.ctx.authFailures.allowed(this.transport.remoteAddress);
+    // An exchange left half-way for a new one checked no password.
+    this.release();
+    const allowed = this.ctx.loginThrottle.begin(this.address);
     if (allowed === false || (allowed !== true && !(await allowed))) {
       this.log().warn("login throttled");
       this.fail("temporary-auth-failure", "too many failed attempts; try again later");
       return undefined;
     }
+    this.counted.address = true;
     this.mechanism = name;
     this.session = mech.start(this.sasl);
     return this.step(decodeSaslPayload(el.getText()));
   }
 
+  /** The mechanism's credentials lookup: the account's turn first (a failure there is temporary-auth-failure). */
+  private async lookup(username: string) {
+    const account = accountKey(username);
+    if (account !== undefined && this.counted.account === undefined) {
+      const wait = await this.ctx.loginThrottle.account(account);
+      if (wait === undefined) throw new Error("the account's next login attempt is too far away");
+      this.counted.account = account;
+      if (wait > 0) await sleep(wait, undefined, { ref: false });
+    }
+    return this.ctx.credentials(username);
+  }
+
+  /** The attempt in progress ended without a refused password: it no longer counts. */
+  private release(): void {
+    const { address, account } = this.counted;
+    if (address) this.ctx.loginThrottle.release(this.address);
+    if (account !== undefined) this.ctx.loginThrottle.releaseAccount(account);
+    this.counted = { address: false, account: undefined };
+  }
+
   private async step(payload: Buffer | "absent" | "invalid"): Promise<JID | undefined> {
     if (payload === "invalid") {
       this.session = undefined;
+      this.release();
       this.fail("incorrect-encoding");
       return undefined;
     }
@@ -112,22 +147,31 @@ export class SaslNegotiation {
       this.authFailed("not-authorized", undefined, true);
       return undefined;
     }
+    this.release();
     this.transport.write(xml("success", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
     if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism }, "sasl success");
     return account;
   }
 
-  /** Only wrong credentials count toward the per-address throttle; every failure toward the stream's cap. */
+  /** Only wrong credentials stay counted by the throttle; every failure counts toward the stream's cap. */
   private authFailed(condition: SaslFailure, text: string | undefined, credentials: boolean): void {
-    if (credentials) this.ctx.authFailures.hit(this.transport.remoteAddress);
+    if (credentials) this.counted = { address: false, account: undefined };
+    else this.release();
     if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism, condition, credentials }, "sasl failure");
-    this.fail(condition, text);
-    if ((credentials && ++this.credentialFailures >= MAX_CREDENTIAL_FAILURES) || ++this.failures >= MAX_FAILURES) {
+    if (credentials && ++this.credentialFailures >= MAX_CREDENTIAL_FAILURES) {
+      this.write(condition, text);
       throw new StreamError("policy-violation", "too many failed authentication attempts");
     }
+    this.fail(condition, text);
   }
 
+  /** A <failure/>, counted toward the stream's cap of failures of any kind. */
   private fail(condition: SaslFailure, text?: string): void {
+    this.write(condition, text);
+    if (++this.failures >= MAX_FAILURES) throw new StreamError("policy-violation", "too many failed authentication attempts");
+  }
+
+  private write(condition: SaslFailure, text?: string): void {
     this.transport.write(xml("failure", { xmlns: NS.sasl }, xml(condition),
       text ? xml("text", { "xml:lang": "en" }, text) : undefined).toString());
   }

@@ -31,6 +31,21 @@ describe("stream management counters", () => {
     expect(sm.handled).toBe(0);
   });
 
+  it("knows the size of what is unacknowledged, as stanzas are sent, acknowledged, drained or restored", () => {
+    const sm = new StreamManagement(true, undefined);
+    for (const s of ["aaaa", "bb", "c"]) sm.push(s);
+    expect(sm.size).toBe(7);
+    sm.ack(1);
+    expect(sm.size).toBe(3);
+    expect(sm.ack(9)).toBe(false);
+    expect(sm.size).toBe(3);
+    const moved = StreamManagement.restore({ jid: "a@b/c", token: "t", clientMax: undefined, handled: 0, acked: 1, pending: sm.pending(),
+      keys: {}, presence: null, priority: 0, interested: false });
+    expect(moved.size).toBe(3);
+    sm.drain();
+    expect(sm.size).toBe(0);
+  });
+
   it("keeps a long queue compact", () => {
     const sm = new StreamManagement(false, undefined);
     for (let i = 0; i < 5000; i++) sm.push(String(i));

@@ -22,6 +22,8 @@ export class StreamManagement {
 
   private queue: string[] = [];
   private head = 0;
+  /** Characters of the unacknowledged stanzas. */
+  private chars = 0;
   /** The client's last h: stanzas it has acknowledged, modulo 2^32. */
   private acked = 0;
   /** Called when the client's acknowledgements cover everything sent, or its stream ends (the drain waits for it). */
@@ -38,6 +40,7 @@ export class StreamManagement {
     sm.handled = t.handled;
     sm.acked = t.acked;
     sm.queue = t.pending.slice();
+    for (const text of sm.queue) sm.chars += text.length;
     return sm;
   }
 
@@ -49,6 +52,11 @@ export class StreamManagement {
   /** Stanzas sent and not acknowledged. */
   get unacked(): number {
     return this.queue.length - this.head;
+  }
+
+  /** Characters of the stanzas sent and not acknowledged (about their bytes). */
+  get size(): number {
+    return this.chars;
   }
 
   /** Stanzas sent so far, modulo 2^32 (what the client's h will reach). */
@@ -79,6 +87,7 @@ export class StreamManagement {
 
   push(text: string): void {
     this.queue.push(text);
+    this.chars += text.length;
   }
 
   /**
@@ -88,6 +97,7 @@ export class StreamManagement {
   ack(h: number): boolean {
     const n = (h - this.acked + MOD) % MOD;
     if (n > this.unacked) return false;
+    for (let i = this.head; i < this.head + n; i++) this.chars -= this.queue[i]!.length;
     this.head += n;
     this.acked = h;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
@@ -132,6 +142,7 @@ export class StreamManagement {
     const out = this.pending();
     this.queue = [];
     this.head = 0;
+    this.chars = 0;
     return out;
   }
 }

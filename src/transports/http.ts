@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { WebSocketServer, type ServerOptions } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import { bind } from "./tcp.ts";
@@ -94,6 +95,8 @@ export function listenHttp(o: HttpListenOptions): Promise<Server> {
   };
   const server = o.tls ? createHttpsServer({ ...o.tls.pem, minVersion: "TLSv1.2" }, onRequest) : createServer(onRequest);
   server.maxConnections = o.maxConnections;
+  // As on the TCP listeners (tcp.ts): a client's TLS 1.2 renegotiation is refused.
+  if (o.tls) server.on("secureConnection", (s: TLSSocket) => s.disableRenegotiation());
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (req.url?.split("?")[0] !== WEBSOCKET_PATH) return refuse(socket, 404, "Not Found");
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());

@@ -41,6 +41,8 @@ function onData(this: Socket, chunk: Buffer): void {
 }
 
 function onError(this: Socket, e: NodeJS.ErrnoException): void {
+  // TLS errors (a refused renegotiation) leave the socket open: it goes with the stream.
+  this.destroy();
   (this as OwnedSocket)[OWNER].lost(e.code ?? e.message);
 }
 
@@ -77,6 +79,7 @@ export class TcpTransport implements Transport {
     this.tls = tls;
     this.remoteAddress = socket.remoteAddress ?? "unknown";
     socket.setNoDelay(true);
+    if (socket instanceof TLSSocket) socket.disableRenegotiation();
   }
 
   get secure(): boolean {
@@ -147,9 +150,16 @@ export class TcpTransport implements Transport {
     plain.removeAllListeners("end");
     plain.removeAllListeners("error");
     const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tls!.context });
+    // A client's renegotiation (TLS 1.2) is a full handshake it makes the server pay for, as often
+    // as it likes, for nothing a stream needs: refused, the connection then ends (an 'error').
+    secure.disableRenegotiation();
     this.socket = secure;
     return new Promise((resolve, reject) => {
       secure.once("secure", () => {
+        // What tls.Server does for its own sockets once they are secure: from here TLS errors (a
+        // refused renegotiation) come as 'error'. A server TLSSocket made by hand keeps them to an
+        // internal event otherwise, and the connection would go on.
+        (secure as TLSSocket & { _releaseControl(): boolean })._releaseControl();
         this.listen(secure);
         resolve();
       });

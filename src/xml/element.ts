@@ -57,3 +57,43 @@ export function childText(el: Element, name: string, ns?: string): string | unde
   const c = child(el, name, ns);
   return c ? c.getText() : undefined;
 }
+
+/**
+ * A top-level element written with a prefix (<stream:message xmlns:stream='jabber:client'>) as
+ * the unprefixed element of its namespace, since what names an element is its namespace and local
+ * name, not its prefix (Namespaces in XML 1.0 §6). Renamed in place to its local name with its
+ * namespace as default (none when that is `content`, the stream's, as the parser leaves stanzas);
+ * its unprefixed children without an xmlns of their own keep the namespace they were in. The
+ * parser declares on a top-level element the prefix it is named with.
+ */
+export function unprefixTopLevel(el: Element, content: string): void {
+  const colon = el.name.indexOf(":");
+  if (colon < 0) return;
+  const uri = el.attrs[`xmlns:${el.name.slice(0, colon)}`];
+  if (uri === undefined) return;
+  const inherited = el.attrs.xmlns ?? content;
+  el.name = el.name.slice(colon + 1);
+  if (uri === content) delete el.attrs.xmlns;
+  else el.attrs.xmlns = uri;
+  if (inherited === uri) return;
+  for (const c of el.children) {
+    if (typeof c !== "string" && c.attrs.xmlns === undefined && !c.name.includes(":")) c.attrs.xmlns = inherited;
+  }
+}
+
+/** The namespace a child element is written in: its prefix's, else its own xmlns (undefined: its parent's default). */
+export function nsOf(el: Element): string | undefined {
+  return el.name.includes(":") ? el.getNS() : el.attrs.xmlns;
+}
+
+/** Takes out of `el` the child elements `drop` picks, whatever prefix they are written with; how many went. */
+export function removeChildren(el: Element, drop: (child: Element, ns: string | undefined, local: string) => boolean): number {
+  let removed = 0;
+  const kept = el.children.filter((c) => {
+    if (typeof c === "string" || !drop(c, nsOf(c), c.getName())) return true;
+    removed++;
+    return false;
+  });
+  if (removed > 0) el.children = kept;
+  return removed;
+}

@@ -221,8 +221,6 @@ describe("StreamParser: well-formedness", () => {
     ["text before the root", `hello${OPEN}`],
     ["CDATA directly under the root", `${OPEN}<![CDATA[ ]]>`],
     ["an end tag before the root", "</stream:stream>"],
-    ["an element after the root closed", `${OPEN}</stream:stream><message/>`],
-    ["text after the root closed", `${OPEN}</stream:stream>x`],
     ["an unbound element prefix", `${OPEN}<foo:bar/>`],
     ["an unbound attribute prefix", `${OPEN}<message foo:bar='1'/>`],
     ["the xmlns prefix on an element", `${OPEN}<xmlns:a xmlns:a='urn:x'/>`],
@@ -237,6 +235,19 @@ describe("StreamParser: well-formedness", () => {
 
   it("allows whitespace after the root closes", () => {
     expect(parse(`${OPEN}</stream:stream> \r\n`).events.at(-1)).toBe("end");
+  });
+
+  it.each([
+    ["an element", `${OPEN}</stream:stream><message/>`],
+    ["text", `${OPEN}</stream:stream>x`],
+    ["markup that is not well-formed", `${OPEN}</stream:stream><<!-- &bogus; </a>`],
+  ])("ignores %s after the root closes (RFC 6120 §4.4), in the same chunk or later ones", (_, xml) => {
+    const r = parse(xml);
+    r.parser.write("<presence/>more");
+    r.parser.write(Buffer.from([0xff, 0xfe, 0x80]));
+    expect(r.errors).toEqual([]);
+    expect(r.events.at(-1)).toBe("end");
+    expect(r.stanzas).toEqual([]);
   });
 
   it("allows the xml prefix unbound and its own binding", () => {

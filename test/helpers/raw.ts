@@ -1,7 +1,7 @@
 // A raw XMPP connection for tests that need byte-level control: bad input, exact error elements,
 // mechanisms the client libraries lack. Reads are matched against the accumulated text.
 import { connect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 
 export const OPEN = (domain = "localhost") =>
@@ -38,9 +38,12 @@ export class RawClient {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  static connect(port: number, tls = false): Promise<RawClient> {
+  /** `localAddress`: the client's own address (any of 127.0.0.0/8 reaches the loopback listener). */
+  static connect(port: number, tls = false, localAddress?: string, tlsOptions: ConnectionOptions = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = tls ? tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false }) : connect({ host: "127.0.0.1", port });
+      // tls.connect takes net.connect's options too (localAddress), which its type leaves out.
+      const s = tls ? tlsConnect({ host: "127.0.0.1", port, localAddress, rejectUnauthorized: false, ...tlsOptions } as ConnectionOptions)
+        : connect({ host: "127.0.0.1", port, localAddress });
       s.once(tls ? "secureConnect" : "connect", () => resolve(new RawClient(s)));
       s.once("error", reject);
     });
@@ -88,13 +91,13 @@ export class RawClient {
     }
   }
 
-  async startTls(): Promise<void> {
+  async startTls(options: ConnectionOptions = {}): Promise<void> {
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.expect("<proceed");
     const plain = this.socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: "localhost" });
+    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: "localhost", ...options });
     await new Promise<void>((r, j) => {
       secure.once("secureConnect", () => r());
       secure.once("error", j);
@@ -106,6 +109,17 @@ export class RawClient {
 
   /** SCRAM login with SHA-1 or SHA-256 (optionally -PLUS over tls-exporter); returns the server's final message. */
   async scram(user: string, password: string, hash: "SHA-1" | "SHA-256" = "SHA-256", plus = false): Promise<string> {
+    const started = await this.scramStart(user, hash, plus);
+    return typeof started === "string" ? started : started.finish(password);
+  }
+
+  /**
+   * The first half of a SCRAM exchange: client-first, then the server's challenge. Returns the
+   * <failure/> when there is no challenge, else what sends client-final with a password and
+   * returns the server's answer.
+   */
+  async scramStart(user: string, hash: "SHA-1" | "SHA-256" = "SHA-256", plus = false):
+    Promise<string | { serverFirst: string; finish(password: string): Promise<string> }> {
     const alg = hash === "SHA-1" ? "sha1" : "sha256";
     const mech = `SCRAM-${hash}${plus ? "-PLUS" : ""}`;
     const nonce = randomBytes(18).toString("base64");
@@ -115,6 +129,10 @@ export class RawClient {
     const ch = await this.expect(/<challenge[^>]*>([^<]*)<\/challenge>|<failure[\s\S]*?<\/failure>/);
     if (ch.startsWith("<failure")) return ch;
     const serverFirst = Buffer.from(/>([^<]*)</.exec(ch)![1]!, "base64").toString();
+    return { serverFirst, finish: (password) => this.scramFinish(alg, gs2, first, serverFirst, password, plus) };
+  }
+
+  private scramFinish(alg: "sha1" | "sha256", gs2: string, first: string, serverFirst: string, password: string, plus: boolean): Promise<string> {
     const attrs = Object.fromEntries(serverFirst.split(",").map((kv) => [kv[0], kv.slice(2)]));
     const salted = pbkdf2Sync(password, Buffer.from(attrs.s!, "base64"), Number(attrs.i), alg === "sha1" ? 20 : 32, alg);
     const clientKey = createHmac(alg, salted).update("Client Key").digest();

@@ -142,6 +142,130 @@ describe("wrong credentials", () => {
   });
 });
 
+describe("usernames cannot be told apart by their SCRAM challenge", () => {
+  /** The server-first message's salt and iteration count for `user`. */
+  async function challenge(s: TestServer, user: string): Promise<{ salt: string; iterations: string }> {
+    const c = await RawClient.connect(s.tlsPort, true);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    const started = await c.scramStart(user);
+    c.close();
+    if (typeof started === "string") throw new Error(started);
+    const a = Object.fromEntries(started.serverFirst.split(",").map((kv) => [kv[0], kv.slice(2)]));
+    return { salt: a.s!, iterations: a.i! };
+  }
+
+  it("an unknown user gets the iteration count the configuration gives accounts, and the same salt after a restart", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { iterations: 5000 } } });
+    expect((await challenge(s, "romeo")).iterations).toBe("5000");
+    const ghost = await challenge(s, "ghost");
+    expect(ghost.iterations).toBe("5000");
+    expect(await challenge(s, "Ghost")).toEqual(ghost);
+    expect((await challenge(s, "spirit")).salt).not.toBe(ghost.salt);
+    await s.stop(false);
+    const again = await startServer({ dataDir: s.dataDir, config: { auth: { iterations: 5000 } } });
+    expect(await challenge(again, "ghost")).toEqual(ghost);
+    await again.stop();
+  });
+
+  it("a wrong PLAIN password costs an unknown user the same key derivation as an existing one", async () => {
+    // A high count makes the derivation the whole of the time, so a difference in it shows.
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { iterations: 100_000, failuresPerMinute: 100 } } });
+    const time = async (user: string): Promise<number> => {
+      const c = await RawClient.connect(s.tlsPort, true);
+      c.send(OPEN());
+      await c.expect("</stream:features>");
+      const t0 = performance.now();
+      c.send(plain(user, "wrong"));
+      await c.expect("<not-authorized/>");
+      c.close();
+      return performance.now() - t0;
+    };
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      known.push(await time("romeo"));
+      unknown.push(await time(`ghost${i}`));
+    }
+    expect(median(unknown)).toBeGreaterThan(0.7 * median(known));
+    await s.stop();
+  });
+});
+
+describe("the login throttle", () => {
+  /** A direct TLS stream from `localAddress` (127.0.0.1 unless given), features read. */
+  async function direct(s: TestServer, localAddress?: string): Promise<RawClient> {
+    const c = await RawClient.connect(s.tlsPort, true, localAddress);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    return c;
+  }
+
+  it("SCRAM exchanges started on 40 connections from one address: only failuresPerMinute of them get a challenge, the right password on the 40th is refused", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { failuresPerMinute: 5 } } });
+    const conns = await Promise.all(Array.from({ length: 40 }, () => direct(s)));
+    // Every client-first is answered before any client-final is sent: no failure is known yet.
+    const started = [];
+    for (const c of conns) started.push(await c.scramStart("romeo"));
+    const challenged = started.filter((x) => typeof x !== "string");
+    expect(challenged).toHaveLength(5);
+    for (const x of started.slice(5)) expect(x).toContain("<temporary-auth-failure/>");
+    const finals = await Promise.all(challenged.map((x) => x.finish("wrong")));
+    for (const f of finals) expect(f).toContain("<not-authorized/>");
+    expect(await conns[39]!.scram("romeo", "s3cret")).toContain("<temporary-auth-failure/>");
+    for (const c of conns) c.close();
+    await s.stop();
+  });
+
+  it("40 PLAIN <auth/> with wrong passwords on 40 connections at once: at most failuresPerMinute passwords are checked", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { failuresPerMinute: 5 } } });
+    const conns = await Promise.all(Array.from({ length: 40 }, () => direct(s)));
+    for (const [i, c] of conns.entries()) c.send(plain("romeo", `wrong${i}`));
+    const answers = await Promise.all(conns.map((c) => c.expect(/<failure[\s\S]*?<\/failure>/)));
+    expect(answers.filter((a) => a.includes("<not-authorized/>"))).toHaveLength(5);
+    expect(answers.filter((a) => a.includes("<temporary-auth-failure/>"))).toHaveLength(35);
+    for (const c of conns) c.close();
+    await s.stop();
+  });
+
+  it("successful logins do not use the limit up", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { failuresPerMinute: 2 } } });
+    for (let i = 0; i < 6; i++) {
+      const c = await direct(s);
+      expect(await c.scram("romeo", "s3cret")).toMatch(/^<success/);
+      c.close();
+    }
+    await s.stop();
+  });
+
+  it("failed logins to one account from many addresses delay its further attempts (never a lockout)", async () => {
+    const s = await startServer({ users: { romeo: "s3cret" }, config: { auth: { failuresPerMinute: 100, failuresPerAccount: 2 } } });
+    const attempt = async (n: number, password: string): Promise<{ answer: string; ms: number }> => {
+      const c = await direct(s, `127.0.0.${n}`);
+      const t0 = Date.now();
+      const answer = await c.scram("romeo", password);
+      c.close();
+      return { answer, ms: Date.now() - t0 };
+    };
+    // Two wrong passwords from two addresses are answered at once.
+    for (const n of [2, 3]) {
+      const { answer, ms } = await attempt(n, "wrong");
+      expect(answer).toContain("<not-authorized/>");
+      expect(ms).toBeLessThan(900);
+    }
+    // From a third address, the next one waits its turn (a second), and the one after longer.
+    const third = await attempt(4, "wrong");
+    expect(third.answer).toContain("<not-authorized/>");
+    expect(third.ms).toBeGreaterThanOrEqual(900);
+    // The right password still logs in, after its wait.
+    const right = await attempt(5, "s3cret");
+    expect(right.answer).toMatch(/^<success/);
+    expect(right.ms).toBeGreaterThanOrEqual(1800);
+    await s.stop();
+  });
+});
+
 describe("a standard client library", () => {
   it("@xmpp/client logs in over STARTTLS with SCRAM-SHA-1 and binds", async () => {
     const xmpp = client({ service: `xmpp://127.0.0.1:${t.port}`, domain: "localhost", username: "romeo", password: "s3cret", resource: "lib" });

@@ -191,6 +191,29 @@ describe("carbons and stream management (XEP-0198)", () => {
     await Promise.all([r.stop(), desk.stop()]);
   });
 
+  it("a copy forged by someone else (<received/> or <sent/>, any prefix) is taken out of the message before Romeo gets it (§11)", async () => {
+    const [romeo, juliet] = await accounts(t, "romeo", "juliet");
+    const home = await online(romeo!, "home", 1, true);
+    const j = await online(juliet!, "balcony");
+    const forged = (kind: string) => xml("forwarded", { xmlns: NS.forward },
+      xml("message", { xmlns: "jabber:client", from: `${romeo}@localhost/garden`, to: `${juliet}@localhost`, type: "chat" }, xml("body", null, `${kind}: I love the nurse`)));
+    j.send(chat(`${romeo}@localhost/home`, "wrapped", xml("received", { xmlns: NS.carbons }, forged("received")), xml("sent", { xmlns: NS.carbons }, forged("sent"))));
+    const got = await home.next(original("wrapped"), "Juliet's message");
+    expect(got.getChildText("body")).toBe("wrapped");
+    expect(got.getChild("received", NS.carbons)).toBeUndefined();
+    expect(got.getChild("sent", NS.carbons)).toBeUndefined();
+    // Written with a prefix, to his bare JID: the same.
+    j.send(xml("message", { to: `${romeo}@localhost`, type: "chat", id: "prefixed" }, xml("body", null, "prefixed"),
+      xml("c:sent", { "xmlns:c": NS.carbons }, forged("sent"))));
+    const prefixed = await home.next(original("prefixed"), "the prefixed one");
+    expect(prefixed.toString()).not.toContain("I love the nurse");
+    // Carbons of his own still arrive whole.
+    const garden = await online(romeo!, "garden", 0, true);
+    garden.send(chat(`${juliet}@localhost/balcony`, "from the garden"));
+    expect(inner(await home.next(copyOf("sent", "from the garden"), "a real sent copy"), "sent")?.getChildText("body")).toBe("from the garden");
+    await Promise.all([home.stop(), garden.stop(), j.stop()]);
+  });
+
   it("unacked copies vanish with their session; an unacked message another enabled resource has a copy of stays there", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const home = await online(romeo!, "home", 1, true);

@@ -15,7 +15,7 @@ import { Redis } from "ioredis";
 import type { Element } from "../../src/xml/element.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
 import { CutProxy } from "../helpers/proxy.ts";
-import { RawClient } from "../helpers/raw.ts";
+import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 
@@ -54,12 +54,12 @@ describe.skipIf(!up)("XEP-0198 resumption on another node, and the login throttl
       log: { level: "warn" },
       c2s: { host: "127.0.0.1", directTlsPort: 0, requireTls: false },
       http: { port: 0, tlsPort: 0 },
-      auth: { failuresPerMinute: 3 },
+      auth: { failuresPerMinute: 3, failuresPerAccount: 2 },
       cluster: { redis: `redis://${services.redis.host}:${services.redis.port}/0`, prefix, ackTimeout: 1000, heartbeat: 300 },
     }));
     for (const n of Object.values(nodes)) n.port = await freePort();
     for (const node of Object.keys(nodes)) {
-      for (const u of ["alice", "bob"]) {
+      for (const u of ["alice", "bob", "carol"]) {
         const r = spawnSync(process.execPath, [join(ROOT, "src/main.ts"), "-c", configFile, "adduser", `${u}@localhost`, "pw"], { cwd: dir, env: env(node), encoding: "utf8" });
         if (r.status !== 0) throw new Error(r.stderr);
       }
@@ -175,5 +175,38 @@ describe.skipIf(!up)("XEP-0198 resumption on another node, and the login throttl
     const { c, sasl } = await RawClient.authenticated(nodes.a!.port, "alice", "pw");
     c.close();
     expect(sasl).toContain("temporary-auth-failure");
+  });
+
+  it("attempts in progress count across the nodes: exchanges started on a and c leave no room for another", { timeout: 30_000 }, async () => {
+    const from = "127.0.0.7";
+    const open = async (port: number) => {
+      const c = await RawClient.connect(port, false, from);
+      c.send(OPEN());
+      await c.expect(FEATURES);
+      return c;
+    };
+    const conns = [await open(nodes.a!.port), await open(nodes.c!.port), await open(nodes.c!.port), await open(nodes.a!.port)];
+    const started = [];
+    for (const c of conns) started.push(await c.scramStart("nobody"));
+    expect(started.slice(0, 3).every((x) => typeof x !== "string")).toBe(true);
+    expect(started[3]).toContain("temporary-auth-failure");
+    for (const c of conns) c.close();
+  });
+
+  it("an account's turns are kept across the nodes: past its failures, the next attempt on another node waits", { timeout: 30_000 }, async () => {
+    const attempt = async (port: number, n: number, password: string) => {
+      const c = await RawClient.connect(port, false, `127.0.0.${n}`);
+      c.send(OPEN());
+      await c.expect(FEATURES);
+      const t0 = Date.now();
+      const answer = await c.scram("carol", password);
+      c.close();
+      return { answer, ms: Date.now() - t0 };
+    };
+    expect((await attempt(nodes.a!.port, 11, "wrong")).answer).toContain("not-authorized");
+    expect((await attempt(nodes.c!.port, 12, "wrong")).answer).toContain("not-authorized");
+    const third = await attempt(nodes.a!.port, 13, "pw");
+    expect(third.answer).toMatch(/^<success/);
+    expect(third.ms).toBeGreaterThanOrEqual(900);
   });
 });

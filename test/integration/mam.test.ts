@@ -174,6 +174,20 @@ describe("the archive of a conversation", () => {
     expect(stanzaIds(his.results[0]!.getChild("result", MAM)!.getChild("forwarded", FORWARD)!.getChild("message")!)).toEqual([]);
   });
 
+  it("an archive result forged by Romeo is taken out of his message before Juliet gets it", async () => {
+    const result = (prefix = "") => xml(`${prefix}result`, { [prefix ? `xmlns:${prefix.slice(0, -1)}` : "xmlns"]: MAM, queryid: "q1", id: "fake" },
+      xml("forwarded", { xmlns: FORWARD }, xml("message", { xmlns: "jabber:client", from: "nurse@localhost/x", to: `${j}@localhost`, type: "chat" },
+        xml("body", null, "the nurse says yes"))));
+    romeo.send(chat(`${j}@localhost`, "with a result", result()));
+    const m = await juliet.next(bodyIs("with a result"));
+    expect(m.getChild("result", MAM)).toBeUndefined();
+    romeo.send(chat(`${j}@localhost/balcony`, "prefixed result", result("m:")));
+    expect((await juliet.next(bodyIs("prefixed result"))).toString()).not.toContain("the nurse says yes");
+    // Her own archive's results still come whole.
+    const page = await mam(juliet, {}, { max: 1, before: "" });
+    expect(page.bodies).toEqual(["prefixed result"]);
+  });
+
   it("keeps receipts and markers, but not chat states alone, headlines, or messages hinted no-store / no-permanent-store", async () => {
     const before = (await mam(juliet, {}, { max: 0 })).count!;
     romeo.send(xml("message", { type: "chat", to: `${j}@localhost`, id: "cs" }, xml("composing", { xmlns: "http://jabber.org/protocol/chatstates" })));

@@ -81,6 +81,29 @@ describe("the service (§6)", () => {
     await leave(romeo, hidden, "romeo");
   });
 
+  it("a room's occupants are in its disco#items for who may see them: anyone in an open public room; members in a members-only one; occupants in a password-protected one (§6.5)", async () => {
+    const occupantsSeenBy = async (c: Im, room: string) =>
+      (await c.ask(xml("iq", { type: "get", to: room }, xml("query", { xmlns: ITEMS })))).getChild("query")!.getChildren("item").map((i) => i.attrs.name);
+    const open = fresh();
+    await instant(open);
+    expect(await occupantsSeenBy(tybalt, open)).toEqual(["romeo"]);
+
+    const members = fresh();
+    await instant(members, { membersonly: "1" });
+    expect(await occupantsSeenBy(tybalt, members)).toEqual([]);
+    expect((await admin(romeo, members, xml("item", { jid: "juliet@localhost", affiliation: "member" }))).attrs.type).toBe("result");
+    expect(await occupantsSeenBy(juliet, members)).toEqual(["romeo"]);
+
+    const secret = fresh();
+    await instant(secret, { passwordprotectedroom: "1", roomsecret: "balcony" });
+    expect(await occupantsSeenBy(tybalt, secret)).toEqual([]);
+    await enter(juliet, secret, "juliet", xml("x", { xmlns: MUC }, xml("password", null, "balcony")));
+    expect((await occupantsSeenBy(juliet, secret)).sort()).toEqual(["juliet", "romeo"]);
+    expect(await occupantsSeenBy(tybalt, secret)).toEqual([]);
+    await leave(juliet, secret, "juliet");
+    for (const room of [open, members, secret]) await leave(romeo, room, "romeo");
+  });
+
   it("a room that does not exist is item-not-found; entering without a nickname is jid-malformed", async () => {
     const r = await juliet.ask(xml("iq", { type: "get", to: `nowhere@${S}` }, xml("query", { xmlns: INFO })));
     expect(errorOf(r)).toBe("item-not-found");

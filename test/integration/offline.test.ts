@@ -12,6 +12,7 @@ import { stanzaIdBy } from "../../src/modules/mam/policy.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, presence, type Im } from "../helpers/im.ts";
 import { SmClient } from "../helpers/sm.ts";
+import { RawClient } from "../helpers/raw.ts";
 import { yielding } from "../helpers/yielding-storage.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import type { StorageProvider } from "../../src/storage/types.ts";
@@ -439,5 +440,26 @@ describe("quota, expiry and restart", () => {
     expect(bodyOf(m!)).toBe("across a restart");
     expect(m!.getChild("delay", NS.delay)!.attrs.from).toBe("localhost");
     await j.stop();
+  });
+});
+
+describe("a flush larger than the connection's backlog", () => {
+  it("fifty stored messages of 250 KB (12.5 MB) all reach the client, at the pace it reads them; its login is not closed", { timeout: 60_000 }, async () => {
+    const s = await startServer({ users: { romeo: "pw", carol: "pw" } });
+    const { c: r } = await SmClient.login(s.port, "romeo", "garden", { resume: false });
+    const big = "y".repeat(250_000);
+    for (let i = 1; i <= 50; i++) r.send(xml("message", { to: "carol@localhost", type: "chat", id: `m${i}` }, xml("body", null, `${i} ${big}`)));
+    r.send("<r xmlns='urn:xmpp:sm:3'/>");
+    expect((await r.next((e) => e.name === "a", "the ack", 30_000)).attrs.h).toBe("50");
+    expect(await s.server.storage.log("offline").count("carol@localhost", {})).toBe(50);
+    const c = await RawClient.login(s.port, "carol", "pw", "phone");
+    c.send("<presence/>");
+    for (let i = 1; i <= 50; i++) await c.expect(`<body>${i} yyy`, 30_000);
+    expect(c.closed).toBe(false);
+    c.send("<iq type='get' id='still' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await c.expect(/<iq [^>]*id="still"/);
+    c.close();
+    r.cut();
+    await s.stop();
   });
 });

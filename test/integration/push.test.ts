@@ -7,6 +7,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, type Im } from "../helpers/im.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
+import { RawClient } from "../helpers/raw.ts";
 import { APP, AppServer, PUSH } from "../helpers/push.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -178,4 +179,55 @@ describe("XEP-0357 push notifications", () => {
     expect(reply.getChild("item-not-found")).toBeDefined();
     c.cut();
   });
+});
+
+describe("a push after the account was in a room", () => {
+  const MUC = "http://jabber.org/protocol/muc";
+  for (const away of ["closed their streams", "lost their connections (XEP-0198 sessions detached)"] as const) {
+    it(`Alice, Bob and Carol were in a room and ${away} without leaving it; Alice's new phone session is cut; Bob's message is pushed to Carol's full JID`, async () => {
+      const [a, b, c] = (await accounts(t, "alice", "bob", "carol")) as [string, string, string];
+      const room = `${a}-room@conference.localhost`;
+      const detach = away !== "closed their streams";
+      const before: SmClient[] = [];
+      for (const [user, nick] of [[a, "alice"], [b, "bob"], [c, "carol"]] as const) {
+        const { c: s } = await SmClient.login(t.port, user, "laptop", { resume: detach });
+        s.autoAck = true;
+        s.send("<presence/>");
+        s.send(`<presence to='${room}/${nick}'><x xmlns='${MUC}'/></presence>`);
+        await s.next((el) => el.name === "presence" && el.attrs.from === `${room}/${nick}`, "its own presence in the room");
+        if (nick === "alice") {
+          // An instant room (XEP-0045 §10.1.2), so that the others may enter.
+          s.send(`<iq type='set' id='cfg' to='${room}'><query xmlns='${MUC}#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`);
+          await s.next((el) => el.attrs.id === "cfg", "the room unlocked");
+        }
+        before.push(s);
+      }
+      await before[0]!.next((el) => el.name === "presence" && el.attrs.from === `${room}/carol`, "Carol seen in the room");
+      for (const s of before) {
+        if (detach) s.cut();
+        else s.send("</stream:stream>");
+      }
+      await sleep(200);
+      const { c: svc } = await SmClient.login(t.port, c, "svc", { resume: false });
+      svc.autoAck = true;
+      const phone = await RawClient.login(t.port, a, "pw", "phone");
+      const options = xml("x", { xmlns: "jabber:x:data", type: "submit" },
+        xml("field", { var: "FORM_TYPE" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
+        xml("field", { var: "secret" }, xml("value", null, "s3cr3t")));
+      phone.send(xml("iq", { type: "set", id: "push" }, xml("enable", { xmlns: PUSH, jid: `${c}@localhost/svc`, node: "after-room" }, options)).toString());
+      await phone.expect(/<iq [^>]*id="push"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="push"/);
+      phone.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+      await phone.expect(/<enabled [^>]*resume="true"/);
+      phone.send("<presence/>");
+      await phone.expect(/<presence [^>]*to="[^"]*\/phone"/);
+      phone.socket.destroy();
+      await sleep(100);
+      const bob = await connect(t, b, "desk");
+      bob.send(chat(`${a}@localhost`, "are you there?"));
+      const publish = await svc.next((el) => el.name === "iq" && el.getChild("pubsub", "http://jabber.org/protocol/pubsub") !== undefined, "the push", 5000);
+      expect(publish.getChild("pubsub")!.getChild("publish")!.attrs.node).toBe("after-room");
+      svc.cut();
+      await bob.stop();
+    });
+  }
 });

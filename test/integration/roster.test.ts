@@ -189,3 +189,22 @@ describe("persistence", () => {
     await again.stop();
   });
 });
+
+describe("roster pushes come from the account only (RFC 6121 §2.1.6)", () => {
+  it("a roster push from another user to Juliet's full JID is refused and never reaches her", async () => {
+    const [juliet, romeo] = await accounts(t, "juliet", "romeo");
+    const j = await login(juliet!, "balcony");
+    await expectOk(j, rosterGet()); // an interested resource (§2.1.6), the one pushes are for
+    const r = await login(romeo!, "orchard");
+    const push = xml("iq", { type: "set", to: `${juliet}@localhost/balcony`, id: "forged-push" },
+      xml("query", { xmlns: ROSTER }, xml("item", { jid: `${romeo}@localhost`, subscription: "both", name: "her only love" })));
+    const reply = await r.ask(push);
+    expect(reply.attrs.type).toBe("error");
+    expect(errorOf(reply)).toBe("service-unavailable");
+    await j.nothing((el) => el.attrs.id === "forged-push", 300);
+    // Her own server's pushes still reach her.
+    await expectOk(j, rosterSet({ jid: `${romeo}@localhost` }));
+    await pushedItem(j, `${romeo}@localhost`);
+    await Promise.all([j.stop(), r.stop()]);
+  });
+});

@@ -150,3 +150,40 @@ describe("XEP-0198 stream management", () => {
     dave.c.cut();
   });
 });
+
+describe("a detached session's queue is bounded by size (sm.maxQueueSize)", () => {
+  it("what is over it goes to the offline store at once, and follows the queue after <resumed/>, in order, nothing lost", async () => {
+    const s = await startServer({ users: { alice: "pw", bob: "pw" }, config: { sm: { resumeTimeout: 30, maxQueueSize: 65_536 } } });
+    const { c: phone, enabled } = await SmClient.login(s.port, "alice", "phone");
+    phone.send("<presence/>");
+    await phone.next((e) => e.name === "presence");
+    phone.ack();
+    await sleep(50);
+    phone.cut();
+    await sleep(100);
+    const { c: bob } = await SmClient.login(s.port, "bob", "desk", { resume: false });
+    const big = "x".repeat(10_000);
+    for (let i = 1; i <= 20; i++) bob.send(chat("alice@localhost", `m${i} ${big}`, `m${i}`));
+    bob.send(`<r xmlns='${SM}'/>`);
+    expect((await bob.next(isSm("a"))).attrs.h).toBe("20"); // each delivered or stored
+    // Queued: about 64 KB; the rest was stored at once, not kept in memory for the session.
+    const stored = await s.server.storage.log("offline").count("alice@localhost", {});
+    expect(stored).toBeGreaterThanOrEqual(13);
+    const { c: resumed, reply } = await SmClient.resume(s.port, "alice", enabled.attrs.id!, phone.handled);
+    expect(reply.name).toBe("resumed");
+    resumed.autoAck = true; // the stored ones come as the client acknowledges the queue
+    const last = await resumed.next((e) => e.getChildText("body")?.startsWith("m20 ") === true, "the last message", 5000);
+    const got = [...resumed.inbox.filter((e) => e.name === "message"), last];
+    expect(got.map((e) => e.getChildText("body")!.split(" ")[0])).toEqual(Array.from({ length: 20 }, (_, i) => `m${i + 1}`));
+    // First the queue (resent as it was), then the stored ones (with the store's delay, XEP-0203).
+    const delayed = got.map((e) => e.getChild("delay", "urn:xmpp:delay") !== undefined);
+    const queued = delayed.indexOf(true);
+    expect(queued).toBeGreaterThan(0);
+    expect(queued).toBeLessThan(8);
+    expect(delayed.slice(queued).every(Boolean)).toBe(true);
+    expect(bob.inbox.filter((e) => e.attrs.type === "error").map(String)).toEqual([]);
+    resumed.cut();
+    bob.cut();
+    await s.stop();
+  });
+});

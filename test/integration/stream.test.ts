@@ -1,5 +1,6 @@
 // Streams (RFC 6120 §4, §5, §11): headers, features, STARTTLS, stream errors, restricted XML and
 // limits. Each bad input gets the exact error element, and only the offending stream suffers.
+import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { OPEN, RawClient } from "../helpers/raw.ts";
@@ -176,6 +177,61 @@ describe("after authentication", () => {
   });
 });
 
+describe("elements are matched by namespace, not by prefix (Namespaces in XML 1.0)", () => {
+  it("<stream:message xmlns:stream='jabber:client'> is a message; Juliet gets it as one", async () => {
+    const j = await RawClient.login(t.port, "juliet", "pw", "ns");
+    const c = await RawClient.login(t.port, "romeo", "pw");
+    c.send("<stream:message xmlns:stream='jabber:client' to='juliet@localhost/ns' type='chat' id='p1'><body>by namespace</body>" +
+      "<stream:thread>t1</stream:thread></stream:message>");
+    const got = await j.expect(/<message[\s\S]*?<\/message>/);
+    expect(got).toMatch(/^<message [^>]*id="p1"/);
+    expect(got).toContain("<body>by namespace</body>");
+    expect(got).toContain("<stream:thread>t1</stream:thread>");
+    // A prefixed iq and an SM element are what their namespaces make them.
+    c.send("<c:iq xmlns:c='jabber:client' type='get' id='ping1' to='localhost'><ping xmlns='urn:xmpp:ping'/></c:iq>");
+    await c.expect(/<iq [^>]*id="ping1"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="ping1"/);
+    c.send("<sm:enable xmlns:sm='urn:xmpp:sm:3'/>");
+    await c.expect("<enabled xmlns=\"urn:xmpp:sm:3\"");
+    j.close();
+    c.close();
+  });
+
+  it("a SASL <auth/> with a prefix is an auth", async () => {
+    const { c } = await RawClient.stream(t.port);
+    c.send(`<s:auth xmlns:s='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0romeo\0pw").toString("base64")}</s:auth>`);
+    await c.expect("<success xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"/>");
+    c.close();
+  });
+
+  it("a message in another namespace is no stanza, whatever its prefix", async () => {
+    for (const el of ["<message xmlns='urn:example:not-im' to='juliet@localhost'><body>x</body></message>",
+      "<x:message xmlns:x='urn:example:not-im' to='juliet@localhost'><body>x</body></x:message>",
+      "<stream:message to='juliet@localhost'><body>x</body></stream:message>"]) {
+      const c = await RawClient.login(t.port, "romeo", "pw");
+      c.send(el);
+      await c.expect("<stream:error><unsupported-stanza-type");
+      await c.closedByServer();
+    }
+  });
+});
+
+describe("the client's closing tag (RFC 6120 §4.4)", () => {
+  it("is answered with the server's own and the close; what follows it is ignored, not a stream error", async () => {
+    const c = await RawClient.login(t.port, "romeo", "pw", "closing");
+    c.send("</stream:stream><message to='juliet@localhost'><body>late</body></message>trailing text");
+    expect(await c.expect(/[\s\S]*<\/stream:stream>/)).toBe("</stream:stream>");
+    await c.closedByServer();
+  });
+
+  it("markup sent a moment later is ignored too", async () => {
+    const c = await RawClient.login(t.port, "romeo", "pw", "closing2");
+    c.send("</stream:stream>");
+    c.send("<presence/>");
+    expect(await c.expect(/[\s\S]*<\/stream:stream>/)).toBe("</stream:stream>");
+    await c.closedByServer();
+  });
+});
+
 describe("shutdown", () => {
   it("closes every stream with <system-shutdown/>", async () => {
     const s = await startServer({ users: { romeo: "pw" } });
@@ -185,5 +241,42 @@ describe("shutdown", () => {
     await a.expect("<stream:error><system-shutdown");
     await b.expect("<stream:error><system-shutdown");
     await a.closedByServer();
+  });
+});
+
+describe("TLS renegotiation is refused (a handshake per request costs the server, RFC 5746 or not)", () => {
+  /** A TLS 1.2 connection (1.3 has no renegotiation) asks for a new handshake: the answer or the close. */
+  async function renegotiate(c: RawClient): Promise<string> {
+    const tls = c.socket as TLSSocket;
+    const asked = new Promise<string>((resolve) => {
+      const ok = tls.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ? `refused: ${err.message}` : "renegotiated"));
+      if (!ok) resolve("refused at once");
+    });
+    const closed = c.closedByServer(5000).then(() => "closed");
+    return Promise.race([asked, closed]);
+  }
+
+  it("on the direct TLS port (XEP-0368)", async () => {
+    const c = await RawClient.connect(t.tlsPort, true, undefined, { maxVersion: "TLSv1.2" });
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    expect(await renegotiate(c)).not.toBe("renegotiated");
+    await c.closedByServer();
+  });
+
+  it("after STARTTLS", async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    await c.startTls({ maxVersion: "TLSv1.2" });
+    c.send(OPEN());
+    await c.expect("</stream:features>");
+    expect(await renegotiate(c)).not.toBe("renegotiated");
+    await c.closedByServer();
+  });
+  it("on the HTTPS listener (wss://)", async () => {
+    const c = await RawClient.connect(t.server.ports.https!, true, undefined, { maxVersion: "TLSv1.2" });
+    expect(await renegotiate(c)).not.toBe("renegotiated");
+    await c.closedByServer();
   });
 });

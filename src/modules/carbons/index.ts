@@ -17,7 +17,7 @@ import type { IqRequest } from "../../core/iq.ts";
 import { defineModule } from "../../core/module.ts";
 import { isAvailable, sessionKey, type Session } from "../../core/session.ts";
 import { readdress } from "../../core/stanza.ts";
-import { carbonEligible } from "./rules.ts";
+import { carbonEligible, stripForgedCopies } from "./rules.ts";
 
 /** The session enabled carbons; shared, so that other nodes of a cluster copy to it too. */
 export const CARBONS_ENABLED = sessionKey<boolean>("carbons.enabled", { shared: true });
@@ -55,6 +55,12 @@ export default defineModule({
     };
     ctx.iq("account", NS.carbons, "enable", { set: toggle(true) });
     ctx.iq("account", NS.carbons, "disable", { set: toggle(false) });
+
+    // §11: only the account itself sends copies (from its bare JID); anyone else's are taken out.
+    ctx.handle("stanza/in", ({ stanza, from, to }) => {
+      if (stanza.name === "message" && !from.bare.equals(to.bare)) stripForgedCopies(stanza);
+      return false;
+    }, "first");
 
     // §8: late, so that a module refusing the message (blocking) stops it first.
     ctx.handle("stanza/out", ({ stanza, origin }) => {

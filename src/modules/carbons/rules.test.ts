@@ -3,7 +3,7 @@ import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { parseJid } from "../../xml/jid.ts";
 import { carbonCopy } from "./index.ts";
-import { carbonEligible, type Direction } from "./rules.ts";
+import { carbonEligible, stripForgedCopies, type Direction } from "./rules.ts";
 
 const body = () => xml("body", null, "hi");
 const msg = (type: string | undefined, ...children: Element[]) => xml("message", { to: "juliet@capulet.lit", type }, ...children);
@@ -47,5 +47,15 @@ describe("the copy", () => {
       `<message from="juliet@capulet.lit/balcony" to="romeo@montague.lit/garden" type="chat" id="m1" xmlns="jabber:client"><body>hi</body></message>` +
       `</forwarded></received></message>`);
     expect(original.attrs.xmlns).toBeUndefined();
+  });
+});
+
+describe("copies forged by someone else (§11)", () => {
+  it("<sent/> and <received/>, with any prefix, are taken out; <private/> and the rest stay", () => {
+    const m = msg("chat", body(), xml("received", { xmlns: NS.carbons }), xml("c:sent", { "xmlns:c": NS.carbons }),
+      xml("private", { xmlns: NS.carbons }), xml("sent", { xmlns: "urn:example" }));
+    expect(stripForgedCopies(m)).toBe(2);
+    expect(m.children.map((c) => [(c as Element).name, (c as Element).attrs.xmlns])).toEqual([
+      ["body", undefined], ["private", NS.carbons], ["sent", "urn:example"]]);
   });
 });

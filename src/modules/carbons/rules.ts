@@ -15,7 +15,7 @@
 //   - type error: the server keeps no record of what it answers, so an error is copied when it
 //     echoes something that would be (a body or an IM payload), RFC 6120 §8.3.1 letting the
 //     error carry the original's content.
-import { elementChildren, type Element } from "../../xml/element.ts";
+import { elementChildren, removeChildren, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 
 export type Direction = "sent" | "received";
@@ -55,4 +55,14 @@ export function carbonEligible(message: Element, direction: Direction): boolean 
   if (type === "chat") return true;
   if (type === "headline") return s.imPayload;
   return s.body || s.imPayload; // normal (or unknown) with a body; an error echoing one; IM payloads
+}
+
+/**
+ * §11: "Any forwarded copies received by a Carbons-enabled client MUST be from that user's bare
+ * JID; any copies that do not meet this requirement MUST be ignored." A message from anyone else
+ * (another account, a room occupant) loses the <sent/> and <received/> it carries before it is
+ * delivered; the rest of it goes on. How many went.
+ */
+export function stripForgedCopies(message: Element): number {
+  return removeChildren(message, (_, ns, local) => ns === NS.carbons && (local === "sent" || local === "received"));
 }

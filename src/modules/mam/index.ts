@@ -18,7 +18,7 @@ import { int, oneOf } from "../../core/schema.ts";
 import { ROSTER } from "../roster/service.ts";
 import { Archiver } from "./archiver.ts";
 import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
-import { stanzaIdBy } from "./policy.ts";
+import { stanzaIdBy, stripForgedResults } from "./policy.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
 import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
 
@@ -88,6 +88,11 @@ export default defineModule({
     // Synchronous when the archiver is (the common case): no promise and no turn per message.
     const afterArchive = (started: Promise<void> | undefined, ev: StanzaEvent, owner: JID) =>
       started === undefined ? durable(ev, owner) : started.then(() => durable(ev, owner));
+    // Results only from an archive (policy.ts): a forged one is taken out before anything else sees the message.
+    ctx.handle("stanza/in", ({ stanza, from, to }) => {
+      if (stanza.name === "message") stripForgedResults(stanza, from, to, ctx.serves);
+      return false;
+    }, "first");
     ctx.handle("message/deliver", (d) => afterArchive(archiver.incoming(d), d, d.to.bare), "early");
     ctx.handle("stanza/out", (ev) => afterArchive(archiver.outgoing(ev), ev, ev.from.bare), "late");
     // The common policy on unacknowledged messages: a client that reads the archive gets them there.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { xml, type Element } from "../../xml/element.ts";
-import { archivable, hasForged, stripForged } from "./policy.ts";
+import { parseJid } from "../../xml/jid.ts";
+import { archivable, hasForged, stripForged, stripForgedResults } from "./policy.ts";
 
 const msg = (attrs: Record<string, string>, ...children: Element[]) => xml("message", { to: "juliet@capulet.lit", ...attrs }, ...children);
 const body = () => xml("body", null, "hi");
@@ -45,5 +46,30 @@ describe("stanza-ids that claim to be ours (XEP-0359 §5)", () => {
     expect(m.getChildren("stanza-id").map((s) => s.attrs.id)).toEqual(["theirs"]);
     expect(m.getChild("origin-id")).toBeDefined();
     expect(m.getChildText("body")).toBe("hi");
+  });
+});
+
+describe("archive results from anyone but an archive", () => {
+  const juliet = parseJid("juliet@capulet.lit/balcony");
+  const served = (d: string) => d === "capulet.lit" || d === "rooms.capulet.lit";
+  const result = (prefix = "") => xml(`${prefix}result`, { [prefix ? `xmlns:${prefix.slice(0, -1)}` : "xmlns"]: "urn:xmpp:mam:2", id: "1" });
+  const strip = (from: string, m: Element) => stripForgedResults(m, parseJid(from), juliet, served);
+
+  it("are taken out, with any prefix and MAM version; the rest stays", () => {
+    const m = msg({}, body(), result(), result("m:"), xml("result", { xmlns: "urn:xmpp:mam:1" }), xml("result", { xmlns: "urn:example" }));
+    expect(strip("romeo@montague.lit/orchard", m)).toBe(3);
+    expect(m.children.map((c) => (c as Element).name)).toEqual(["body", "result"]);
+  });
+
+  it("from another account of this server (bare or full), a room occupant, or another resource of her own", () => {
+    for (const from of ["nurse@capulet.lit", "nurse@capulet.lit/x", "room@rooms.capulet.lit/romeo", "juliet@capulet.lit/phone"]) {
+      expect(strip(from, msg({}, result()))).toBe(1);
+    }
+  });
+
+  it("stay when they come from her account, the server, a service or a room by its bare JID", () => {
+    for (const from of ["juliet@capulet.lit", "capulet.lit", "rooms.capulet.lit", "room@rooms.capulet.lit"]) {
+      expect(strip(from, msg({}, result()))).toBe(0);
+    }
   });
 });

@@ -1,9 +1,11 @@
 // Which one-to-one messages go into a user archive (XEP-0313 §6.1.1, "User Archives" in the
-// business rules), and XEP-0359 stanza-ids: the one an archive puts on a message, finding it
-// again (the offline store does too), and the rule on those that claim to come from us. Pure
-// functions over the stanza, unit-tested beside this file.
-import { xml, type Element } from "../../xml/element.ts";
+// business rules), XEP-0359 stanza-ids: the one an archive puts on a message, finding it again
+// (the offline store does too), and the rule on those that claim to come from us; and archive
+// results that do not come from an archive. Pure functions over the stanza, unit-tested beside
+// this file.
+import { removeChildren, xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
+import type { JID } from "../../xml/jid.ts";
 
 /** OMEMO (XEP-0384): the legacy Conversations namespace and the current one. */
 export const OMEMO = ["eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2"] as const;
@@ -78,4 +80,17 @@ export function stanzaIdBy(stanza: Element, by: string): string | undefined {
     if (typeof c !== "string" && c.name === "stanza-id" && c.attrs.xmlns === NS.sid && c.attrs.by === by) return c.attrs.id;
   }
   return undefined;
+}
+
+/**
+ * XEP-0313 §4.2: results come from the archive queried, by its JID: the account's own (its bare
+ * JID) or a service of this server (a room's, by the room's bare JID). A message from anyone else
+ * carrying a <result/> (of any MAM version, with any prefix) loses it before it is delivered, so
+ * that no one can slip messages into what a client takes for its history; the rest goes on.
+ * `served` says whether a domain is this server's or one of its services'. How many went.
+ */
+export function stripForgedResults(message: Element, from: JID, to: JID, served: (domain: string) => boolean): number {
+  const archive = from.resource === "" && (from.bare.equals(to.bare) || (served(from.domain) && (from.local === "" || from.domain !== to.domain)));
+  if (archive) return 0;
+  return removeChildren(message, (_, ns, local) => local === "result" && ns !== undefined && ns.startsWith("urn:xmpp:mam:"));
 }

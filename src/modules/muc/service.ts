@@ -253,10 +253,15 @@ export class MucService implements Component, RoomHost {
       roomInfoForm(room.config, room.occupants.size, room.subject.text));
   }
 
-  /** §6.5: the occupants' room JIDs (nicknames are public to anyone who may see the room; a hidden room shows them to occupants only). */
+  /**
+   * §6.5: the occupants' room JIDs, to those who may see who is in the room (an empty list to
+   * others, which §6.5 allows): occupants; in a public room, anyone who could enter it without a
+   * password: members (or admins, owners) of a members-only room, anyone not banned from an open
+   * one; owners and admins of a password-protected one. Not a hidden room's outsiders.
+   */
   private roomItems(room: Room, from: JID): Element {
     const q = xml("query", { xmlns: NS.discoItems });
-    if (!room.config.public && !room.occupantOf(from)) return q;
+    if (!room.occupantOf(from) && !mayListOccupants(room.config, room.affiliation(from.bare))) return q;
     for (const o of room.occupants.values()) q.append(xml("item", { jid: o.roomJid.toString(), name: o.nick }));
     return q;
   }
@@ -324,6 +329,13 @@ export class MucService implements Component, RoomHost {
     }
     return out;
   }
+}
+
+/** Whether someone who is not in the room, with this affiliation, may see who is (roomItems). */
+export function mayListOccupants(config: RoomConfig, aff: Affiliation): boolean {
+  if (!config.public || aff === "outcast") return false;
+  if (config.passwordProtected) return aff === "owner" || aff === "admin";
+  return !config.membersOnly || aff !== "none";
 }
 
 /** The status text of a leaving occupant, passed on to the others (§7.14). */

@@ -26,7 +26,7 @@ import { parseClientPresence } from "../presence/parse.ts";
 import { ARCHIVE_QUERIED } from "../mam/iq.ts";
 import { holdMessages, type MessageHold } from "./flush-hold.ts";
 import { offlineRule } from "./policy.ts";
-import { OfflineQueue } from "./queue.ts";
+import { OfflineQueue, type Delivery } from "./queue.ts";
 
 export default defineModule({
   name: "offline",
@@ -91,6 +91,12 @@ export default defineModule({
       return false;
     }, "first");
     ctx.on("presence/initial", (session) => flushIfDue(session));
+    // A session resumed (XEP-0198) is reachable again: what was stored while it waited with a full
+    // queue (Session.full) follows what the queue resent.
+    ctx.on("session/resumed", (session) => {
+      if (!due.has(session)) due.set(session, holdMessages(session));
+      return flushIfDue(session);
+    });
     // A priority raised from below zero is no initial presence; after the presence module either way.
     ctx.handle("presence/broadcast", async (ev) => {
       if (ev.origin) await flushIfDue(ev.origin);
@@ -107,8 +113,15 @@ export default defineModule({
         let held: Element[] = [];
         try {
           if (isAvailable(session) && session.priority >= 0) {
-            const n = await queue.flush(owner, (text, parsed) => !live() ? "gone" : hold.passSerialized(text, parsed) ? "sent" : "unreadable",
-              session.get(ARCHIVE_QUERIED) === true);
+            const write = (text: string, parsed: Element | undefined): Delivery =>
+              !live() ? "gone" : hold.passSerialized(text, parsed) ? "sent" : "unreadable";
+            // At the pace the client takes them (Session.writable): the flush does not fill its queue in one go.
+            const n = await queue.flush(owner, (text, parsed) => {
+              const room = session.writable?.() ?? true;
+              if (room === true) return write(text, parsed);
+              if (room === false) return "gone";
+              return room.then((ok) => (ok ? write(text, parsed) : "gone"));
+            }, session.get(ARCHIVE_QUERIED) === true);
             if (n > 0) session.log.debug({ messages: n }, "offline messages delivered");
           }
         } finally {

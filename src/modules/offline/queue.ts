@@ -78,7 +78,8 @@ export class OfflineQueue {
    * serialised, and the element when the flush had to read it anyway. Expired entries are
    * removed unsent; with `archived` (the client reads its archive, XEP-0313), entries the archive
    * stamped are removed unsent too. `deliver` says "gone" when the session is: what was not
-   * handed over stays. Returns how many were delivered.
+   * handed over stays; it may take its time (a promise), when the session has no room yet.
+   * Returns how many were delivered.
    *
    * The removal is one write at the end, not one per page: a durable write waits for its fsync,
    * and with a removal per page the client waited for ten of them between its presence and the
@@ -88,7 +89,7 @@ export class OfflineQueue {
    * them brings them back under their ids behind this removal, since the caller holds the
    * owner's turn until it resolves.
    */
-  async flush(owner: string, deliver: (text: string, parsed: Element | undefined) => Delivery, archived: boolean): Promise<number> {
+  async flush(owner: string, deliver: (text: string, parsed: Element | undefined) => Delivery | Promise<Delivery>, archived: boolean): Promise<number> {
     let sent = 0;
     let after: string | undefined;
     const done: string[] = [];
@@ -101,7 +102,9 @@ export class OfflineQueue {
             let parsed: Element | undefined;
             if (archived) parsed = parseStored(e.value);
             if (!archived || (parsed !== undefined && stanzaIdBy(parsed, owner) === undefined)) {
-              const outcome = deliver(e.value, parsed);
+              const handed = deliver(e.value, parsed);
+              // A promise: the session had no room and the caller waited for it (Session.writable).
+              const outcome = typeof handed === "string" ? handed : await handed;
               if (outcome === "gone") return sent;
               if (outcome === "sent") sent++;
             }

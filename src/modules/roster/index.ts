@@ -3,6 +3,7 @@
 import { xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { defineModule } from "../../core/module.ts";
+import { StanzaError } from "../../core/errors.ts";
 import { int } from "../../core/schema.ts";
 import { rosterHandlers } from "./iq.ts";
 import { ROSTER, RosterService } from "./service.ts";
@@ -24,6 +25,14 @@ export default defineModule({
     ctx.provide(ROSTER, roster);
     ctx.iq("account", NS.roster, "query", rosterHandlers(ctx, roster,
       { maxItems: o.maxItems, maxName: o.maxNameLength, maxGroup: o.maxGroupLength, maxGroups: o.maxGroups }));
+    // §2.1.6: a client "MUST ignore" a roster push unless it has no 'from' or comes from the
+    // user's bare JID. The server's own pushes are written to the sessions; one routed to a full
+    // JID from another entity is forged, and refused before it reaches the resource.
+    ctx.handle("iq/full", ({ stanza, from, to }) => {
+      if (stanza.attrs.type === "set" && !from.bare.equals(to.bare) && !(from.local === "" && from.domain === to.domain)
+        && stanza.getChild("query", NS.roster) !== undefined) throw new StanzaError("service-unavailable");
+      return false;
+    }, "first");
     ctx.fold("stream/features", (v) => {
       v.features.push(xml("ver", { xmlns: NS.rosterver }));
       return v;

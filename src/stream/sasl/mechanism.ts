@@ -4,7 +4,7 @@
 // sessions serve both, and FAST (XEP-0484) adds mechanisms without touching these. This file is
 // the interface the mechanisms (plain.ts, scram.ts) implement; offer.ts picks those a stream offers.
 import type { ChannelBinding } from "../../transports/transport.ts";
-import type { Credentials } from "../../core/credentials.ts";
+import type { Credentials, UnknownUsers } from "../../core/credentials.ts";
 
 /** RFC 6120 §6.5 failure conditions. */
 export type SaslFailure =
@@ -44,6 +44,8 @@ export interface SaslContext {
   bindingTypeRefused?: boolean;
   /** `username` is the authcid; the callee normalises it. */
   lookup(username: string): Promise<Credentials | undefined>;
+  /** The stand-ins for users that do not exist (default: ones of this process, see credentials.ts). */
+  unknown?: UnknownUsers;
 }
 
 export interface SaslSession {

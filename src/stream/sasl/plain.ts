@@ -3,10 +3,11 @@
 // confidentiality). The password is checked against the stored SCRAM keys; an unknown user pays
 // for the same key derivation with fake credentials.
 import { authzidAllowed, decodeText, failure } from "./common.ts";
-import { SCRAM_HASHES, decodeCredential, fakeCredentials, verifyPassword, type Credentials } from "../../core/credentials.ts";
+import { PROCESS_UNKNOWN_USERS, SCRAM_HASHES, decodeCredential, verifyPassword, type Credentials } from "../../core/credentials.ts";
 import type { SaslContext, SaslMechanism, SaslSession, SaslStep } from "./mechanism.ts";
 
 const MAX_FIELD = 255;
+const STRONGEST = SCRAM_HASHES.slice(0, 1);
 
 export const PLAIN: SaslMechanism = {
   name: "PLAIN",
@@ -62,7 +63,8 @@ class PlainSession implements SaslSession {
     if (msg === undefined) return failure("malformed-request");
     if (!authzidAllowed(msg.authzid, msg.authcid, this.#ctx.domain)) return failure("invalid-authzid");
     const found = await this.#ctx.lookup(msg.authcid);
-    const creds = found !== undefined && usable(found) ? found : fakeCredentials(msg.authcid);
+    // An unknown user's stand-in has the strongest hash, the one a real account's password is checked with.
+    const creds = found !== undefined && usable(found) ? found : (this.#ctx.unknown ?? PROCESS_UNKNOWN_USERS).credentials(msg.authcid, STRONGEST);
     if (!(await verifyPassword(creds, msg.password))) return failure("not-authorized", undefined, "credentials");
     return { kind: "success", data: null, username: msg.authcid };
   }

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { randomToken } from "../../core/ids.ts";
 import { authzidAllowed, decodeText, failure } from "./common.ts";
-import { decodeCredential, fakeCredentials, hashSize, scramH, scramHmac, type ScramHash, type ScramKeys } from "../../core/credentials.ts";
+import { PROCESS_UNKNOWN_USERS, decodeCredential, hashSize, scramH, scramHmac, type ScramHash, type ScramKeys } from "../../core/credentials.ts";
 import type { SaslContext, SaslMechanism, SaslSession, SaslStep } from "./mechanism.ts";
 import { parseClientFinal, parseClientFirst, type ClientFirst } from "./scram-message.ts";
 
@@ -112,7 +112,7 @@ class ScramSession implements SaslSession {
     }
     const { hash } = this.#opts;
     const real = decodeCredential(hash, (await this.#ctx.lookup(msg.username))?.[hash]);
-    const keys = real ?? (decodeCredential(hash, fakeCredentials(msg.username)[hash]) as ScramKeys);
+    const keys = real ?? (decodeCredential(hash, (this.#ctx.unknown ?? PROCESS_UNKNOWN_USERS).credentials(msg.username, [hash])[hash]) as ScramKeys);
     const nonce = msg.nonce + (this.#opts.serverNonce?.() ?? randomToken(NONCE_BYTES, "base64"));
     const serverFirst = `r=${nonce},s=${keys.salt.toString("base64")},i=${keys.iterations}`;
     this.#state = {

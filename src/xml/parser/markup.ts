@@ -2,6 +2,7 @@
 // processing instructions or DTDs (internal or external subsets); it closes the stream with
 // <restricted-xml/>. What remains: tags, CDATA sections inside a stanza (XML 1.0 §2.7) and
 // the XML declaration before the root (§2.8), and between stanzas only whitespace (§11.7).
+// After the root's end tag the stream is over (RFC 6120 §4.4): whatever follows is ignored.
 import { CHARS } from "./chars.ts";
 import { PARSE, type ParserState } from "./state.ts";
 import { TAGS } from "./tags.ts";
@@ -20,8 +21,9 @@ const XML_DECL = new RegExp(
   `(?:${S}+standalone${S}*=${S}*(?:"(?:yes|no)"|'(?:yes|no)'))?${S}*\\?>$`,
 );
 
-/** Between stanzas, before and after the root: only whitespace (keepalives) and markup. */
+/** Between stanzas and before the root: only whitespace (keepalives) and markup. After the root: anything, unread. */
 const outside = (p: ParserState, buf: string, pos: number, len: number): number => {
+  if (p.level === ENDED) return len;
   let i = pos;
   while (i < len) {
     const c = buf.charCodeAt(i);
@@ -29,10 +31,7 @@ const outside = (p: ParserState, buf: string, pos: number, len: number): number 
       i++;
       continue;
     }
-    if (c !== LT || p.level === ENDED) {
-      return p.fail("not-well-formed", p.level === ENDED ? "content after the end of the stream"
-        : p.level === PROLOG ? "text before the stream header" : "text outside a stanza");
-    }
+    if (c !== LT) return p.fail("not-well-formed", p.level === PROLOG ? "text before the stream header" : "text outside a stanza");
     if (i > pos) return i;
     if (p.limitEnd === NO_LIMIT) {
       // A top-level element (or the stream header) starts: bound it before reading it.

@@ -1,10 +1,11 @@
 // The XMPP stream parser's public face: RFC 6120 §4 streams read under §11 restricted XML.
 import { ChunkDecoder } from "./decoder.ts";
-import { ParserState } from "./state.ts";
+import { PARSE, ParserState } from "./state.ts";
 import { TOKENIZER } from "./tokenizer.ts";
 import type { ParserHandler, ParserLimits } from "./types.ts";
 
 const { feed } = TOKENIZER;
+const { ENDED } = PARSE;
 
 /**
  * Parses one XMPP stream into ltx elements. Each top-level element reaches `stanza()` detached
@@ -39,7 +40,7 @@ export class StreamParser {
   /** Parses the next chunk of the stream, bytes (UTF-8) or text; a chunk may end anywhere. */
   write(chunk: Buffer | string): void {
     const p = this.state;
-    if (p.failed) return;
+    if (p.failed || p.level === ENDED) return; // after the root's end tag nothing is read (RFC 6120 §4.4)
     const s = this.decoder.decode(chunk);
     if (s === null) p.fail("not-well-formed", "invalid UTF-8");
     else feed(p, s);

@@ -13,12 +13,12 @@ import { TEXT } from "./text.ts";
 
 const { APOS, GT, LT, QMARK, QUOT } = CHARS;
 const { markup, outside } = MARKUP;
-const { EMIT_END, EMIT_NONE, EMIT_STANZA, EMIT_START, FAIL, NEED, NO_LIMIT, PROLOG, WAIT_GT, WAIT_NONE, WAIT_PI } = PARSE;
+const { EMIT_END, EMIT_NONE, EMIT_STANZA, EMIT_START, ENDED, FAIL, NEED, NO_LIMIT, PROLOG, WAIT_GT, WAIT_NONE, WAIT_PI } = PARSE;
 const { cdata, content } = TEXT;
 
 /** Parses the decoded text `s` as far as it goes. */
 const feed = (p: ParserState, s: string): void => {
-  if (s.length === 0) return;
+  if (s.length === 0 || p.level === ENDED) return; // the stream is over (RFC 6120 §4.4)
   if (p.busy) {
     p.buf += s; // written from a handler: the running loop picks it up
     return;
