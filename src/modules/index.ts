@@ -25,6 +25,7 @@ import pubsub from "./pubsub/index.ts";
 import bookmarks from "./bookmarks/index.ts";
 import upload from "./upload/index.ts";
 import extdisco from "./extdisco/index.ts";
+import jingleMessage from "./jingle-message.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -51,6 +52,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   bookmarks,
   upload,
   extdisco,
+  jingleMessage,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
