@@ -136,6 +136,15 @@ describe("XEP-0353 jingle message initiation", () => {
     await orchard.next(is("reject", id2), "the reject in the orchard");
     await garden.next(is("reject", id2, "received"), "a received carbon of the reject in the garden");
     await tablet.next(is("reject", id2, "sent"), "a sent carbon of the reject on the tablet");
+
+    // The older flow: the device that takes the call says <accept/> to its own bare JID, which
+    // reaches her other devices (and itself, as any message to its own account does).
+    const id3 = newCall();
+    orchard.send(jmi(J, "propose", id3));
+    await tablet.next(is("propose", id3));
+    phone.send(jmi(J, "accept", id3));
+    const accepted = await tablet.next(is("accept", id3), "the accept on the tablet");
+    expect(accepted.attrs.from).toBe(phone.jid);
     await stop();
   });
 
