@@ -242,9 +242,10 @@ export class Router {
   /**
    * Delivers a message to a local account: to `session` when it was addressed to that full JID,
    * else by RFC 6121 §8.5.2 (normal/chat to the available resources of highest non-negative
-   * priority, or all of them when `all`; headline to all of them, groupchat refused, errors dropped). The hooks around the
-   * write are where the archive stamps its id, carbons copy and the offline store takes what no
-   * session took; with none of them loaded a message for an account that is offline bounces.
+   * priority, or all of them when `all`; headline to all of them, groupchat refused, errors
+   * dropped). The hooks around the write are where the archive stamps its id, carbons copy and
+   * the offline store takes what no session took; with none of them loaded a message for an
+   * account that is offline bounces.
    * Resolves once the message is written to its sessions or stored; writes left running (the
    * archive) are in ev.durability, which the sender's stream waits for before it acks.
    */
