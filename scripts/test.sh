@@ -5,7 +5,7 @@
 # packages these drive when they are missing. Called by `./run test` (which has already put Node
 # 24 on PATH). With arguments (a vitest filter) only vitest runs.
 # Redis, Cassandra and S3Proxy (scripts/services/) are started before vitest for the scale-out
-# backends' tests and stopped at exit — only those this script started; XMPPD_SERVICES=none skips them.
+# backends' tests, and coturn for the calls' (XEP-0215), and stopped at exit — only those this script started; XMPPD_SERVICES=none skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/debian-deps.sh
@@ -16,7 +16,7 @@ stop_services() {
 }
 trap stop_services EXIT
 if [ "${XMPPD_SERVICES:-}" != none ]; then
-  for s in redis cassandra s3; do
+  for s in redis cassandra s3 coturn; do
     if bash "scripts/services/$s.sh" status > /dev/null 2>&1; then
       echo "$s: already running, left running after the tests"
     elif bash "scripts/services/$s.sh" start; then

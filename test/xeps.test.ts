@@ -37,7 +37,8 @@ function discoFeatures(xmlText: string): string[] {
 describe("xeps/ claims", () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer({ users: { claims: "pw" }, config: { registration: { enabled: true } } });
+    // Configured so that every feature is on: registration, and a STUN/TURN server (XEP-0215 announces nothing without one).
+    t = await startServer({ users: { claims: "pw" }, config: { registration: { enabled: true }, modules: { extdisco: { host: "turn.localhost", secret: "s" } } } });
   });
   afterAll(() => t.stop());
 

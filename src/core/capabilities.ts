@@ -23,9 +23,10 @@ export type Dispatch = <K extends keyof HandleHooks>(name: K, value: HandleHooks
 
 /**
  * The router's delivery steps the offline store takes part in: who takes a message now, writing it
- * to them (the one delivery routine), a message a session did not take, routing again.
+ * to them (the one delivery routine), a message a session did not take, routing again; and
+ * delivering a message to all of an account's resources (calls, XEP-0353).
  */
-export type Delivery = Pick<Router, "messageTargets" | "writeMessage" | "undelivered" | "reroute">;
+export type Delivery = Pick<Router, "messageTargets" | "writeMessage" | "undelivered" | "reroute" | "deliverToAll">;
 
 /** Bound ports of the HTTP listeners, once the server listens. */
 export interface HttpPorts { readonly http?: number; readonly https?: number }

@@ -107,12 +107,13 @@ export function stripJsonComments(text: string): string {
 
 /**
  * XMPPD_* variables that are not configuration: the config file's path, and the settings of the
- * scripts that run Redis and Cassandra for the tests (scripts/services/), which reach servers the
- * tests start as child processes.
+ * scripts that run Redis, Cassandra, S3Proxy and coturn for the tests (scripts/services/), which
+ * reach servers the tests start as child processes.
  */
 const NOT_CONFIG = new Set(["XMPPD_CONFIG", "XMPPD_SERVICES", "XMPPD_SERVICES_DIR", "XMPPD_REDIS_PORT", "XMPPD_REDIS_TIMEOUT",
   "XMPPD_CASSANDRA_PORT", "XMPPD_CASSANDRA_STORAGE_PORT", "XMPPD_CASSANDRA_TIMEOUT",
-  "XMPPD_S3_PORT", "XMPPD_S3_ACCESS_KEY", "XMPPD_S3_SECRET_KEY", "XMPPD_S3_TIMEOUT"]);
+  "XMPPD_S3_PORT", "XMPPD_S3_ACCESS_KEY", "XMPPD_S3_SECRET_KEY", "XMPPD_S3_TIMEOUT",
+  "XMPPD_COTURN_PORT", "XMPPD_COTURN_TLS_PORT", "XMPPD_COTURN_MIN_PORT", "XMPPD_COTURN_MAX_PORT", "XMPPD_COTURN_SECRET", "XMPPD_COTURN_TIMEOUT"]);
 
 /** Applies XMPPD_* variables onto the raw config: XMPPD_C2S__PORT sets c2s.port. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, shape: Shape): Record<string, unknown> {

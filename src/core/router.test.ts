@@ -89,6 +89,26 @@ describe("a message to a bare JID (RFC 6121 §8.5.2.1)", () => {
     expect(sender.got).toEqual([]);
   });
 
+  it("deliverToAll (a module's, from message/bare) takes a chat message to every available resource of non-negative priority, through the delivery hooks", async () => {
+    const w = world();
+    const sender = w.bind(session(romeo));
+    const top = w.bind(session(jid("juliet", "localhost", "top"), { priority: 5 }));
+    const low = w.bind(session(jid("juliet", "localhost", "low"), { priority: 0 }));
+    const negative = w.bind(session(jid("juliet", "localhost", "neg"), { priority: -1 }));
+    const delivered: string[][] = [];
+    w.events.onNotify("message/delivered", (d) => void delivered.push(d.targets.map((s) => s.jid.resource)));
+    w.events.onHandle("message/bare", async (ev) => {
+      if (ev.stanza.getChildText("body") !== "ring") return false;
+      await w.router.deliverToAll(ev);
+      return true;
+    });
+    await w.router.route(msg({ to: "juliet@localhost", type: "chat" }, "ring"), sender);
+    await w.router.route(msg({ to: "juliet@localhost", type: "chat" }, "talk"), sender);
+    expect([top, low, negative].map(names)).toEqual([["ring", "talk"], ["ring"], []]);
+    expect(delivered).toEqual([["top", "low"], ["top"]]);
+    expect(sender.got).toEqual([]);
+  });
+
   it("groupchat is refused with service-unavailable; an error is dropped, never answered", async () => {
     const w = world();
     const sender = w.bind(session(romeo));

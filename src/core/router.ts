@@ -235,21 +235,32 @@ export class Router {
   }
 
   /**
+   * Delivers a message to a bare JID's every available resource of non-negative priority, as
+   * headlines go: RFC 6121 §8.5.2.1.1 lets a chat message go to all of them instead of the "most
+   * available" ones. For what every device must see at once, whatever its priority: a call
+   * ringing (XEP-0353). Otherwise the steps of any message (archive, carbons, offline store).
+   */
+  deliverToAll(ev: StanzaEvent): Promise<void> {
+    return this.deliverMessage(ev, undefined, true);
+  }
+
+  /**
    * Delivers a message to a local account: to `session` when it was addressed to that full JID,
    * else by RFC 6121 §8.5.2 (normal/chat to the available resources of highest non-negative
-   * priority, headline to all of them, groupchat refused, errors dropped). The hooks around the
-   * write are where the archive stamps its id, carbons copy and the offline store takes what no
-   * session took; with none of them loaded a message for an account that is offline bounces.
+   * priority, or all of them when `all`; headline to all of them, groupchat refused, errors
+   * dropped). The hooks around the write are where the archive stamps its id, carbons copy and
+   * the offline store takes what no session took; with none of them loaded a message for an
+   * account that is offline bounces.
    * Resolves once the message is written to its sessions or stored; writes left running (the
    * archive) are in ev.durability, which the sender's stream waits for before it acks.
    */
-  private async deliverMessage(ev: StanzaEvent, session: Session | undefined): Promise<void> {
+  private async deliverMessage(ev: StanzaEvent, session: Session | undefined, all = false): Promise<void> {
     const type = ev.stanza.attrs.type ?? "normal";
     if (!session) {
       if (type === "error") return;
       if (type === "groupchat") throw new StanzaError("service-unavailable");
     }
-    const targets = session ? [session] : this.messageTargets(ev.to, type === "headline");
+    const targets = session ? [session] : this.messageTargets(ev.to, all || type === "headline");
     const d: MessageDelivery = { ...ev, targets, accountExists: targets.length > 0 ? EXISTS : this.existence(ev.to) };
     if (await this.events.handle("message/deliver", d)) return;
     if (targets.length > 0 && (await this.writeMessage(d))) return;

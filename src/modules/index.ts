@@ -24,6 +24,8 @@ import pep from "./pep/index.ts";
 import pubsub from "./pubsub/index.ts";
 import bookmarks from "./bookmarks/index.ts";
 import upload from "./upload/index.ts";
+import extdisco from "./extdisco/index.ts";
+import jingleMessage from "./jingle-message.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -49,6 +51,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   pubsub,
   bookmarks,
   upload,
+  extdisco,
+  jingleMessage,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

@@ -43,6 +43,7 @@ export const NS = {
   blocking: "urn:xmpp:blocking",
   blockingErrors: "urn:xmpp:blocking:errors",
   push: "urn:xmpp:push:0",
+  jingleMessage: "urn:xmpp:jingle-message:0",
   pubsub: "http://jabber.org/protocol/pubsub",
   muc: "http://jabber.org/protocol/muc",
   mucUser: "http://jabber.org/protocol/muc#user",

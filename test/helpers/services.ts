@@ -1,14 +1,17 @@
 // The external services the scale-out backends are tested against, Redis and Cassandra, run by
 // scripts/services/{redis,cassandra}.sh on their loopback ports (XMPPD_REDIS_PORT, default
-// 16379; XMPPD_CASSANDRA_PORT, default 19042). scripts/test.sh starts them before vitest and
-// stops them after. A test file of a backend asks `serviceUp(name)`: when the service answers,
+// 16379; XMPPD_CASSANDRA_PORT, default 19042), S3Proxy for uploads, and coturn for calls
+// (scripts/services/coturn.sh, XMPPD_COTURN_PORT, default 13478). scripts/test.sh starts them
+// before vitest and stops them after. A test file of a backend asks `serviceUp(name)`: when the service answers,
 // its tests run; when not, they are skipped with a message saying how to start it — except in
 // CI (process.env.CI), where test.sh must have started it, so a missing service fails the run.
+import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import cassandra from "cassandra-driver";
 import type { Redis } from "ioredis";
 
-export type ServiceName = "redis" | "cassandra" | "s3";
+export type ServiceName = "redis" | "cassandra" | "s3" | "coturn";
 
 export const services = {
   redis: { host: "127.0.0.1", port: Number(process.env.XMPPD_REDIS_PORT ?? 16379) },
@@ -17,6 +20,11 @@ export const services = {
   s3: {
     host: "127.0.0.1", port: Number(process.env.XMPPD_S3_PORT ?? 19000),
     accessKey: process.env.XMPPD_S3_ACCESS_KEY ?? "xmppd-test", secretKey: process.env.XMPPD_S3_SECRET_KEY ?? "xmppd-test-secret",
+  },
+  /** coturn with the shared secret (static-auth-secret) scripts/services/coturn.sh gives it; TURNS on tlsPort. */
+  coturn: {
+    host: "127.0.0.1", port: Number(process.env.XMPPD_COTURN_PORT ?? 13478), tlsPort: Number(process.env.XMPPD_COTURN_TLS_PORT ?? 15349),
+    secret: process.env.XMPPD_COTURN_SECRET ?? "xmppd-test-turn-secret",
   },
 } as const;
 
@@ -93,7 +101,32 @@ export async function s3Hello(): Promise<string> {
   return text;
 }
 
-const probes: Record<ServiceName, () => Promise<unknown>> = { redis: redisInfo, cassandra: cassandraOptions, s3: s3Hello };
+/**
+ * coturn: a STUN Binding request over UDP (RFC 5389 §6: type 0x0001, no attributes, the magic
+ * cookie, a transaction id), answered by a Binding success response (0x0101) with the same id.
+ */
+export function stunBinding(timeoutMs = 3000): Promise<void> {
+  const { host, port } = services.coturn;
+  const id = randomBytes(12);
+  const request = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42]), id]);
+  return new Promise((resolve, reject) => {
+    const socket = createSocket("udp4");
+    const done = (err: Error | undefined): void => {
+      clearTimeout(timer);
+      socket.close();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`coturn on ${host}:${port}: no STUN answer in ${timeoutMs} ms`)), timeoutMs);
+    socket.on("error", done);
+    socket.on("message", (reply) => {
+      if (reply.length >= 20 && reply.readUInt16BE(0) === 0x0101 && reply.subarray(8, 20).equals(id)) done(undefined);
+    });
+    socket.send(request, port, host);
+  });
+}
+
+const probes: Record<ServiceName, () => Promise<unknown>> = { redis: redisInfo, cassandra: cassandraOptions, s3: s3Hello, coturn: stunBinding };
 
 /**
  * Whether the service answers. Outside CI a service that does not answer skips its tests, with

@@ -1,7 +1,7 @@
-// The services the scale-out backends run on (scripts/services/): what scripts/test.sh starts
-// before vitest is there, answers its protocol, and is the version the backends are written for.
+// The services the scale-out backends and calls run on (scripts/services/): what scripts/test.sh
+// starts before vitest is there, answers its protocol, and is the version the backends are written for.
 import { describe, expect, it } from "vitest";
-import { cassandraOptions, redisInfo, s3Hello, serviceUp, services } from "../helpers/services.ts";
+import { cassandraOptions, redisInfo, s3Hello, serviceUp, services, stunBinding } from "../helpers/services.ts";
 
 describe.skipIf(!(await serviceUp("redis")))("service: redis", () => {
   it("answers INFO on its own loopback port with a Redis 7", async () => {
@@ -25,5 +25,11 @@ describe.skipIf(!(await serviceUp("s3")))("service: s3", () => {
     const res = await fetch(`http://${services.s3.host}:${services.s3.port}/`);
     expect(res.status).toBe(403);
     expect(await s3Hello()).toContain("<Error>");
+  });
+});
+
+describe.skipIf(!(await serviceUp("coturn")))("service: coturn", () => {
+  it("answers a STUN Binding request over UDP on its own loopback port", async () => {
+    await expect(stunBinding()).resolves.toBeUndefined();
   });
 });

@@ -21,6 +21,7 @@ describe("XEP-0280 §6 eligibility", () => {
     ["a receipt request in a normal message", msg("normal", xml("request", { xmlns: NS.receipts })), true, both],
     ["a chat state", msg(undefined, xml("composing", { xmlns: NS.chatStates })), true, both],
     ["a displayed marker", msg(undefined, xml("displayed", { xmlns: NS.markers, id: "a" })), true, both],
+    ["a call's message (XEP-0353) of type normal", msg(undefined, xml("proceed", { xmlns: NS.jingleMessage, id: "c1" })), true, both],
     ["a direct MUC invitation (XEP-0249)", msg(undefined, xml("x", { xmlns: "jabber:x:conference", jid: "room@muc" })), true, both],
     ["a mediated invitation", msg(undefined, mucUser(xml("invite", { from: "romeo@montague.lit" }))), true, both],
     ["a headline with a body", msg("headline", body()), false, both],

@@ -11,7 +11,8 @@
 //   - type chat; type normal (or none, or an unknown type: RFC 6121 §5.2.2) with a <body/>
 //     (a headline with a body is not: it is no conversation);
 //   - IM payloads whatever the type: receipts (XEP-0184), chat states (XEP-0085), chat markers
-//     (XEP-0333); invitations: direct (XEP-0249) and mediated (XEP-0045 §7.8.2);
+//     (XEP-0333), calls (XEP-0353, which relies on carbons to reach every device); invitations:
+//     direct (XEP-0249) and mediated (XEP-0045 §7.8.2);
 //   - type error: the server keeps no record of what it answers, so an error is copied when it
 //     echoes something that would be (a body or an IM payload), RFC 6120 §8.3.1 letting the
 //     error carry the original's content.
@@ -21,7 +22,7 @@ import { NS } from "../../xml/ns.ts";
 export type Direction = "sent" | "received";
 
 const CONFERENCE = "jabber:x:conference";
-const IM_PAYLOADS: ReadonlySet<string> = new Set([NS.receipts, NS.chatStates, NS.markers, CONFERENCE]);
+const IM_PAYLOADS: ReadonlySet<string> = new Set([NS.receipts, NS.chatStates, NS.markers, NS.jingleMessage, CONFERENCE]);
 
 interface Shape {
   body: boolean;

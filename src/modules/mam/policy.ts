@@ -9,8 +9,12 @@ import type { JID } from "../../xml/jid.ts";
 
 /** OMEMO (XEP-0384): the legacy Conversations namespace and the current one. */
 export const OMEMO = ["eu.siacs.conversations.axolotl", "urn:xmpp:omemo:2"] as const;
-/** Message reactions (XEP-0444) and retractions (XEP-0424): changes to the conversation a second device must see. */
-const CONVERSATION_EVENTS = new Set<string>(["urn:xmpp:reactions:0", "urn:xmpp:message-retract:1"]);
+/**
+ * Message reactions (XEP-0444), retractions (XEP-0424) and calls (XEP-0353, whose messages MAM
+ * is to keep so that "all devices (offline or not) know about the jingle session, its start
+ * timestamp and even its end timestamp"): what a second device must see of the conversation.
+ */
+const CONVERSATION_EVENTS = new Set<string>(["urn:xmpp:reactions:0", "urn:xmpp:message-retract:1", NS.jingleMessage]);
 const DIRECT_INVITE = "jabber:x:conference";
 const TICKS = new Set<string>([NS.receipts, NS.markers]);
 
@@ -19,8 +23,9 @@ const TICKS = new Set<string>([NS.receipts, NS.markers]);
  * of the messages a user sends or receives of type 'normal' or 'chat' that contain a <body>
  * element", and MAY include more: here delivery and read ticks (XEP-0184, XEP-0333), OMEMO
  * messages (their body is often only a fallback text, or absent) with an encrypted payload (not
- * bare key transport), reactions and retractions, XEP-0249 direct invitations, and whatever
- * carries a XEP-0334 <store/> hint.
+ * bare key transport), reactions and retractions, calls (XEP-0353 propose, proceed, finish, ...,
+ * which carry <store/> hints but are kept without one too), XEP-0249 direct invitations, and
+ * whatever carries a XEP-0334 <store/> hint.
  * Never: errors, headlines, groupchat (not kept in user archives here), chat states alone
  * (XEP-0085 §5.6: never stored), anything hinted <no-store/> or <no-permanent-store/>.
  */

@@ -36,4 +36,21 @@ describe("Batcher", () => {
     b.clear();
     expect(b.size).toBe(0);
   });
+
+  it("pushes an urgent event at once, inside a window, with what the window held; the window goes on", () => {
+    const fired: Summary[] = [];
+    const b = new Batcher<string>(10_000, (_t, s) => fired.push(s));
+    b.add("k", "t", 1, "a", "one");
+    b.add("k", "t", 1, "a", "two");
+    b.urgent("k", "t", 1, "romeo", undefined);
+    expect(fired).toEqual([{ count: 1, sender: "a", body: "one" }, { count: 2, sender: "romeo", body: undefined, priority: "high" }]);
+    b.add("k", "t", 1, "a", "three");
+    vi.advanceTimersByTime(10_000);
+    expect(fired[2]).toEqual({ count: 1, sender: "a", body: "three" });
+    // On a quiet registration it opens a window, like any first event.
+    b.urgent("q", "t", 1, "romeo", undefined);
+    b.add("q", "t", 1, "a", "four");
+    expect(fired).toHaveLength(4);
+    expect(fired[3]!.priority).toBe("high");
+  });
 });

@@ -1,7 +1,8 @@
 // At most one push per registration per interval: the first event of a quiet registration is
 // pushed at once and opens a window; events inside the window are summed, and when it closes
 // they go out as one push (count, last sender) that opens the next window. A window that closes
-// with nothing in it is forgotten, so idle registrations cost nothing.
+// with nothing in it is forgotten, so idle registrations cost nothing. An urgent event (a call)
+// is pushed at once whatever the window, taking along what the window had summed so far.
 import type { Summary } from "./notification.ts";
 
 interface Window<T> {
@@ -33,6 +34,17 @@ export class Batcher<T> {
     }
     this.open(key, target);
     this.fire(target, { count, sender, body });
+  }
+
+  /** An urgent event for `key`: pushed now, marked high priority, with the events the open window held (which it empties). */
+  urgent(key: string, target: T, count: number, sender: string, body: string | undefined): void {
+    const open = this.windows.get(key);
+    let held = 0;
+    if (open) {
+      held = open.count;
+      open.count = 0;
+    } else this.open(key, target);
+    this.fire(target, { count: held + count, sender, body, priority: "high" });
   }
 
   /** Forgets a registration (disabled): nothing pending for it goes out. */

@@ -16,7 +16,9 @@
 //   one no session could take (hook message/offline, band early, returning false so that the
 //   offline store still keeps it), and the messages a push-enabled session had not acknowledged
 //   when its connection dropped (hook session/detached): they will be resent on resumption, but
-//   only if the phone wakes up.
+//   only if the phone wakes up. A call (XEP-0353 <propose/>, notification.ts) is urgent: it
+//   pushes when any session it reached is detached (the phone asleep must ring too, while the
+//   desktop rings), at once, past the window, with last-message-priority "high".
 // - §7: the publish goes from the server's domain (so that the reply comes back to the router's
 //   request table) with message-count (messages since the previous push), last-message-sender,
 //   and last-message-body only when modules.push.includeBody is set (§9: bodies pass through
@@ -32,7 +34,7 @@ import { defineModule } from "../../core/module.ts";
 import { bool, int } from "../../core/schema.ts";
 import { RESUME_TIMEOUT, sessionKey, type Session } from "../../core/session.ts";
 import { Batcher } from "./batch.ts";
-import { publishIq, pushworthy, type Summary } from "./notification.ts";
+import { publishIq, pushworthy, urgent, type Summary } from "./notification.ts";
 import { parseDisable, parseEnable, registrationKey, type PushRegistration } from "./parse.ts";
 import { PUSH } from "./service.ts";
 
@@ -104,13 +106,17 @@ export default defineModule({
       }
     }
 
-    /** `count` pushworthy messages for the account, the last of them `last`. */
-    async function notify(account: JID, count: number, last: Element): Promise<void> {
+    /** `count` pushworthy messages for the account, the last of them `last`; pushed at once when `now` (urgent). */
+    async function notify(account: JID, count: number, last: Element, now = false): Promise<void> {
       const owner = account.bare.toString();
       const regs = await store.getAll(owner);
       const sender = last.attrs.from ?? "";
       const body = last.getChildText("body") ?? undefined;
-      for (const key of regs.keys()) batcher.add(batchKey({ owner, key }), { owner, key }, count, sender, body);
+      for (const key of regs.keys()) {
+        const target = { owner, key };
+        if (now) batcher.urgent(batchKey(target), target, count, sender, body);
+        else batcher.add(batchKey(target), target, count, sender, body);
+      }
     }
 
     const later = (p: Promise<void>) => void p.catch((e: unknown) => ctx.log.error({ err: e }, "push failed"));
@@ -140,17 +146,19 @@ export default defineModule({
     });
 
     ctx.on("message/delivered", (d) => {
-      if (d.targets.length > 0 && d.targets.every((s) => s.detached) && pushworthy(d.stanza)) later(notify(d.to, 1, d.stanza));
+      if (d.targets.length === 0 || !pushworthy(d.stanza)) return;
+      const now = urgent(d.stanza);
+      if (now ? d.targets.some((s) => s.detached) : d.targets.every((s) => s.detached)) later(notify(d.to, 1, d.stanza, now));
     });
     ctx.handle("message/offline", (d) => {
-      if (pushworthy(d.stanza)) later(notify(d.to, 1, d.stanza));
+      if (pushworthy(d.stanza)) later(notify(d.to, 1, d.stanza, urgent(d.stanza)));
       return false;
     }, "early");
     ctx.on("session/detached", ({ session, unacked }) => {
       if (!session.get(PUSH_ENABLED)) return;
       const waiting = unacked().filter(pushworthy);
       const last = waiting.at(-1);
-      if (last) later(notify(session.jid, waiting.length, last));
+      if (last) later(notify(session.jid, waiting.length, last, waiting.some(urgent)));
     });
     // A deleted account's registrations went with its data: a window still open finds none and sends nothing.
     ctx.onUnload(() => batcher.clear());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { xml } from "../../xml/element.ts";
 import { parseEnable } from "./parse.ts";
-import { publishIq, pushworthy } from "./notification.ts";
+import { publishIq, pushworthy, urgent } from "./notification.ts";
 
 const msg = (attrs: Record<string, string>, ...children: ReturnType<typeof xml>[]) => xml("message", attrs, ...children);
 
@@ -22,6 +22,21 @@ describe("pushworthy", () => {
   });
 });
 
+describe("calls (XEP-0353)", () => {
+  const JMI = "urn:xmpp:jingle-message:0";
+  it("a propose wakes, and is urgent; the call's other messages do neither", () => {
+    const propose = msg({ type: "chat" }, xml("propose", { xmlns: JMI, id: "c1" }, xml("description", { xmlns: "urn:xmpp:jingle:apps:rtp:1", media: "audio" })));
+    expect(pushworthy(propose)).toBe(true);
+    expect(urgent(propose)).toBe(true);
+    for (const action of ["retract", "proceed", "reject", "ringing", "finish", "accept"]) {
+      const m = msg({ type: "chat" }, xml(action, { xmlns: JMI, id: "c1" }));
+      expect(pushworthy(m), action).toBe(false);
+      expect(urgent(m), action).toBe(false);
+    }
+    expect(urgent(msg({ type: "chat" }, xml("body", null, "hi")))).toBe(false);
+  });
+});
+
 describe("publishIq", () => {
   const reg = parseEnable(xml("enable", { xmlns: "urn:xmpp:push:0", jid: "push.example", node: "n1" },
     xml("x", { xmlns: "jabber:x:data", type: "submit" },
@@ -37,6 +52,11 @@ describe("publishIq", () => {
     expect(fields(iq)).toEqual({ FORM_TYPE: "urn:xmpp:push:summary", "message-count": "3", "last-message-sender": "romeo@x/o" });
     const options = iq.getChild("pubsub")!.getChild("publish-options")!.getChild("x", "jabber:x:data")!;
     expect(options.getChildren("field").find((f) => f.attrs.var === "secret")?.getChildText("value")).toBe("abc");
+  });
+
+  it("marks an urgent push last-message-priority high, and only that one", () => {
+    expect(fields(publishIq(reg, { count: 1, sender: "romeo@x/o", body: undefined, priority: "high" }, false))["last-message-priority"]).toBe("high");
+    expect(fields(publishIq(reg, { count: 1, sender: "romeo@x/o", body: undefined }, false))["last-message-priority"]).toBeUndefined();
   });
 
   it("includes the body only when told, cut to a bounded length", () => {
