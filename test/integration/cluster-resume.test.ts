@@ -17,6 +17,7 @@ import { ROOT, freePort, startProcess } from "../helpers/process.ts";
 import { CutProxy } from "../helpers/proxy.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { deleteKeys, serviceUp, services } from "../helpers/services.ts";
+import { published } from "../helpers/directory.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 
 const up = await serviceUp("redis");
@@ -86,6 +87,8 @@ describe.skipIf(!up)("XEP-0198 resumption on another node, and the login throttl
     previd = enabled.attrs.id!;
     const { c: alice } = await SmClient.login(nodes.c!.port, "alice", "desk", { resume: false });
     alice.autoAck = true;
+    // Node a learns of Alice's session on c through the shared directory, asynchronously.
+    await published(prefix, "alice@localhost/desk", () => true, "Alice's session");
     // Bob says something first: the server has handled one of his stanzas (the h of <resumed/>).
     bob.send(chat("alice@localhost/desk", "hi from a"));
     await alice.next(isMessage("hi from a"), "Bob's message from a");

@@ -15,6 +15,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { capsHash } from "../../src/modules/disco.ts";
 import { ROOT, freePort, startProcess } from "../helpers/process.ts";
 import { deleteKeys, dropKeyspace, serviceUp, services } from "../helpers/services.ts";
+import { published } from "../helpers/directory.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 
 const up = (await serviceUp("redis")) && (await serviceUp("cassandra"));
@@ -81,25 +82,6 @@ async function sendAcked(c: SmClient, messages: Element[]): Promise<void> {
 async function ackCount(c: SmClient): Promise<number> {
   c.send(`<r xmlns='${SM}'/>`);
   return Number((await c.next((e) => e.name === "a" && e.attrs.xmlns === SM, "an ack")).attrs.h);
-}
-
-/**
- * Waits until the shared directory holds a session's key as `has` wants it: its node wrote the
- * entry and published the same change to the other nodes in one transaction (src/cluster/redis.ts).
- */
-async function published(full: string, has: (keys: Record<string, unknown>) => boolean, what: string): Promise<void> {
-  const [bare, resource] = full.split("/") as [string, string];
-  const r = new Redis(services.redis.port, services.redis.host);
-  try {
-    for (let t = 0; t < 200; t++) {
-      const json = await r.hget(`${prefix}sess:${bare}`, resource);
-      if (json !== null && has((JSON.parse(json) as { k?: Record<string, unknown> }).k ?? {})) return;
-      await sleep(25);
-    }
-    throw new Error(`${full}: ${what} never reached the directory`);
-  } finally {
-    r.disconnect();
-  }
 }
 
 describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
@@ -171,7 +153,7 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     phone.send(xml("iq", { type: "result", id: ask.attrs.id, to: ask.attrs.from },
       xml("query", { xmlns: DISCO, node: ask.getChild("query")!.attrs.node }, identities.map((i) => xml("identity", i)), features.map((f) => xml("feature", { var: f })))));
     // Its +notify travels to the other nodes with its directory entry.
-    await published("alice@localhost/phone", (k) => (k["pep.notify"] as string[] | undefined)?.includes(NICK) === true, "the +notify");
+    await published(prefix, "alice@localhost/phone", (k) => (k["pep.notify"] as string[] | undefined)?.includes(NICK) === true, "the +notify");
     await sleep(50); // and from Redis to node b, published in the same transaction
 
     bob.send(xml("iq", { type: "set", id: "nick1" }, xml("pubsub", { xmlns: "http://jabber.org/protocol/pubsub" },
@@ -192,7 +174,7 @@ describe.skipIf(!up)("three nodes sharing Redis and Cassandra", () => {
     tablet.send(xml("iq", { type: "set", id: "cb" }, xml("enable", { xmlns: "urn:xmpp:carbons:2" })));
     expect((await tablet.next((e) => e.name === "iq" && e.attrs.id === "cb", "carbons enabled")).attrs.type).toBe("result");
     // The directory update that says "carbons enabled" travels to the other nodes asynchronously.
-    await published("bob@localhost/tablet", (k) => k["carbons.enabled"] === true, "carbons enabled");
+    await published(prefix, "bob@localhost/tablet", (k) => k["carbons.enabled"] === true, "carbons enabled");
     await sleep(50);
     alice.send(chat("bob@localhost/phone", "to the phone"));
     await bob.next(isMessage("to the phone"), "the message");
