@@ -24,6 +24,7 @@ import pep from "./pep/index.ts";
 import pubsub from "./pubsub/index.ts";
 import bookmarks from "./bookmarks/index.ts";
 import upload from "./upload/index.ts";
+import proxy65 from "./proxy65/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -49,6 +50,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   pubsub,
   bookmarks,
   upload,
+  proxy65,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
