@@ -183,6 +183,19 @@ describe("XEP-0065 proxy: discovery, negotiation, activation, relay", () => {
     two.destroy();
   });
 
+  it("drops what a party sends before activation, up to 64 KiB; more closes its connection", async () => {
+    const hash = dstAddr("chatty", "a@localhost/x", "b@localhost/y");
+    const quiet = await Socks5Client.open(port, hash);
+    const chatty = await Socks5Client.open(port, hash);
+    chatty.write(bytes(60_000));
+    await new Promise((res) => setTimeout(res, 100));
+    expect(chatty.ended).toBe(false);
+    chatty.write(bytes(10_000));
+    await chatty.closedByServer();
+    expect(quiet.buffered).toBe(0);
+    quiet.destroy();
+  });
+
   it("cuts a stream at maxStreamBytes (both ways together), after relaying exactly that many", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");
     const r = await connect(t, romeo!, "orchard");

@@ -5,7 +5,8 @@
 // address, and each closed if not activated in time), activated streams (per process and per
 // Requester's account), and bytes per second (per stream, per Requester's account, per process).
 // The Requester's account owns a stream: it asked for it and activated it, and only it can be
-// named; the Target is known by the hash only.
+// named; the Target is known by the hash only. The counts are this process's: in a cluster each
+// node's proxy keeps its own (a stream lives on one node).
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import { StanzaError } from "../../core/errors.ts";
@@ -72,20 +73,13 @@ export class StreamTable {
     this.processBucket = bucket(limits.processRate);
   }
 
-  get pending(): number {
-    return this.waiting.size;
-  }
-
-  get active(): number {
-    return this.relays.size;
-  }
-
   /** A new connection: counted until it is activated or gone, and closed if not activated in time. */
   admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? "unknown";
     const fromAddress = this.perAddress.get(address) ?? 0;
     if (this.waiting.size >= this.limits.maxPending || fromAddress >= this.limits.maxPendingPerAddress) {
-      this.log.warn({ address, pending: this.waiting.size, fromAddress }, "SOCKS5 connection refused: too many not activated");
+      // Debug: a flood of connections is no reason for a flood of log lines.
+      this.log.debug({ address, pending: this.waiting.size, fromAddress }, "SOCKS5 connection refused: too many not activated");
       return false;
     }
     this.perAddress.set(address, fromAddress + 1);
