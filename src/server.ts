@@ -136,7 +136,10 @@ export class XmppServer implements StreamContext {
       domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
       disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
       preAuthIq: this.preAuthIq, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
-      settings: { dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout } },
+      settings: {
+        dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
+        ephemeralPorts: this.ephemeralPorts,
+      },
       isAdmin: (jid) => this.isAdmin(jid),
       settled: () => this.settled(),
     };

@@ -192,7 +192,8 @@ function cell(t: TestOutcome | undefined, notes: Record<string, string>, id: str
 function reasons(map: Record<string, string>): string[] {
   const byReason = new Map<string, string[]>();
   for (const [k, v] of Object.entries(map)) byReason.set(v, [...(byReason.get(v) ?? []), k]);
-  return [...byReason].map(([reason, keys]) => `- ${keys.map((k) => (/^(XEP|RFC)/.test(k) ? k : `\`${k}\``)).join(", ")}: ${esc(reason)}`);
+  const lines = [...byReason].map(([reason, keys]) => `- ${keys.map((k) => (/^(XEP|RFC)/.test(k) ? k : `\`${k}\``)).join(", ")}: ${esc(reason)}`);
+  return lines.length > 0 ? lines : ["- none"];
 }
 
 function esc(s: string): string {

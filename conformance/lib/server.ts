@@ -33,6 +33,7 @@ export async function startServer(profile: ServerProfile, logFile: string): Prom
   const dataDir = mkdtempSync(join(tmpdir(), "xmppd-conformance-"));
   const port = await freePort();
   const httpPort = await freePort();
+  const proxyPort = await freePort();
   const config = join(dataDir, "config.json");
   writeFileSync(config, JSON.stringify({
     domain: DOMAIN,
@@ -41,7 +42,12 @@ export async function startServer(profile: ServerProfile, logFile: string): Prom
     c2s: { host: "127.0.0.1", port, directTlsPort: 0, requireTls: profile.requireTls },
     // Plain HTTP for XEP-0363's files: Smack PUTs and GETs them with the JVM's own HTTP client.
     http: { host: "127.0.0.1", port: httpPort, tlsPort: 0 },
-    modules: { upload: { url: `http://127.0.0.1:${httpPort}/upload` } },
+    modules: {
+      upload: { url: `http://127.0.0.1:${httpPort}/upload` },
+      // Smack's SOCKS5 file transfer goes through the proxy (XEP-0065): the run is on loopback,
+      // where Smack offers no streamhost of its own.
+      proxy65: { host: "127.0.0.1", port: proxyPort, advertise: "127.0.0.1" },
+    },
     // Every test account of the run is created from 127.0.0.1.
     registration: { enabled: profile.registration, perHourPerAddress: 10_000 },
     // Smack's tests log in many times, some with wrong passwords on purpose.
@@ -53,7 +59,8 @@ export async function startServer(profile: ServerProfile, logFile: string): Prom
   if (add.status !== 0) throw new Error(`adduser failed: ${add.stderr}`);
 
   const log = createWriteStream(logFile);
-  const child = await startProcess(root, process.env, { args: ["-c", config], output: log, timeoutMs: 30_000 });
+  // startProcess leaves the proxy off unless the environment names its port: the file's.
+  const child = await startProcess(root, { ...process.env, XMPPD_MODULES__PROXY65__PORT: String(proxyPort) }, { args: ["-c", config], output: log, timeoutMs: 30_000 });
   return {
     port,
     dataDir,

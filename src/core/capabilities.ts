@@ -38,4 +38,6 @@ export interface ServerSettings {
   readonly registration: ServerConfig["registration"];
   readonly c2s: Pick<ServerConfig["c2s"], "requireTls">;
   readonly sm: Pick<ServerConfig["sm"], "maxQueue" | "pushResumeTimeout">;
+  /** Tests: a module's own listener (the SOCKS5 proxy's) binds a port the system chooses, as the server's listeners do. */
+  readonly ephemeralPorts: boolean;
 }

@@ -26,6 +26,7 @@ import bookmarks from "./bookmarks/index.ts";
 import upload from "./upload/index.ts";
 import extdisco from "./extdisco/index.ts";
 import jingleMessage from "./jingle-message.ts";
+import proxy65 from "./proxy65/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -53,6 +54,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   upload,
   extdisco,
   jingleMessage,
+  proxy65,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

@@ -23,9 +23,15 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The SOCKS5 proxy (XEP-0065) listens on a fixed port by default (7777): servers a test starts
+ * leave it off, so that several can run at once, unless the test's env turns it on.
+ */
+export const PROXY_OFF = { XMPPD_MODULES__PROXY65__PORT: "0" } as const;
+
 /** Starts `xmppd start` in `cwd` and resolves once it says it is serving (rejects if it exits first). */
 export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, opts: StartOptions = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])], { cwd, env: { ...PROXY_OFF, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   if (opts.output) child.stdout!.pipe(opts.output, { end: false });
   else child.stdout!.resume();
   let err = "";

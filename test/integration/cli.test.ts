@@ -10,7 +10,7 @@ import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RawClient } from "../helpers/raw.ts";
-import { freePort, startProcess } from "../helpers/process.ts";
+import { PROXY_OFF, freePort, startProcess } from "../helpers/process.ts";
 import { loadConfig } from "../../src/core/config.ts";
 import { XmppServer } from "../../src/server.ts";
 
@@ -20,7 +20,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}, input?: string) {
   const r = spawnSync(process.execPath, [join(root, "src/main.ts"), ...args], {
-    cwd: dir, env: { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", ...env }, input, encoding: "utf8", timeout: 20_000,
+    cwd: dir, env: { ...process.env, ...PROXY_OFF, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", ...env }, input, encoding: "utf8", timeout: 20_000,
   });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
@@ -215,7 +215,7 @@ describe("a start that cannot open a listener", () => {
     const [open, taken] = [await freePort(), await freePort()];
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(taken, "127.0.0.1", r));
-    const cfg = loadConfig(undefined, { XMPPD_DATA_DIR: join(dir, "data-inproc"), XMPPD_LOG__LEVEL: "silent", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_HTTP__TLS_HOST: "127.0.0.1",
+    const cfg = loadConfig(undefined, { ...PROXY_OFF, XMPPD_DATA_DIR: join(dir, "data-inproc"), XMPPD_LOG__LEVEL: "silent", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_HTTP__HOST: "127.0.0.1", XMPPD_HTTP__TLS_HOST: "127.0.0.1",
       XMPPD_C2S__PORT: String(open), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: String(taken) });
     const server = new XmppServer(cfg);
     try {

@@ -55,7 +55,9 @@ export type Command =
   | { cmd: "muc_leave"; room: string; nick: string }
   | { cmd: "omemo_publish"; device: number }
   | { cmd: "omemo_fetch"; jid: string }
-  | { cmd: "omemo_send"; to: string; id: string; sid: number; rid: number; payload: string };
+  | { cmd: "omemo_send"; to: string; id: string; sid: number; rid: number; payload: string }
+  | { cmd: "s5b_accept"; path: string }
+  | { cmd: "s5b_send"; to: string; path: string };
 
 export class Agent {
   readonly events: AgentEvent[] = [];

@@ -19,16 +19,22 @@ stdin: one JSON command per line, {"cmd": ...}:
   muc_join {room, nick, maxstanzas?}  enter with join_muc_wait: occupants, history, subject
   muc_say {room, body, id?}     send a groupchat message
   muc_leave {room, nick}        leave the room (the room's answer comes as a presence event)
+  s5b_accept {path}             take the next SOCKS5 bytestream offered (XEP-0065, through the
+                                plugin's proxy support) and write what it carries to path
+  s5b_send {to, path}           send the file at path to a full JID over a SOCKS5 bytestream
+                                through the proxies the plugin discovers on the server
   quit                          close the stream and exit 0
 Flags: --sm (stream management, XEP-0198: on a lost connection it reconnects and resumes),
 --direct-tls, --tls12 (cap TLS at 1.2, where tls-unique exists), --no-channel-binding and
 --mechanism NAME (to pin the SASL mechanism).
 stdout: one JSON event per line, {"event": ...}: session, roster, roster_push, presence,
-message, groupchat, muc_created, muc_joined, mam, sm_enabled, resumed, sm_failed, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
+message, groupchat, muc_created, muc_joined, mam, s5b_proxies, s5b_stream, s5b_received, s5b_sent,
+sm_enabled, resumed, sm_failed, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
 been told to quit within --timeout seconds, or if the connection ends before that.
 """
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -78,6 +84,7 @@ class Agent(ClientXMPP):
         self.register_plugin("xep_0313")
         self.register_plugin("xep_0060")
         self.register_plugin("xep_0045")
+        self.register_plugin("xep_0065")
         self.add_event_handler("groupchat_message", self.on_groupchat)
         if args.sm:
             self.register_plugin("xep_0198")
@@ -255,11 +262,49 @@ class Agent(ClientXMPP):
             msg.append(make_encrypted(cmd["sid"], cmd["rid"], cmd["payload"]))
             msg.append(ET.Element("{urn:xmpp:hints}store"))
             msg.send()
+        # XEP-0065 with slixmpp's plugin, which knows mediated connections only (§6): both sides
+        # connect to a proxy found through the server's disco#items.
+        elif name == "s5b_accept":
+            self.accept_bytestream(cmd["path"])
+        elif name == "s5b_send":
+            proxies = await self["xep_0065"].discover_proxies()
+            emit("s5b_proxies", proxies={str(jid): [host, int(port)] for jid, (host, port) in proxies.items()})
+            with open(cmd["path"], "rb") as f:
+                data = f.read()
+            sock = await self["xep_0065"].handshake(JID(cmd["to"]), timeout=10)
+            emit("s5b_stream", role="requester", peer=list(sock.transport.get_extra_info("peername")[:2]))
+            for i in range(0, len(data), 16384):
+                await sock.write(data[i:i + 16384])
+            sock.transport.close()  # after what is buffered: the Target reads to the end
+            emit("s5b_sent", size=len(data), sha256=hashlib.sha256(data).hexdigest())
         elif name == "quit":
             self.quitting = True
             self.disconnect()
         else:
             emit("error", where="command", text=f"unknown command {name!r}")
+
+    def accept_bytestream(self, path):
+        self["xep_0065"].auto_accept = True
+        out = open(path, "wb")
+        digest = hashlib.sha256()
+        size = 0
+
+        def on_stream(conn):
+            emit("s5b_stream", role="target", peer=list(conn.transport.get_extra_info("peername")[:2]))
+
+        def on_data(data):
+            nonlocal size
+            out.write(data)
+            digest.update(data)
+            size += len(data)
+
+        def on_closed(_exc):
+            out.close()
+            emit("s5b_received", size=size, sha256=digest.hexdigest())
+
+        self.add_event_handler("socks5_stream", on_stream)
+        self.add_event_handler("socks5_data", on_data)
+        self.add_event_handler("socks5_closed", on_closed)
 
     def on_stdin(self, fd, buf):
         chunk = os.read(fd, 65536)

@@ -56,6 +56,8 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
     limits: { bytesPerSecond: 0 },
     auth: { iterations: ITERATIONS, failuresPerMinute: 1_000_000, failuresPerAccount: 1_000_000 },
     registration: { enabled: true, perHourPerAddress: 1_000_000 },
+    // The SOCKS5 proxy's fixed port (7777) would clash between the nodes of a cluster run.
+    modules: { proxy65: { port: 0 } },
   };
 }
 
