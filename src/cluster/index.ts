@@ -9,7 +9,9 @@ import type { Logger } from "../core/log.ts";
 import type { LocalSessions, Session } from "../core/session.ts";
 import type { WindowCounter } from "../core/limits.ts";
 import type { ResumptionRegistry } from "../stream/sm.ts";
-import { RedisCluster, type AuthThrottle, type Movable } from "./redis.ts";
+import { RedisCluster, type AuthThrottle, type BusStats, type Movable } from "./redis.ts";
+
+export type { BusStats };
 
 export interface ClusterHost {
   readonly config: ServerConfig;
@@ -24,6 +26,10 @@ export interface Cluster {
   resumption<S extends Movable>(local: ResumptionRegistry<S>): ResumptionRegistry<S>;
   /** The failed-login throttle counted across the nodes. */
   authThrottle(local: WindowCounter, windowMs: number, max: number): AuthThrottle;
+  /** Messages to other nodes with confirmation, by outcome. */
+  readonly bus: Readonly<BusStats>;
+  /** Resolves when Redis answers a PING; rejects when it does not. */
+  ping(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +72,8 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
     node,
     resumption: (local) => cluster.resumption(local),
     authThrottle: (local, windowMs, max) => cluster.authThrottle(local, windowMs, max),
+    bus: cluster.bus,
+    ping: () => cluster.ping(),
     async stop() {
       for (const u of undo) u();
       sessions.remote = undefined;

@@ -15,6 +15,7 @@ import { RESUME_TIMEOUT, SessionState, sharedKeys, type Session, type SessionKey
 import { TokenBucket } from "../core/limits.ts";
 import { randomToken } from "../core/ids.ts";
 import { errorReply } from "../core/stanza.ts";
+import { kindSlotOfText } from "../core/telemetry.ts";
 import type { Transport, TransportEvents } from "../transports/transport.ts";
 import type { StreamContext } from "./context.ts";
 import { checkHeader, streamHeader } from "./header.ts";
@@ -636,6 +637,8 @@ export class C2SStream implements Session {
 
   /** A stanza's text to the stream, counted and kept by stream management until acknowledged. */
   private writeStanza(text: string): void {
+    const t = this.ctx.telemetry;
+    if (t !== undefined) t.stanzasOut[kindSlotOfText(text)]!++;
     const sm = this.sm;
     if (sm) {
       if (sm.unacked >= this.ctx.config.sm.maxQueue) {

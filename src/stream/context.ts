@@ -7,6 +7,7 @@ import type { LocalSessions } from "../core/session.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "../core/stream-handlers.ts";
 import type { ServerConfig } from "../core/config.ts";
 import type { Credentials } from "../core/credentials.ts";
+import type { Telemetry } from "../core/telemetry.ts";
 import type { ResumptionRegistry } from "./sm.ts";
 import type { C2SStream } from "./c2s.ts";
 
@@ -31,4 +32,6 @@ export interface StreamContext {
   readonly streams: Set<C2SStream>;
   /** Session-closed listeners in flight; shutdown waits for them. */
   readonly closing: Set<Promise<void>>;
+  /** Counters the stream adds to: stanzas written, logins by mechanism. */
+  readonly telemetry?: Telemetry;
 }

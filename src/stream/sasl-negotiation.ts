@@ -113,6 +113,7 @@ export class SaslNegotiation {
       return undefined;
     }
     this.transport.write(xml("success", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
+    if (this.ctx.telemetry !== undefined) this.ctx.telemetry.authOf(this.mechanism).success++;
     if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism }, "sasl success");
     return account;
   }
@@ -120,6 +121,7 @@ export class SaslNegotiation {
   /** Only wrong credentials count toward the per-address throttle; every failure toward the stream's cap. */
   private authFailed(condition: SaslFailure, text: string | undefined, credentials: boolean): void {
     if (credentials) this.ctx.authFailures.hit(this.transport.remoteAddress);
+    if (this.ctx.telemetry !== undefined) this.ctx.telemetry.authOf(this.mechanism).failure++;
     if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism, condition, credentials }, "sasl failure");
     this.fail(condition, text);
     if ((credentials && ++this.credentialFailures >= MAX_CREDENTIAL_FAILURES) || ++this.failures >= MAX_FAILURES) {
