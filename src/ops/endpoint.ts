@@ -30,7 +30,7 @@ function reply(res: ServerResponse, status: number, type: string, body: string):
   res.end(body);
 }
 
-/** Listens; resolves once bound. Each format's registry is made on its first scrape. */
+/** Listens; resolves once bound. */
 export function listenMetrics(o: EndpointOptions): Promise<Server> {
   const registries = new Map<RegistryContentType, Registry<RegistryContentType>>();
   const registry = (type: RegistryContentType) => {
@@ -43,6 +43,8 @@ export function listenMetrics(o: EndpointOptions): Promise<Server> {
     }
     return r;
   };
+  // The Prometheus format's now, so that the GC figures count from the start; OpenMetrics' on demand.
+  registry(Registry.PROMETHEUS_CONTENT_TYPE);
   const server = createServer((req, res) => {
     if (req.method !== "GET" && req.method !== "HEAD") return reply(res, 405, "text/plain", "method not allowed\n");
     const path = req.url?.split("?")[0];
