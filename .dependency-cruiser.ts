@@ -11,6 +11,8 @@
 //   modules     one file or folder per XEP; they see the server through core, never a stream
 //   cluster     the server spread over nodes (Redis): wires core's sessions and routes across
 //               nodes and hands stream-management state over; only the composition root uses it
+//   ops         what operators reach the running server through: the metrics and probe listener,
+//               the admin socket and its client; it takes the server as narrow interfaces
 //   server      src/*.ts: the composition root (server.ts) and the command line (main.ts)
 //
 // Unit tests beside the code (*.test.ts) are held to the same rule as the code they test.
@@ -24,6 +26,7 @@ const LAYERS: readonly { name: string; path: string }[] = [
   { name: "stream", path: "^src/stream/" },
   { name: "modules", path: "^src/modules/" },
   { name: "cluster", path: "^src/cluster/" },
+  { name: "ops", path: "^src/ops/" },
   { name: "server", path: "^src/[^/]+$" },
 ];
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the real-client tests use (Chromium runs Converse.js), coturn (its turnserver
 # for scripts/services/coturn.sh, its turnutils_uclient for the XEP-0215 tests), Java with Maven
-# for the conformance suite (conformance/: Smack's Integration Test Framework), and the checkers
-# of docker/ (haproxy -c, docker-compose config). Installs only what is missing; needs root (CI is).
+# for the conformance suite (conformance/: Smack's Integration Test Framework), the checkers of
+# docker/ (haproxy -c, docker-compose config, promtool check config), and the Prometheus
+# project's own text-format parser and linter for the metrics tests (python3-prometheus-client,
+# promtool from prometheus). Installs only what is missing; needs root (CI is).
 set -euo pipefail
 source "$(dirname "$0")/apt.sh"
-apt_ensure debian-deps python3-slixmpp python3-nbxmpp go-sendxmpp coturn chromium openjdk-17-jdk-headless maven haproxy docker-compose
+apt_ensure debian-deps python3-slixmpp python3-nbxmpp go-sendxmpp coturn chromium openjdk-17-jdk-headless maven haproxy docker-compose python3-prometheus-client prometheus
 # haproxy and docker-compose only check docker/ (test/docker.test.ts); the service the package may start is not ours.
 apt_stop_service haproxy
 # Nor is coturn's system service: scripts/services/coturn.sh runs our own turnserver.
 apt_stop_service coturn
+# prometheus only for promtool; its own server is not ours either.
+apt_stop_service prometheus

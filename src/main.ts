@@ -15,6 +15,9 @@ import { MemoryStorage } from "./storage/memory.ts";
 import { describeStorage } from "./storage/open.ts";
 import { tightenDataDir } from "./storage/data-dir.ts";
 import { JidError, parseJid } from "./xml/jid.ts";
+import { AdminRefusal, adminRequest, adminSocketPath, NotRunningError } from "./ops/admin-client.ts";
+import { answers } from "./ops/admin-socket.ts";
+import type { ReloadReport, SessionInfo } from "./ops/admin-commands.ts";
 
 const USAGE = `usage: xmppd <command> [options]
 
@@ -28,8 +31,19 @@ commands:
   check                  validate the configuration and print the result
   config-doc             print the configuration reference (markdown)
 
+commands for the running server (through its admin socket, adminSocket.path):
+  sessions               list the sessions on this server
+  kick <jid>             end a session (full JID), or every session of an account (bare JID)
+  announce <text>        send a headline message from the server to every session (XEP-0133)
+  stats                  the server's figures (sessions, connections, stanzas, queues, memory)
+  reload                 read the configuration again: the certificate, log level and admins
+                         take effect, connections stay; says what else needs a restart
+  adduser, passwd, deluser and users go through the admin socket when the server runs
+  (sessions of a deleted account end at once), and to the database when it does not.
+
 options:
   -c, --config <file>    config file (default: $XMPPD_CONFIG, else ./xmppd.jsonc when present)
+      --json             sessions, stats: print the answer as JSON
   -h, --help             this text`;
 
 class UsageError extends Error {}
@@ -40,18 +54,63 @@ function configPath(arg: string | undefined): string | undefined {
   return existsSync("xmppd.jsonc") ? "xmppd.jsonc" : undefined;
 }
 
-/** An account command: parse the JID, check its domain, run with the storage open. */
-async function withAccount(cfg: LoadedConfig, jidArg: string | undefined, fn: (server: XmppServer, local: string) => Promise<void>): Promise<void> {
+/** An account's local part from the command line's <jid>, checked against the domain. */
+function accountOf(cfg: LoadedConfig, jidArg: string | undefined): string {
   if (!jidArg) throw new UsageError("missing <jid>");
   const j = parseJid(jidArg.includes("@") ? jidArg : `${jidArg}@${cfg.server.domain}`);
+  if (j.domain !== parseJid(cfg.server.domain).domain) throw new UsageError(`${j.domain} is not this server's domain (${cfg.server.domain})`);
+  if (!j.local) throw new UsageError("the JID needs a local part");
+  return j.local;
+}
+
+/** Runs with the storage open (the server is not running). */
+async function offline(cfg: LoadedConfig, fn: (server: XmppServer) => Promise<void>): Promise<void> {
   const server = new XmppServer(cfg);
   try {
-    if (j.domain !== server.domain.domain) throw new UsageError(`${j.domain} is not this server's domain (${server.domain.domain})`);
-    if (!j.local) throw new UsageError("the JID needs a local part");
-    await fn(server, j.local);
+    await fn(server);
   } finally {
     await server.storage.close();
   }
+}
+
+/**
+ * Asks the running server, through its admin socket; `notRunning` is what happens when none runs
+ * (the account commands work on the database then). Without it, no server is an error.
+ */
+async function live<T>(cfg: LoadedConfig, command: string, args: string[], notRunning?: () => Promise<T>): Promise<T> {
+  const path = adminSocketPath(cfg.server);
+  if (!cfg.server.adminSocket.enabled) {
+    if (notRunning) return notRunning();
+    throw new CliError(`the admin socket is off (adminSocket.enabled): '${command}' needs it`);
+  }
+  try {
+    return (await adminRequest(path, command, args)) as T;
+  } catch (e) {
+    if (e instanceof NotRunningError) {
+      if (notRunning) return notRunning();
+      throw new CliError(`the server is not running (${e.message})`);
+    }
+    if (e instanceof AdminRefusal) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+class CliError extends Error {}
+
+function printSessions(list: SessionInfo[]): void {
+  if (list.length === 0) return void console.log("no sessions");
+  const width = Math.max(...list.map((s) => s.jid.length));
+  for (const s of list) {
+    const state = s.detached ? "detached" : s.available ? "available" : "connected";
+    console.log(`${s.jid.padEnd(width)}  ${state.padEnd(9)}  ${s.secure ? "tls  " : "plain"}  priority ${s.priority}  idle ${s.idle} s`);
+  }
+}
+
+/** Nested figures as `a.b: value` lines. */
+function printFigures(v: unknown, path = ""): void {
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) printFigures(x, path ? `${path}.${k}` : k);
+  } else console.log(`${path}: ${v === null ? "-" : String(v)}`);
 }
 
 const LISTENERS: [ListenerName, string][] = [["c2s", "c2s"], ["directTls", "direct TLS"], ["http", "http (ws://)"], ["https", "https (wss://)"]];
@@ -66,6 +125,8 @@ function servingLine(server: XmppServer): string {
     const l = server.listening.find((x) => x.name === name);
     return `${label} ${l ? at(l) : "off"}`;
   });
+  const metrics = server.listening.find((x) => x.name === "metrics");
+  if (metrics) listeners.push(`metrics http://${at(metrics)}${server.config.metrics.path}`);
   const cert = server.certificate;
   return `xmppd: serving ${server.domain} on ${listeners.join(", ")}${cert ? `; certificate ${cert.path}, SHA-256 ${cert.sha256}` : ""}`;
 }
@@ -82,6 +143,8 @@ function checkConfig(cfg: LoadedConfig): void {
  */
 async function start(cfg: LoadedConfig): Promise<number> {
   checkConfig(cfg);
+  const socket = adminSocketPath(cfg.server);
+  if (cfg.server.adminSocket.enabled && (await answers(socket))) throw new CliError(`a server is running already: it answers on ${socket}`);
   await checkListeners(cfg.server);
   const dataDir = resolve(cfg.server.dataDir);
   const madeDataDir = !existsSync(dataDir);
@@ -121,6 +184,8 @@ async function start(cfg: LoadedConfig): Promise<number> {
       process.exit(1);
     });
   };
+  // SIGHUP: what `xmppd reload` does (the certificate renewed by certbot, the log level, the admins).
+  process.on("SIGHUP", () => void server.reload().catch((e: unknown) => server.log.error({ err: e }, "reload failed")));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   console.error(servingLine(server));
@@ -133,7 +198,7 @@ async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -148,28 +213,84 @@ async function run(argv: string[]): Promise<number> {
   switch (command) {
     case "start":
       return start(cfg);
-    case "adduser":
-      await withAccount(cfg, rest[0], async (s, local) => {
-        await s.accounts.create(local, rest[1] ?? (await askNewPassword()));
-        console.log(`created ${local}@${s.domain}`);
+    case "adduser": {
+      const local = accountOf(cfg, rest[0]);
+      const password = rest[1] ?? (await askNewPassword());
+      const r = await live<{ created: string }>(cfg, "adduser", [local, password], async () => {
+        let created = "";
+        await offline(cfg, async (s) => {
+          await s.accounts.create(local, password);
+          created = `${local}@${s.domain}`;
+        });
+        return { created };
       });
+      console.log(`created ${r.created}`);
       return 0;
-    case "passwd":
-      await withAccount(cfg, rest[0], async (s, local) => {
-        await s.accounts.setPassword(local, rest[1] ?? (await askNewPassword()));
-        console.log(`password changed for ${local}@${s.domain}`);
+    }
+    case "passwd": {
+      const local = accountOf(cfg, rest[0]);
+      const password = rest[1] ?? (await askNewPassword());
+      const r = await live<{ changed: string }>(cfg, "passwd", [local, password], async () => {
+        let changed = "";
+        await offline(cfg, async (s) => {
+          await s.accounts.setPassword(local, password);
+          changed = `${local}@${s.domain}`;
+        });
+        return { changed };
       });
+      console.log(`password changed for ${r.changed}`);
       return 0;
-    case "deluser":
-      await withAccount(cfg, rest[0], async (s, local) => {
-        await s.accounts.delete(local);
-        console.log(`deleted ${local}@${s.domain}`);
+    }
+    case "deluser": {
+      const local = accountOf(cfg, rest[0]);
+      const r = await live<{ deleted: string }>(cfg, "deluser", [local], async () => {
+        let deleted = "";
+        await offline(cfg, async (s) => {
+          await s.accounts.delete(local);
+          deleted = `${local}@${s.domain}`;
+        });
+        return { deleted };
       });
+      console.log(`deleted ${r.deleted}`);
       return 0;
+    }
     case "users": {
-      const s = new XmppServer(cfg);
-      for (const u of await s.accounts.list()) console.log(u);
-      await s.storage.close();
+      const users = await live<string[]>(cfg, "users", [], async () => {
+        let list: string[] = [];
+        await offline(cfg, async (s) => void (list = await s.accounts.list()));
+        return list;
+      });
+      for (const u of users) console.log(u);
+      return 0;
+    }
+    case "sessions": {
+      const list = await live<SessionInfo[]>(cfg, "sessions", []);
+      if (values.json) console.log(JSON.stringify(list, null, 2));
+      else printSessions(list);
+      return 0;
+    }
+    case "kick": {
+      if (!rest[0]) throw new UsageError("missing <jid>");
+      const r = await live<{ kicked: string[] }>(cfg, "kick", [rest[0]]);
+      for (const j of r.kicked) console.log(`kicked ${j}`);
+      return 0;
+    }
+    case "announce": {
+      if (rest.length === 0) throw new UsageError("missing <text>");
+      const r = await live<{ sent: number }>(cfg, "announce", [rest.join(" ")]);
+      console.log(`announced to ${r.sent} session${r.sent === 1 ? "" : "s"}`);
+      return 0;
+    }
+    case "stats": {
+      const figures = await live<Record<string, unknown>>(cfg, "stats", []);
+      if (values.json) console.log(JSON.stringify(figures, null, 2));
+      else printFigures(figures);
+      return 0;
+    }
+    case "reload": {
+      const r = await live<ReloadReport>(cfg, "reload", []);
+      console.log(`reloaded: ${r.applied.length > 0 ? r.applied.join(", ") : "nothing changed that applies live"}`);
+      if (r.restartNeeded.length > 0) console.log(`changed, needs a restart: ${r.restartNeeded.join(", ")}`);
       return 0;
     }
     case "check": {
@@ -189,7 +310,7 @@ run(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof ConfigError) console.error(`xmppd: configuration error: ${e.message}`);
     else if (e instanceof UsageError) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
-    else if (e instanceof AccountError || e instanceof JidError || e instanceof PromptError) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof AccountError || e instanceof JidError || e instanceof PromptError || e instanceof CliError) console.error(`xmppd: ${e.message}`);
     else if (e instanceof StorageUnavailableError) console.error(`xmppd: storage unavailable: ${e.message}`);
     else if (e instanceof Error && /already in use|cannot listen/.test(e.message)) console.error(`xmppd: ${e.message}`);
     else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`xmppd: ${e.message}\n\n${USAGE}`);

@@ -1,19 +1,26 @@
 // The composition root: configuration, storage, router, modules and listeners, wired explicitly.
 // Module dependencies are declared by the modules and checked here at boot, not implied by order.
+import { readFileSync } from "node:fs";
 import type { AddressInfo, Server as NetServer } from "node:net";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Server as TlsServer } from "node:tls";
 import { Accounts } from "./core/accounts.ts";
-import type { LoadedConfig, ServerConfig } from "./core/config.ts";
+import { loadConfig, type LoadedConfig, type ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
 import { Events } from "./core/events.ts";
 import { createLogger, type Logger } from "./core/log.ts";
 import { DiscoRegistry } from "./core/disco.ts";
 import { ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ModuleHost } from "./core/module.ts";
 import { Router } from "./core/router.ts";
+import { removeAccount } from "./core/account-removal.ts";
+import { Telemetry } from "./core/telemetry.ts";
 import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
 import { SessionDirectory } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { openStorage, storageReady } from "./storage/open.ts";
+import { ObservedStorage } from "./storage/observed.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
 import type { ClientSession } from "./stream/client-session.ts";
@@ -24,7 +31,14 @@ import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "./core/stream-handlers.ts";
 import type { OpenStream, StreamContext } from "./stream/context.ts";
 import { listenTcp, probeAddresses } from "./transports/tcp.ts";
-import { HttpRoutes, listenHttp } from "./transports/http.ts";
+import { HttpRoutes, listenHttp, openWebSockets } from "./transports/http.ts";
+import type { Transport } from "./transports/transport.ts";
+import { adminCommands, type ReloadReport } from "./ops/admin-commands.ts";
+import { adminSocketPath } from "./ops/admin-client.ts";
+import { listenAdmin, type AdminSocket } from "./ops/admin-socket.ts";
+import { listenMetrics } from "./ops/endpoint.ts";
+import { StorageCounts, TRANSPORTS, type MetricsSource, type TransportName } from "./ops/metrics.ts";
+import { readiness } from "./ops/readiness.ts";
 import { loadTls } from "./core/certificates.ts";
 import type { TlsMaterial } from "./transports/tls.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
@@ -32,19 +46,33 @@ import { type JID, parseJid } from "./xml/jid.ts";
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
 const LAST_ACK_WAIT_MS = 2000;
 
-export type ListenerName = "c2s" | "directTls" | "http" | "https";
+export type ListenerName = "c2s" | "directTls" | "http" | "https" | "metrics";
+
+/** The transport a client listener's connections count under in the metrics. */
+const TRANSPORT_OF: Record<Exclude<ListenerName, "metrics">, TransportName> = { c2s: "tcp", directTls: "tls", http: "websocket", https: "websocket" };
+
+/** How long /ready waits for storage and Redis to answer. */
+const READY_TIMEOUT_MS = 2000;
+
+/** The version in package.json, read once. */
+let version: string | undefined;
+function serverVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+  return version;
+}
 
 /** A listener and the address it binds; a port of 0 turns it off. */
 export interface ListenerAddress { name: ListenerName; host: string; port: number }
 
 /** The listeners the configuration turns on, in the order they open (`all`: the ones turned off too). */
 export function listenerAddresses(config: ServerConfig, all = false): ListenerAddress[] {
-  const { c2s, http } = config;
+  const { c2s, http, metrics } = config;
   const list: ListenerAddress[] = [
     { name: "c2s", host: c2s.host, port: c2s.port },
     { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
     { name: "http", host: http.host, port: http.port },
     { name: "https", host: http.tlsHost, port: http.tlsPort },
+    { name: "metrics", host: metrics.host, port: metrics.enabled ? metrics.port : 0 },
   ];
   return all ? list : list.filter((l) => l.port !== 0);
 }
@@ -87,7 +115,20 @@ export class XmppServer implements StreamContext {
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
-  readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number } = {};
+  readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number; metrics?: number } = {};
+  /** What the server counts as it runs (metrics, stats). */
+  readonly telemetry = new Telemetry();
+  /** Client connections accepted since start, by transport (TRANSPORTS order). */
+  readonly accepted = new Float64Array(TRANSPORTS.length);
+  /** The admin socket, once started (adminSocket.enabled). */
+  adminSocket: AdminSocket | undefined;
+  /** The server is stopping: it takes no new clients (/ready says so). */
+  draining = false;
+  private readonly startedAt = Date.now();
+  /** Storage as the metrics see it (calls that failed, write times); undefined with metrics off. */
+  private readonly storageCounts: StorageCounts | undefined;
+  /** The open listeners by name (reload replaces the TLS listeners' certificates). */
+  private readonly servers = new Map<ListenerName, NetServer>();
   /** The listeners open, with the addresses they are bound to. */
   readonly listening: ListenerAddress[] = [];
   /** The modules' paths on the HTTP listeners (HTTP upload). */
@@ -96,7 +137,7 @@ export class XmppServer implements StreamContext {
   /** What modules reach through their contexts: the registries and lookups, nothing of the streams. */
   readonly moduleHost: ModuleHost;
 
-  private readonly admins: Set<string>;
+  private admins: Set<string>;
   private readonly contexts: ModuleContext<unknown>[] = [];
   private readonly listeners: NetServer[] = [];
   private tls: TlsMaterial | undefined;
@@ -112,9 +153,14 @@ export class XmppServer implements StreamContext {
     if (this.domain.local || this.domain.resource) throw new ConfigError(`domain: '${this.config.domain}' is not a domain`);
     this.log = opts.log ?? createLogger(this.config.log.level);
     this.admins = new Set(this.config.admins.map((a) => parseJid(a).bare.toString()));
-    this.storage = opts.storage ?? openStorage(this.config.storage, this.config.dataDir);
+    const storage = opts.storage ?? openStorage(this.config.storage, this.config.dataDir);
+    // Storage is watched (a promise more per call) only when metrics are on.
+    this.storageCounts = this.config.metrics.enabled ? new StorageCounts() : undefined;
+    this.storage = this.storageCounts ? new ObservedStorage(storage, this.storageCounts) : storage;
+    this.telemetry.timing = this.config.metrics.enabled;
     this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
-    this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log);
+    this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log, this.telemetry);
+    this.events.onNotify("session/bound", () => void this.telemetry.sessionsBound++, "first");
     this.loginThrottle = new LocalLoginThrottle(this.throttleOptions());
     try {
       this.moduleList = orderModules(opts.modules ?? defaultModules);
@@ -140,6 +186,7 @@ export class XmppServer implements StreamContext {
         dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
         ephemeralPorts: this.ephemeralPorts,
       },
+      telemetry: this.telemetry,
       isAdmin: (jid) => this.isAdmin(jid),
       settled: () => this.settled(),
     };
@@ -176,7 +223,7 @@ export class XmppServer implements StreamContext {
   }
 
   async start(): Promise<void> {
-    await storageReady(this.storage);
+    await storageReady(this.storage instanceof ObservedStorage ? this.storage.inner : this.storage);
     this.unknownUsers = await this.accounts.unknownUsers();
     for (const m of this.moduleList) {
       const options = this.moduleOptions.get(m.name);
@@ -193,6 +240,9 @@ export class XmppServer implements StreamContext {
     }
     try {
       await this.listen();
+      if (this.config.adminSocket.enabled) {
+        this.adminSocket = await listenAdmin(adminSocketPath(this.config), adminCommands(this.adminHost()), this.log.child({ admin: true }));
+      }
     } catch (e) {
       // Nothing stays half-started: the listeners opened so far close, and modules and storage with them.
       await this.stop();
@@ -203,21 +253,144 @@ export class XmppServer implements StreamContext {
 
   private async listen(): Promise<void> {
     this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
-    const onConnection = (t: import("./transports/transport.ts").Transport) => new C2SStream(t, this);
-    const { c2s, http, limits } = this.config;
+    const counted = (name: TransportName) => {
+      const slot = TRANSPORTS.indexOf(name);
+      return (t: Transport) => {
+        this.accepted[slot]!++;
+        new C2SStream(t, this);
+      };
+    };
+    const { c2s, http, limits, metrics } = this.config;
     for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
+      if (l.name === "metrics" && !metrics.enabled) continue;
       const port = this.ephemeralPorts ? 0 : l.port;
-      const s = l.name === "c2s" || l.name === "directTls"
-        ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection })
-        : await listenHttp({
-          host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
-          maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection, routes: this.http,
-        });
+      const s = l.name === "metrics"
+        ? await listenMetrics({ host: l.host, port, path: metrics.path, source: this.metricsSource(), storage: this.storageCounts, ready: this.ready })
+        : l.name === "c2s" || l.name === "directTls"
+          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]) })
+          : await listenHttp({
+            host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
+            maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection: counted("websocket"), routes: this.http,
+          });
       this.listeners.push(s);
+      this.servers.set(l.name, s);
       const bound = s.address() as AddressInfo;
       this.ports[l.name] = bound.port;
       this.listening.push({ name: l.name, host: bound.address, port: bound.port });
     }
+  }
+
+  /** Whether this node can take clients now (/ready): undefined when it can, else why not. */
+  readonly ready = readiness({
+    draining: () => this.draining,
+    probeStorage: () => this.storage.keyval("accounts").get(""),
+    probeRedis: () => this.cluster?.ping(),
+  }, READY_TIMEOUT_MS);
+
+  /** What the metrics read, when scraped. */
+  private metricsSource(): MetricsSource {
+    return {
+      telemetry: this.telemetry,
+      accepted: this.accepted,
+      openConnections: () => this.openConnections(),
+      sessions: () => this.sessionCounts(),
+      bus: () => this.cluster?.bus,
+      node: this.config.cluster.node ?? hostname(),
+      version: serverVersion(),
+    };
+  }
+
+  /** Client connections open now, by transport: TCP connections on the c2s listeners, WebSockets on the HTTP ones. */
+  async openConnections(): Promise<Record<TransportName, number>> {
+    const open: Record<TransportName, number> = { tcp: 0, tls: 0, websocket: 0 };
+    for (const [name, server] of this.servers) {
+      if (name === "metrics") continue;
+      const transport = TRANSPORT_OF[name];
+      open[transport] += transport === "websocket" ? openWebSockets(server as import("node:http").Server)
+        : await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+    }
+    return open;
+  }
+
+  private sessionCounts(): { bound: number; detached: number } {
+    let detached = 0;
+    for (const s of this.sessions.all()) if (s.detached) detached++;
+    return { bound: this.sessions.size, detached };
+  }
+
+  /** The server's figures, for `xmppd stats`. */
+  async stats(): Promise<Record<string, unknown>> {
+    const t = this.telemetry;
+    const byKind = (a: Float64Array) => ({ message: a[0], presence: a[1], iq: a[2] });
+    const memory = process.memoryUsage();
+    return {
+      version: serverVersion(),
+      domain: this.domain.toString(),
+      node: this.config.cluster.node ?? hostname(),
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      draining: this.draining,
+      sessions: this.sessionCounts(),
+      connections: { open: await this.openConnections(), accepted: Object.fromEntries(TRANSPORTS.map((n, i) => [n, this.accepted[i]])) },
+      stanzas: { received: byKind(t.stanzasIn), sent: byKind(t.stanzasOut) },
+      auth: Object.fromEntries(t.authCounts()),
+      offline: { stored: t.offline.stored, delivered: t.offline.delivered, refused: t.offline.refused, pending: t.offline.pending },
+      archives: Object.fromEntries([...t.queues].map(([name, q]) => [name, q()])),
+      cluster: this.cluster ? { node: this.cluster.node, bus: this.cluster.bus } : null,
+      memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal },
+    };
+  }
+
+  /**
+   * Reads the configuration file again and applies what can change while the server runs: the
+   * certificate (read again from its files, which certbot renews in place), the log level and the
+   * admins. New TLS connections and STARTTLS upgrades get the new certificate; connections open
+   * now keep theirs and are not dropped. Whatever else differs from the running configuration is
+   * reported as needing a restart, and is not applied. A configuration that does not load, or a
+   * certificate that cannot be read, changes nothing.
+   */
+  async reload(): Promise<ReloadReport> {
+    const loaded = loadConfig(this.loaded.path);
+    const fresh = loaded.server;
+    const applied: string[] = [];
+    const restartNeeded = [...changedKeys(this.config, fresh), ...changedKeys(this.loaded.modules, loaded.modules, "modules")]
+      .filter((k) => !/^(tls|log|admins)(\.|$)/.test(k));
+    if (this.tls) {
+      const tls = loadTls({ ...fresh.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
+      for (const name of ["directTls", "https"] as const) {
+        (this.servers.get(name) as TlsServer | undefined)?.setSecureContext({ ...tls.pem, minVersion: "TLSv1.2" });
+      }
+      // In place: the STARTTLS listener's connections read the material when they upgrade. (A
+      // connection made before, which authenticates with tls-server-end-point after, would see the
+      // new certificate's hash: rare, as clients authenticate as soon as TLS is up.)
+      Object.assign(this.tls, tls);
+      applied.push(`tls (${tls.certPath}, SHA-256 ${tls.fingerprint})`);
+    }
+    if (fresh.log.level !== this.log.level) {
+      this.log.level = fresh.log.level;
+      applied.push(`log.level ${fresh.log.level}`);
+    }
+    const admins = new Set(fresh.admins.map((a) => parseJid(a).bare.toString()));
+    if ([...admins].sort().join() !== [...this.admins].sort().join()) {
+      this.admins = admins;
+      applied.push(`admins (${admins.size})`);
+    }
+    this.log.info({ applied, restartNeeded }, "configuration reloaded");
+    return { applied, restartNeeded };
+  }
+
+  /** What the admin socket's commands use. */
+  private adminHost() {
+    return {
+      domain: this.domain,
+      sessions: this.sessions,
+      accounts: this.accounts,
+      removeAccount: (account: JID) => removeAccount({
+        accounts: this.accounts, sessions: this.sessions, settled: () => this.settled(),
+        notify: (name, value, onError) => this.events.notify(name, value, onError ?? ((e) => this.log.error({ err: e }, `${name} listener failed`))),
+      }, account),
+      stats: () => this.stats(),
+      reload: () => this.reload(),
+    };
   }
 
   /** The certificate the TLS listeners present (the self-signed one made at first start, or tls.cert), once started. */
@@ -232,7 +405,10 @@ export class XmppServer implements StreamContext {
    * of the closed sessions go to offline storage before modules unload and storage closes.
    */
   async stop(condition: "system-shutdown" | "see-other-host" = "system-shutdown", otherHost?: string): Promise<void> {
-    for (const l of this.listeners) l.close();
+    this.draining = true;
+    // The metrics listener stays open through the drain, its /ready answering 503 "draining".
+    const metrics = this.servers.get("metrics");
+    for (const l of this.listeners) if (l !== metrics) l.close();
     const err = new StreamError(condition, condition === "system-shutdown" ? "the server is shutting down" : undefined, otherHost);
     const drainMs = this.config.shutdown.drainTimeout * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -249,6 +425,18 @@ export class XmppServer implements StreamContext {
     await this.events.notify("server/stopping", { condition }, (e) => this.log.error({ err: e }, "server/stopping listener failed"));
     while (this.contexts.length) this.contexts.pop()!.unload();
     await this.storage.close();
+    await this.adminSocket?.close();
+    metrics?.close();
     this.log.info("stopped");
   }
+}
+
+/** Dotted keys whose values differ between two configurations (a section's own keys, not the section). */
+export function changedKeys(a: unknown, b: unknown, path = ""): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => changedKeys(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
 }

@@ -179,10 +179,12 @@ describe("docker/ in step with the project", () => {
 
   it("the ports agree: node config, Dockerfile EXPOSE, compose, load balancer", () => {
     const { loaded } = nodeConfig(nodeNames[0]!);
-    const { c2s, http } = loaded.server;
+    const { c2s, http, metrics } = loaded.server;
     const ports = [c2s.port, c2s.directTlsPort, http.port, http.tlsPort].filter((p) => p !== 0).map(String).sort();
-    expect(instruction("EXPOSE").join(" ").split(/\s+/).sort()).toEqual(ports);
-    for (const name of nodeNames) expect(list(obj(services[name]).expose).sort()).toEqual(ports);
+    // The metrics listener is exposed to the compose network (Prometheus), not through the load balancer.
+    const exposed = [...ports, ...(metrics.enabled ? [String(metrics.port)] : [])].sort();
+    expect(instruction("EXPOSE").join(" ").split(/\s+/).sort()).toEqual(exposed);
+    for (const name of nodeNames) expect(list(obj(services[name]).expose).sort()).toEqual(exposed);
     // The load balancer publishes the same ports and sends each to every node's same port.
     const lb = obj(services.lb);
     expect(list(lb.ports).map((p) => p.split(":")).sort()).toEqual(ports.map((p) => [p, p]));

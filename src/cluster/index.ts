@@ -9,7 +9,9 @@ import type { Logger } from "../core/log.ts";
 import type { SessionDirectory, Session } from "../core/session.ts";
 import type { LocalLoginThrottle, LoginThrottle, LoginThrottleOptions } from "../stream/login-throttle.ts";
 import type { ResumptionRegistry } from "../stream/sm.ts";
-import { RedisCluster, type Movable } from "./redis.ts";
+import { RedisCluster, type BusStats, type Movable } from "./redis.ts";
+
+export type { BusStats };
 
 export interface ClusterHost {
   readonly config: ServerConfig;
@@ -24,6 +26,10 @@ export interface Cluster {
   resumption<S extends Movable>(local: ResumptionRegistry<S>): ResumptionRegistry<S>;
   /** The login throttle counted across the nodes. */
   loginThrottle(local: LocalLoginThrottle, opts: LoginThrottleOptions): LoginThrottle;
+  /** Messages to other nodes with confirmation, by outcome. */
+  readonly bus: Readonly<BusStats>;
+  /** Resolves when Redis answers a PING; rejects when it does not. */
+  ping(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +72,8 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
     node,
     resumption: (local) => cluster.resumption(local),
     loginThrottle: (local, opts) => cluster.loginThrottle(local, opts),
+    bus: cluster.bus,
+    ping: () => cluster.ping(),
     async stop() {
       for (const u of undo) u();
       sessions.remote = undefined;

@@ -127,9 +127,24 @@ return at - now`;
 const DEL_IF_VALUE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/** Messages sent to another node with confirmation, by outcome (the metrics read them). */
+export interface BusStats {
+  /** Sent with confirmation. */
+  sent: number;
+  /** Confirmed written by the other node. */
+  acked: number;
+  /** The other node answered that the session was gone. */
+  refused: number;
+  /** No answer within ackTimeout. */
+  timeouts: number;
+  /** No node subscribed (it is down), or Redis refused the publish. */
+  unreachable: number;
+}
+
 export class RedisCluster implements RemoteLink {
   readonly directory: Directory;
   readonly node: string;
+  readonly bus: BusStats = { sent: 0, acked: 0, refused: 0, timeouts: 0, unreachable: 0 };
   private readonly opts: ClusterOptions;
   private readonly cmd: Redis;
   private readonly sub: Redis;
@@ -183,6 +198,11 @@ export class RedisCluster implements RemoteLink {
     await this.beat();
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.log.warn({ err }, "cluster heartbeat")), this.opts.heartbeat);
     this.timer.unref();
+  }
+
+  /** Whether Redis answers (readiness): rejects when it does not. */
+  async ping(): Promise<void> {
+    await this.cmd.ping();
   }
 
   async stop(): Promise<void> {
@@ -255,6 +275,7 @@ export class RedisCluster implements RemoteLink {
         resolve(ok);
       };
       const expire = () => {
+        this.bus.timeouts++;
         this.nodeDown(node, `no ack in ${this.opts.ackTimeout} ms`);
         settle(false);
       };
@@ -265,11 +286,14 @@ export class RedisCluster implements RemoteLink {
         timer = setTimeout(expire, this.opts.ackTimeout);
       };
       this.pending.set(id, { settle, hold });
+      this.bus.sent++;
       this.cmd.publish(channel, JSON.stringify(event)).then((n) => {
         if (n !== 0) return;
+        this.bus.unreachable++;
         this.nodeDown(node, "no subscriber");
         settle(false);
       }, (err: unknown) => {
+        this.bus.unreachable++;
         this.log.warn({ err, node }, "cluster route failed");
         settle(false);
       });
@@ -316,7 +340,11 @@ export class RedisCluster implements RemoteLink {
 
   private onRoute(e: RouteEvent): void {
     if (e.k === "a") {
-      this.pending.get(e.id)?.settle(e.ok);
+      const p = this.pending.get(e.id);
+      if (p === undefined) return;
+      if (e.ok) this.bus.acked++;
+      else this.bus.refused++;
+      p.settle(e.ok);
       return;
     }
     if (e.k === "w") {

@@ -73,6 +73,19 @@ export const serverSchema = {
         CONSISTENCIES, "LOCAL_QUORUM"),
     }),
   }),
+  metrics: section("Prometheus metrics and the load balancers' probes (/health, /ready) on a listener of their own. Off by default, as in Prosody and ejabberd: turning it on opens a port and tells who asks how busy the server is.", {
+    enabled: bool("Serve the metrics and the probes.", false),
+    host: str("Address of the metrics listener: loopback (a Prometheus on this machine, or a tunnel); a private address for a scraper elsewhere. Never a public one.", "127.0.0.1"),
+    port: int("Port of the metrics listener.", 5282, 1, 65535),
+    path: custom("string", "Path of the metrics (the probes are /health and /ready).", "/metrics", (v) => {
+      if (typeof v !== "string" || !/^\/[\x21-\x7e]*$/.test(v) || v === "/health" || v === "/ready") throw new ConfigError("must be a path starting with '/', other than /health and /ready");
+      return v;
+    }),
+  }),
+  adminSocket: section("The admin socket: a Unix socket through which the command line reaches the running server (sessions, kick, announce, stats, reload, and the account commands). Only the server's user can connect (mode 0600).", {
+    enabled: bool("Open the admin socket.", true),
+    path: optStr("Where the socket is made (default: admin.sock in dataDir); the folder must exist and be the server user's."),
+  }),
   cluster: section("Several nodes serving one domain: sessions, presence and routing between nodes on Redis (src/cluster/). Leave redis unset for a single node.", {
     redis: optStr("Redis URL (redis://host:port/db) shared by the nodes; unset: a single node, nothing shared."),
     node: optStr("This node's name, unique in the cluster (default: host name and c2s port)."),

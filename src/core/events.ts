@@ -26,6 +26,8 @@ export interface StanzaEvent {
    * again (Router.reroute): the stanza-id it carries is this server's, whichever node stamped it.
    */
   readonly returned?: true;
+  /** A message timed from routing to its write (Telemetry.sampleStart's reading, ms); 0 or absent when not timed. */
+  readonly timedAt?: number;
 }
 
 /** A message to a local account and the sessions it is about to reach (none: nobody can take it now). */

@@ -12,6 +12,8 @@ import type { Logger } from "./log.ts";
 import type { Component, Router } from "./router.ts";
 import type { Infer, Shape } from "./schema.ts";
 import type { PreAuthIqHandler, StreamElementHandler } from "./stream-handlers.ts";
+import { type OfflineCounts, Telemetry } from "./telemetry.ts";
+import type { QueueStats } from "../storage/archive-queue.ts";
 import type { IdGenerator } from "../storage/ids.ts";
 import type { KeyValueStore, LogStore, MapStore, StorageProvider } from "../storage/types.ts";
 import type { HttpHandler, HttpRoutes } from "../transports/http.ts";
@@ -125,6 +127,8 @@ export interface ModuleHost {
   readonly http: Pick<HttpRoutes, "add">;
   readonly httpPorts: HttpPorts;
   readonly settings: ServerSettings;
+  /** What the server counts (metrics, the admin socket's stats); optional for hosts made by tests. */
+  readonly telemetry?: Pick<Telemetry, "offline" | "queues">;
   isAdmin(jid: JID): boolean;
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
   settled(): Promise<void>;
@@ -154,6 +158,8 @@ export class ModuleContext<O> {
   readonly delivery: Delivery;
   /** What disco#info and disco#items report, for the module that answers them. */
   readonly disco: DiscoView;
+  /** The offline store's counters (XEP-0160), which the offline module keeps. */
+  readonly offlineCounts: OfflineCounts;
   private readonly host: ModuleHost;
   private readonly undo: (() => void)[] = [];
   /** This module as a user of other modules' services. */
@@ -172,6 +178,7 @@ export class ModuleContext<O> {
     this.httpPorts = host.httpPorts;
     this.delivery = host.router;
     this.disco = host.disco;
+    this.offlineCounts = host.telemetry?.offline ?? new Telemetry().offline;
     this.user = { name, own: (removal) => void this.own(removal) };
   }
 
@@ -270,6 +277,15 @@ export class ModuleContext<O> {
     const t = setInterval(fn, ms);
     t.unref();
     this.own(() => clearInterval(t));
+  }
+
+  /** Reports a write queue's figures (an archive's) to the metrics and stats, under `name`, until unload. */
+  reportQueue(name: string, stats: () => QueueStats): void {
+    const queues = this.host.telemetry?.queues;
+    if (queues === undefined) return;
+    if (queues.has(name)) throw new Error(`a queue named ${name} is reported already`);
+    queues.set(name, stats);
+    this.own(() => queues.delete(name));
   }
 
   /** Teardown on unload of what the module made itself (a connection, pending batches); registrations through the context need none. */

@@ -11,6 +11,7 @@ import { IqTable, type IqRequest } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import { type SessionDirectory, type Session, isAvailable } from "./session.ts";
 import { errorReply, iqResult, kindOf, toStanzaError } from "./stanza.ts";
+import { kindSlot, Telemetry } from "./telemetry.ts";
 
 /** Where stanzas for other domains go. Federation (S2S) implements it; the default refuses. */
 export interface RemoteRoute {
@@ -50,13 +51,15 @@ export class Router {
   private readonly events: Events;
   private readonly accounts: AccountDirectory;
   private readonly log: Logger;
+  private readonly telemetry: Telemetry;
 
-  constructor(domain: JID, sessions: SessionDirectory, events: Events, accounts: AccountDirectory, log: Logger) {
+  constructor(domain: JID, sessions: SessionDirectory, events: Events, accounts: AccountDirectory, log: Logger, telemetry = new Telemetry()) {
     this.domain = domain;
     this.sessions = sessions;
     this.events = events;
     this.accounts = accounts;
     this.log = log;
+    this.telemetry = telemetry;
   }
 
   /** Whether this server hosts `domain`: its own, or a component's (the MUC service, pubsub, upload). */
@@ -136,6 +139,7 @@ export class Router {
     const kind = kindOf(stanza);
     if (!kind) throw new StanzaError("bad-request", "not a stanza");
     const from = origin?.jid ?? tryParseJid(stanza.attrs.from ?? "") ?? this.domain;
+    if (origin !== undefined) this.telemetry.stanzasIn[kindSlot(kind)]!++;
     let to: JID;
     if (stanza.attrs.to === undefined || stanza.attrs.to === "") {
       // RFC 6120 §10.3: no 'to' means the sender's own account (presence without 'to' is a broadcast).
@@ -151,7 +155,8 @@ export class Router {
     }
     if (kind === "iq" && !this.validIq(stanza)) throw new StanzaError("bad-request", "an iq needs an id, a type and (get/set) exactly one payload");
 
-    const ev: StanzaEvent = returned ? { stanza, from, to, origin, durability, returned } : { stanza, from, to, origin, durability };
+    const timedAt = kind === "message" ? this.telemetry.sampleStart() : 0;
+    const ev: StanzaEvent = returned ? { stanza, from, to, origin, durability, returned, timedAt } : { stanza, from, to, origin, durability, timedAt };
     if (origin && (await this.events.handle("stanza/out", ev))) return;
     if (to.domain !== this.domain.domain) {
       const component = this.components.get(to.domain);
@@ -285,6 +290,8 @@ export class Router {
       if (s.deliver === undefined) s.send(d.stanza);
       else (remote ??= []).push(s.deliver(d.stanza));
     }
+    // Timed to the write on this node; one only another node's session takes is not timed.
+    if (d.timedAt !== undefined && d.timedAt !== 0 && remote === undefined) this.telemetry.delivered(d.timedAt);
     if (remote !== undefined && remote.length === d.targets.length && !(await Promise.all(remote)).includes(true)) return false;
     await this.events.notify("message/delivered", d, (e) => this.log.error({ err: e }, "message/delivered listener failed"));
     return true;

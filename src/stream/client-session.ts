@@ -12,6 +12,7 @@ import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
 import type { ServerConfig } from "../core/config.ts";
+import { kindSlotOfText, type Telemetry } from "../core/telemetry.ts";
 import { RESUME_TIMEOUT, SessionState, sharedKeys, type Session, type SessionDirectory, type SessionKey } from "../core/session.ts";
 import { NS } from "../xml/ns.ts";
 import { StreamManagement, type ClaimResult, type ResumptionRegistry, type SessionTransfer } from "./sm.ts";
@@ -32,6 +33,8 @@ export interface SessionContext {
   readonly log: Logger;
   /** Sessions that can be resumed (XEP-0198), by token. */
   readonly resumption: ResumptionRegistry<ClientSession>;
+  /** Counters the streams and sessions add to: stanzas written, logins by mechanism. */
+  readonly telemetry?: Telemetry;
   /** Session-closed listeners in flight; shutdown waits for them. */
   readonly closing: Set<Promise<void>>;
 }
@@ -151,6 +154,8 @@ export class ClientSession implements Session {
   /** A stanza's text to the stream, counted and kept by stream management until acknowledged. */
   private writeStanza(text: string): void {
     if (this.state === "closed") return;
+    const t = this.ctx.telemetry;
+    if (t !== undefined) t.stanzasOut[kindSlotOfText(text)]!++;
     const sm = this.sm;
     if (sm) {
       if (this.full) return this.spill(text);

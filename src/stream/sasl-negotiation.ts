@@ -149,6 +149,7 @@ export class SaslNegotiation {
     }
     this.release();
     this.transport.write(xml("success", { xmlns: NS.sasl }, encodeSaslPayload(result.data)).toString());
+    if (this.ctx.telemetry !== undefined) this.ctx.telemetry.authOf(this.mechanism).success++;
     if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism }, "sasl success");
     return account;
   }
@@ -157,6 +158,7 @@ export class SaslNegotiation {
   private authFailed(condition: SaslFailure, text: string | undefined, credentials: boolean): void {
     if (credentials) this.counted = { address: false, account: undefined };
     else this.release();
+    if (this.ctx.telemetry !== undefined) this.ctx.telemetry.authOf(this.mechanism).failure++;
     if (this.ctx.log.isLevelEnabled("info")) this.log().info({ mechanism: this.mechanism, condition, credentials }, "sasl failure");
     if (credentials && ++this.credentialFailures >= MAX_CREDENTIAL_FAILURES) {
       this.write(condition, text);

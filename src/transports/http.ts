@@ -74,6 +74,14 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
 }
 
+/** The WebSocket server of each HTTP listener, which keeps its open connections (ws's clientTracking). */
+const websockets = new WeakMap<Server, WebSocketServer>();
+
+/** WebSocket connections open now on an HTTP listener made by listenHttp. */
+export function openWebSockets(server: Server): number {
+  return websockets.get(server)?.clients.size ?? 0;
+}
+
 /** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, host-meta, 404 for the rest. */
 export function listenHttp(o: HttpListenOptions): Promise<Server> {
   const scheme = o.tls || o.secureProxy ? "wss" : "ws";
@@ -105,5 +113,6 @@ export function listenHttp(o: HttpListenOptions): Promise<Server> {
   });
   server.on("clientError", (_err, socket: Duplex) => socket.destroy());
   server.on("close", () => wss.close());
+  websockets.set(server, wss);
   return bind(server, o.host, o.port);
 }

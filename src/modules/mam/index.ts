@@ -78,6 +78,7 @@ export default defineModule({
     ctx.accountFeature(NS.sid);
     ctx.feature(NS.sid);
     ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
+    ctx.reportQueue("mam", () => queue.stats());
 
     // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.durability.
     const durable = (ev: StanzaEvent, owner: JID) => {

@@ -50,6 +50,7 @@ export default defineModule({
       batch: 500,
       onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "room archive writes lost after retries" : "room archive write failed, retrying"),
     });
+    ctx.reportQueue("muc", () => queue.stats());
     const archive = new RoomArchive({ log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage });
     const service = new MucService(
       { domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive },

@@ -49,6 +49,7 @@ export default defineModule({
     const domain = ctx.domain.toString();
     const queue = new OfflineQueue(ctx.logStore("offline"), ctx.ids, domain, ctx.options);
     const turns = new KeyedLock();
+    const counts = ctx.offlineCounts;
     /** Sessions whose stored messages are due (they announced themselves), with their hold. */
     const due = new WeakMap<Session, MessageHold>();
     if (ctx.options.quota > ctx.settings.sm.maxQueue) {
@@ -63,7 +64,14 @@ export default defineModule({
       if (rule === "drop") return true;
       if (rule === "bounce" || !(await d.accountExists())) return false;
       const owner = d.to.bare.toString();
-      await turns.run(owner, () => ctx.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
+      const started = performance.now();
+      counts.pending++;
+      try {
+        await turns.run(owner, () => ctx.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
+      } finally {
+        counts.pending--;
+      }
+      counts.writes.observe((performance.now() - started) / 1000);
       return true;
     });
 
@@ -80,8 +88,10 @@ export default defineModule({
       const targets = ctx.delivery.messageTargets(d.to, false);
       if (targets.some((s) => !due.has(s)) && (await ctx.delivery.writeMessage({ ...d, targets }))) return;
       if (!(await queue.add(owner, d.stanza, d.from.toString()))) {
+        counts.refused++;
         throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
       }
+      counts.stored++;
     }
 
     // Before the presence module makes the session available: from here its messages wait for the flush.
@@ -122,6 +132,7 @@ export default defineModule({
               if (room === false) return "gone";
               return room.then((ok) => (ok ? write(text, parsed) : "gone"));
             }, session.get(ARCHIVE_QUERIED) === true);
+            counts.delivered += n;
             if (n > 0) session.log.debug({ messages: n }, "offline messages delivered");
           }
         } finally {
