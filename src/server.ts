@@ -10,7 +10,7 @@ import { createLogger, type Logger } from "./core/log.ts";
 import { DiscoRegistry } from "./core/disco.ts";
 import { ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, type ModuleHost } from "./core/module.ts";
 import { Router } from "./core/router.ts";
-import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
+import { ConfigError, parseShape, type Infer, type Shape } from "./core/schema.ts";
 import { LocalSessions } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
 import type { AuthThrottle } from "./cluster/redis.ts";
@@ -137,6 +137,11 @@ export class XmppServer implements StreamContext {
       isAdmin: (jid) => this.isAdmin(jid),
       settled: () => this.settled(),
     };
+  }
+
+  /** A loaded module's options, as validated when the server was made; undefined when the module is not loaded. */
+  optionsOf<S extends Shape>(def: ModuleDefinition<S>): Infer<S> | undefined {
+    return this.moduleOptions.get(def.name) as Infer<S> | undefined;
   }
 
   credentials(username: string) {
