@@ -54,7 +54,6 @@ export type Command =
   | { cmd: "bookmarks_set"; room: string; name: string; nick: string }
   | { cmd: "bookmarks_get" }
   | { cmd: "avatar_publish"; data: string }
-  | { cmd: "pep_publish"; node: string; id: string; payload: string }
   | { cmd: "pep_items"; jid: string; node: string }
   | { cmd: "message"; to: string; body: string; id?: string }
   | { cmd: "mam"; with?: string; max?: number; jid?: string }
