@@ -149,6 +149,9 @@ describe.skipIf(missing)("from Prosody 0.12 (prosody-migrator, xep0227 store)", 
     expect(romeo.mechanism).toBe("PLAIN");
     expect(await rosterOf(romeo)).toEqual([{ jid: `juliet@${DOMAIN}`, subscription: "both", ask: null, name: "Juliet", groups: expect.arrayContaining(["Capulets", "Friends"]) }]);
     expect((await run(romeo, { cmd: "bookmarks_get" }, "bookmarks")).conferences).toEqual([{ jid: `orchard@conference.${DOMAIN}`, name: "The Orchard", nick: "Romeo" }]);
+    // Stored in private XML there, they are where XEP-0402 clients (Conversations, Dino) look too.
+    const native = await run(romeo, { cmd: "pep_items", jid: `romeo@${DOMAIN}`, node: "urn:xmpp:bookmarks:1" }, "pep_items");
+    expect((native.items as { id: string }[]).map((i) => i.id)).toEqual([`orchard@conference.${DOMAIN}`]);
     const devices = await run(romeo, { cmd: "pep_items", jid: `romeo@${DOMAIN}`, node: "eu.siacs.conversations.axolotl.devicelist" }, "pep_items");
     expect((devices.items as { payload: string }[])[0]!.payload).toContain("<ns0:device id=\"4242\"");
     const avatar = await run(romeo, { cmd: "pep_items", jid: `romeo@${DOMAIN}`, node: "urn:xmpp:avatar:data" }, "pep_items");
@@ -194,6 +197,9 @@ describe.skipIf(missing)("from ejabberd 23.01 (ejabberdctl export_piefxis)", () 
     const romeo = await client(ours.port, "romeo", "laptop");
     expect(await rosterOf(romeo)).toEqual([{ jid: `juliet@${DOMAIN}`, subscription: "both", ask: null, name: "Juliet", groups: expect.arrayContaining(["Capulets", "Friends"]) }]);
     expect((await run(romeo, { cmd: "bookmarks_get" }, "bookmarks")).conferences).toEqual([{ jid: `orchard@conference.${DOMAIN}`, name: "The Orchard", nick: "Romeo" }]);
+    // Stored in private XML there, they are where XEP-0402 clients (Conversations, Dino) look too.
+    const native = await run(romeo, { cmd: "pep_items", jid: `romeo@${DOMAIN}`, node: "urn:xmpp:bookmarks:1" }, "pep_items");
+    expect((native.items as { id: string }[]).map((i) => i.id)).toEqual([`orchard@conference.${DOMAIN}`]);
     expect(await romeo.quit()).toBe(0);
   });
 });

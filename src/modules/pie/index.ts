@@ -19,12 +19,13 @@ import type { Accounts } from "../../core/accounts.ts";
 import type { StorageProvider } from "../../storage/types.ts";
 import { readExport } from "./read.ts";
 import { Findings, PieError } from "./report.ts";
-import { planUser, type PieLimits, type UserPlan } from "./user.ts";
+import type { PieLimits, UserPlan } from "./plan.ts";
+import { planUser } from "./user.ts";
 import { writeUsers } from "./write.ts";
 
 export { PieError } from "./report.ts";
 export { exportAccounts, type ExportSummary } from "./export.ts";
-export type { PieLimits } from "./user.ts";
+export type { PieLimits } from "./plan.ts";
 
 /** Files of an export, together, at most (the whole import is held in memory until it is written). */
 export const DEFAULT_MAX_BYTES = 256 << 20;

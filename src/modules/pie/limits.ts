@@ -3,13 +3,14 @@
 import type { ModuleDefinition } from "../../core/module.ts";
 import type { Infer, Shape } from "../../core/schema.ts";
 import blocking from "../blocking/index.ts";
+import bookmarks from "../bookmarks/index.ts";
 import mam from "../mam/index.ts";
 import offline from "../offline/index.ts";
 import pep from "../pep/index.ts";
 import privateStorage from "../private.ts";
 import roster from "../roster/index.ts";
 import vcard from "../vcard.ts";
-import type { PieLimits } from "./user.ts";
+import type { PieLimits } from "./plan.ts";
 
 /** A loaded module's options; undefined when it is not loaded. */
 export type OptionsOf = <S extends Shape>(def: ModuleDefinition<S>) => Infer<S> | undefined;
@@ -31,5 +32,6 @@ export function pieLimits(optionsOf: OptionsOf, iterations: number): PieLimits {
     offline: o && { quota: o.quota, expireDays: o.expireDays },
     archive: m && { retention: m.retention },
     blocking: b && { maxItems: b.maxItems },
+    bookmarks: optionsOf(bookmarks) !== undefined,
   };
 }

@@ -98,7 +98,8 @@ describe("Prosody's export (prosody-migrator, xep0227 driver)", () => {
     expect(await t.storage.keyval(PRIVATE_STORES.keys).get("romeo@localhost")).toEqual(["{storage:bookmarks}storage"]);
     const pep = pepNodes(t.storage);
     const nodes = await pep.all("romeo@localhost");
-    expect([...nodes.keys()].sort()).toEqual(["eu.siacs.conversations.axolotl.bundles:4242", "eu.siacs.conversations.axolotl.devicelist", "urn:xmpp:avatar:data", "urn:xmpp:avatar:metadata"]);
+    expect([...nodes.keys()].sort()).toEqual(["eu.siacs.conversations.axolotl.bundles:4242", "eu.siacs.conversations.axolotl.devicelist",
+      "storage:bookmarks", "urn:xmpp:avatar:data", "urn:xmpp:avatar:metadata", "urn:xmpp:bookmarks:1"]);
     expect(nodes.get("eu.siacs.conversations.axolotl.devicelist")!.access).toBe("open");
     expect(nodes.get("urn:xmpp:avatar:data")!.access).toBe("presence");
     const [devices] = await pep.list("romeo@localhost", "eu.siacs.conversations.axolotl.devicelist");
@@ -106,7 +107,7 @@ describe("Prosody's export (prosody-migrator, xep0227 driver)", () => {
     expect(parseStored(devices!.xml)?.getChild("device")?.attrs.id).toBe("4242");
     const [bundle] = await pep.list("romeo@localhost", "eu.siacs.conversations.axolotl.bundles:4242");
     expect(parseStored(bundle!.xml)?.getChild("prekeys")?.getChildren("preKeyPublic")).toHaveLength(100);
-    expect(s.counts).toMatchObject({ "PEP nodes": 4, "PEP items": 4, "private XML elements": 1, vCards: 1 });
+    expect(s.counts).toMatchObject({ "PEP nodes": 6, "PEP items": 6, "private XML elements": 1, vCards: 1 });
     expect(s.notes.join("\n")).toMatch(/no equivalent for were left out: pubsub#deliver_notifications/);
   });
 
@@ -129,6 +130,34 @@ describe("Prosody's export (prosody-migrator, xep0227 driver)", () => {
     const s = await importFiles(PROSODY, t, { now: Date.parse("2027-06-01T00:00:00Z") });
     expect(await logOf(t, ARCHIVE_STORE, "juliet@localhost")).toEqual([]);
     expect(s.notes).toContain("juliet@localhost: archive: 2 messages older than modules.mam.retention (30 days) were left out");
+  });
+});
+
+describe("bookmarks (XEP-0402 §5.3)", () => {
+  it("kept in private XML only, are also written where XEP-0402 clients and XEP-0048 PEP clients look, as the bookmarks module keeps them", async () => {
+    const t = target();
+    const s = await importFiles(PROSODY, t);
+    const pep = pepNodes(t.storage);
+    const [native] = await pep.list("romeo@localhost", "urn:xmpp:bookmarks:1");
+    expect(native?.id).toBe("orchard@conference.localhost");
+    const conference = parseStored(native!.xml)!;
+    expect([conference.attrs, conference.getChildText("nick")]).toEqual([{ xmlns: "urn:xmpp:bookmarks:1", name: "The Orchard", autojoin: "true" }, "Romeo"]);
+    expect((await pep.config("romeo@localhost", "urn:xmpp:bookmarks:1"))).toMatchObject({ access: "whitelist", maxItems: "max", sendLast: "never" });
+    const [legacy] = await pep.list("romeo@localhost", "storage:bookmarks");
+    expect(parseStored(legacy!.xml)?.getChild("conference")?.attrs.jid).toBe("orchard@conference.localhost");
+    expect(s.notes).toContain("romeo@localhost: bookmarks (1) copied from private XML storage:bookmarks to PEP urn:xmpp:bookmarks:1 and PEP storage:bookmarks, as the bookmarks module keeps them");
+  });
+
+  it("kept in PEP only, are also written to private XML; without the bookmarks module, nothing is copied", async () => {
+    const native = user(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:bookmarks:1'><item id='hall@conference.localhost'>` +
+      `<conference xmlns='urn:xmpp:bookmarks:1' name='Hall'><nick>R</nick></conference></item></items></pubsub>`);
+    const t = target();
+    await importFiles([file("native.xml", native)], t);
+    expect(parseStored((await t.storage.map<string>(PRIVATE_STORES.items).get("romeo@localhost", "{storage:bookmarks}storage"))!)?.getChild("conference")?.attrs)
+      .toEqual({ jid: "hall@conference.localhost", name: "Hall", autojoin: "false" });
+    const bare = target({ ...pieLimits(defaults, 4096), bookmarks: false });
+    await importFiles([file("native.xml", native)], bare);
+    expect(await bare.storage.map(PRIVATE_STORES.items).getAll("romeo@localhost")).toEqual(new Map());
   });
 });
 

@@ -6,51 +6,19 @@
 import { elementChildren, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { normalizeLocal, tryParseJid } from "../../xml/jid.ts";
-import type { Credentials } from "../../core/credentials.ts";
 import { IdGenerator } from "../../storage/ids.ts";
-import type { LogEntry } from "../../storage/types.ts";
-import type { RosterItem } from "../roster/item.ts";
-import type { PendingRequest } from "../roster/pending.ts";
 import { parsePrivateQuery } from "../private.ts";
 import { PUBSUB } from "../pubsub/ns.ts";
 import { PIE_SCRAM, readCredentials } from "./account.ts";
+import { alignBookmarks } from "./bookmarks.ts";
+import type { PieLimits, UserPlan } from "./plan.ts";
 import { IMPORT_NODE_TAG, PIE_MAM, readArchive, readOffline } from "./messages.ts";
-import { readPep, type PepLimits, type PepNode } from "./pep.ts";
+import { readPep } from "./pep.ts";
 import { PRIVACY, readPrivacy } from "./privacy.ts";
 import { isPie, qname, type UserVisit } from "./read.ts";
 import type { Findings } from "./report.ts";
-import { readPending, readRoster, type RosterLimits } from "./roster.ts";
+import { readPending, readRoster } from "./roster.ts";
 import { detachedText, isClientStanza, withNamespace } from "./xml.ts";
-
-/** The limits of the modules that keep each kind of data; undefined where the module is not loaded. */
-export interface PieLimits {
-  /** PBKDF2 iterations for keys made from plain passwords (auth.iterations). */
-  iterations: number;
-  roster?: RosterLimits;
-  vcard?: { maxSize: number };
-  private?: { maxItemSize: number; maxItems: number };
-  pep?: PepLimits;
-  offline?: { quota: number; expireDays: number };
-  archive?: { retention: number };
-  blocking?: { maxItems: number };
-}
-
-export interface UserPlan {
-  readonly local: string;
-  /** The account's bare JID: the owner of everything below. */
-  readonly jid: string;
-  readonly file: string;
-  credentials: Credentials;
-  roster: RosterItem[];
-  pending: Map<string, PendingRequest>;
-  vcard: string | undefined;
-  /** Private XML by key ({namespace}name), serialised. */
-  privateItems: Map<string, string>;
-  pep: Map<string, PepNode>;
-  offline: LogEntry[];
-  archive: LogEntry[];
-  blocked: string[];
-}
 
 export interface PlanContext {
   domain: string;
@@ -177,6 +145,11 @@ export async function planUser(visit: UserVisit, ctx: PlanContext, findings: Fin
     errors(r.errors);
     notes(r.notes);
     for (const f of r.ignoredFields) findings.ignoredNodeFields.add(f);
+  }
+
+  if (ctx.limits.bookmarks && ctx.limits.pep && ctx.limits.private) {
+    const copied = alignBookmarks(plan, new IdGenerator(IMPORT_NODE_TAG), ctx.limits.pep);
+    if (copied) findings.note(jid, copied);
   }
 
   const offline = one("offline");

@@ -18,7 +18,7 @@ import { PRIVATE_STORES } from "../private.ts";
 import { nextVersion, rosterStores } from "../roster/service.ts";
 import { VCARD_STORE } from "../vcard.ts";
 import { PieError } from "./report.ts";
-import type { UserPlan } from "./user.ts";
+import type { UserPlan } from "./plan.ts";
 
 /** Log entries per append. */
 const BATCH = 500;
