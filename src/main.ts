@@ -158,8 +158,9 @@ function embeddedOnly(cfg: LoadedConfig, command: string): void {
 
 /** What an import did (or, with --dry-run, would do), for the operator. */
 function importReport(s: ImportSummary): string {
-  const counts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`);
-  const lines = [`${s.written ? "imported" : "would import (--dry-run: nothing was written)"} ${s.accounts.length} accounts: ${s.accounts.join(", ")}`];
+  const counted = (n: number, what: string) => `${n} ${n === 1 ? what.replace(/s$/, "") : what}`;
+  const counts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([what, n]) => counted(n, what));
+  const lines = [`${s.written ? "imported" : "would import (--dry-run: nothing was written)"} ${counted(s.accounts.length, "accounts")}: ${s.accounts.join(", ")}`];
   if (counts.length > 0) lines.push(`with ${counts.join(", ")}`);
   for (const n of s.notes) lines.push(`note: ${n}`);
   for (const l of s.leftOut) lines.push(`left out: ${l}`);
