@@ -259,6 +259,10 @@ describe("refusals: nothing is written", () => {
     expect((await t.accounts.record("romeo"))!.credentials["SHA-256"]).toEqual({ iterations: 4096, salt: "c2FsdA==", serverKey: key, storedKey: key });
   });
 
+  it("nesting deeper than the parser's limit", async () => {
+    await refused([file("deep.xml", user(`<query xmlns='jabber:iq:private'>${"<a xmlns='urn:x'>".repeat(70)}${"</a>".repeat(70)}</query>`))], /not a readable XML file \(policy-violation: elements nested too deep/);
+  });
+
   it("XIncludes that leave the export's folder, are absolute, loop, or want text", async () => {
     const main = (href: string, extra = "") => `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='${href}'${extra}/></server-data>`;
     file("outside.xml", user(""));
@@ -281,6 +285,21 @@ describe("refusals: nothing is written", () => {
     expect(s.written).toBe(false);
     expect(s.accounts).toHaveLength(2);
     expect(await t.accounts.list()).toEqual([]);
+  });
+});
+
+describe("XInclude (§5)", () => {
+  it("follows the XEP's own layout: a main file, a host file, a user file", async () => {
+    const xi = "xmlns:xi='http://www.w3.org/2001/XInclude'";
+    const main = file("layout/main.xml", `<?xml version='1.0' encoding='UTF-8'?><server-data xmlns='urn:xmpp:pie:0' ${xi}><xi:include href='localhost.xml'/></server-data>`);
+    file("layout/localhost.xml", `<host xmlns='urn:xmpp:pie:0' ${xi} jid='localhost'><xi:include href='localhost/juliet.xml'/></host>`);
+    file("layout/localhost/juliet.xml", `<user xmlns='urn:xmpp:pie:0' name='juliet' password='pw'><query xmlns='jabber:iq:roster'>` +
+      `<item jid='romeo@montague.net' name='Romeo' subscription='both'><group>Friends</group></item></query>` +
+      `<vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN></vCard></user>`);
+    const t = target();
+    await importFiles([main], t);
+    expect([...(await rosterStores(t.storage).items.getAll("juliet@localhost")).values()]).toEqual([{ jid: "romeo@montague.net", name: "Romeo", groups: ["Friends"], subscription: "both" }]);
+    expect(await verifyPassword((await t.accounts.credentials("juliet"))!, "pw")).toBe(true);
   });
 });
 
