@@ -81,8 +81,9 @@ export async function importFiles(files: readonly string[], target: ImportTarget
     if (rec && !rec.importing) findings.error(p.file, `${p.jid} exists already on this server (an import adds accounts; ./run deluser removes one)`);
   }
   if (findings.errors.length > 0) {
-    const listed = findings.errors.slice(0, MAX_LISTED);
-    const more = findings.errors.length - listed.length;
+    const errors = [...new Set(findings.errors)]; // a host that does not fit is said once, not once per user
+    const listed = errors.slice(0, MAX_LISTED);
+    const more = errors.length - listed.length;
     throw new PieError(`the export cannot be imported; nothing was written:\n  ${listed.join("\n  ")}${more > 0 ? `\n  and ${more} more` : ""}`);
   }
   const leftOut = findings.leftOut();
