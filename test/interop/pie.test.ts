@@ -1,11 +1,12 @@
 // Migrating from Prosody and ejabberd (XEP-0227) with real exports. Prosody 0.12 and ejabberd 23.01
 // from Debian run on loopback with scratch configs (pie-sources.ts); a real client (slixmpp) fills
-// two accounts there: Romeo adds Juliet (name, two groups) and they subscribe to each other until
-// the subscription is "both"; Juliet sets a vCard; Romeo stores bookmarks in private XML and, on
-// Prosody, publishes an avatar and OMEMO keys to PEP; Juliet goes away and Romeo sends her two
-// messages. Each server's own exporter writes the export (prosody-migrator to its xep0227 store,
-// ejabberdctl export_piefxis), `xmppd import` reads it into a new data folder, a server starts on
-// it, and slixmpp logs in to it with the passwords the users had, and finds it all.
+// accounts there: Romeo adds Juliet (name, two groups) and they subscribe to each other until the
+// subscription is "both"; Juliet sets a vCard and leaves Tybalt's subscription request unanswered;
+// Romeo stores bookmarks in private XML and, on Prosody, publishes an avatar and OMEMO keys to PEP;
+// Juliet goes away and Romeo sends her two messages. Each server's own exporter writes the export
+// (prosody-migrator to its xep0227 store, ejabberdctl export_piefxis), `xmppd import` reads it
+// into a new data folder, a server starts on it, and slixmpp logs in to it with the passwords the
+// users had, and finds it all.
 //
 // Where the exports differ: Prosody's has SCRAM-SHA-1 keys (kept: the logins below use
 // SCRAM-SHA-1 and PLAIN against them), PEP and the message archive, but no offline messages (its
@@ -29,7 +30,7 @@ import { DOMAIN, missingSources, startEjabberd, startProsody, type SourceServer 
 const missing = missingSources() ?? missingPython();
 if (missing && process.env.CI) throw new Error(`migration sources unavailable in CI: ${missing}`);
 
-const USERS = { romeo: "Montague-2a", juliet: "Capulet-3b" };
+const USERS = { romeo: "Montague-2a", juliet: "Capulet-3b", tybalt: "Prince-of-Cats" };
 const AVATAR = Buffer.from("\x89PNG not really").toString("base64");
 const scratch = mkdtempSync(join(tmpdir(), "xmppd-pie-interop-"));
 // The servers run as their own users and must reach their folders inside it.
@@ -89,6 +90,11 @@ async function fill(source: SourceServer, pep: boolean): Promise<void> {
   await romeo.next("roster_push", { items: both });
   await juliet.next("roster_push", { items: both });
   await run(juliet, { cmd: "vcard_set", fn: "Juliet Capulet", nickname: "Jules" }, "vcard_set");
+  // Tybalt asks to see Juliet's presence; she never answers (a pending request, XEP-0227 §4.9).
+  const tybalt = await client(source.port, "tybalt", "street");
+  tybalt.send({ cmd: "subscribe", to: `juliet@${DOMAIN}` });
+  await juliet.next("presence", { type: "subscribe", from: `tybalt@${DOMAIN}` });
+  expect(await tybalt.quit()).toBe(0);
   await run(romeo, { cmd: "bookmarks_set", room: `orchard@conference.${DOMAIN}`, name: "The Orchard", nick: "Romeo" }, "bookmarks_set");
   if (pep) {
     await run(romeo, { cmd: "avatar_publish", data: AVATAR }, "published", { what: "avatar" });
@@ -122,14 +128,14 @@ describe.skipIf(missing)("from Prosody 0.12 (prosody-migrator, xep0227 store)", 
   let ours: TestServer;
   afterAll(() => ours?.stop());
 
-  it("keeps the passwords (SCRAM-SHA-1 keys), the roster with subscriptions and groups, vCard, private XML, PEP and the archive", { timeout: 120_000 }, async () => {
+  it("keeps the passwords (SCRAM-SHA-1 keys), the roster with subscriptions, groups and a pending request, vCard, private XML, PEP and the archive", { timeout: 120_000 }, async () => {
     const source = await prosody;
     await fill(source, true);
     const files = await source.export(join(scratch, "prosody-export"));
-    expect(files.map((f) => f.split("/").pop())).toEqual([`juliet@${DOMAIN}.xml`, `romeo@${DOMAIN}.xml`]);
+    expect(files.map((f) => f.split("/").pop())).toEqual([`juliet@${DOMAIN}.xml`, `romeo@${DOMAIN}.xml`, `tybalt@${DOMAIN}.xml`]);
     const { dataDir, said } = importInto("from-prosody", files);
-    expect(said).toMatch(/^imported 2 accounts: juliet@localhost, romeo@localhost$/m);
-    expect(said).toMatch(/2 accounts came with SCRAM-SHA-1 keys only/);
+    expect(said).toMatch(/^imported 3 accounts: juliet@localhost, romeo@localhost, tybalt@localhost$/m);
+    expect(said).toMatch(/3 accounts came with SCRAM-SHA-1 keys only/);
     ours = await startServer({ dataDir });
 
     // SCRAM-SHA-1 against the keys Prosody had: the password itself never reached this server.
@@ -137,6 +143,9 @@ describe.skipIf(missing)("from Prosody 0.12 (prosody-migrator, xep0227 store)", 
     expect(juliet.mechanism).toBe("SCRAM-SHA-1");
     expect(await rosterOf(juliet)).toEqual([{ jid: `romeo@${DOMAIN}`, subscription: "both", ask: null, name: null, groups: [] }]);
     expect(await run(juliet, { cmd: "vcard_get" }, "vcard")).toMatchObject({ fn: "Juliet Capulet", nickname: "Jules" });
+    // Tybalt's request, still unanswered, comes again when she is online.
+    juliet.send({ cmd: "presence" });
+    await juliet.next("presence", { type: "subscribe", from: `tybalt@${DOMAIN}` });
     // What she missed while away: Prosody's export carries it in her archive.
     const mam = await run(juliet, { cmd: "mam", with: `romeo@${DOMAIN}` }, "mam");
     expect((mam.messages as { body: string; from: string }[]).map((m) => [m.from, m.body])).toEqual([
@@ -172,13 +181,13 @@ describe.skipIf(missing)("from ejabberd 23.01 (ejabberdctl export_piefxis)", () 
   let ours: TestServer;
   afterAll(() => ours?.stop());
 
-  it("turns the passwords into SCRAM keys and brings the roster with subscriptions and groups, vCard, private XML and the offline messages", { timeout: 120_000 }, async () => {
+  it("turns the passwords into SCRAM keys and brings the roster with subscriptions, groups and a pending request, vCard, private XML and the offline messages", { timeout: 120_000 }, async () => {
     const source = await ejabberd;
     await fill(source, false);
     const files = await source.export(join(scratch, "ejabberd-export"));
     expect(files).toHaveLength(1);
     const { dataDir, said } = importInto("from-ejabberd", files);
-    expect(said).toMatch(/^imported 2 accounts: romeo@localhost, juliet@localhost$/m);
+    expect(said).toMatch(/^imported 3 accounts: romeo@localhost, juliet@localhost, tybalt@localhost$/m);
     expect(said).toMatch(/2 offline messages/);
     ours = await startServer({ dataDir });
 
@@ -189,6 +198,7 @@ describe.skipIf(missing)("from ejabberd 23.01 (ejabberdctl export_piefxis)", () 
     const first = await juliet.next("message", { body: "Shall I hear more, or shall I speak at this?" });
     const second = await juliet.next("message", { body: "Call me but love." });
     expect([first, second].map((m) => [m.from, m.delayed])).toEqual([[`romeo@${DOMAIN}/balcony`, true], [`romeo@${DOMAIN}/balcony`, true]]);
+    await juliet.next("presence", { type: "subscribe", from: `tybalt@${DOMAIN}` });
     expect(juliet.events.filter((e) => e.event === "message").indexOf(first)).toBeLessThan(juliet.events.filter((e) => e.event === "message").indexOf(second));
     expect(await rosterOf(juliet)).toEqual([{ jid: `romeo@${DOMAIN}`, subscription: "both", ask: null, name: null, groups: [] }]);
     expect(await run(juliet, { cmd: "vcard_get" }, "vcard")).toMatchObject({ fn: "Juliet Capulet", nickname: "Jules" });

@@ -377,6 +377,18 @@ describe("export", () => {
   });
 });
 
+describe("incoming subscription requests (§4.9)", () => {
+  it("are stored as the roster module stores one that waits for an answer, in jabber:client or, as Prosody writes them, in the user's namespace", async () => {
+    const t = target();
+    await importFiles([file("pending.xml", user("<presence xmlns='jabber:client' type='subscribe' from='tybalt@localhost/street'><status>Well met</status></presence>" +
+      "<presence type='subscribe' from='paris@localhost'/>"))], t);
+    const pending = await rosterStores(t.storage).pending.getAll("romeo@localhost");
+    expect([...pending.keys()].sort()).toEqual(["paris@localhost", "tybalt@localhost"]);
+    const tybalt = parseStored(pending.get("tybalt@localhost")!.xml)!;
+    expect([tybalt.attrs, tybalt.getChildText("status")]).toEqual([{ from: "tybalt@localhost", to: "romeo@localhost", type: "subscribe" }, "Well met"]);
+  });
+});
+
 describe("privacy lists", () => {
   it("blocked JIDs of the default list go to the blocklist; other rules are left out with a note", async () => {
     const t = target();

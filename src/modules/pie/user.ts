@@ -32,6 +32,9 @@ type Kind = "credentials" | "roster" | "pending" | "vcard" | "private" | "offlin
 function kindOf(el: Element): Kind | undefined {
   if (isPie(el, "offline-messages")) return "offline";
   if (isClientStanza(el, "presence")) return "pending";
+  // Prosody 0.12's xep0227 driver writes the requests without a namespace of their own, so in the
+  // user's (urn:xmpp:pie:0); read as jabber:client until Prosody writes them there (§4.9).
+  if (isPie(el, "presence")) return "pending";
   switch (qname(el)) {
     case `{${PIE_SCRAM}}scram-credentials`: return "credentials";
     case `{${NS.roster}}query`: return "roster";
