@@ -11,6 +11,7 @@ import { escapeXML, xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { parseStored } from "../../xml/stored.ts";
 import type { Accounts } from "../../core/accounts.ts";
+import type { Credentials } from "../../core/credentials.ts";
 import { PRIVATE_FILE } from "../../storage/data-dir.ts";
 import type { LogEntry, LogStore, StorageProvider } from "../../storage/types.ts";
 import { BLOCKLIST_STORE } from "../blocking/lists.ts";
@@ -61,25 +62,8 @@ export async function exportAccounts(path: string, source: ExportSource): Promis
       if (!jid.endsWith(suffix)) continue;
       const local = jid.slice(0, -suffix.length);
       const record = await source.accounts.record(local);
-      if (!record) continue;
-      if (record.importing) {
-        summary.skipped.push(jid);
-        continue;
-      }
-      await w(`<user name='${escapeXML(local)}'>`);
-      for (const { mechanism, credential } of scramElements(record.credentials)) {
-        await w(xml("scram-credentials", { xmlns: PIE_SCRAM, mechanism },
-          xml("iter-count", null, String(credential.iterations)), xml("salt", null, credential.salt),
-          xml("server-key", null, credential.serverKey), xml("stored-key", null, credential.storedKey)).toString());
-      }
-      for (const el of await userData(jid, source.storage)) await w(el.toString());
-      const offline = await readAll(source.storage.log(OFFLINE_STORE), jid);
-      const queued = offlineElement(offline, source.domain);
-      if (queued) await w(queued.toString());
-      summary.offline += offline.length;
-      summary.archived += await writeArchive(w, source.storage.log(ARCHIVE_STORE), jid);
-      await w("</user>\n");
-      summary.accounts++;
+      if (record?.importing) summary.skipped.push(jid);
+      else if (record) await writeUser(w, local, jid, record.credentials, source, summary);
     }
     await w("</host>\n</server-data>\n");
     out.end();
@@ -92,6 +76,24 @@ export async function exportAccounts(path: string, source: ExportSource): Promis
     if (!(e instanceof PieError && e.message.includes(part))) rmSync(part, { force: true });
     throw e instanceof PieError ? e : new PieError(`the export failed: ${(e as Error).message}`);
   }
+}
+
+/** One <user/>: its SCRAM keys, what the stores hold for it, its offline queue and its archive. */
+async function writeUser(w: Write, local: string, jid: string, credentials: Credentials, source: ExportSource, summary: ExportSummary): Promise<void> {
+  await w(`<user name='${escapeXML(local)}'>`);
+  for (const { mechanism, credential } of scramElements(credentials)) {
+    await w(xml("scram-credentials", { xmlns: PIE_SCRAM, mechanism },
+      xml("iter-count", null, String(credential.iterations)), xml("salt", null, credential.salt),
+      xml("server-key", null, credential.serverKey), xml("stored-key", null, credential.storedKey)).toString());
+  }
+  for (const el of await userData(jid, source.storage)) await w(el.toString());
+  const offline = await readAll(source.storage.log(OFFLINE_STORE), jid);
+  const queued = offlineElement(offline, source.domain);
+  if (queued) await w(queued.toString());
+  summary.offline += offline.length;
+  summary.archived += await writeArchive(w, source.storage.log(ARCHIVE_STORE), jid);
+  await w("</user>\n");
+  summary.accounts++;
 }
 
 /** What the key-value and map stores hold for an account, as XEP-0227 elements. */
@@ -133,7 +135,7 @@ async function readAll(log: LogStore, owner: string): Promise<LogEntry[]> {
 }
 
 /** §4.11, page by page; returns how many entries. */
-async function writeArchive(w: (s: string) => Promise<void>, log: LogStore, owner: string): Promise<number> {
+async function writeArchive(w: Write, log: LogStore, owner: string): Promise<number> {
   let after: string | undefined;
   let n = 0;
   for (;;) {
@@ -153,8 +155,10 @@ async function writeArchive(w: (s: string) => Promise<void>, log: LogStore, owne
   return n;
 }
 
+type Write = (s: string) => Promise<void>;
+
 /** Writes to the stream, waiting when its buffer is full. */
-function writer(out: WriteStream): (s: string) => Promise<void> {
+function writer(out: WriteStream): Write {
   return async (s) => {
     if (!out.write(s)) await once(out, "drain");
   };

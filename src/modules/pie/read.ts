@@ -73,62 +73,25 @@ class Reader {
     await this.file(path, { folder: realFolder(path), chain: [], within: "server-data" });
   }
 
-  /**
-   * Parses one file, handing on each top-level element as it completes (a host file holds many
-   * users; only one of them is in memory at a time). `within`: where the file's root stands.
-   */
+  /** Reads one file; `within`: where its root stands. A user-data file's root is returned, to stand for its include. */
   private async file(path: string, at: { folder: string; chain: string[]; within: Position | "user-data"; host?: string }): Promise<Element | undefined> {
     const size = this.account(path);
-    const tasks: (() => Promise<void>)[] = [];
-    let root: Element | undefined;
-    let failure: string | undefined;
-    let ended = false;
-    const chain = [...at.chain, path];
-    let rootKind: Position | "user-data" | undefined;
+    const here = { ...at, chain: [...at.chain, path] };
+    let kind = "user-data" as Position | "user-data"; // set when the root is read
     let host = at.host;
-    const parser = new StreamParser({
-      streamStart: (name, attrs) => {
-        root = xml(name, attrs);
-        rootKind = this.rootKind(root, at.within, path);
-        if (rootKind === "host") host = hostOf(root, path);
+    const root = await parseFile(path, size, {
+      root: (el) => {
+        kind = this.rootKind(el, at.within, path);
+        if (kind === "host") host = hostOf(el, path);
+        return kind === "server-data" || kind === "host";
       },
-      stanza: (el) => {
-        root!.append(el);
-        if (rootKind === "server-data") {
-          tasks.push(() => this.inServerData(el, path, { ...at, chain }));
-          tasks.push(async () => void root!.remove(el));
-        } else if (rootKind === "host") {
-          tasks.push(() => this.inHost(el, host!, path, { ...at, chain }));
-          tasks.push(async () => void root!.remove(el));
-        }
-        // A user's or a user-data file: the root is kept whole.
-      },
-      streamEnd: () => {
-        ended = true;
-      },
-      error: (condition, text) => {
-        failure ??= `${condition}: ${text}`;
-      },
-    }, { maxStanzaSize: Math.max(size, 1), maxDepth: MAX_DEPTH, maxAttributes: 256, maxNameLength: 1024 });
-    let offset = 0;
-    try {
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 16 }) as AsyncIterable<Buffer>) {
-        parser.write(chunk);
-        if (failure) throw new PieError(`${path}: not a readable XML file (${failure}, within bytes ${offset}-${offset + chunk.length})`);
-        offset += chunk.length;
-        while (tasks.length) await tasks.shift()!();
-      }
-    } catch (e) {
-      if (e instanceof PieError) throw e;
-      throw new PieError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    if (!root || !ended) throw new PieError(`${path}: the file ends before its root element does`);
-    if (rootKind === "user") {
+      child: (el) => (kind === "server-data" ? this.inServerData(el, path, here) : this.inHost(el, host!, path, here)),
+    });
+    if (kind === "user") {
       if (!host) throw new PieError(`${path}: a <user/> file is read only where a <host/> includes it`);
-      await this.visitUser(root, host, path, { ...at, chain });
-      return undefined;
+      await this.visitUser(root, host, path, here);
     }
-    return rootKind === "user-data" ? root : undefined;
+    return kind === "user-data" ? root : undefined;
   }
 
   /** Counts the file against the size cap before any of it is read. */
@@ -210,6 +173,49 @@ class Reader {
     if (at.chain.includes(real) || at.chain.includes(target)) throw new PieError(`${path}: <include href='${href}'/> includes a file that is already being read (a cycle)`);
     return real;
   }
+}
+
+/**
+ * Parses a file with the server's parser, its limits sized to the file. `root` is told of the
+ * root element and says whether its children are handed to `child` one by one, in order, as each
+ * completes (and then dropped: a host file holds many users, one in memory at a time); otherwise
+ * they stay on the root, which is returned whole.
+ */
+async function parseFile(path: string, size: number, on: { root(el: Element): boolean; child(el: Element): Promise<void> }): Promise<Element> {
+  let root: Element | undefined;
+  let streamed = false;
+  let failure: string | undefined;
+  let ended = false;
+  const ready: Element[] = [];
+  const parser = new StreamParser({
+    streamStart: (name, attrs) => {
+      root = xml(name, attrs);
+      streamed = on.root(root);
+    },
+    stanza: (el) => {
+      root!.append(el); // its parent, so that namespaces the root declares resolve
+      if (streamed) ready.push(el);
+    },
+    streamEnd: () => void (ended = true),
+    error: (condition, text) => void (failure ??= `${condition}: ${text}`),
+  }, { maxStanzaSize: Math.max(size, 1), maxDepth: MAX_DEPTH, maxAttributes: 256, maxNameLength: 1024 });
+  let offset = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 16 }) as AsyncIterable<Buffer>) {
+      parser.write(chunk);
+      if (failure) throw new PieError(`${path}: not a readable XML file (${failure}, within bytes ${offset}-${offset + chunk.length})`);
+      offset += chunk.length;
+      for (let el = ready.shift(); el; el = ready.shift()) {
+        await on.child(el);
+        root!.remove(el);
+      }
+    }
+  } catch (e) {
+    if (e instanceof PieError) throw e;
+    throw new PieError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!root || !ended) throw new PieError(`${path}: the file ends before its root element does`);
+  return root;
 }
 
 function isInclude(el: Element): boolean {

@@ -56,127 +56,148 @@ const KEPT_BY: Partial<Record<Kind, string>> = {
 
 /** Reads a user; undefined (with errors in `findings`) when it cannot be imported. */
 export async function planUser(visit: UserVisit, ctx: PlanContext, findings: Findings): Promise<UserPlan | undefined> {
-  const where = visit.file;
-  const name = visit.user.attrs.name;
+  const local = accountName(visit, ctx.domain, findings);
+  if (local === undefined) return undefined;
+  const jid = `${local}@${ctx.domain}`;
+  const r: UserReading = {
+    plan: {
+      local, jid, file: visit.file, credentials: {}, roster: [], pending: new Map(), vcard: undefined,
+      privateItems: new Map(), pep: new Map(), offline: [], archive: [], blocked: [],
+    },
+    ctx, findings,
+    error: (text) => findings.error(`${jid} (${visit.file})`, text),
+    note: (text) => findings.note(jid, text),
+  };
+  const byKind = sortChildren(visit.user, r);
+  await readAccount(visit.user, byKind.get("credentials") ?? [], r);
+  for (const [kind, read] of READERS) {
+    const els = byKind.get(kind);
+    if (els) read(els, r);
+  }
+  readPepAndBookmarks(byKind.get("pep-config")?.[0], byKind.get("pep-items")?.[0], r);
+  return r.plan;
+}
+
+/** What the readers of one user share: the plan they fill, and where errors and notes go. */
+interface UserReading {
+  readonly plan: UserPlan;
+  readonly ctx: PlanContext;
+  readonly findings: Findings;
+  error(text: string): void;
+  note(text: string): void;
+}
+
+/** The user's normalised local part, checked with its host; undefined (an error reported) when either does not fit. */
+function accountName(visit: UserVisit, domain: string, findings: Findings): string | undefined {
   const host = tryParseJid(visit.host);
   if (!host || host.local || host.resource) {
-    findings.error(where, `host '${visit.host}' is not a domain`);
+    findings.error(visit.file, `host '${visit.host}' is not a domain`);
     return undefined;
   }
-  if (host.domain !== ctx.domain) {
-    findings.error(where, `host ${host.domain} is not this server's domain (${ctx.domain}); addresses are kept as they are, so import it into a server for ${host.domain}`);
+  if (host.domain !== domain) {
+    findings.error(visit.file, `host ${host.domain} is not this server's domain (${domain}); addresses are kept as they are, so import it into a server for ${host.domain}`);
     return undefined;
   }
-  let local: string;
+  const name = visit.user.attrs.name ?? "";
   try {
-    local = normalizeLocal(name ?? "");
-    if (local === "") throw new Error("empty");
-  } catch {
-    findings.error(where, `a user whose name '${name ?? ""}' is not a valid local part of a JID`);
-    return undefined;
-  }
-  const jid = `${local}@${ctx.domain}`;
-  const at = `${jid} (${where})`;
+    const local = normalizeLocal(name);
+    if (local !== "") return local;
+  } catch { /* reported below */ }
+  findings.error(visit.file, `a user whose name '${name}' is not a valid local part of a JID`);
+  return undefined;
+}
+
+/** The user's children by kind; unknown ones and those of modules not loaded are reported, not kept. */
+function sortChildren(user: Element, r: UserReading): Map<Kind, Element[]> {
   const byKind = new Map<Kind, Element[]>();
-  for (const c of elementChildren(visit.user)) {
+  for (const c of elementChildren(user)) {
     const kind = kindOf(c);
-    if (!kind) {
-      findings.foundUnknown(qname(c), jid);
-      continue;
-    }
-    const module = KEPT_BY[kind];
-    if (module && !loaded(ctx.limits, module)) {
-      findings.foundUnsupported(`${kind === "pep-config" || kind === "pep-items" ? "PEP nodes" : kind} (module ${module} is not loaded)`, jid);
-      continue;
-    }
-    const list = byKind.get(kind) ?? [];
-    list.push(c);
-    byKind.set(kind, list);
+    const module = kind && KEPT_BY[kind];
+    if (!kind) r.findings.foundUnknown(qname(c), r.plan.jid);
+    else if (module && !loaded(r.ctx.limits, module)) {
+      r.findings.foundUnsupported(`${kind.startsWith("pep") ? "PEP nodes" : kind} (module ${module} is not loaded)`, r.plan.jid);
+    } else byKind.set(kind, [...(byKind.get(kind) ?? []), c]);
   }
   for (const [kind, els] of byKind) {
-    if (els.length > 1 && kind !== "credentials" && kind !== "pending") findings.error(at, `its ${kind} is given ${els.length} times`);
+    if (els.length > 1 && kind !== "credentials" && kind !== "pending") r.error(`its ${kind} is given ${els.length} times`);
   }
-  const one = (k: Kind) => byKind.get(k)?.[0];
-  const plan: UserPlan = {
-    local, jid, file: where, credentials: {}, roster: [], pending: new Map(), vcard: undefined,
-    privateItems: new Map(), pep: new Map(), offline: [], archive: [], blocked: [],
-  };
-  const errors = (list: string[]) => list.forEach((e) => findings.error(at, e));
-  const notes = (list: string[]) => list.forEach((n) => findings.note(jid, n));
+  return byKind;
+}
 
-  const creds = await readCredentials(visit.user, byKind.get("credentials") ?? [], ctx.limits.iterations);
-  if (creds.kind === "error") findings.error(at, creds.text);
-  else if (creds.kind === "unsupported") findings.foundUnsupported(`credentials for ${creds.mechanisms.join(", ")} only (this server has SCRAM-SHA-1 and SCRAM-SHA-256: the account could not log in)`, jid);
-  else if (creds.kind === "none") findings.note(jid, "no password or SCRAM credentials: the account cannot log in until one is set (./run passwd)");
+async function readAccount(user: Element, scram: Element[], r: UserReading): Promise<void> {
+  const creds = await readCredentials(user, scram, r.ctx.limits.iterations);
+  if (creds.kind === "error") r.error(creds.text);
+  else if (creds.kind === "unsupported") {
+    r.findings.foundUnsupported(`credentials for ${creds.mechanisms.join(", ")} only (this server has SCRAM-SHA-1 and SCRAM-SHA-256: the account could not log in)`, r.plan.jid);
+  } else if (creds.kind === "none") r.note("no password or SCRAM credentials: the account cannot log in until one is set (./run passwd)");
   else {
-    plan.credentials = creds.credentials;
-    if (creds.kind === "keys" && !creds.hashes.includes("SHA-256")) findings.keysWithout256.add(jid);
+    r.plan.credentials = creds.credentials;
+    if (creds.kind === "keys" && !creds.hashes.includes("SHA-256")) r.findings.keysWithout256.add(r.plan.jid);
   }
+}
 
-  const roster = one("roster");
-  if (roster) {
-    const r = readRoster(roster, jid, ctx.limits.roster!);
-    plan.roster = r.items;
-    errors(r.errors);
-    notes(r.notes);
-  }
-  for (const p of byKind.get("pending") ?? []) {
-    if (p.attrs.type !== "subscribe") {
-      findings.foundUnknown(`{${NS.client}}presence of type '${p.attrs.type ?? "available"}'`, jid);
-      continue;
+/** The readers of the kinds that come one element each (pending: one per request), in the order they run. */
+const READERS: [Kind, (els: Element[], r: UserReading) => void][] = [
+  ["roster", ([query], r) => {
+    const read = readRoster(query!, r.plan.jid, r.ctx.limits.roster!);
+    r.plan.roster = read.items;
+    read.errors.forEach(r.error);
+    read.notes.forEach(r.note);
+  }],
+  ["pending", (presences, r) => {
+    for (const p of presences) {
+      if (p.attrs.type !== "subscribe") {
+        r.findings.foundUnknown(`{${NS.client}}presence of type '${p.attrs.type ?? "available"}'`, r.plan.jid);
+        continue;
+      }
+      const read = readPending(p, r.plan.jid, r.ctx.now);
+      if (typeof read === "string") r.error(read);
+      else r.plan.pending.set(read.from, read.request);
     }
-    const r = readPending(p, jid, ctx.now);
-    if (typeof r === "string") findings.error(at, r);
-    else plan.pending.set(r.from, r.request);
-  }
+  }],
+  ["vcard", ([vcard], r) => {
+    if (elementChildren(vcard!).length === 0) return;
+    r.plan.vcard = detachedText(withNamespace(vcard!));
+    const max = r.ctx.limits.vcard!.maxSize;
+    if (Buffer.byteLength(r.plan.vcard, "utf8") > max) r.error(`its vCard is larger than ${max} bytes (modules.vcard.maxSize)`);
+  }],
+  ["private", ([query], r) => readPrivate(query!, r.plan, r.ctx.limits.private!, r.error)],
+  ["offline", ([list], r) => {
+    const read = readOffline(list!, r.plan.jid, { domain: r.ctx.domain, now: r.ctx.now, ...r.ctx.limits.offline! });
+    r.plan.offline = read.entries;
+    read.errors.forEach(r.error);
+  }],
+  ["archive", ([archive], r) => {
+    const read = readArchive(archive!, r.plan.jid, { domain: r.ctx.domain, now: r.ctx.now, retention: r.ctx.limits.archive!.retention });
+    r.plan.archive = read.entries;
+    read.errors.forEach(r.error);
+    read.notes.forEach(r.note);
+  }],
+  ["privacy", ([query], r) => {
+    const read = readPrivacy(query!);
+    r.plan.blocked = read.blocked;
+    if (read.leftOut > 0) r.note(`privacy lists: ${read.leftOut} rules other than blocked JIDs were left out (this server has XEP-0191 blocking, not XEP-0016 privacy lists)`);
+    const max = r.ctx.limits.blocking!.maxItems;
+    if (read.blocked.length > max) r.error(`${read.blocked.length} blocked JIDs, more than ${max} (modules.blocking.maxItems)`);
+  }],
+];
 
-  const vcard = one("vcard");
-  if (vcard && elementChildren(vcard).length > 0) {
-    const text = detachedText(withNamespace(vcard));
-    if (Buffer.byteLength(text, "utf8") > ctx.limits.vcard!.maxSize) findings.error(at, `its vCard is larger than ${ctx.limits.vcard!.maxSize} bytes (modules.vcard.maxSize)`);
-    plan.vcard = text;
-  }
-
-  const priv = one("private");
-  if (priv) readPrivate(priv, plan, ctx.limits.private!, (e) => findings.error(at, e));
-
-  const owner = one("pep-config");
-  const items = one("pep-items");
+/** PEP (both halves together), then the bookmarks in step across their three places. */
+function readPepAndBookmarks(owner: Element | undefined, items: Element | undefined, r: UserReading): void {
+  const limits = r.ctx.limits.pep;
+  if (!limits) return;
+  const ids = new IdGenerator(IMPORT_NODE_TAG);
   if (owner || items) {
-    const r = readPep(owner, items, jid, new IdGenerator(IMPORT_NODE_TAG), ctx.limits.pep!);
-    plan.pep = r.nodes;
-    errors(r.errors);
-    notes(r.notes);
-    for (const f of r.ignoredFields) findings.ignoredNodeFields.add(f);
+    const read = readPep(owner, items, r.plan.jid, ids, limits);
+    r.plan.pep = read.nodes;
+    read.errors.forEach(r.error);
+    read.notes.forEach(r.note);
+    for (const f of read.ignoredFields) r.findings.ignoredNodeFields.add(f);
   }
-
-  if (ctx.limits.bookmarks && ctx.limits.pep && ctx.limits.private) {
-    const copied = alignBookmarks(plan, new IdGenerator(IMPORT_NODE_TAG), ctx.limits.pep);
-    if (copied) findings.note(jid, copied);
+  if (r.ctx.limits.bookmarks && r.ctx.limits.private) {
+    const copied = alignBookmarks(r.plan, ids, limits);
+    if (copied) r.note(copied);
   }
-
-  const offline = one("offline");
-  if (offline) {
-    const r = readOffline(offline, jid, { domain: ctx.domain, now: ctx.now, ...ctx.limits.offline! });
-    plan.offline = r.entries;
-    errors(r.errors);
-  }
-  const archive = one("archive");
-  if (archive) {
-    const r = readArchive(archive, jid, { domain: ctx.domain, now: ctx.now, retention: ctx.limits.archive!.retention });
-    plan.archive = r.entries;
-    errors(r.errors);
-    notes(r.notes);
-  }
-
-  const privacy = one("privacy");
-  if (privacy) {
-    const r = readPrivacy(privacy);
-    plan.blocked = r.blocked;
-    if (r.leftOut > 0) findings.note(jid, `privacy lists: ${r.leftOut} rules other than blocked JIDs were left out (this server has XEP-0191 blocking, not XEP-0016 privacy lists)`);
-    if (r.blocked.length > ctx.limits.blocking!.maxItems) findings.error(at, `${r.blocked.length} blocked JIDs, more than ${ctx.limits.blocking!.maxItems} (modules.blocking.maxItems)`);
-  }
-  return plan;
 }
 
 function loaded(limits: PieLimits, module: string): boolean {

@@ -61,29 +61,9 @@ export async function backupDataDir(dataDir: string, dest: string): Promise<Back
   mkdirSync(work, { mode: PRIVATE_DIR });
   try {
     const copy = join(work, DATABASE_FILE);
-    const source = new DatabaseSync(dbPath, { timeout: 10_000 });
-    let pages: number;
-    try {
-      pages = await sqliteBackup(source, copy, { rate: 0x3fffffff });
-    } finally {
-      source.close();
-    }
-    checkDatabase(copy);
-    const files: Manifest["files"] = [];
-    let fileBytes = 0;
-    for (const rel of folderFiles(dataDir)) {
-      const to = join(work, FILES, rel);
-      mkdirSync(dirname(to), { recursive: true, mode: PRIVATE_DIR });
-      try {
-        copyFileSync(join(dataDir, rel), to);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // removed meanwhile (an expired upload)
-        throw e;
-      }
-      const f = describe(to, rel);
-      files.push(f);
-      fileBytes += f.bytes;
-    }
+    const pages = await copyDatabase(dbPath, copy);
+    const files = copyFolder(dataDir, join(work, FILES));
+    const fileBytes = files.reduce((n, f) => n + f.bytes, 0);
     const db = describe(copy, DATABASE_FILE);
     const manifest: Manifest = {
       format: FORMAT, version: VERSION, created: new Date().toISOString(), dataDir,
@@ -96,6 +76,36 @@ export async function backupDataDir(dataDir: string, dest: string): Promise<Back
     rmSync(work, { recursive: true, force: true });
     throw e instanceof BackupError ? e : new BackupError(`the backup failed: ${(e as Error).message}`);
   }
+}
+
+/** The database through SQLite's online backup, in one step; checked. Returns the pages copied. */
+async function copyDatabase(from: string, to: string): Promise<number> {
+  const source = new DatabaseSync(from, { timeout: 10_000 });
+  let pages: number;
+  try {
+    pages = await sqliteBackup(source, to, { rate: 0x3fffffff });
+  } finally {
+    source.close();
+  }
+  checkDatabase(to);
+  return pages;
+}
+
+/** The data folder's other files into `to`, each described for the manifest. */
+function copyFolder(dataDir: string, to: string): Manifest["files"] {
+  const files: Manifest["files"] = [];
+  for (const rel of folderFiles(dataDir)) {
+    const dest = join(to, rel);
+    mkdirSync(dirname(dest), { recursive: true, mode: PRIVATE_DIR });
+    try {
+      copyFileSync(join(dataDir, rel), dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // removed meanwhile (an expired upload)
+      throw e;
+    }
+    files.push(describe(dest, rel));
+  }
+  return files;
 }
 
 export interface RestoreResult {
