@@ -233,6 +233,8 @@ describe("refusals: nothing is written", () => {
     const t = target(limits);
     await expect(importFiles([PROSODY[0]!], t)).rejects.toThrow(/archive \(module mam is not loaded\) \(juliet@localhost\)/);
     expect(await t.accounts.list()).toEqual([]);
+    const none = target({ ...pieLimits(defaults, 4096), archive: { retention: 0 } });
+    await expect(importFiles([PROSODY[0]!], none)).rejects.toThrow(/archive \(modules.mam.retention is 0: nothing is archived\)/);
   });
 
   it("another host, a bad name, a user twice", async () => {

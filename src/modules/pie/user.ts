@@ -115,7 +115,8 @@ function sortChildren(user: Element, r: UserReading): Map<Kind, Element[]> {
     const module = kind && KEPT_BY[kind];
     if (!kind) r.findings.foundUnknown(qname(c), r.plan.jid);
     else if (module && !loaded(r.ctx.limits, module)) {
-      r.findings.foundUnsupported(`${kind.startsWith("pep") ? "PEP nodes" : kind} (module ${module} is not loaded)`, r.plan.jid);
+      const why = module === "mam" && r.ctx.limits.archive ? "modules.mam.retention is 0: nothing is archived" : `module ${module} is not loaded`;
+      r.findings.foundUnsupported(`${kind.startsWith("pep") ? "PEP nodes" : kind} (${why})`, r.plan.jid);
     } else byKind.set(kind, [...(byKind.get(kind) ?? []), c]);
   }
   for (const [kind, els] of byKind) {
