@@ -149,6 +149,24 @@ async function start(cfg: LoadedConfig): Promise<number> {
   return -1;
 }
 
+/**
+ * Runs `fn` with the configured storage open. A data folder made for it is removed afterwards
+ * unless `fn` says it wrote something: a refused import (or an export of nothing) leaves no
+ * empty database behind, as a failed start does not.
+ */
+async function withStorage(cfg: LoadedConfig, fn: (server: XmppServer) => Promise<boolean>): Promise<void> {
+  const dataDir = resolve(cfg.server.dataDir);
+  const made = !existsSync(dataDir);
+  const s = new XmppServer(cfg);
+  let wrote = false;
+  try {
+    wrote = await fn(s);
+  } finally {
+    await s.storage.close();
+    if (made && !wrote) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 /** Backups here are of the embedded store; Cassandra's are its own (nodetool snapshot, see the README). */
 function embeddedOnly(cfg: LoadedConfig, command: string): void {
   if (cfg.server.storage.backend !== "embedded") {
@@ -224,28 +242,24 @@ async function run(argv: string[]): Promise<number> {
       if (rest.length === 0) throw new UsageError("import needs the export's file(s)");
       const maxMiB = values["max-size"] === undefined ? undefined : Number(values["max-size"]);
       if (maxMiB !== undefined && !(Number.isInteger(maxMiB) && maxMiB > 0)) throw new UsageError("--max-size takes a whole number of MiB");
-      const s = new XmppServer(cfg);
-      try {
+      await withStorage(cfg, async (s) => {
         const summary = await importFiles(rest, {
           storage: s.storage, accounts: s.accounts, domain: s.domain.domain,
           limits: pieLimits((def) => s.optionsOf(def), cfg.server.auth.iterations),
         }, { dryRun: values["dry-run"], skipUnknown: values["skip-unknown"], maxBytes: maxMiB === undefined ? undefined : maxMiB << 20 });
         console.log(importReport(summary));
-      } finally {
-        await s.storage.close();
-      }
+        return summary.written;
+      });
       return 0;
     }
     case "export": {
       if (rest.length !== 1) throw new UsageError("export needs one file to write");
-      const s = new XmppServer(cfg);
-      try {
+      await withStorage(cfg, async (s) => {
         const summary = await exportAccounts(rest[0]!, { storage: s.storage, accounts: s.accounts, domain: s.domain.domain });
         console.log(`exported ${summary.accounts} accounts of ${s.domain} (${summary.offline} offline and ${summary.archived} archived messages) to ${resolve(rest[0]!)}, readable by this user only`);
         if (summary.skipped.length > 0) console.log(`left out, being imported: ${summary.skipped.join(", ")}`);
-      } finally {
-        await s.storage.close();
-      }
+        return false;
+      });
       return 0;
     }
     case "backup": {
