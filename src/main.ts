@@ -3,7 +3,7 @@
 // Every failure a person can cause (bad config, port in use, unknown user) is one clear line.
 import { parseArgs } from "node:util";
 import { existsSync, rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts";
 import { ConfigError } from "./core/schema.ts";
 import { AccountError } from "./core/accounts.ts";
@@ -14,10 +14,13 @@ import { StorageUnavailableError } from "./storage/errors.ts";
 import { MemoryStorage } from "./storage/memory.ts";
 import { describeStorage } from "./storage/open.ts";
 import { tightenDataDir } from "./storage/data-dir.ts";
+import { BackupError, backupDataDir, restoreDataDir } from "./storage/embedded/backup.ts";
+import { DataDirLock, LOCK_FILE } from "./storage/embedded/lock.ts";
 import { JidError, parseJid } from "./xml/jid.ts";
 import { AdminRefusal, adminRequest, adminSocketPath, NotRunningError } from "./ops/admin-client.ts";
 import { answers } from "./ops/admin-socket.ts";
 import type { ReloadReport, SessionInfo } from "./ops/admin-commands.ts";
+import { DEFAULT_MAX_BYTES, exportAccounts, importFiles, pieLimits, PieError, type ImportSummary } from "./modules/pie/index.ts";
 
 const USAGE = `usage: xmppd <command> [options]
 
@@ -29,6 +32,16 @@ commands:
   deluser <jid>          delete an account and everything stored for it
   users                  list accounts
   check                  validate the configuration and print the result
+  import <file>...       add the accounts of a XEP-0227 export (Prosody's prosody-migrator, ejabberd's
+                         export_piefxis, ours): all of them or, when anything is wrong, none
+    --dry-run            check the export and say what would be imported; write nothing
+    --skip-unknown       import what can be kept, leave out (and list) what cannot
+    --max-size <MiB>     the export's size limit (default ${DEFAULT_MAX_BYTES >> 20} MiB)
+  export <file>          write every account to a new XEP-0227 file (mode 0600)
+  backup <dir>           copy the embedded store (consistent, while the server serves), uploaded files
+                         and the self-signed certificate into a new folder
+  restore <dir>          put a backup into dataDir; refused while a server runs there
+    --replace            move what dataDir holds aside (into dataDir.before-restore-<time>) first
   config-doc             print the configuration reference (markdown)
 
 commands for the running server (through its admin socket, adminSocket.path):
@@ -47,6 +60,8 @@ options:
   -h, --help             this text`;
 
 class UsageError extends Error {}
+/** A command refused for a reason the message gives in full. */
+class CommandError extends Error {}
 
 function configPath(arg: string | undefined): string | undefined {
   if (arg) return arg;
@@ -150,6 +165,12 @@ async function start(cfg: LoadedConfig): Promise<number> {
   const madeDataDir = !existsSync(dataDir);
   // Before the database opens: SQLite makes its -wal and -shm files with the database's mode.
   const modes = tightenDataDir(dataDir);
+  // Held until the process ends: a second server, or a restore, is refused on this folder meanwhile.
+  const lock = DataDirLock.take(dataDir);
+  if (!lock) {
+    if (madeDataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw new CommandError(`another server is running on ${dataDir} (it holds ${join(dataDir, LOCK_FILE)})`);
+  }
   let server: XmppServer | undefined;
   try {
     server = new XmppServer(cfg);
@@ -159,10 +180,14 @@ async function start(cfg: LoadedConfig): Promise<number> {
   } catch (e) {
     if (madeDataDir) {
       await server?.storage.close().catch(() => {});
+      lock.release();
       rmSync(dataDir, { recursive: true, force: true });
     }
     throw e;
   }
+  // Referenced until the process ends: a lock object left to the garbage collector would have its
+  // database closed, and the folder's lock with it, while the server still serves.
+  process.once("exit", () => lock.release());
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -192,13 +217,63 @@ async function start(cfg: LoadedConfig): Promise<number> {
   return -1;
 }
 
+/**
+ * Runs `fn` with the configured storage open. A data folder made for it is removed afterwards
+ * unless `fn` says it wrote something: a refused import (or an export of nothing) leaves no
+ * empty database behind, as a failed start does not.
+ */
+/** The accounts, each marked when an import did not finish it (it has no credentials: src/modules/pie/write.ts). */
+async function listAccounts(s: XmppServer): Promise<string[]> {
+  const suffix = `@${s.domain}`;
+  const out: string[] = [];
+  for (const u of await s.accounts.list()) {
+    const half = u.endsWith(suffix) && (await s.accounts.record(u.slice(0, -suffix.length)))?.importing;
+    out.push(half ? `${u} (an import did not finish: it cannot log in; import it again, or deluser)` : u);
+  }
+  return out;
+}
+
+async function withStorage(cfg: LoadedConfig, fn: (server: XmppServer) => Promise<boolean>): Promise<void> {
+  const dataDir = resolve(cfg.server.dataDir);
+  const made = !existsSync(dataDir);
+  const s = new XmppServer(cfg);
+  let wrote = false;
+  try {
+    wrote = await fn(s);
+  } finally {
+    await s.storage.close();
+    if (made && !wrote) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Backups here are of the embedded store; Cassandra's are its own (nodetool snapshot, see the README). */
+function embeddedOnly(cfg: LoadedConfig, command: string): void {
+  if (cfg.server.storage.backend !== "embedded") {
+    throw new CommandError(`${command} copies the embedded store; with storage.backend ${cfg.server.storage.backend} the data is in the cluster: back it up with nodetool snapshot (README, Backups)`);
+  }
+}
+
+/** What an import did (or, with --dry-run, would do), for the operator. */
+function importReport(s: ImportSummary): string {
+  const counted = (n: number, what: string) => `${n} ${n === 1 ? what.replace(/s$/, "") : what}`;
+  const counts = Object.entries(s.counts).filter(([, n]) => n > 0).map(([what, n]) => counted(n, what));
+  const lines = [`${s.written ? "imported" : "would import (--dry-run: nothing was written)"} ${counted(s.accounts.length, "accounts")}: ${s.accounts.join(", ")}`];
+  if (counts.length > 0) lines.push(`with ${counts.join(", ")}`);
+  for (const n of s.notes) lines.push(`note: ${n}`);
+  for (const l of s.leftOut) lines.push(`left out: ${l}`);
+  return lines.join("\n");
+}
+
 async function run(argv: string[]): Promise<number> {
   // What the commands make in dataDir (the database and its journal, keys, uploads) is the server user's only.
   process.umask(0o077);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
+    options: {
+      config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" }, json: { type: "boolean" },
+      "dry-run": { type: "boolean" }, "skip-unknown": { type: "boolean" }, "max-size": { type: "string" }, replace: { type: "boolean" },
+    },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -257,7 +332,7 @@ async function run(argv: string[]): Promise<number> {
     case "users": {
       const users = await live<string[]>(cfg, "users", [], async () => {
         let list: string[] = [];
-        await offline(cfg, async (s) => void (list = await s.accounts.list()));
+        await offline(cfg, async (s) => void (list = await listAccounts(s)));
         return list;
       });
       for (const u of users) console.log(u);
@@ -293,6 +368,45 @@ async function run(argv: string[]): Promise<number> {
       if (r.restartNeeded.length > 0) console.log(`changed, needs a restart: ${r.restartNeeded.join(", ")}`);
       return 0;
     }
+    case "import": {
+      if (rest.length === 0) throw new UsageError("import needs the export's file(s)");
+      const maxMiB = values["max-size"] === undefined ? undefined : Number(values["max-size"]);
+      if (maxMiB !== undefined && !(Number.isInteger(maxMiB) && maxMiB > 0)) throw new UsageError("--max-size takes a whole number of MiB");
+      await withStorage(cfg, async (s) => {
+        const summary = await importFiles(rest, {
+          storage: s.storage, accounts: s.accounts, domain: s.domain.domain,
+          limits: pieLimits((def) => s.optionsOf(def), cfg.server.auth.iterations),
+        }, { dryRun: values["dry-run"], skipUnknown: values["skip-unknown"], maxBytes: maxMiB === undefined ? undefined : maxMiB << 20 });
+        console.log(importReport(summary));
+        return summary.written;
+      });
+      return 0;
+    }
+    case "export": {
+      if (rest.length !== 1) throw new UsageError("export needs one file to write");
+      await withStorage(cfg, async (s) => {
+        const summary = await exportAccounts(rest[0]!, { storage: s.storage, accounts: s.accounts, domain: s.domain.domain });
+        console.log(`exported ${summary.accounts} accounts of ${s.domain} (${summary.offline} offline and ${summary.archived} archived messages) to ${resolve(rest[0]!)}, readable by this user only`);
+        if (summary.skipped.length > 0) console.log(`left out, being imported: ${summary.skipped.join(", ")}`);
+        return false;
+      });
+      return 0;
+    }
+    case "backup": {
+      if (rest.length !== 1) throw new UsageError("backup needs the folder to make");
+      embeddedOnly(cfg, "backup");
+      const b = await backupDataDir(cfg.server.dataDir, rest[0]!);
+      console.log(`backed up ${resolve(cfg.server.dataDir)} to ${b.dir}: the database (${b.databaseBytes} bytes) and ${b.files} files (${b.fileBytes} bytes)`);
+      return 0;
+    }
+    case "restore": {
+      if (rest.length !== 1) throw new UsageError("restore needs the backup's folder");
+      embeddedOnly(cfg, "restore");
+      const r = restoreDataDir(rest[0]!, cfg.server.dataDir, { replace: values.replace });
+      console.log(`restored ${resolve(rest[0]!)} into ${resolve(cfg.server.dataDir)}: the database (${r.databaseBytes} bytes) and ${r.files} files` +
+        (r.movedAside ? `; what it held before is in ${r.movedAside}` : ""));
+      return 0;
+    }
     case "check": {
       checkConfig(cfg);
       console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${resolve(cfg.server.dataDir)}, ${describeStorage(cfg.server.storage, cfg.server.dataDir)}`);
@@ -310,7 +424,7 @@ run(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof ConfigError) console.error(`xmppd: configuration error: ${e.message}`);
     else if (e instanceof UsageError) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
-    else if (e instanceof AccountError || e instanceof JidError || e instanceof PromptError || e instanceof CliError) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof AccountError || e instanceof JidError || e instanceof PromptError || e instanceof CliError || e instanceof PieError || e instanceof BackupError || e instanceof CommandError) console.error(`xmppd: ${e.message}`);
     else if (e instanceof StorageUnavailableError) console.error(`xmppd: storage unavailable: ${e.message}`);
     else if (e instanceof Error && /already in use|cannot listen/.test(e.message)) console.error(`xmppd: ${e.message}`);
     else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`xmppd: ${e.message}\n\n${USAGE}`);

@@ -15,7 +15,7 @@ import { ModuleContext, ServiceRegistry, orderModules, type ModuleDefinition, ty
 import { Router } from "./core/router.ts";
 import { removeAccount } from "./core/account-removal.ts";
 import { Telemetry } from "./core/telemetry.ts";
-import { ConfigError, parseShape, type Shape } from "./core/schema.ts";
+import { ConfigError, parseShape, type Infer, type Shape } from "./core/schema.ts";
 import { SessionDirectory } from "./core/session.ts";
 import { startCluster, type Cluster } from "./cluster/index.ts";
 import { modules as defaultModules } from "./modules/index.ts";
@@ -194,6 +194,11 @@ export class XmppServer implements StreamContext {
 
   private throttleOptions(): LoginThrottleOptions {
     return { perAddress: this.config.auth.failuresPerMinute, perAccount: this.config.auth.failuresPerAccount };
+  }
+
+  /** A loaded module's options, as validated when the server was made; undefined when the module is not loaded. */
+  optionsOf<S extends Shape>(def: ModuleDefinition<S>): Infer<S> | undefined {
+    return this.moduleOptions.get(def.name) as Infer<S> | undefined;
   }
 
   credentials(username: string) {

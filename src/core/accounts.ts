@@ -5,7 +5,18 @@ import { normalizeLocal } from "../xml/jid.ts";
 import type { StorageProvider, KeyValueStore } from "../storage/types.ts";
 import type { AccountDirectory } from "./router.ts";
 
-export interface AccountRecord { credentials: Credentials; created: number }
+export interface AccountRecord {
+  credentials: Credentials;
+  created: number;
+  /**
+   * The account is being written by an import (src/modules/pie/): its name is taken, it has no
+   * credentials yet, so nobody logs in to half of it. An import that did not finish leaves this set.
+   */
+  importing?: true;
+}
+
+/** What reserving a name for an import found: it is now ours, a real account has it, or an unfinished import left it. */
+export type Reservation = "reserved" | "exists" | "leftover";
 
 export class AccountError extends Error {}
 
@@ -76,6 +87,30 @@ export class Accounts implements AccountDirectory {
     } finally {
       this.deleting.delete(local);
     }
+  }
+
+  /**
+   * Takes the name for an import (insert-if-absent, like create): "reserved" when it was free, so
+   * that neither registration nor another import can take it meanwhile; "leftover" when an import
+   * that never finished holds it (its data is to be purged before it is reserved again).
+   */
+  async reserveForImport(local: string, now = Date.now()): Promise<Reservation> {
+    local = normalizeLocal(local);
+    if (await this.store.add(this.key(local), { credentials: {}, created: now, importing: true })) return "reserved";
+    return (await this.store.get(this.key(local)))?.importing ? "leftover" : "exists";
+  }
+
+  /** Ends an import of the account: it gets its credentials (and may log in from now on). */
+  async completeImport(local: string, credentials: Credentials, created = Date.now()): Promise<void> {
+    local = normalizeLocal(local);
+    const rec = await this.store.get(this.key(local));
+    if (!rec?.importing) throw new AccountError(`account ${this.key(local)} is not being imported`);
+    await this.store.set(this.key(local), { credentials, created });
+  }
+
+  /** The stored record (export: the SCRAM keys as they are). */
+  record(local: string): Promise<AccountRecord | undefined> {
+    return this.store.get(this.key(normalizeLocal(local)));
   }
 
   async list(): Promise<string[]> {

@@ -57,13 +57,17 @@ export const modules: ModuleDefinition<Shape>[] = [
   proxy65,
 ] as ModuleDefinition<Shape>[];
 
-/** What the core itself (streams, SASL, binding, router, addresses) implements. */
+/**
+ * What the core itself (streams, SASL, binding, router, addresses) implements, and the command
+ * line's import and export of accounts (XEP-0227, src/modules/pie/: no module the server loads).
+ */
 export const coreSpecs: SpecRef[] = [
   { spec: "RFC 6120", version: "RFC" },
   { spec: "RFC 7395", version: "RFC" },
   { spec: "RFC 7622", version: "RFC" },
   { spec: "XEP-0156", version: "1.4.0" },
   { spec: "XEP-0198", version: "1.6.3" },
+  { spec: "XEP-0227", version: "1.1" },
   { spec: "XEP-0368", version: "1.1.0" },
   { spec: "XEP-0440", version: "0.4.2" },
 ];

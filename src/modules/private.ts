@@ -26,6 +26,9 @@ import type { IqRequest } from "../core/iq.ts";
 import { isEmptyElement } from "./vcard.ts";
 import { parseStored, serializeDetached } from "../xml/stored.ts";
 
+/** The stores: each element under its key, and the list of an account's keys. */
+export const PRIVATE_STORES = { items: "private", keys: "private-keys" } as const;
+
 const RESERVED = new Set(["", NS.client, NS.server, NS.private, NS.vcard]);
 
 export interface PrivateItem {
@@ -78,8 +81,8 @@ export default defineModule({
     maxItems: int("Elements (namespace and name pairs) one account may store.", 64, 1),
   },
   setup(ctx) {
-    const items = ctx.map<string>("private");
-    const index = ctx.keyval<string[]>("private-keys");
+    const items = ctx.map<string>(PRIVATE_STORES.items);
+    const index = ctx.keyval<string[]>(PRIVATE_STORES.keys);
     const { maxItemSize, maxItems } = ctx.options;
     // On the server only: the XEP (historical) defines no discovery; the feature is listed where
     // clients look for server services, and the data is answered to its owner alone.

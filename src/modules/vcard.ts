@@ -29,6 +29,9 @@ export function isEmptyElement(el: Element): boolean {
 
 export const emptyVCard = (): Element => xml("vCard", { xmlns: NS.vcard });
 
+/** The key-value store of vCards (owner: the account's bare JID; value: the vCard serialised). */
+export const VCARD_STORE = "vcard";
+
 export default defineModule({
   name: "vcard",
   specs: [{ spec: "XEP-0054", version: "1.2" }],
@@ -36,7 +39,7 @@ export default defineModule({
     maxSize: int("Largest vCard stored, in bytes of its XML (photos included).", 65_536, 1024),
   },
   setup(ctx) {
-    const store = ctx.keyval<string>("vcard");
+    const store = ctx.keyval<string>(VCARD_STORE);
     ctx.feature(NS.vcard);
     ctx.accountFeature(NS.vcard);
 

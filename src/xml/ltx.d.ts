@@ -10,6 +10,8 @@ declare module "ltx" {
     is(name: string, xmlns?: string): boolean;
     getName(): string;
     getNS(): string | undefined;
+    /** The namespace bound to `prefix` (the default one without it), looked up through the ancestors. */
+    findNS(prefix?: string): string | undefined;
     getAttr(name: string, xmlns?: string): string | undefined;
     getChild(name: string, xmlns?: string): Element | undefined;
     getChildren(name: string, xmlns?: string): Element[];

@@ -48,6 +48,13 @@ export type Command =
   | { cmd: "roster"; ver?: string }
   | { cmd: "presence"; show?: string; status?: string }
   | { cmd: "subscribe" | "approve"; to: string }
+  | { cmd: "roster_set"; jid: string; name?: string; groups?: string[] }
+  | { cmd: "vcard_set"; fn: string; nickname?: string }
+  | { cmd: "vcard_get"; jid?: string }
+  | { cmd: "bookmarks_set"; room: string; name: string; nick: string }
+  | { cmd: "bookmarks_get" }
+  | { cmd: "avatar_publish"; data: string }
+  | { cmd: "pep_items"; jid: string; node: string }
   | { cmd: "message"; to: string; body: string; id?: string }
   | { cmd: "mam"; with?: string; max?: number; jid?: string }
   | { cmd: "muc_create" | "muc_join"; room: string; nick: string; maxstanzas?: number }

@@ -11,6 +11,13 @@ stdin: one JSON command per line, {"cmd": ...}:
   presence [show, status]       send available presence
   subscribe {to}                request a subscription (RFC 6121 §3.1)
   approve {to}                  approve a pending inbound request ("subscribed")
+  roster_set {jid, name?, groups?}  add or change a roster item (RFC 6121 §2.3) with slixmpp's update_roster
+  vcard_set {fn, nickname?}     publish the account's vCard (XEP-0054) with the xep_0054 plugin
+  vcard_get {jid?}              read a vCard (one's own without jid) from the server, not from the cache
+  bookmarks_set {room, name, nick}  store XEP-0048 bookmarks in private XML storage (XEP-0049)
+  bookmarks_get                 read them back from private XML storage
+  avatar_publish {data}         publish an avatar (XEP-0084): base64 data, then its metadata
+  pep_items {jid, node}         read a PEP node's items (XEP-0060 §6.5)
   message {to, body, id}        send a chat message
   mam {with?, max?, jid?}       read the whole archive (XEP-0313), paging with RSM by max; jid: a
                                 room's archive instead of the account's
@@ -46,6 +53,7 @@ from xml.etree import ElementTree as ET
 
 from slixmpp import JID, ClientXMPP
 from slixmpp.plugins.xep_0004 import Form
+from slixmpp.plugins.xep_0048 import Bookmarks
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -95,6 +103,13 @@ class Agent(ClientXMPP):
         # at it (reading iq["roster"] adds an empty one).
         self.roster_results = {}
         self.add_filter("in", self.note_roster_result)
+
+    def use(self, name):
+        """A plugin the migration commands need, registered when first used: registered at start,
+        XEP-0084's would add urn:xmpp:avatar:metadata+notify to every test's caps."""
+        if name not in self.plugin:
+            self.register_plugin(name)
+        return self[name]
 
     def withhold_channel_binding(self):
         # Without channel-binding data slixmpp sends the gs2 flag "n" (client does not support
@@ -209,6 +224,42 @@ class Agent(ClientXMPP):
                 fwd = result["mam_result"]["forwarded"]["stanza"]
                 messages.append({"id": result["mam_result"]["id"], "from": str(fwd["from"]), "body": fwd["body"], "omemo": omemo_of(fwd.xml)})
             emit("mam", messages=messages)
+        elif name == "roster_set":
+            await self.update_roster(JID(cmd["jid"]), name=cmd.get("name", ""), groups=cmd.get("groups", []), timeout=10)
+            emit("roster_set", jid=cmd["jid"])
+        elif name == "vcard_set":
+            vcard = self.use("xep_0054").make_vcard()
+            vcard["FN"] = cmd["fn"]
+            if cmd.get("nickname"):
+                vcard["NICKNAME"] = cmd["nickname"]
+            await self.use("xep_0054").publish_vcard(vcard, timeout=10)
+            emit("vcard_set")
+        elif name == "vcard_get":
+            jid = JID(cmd["jid"]) if cmd.get("jid") else self.boundjid.bare
+            result = await self.use("xep_0054").get_vcard(JID(jid), local=False, cached=False, timeout=10)
+            vcard = result["vcard_temp"]
+            nickname = vcard["NICKNAME"]
+            emit("vcard", fn=vcard["FN"] or None, nickname=(nickname[0] if isinstance(nickname, list) and nickname else nickname) or None)
+        elif name == "bookmarks_set":
+            bookmarks = Bookmarks()
+            bookmarks.add_conference(cmd["room"], cmd["nick"], name=cmd["name"], autojoin=True)
+            await self.use("xep_0048").set_bookmarks(bookmarks, method="xep_0049", timeout=10)
+            emit("bookmarks_set")
+        elif name == "bookmarks_get":
+            result = await self.use("xep_0048").get_bookmarks(method="xep_0049", timeout=10)
+            conferences = result["private"]["bookmarks"]["conferences"]
+            emit("bookmarks", conferences=[{"jid": str(c["jid"]), "name": c["name"], "nick": c["nick"]} for c in conferences])
+        elif name == "avatar_publish":
+            data = b64decode(cmd["data"])
+            avatar_id = self.use("xep_0084").generate_id(data)
+            await self.use("xep_0084").publish_avatar(data, timeout=10)
+            await self.use("xep_0084").publish_avatar_metadata({"id": avatar_id, "type": "image/png", "bytes": len(data)}, timeout=10)
+            emit("published", what="avatar", id=avatar_id)
+        elif name == "pep_items":
+            got = await self["xep_0060"].get_items(JID(cmd["jid"]), cmd["node"], timeout=10)
+            items = [{"id": item["id"], "payload": ET.tostring(item["payload"], encoding="unicode") if item["payload"] is not None else None}
+                     for item in got["pubsub"]["items"]]
+            emit("pep_items", node=cmd["node"], items=items)
         elif name == "muc_create":
             room = JID(cmd["room"])
             created = asyncio.get_running_loop().create_future()

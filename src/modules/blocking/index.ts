@@ -33,7 +33,7 @@ import { defineModule } from "../../core/module.ts";
 import { int } from "../../core/schema.ts";
 import { sessionKey } from "../../core/session.ts";
 import { ROSTER } from "../roster/service.ts";
-import { Blocklists } from "./lists.ts";
+import { BLOCKLIST_STORE, Blocklists } from "./lists.ts";
 import { blocks, parseItems } from "./match.ts";
 import { afterBlock, afterUnblock, type PresenceEffects } from "./presence.ts";
 
@@ -69,7 +69,7 @@ export default defineModule({
   setup(ctx) {
     const { maxItems } = ctx.options;
     const domain = ctx.domain.domain;
-    const lists = new Blocklists(ctx.map<number>("blocklist"));
+    const lists = new Blocklists(ctx.map<number>(BLOCKLIST_STORE));
     /** Stanzas this module sends that its own filter lets through (the unavailable presence of a block). */
     const exempt = new WeakSet<Element>();
     const effects: PresenceEffects = {

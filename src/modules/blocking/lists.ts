@@ -6,6 +6,9 @@
 import type { MapStore } from "../../storage/types.ts";
 import { KeyedLock } from "../../core/keyed-lock.ts";
 
+/** The map store of blocklists: owner the account's bare JID, key a blocked JID, value when it was blocked. */
+export const BLOCKLIST_STORE = "blocklist";
+
 /** Accounts whose blocklist is cached; beyond, the least recently used half is dropped. */
 const CACHE_SIZE = 50_000;
 

@@ -15,12 +15,13 @@ import { PEP } from "../pep/service.ts";
 import { PRIVATE } from "../private.ts";
 import { fromLegacy, fromNative, LEGACY, NATIVE, sameBookmark, toLegacy, toNative } from "./convert.ts";
 
-const PRIVATE_KEY = `{${LEGACY}}storage`;
+/** Where XEP-0048 bookmarks are in private XML storage (src/modules/private.ts's key). */
+export const PRIVATE_KEY = `{${LEGACY}}storage`;
 const options = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, [v]]));
 /** XEP-0402 §3: the node's configuration. */
-const NATIVE_OPTIONS = options({ "pubsub#persist_items": "true", "pubsub#max_items": "max", "pubsub#send_last_published_item": "never", "pubsub#access_model": "whitelist" });
+export const NATIVE_OPTIONS = options({ "pubsub#persist_items": "true", "pubsub#max_items": "max", "pubsub#send_last_published_item": "never", "pubsub#access_model": "whitelist" });
 /** XEP-0048 §3.3 (XEP-0223): one item, private. */
-const LEGACY_OPTIONS = options({ "pubsub#persist_items": "true", "pubsub#access_model": "whitelist" });
+export const LEGACY_OPTIONS = options({ "pubsub#persist_items": "true", "pubsub#access_model": "whitelist" });
 
 export default defineModule({
   name: "bookmarks",

@@ -8,6 +8,9 @@ import { parseStored } from "../../xml/stored.ts";
 import type { LogEntry, LogQuery, LogStore } from "../../storage/types.ts";
 import { dateTime, type MamQuery } from "./query.ts";
 
+/** The log store of the accounts' archives (owner: the account's bare JID). */
+export const ARCHIVE_STORE = "mam";
+
 export interface ArchivePage {
   entries: LogEntry[];
   complete: boolean;

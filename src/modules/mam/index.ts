@@ -16,6 +16,7 @@ import { defineModule, serviceKey } from "../../core/module.ts";
 import type { StanzaEvent } from "../../core/events.ts";
 import { int, oneOf } from "../../core/schema.ts";
 import { ROSTER } from "../roster/service.ts";
+import { ARCHIVE_STORE } from "./archive.ts";
 import { Archiver } from "./archiver.ts";
 import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
 import { stanzaIdBy, stripForgedResults } from "./policy.ts";
@@ -53,7 +54,7 @@ export default defineModule({
   },
   setup(ctx) {
     const { retention, maxPage, queueSize, batchSize } = ctx.options;
-    const log = ctx.logStore("mam");
+    const log = ctx.logStore(ARCHIVE_STORE);
     const roster = ctx.use(ROSTER);
     const prefs = new AccountPrefs(ctx.keyval<Prefs>("mam-prefs"), ctx.options.default,
       async (owner, contact) => (await roster.item(owner, contact)) !== undefined);

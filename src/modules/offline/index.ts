@@ -26,7 +26,7 @@ import { parseClientPresence } from "../presence/parse.ts";
 import { ARCHIVE_QUERIED } from "../mam/iq.ts";
 import { holdMessages, type MessageHold } from "./flush-hold.ts";
 import { offlineRule } from "./policy.ts";
-import { OfflineQueue, type Delivery } from "./queue.ts";
+import { OFFLINE_STORE, OfflineQueue, type Delivery } from "./queue.ts";
 
 export default defineModule({
   name: "offline",
@@ -47,7 +47,7 @@ export default defineModule({
   },
   setup(ctx) {
     const domain = ctx.domain.toString();
-    const queue = new OfflineQueue(ctx.logStore("offline"), ctx.ids, domain, ctx.options);
+    const queue = new OfflineQueue(ctx.logStore(OFFLINE_STORE), ctx.ids, domain, ctx.options);
     const turns = new KeyedLock();
     const counts = ctx.offlineCounts;
     /** Sessions whose stored messages are due (they announced themselves), with their hold. */

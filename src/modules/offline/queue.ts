@@ -10,6 +10,9 @@ import { idTime, type IdGenerator } from "../../storage/ids.ts";
 import type { LogStore } from "../../storage/types.ts";
 import { stanzaIdBy } from "../mam/policy.ts";
 
+/** The log store of the offline queues (owner: the recipient's bare JID). */
+export const OFFLINE_STORE = "offline";
+
 /** Entries read per storage query while flushing. */
 export const PAGE = 100;
 const DAY = 86_400_000;

@@ -6,6 +6,7 @@
 //   notify.ts   access models, who gets event notifications, the last item at presence
 //   caps.ts     XEP-0115: which nodes a client wants (+notify), asked once per caps hash
 import { defineModule } from "../../core/module.ts";
+import type { StorageProvider } from "../../storage/types.ts";
 import { int } from "../../core/schema.ts";
 import { isAvailable } from "../../core/session.ts";
 import { ACCOUNT_DISCO } from "../disco.ts";
@@ -16,6 +17,11 @@ import { NodeStore, type StoredItem } from "../pubsub/store.ts";
 import { CapsCache, CLIENT_FEATURES, infoRequest, notifyNodes, NOTIFY_NODES, parseCaps } from "./caps.ts";
 import { sendLastItems, type PepEnv } from "./notify.ts";
 import { PEP, PepService } from "./service.ts";
+
+/** The nodes of every account's PEP service, in the stores they have in storage (the import and export use them too). */
+export function pepNodes(storage: Pick<StorageProvider, "map">): NodeStore {
+  return new NodeStore(storage.map<NodeConfig>("pep.nodes"), storage.map<StoredItem>("pep.items"));
+}
 
 /** The XEP-0060 features that work here, each covered by test/integration/pep.test.ts. */
 const FEATURES = [
@@ -39,7 +45,7 @@ export default defineModule({
     capsTimeout: int("Milliseconds to wait for a client's disco#info answer (XEP-0115).", 10_000, 100),
   },
   setup(ctx) {
-    const store = new NodeStore(ctx.map<NodeConfig>("pep.nodes"), ctx.map<StoredItem>("pep.items"));
+    const store = pepNodes(ctx);
     const env: PepEnv = { domain: ctx.domain, sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER) };
     const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
     const caps = new CapsCache((to, node) =>

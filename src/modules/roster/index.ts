@@ -6,7 +6,7 @@ import { defineModule } from "../../core/module.ts";
 import { StanzaError } from "../../core/errors.ts";
 import { int } from "../../core/schema.ts";
 import { rosterHandlers } from "./iq.ts";
-import { ROSTER, RosterService } from "./service.ts";
+import { ROSTER, RosterService, rosterStores } from "./service.ts";
 
 export default defineModule({
   name: "roster",
@@ -19,9 +19,7 @@ export default defineModule({
   },
   setup(ctx) {
     const o = ctx.options;
-    const roster = new RosterService(
-      { items: ctx.map("roster"), pending: ctx.map("roster.pending"), versions: ctx.keyval("roster.version") },
-      ctx.sessions);
+    const roster = new RosterService(rosterStores(ctx), ctx.sessions);
     ctx.provide(ROSTER, roster);
     ctx.iq("account", NS.roster, "query", rosterHandlers(ctx, roster,
       { maxItems: o.maxItems, maxName: o.maxNameLength, maxGroup: o.maxGroupLength, maxGroups: o.maxGroups }));

@@ -7,7 +7,7 @@ import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import type { Sessions } from "../../core/capabilities.ts";
 import { serviceKey } from "../../core/module.ts";
-import type { KeyValueStore, MapStore } from "../../storage/types.ts";
+import type { KeyValueStore, MapStore, StorageProvider } from "../../storage/types.ts";
 import { itemElement, removedElement, sameItem, type RosterItem } from "./item.ts";
 import { KeyedLock } from "../../core/keyed-lock.ts";
 import type { PendingRequest } from "./pending.ts";
@@ -16,6 +16,11 @@ export interface RosterStores {
   items: MapStore<RosterItem>;
   pending: MapStore<PendingRequest>;
   versions: KeyValueStore<number>;
+}
+
+/** The roster's stores, by the names they have in storage (the import and export use them too). */
+export function rosterStores(storage: Pick<StorageProvider, "keyval" | "map">): RosterStores {
+  return { items: storage.map("roster"), pending: storage.map("roster.pending"), versions: storage.keyval("roster.version") };
 }
 
 /** What a change decides: the new item and stored request (undefined: none), and a result. */
