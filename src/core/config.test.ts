@@ -29,6 +29,7 @@ describe("config", () => {
       ping: { interval: 240, timeout: 60 },
       mam: { retention: 30 },
       offline: { expireDays: 30, quota: 5000 },
+      pubsub: { maxNodes: 10000, maxNodesPerAccount: 100, discoPage: 100 },
       push: { minInterval: 10, includeBody: false },
     });
   });
