@@ -30,6 +30,7 @@ describe("config", () => {
       mam: { retention: 30 },
       offline: { expireDays: 30, quota: 5000 },
       pubsub: { maxNodes: 10000, maxNodesPerAccount: 100, discoPage: 100 },
+      muc: { maxRooms: 10000, maxRoomsPerAccount: 100, maxJoinedPerAccount: 100, discoPage: 100 },
       push: { minInterval: 10, includeBody: false },
     });
   });
