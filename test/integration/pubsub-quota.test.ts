@@ -157,3 +157,22 @@ describe("a create at 10,000 nodes", () => {
     }
   });
 });
+
+describe("subscriptions of one node", () => {
+  it("beyond the node's limit, a subscribe is policy-violation + too-many-subscriptions (XEP-0060 §6.1.3.9)", async () => {
+    const t = await startServer({ users: { romeo: "pw", juliet: "pw" }, config: { modules: { pubsub: { maxSubscribers: 1 } } } });
+    const [romeo, juliet] = [await connect(t, "romeo"), await connect(t, "juliet")];
+    try {
+      ok(await romeo.ask(create("crowded")));
+      const subscribe = (c: Im) => c.ask(xml("iq", { type: "set", to: PS }, xml("pubsub", { xmlns: PUBSUB }, xml("subscribe", { node: "crowded", jid: c.jid }))));
+      ok(await subscribe(romeo));
+      const refused = await subscribe(juliet);
+      expect(errorOf(refused)).toBe("policy-violation");
+      expect(pubsubCondition(refused)).toBe("too-many-subscriptions");
+      expect(refused.getChild("error")!.attrs.type).toBe("wait");
+    } finally {
+      await Promise.all([romeo.stop(), juliet.stop()]);
+      await t.stop();
+    }
+  });
+});
