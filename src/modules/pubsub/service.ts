@@ -220,7 +220,11 @@ export class PubsubService implements Component {
       if (denied) throw denied;
       const had = m.subscriptions.find((s) => s.jid === jid.toString());
       if (had) return { sub: had, config: undefined };
-      if (m.subscriptions.length >= this.opts.subscribers) throw new StanzaError("not-allowed", `at most ${this.opts.subscribers} subscriptions per node`);
+      // §6.1.3.9: "policy-violation" (type wait) with <too-many-subscriptions/>.
+      if (m.subscriptions.length >= this.opts.subscribers) {
+        throw new StanzaError("policy-violation", `at most ${this.opts.subscribers} subscriptions per node`,
+          { type: "wait", extra: xml("too-many-subscriptions", { xmlns: PUBSUB.errors }) });
+      }
       const sub = { jid: jid.toString(), subid: this.server.ids.next() };
       await this.members.set(this.key, node, { ...m, subscriptions: [...m.subscriptions, sub] });
       return { sub, config };
