@@ -12,7 +12,7 @@ import { StreamParser, type ParserErrorCondition, type ParserHandler, type Parse
 import { StanzaError, StreamError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { RESUME_TIMEOUT, SessionState, sharedKeys, type Session, type SessionKey } from "../core/session.ts";
-import { TokenBucket } from "../core/limits.ts";
+import { Shapers } from "../core/limits.ts";
 import { randomToken } from "../core/ids.ts";
 import { errorReply } from "../core/stanza.ts";
 import type { Transport, TransportEvents } from "../transports/transport.ts";
@@ -66,6 +66,14 @@ class Connection implements ParserHandler, TransportEvents {
   }
 }
 
+/** The input shapers, per config: shared by every stream of the server. */
+const shapers = new WeakMap<StreamContext["config"]["limits"], Shapers>();
+function shapersOf(ctx: StreamContext): Shapers {
+  let s = shapers.get(ctx.config.limits);
+  if (!s) shapers.set(ctx.config.limits, (s = new Shapers(ctx.config.limits)));
+  return s;
+}
+
 /** Parser limits before and after authentication, per config: shared by every stream. */
 const parserLimits = new WeakMap<StreamContext["config"]["limits"], { pre: ParserLimits; post: ParserLimits }>();
 
@@ -96,7 +104,8 @@ export class C2SStream implements Session {
   private lost = false;
   private detachTimer: NodeJS.Timeout | undefined;
   private sasl: SaslNegotiation | undefined;
-  private bucket: TokenBucket | undefined;
+  /** The shapers' key (src/core/limits.ts): this connection's before authentication, the account's after; undefined when they are off. */
+  private shaped: string | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pending: Promise<void> = Promise.resolve();
   /** The server is shutting down and reads nothing more from this connection. */
@@ -115,6 +124,7 @@ export class C2SStream implements Session {
     this.conn = conn;
     transport.attach(conn);
     ctx.streams.add(this);
+    if (shapersOf(ctx).on) this.shaped = `\0${this.id}`;
     this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no session bound in time")),
       ctx.config.limits.handshakeTimeout * 1000);
     this.handshakeTimer.unref();
@@ -167,14 +177,17 @@ export class C2SStream implements Session {
   onData(chunk: Buffer, conn: Connection): void {
     if (this.state === "closed" || conn !== this.conn || this.draining) return;
     this.lastActivity = Date.now();
-    if (this.bucket) {
-      const wait = this.bucket.take(chunk.length);
-      if (wait > 0) {
-        this.transport.pause();
-        setTimeout(() => this.transport.resume(), wait).unref();
-      }
-    }
+    if (this.shaped !== undefined) this.throttle(shapersOf(this.ctx).bytes(this.shaped, chunk.length));
     this.parser.write(chunk);
+  }
+
+  /** Stops reading for `wait` ms (a shaper's answer); what was read meanwhile is still handled. */
+  private throttle(wait: number): void {
+    if (wait <= 0) return;
+    this.transport.pause();
+    setTimeout(() => {
+      if (!this.draining) this.transport.resume();
+    }, wait).unref();
   }
 
   onTransportClose(reason: string, conn: Connection): void {
@@ -205,8 +218,19 @@ export class C2SStream implements Session {
   }
 
   stanza(el: Element): void {
-    // Stanzas are handled in arrival order: each waits for the one before it.
-    this.pending = this.pending.then(() => this.dispatch(el)).catch((e: unknown) => {
+    // Stanzas are handled in arrival order: each waits for the one before it. Beyond the stanza
+    // shaper's burst, each also waits for its turn (those of a chunk already read included), and
+    // reading pauses meanwhile.
+    let run = () => this.dispatch(el);
+    if (this.shaped !== undefined && (el.name === "message" || el.name === "presence" || el.name === "iq")) {
+      const wait = shapersOf(this.ctx).stanza(this.shaped);
+      if (wait > 0) {
+        this.throttle(wait);
+        const due = Date.now() + wait;
+        run = () => new Promise<void>((r) => setTimeout(r, due - Date.now())).then(() => this.dispatch(el));
+      }
+    }
+    this.pending = this.pending.then(run).catch((e: unknown) => {
       if (e instanceof StreamError) this.close(e);
       else {
         this.log.error({ err: e }, "stream handler failed");
@@ -285,8 +309,8 @@ export class C2SStream implements Session {
     this.state = "header";
     this.parser.reset();
     this.parser.setLimits(this.limits(true));
-    const rate = this.ctx.config.limits.bytesPerSecond;
-    if (rate > 0) this.bucket = new TokenBucket(rate, rate * 10);
+    // From now on the account's connections share their shapers: more connections buy no more.
+    if (this.shaped !== undefined) this.shaped = account.bare.toString();
     this.note("info", { user: account.toString() }, "authenticated");
   }
 
@@ -539,7 +563,6 @@ export class C2SStream implements Session {
     fresh.state = "moved";
     fresh.conn.stream = this;
     this.conn = fresh.conn;
-    this.bucket = fresh.bucket;
     this.ctx.streams.add(this);
     sm.awaitingAck = false;
     const pending = sm.pending();
