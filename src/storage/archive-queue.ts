@@ -9,6 +9,7 @@
 // that was delivered; a message that went offline is durable in the offline store anyway.
 import { WriteMarks } from "./write-marks.ts";
 import type { LogEntry, LogStore } from "./types.ts";
+import type { ArchiveQuota } from "./archive-quota.ts";
 
 export type QueuedEntry = LogEntry & { owner: string };
 
@@ -53,13 +54,16 @@ export interface QueueOptions {
   attempts?: number;
   retryMs?: number;
   onError?: (err: unknown, dropped: number) => void;
+  /** Told of what each batch wrote, to keep every owner within its quota. */
+  quota?: ArchiveQuota;
 }
 
 interface Slot { entry: QueuedEntry; seq: number }
 
 export class ArchiveQueue {
   private readonly store: LogStore;
-  private readonly opts: Required<QueueOptions>;
+  private readonly opts: Required<Omit<QueueOptions, "quota">>;
+  private readonly quota: ArchiveQuota | undefined;
   private slots: Slot[] = [];
   /** Batches being written, oldest first (they may finish in any order). */
   private inFlight: Slot[][] = [];
@@ -80,7 +84,9 @@ export class ArchiveQueue {
 
   constructor(store: LogStore, opts: QueueOptions) {
     this.store = store;
-    this.opts = { attempts: 3, retryMs: 500, parallel: 16, linger: 10, onError: () => {}, ...opts };
+    const { quota, ...rest } = opts;
+    this.opts = { attempts: 3, retryMs: 500, parallel: 16, linger: 10, onError: () => {}, ...rest };
+    this.quota = quota;
   }
 
   /** Entries queued or being written. */
@@ -204,8 +210,10 @@ export class ArchiveQueue {
       void this.write(batch.map((s) => s.entry)).then((ok) => {
         this.inFlight.splice(this.inFlight.indexOf(batch), 1);
         this.inFlightEntries -= batch.length;
-        if (ok) this.counts.written += batch.length;
-        else this.counts.dropped += batch.length;
+        if (ok) {
+          this.counts.written += batch.length;
+          this.quota?.written(batch.map((s) => s.entry.owner));
+        } else this.counts.dropped += batch.length;
         this.progress();
         this.freeRoom();
         this.pump();

@@ -19,6 +19,7 @@ import { parseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import { bool, int, optStr, str } from "../../core/schema.ts";
 import { ArchiveQueue } from "../../storage/archive-queue.ts";
+import { ArchiveQuota } from "../../storage/archive-quota.ts";
 import { PUSH } from "../push/service.ts";
 import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
@@ -43,6 +44,7 @@ export default defineModule({
     discoPage: int("Rooms listed per disco#items answer at most; clients page through the rest (XEP-0059).", 100, 1, 10_000),
     archive: bool("Whether new rooms archive their messages (XEP-0313; owners may change it: muc#roomconfig_enablearchiving).", true),
     retention: int("Days a room's message stays in its archive; 0 archives nothing.", 30, 0, 36_500),
+    archiveQuota: int("Entries one room's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 50_000, 0),
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
   },
   async setup(ctx) {
@@ -53,6 +55,7 @@ export default defineModule({
       bound: 10_000,
       batch: 500,
       onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "room archive writes lost after retries" : "room archive write failed, retrying"),
+      quota: o.archiveQuota > 0 ? new ArchiveQuota(log, { entries: o.archiveQuota, onError: (err) => ctx.log.error({ err }, "room archive quota: dropping the oldest entries failed") }) : undefined,
     });
     const archive = new RoomArchive({ log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage });
     const service = new MucService(
