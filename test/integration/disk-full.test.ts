@@ -1,0 +1,112 @@
+// The disk fills up under a running server, for real: its data folder is a small tmpfs that the
+// test mounts (it needs root; it is skipped otherwise), fills with a file, then frees. Alice
+// (XEP-0198) sends messages to Bob, who is offline. While nothing can be written, each message
+// the offline store refuses gets resource-constraint (type wait) and no acknowledgement: h stops
+// before it. Once the space is back, the server stores what it held, acknowledges all of it, and
+// takes new messages; Bob then gets every message Alice had acknowledged, once; and the
+// database passes SQLite's integrity check.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { xml, type Element } from "../../src/xml/element.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { errorOf } from "../helpers/im.ts";
+import { SmClient } from "../helpers/sm.ts";
+
+const SM = "urn:xmpp:sm:3";
+const root = process.getuid?.() === 0;
+
+/** Fills the filesystem of `dir` with one file, to the last byte it takes; returns the file. */
+function fill(dir: string): string {
+  const path = join(dir, "filler");
+  const fd = openSync(path, "w");
+  try {
+    for (const size of [1 << 20, 1 << 16, 1 << 12, 512, 1]) {
+      const chunk = Buffer.alloc(size, 0x55);
+      try {
+        for (;;) writeSync(fd, chunk);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+const message = (i: number | string) => xml("message", { to: "bob@localhost", type: "chat", id: `m-${i}` },
+  xml("body", null, `full ${i} ${"x".repeat(2000)}`));
+const isAck = (e: Element) => e.name === "a" && e.attrs.xmlns === SM;
+
+/** The h of the next <a/> after an <r/>. */
+async function ackNow(c: SmClient): Promise<number> {
+  c.send(`<r xmlns='${SM}'/>`);
+  return Number((await c.next(isAck, "an ack", 10_000)).attrs.h);
+}
+
+describe.runIf(root)("a full disk", () => {
+  let dir = "";
+  let t: TestServer | undefined;
+  beforeAll(() => {
+    dir = mkdtempSync("/tmp/xmppd-disk-full-");
+    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", dir], { encoding: "utf8" });
+    if (m.status !== 0) throw new Error(`mount: ${m.stderr}`);
+  });
+  afterAll(async () => {
+    // Bounded, so that the filesystem is unmounted whatever state the server is in.
+    if (t) await Promise.race([t.stop(false).catch(() => {}), new Promise((r) => setTimeout(r, 15_000))]);
+    if (spawnSync("umount", [dir]).status !== 0) spawnSync("umount", ["-l", dir]);
+    rmdirSync(dir);
+  }, 30_000);
+
+  it("refuses what it cannot store with resource-constraint and no ack, then stores it all once space is back", { timeout: 120_000 }, async () => {
+    t = await startServer({ dataDir: dir, users: { alice: "pw", bob: "pw" } });
+    const { c: alice } = await SmClient.login(t.port, "alice", "phone");
+    alice.send(message("before"));
+    expect(await ackNow(alice)).toBe(1);
+
+    const filler = fill(dir);
+    const n = 40;
+    for (let i = 0; i < n; i++) alice.send(message(i));
+    const refused = await alice.next((e) => e.name === "message" && e.attrs.type === "error", "an error", 15_000);
+    expect(errorOf(refused)).toBe("resource-constraint");
+    expect(refused.getChild("error")!.attrs.type).toBe("wait");
+    await new Promise((r) => setTimeout(r, 1500));
+    const whileFull = await ackNow(alice);
+    expect(whileFull).toBeLessThan(1 + n);
+    // No message that got an error is acknowledged: h stops before the first of them.
+    const errors = [refused, ...alice.inbox.filter((e) => e.name === "message" && e.attrs.type === "error")];
+    const firstRefused = Math.min(...errors.map((e) => Number(e.attrs.id!.slice(2))));
+    expect(whileFull).toBeLessThanOrEqual(1 + firstRefused);
+
+    unlinkSync(filler);
+    let h = whileFull;
+    for (let i = 0; i < 60 && h < 1 + n; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      h = await ackNow(alice);
+    }
+    expect(h).toBe(1 + n);
+    alice.send(message("after"));
+    expect(await ackNow(alice)).toBe(2 + n);
+
+    const { c: bob } = await SmClient.login(t.port, "bob", "desk");
+    bob.send("<presence/>");
+    await bob.next((e) => e.getChildText("body")?.startsWith("full after") === true, "the last message", 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const ids = bob.inbox.filter((e) => e.name === "message" && e.attrs.type === "chat").map((e) => e.attrs.id);
+    expect(ids).toEqual(["m-before", ...Array.from({ length: n }, (_, i) => `m-${i}`), "m-after"]);
+
+    await t.stop(false);
+    t = undefined;
+    const db = new DatabaseSync(join(dir, "xmppd.sqlite"));
+    try {
+      expect(db.prepare("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
+    } finally {
+      db.close();
+    }
+    rmSync(join(dir, "xmppd.sqlite-wal"), { force: true });
+  });
+});
