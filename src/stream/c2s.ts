@@ -364,8 +364,10 @@ export class C2SStream implements Session {
     const { durable } = await this.ctx.router.routeAcked(el, this);
     if (durable === undefined && this.durable === undefined) sm.countHandled();
     else {
-      const done = (this.durable ?? Promise.resolve()).then(() => durable).then(() => {
-        sm.countHandled();
+      // A stanza the server gave up on (Routed.durable rejected) is never counted: h stops before
+      // it and the stream ends, so that the client sends it again (XEP-0198 §4).
+      const done = (this.durable ?? Promise.resolve()).then(() => durable).then(() => sm.countHandled(),
+        () => this.close(new StreamError("resource-constraint", "the server could not store what was sent; send it again later"))).then(() => {
         if (this.durable === done) this.durable = undefined;
       });
       this.durable = done;

@@ -74,7 +74,7 @@ export class RoomArchive implements RoomArchiving {
     if (iq.attrs.type === "get") return queryForm();
     const query = parseMamQuery(q, this.d.maxPage);
     const owner = room.jid.toString();
-    await this.d.queue.settled(owner);
+    await this.d.queue.readable(owner);
     const page = await readPage(this.d.log, owner, query);
     const to = from.toString();
     for (const e of query.flip ? [...page.entries].reverse() : page.entries) {
