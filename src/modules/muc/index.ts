@@ -69,6 +69,7 @@ export default defineModule({
         store: ctx.map<StoredRoom>("muc-rooms"),
         local: (full) => ctx.sessions.get(full),
         isAdmin: ctx.isAdmin,
+        storeFailed: (err, room) => ctx.log.error({ err, room: room.toString() }, "room record not written"),
         archive,
         push: () => ctx.optional(PUSH)?.notify,
       },

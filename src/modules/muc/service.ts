@@ -58,6 +58,8 @@ export interface ServiceDeps {
   store: MapStore<StoredRoom>;
   local(full: JID): Session | undefined;
   isAdmin(jid: JID): boolean;
+  /** A room's record or archive could not be written or cleared. */
+  storeFailed?(err: unknown, room: JID): void;
   archive?: RoomArchive;
   /** Wakes a member's devices (XEP-0357) with a message it missed; undefined when push is not loaded. */
   push?(): ((account: JID, message: Element) => void) | undefined;
@@ -120,17 +122,25 @@ export class MucService implements Component, RoomHost {
 
   changed(room: Room): void {
     const owner = this.opts.domain.toString();
-    if (!room.config.persistent) return void this.store.set(owner, room.jid.local, undefined);
+    if (!room.config.persistent) return this.stored(this.store.set(owner, room.jid.local, undefined), room);
     const s: StoredRoom = { config: room.config, affiliations: [...room.affiliations], secret: room.secret, subject: room.subject, creator: this.directory.creator(room) };
-    void this.store.set(owner, room.jid.local, s);
+    this.stored(this.store.set(owner, room.jid.local, s), room);
+  }
+
+  /**
+   * A write of a room's record, not waited for (the room lives in memory); a failure (the disk
+   * full) is reported, and the record is written again with the room's next change.
+   */
+  private stored(write: Promise<void>, room: Room): void {
+    write.catch((err: unknown) => this.deps.storeFailed?.(err, room.jid));
   }
 
   gone(room: Room): void {
     if (this.rooms.get(room.jid.local) === room) this.rooms.delete(room.jid.local);
     this.directory.removed(room);
-    void this.store.set(this.opts.domain.toString(), room.jid.local, undefined);
+    this.stored(this.store.set(this.opts.domain.toString(), room.jid.local, undefined), room);
     // A room that is gone takes its archive with it: a new room of the same name starts empty.
-    void this.archive?.clear(room);
+    if (this.archive) this.stored(this.archive.clear(room), room);
   }
 
   /**
