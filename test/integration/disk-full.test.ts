@@ -5,10 +5,11 @@
 // before it. Once the space is back, the server stores what it held, acknowledges all of it, and
 // takes new messages; Bob then gets every message Alice had acknowledged, once. With Bob online,
 // messages reach him at once while their archive copies wait for space, and Alice's ack waits
-// with them. The database passes SQLite's integrity check at the end.
+// with them. What Carol's session had not acknowledged when it ended is kept until the offline
+// store takes it. The database passes SQLite's integrity check at the end.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { xml, type Element } from "../../src/xml/element.ts";
@@ -66,7 +67,7 @@ describe.runIf(root)("a full disk", () => {
   }, 30_000);
 
   it("refuses what it cannot store with resource-constraint and no ack, then stores it all once space is back", { timeout: 120_000 }, async () => {
-    t = await startServer({ dataDir: dir, users: { alice: "pw", bob: "pw" } });
+    t = await startServer({ dataDir: dir, users: { alice: "pw", bob: "pw", carol: "pw" } });
     const { c: alice } = await SmClient.login(t.port, "alice", "phone");
     alice.send(message("before"));
     expect(await ackNow(alice)).toBe(1);
@@ -132,6 +133,33 @@ describe.runIf(root)("a full disk", () => {
     const fin = await bob.next((e) => e.name === "iq" && e.attrs.id === "count", "the archive's count", 10_000);
     expect(fin.getChild("fin", MAM)?.getChild("set", RSM)?.getChildText("count")).toBe(String(42 + n));
 
+  });
+
+  it("keeps what a session that ends had not acknowledged, and stores it offline once space is back", { timeout: 120_000 }, async () => {
+    const { c: alice } = await SmClient.login(t!.port, "alice", "watch");
+    const { c: carol } = await SmClient.login(t!.port, "carol", "laptop", { resume: false });
+    carol.send("<presence/>");
+    await carol.next((e) => e.name === "presence" && e.attrs.from === "carol@localhost/laptop", "her own presence");
+    const filler = fill(dir);
+    const n = 5;
+    for (let i = 0; i < n; i++) alice.send(xml("message", { to: "carol@localhost/laptop", type: "chat", id: `c-${i}` }, xml("body", null, `to carol ${i}`)));
+    for (let i = 0; i < n; i++) await carol.next((e) => e.attrs.id === `c-${i}`, `message ${i}`, 10_000);
+    // She never acknowledges them, and leaves: they go the undelivered way, to the offline store, which is full.
+    carol.send("</stream:stream>");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(alice.inbox.filter((e) => e.attrs.type === "error").map(String)).toEqual([]);
+
+    unlinkSync(filler);
+    await new Promise((r) => setTimeout(r, 6000));
+    const { c: back } = await SmClient.login(t!.port, "carol", "laptop");
+    back.send("<presence/>");
+    const last = await back.next((e) => e.attrs.id === `c-${n - 1}`, "the last of them", 15_000);
+    const ids = [...back.inbox.filter((e) => e.name === "message" && e.attrs.type === "chat").map((e) => e.attrs.id), last.attrs.id];
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => `c-${i}`));
+  });
+
+  it("leaves a database that passes SQLite's integrity check", { timeout: 60_000 }, async () => {
+    rmSync(join(dir, "filler"), { force: true });
     await t!.stop(false);
     t = undefined;
     const db = new DatabaseSync(join(dir, "xmppd.sqlite"));
