@@ -128,10 +128,28 @@ export class Router {
   /**
    * Routes again a message a session was written but never acknowledged ("message/undelivered"),
    * the session no longer registered. Its stanza-id is the server's own: the archive keeps it and
-   * does not record the message twice (StanzaEvent.returned).
+   * does not record the message twice (StanzaEvent.returned). Refused for lack of space, it is
+   * held until the store takes it (space-wait.ts).
    */
   async reroute(stanza: Element): Promise<void> {
-    await this.run(stanza, undefined, undefined, true);
+    try {
+      await this.dispatch(stanza, undefined, undefined, true);
+    } catch (e) {
+      if (!(e instanceof StorageFullError)) return this.failed(stanza, e, undefined);
+      // The store (offline) has no room: the message waits in memory for it, as the recipient's,
+      // and bounces only when given up.
+      const attempt = async (): Promise<"full" | "done"> => {
+        try {
+          await this.dispatch(stanza, undefined, undefined, true);
+        } catch (again) {
+          if (again instanceof StorageFullError) return "full";
+          this.failed(stanza, again, undefined);
+        }
+        return "done";
+      };
+      const recipient = tryParseJid(stanza.attrs.to ?? "")?.bare.toString() ?? "";
+      void this.spaceWait.hold(recipient, true, attempt, () => true).catch(() => this.failed(stanza, e, undefined));
+    }
   }
 
   /** Dispatches; a failure becomes the sender's error reply. True when the store refused a write for lack of space. */

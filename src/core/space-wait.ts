@@ -5,7 +5,9 @@
 // is routed only after the one before it: when space returns they are stored in the order they
 // were sent, then acked. Holding is bounded per account and per process; a message beyond the
 // bounds, or whose sender's session has ended, is given up unacknowledged, and its client sends
-// it again (XEP-0198 §4: what the server's h does not cover is the client's to resend).
+// it again (XEP-0198 §4: what the server's h does not cover is the client's to resend). Messages a
+// session that ended had not acknowledged are held the same way, as their recipient's, and bounce
+// to their sender only when given up.
 
 export interface SpaceWaitLimits {
   /** Messages held at once in the process, and for one account. */
