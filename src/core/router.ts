@@ -85,7 +85,9 @@ export class Router {
    */
   async routeAcked(stanza: Element, origin: Session): Promise<Routed> {
     // Behind messages of the sender that wait for storage space, in order (space-wait.ts).
-    if (stanza.name === "message" && this.spaceWait.holding(origin.jid.bare.toString())) return { durable: this.holdForSpace(stanza, origin, false) };
+    if (this.spaceWait.size > 0 && stanza.name === "message" && this.spaceWait.holding(origin.jid.bare.toString())) {
+      return { durable: this.holdForSpace(stanza, origin, false) };
+    }
     const durability = new Durability();
     const full = await this.run(stanza, origin, durability, false);
     const durable = durability.settled();
