@@ -27,8 +27,10 @@ describe("config", () => {
     expect(c.server.admins).toEqual(["admin@localhost"]);
     expect(c.modules).toEqual({
       ping: { interval: 240, timeout: 60 },
-      mam: { retention: 30 },
+      mam: { retention: 30, quota: 10000 },
       offline: { expireDays: 30, quota: 5000 },
+      pubsub: { maxNodes: 10000, maxNodesPerAccount: 100, discoPage: 100 },
+      muc: { maxRooms: 10000, maxRoomsPerAccount: 100, maxJoinedPerAccount: 100, discoPage: 100, archiveQuota: 50000 },
       push: { minInterval: 10, includeBody: false },
       proxy65: { port: 7777, maxStreamBytes: 1073741824, streamRate: 10485760, accountRate: 20971520, maxStreamsPerAccount: 5, activationTimeout: 60, idleTimeout: 300 },
     });

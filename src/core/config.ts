@@ -37,7 +37,10 @@ export const serverSchema = {
     stanzaSize: int("Largest stanza after authentication, in characters.", 262_144, 1024),
     preAuthStanzaSize: int("Largest stanza before authentication, in characters.", 8192, 512),
     maxDepth: int("Deepest element nesting inside a stanza.", 32, 4, 1000),
-    bytesPerSecond: int("Sustained bytes per second read from one connection after authentication (bursts of 10 s allowed); 0 lifts it.", 0, 0),
+    bytesPerSecond: int("Bytes per second read from the connections of one account, all of them together (before authentication: from one connection); reading pauses beyond it. 0 lifts it.", 10_000, 0),
+    burstBytes: int("Bytes read at once beyond bytesPerSecond before reading pauses (a login's burst, an avatar).", 100_000, 1024),
+    stanzasPerSecond: int("Stanzas per second read from the connections of one account together (one connection before authentication); reading pauses beyond it. 0 lifts it.", 50, 0),
+    stanzaBurst: int("Stanzas read at once beyond stanzasPerSecond before reading pauses (a login's requests, joins of many rooms).", 500, 1),
     handshakeTimeout: int("Seconds from TCP connect to a bound resource.", 60, 1),
   }),
   auth: section("Authentication (RFC 6120 §6).", {

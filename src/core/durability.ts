@@ -27,8 +27,10 @@ export class Durability {
 /** What routing a stanza from a sender that acknowledges it came to (Router.routeAcked). */
 export interface Routed {
   /**
-   * Settles, never rejecting, once the writes left running for the stanza have: its sender counts
-   * it in 'h' then. Undefined when nothing is left running (it counts at once).
+   * Settles once the writes left running for the stanza have: its sender counts it in 'h' then.
+   * Undefined when nothing is left running (it counts at once). Rejects only when the server gave
+   * the stanza up unstored (a message held for storage space, src/core/space-wait.ts): it is not
+   * counted, and its sender's stream ends so that the client sends it again.
    */
   readonly durable: Promise<void> | undefined;
 }

@@ -46,13 +46,14 @@ export class WindowCounter {
 /** A token bucket: `rate` tokens per second, holding at most `burst`. */
 export class TokenBucket {
   private tokens: number;
-  private last = Date.now();
+  private last: number;
   private readonly rate: number;
   private readonly burst: number;
-  constructor(rate: number, burst: number) {
+  constructor(rate: number, burst: number, now = Date.now()) {
     this.rate = rate;
     this.burst = burst;
     this.tokens = burst;
+    this.last = now;
   }
 
   /** Takes n tokens; returns the milliseconds to wait before reading more (0 when none). */
@@ -61,5 +62,74 @@ export class TokenBucket {
     this.last = now;
     this.tokens -= n;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.rate) * 1000);
+  }
+}
+
+export interface ShaperLimits {
+  /** Bytes per second sustained, and the burst; a rate of 0 lifts it. */
+  readonly bytesPerSecond: number;
+  readonly burstBytes: number;
+  /** Stanzas per second sustained, and the burst; a rate of 0 lifts it. */
+  readonly stanzasPerSecond: number;
+  readonly stanzaBurst: number;
+}
+
+interface Buckets { bytes: TokenBucket | undefined; stanzas: TokenBucket | undefined; last: number }
+
+/**
+ * The input shapers of a server: a byte bucket and a stanza bucket per key, which every
+ * connection of one account shares (more connections do not buy more), kept as long as they are
+ * in use. A key idle for long enough to be full again is forgotten: a fresh bucket is full too,
+ * so forgetting changes nothing but memory. Callers ask by key each time and hold no bucket.
+ */
+export class Shapers {
+  private readonly limits: ShaperLimits;
+  private readonly keys = new Map<string, Buckets>();
+  /** Keys are swept when the map has grown to this size. */
+  private sweepAt = 1024;
+  /** Milliseconds after which an unused key's buckets are full again. */
+  private readonly refillMs: number;
+
+  constructor(limits: ShaperLimits) {
+    this.limits = limits;
+    const bytes = limits.bytesPerSecond > 0 ? limits.burstBytes / limits.bytesPerSecond : 0;
+    const stanzas = limits.stanzasPerSecond > 0 ? limits.stanzaBurst / limits.stanzasPerSecond : 0;
+    this.refillMs = Math.ceil(Math.max(bytes, stanzas) * 1000);
+  }
+
+  /** Whether any shaper is on. */
+  get on(): boolean {
+    return this.limits.bytesPerSecond > 0 || this.limits.stanzasPerSecond > 0;
+  }
+
+  /** Takes `n` bytes read for `key`; the milliseconds to stop reading (0 when none). */
+  bytes(key: string, n: number, now = Date.now()): number {
+    return this.of(key, now).bytes?.take(n, now) ?? 0;
+  }
+
+  /** Takes one stanza for `key`; the milliseconds to stop reading (0 when none). */
+  stanza(key: string, now = Date.now()): number {
+    return this.of(key, now).stanzas?.take(1, now) ?? 0;
+  }
+
+  private of(key: string, now: number): Buckets {
+    let b = this.keys.get(key);
+    if (!b) {
+      if (this.keys.size >= this.sweepAt) this.sweep(now);
+      const l = this.limits;
+      b = {
+        bytes: l.bytesPerSecond > 0 ? new TokenBucket(l.bytesPerSecond, l.burstBytes, now) : undefined,
+        stanzas: l.stanzasPerSecond > 0 ? new TokenBucket(l.stanzasPerSecond, l.stanzaBurst, now) : undefined,
+        last: now,
+      };
+      this.keys.set(key, b);
+    }
+    b.last = now;
+    return b;
+  }
+
+  private sweep(now: number): void {
+    for (const [k, b] of this.keys) if (now - b.last > this.refillMs) this.keys.delete(k);
+    this.sweepAt = Math.max(1024, this.keys.size * 2);
   }
 }

@@ -12,6 +12,8 @@ import type { Logger } from "./log.ts";
 import { type SessionDirectory, type Session, isAvailable } from "./session.ts";
 import { errorReply, iqResult, kindOf, toStanzaError } from "./stanza.ts";
 import { kindSlot, Telemetry } from "./telemetry.ts";
+import { SpaceWait } from "./space-wait.ts";
+import { StorageFullError } from "../storage/errors.ts";
 
 /** Where stanzas for other domains go. Federation (S2S) implements it; the default refuses. */
 export interface RemoteRoute {
@@ -45,6 +47,10 @@ export class Router {
   remote: RemoteRoute = noRemote;
   private readonly components = new Map<string, Component>();
   private readonly pending = new Map<string, Pending>();
+  /** Messages the storage refused for lack of space, held until it takes them: 1,000 in the process, 100 of one account. */
+  private readonly spaceWait = new SpaceWait({ process: 1000, account: 100 });
+  /** When a refusal for lack of space was last logged (once a minute is enough). */
+  private fullLogged = 0;
 
   readonly domain: JID;
   private readonly sessions: SessionDirectory;
@@ -77,8 +83,8 @@ export class Router {
    * Never throws: a failure becomes the error reply for the sender. Resolves once the stanza is
    * delivered, stored or refused; writes its handlers left running are waited for by no one.
    */
-  route(stanza: Element, origin?: Session): Promise<void> {
-    return this.run(stanza, origin, undefined, false);
+  async route(stanza: Element, origin?: Session): Promise<void> {
+    await this.run(stanza, origin, undefined, false);
   }
 
   /**
@@ -86,28 +92,96 @@ export class Router {
    * stored or refused, to the writes left running for it that the acknowledgement waits for.
    */
   async routeAcked(stanza: Element, origin: Session): Promise<Routed> {
+    // Behind messages of the sender that wait for storage space, in order (space-wait.ts).
+    if (this.spaceWait.size > 0 && stanza.name === "message" && this.spaceWait.holding(origin.jid.bare.toString())) {
+      return { durable: this.holdForSpace(stanza, origin, false) };
+    }
     const durability = new Durability();
-    await this.run(stanza, origin, durability, false);
+    const full = await this.run(stanza, origin, durability, false);
     const durable = durability.settled();
+    if (full && stanza.name === "message") {
+      // Refused (resource-constraint went back) and held; the ack waits for the store to take it.
+      const held = this.holdForSpace(stanza, origin, true);
+      return { durable: durable === undefined ? held : Promise.all([durable, held]).then(() => {}) };
+    }
     return durable === undefined ? SETTLED : { durable };
+  }
+
+  /**
+   * Holds a message until the store has room for it (space-wait.ts): resolves once it is routed
+   * and its writes have settled; rejects when it is given up, unacknowledged. A message routed
+   * once already goes again as returned (StanzaEvent.returned), without its sender's steps
+   * ("stanza/out": the sender's archive, carbons), which it went through the first time.
+   */
+  private holdForSpace(stanza: Element, origin: Session, refused: boolean): Promise<void> {
+    let routed = refused;
+    let bounced = refused;
+    const attempt = async (): Promise<"full" | "done"> => {
+      const again = routed;
+      routed = true;
+      const durability = new Durability();
+      try {
+        await this.dispatch(stanza, again ? undefined : origin, durability, again);
+      } catch (e) {
+        const full = e instanceof StorageFullError;
+        if (full && bounced) return "full";
+        bounced = true;
+        this.failed(stanza, e, origin);
+        return full ? "full" : "done";
+      }
+      await durability.settled();
+      return "done";
+    };
+    return this.spaceWait.hold(origin.jid.bare.toString(), refused, attempt, () => this.sessions.get(origin.jid) === origin);
   }
 
   /**
    * Routes again a message a session was written but never acknowledged ("message/undelivered"),
    * the session no longer registered. Its stanza-id is the server's own: the archive keeps it and
-   * does not record the message twice (StanzaEvent.returned).
+   * does not record the message twice (StanzaEvent.returned). Refused for lack of space, it is
+   * held until the store takes it (space-wait.ts).
    */
-  reroute(stanza: Element): Promise<void> {
-    return this.run(stanza, undefined, undefined, true);
+  async reroute(stanza: Element): Promise<void> {
+    try {
+      await this.dispatch(stanza, undefined, undefined, true);
+    } catch (e) {
+      if (!(e instanceof StorageFullError)) return this.failed(stanza, e, undefined);
+      // The store (offline) has no room: the message waits in memory for it, as the recipient's,
+      // and bounces only when given up.
+      const attempt = async (): Promise<"full" | "done"> => {
+        try {
+          await this.dispatch(stanza, undefined, undefined, true);
+        } catch (again) {
+          if (again instanceof StorageFullError) return "full";
+          this.failed(stanza, again, undefined);
+        }
+        return "done";
+      };
+      const recipient = tryParseJid(stanza.attrs.to ?? "")?.bare.toString() ?? "";
+      void this.spaceWait.hold(recipient, true, attempt, () => true).catch(() => this.failed(stanza, e, undefined));
+    }
   }
 
-  private async run(stanza: Element, origin: Session | undefined, durability: Durability | undefined, returned: boolean): Promise<void> {
+  /** Dispatches; a failure becomes the sender's error reply. True when the store refused a write for lack of space. */
+  private async run(stanza: Element, origin: Session | undefined, durability: Durability | undefined, returned: boolean): Promise<boolean> {
     try {
       await this.dispatch(stanza, origin, durability, returned);
+      return false;
     } catch (e) {
-      if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
-      this.bounce(stanza, toStanzaError(e), origin);
+      this.failed(stanza, e, origin);
+      return e instanceof StorageFullError;
     }
+  }
+
+  /** The error reply for a stanza that failed, logged unless it is an XMPP error (a full store: once a minute). */
+  private failed(stanza: Element, e: unknown, origin: Session | undefined): void {
+    if (e instanceof StorageFullError) {
+      if (Date.now() - this.fullLogged > 60_000) {
+        this.fullLogged = Date.now();
+        this.log.error({ err: e, held: this.spaceWait.size }, "storage is full: writes are refused (resource-constraint) until space returns");
+      }
+    } else if (!(e instanceof StanzaError)) this.log.error({ err: e, stanza: stanza.name }, "stanza handler failed");
+    this.bounce(stanza, toStanzaError(e), origin);
   }
 
   /** Sends the error reply for a stanza back to its sender (never for an error stanza). */

@@ -2,6 +2,7 @@
 // never answered with an error.
 import { clone, xml, type Element } from "../xml/element.ts";
 import { StanzaError } from "./errors.ts";
+import { StorageFullError } from "../storage/errors.ts";
 import type { JID } from "../xml/jid.ts";
 
 export type StanzaKind = "message" | "presence" | "iq";
@@ -39,7 +40,11 @@ export function readdress(stanza: Element, to: string | undefined, from?: string
 }
 
 export function toStanzaError(e: unknown): StanzaError {
-  return e instanceof StanzaError ? e : new StanzaError("internal-server-error");
+  if (e instanceof StanzaError) return e;
+  // RFC 6120 §8.3.3.18: the server "lacks the system resources necessary to service the request";
+  // type wait: the sender may try again later.
+  if (e instanceof StorageFullError) return new StanzaError("resource-constraint", "the server's storage is full; try again later");
+  return new StanzaError("internal-server-error");
 }
 
 /**

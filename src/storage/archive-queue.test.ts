@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "./memory.ts";
 import type { LogStore } from "./types.ts";
 import { ArchiveQueue, type QueuedEntry } from "./archive-queue.ts";
+import { StorageFullError } from "./errors.ts";
 
 const entry = (i: number, owner = "juliet@capulet.lit"): QueuedEntry =>
   ({ owner, id: `id${String(i).padStart(6, "0")}`, at: i, with: "romeo@montague.lit", value: `<message>${i}</message>`, expires: 0 });
@@ -190,5 +191,33 @@ describe("the archive write queue", () => {
     await q.settled();
     expect((await g.store.query("juliet@capulet.lit", { limit: 10 })).entries).toEqual([]);
     expect((await g.store.query("romeo@montague.lit", { limit: 10 })).entries).toHaveLength(1);
+  });
+});
+
+describe("the archive write queue with the store out of space", () => {
+  it("never drops a batch refused for lack of space, and lets readers read what is stored meanwhile", async () => {
+    const inner = new MemoryStorage().log("mam");
+    let full = true;
+    const store: LogStore = {
+      ...inner,
+      append: async (entries) => {
+        if (full) throw new StorageFullError("database or disk is full");
+        return inner.append(entries);
+      },
+    };
+    const errors: number[] = [];
+    const q = new ArchiveQueue(store, { bound: 100, batch: 50, linger: 0, attempts: 2, retryMs: 5, onError: (_e, dropped) => errors.push(dropped) });
+    q.push(entry(1));
+    let written = false;
+    void q.settled("juliet@capulet.lit").then(() => (written = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(written).toBe(false);
+    expect(q.stats().dropped).toBe(0);
+    expect(errors).toEqual([0]); // the first refusal is reported, the retries say nothing new
+    await q.readable("juliet@capulet.lit"); // at once while the store is full
+    full = false;
+    await q.settled("juliet@capulet.lit");
+    expect(q.stats()).toMatchObject({ written: 1, dropped: 0 });
+    expect((await inner.query("juliet@capulet.lit", { limit: 10 })).entries).toHaveLength(1);
   });
 });

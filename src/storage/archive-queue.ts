@@ -9,6 +9,11 @@
 // that was delivered; a message that went offline is durable in the offline store anyway.
 import { WriteMarks } from "./write-marks.ts";
 import type { LogEntry, LogStore } from "./types.ts";
+import type { ArchiveQuota } from "./archive-quota.ts";
+import { StorageFullError } from "./errors.ts";
+
+/** The longest pause between two attempts of a batch (a batch refused for lack of space retries until it lands). */
+const MAX_RETRY_MS = 5000;
 
 export type QueuedEntry = LogEntry & { owner: string };
 
@@ -53,13 +58,16 @@ export interface QueueOptions {
   attempts?: number;
   retryMs?: number;
   onError?: (err: unknown, dropped: number) => void;
+  /** Told of what each batch wrote, to keep every owner within its quota. */
+  quota?: ArchiveQuota;
 }
 
 interface Slot { entry: QueuedEntry; seq: number }
 
 export class ArchiveQueue {
   private readonly store: LogStore;
-  private readonly opts: Required<QueueOptions>;
+  private readonly opts: Required<Omit<QueueOptions, "quota">>;
+  private readonly quota: ArchiveQuota | undefined;
   private slots: Slot[] = [];
   /** Batches being written, oldest first (they may finish in any order). */
   private inFlight: Slot[][] = [];
@@ -76,11 +84,16 @@ export class ArchiveQueue {
   /** The last sequence number queued for each owner. */
   private readonly lastOf = new WriteMarks();
   private readonly doneWaiters: { seq: number; resolve: () => void }[] = [];
+  /** Batches refused for lack of space and waiting for it; who waits to read while it lasts. */
+  private full = 0;
+  private fullWaiters: (() => void)[] = [];
   private readonly counts: Omit<QueueStats, "depth"> = { maxDepth: 0, queued: 0, written: 0, dropped: 0, batches: 0, failures: 0, waits: 0 };
 
   constructor(store: LogStore, opts: QueueOptions) {
     this.store = store;
-    this.opts = { attempts: 3, retryMs: 500, parallel: 16, linger: 10, onError: () => {}, ...opts };
+    const { quota, ...rest } = opts;
+    this.opts = { attempts: 3, retryMs: 500, parallel: 16, linger: 10, onError: () => {}, ...rest };
+    this.quota = quota;
   }
 
   /** Entries queued or being written. */
@@ -109,6 +122,24 @@ export class ArchiveQueue {
     if (seq === undefined || seq <= this.doneSeq) return Promise.resolve();
     this.ripen();
     return this.whenDone(seq);
+  }
+
+  /**
+   * For a reader of the store (an archive query): as settled(owner), but at once while the store
+   * refuses writes for lack of space, so that the reader gets what is stored instead of waiting
+   * for the space to return.
+   */
+  readable(owner: string): Promise<void> {
+    if (this.full > 0) return Promise.resolve();
+    const written = this.settled(owner);
+    return new Promise<void>((resolve) => {
+      this.fullWaiters.push(resolve);
+      void written.then(() => {
+        const i = this.fullWaiters.indexOf(resolve);
+        if (i >= 0) this.fullWaiters.splice(i, 1);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -204,8 +235,10 @@ export class ArchiveQueue {
       void this.write(batch.map((s) => s.entry)).then((ok) => {
         this.inFlight.splice(this.inFlight.indexOf(batch), 1);
         this.inFlightEntries -= batch.length;
-        if (ok) this.counts.written += batch.length;
-        else this.counts.dropped += batch.length;
+        if (ok) {
+          this.counts.written += batch.length;
+          this.quota?.written(batch.map((s) => s.entry.owner));
+        } else this.counts.dropped += batch.length;
         this.progress();
         this.freeRoom();
         this.pump();
@@ -213,20 +246,36 @@ export class ArchiveQueue {
     }
   }
 
+  /**
+   * Writes a batch, retrying. A batch refused for lack of space (StorageFullError) is never given
+   * up: the acks of its messages wait for it, and the queue's bound holds back its senders, until
+   * space returns; other failures drop it after `attempts`.
+   */
   private async write(batch: QueuedEntry[]): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.append(batch);
-        this.counts.batches++;
-        return true;
-      } catch (err) {
-        // append is idempotent on ids: retrying a batch that partly went through cannot duplicate.
-        this.counts.failures++;
-        const last = attempt >= this.opts.attempts;
-        this.opts.onError(err, last ? batch.length : 0);
-        if (last) return false;
-        await new Promise((r) => setTimeout(r, this.opts.retryMs * 2 ** (attempt - 1)));
+    let full = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.store.append(batch);
+          this.counts.batches++;
+          return true;
+        } catch (err) {
+          // append is idempotent on ids: retrying a batch that partly went through cannot duplicate.
+          this.counts.failures++;
+          if (err instanceof StorageFullError && !full) {
+            full = true;
+            this.full++;
+            if (this.full === 1) for (const w of this.fullWaiters.splice(0)) w();
+          }
+          const last = !full && attempt >= this.opts.attempts;
+          // Out of space, the first refusal is reported; the retries say nothing new.
+          if (!full || attempt === 1) this.opts.onError(err, last ? batch.length : 0);
+          if (last) return false;
+          await new Promise((r) => setTimeout(r, Math.min(MAX_RETRY_MS, this.opts.retryMs * 2 ** (attempt - 1))));
+        }
       }
+    } finally {
+      if (full) this.full--;
     }
   }
 

@@ -10,6 +10,7 @@ import { type JID, tryParseJid } from "../xml/jid.ts";
 import { NS } from "../xml/ns.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
 import { randomToken } from "../core/ids.ts";
+import { Shapers } from "../core/limits.ts";
 import { errorReply } from "../core/stanza.ts";
 import type { Transport } from "../transports/transport.ts";
 import { bindResource, handleLegacySession } from "./bind.ts";
@@ -22,6 +23,14 @@ import { resume, smElement, smFailed, type SmStream } from "./sm-negotiation.ts"
 import { Stream, limitsOf } from "./stream.ts";
 
 type State = "header" | "features" | "tls" | "authenticated" | "ready";
+
+/** The input shapers, per config: shared by every stream of the server. */
+const shapers = new WeakMap<StreamContext["config"]["limits"], Shapers>();
+function shapersOf(ctx: StreamContext): Shapers {
+  let s = shapers.get(ctx.config.limits);
+  if (!s) shapers.set(ctx.config.limits, (s = new Shapers(ctx.config.limits)));
+  return s;
+}
 
 export class C2SStream extends Stream implements SmStream, OpenStream {
   private state: State = "header";
@@ -36,6 +45,8 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
     super(transport, limitsOf(ctx.config.limits, false), ctx.log);
     this.ctx = ctx;
     ctx.streams.add(this);
+    // Before authentication each connection has its own allowance (src/core/limits.ts).
+    this.shapeBy(shapersOf(ctx), `\0${this.id}`);
     this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no session bound in time")),
       ctx.config.limits.handshakeTimeout * 1000);
     this.handshakeTimer.unref();
@@ -128,7 +139,8 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
     this.sasl = undefined;
     this.state = "header";
     this.restart(limitsOf(this.ctx.config.limits, true));
-    this.shape(this.ctx.config.limits.bytesPerSecond);
+    // From now on the account's connections share their shapers: more connections buy no more.
+    this.shapeBy(shapersOf(this.ctx), account.bare.toString());
     this.note("info", { user: account.toString() }, "authenticated");
   }
 
@@ -187,7 +199,7 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
     // h counts the stanza once it is delivered or durably stored: routeAcked() resolves on delivery
     // (or storage); writes still running for it (the archive) settle before it is counted, in order.
     const { durable } = await this.ctx.router.routeAcked(el, session);
-    sm.countWhenDurable(durable);
+    sm.countWhenDurable(durable, () => this.close(new StreamError("resource-constraint", "the server could not store what was sent; send it again later")));
   }
 
   private async preAuthIq(el: Element, account: JID | undefined): Promise<void> {

@@ -71,15 +71,16 @@ export class StreamManagement {
   /**
    * Counts a stanza from the client once it is delivered or durably stored: the router has
    * delivered it; the writes still running for it (`durable`, the archive's) settle first, after
-   * those of the stanzas before it, so that h counts in order.
+   * those of the stanzas before it, so that h counts in order. A stanza the server gave up on
+   * (`durable` rejected) is never counted: `refused` is told, and h stops before it (§4: the
+   * client sends it again).
    */
-  countWhenDurable(durable: Promise<unknown> | undefined): void {
+  countWhenDurable(durable: Promise<unknown> | undefined, refused: () => void): void {
     if (durable === undefined && this.durable === undefined) {
       this.countHandled();
       return;
     }
-    const done = (this.durable ?? Promise.resolve()).then(() => durable).then(() => {
-      this.countHandled();
+    const done = (this.durable ?? Promise.resolve()).then(() => durable).then(() => this.countHandled(), refused).then(() => {
       if (this.durable === done) this.durable = undefined;
     });
     this.durable = done;

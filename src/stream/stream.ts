@@ -6,7 +6,7 @@ import type { Element } from "../xml/element.ts";
 import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
 import { StreamError } from "../core/errors.ts";
 import { randomToken } from "../core/ids.ts";
-import { TokenBucket } from "../core/limits.ts";
+import type { Shapers } from "../core/limits.ts";
 import type { Logger } from "../core/log.ts";
 import type { Transport, TransportEvents } from "../transports/transport.ts";
 
@@ -52,7 +52,8 @@ export abstract class Stream implements ParserHandler {
   private headerSent = false;
   /** The server is shutting down and reads nothing more from this stream. */
   private draining = false;
-  private bucket: TokenBucket | undefined;
+  /** The input shapers and this stream's key in them (its own, or its account's): undefined while they are off. */
+  private shaper: { shapers: Shapers; key: string } | undefined;
   /** The elements read so far, each handled after the one before it. */
   private pending: Promise<void> = Promise.resolve();
   private readonly rootLog: Logger;
@@ -121,14 +122,17 @@ export abstract class Stream implements ParserHandler {
   transportData(chunk: Buffer): void {
     if (this.ended || this.draining) return;
     this.lastActivity = Date.now();
-    if (this.bucket) {
-      const wait = this.bucket.take(chunk.length);
-      if (wait > 0) {
-        this.transport.pause();
-        setTimeout(() => this.transport.resume(), wait).unref();
-      }
-    }
+    if (this.shaper) this.throttle(this.shaper.shapers.bytes(this.shaper.key, chunk.length));
     this.parser.write(chunk);
+  }
+
+  /** Stops reading for `wait` ms (a shaper's answer); what was read meanwhile is still handled. */
+  private throttle(wait: number): void {
+    if (wait <= 0) return;
+    this.transport.pause();
+    setTimeout(() => {
+      if (!this.draining) this.transport.resume();
+    }, wait).unref();
   }
 
   transportClosed(reason: string): void {
@@ -152,7 +156,19 @@ export abstract class Stream implements ParserHandler {
   }
 
   stanza(el: Element): void {
-    this.pending = this.pending.then(() => (this.ended ? undefined : this.element(el))).catch((e: unknown) => {
+    // Handled in arrival order: each waits for the one before it. Beyond the stanza shaper's
+    // burst, each also waits for its turn (those of a chunk already read included), and reading
+    // pauses meanwhile.
+    let run = () => (this.ended ? undefined : this.element(el));
+    const wait = this.shaper !== undefined && (el.name === "message" || el.name === "presence" || el.name === "iq")
+      ? this.shaper.shapers.stanza(this.shaper.key) : 0;
+    if (wait > 0) {
+      this.throttle(wait);
+      const due = Date.now() + wait;
+      const now = run;
+      run = () => new Promise<void>((r) => setTimeout(r, due - Date.now())).then(now);
+    }
+    this.pending = this.pending.then(run).catch((e: unknown) => {
       if (e instanceof StreamError) this.close(e);
       else {
         this.log.error({ err: e }, "stream handler failed");
@@ -183,9 +199,9 @@ export abstract class Stream implements ParserHandler {
     if (limits) this.parser.setLimits(limits);
   }
 
-  /** From now on the peer may send `rate` bytes per second, with bursts of ten seconds' worth. */
-  protected shape(rate: number): void {
-    if (rate > 0) this.bucket = new TokenBucket(rate, rate * 10);
+  /** From now on what the peer sends is shaped under `key` (src/core/limits.ts), when the shapers are on. */
+  protected shapeBy(shapers: Shapers, key: string): void {
+    this.shaper = shapers.on ? { shapers, key } : undefined;
   }
 
   /** STARTTLS (RFC 6120 §5): the parser waits for a new header over TLS; false (and the stream over) if the handshake failed. */

@@ -594,6 +594,36 @@ describe("the archive and the rest of the delivery", () => {
   });
 });
 
+describe("a quota per archive (modules.mam.quota)", () => {
+  /** The shipped quota, and the entries an archive may go over it by between two checks. */
+  const QUOTA = 10_000;
+  const SLACK = 100;
+
+  it("the oldest entries beyond it go, in both archives; the newest stay, and a client still pages through them", { timeout: 120_000 }, async () => {
+    const [r, j] = (await accounts(t, "romeo", "juliet")) as [string, string];
+    const romeo = await online(t, r, "orchard", { timeoutMs: 60_000 });
+    const juliet = await online(t, j, "balcony", { timeoutMs: 60_000 });
+    const n = QUOTA + 3 * SLACK;
+    for (let i = 0; i < n; i++) romeo.send(chat(`${j}@localhost`, `q${i}`));
+    await juliet.next(bodyIs(`q${n - 1}`), "the last message", 60_000);
+    juliet.inbox.length = 0;
+    await t.server.services.use(ARCHIVE, "test").flush();
+    let count = Infinity;
+    for (let i = 0; i < 100 && count > QUOTA + SLACK; i++) {
+      count = (await mam(juliet, {}, { max: 0 })).count!;
+      if (count > QUOTA + SLACK) await sleep(50);
+    }
+    expect(count).toBeLessThanOrEqual(QUOTA + SLACK);
+    expect(count).toBeGreaterThanOrEqual(QUOTA);
+    const newest = await mam(juliet, {}, { max: 1, before: "" });
+    expect(newest.bodies).toEqual([`q${n - 1}`]);
+    const oldest = await mam(juliet, {}, { max: 1 });
+    expect(Number(oldest.bodies[0]!.slice(1))).toBe(n - count);
+    expect((await mam(romeo, {}, { max: 0 })).count).toBeLessThanOrEqual(QUOTA + SLACK);
+    await Promise.all([romeo.stop(), juliet.stop()]);
+  });
+});
+
 describe("retention 0: delivered messages are not kept", () => {
   let t0: TestServer;
   beforeAll(async () => {

@@ -8,6 +8,8 @@
 //   never waits for the store.
 // - iq.ts answers queries (archive.ts reads the pages, query.ts reads the request), metadata
 //   and preferences (prefs.ts).
+// - Each archive keeps at most `quota` entries, its oldest dropped beyond (src/storage/archive-quota.ts
+//   says why the oldest rather than the newest).
 // - Retention 0 archives nothing: delivered messages are not kept (the offline store keeps what
 //   was not delivered). Entries expire `retention` days after they were archived (hourly sweep).
 import { NS } from "../../xml/ns.ts";
@@ -22,6 +24,7 @@ import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
 import { stanzaIdBy, stripForgedResults } from "./policy.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
 import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
+import { ArchiveQuota } from "../../storage/archive-quota.ts";
 
 export const MAM_EXTENDED = `${NS.mam}#extended`;
 const HOUR = 3_600_000;
@@ -47,13 +50,14 @@ export default defineModule({
   depends: ["roster"],
   options: {
     retention: int("Days a message stays in the archive; 0 archives nothing (delivered messages are not kept).", 30, 0, 36_500),
+    quota: int("Entries one account's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 10_000, 0),
     maxPage: int("Results per query at most; a larger RSM <max/> is brought down to it.", 250, 1, 10_000),
     default: oneOf("The archiving default (XEP-0441) of accounts that have set no preferences.", DEFAULTS, "always"),
     queueSize: int("Archive writes held in memory at most; when full, the senders wait for room.", 10_000, 1),
     batchSize: int("Archive writes per storage call at most.", 500, 1),
   },
   setup(ctx) {
-    const { retention, maxPage, queueSize, batchSize } = ctx.options;
+    const { retention, maxPage, queueSize, batchSize, quota } = ctx.options;
     const log = ctx.logStore(ARCHIVE_STORE);
     const roster = ctx.use(ROSTER);
     const prefs = new AccountPrefs(ctx.keyval<Prefs>("mam-prefs"), ctx.options.default,
@@ -62,6 +66,7 @@ export default defineModule({
       bound: queueSize,
       batch: batchSize,
       onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "archive writes lost after retries" : "archive write failed, retrying"),
+      quota: quota > 0 ? new ArchiveQuota(log, { entries: quota, onError: (err) => ctx.log.error({ err }, "archive quota: dropping the oldest entries failed") }) : undefined,
     });
     let warned = 0;
     const archiver = new Archiver({

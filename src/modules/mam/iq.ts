@@ -43,7 +43,7 @@ export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log">, { log
       const session = ownSession(req);
       const q = parseMamQuery(req.payload, maxPage);
       const owner = req.to.bare.toString();
-      await queue.settled(owner); // the owner reads its own writes
+      await queue.readable(owner); // the owner reads its own writes
       const page = await readPage(log, owner, q);
       session.set(ARCHIVE_QUERIED, true);
       const to = session.jid.toString();
@@ -61,7 +61,7 @@ export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log">, { log
     get: async (req) => {
       ownSession(req);
       const owner = req.to.bare.toString();
-      await queue.settled(owner);
+      await queue.readable(owner);
       return metadata(log, owner);
     },
   });

@@ -74,7 +74,7 @@ export class RoomArchive implements RoomArchiving {
     if (iq.attrs.type === "get") return queryForm();
     const query = parseMamQuery(q, this.deps.maxPage);
     const owner = room.jid.toString();
-    await this.deps.queue.settled(owner);
+    await this.deps.queue.readable(owner);
     const page = await readPage(this.deps.log, owner, query);
     const to = from.toString();
     for (const e of query.flip ? [...page.entries].reverse() : page.entries) {

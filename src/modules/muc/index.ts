@@ -11,6 +11,7 @@
 // - fanout.ts    stanzas built once and written to each occupant with only 'to' changed
 // - archive.ts   the room archive (XEP-0313 on the room JID, stanza-ids by the room, XEP-0359)
 // - wake.ts      who a room message wakes by push: members away, occupants whose session is detached
+// - directory.ts rooms in order (disco#items pages), who created each, the rooms each account is in (quotas)
 // Persistent rooms (configuration, affiliations, subject) are kept in a map store and loaded at
 // start; the history on entry is kept in memory, and loaded from the archive at start. Phones
 // asleep are woken by push (the push module, if loaded) as wake.ts decides.
@@ -18,6 +19,7 @@ import { parseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import { bool, int, optStr, str } from "../../core/schema.ts";
 import { ArchiveQueue } from "../../storage/archive-queue.ts";
+import { ArchiveQuota } from "../../storage/archive-quota.ts";
 import { PUSH } from "../push/service.ts";
 import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
@@ -37,8 +39,12 @@ export default defineModule({
     maxHistory: int("Most messages of history a room may keep (muc#roomconfig_historylength is capped to it).", 100, 0, 10_000),
     maxUsers: int("Most occupants of one room.", 5000, 1),
     maxRooms: int("Most rooms of the service.", 10_000, 1),
+    maxRoomsPerAccount: int("Rooms one account may have created that exist (beneath maxRooms, so that one account cannot take them all; admins are not counted).", 100, 1),
+    maxJoinedPerAccount: int("Rooms one account may be in at once, however many of its devices are in each (admins are not counted).", 100, 1),
+    discoPage: int("Rooms listed per disco#items answer at most; clients page through the rest (XEP-0059).", 100, 1, 10_000),
     archive: bool("Whether new rooms archive their messages (XEP-0313; owners may change it: muc#roomconfig_enablearchiving).", true),
     retention: int("Days a room's message stays in its archive; 0 archives nothing.", 30, 0, 36_500),
+    archiveQuota: int("Entries one room's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 50_000, 0),
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
   },
   async setup(ctx) {
@@ -49,16 +55,22 @@ export default defineModule({
       bound: 10_000,
       batch: 500,
       onError: (err, dropped) => ctx.log.error({ err, dropped }, dropped ? "room archive writes lost after retries" : "room archive write failed, retrying"),
+      quota: o.archiveQuota > 0 ? new ArchiveQuota(log, { entries: o.archiveQuota, onError: (err) => ctx.log.error({ err }, "room archive quota: dropping the oldest entries failed") }) : undefined,
     });
     ctx.reportQueue("muc", () => queue.stats());
     const archive = new RoomArchive({ log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage });
     const service = new MucService(
-      { domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive },
+      {
+        domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive,
+        perAccount: { created: o.maxRoomsPerAccount, joined: o.maxJoinedPerAccount }, discoPage: o.discoPage,
+      },
       {
         send: ctx.send,
         delivery: localDelivery(ctx.sessions, ctx.send, (ev) => ctx.dispatch("stanza/in", ev)),
         store: ctx.map<StoredRoom>("muc-rooms"),
         local: (full) => ctx.sessions.get(full),
+        isAdmin: ctx.isAdmin,
+        storeFailed: (err, room) => ctx.log.error({ err, room: room.toString() }, "room record not written"),
         archive,
         push: () => ctx.optional(PUSH)?.notify,
       },

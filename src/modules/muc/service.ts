@@ -21,6 +21,8 @@ import { MUC_ADMIN, MUC_OWNER, adminGet, adminSet, ownerGet, ownerSet } from "./
 import { OCCUPANT_ID, type Occupant } from "./occupant.ts";
 import { toWake } from "./wake.ts";
 import type { Affiliation } from "./roles.ts";
+import { RoomDirectory, type RoomQuotas } from "./directory.ts";
+import { parseRsm, rsmPage, rsmSet } from "../../core/rsm.ts";
 
 export const SELF_PING = "http://jabber.org/protocol/muc#self-ping-optimization";
 const STABLE_ID = "http://jabber.org/protocol/muc#stable_id";
@@ -31,6 +33,8 @@ export interface StoredRoom {
   affiliations: [string, Affiliation][];
   secret: string;
   subject: { text: string; by: string };
+  /** The bare JID of the account that created the room (counted in its quota); absent in rooms stored before it was kept. */
+  creator?: string;
 }
 
 export interface ServiceOptions {
@@ -39,6 +43,10 @@ export interface ServiceOptions {
   maxHistory: number;
   maxUsers: number;
   maxRooms: number;
+  /** Quotas of one account beneath maxRooms (admins have none). */
+  perAccount: RoomQuotas;
+  /** Rooms listed per disco#items answer at most (XEP-0059 pages beyond). */
+  discoPage: number;
   /** Whether new rooms archive their messages (muc#roomconfig_enablearchiving). */
   archiveByDefault: boolean;
 }
@@ -49,6 +57,9 @@ export interface ServiceDeps {
   delivery: Delivery;
   store: MapStore<StoredRoom>;
   local(full: JID): Session | undefined;
+  isAdmin(jid: JID): boolean;
+  /** A room's record or archive could not be written or cleared. */
+  storeFailed?(err: unknown, room: JID): void;
   archive?: RoomArchive;
   /** Wakes a member's devices (XEP-0357) with a message it missed; undefined when push is not loaded. */
   push?(): ((account: JID, message: Element) => void) | undefined;
@@ -69,6 +80,7 @@ export class MucService implements Component, RoomHost {
   private readonly send: Send;
   private readonly store: MapStore<StoredRoom>;
   private readonly deps: ServiceDeps;
+  private readonly directory = new RoomDirectory();
 
   constructor(opts: ServiceOptions, deps: ServiceDeps) {
     this.opts = opts;
@@ -95,6 +107,7 @@ export class MucService implements Component, RoomHost {
       for (const [bare, aff] of s.affiliations) room.affiliations.set(bare, aff);
       room.subject = s.subject;
       this.rooms.set(local, room);
+      this.directory.added(room, s.creator);
       if (this.archive?.on(room)) {
         for (const h of await this.archive.recent(room, config.historyLength)) room.history.add(h.message, room.jid.toString(), h.at);
       }
@@ -109,16 +122,25 @@ export class MucService implements Component, RoomHost {
 
   changed(room: Room): void {
     const owner = this.opts.domain.toString();
-    if (!room.config.persistent) return void this.store.set(owner, room.jid.local, undefined);
-    const s: StoredRoom = { config: room.config, affiliations: [...room.affiliations], secret: room.secret, subject: room.subject };
-    void this.store.set(owner, room.jid.local, s);
+    if (!room.config.persistent) return this.stored(this.store.set(owner, room.jid.local, undefined), room);
+    const s: StoredRoom = { config: room.config, affiliations: [...room.affiliations], secret: room.secret, subject: room.subject, creator: this.directory.creator(room) };
+    this.stored(this.store.set(owner, room.jid.local, s), room);
+  }
+
+  /**
+   * A write of a room's record, not waited for (the room lives in memory); a failure (the disk
+   * full) is reported, and the record is written again with the room's next change.
+   */
+  private stored(write: Promise<void>, room: Room): void {
+    write.catch((err: unknown) => this.deps.storeFailed?.(err, room.jid));
   }
 
   gone(room: Room): void {
     if (this.rooms.get(room.jid.local) === room) this.rooms.delete(room.jid.local);
-    void this.store.set(this.opts.domain.toString(), room.jid.local, undefined);
+    this.directory.removed(room);
+    this.stored(this.store.set(this.opts.domain.toString(), room.jid.local, undefined), room);
     // A room that is gone takes its archive with it: a new room of the same name starts empty.
-    void this.archive?.clear(room);
+    if (this.archive) this.stored(this.archive.clear(room), room);
   }
 
   /**
@@ -137,6 +159,7 @@ export class MucService implements Component, RoomHost {
   }
 
   visiting(room: Room, real: JID, present: boolean): void {
+    this.directory.visiting(room, real.bare.toString(), present);
     const key = real.toString();
     let set = this.visits.get(key);
     if (present) {
@@ -201,19 +224,35 @@ export class MucService implements Component, RoomHost {
     }
     if (type !== undefined) return; // subscription requests mean nothing to a room
     if (room && o) return o.nick === to.resource ? room.update(o, stanza) : room.changeNick(o, to.resource);
+    this.mayEnter(room, from.bare);
     if (room) return room.join(from, to.resource, stanza, false);
-    if (this.rooms.size >= this.opts.maxRooms) throw new StanzaError("resource-constraint", "the service has too many rooms");
     // §10.1.1: the creator becomes the owner; a room asked for with <x xmlns=muc/> stays locked until configured.
     const created = new Room(to.bare, this, this.newConfig());
     created.affiliations.set(from.bare.toString(), "owner");
     created.locked = stanza.getChild("x", NS.muc) !== undefined;
     this.rooms.set(to.local, created);
+    this.directory.added(created, from.bare.toString());
     try {
       created.join(from, to.resource, stanza, true);
     } catch (e) {
       this.rooms.delete(to.local);
+      this.directory.removed(created);
       throw e;
     }
+  }
+
+  /**
+   * The service's room limit, then the account's quotas beneath it (admins have none): rooms it
+   * created that exist (§10.1.1: "If the room does not exist and the service does not allow the
+   * user to create rooms, not-allowed"), and rooms it is in at once (resource-constraint).
+   */
+  private mayEnter(room: Room | undefined, account: JID): void {
+    if (!room && this.rooms.size >= this.opts.maxRooms) throw new StanzaError("resource-constraint", "the service has too many rooms");
+    if (this.deps.isAdmin(account)) return;
+    const bare = account.toString();
+    const { created, joined } = this.opts.perAccount;
+    if (!room && this.directory.created(bare) >= created) throw new StanzaError("not-allowed", `an account creates at most ${created} rooms here`);
+    if (this.directory.overJoined(bare, room, joined)) throw new StanzaError("resource-constraint", `an account is in at most ${joined} rooms at once`);
   }
 
   private async roomIq(room: Room, stanza: Element, from: JID): Promise<void> {
@@ -315,19 +354,26 @@ export class MucService implements Component, RoomHost {
         [NS.discoInfo, NS.discoItems, NS.muc, NS.ping, OCCUPANT_ID].sort().map((f) => xml("feature", { var: f }))));
     }
     if (type === "get" && q.attrs.xmlns === NS.discoItems && q.attrs.node === undefined) {
-      return this.reply(stanza, xml("query", { xmlns: NS.discoItems }, this.publicRooms()));
+      return this.reply(stanza, this.publicRooms(q));
     }
     if (type === "get" && q.attrs.xmlns === NS.ping) return this.reply(stanza, undefined);
     throw new StanzaError("service-unavailable");
   }
 
-  /** §6.3: the public rooms (not hidden, not locked), by name. */
-  private publicRooms(): Element[] {
-    const out: Element[] = [];
-    for (const r of this.rooms.values()) {
-      if (r.config.public && !r.locked) out.push(xml("item", { jid: r.jid.toString(), name: r.config.name || r.jid.local }));
-    }
-    return out;
+  /**
+   * §6.3: the public rooms (not hidden, not locked), a page at a time in the order of their
+   * addresses (XEP-0059, the room's local part as the page's ids; unasked, the first page).
+   */
+  private publicRooms(q: Element): Element {
+    const listed = this.directory.names.list.filter((local) => {
+      const r = this.rooms.get(local);
+      return r !== undefined && r.config.public && !r.locked;
+    });
+    const page = rsmPage(listed, parseRsm(q, this.opts.discoPage));
+    return xml("query", { xmlns: NS.discoItems }, page.keys.map((local) => {
+      const r = this.rooms.get(local)!;
+      return xml("item", { jid: r.jid.toString(), name: r.config.name || local });
+    }), rsmSet(page));
   }
 }
 

@@ -10,7 +10,7 @@ import { serviceKey, type ServiceUser } from "../../core/module.ts";
 import { parseStored } from "../../xml/stored.ts";
 import { DEFAULT_CONFIG } from "../pubsub/config.ts";
 import { NodeEngine, type NodeHost } from "../pubsub/engine.ts";
-import { unsupported } from "../pubsub/ns.ts";
+import { maxNodesExceeded, unsupported } from "../pubsub/ns.ts";
 import { parseOwner, parsePubsub } from "../pubsub/parse.ts";
 import { NS } from "../../xml/ns.ts";
 import type { AccountNodes } from "../disco.ts";
@@ -53,6 +53,9 @@ export function pepHost(env: PepEnv, limits: PepLimits, changed?: NodeHost["chan
     store: env.store,
     defaults: DEFAULT_CONFIG,
     limits,
+    // The account's nodes are few (at most limits.nodes): counting them is one small read.
+    mayAdd: async (owner) => ((await env.store.all(owner.toString())).size >= limits.nodes
+      ? maxNodesExceeded("policy-violation", `an account has at most ${limits.nodes} nodes`) : undefined),
     mayAct: async (_act, owner, _node, _config, requester) => (requester.bare.equals(owner) ? undefined : OWNER_ONLY),
     mayRead: (owner, _node, config, requester) => readError(env, owner, config, requester),
     recipients: (owner, node, config) => recipients(env, owner, node, config),

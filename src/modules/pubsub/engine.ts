@@ -29,8 +29,13 @@ export interface NodeHost {
   readonly store: NodeStore;
   /** The configuration of a new node, before its creator's fields. */
   readonly defaults: NodeConfig;
-  /** Most items a node keeps (max_items "max"), bytes of one payload, nodes per owner. */
-  readonly limits: { readonly items: number; readonly itemSize: number; readonly nodes: number };
+  /** Most items a node keeps (max_items "max"), bytes of one payload. */
+  readonly limits: { readonly items: number; readonly itemSize: number };
+  /**
+   * Under the owner's lock, before a node is added: the error when `creator` may not add one more
+   * to `owner`'s nodes (the owner's node limit, the service's and the creator's quotas).
+   */
+  mayAdd(owner: JID, creator: JID): Promise<StanzaError | undefined>;
   /** The error when `requester` may not do `act` (config undefined: the node does not exist yet). */
   mayAct(act: Act, owner: JID, node: string, config: NodeConfig | undefined, requester: JID): Promise<StanzaError | undefined>;
   /** The error when `requester` may not read the node's items. */
@@ -129,13 +134,13 @@ export class NodeEngine {
   private async newNode(owner: JID, node: string, fields: ReadonlyMap<string, readonly string[]> | undefined, fromOptions: boolean, creator: JID): Promise<NodeConfig> {
     const { store, limits, defaults } = this.host;
     const key = owner.toString();
-    if ((await store.all(key)).size >= limits.nodes) throw new StanzaError("not-allowed", `at most ${limits.nodes} nodes here`);
+    await check(this.host.mayAdd(owner, creator));
     let c = fields ? applyConfig(defaults, fields, limits.items) : defaults;
     if (!(c instanceof StanzaError)) c = this.host.refuse?.(c) ?? c;
     // XEP-0060 §7.1.5: options the service cannot apply are preconditions that cannot be met.
     if (c instanceof StanzaError) throw fromOptions ? pubsubError("conflict", "precondition-not-met", c.text) : c;
-    await store.setConfig(key, node, c);
-    await this.host.created?.(owner, node, creator);
+    // Written together: on a store that commits in groups (the embedded one), one commit, not three.
+    await Promise.all([store.setConfig(key, node, c), this.host.created?.(owner, node, creator)]);
     return c;
   }
 

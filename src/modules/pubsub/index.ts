@@ -2,6 +2,7 @@
 // pubsub.<domain>), listed in the server's disco#items. The folder:
 //   service.ts  the component: its policy, subscriptions, affiliations, service discovery
 //   members.ts  affiliations and subscriptions of each node, and the permissions they give
+//   directory.ts the service's node names in order and their creators (limits, quotas, disco#items pages)
 //   engine.ts   the node engine shared with PEP (publish, retract, items, create, owner requests)
 //   config.ts   the node configuration form and the publish-options preconditions (XEP-0223)
 //   parse.ts    the requests, read into typed records
@@ -23,15 +24,19 @@ export default defineModule({
     maxItems: int("Items one node keeps at most (what max_items 'max' means).", 1000, 1, 100_000),
     maxItemSize: int("Bytes of one item's payload.", 262_144, 1024),
     maxNodes: int("Nodes of the service.", 10_000, 1),
+    maxNodesPerAccount: int("Nodes one account may have created (beneath maxNodes, so that one account cannot take them all; admins are not counted).", 100, 1),
+    discoPage: int("Nodes listed per disco#items answer at most; clients page through the rest (XEP-0059).", 100, 1, 10_000),
     maxSubscribers: int("Subscriptions of one node.", 10_000, 1),
   },
-  setup(ctx) {
+  async setup(ctx) {
     const jid = parseJid(ctx.options.domain ?? `pubsub.${ctx.domain.domain}`);
     const store = new NodeStore(ctx.map<NodeConfig>("pubsub.nodes"), ctx.map<StoredItem>("pubsub.items"), "node");
     const service = new PubsubService(
       { jid, name: ctx.options.name, subscribers: ctx.options.maxSubscribers,
-        limits: { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes } },
-      ctx, store, new MemberStore(ctx.map<NodeMembers>("pubsub.members")));
+        limits: { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes },
+        nodesPerAccount: ctx.options.maxNodesPerAccount, discoPage: ctx.options.discoPage },
+      ctx, store, new MemberStore(ctx.map<NodeMembers>("pubsub.members")), ctx.map<string>("pubsub.creators"));
+    await service.load();
     ctx.component(jid.domain, service);
     ctx.item({ jid: jid.toString(), name: ctx.options.name });
   },

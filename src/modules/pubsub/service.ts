@@ -13,12 +13,15 @@ import type { IdGenerator } from "../../storage/ids.ts";
 import type { Component } from "../../core/router.ts";
 import type { Session } from "../../core/session.ts";
 import { iqResult, serviceRequest } from "../../core/stanza.ts";
+import { parseRsm, rsmPage, rsmSet } from "../../core/rsm.ts";
+import type { MapStore } from "../../storage/types.ts";
 import { DEFAULT_CONFIG, type NodeConfig } from "./config.ts";
 import { eventMessage, itemElement, NodeEngine, type Act, type NodeHost } from "./engine.ts";
 import { affiliationOf, readDenied, withAffiliation, type MemberStore, type NodeMembers } from "./members.ts";
-import { PUBSUB, pubsubError } from "./ns.ts";
+import { maxNodesExceeded, PUBSUB, pubsubError } from "./ns.ts";
 import { parseOwner, parsePubsub, type Affiliation } from "./parse.ts";
 import type { NodeStore } from "./store.ts";
+import { NodeDirectory } from "./directory.ts";
 
 /** The XEP-0060 features of the service, each covered by test/integration/pubsub.test.ts. */
 export const SERVICE_FEATURES = [
@@ -35,7 +38,12 @@ export const SERVICE_DEFAULTS: NodeConfig = { ...DEFAULT_CONFIG, access: "open",
 export interface ServiceOptions {
   readonly jid: JID;
   readonly name: string;
-  readonly limits: NodeHost["limits"];
+  /** The nodes' limits, and the service's: nodes of the service. */
+  readonly limits: NodeHost["limits"] & { readonly nodes: number };
+  /** Nodes one account may have created (admins are not counted). */
+  readonly nodesPerAccount: number;
+  /** Items of a disco#items answer at most (XEP-0059 pages beyond). */
+  readonly discoPage: number;
   /** Subscriptions per node. */
   readonly subscribers: number;
 }
@@ -60,14 +68,22 @@ export class PubsubService implements Component {
   private readonly members: MemberStore;
   private readonly engine: NodeEngine;
   private readonly key: string;
+  private readonly directory: NodeDirectory;
 
-  constructor(opts: ServiceOptions, server: ServiceHost, store: NodeStore, members: MemberStore) {
+  /** `creators`: who created each node (NodeDirectory). */
+  constructor(opts: ServiceOptions, server: ServiceHost, store: NodeStore, members: MemberStore, creators: MapStore<string>) {
     this.opts = opts;
     this.server = server;
     this.store = store;
     this.members = members;
     this.key = opts.jid.toString();
+    this.directory = new NodeDirectory(creators, this.key);
     this.engine = new NodeEngine(this.host());
+  }
+
+  /** Reads the service's nodes once, before the first request: nothing after reads them all. */
+  async load(): Promise<void> {
+    await this.directory.load((await this.store.all(this.key)).keys());
   }
 
   private host(): NodeHost {
@@ -83,10 +99,31 @@ export class PubsubService implements Component {
         const m = await this.members.get(this.key, node);
         return m.subscriptions.map((s) => tryParseJid(s.jid)).filter((j): j is JID => j !== undefined && !readDenied(config, affiliationOf(m, j)));
       },
+      mayAdd: async (_owner, creator) => this.mayAdd(creator),
       refuse: (c) => (c.access === "open" || c.access === "whitelist" ? undefined : new StanzaError("not-acceptable", `the access model ${c.access} is for PEP; this service has open and whitelist`)),
-      created: async (_owner, node, creator) => this.members.set(this.key, node, withAffiliation(await this.members.get(this.key, node), creator.bare, "owner")),
-      deleted: async (_owner, node) => this.members.set(this.key, node, { affiliations: [], subscriptions: [] }),
+      created: async (_owner, node, creator) => {
+        const members = withAffiliation(await this.members.get(this.key, node), creator.bare, "owner");
+        await Promise.all([this.members.set(this.key, node, members), this.directory.add(node, creator.bare.toString())]);
+      },
+      deleted: async (_owner, node) => {
+        await this.members.set(this.key, node, { affiliations: [], subscriptions: [] });
+        await this.directory.remove(node);
+      },
     };
+  }
+
+  /**
+   * The service's limit, then the creator's quota beneath it, so that one account cannot take
+   * what all share (admins have no quota).
+   */
+  private mayAdd(creator: JID): StanzaError | undefined {
+    const { limits, nodesPerAccount } = this.opts;
+    if (this.directory.size >= limits.nodes) return maxNodesExceeded("resource-constraint", `the service has at most ${limits.nodes} nodes`);
+    if (this.server.isAdmin(creator.bare)) return undefined;
+    if (this.directory.createdByAccount(creator.bare.toString()) >= nodesPerAccount) {
+      return maxNodesExceeded("policy-violation", `an account creates at most ${nodesPerAccount} nodes here`);
+    }
+    return undefined;
   }
 
   /** Accounts of this server (and admins) create nodes; other JIDs may not (§8.1.1 forbidden). */
@@ -112,7 +149,7 @@ export class PubsubService implements Component {
         if (type === "get" && payload.name === "query") return this.info(payload.attrs.node, from);
         break;
       case NS.discoItems:
-        if (type === "get" && payload.name === "query") return this.discoItems(payload.attrs.node, from);
+        if (type === "get" && payload.name === "query") return this.discoItems(payload, from);
         break;
       case PUBSUB.main:
         if (payload.name === "pubsub") return this.pubsub(payload, type, from);
@@ -183,7 +220,11 @@ export class PubsubService implements Component {
       if (denied) throw denied;
       const had = m.subscriptions.find((s) => s.jid === jid.toString());
       if (had) return { sub: had, config: undefined };
-      if (m.subscriptions.length >= this.opts.subscribers) throw new StanzaError("not-allowed", `at most ${this.opts.subscribers} subscriptions per node`);
+      // §6.1.3.9: "policy-violation" (type wait) with <too-many-subscriptions/>.
+      if (m.subscriptions.length >= this.opts.subscribers) {
+        throw new StanzaError("policy-violation", `at most ${this.opts.subscribers} subscriptions per node`,
+          { type: "wait", extra: xml("too-many-subscriptions", { xmlns: PUBSUB.errors }) });
+      }
       const sub = { jid: jid.toString(), subid: this.server.ids.next() };
       await this.members.set(this.key, node, { ...m, subscriptions: [...m.subscriptions, sub] });
       return { sub, config };
@@ -253,11 +294,17 @@ export class PubsubService implements Component {
     return query({ category: "pubsub", type: "leaf" }, [NS.discoInfo, NS.discoItems, PUBSUB.main]);
   }
 
-  /** §5.2: the nodes of the service; §5.5: the items of a node (ids only). */
-  private async discoItems(node: string | undefined, from: JID): Promise<Element> {
+  /**
+   * §5.2: the nodes of the service, a page at a time (XEP-0059, by node name; unasked, the first
+   * page); §5.5: the items of a node (ids only).
+   */
+  private async discoItems(query: Element, from: JID): Promise<Element> {
+    const node = query.attrs.node;
     if (node === undefined) {
-      const nodes = await this.store.all(this.key);
-      return xml("query", { xmlns: NS.discoItems }, [...nodes].map(([n, c]) => xml("item", { jid: this.key, node: n, name: c.title || undefined })));
+      const page = rsmPage(this.directory.names.list, parseRsm(query, this.opts.discoPage));
+      const configs = await Promise.all(page.keys.map((n) => this.store.config(this.key, n)));
+      return xml("query", { xmlns: NS.discoItems },
+        page.keys.map((n, i) => xml("item", { jid: this.key, node: n, name: configs[i]?.title || undefined })), rsmSet(page));
     }
     const config = await this.engine.existing(this.opts.jid, node);
     const denied = readDenied(config, affiliationOf(await this.members.get(this.key, node), from));

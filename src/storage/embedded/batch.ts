@@ -79,7 +79,17 @@ export type Statement =
 /** Statements applied atomically; the operation's result is its last statement's. */
 export type Operation = readonly Statement[];
 
-export type Outcome = { readonly ok: unknown } | { readonly error: string };
+/** An operation's result, or why it failed; `full` when SQLite had no room for it (SQLITE_FULL). */
+export type Outcome = { readonly ok: unknown } | { readonly error: string; readonly full?: true };
+
+/** SQLite's primary result code for "database or disk is full". */
+const SQLITE_FULL = 13;
+
+function failure(e: unknown): Outcome {
+  const code = (e as { errcode?: unknown }).errcode;
+  const error = e instanceof Error ? e.message : String(e);
+  return typeof code === "number" && (code & 0xff) === SQLITE_FULL ? { error, full: true } : { error };
+}
 
 /** Runs operations on one connection, with its statements prepared once per SQL text. */
 export class BatchRunner {
@@ -118,7 +128,8 @@ export class BatchRunner {
   /**
    * Every operation in one transaction: one commit, one fsync. Should one of them fail, the
    * transaction is rolled back and each operation is run again in a transaction of its own, so
-   * a bad operation fails alone and the others still commit.
+   * a bad operation fails alone and the others still commit. With the disk full, every one of
+   * them fails (SQLITE_FULL, `full`) and nothing is kept; the next batch tries again.
    */
   runBatch(ops: readonly Operation[]): Outcome[] {
     this.db.exec("BEGIN");
@@ -126,8 +137,11 @@ export class BatchRunner {
       const outcomes = ops.map((op) => ({ ok: this.apply(op) }));
       this.db.exec("COMMIT");
       return outcomes;
-    } catch {
-      this.db.exec("ROLLBACK");
+    } catch (e) {
+      this.rollback();
+      // Out of space, each alone would fail the same way: no need to try them one by one.
+      const f = failure(e);
+      if ("full" in f) return ops.map(() => f);
     }
     return ops.map((op) => {
       this.db.exec("BEGIN");
@@ -136,10 +150,19 @@ export class BatchRunner {
         this.db.exec("COMMIT");
         return { ok };
       } catch (e) {
-        this.db.exec("ROLLBACK");
-        return { error: e instanceof Error ? e.message : String(e) };
+        this.rollback();
+        return failure(e);
       }
     });
+  }
+
+  /**
+   * Rolls back the open transaction, if SQLite has not already: after SQLITE_FULL (or IOERR,
+   * NOMEM) it may have rolled it back itself, and a ROLLBACK then fails ("no transaction is
+   * active"), which must not take the writer down with it.
+   */
+  private rollback(): void {
+    if (this.db.isTransaction) this.db.exec("ROLLBACK");
   }
 
   private apply(op: Operation): unknown {

@@ -15,6 +15,7 @@ import { WriteMarks } from "../write-marks.ts";
 import { PRIVATE_DIR, PRIVATE_FILE } from "../data-dir.ts";
 import { BatchRunner, PRAGMAS, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
+import { StorageFullError } from "../errors.ts";
 
 const SQL = {
   kvGet: "SELECT value FROM keyval WHERE store = ? AND owner = ?",
@@ -37,6 +38,11 @@ const SQL = {
 } as const;
 
 interface Waiter { resolve(v: unknown): void; reject(e: Error): void }
+
+/** A failed operation's error: StorageFullError when SQLite had no room for it. */
+function errorOf(o: { readonly error: string; readonly full?: true }): Error {
+  return o.full ? new StorageFullError(o.error) : new Error(o.error);
+}
 
 /**
  * What a write touches, so that a read waits only for the writes it could see: one owner's rows
@@ -111,7 +117,7 @@ export class SqliteStorage implements StorageProvider {
   private write(op: Operation, scopes: readonly string[]): Promise<unknown> {
     if (!this.worker) {
       const outcome = this.local.runBatch([op])[0]!;
-      return "ok" in outcome ? Promise.resolve(outcome.ok) : Promise.reject(new Error(outcome.error));
+      return "ok" in outcome ? Promise.resolve(outcome.ok) : Promise.reject(errorOf(outcome));
     }
     if (this.failed) return Promise.reject(this.failed);
     if (this.pending === 0) this.worker.ref(); // a write on its way keeps the process alive
@@ -166,7 +172,7 @@ export class SqliteStorage implements StorageProvider {
       if (!w) break;
       this.answered++;
       if ("ok" in o) w.resolve(o.ok);
-      else w.reject(new Error(o.error));
+      else w.reject(errorOf(o));
     }
     this.marks.landed(this.answered);
     if (this.head > 1024 && this.head * 2 > this.waiting.length) {

@@ -53,7 +53,7 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
     log: { level: "warn" },
     c2s: { host: "127.0.0.1", port, directTlsPort: tlsPort, requireTls: false, maxConnections: 1_000_000 },
     http: { port: 0, tlsPort: 0 },
-    limits: { bytesPerSecond: 0 },
+    limits: { bytesPerSecond: 0, stanzasPerSecond: 0 },
     auth: { iterations: ITERATIONS, failuresPerMinute: 1_000_000, failuresPerAccount: 1_000_000 },
     registration: { enabled: true, perHourPerAddress: 1_000_000 },
     // The SOCKS5 proxy's fixed port (7777) would clash between the nodes of a cluster run.
@@ -101,7 +101,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
     version: `xmppd ${pkg.version} (node ${process.version})`,
     settings: [
       `${storage.backend === "cassandra" ? `Cassandra at ${storage.contactPoint}, keyspace ${storage.keyspace} (replication 1, LOCAL_QUORUM)` : `embedded SQLite (synchronous=FULL) in ${o.dir}`}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
-      "c2s.requireTls false; limits.bytesPerSecond 0 (lifted); auth.failuresPerMinute and failuresPerAccount 1e6; registration on",
+      "c2s.requireTls false; limits.bytesPerSecond and stanzasPerSecond 0 (lifted); auth.failuresPerMinute and failuresPerAccount 1e6; registration on",
       `one process, taskset -c ${o.cpus}`,
       "modules as shipped: offline store (XEP-0160), archive (XEP-0313, retention 30 days), carbons, stream management, MUC, PEP",
     ],

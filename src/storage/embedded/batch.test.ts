@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { DatabaseSync } from "node:sqlite";
+import { BatchRunner, migrate, type Operation } from "./batch.ts";
+
+const put = (key: string, bytes: number): Operation => [["run", "INSERT INTO keyval (store, owner, value) VALUES ('t', ?, ?)", [key, "x".repeat(bytes)]]];
+
+describe("a batch when the database is full (SQLITE_FULL)", () => {
+  it("fails every operation as full, keeps nothing of it, and leaves the connection usable for the next batch", () => {
+    const db = new DatabaseSync(":memory:");
+    migrate(db);
+    const runner = new BatchRunner(db);
+    expect(runner.runBatch([put("small", 10)])).toEqual([{ ok: 1 }]);
+    // The database may not grow: what needs a new page finds no room, as on a full disk.
+    const pages = Number((db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count);
+    db.exec(`PRAGMA max_page_count = ${pages}`);
+    const outcomes = runner.runBatch([put("a", 10), put("big", 200_000), put("b", 10)]);
+    expect(outcomes.every((o) => "full" in o && o.full)).toBe(true);
+    expect(db.isTransaction).toBe(false);
+    expect(db.prepare("SELECT owner FROM keyval ORDER BY owner").all().map((r) => r.owner)).toEqual(["small"]);
+    // Space is back.
+    db.exec("PRAGMA max_page_count = 1073741823");
+    expect(runner.runBatch([put("big", 200_000), put("c", 10)])).toEqual([{ ok: 1 }, { ok: 1 }]);
+    db.close();
+  });
+
+  it("another failure still fails alone", () => {
+    const db = new DatabaseSync(":memory:");
+    migrate(db);
+    const runner = new BatchRunner(db);
+    const outcomes = runner.runBatch([put("a", 1), [["run", "INSERT INTO nowhere VALUES (1)", []]], put("b", 1)]);
+    expect(outcomes[0]).toEqual({ ok: 1 });
+    expect("error" in outcomes[1]! && !("full" in outcomes[1]!)).toBe(true);
+    expect(outcomes[2]).toEqual({ ok: 1 });
+    db.close();
+  });
+});
