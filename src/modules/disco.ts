@@ -30,10 +30,14 @@ export const ACCOUNT_DISCO = serviceKey<AccountDisco>("disco.account");
 
 export const CAPS_NODE = "https://xmppd.dev/caps";
 
-/** XEP-0115 §5.1: the verification string over identities, features and extension forms, SHA-1, base64. */
+/**
+ * XEP-0115 §5.1: the verification string over identities ("category/type/lang/name"), features
+ * and extension forms (XEP-0128: FORM_TYPE first, then the fields by var, each with its values
+ * sorted), SHA-1, base64.
+ */
 export function capsHash(identities: readonly Identity[], features: string[], forms: readonly Element[] = []): string {
   let s = "";
-  const ids = identities.map((i) => `${i.category}/${i.type}//${i.name ?? ""}`).sort();
+  const ids = identities.map((i) => `${i.category}/${i.type}/${i.lang ?? ""}/${i.name ?? ""}`).sort();
   for (const i of ids) s += i + "<";
   for (const f of [...features].sort()) s += f + "<";
   const formStrings = forms.map((form) => {
@@ -52,7 +56,7 @@ export function capsHash(identities: readonly Identity[], features: string[], fo
 
 function infoQuery(identities: readonly Identity[], features: Iterable<string>, extensions: readonly Element[], node?: string): Element {
   return xml("query", { xmlns: NS.discoInfo, node },
-    identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name })),
+    identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name, "xml:lang": i.lang })),
     [...features].sort().map((f) => xml("feature", { var: f })),
     extensions.map((e) => clone(e)));
 }
