@@ -11,7 +11,7 @@ import type { IqHandlers, IqTarget } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import type { Component, Router } from "./router.ts";
 import type { Infer, Shape } from "./schema.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "./stream-handlers.ts";
+import type { PreAuthRequestHandler, StreamElementHandler } from "./stream-handlers.ts";
 import { type OfflineCounts, Telemetry } from "./telemetry.ts";
 import type { QueueStats } from "../storage/archive-queue.ts";
 import type { IdGenerator } from "../storage/ids.ts";
@@ -122,7 +122,7 @@ export interface ModuleHost {
   readonly storage: Pick<StorageProvider, "keyval" | "map" | "log">;
   readonly services: ServiceRegistry;
   readonly ids: IdGenerator;
-  readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  readonly preAuthIq: Map<string, PreAuthRequestHandler>;
   readonly streamElements: Map<string, StreamElementHandler>;
   readonly http: Pick<HttpRoutes, "add">;
   readonly httpPorts: HttpPorts;
@@ -258,7 +258,7 @@ export class ModuleContext<O> {
   }
 
   /** Answers iqs of a namespace before authentication (XEP-0077 registration); one module per namespace. */
-  preAuthIq(ns: string, handler: PreAuthIqHandler): void {
+  preAuthIq(ns: string, handler: PreAuthRequestHandler): void {
     this.claim(this.host.preAuthIq, ns, handler, `a pre-auth handler for ${ns} is already registered`);
   }
 
