@@ -2,6 +2,7 @@
 // the specifications it implements, the disco features it adds, its typed options, what it
 // depends on, and a setup that works only through the context it is given. Everything a module
 // registers is recorded by its context, so unloading it removes handlers, features and timers.
+import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Delivery, Dispatch, HttpPorts, Notify, RequestIq, Send, ServerSettings, Sessions } from "./capabilities.ts";
@@ -106,6 +107,11 @@ export function orderModules<M extends { name: string; depends?: string[] }>(lis
   };
   for (const m of list) visit(m, []);
   return out;
+}
+
+/** The value of a data form's FORM_TYPE field (XEP-0068), if it has one. */
+function formTypeOf(form: Element): string | undefined {
+  return form.getChildren("field").find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value") ?? undefined;
 }
 
 /**
@@ -215,6 +221,24 @@ export class ModuleContext<O> {
     const list = this.host.disco.items;
     list.push(item);
     this.own(() => list.splice(list.indexOf(item), 1));
+  }
+
+  /**
+   * A service discovery extension (XEP-0128) of the server's disco#info: a data form of type
+   * "result" whose hidden FORM_TYPE names it, one form per FORM_TYPE (XEP-0115 §5.4 refuses a
+   * result with two). It counts in the server's caps hash (XEP-0115 §5.1).
+   */
+  discoExtension(form: Element): void {
+    const disco = this.host.disco;
+    const type = formTypeOf(form);
+    if (type === undefined) throw new Error("a disco extension form needs a hidden FORM_TYPE field");
+    if (disco.extensions.some((f) => formTypeOf(f) === type)) throw new Error(`disco extension ${type} is registered twice`);
+    disco.revision++;
+    disco.extensions.push(form);
+    this.own(() => {
+      disco.revision++;
+      disco.extensions.splice(disco.extensions.indexOf(form), 1);
+    });
   }
 
   identity(identity: Identity): void {

@@ -1,5 +1,7 @@
 // XEP-0030: Service Discovery for the server and for accounts, with the server's XEP-0115
 // capabilities hash offered as a stream feature (XEP-0115 §6.3) so clients can cache our features.
+// Modules add extension forms to the server's disco#info (XEP-0128, ModuleContext.discoExtension),
+// such as XEP-0157's contact addresses; the hash covers them.
 // Other modules add nodes of the server (ModuleContext.hostNode), e.g. the ad-hoc command list,
 // and one module may answer for the nodes of accounts (ACCOUNT_NODES: PEP's).
 import { createHash } from "node:crypto";
@@ -75,7 +77,7 @@ function hostFeatures(d: DiscoView): string[] {
 
 export default defineModule({
   name: "disco",
-  specs: [{ spec: "XEP-0030", version: "2.5rc3" }, { spec: "XEP-0115", version: "1.6.0" }],
+  specs: [{ spec: "XEP-0030", version: "2.5rc3" }, { spec: "XEP-0115", version: "1.6.0" }, { spec: "XEP-0128", version: "1.0.1" }],
   setup(ctx) {
     const disco = ctx.disco;
     ctx.identity({ category: "server", type: "im", name: "xmppd" });

@@ -27,6 +27,7 @@ import upload from "./upload/index.ts";
 import extdisco from "./extdisco/index.ts";
 import jingleMessage from "./jingle-message.ts";
 import proxy65 from "./proxy65/index.ts";
+import contact from "./contact.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -55,6 +56,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   extdisco,
   jingleMessage,
   proxy65,
+  contact,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */
