@@ -135,6 +135,56 @@ describe("registration before authentication (§3.1), registration open", () => 
   });
 });
 
+// ---- data forms (§4) ------------------------------------------------------------------------------
+
+const X = "jabber:x:data";
+const submitted = (fields: Record<string, string>) =>
+  `<x xmlns='${X}' type='submit'>` + Object.entries(fields).map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`).join("") + `</x>`;
+const formSubmission = (id: string, fields: Record<string, string>, extra = "") =>
+  `<iq type='set' id='${id}'><query xmlns='jabber:iq:register'>${submitted(fields)}${extra}</query></iq>`;
+
+describe("registration with a data form (§4 Extensibility)", () => {
+  it("the offer carries a jabber:iq:register form beside the legacy fields; the form, submitted, registers", async () => {
+    const { c } = await RawClient.stream(open.port);
+    c.send("<iq type='get' id='f1'><query xmlns='jabber:iq:register'/></iq>");
+    const offer = await c.expect(reply("f1"));
+    expect(offer).toMatch(/<username\/><password\/><x xmlns="jabber:x:data" type="form">/);
+    expect(offer).toContain(`<field var="FORM_TYPE" type="hidden"><value>jabber:iq:register</value></field>`);
+    expect(offer).toContain(`<field var="username" type="text-single" label="Username"><required/></field>`);
+    expect(offer).toContain(`<field var="password" type="text-private" label="Password"><required/></field>`);
+    c.send(formSubmission("f2", { FORM_TYPE: "jabber:iq:register", username: "formbill", password: "Calliope" }));
+    expect(await c.expect(reply("f2"))).toMatch(/^<iq type="result" id="f2"\/>$/);
+    expect(await c.scram("formbill", "Calliope", "SHA-1")).toMatch(/^<success/);
+    c.close();
+  });
+
+  it("a form and the legacy fields at once are bad-request (rule 5); a form without the password is not-acceptable; nothing is made", async () => {
+    const { c } = await RawClient.stream(open.port);
+    c.send(formSubmission("f3", { username: "both", password: "pw" }, "<username>both</username>"));
+    expect(await c.expect(reply("f3"))).toContain("<bad-request");
+    c.send(formSubmission("f4", { FORM_TYPE: "jabber:iq:register", username: "nopass" }));
+    const r = await c.expect(reply("f4"));
+    expect(r).toContain("<not-acceptable");
+    expect(r).not.toContain("nopass");
+    c.close();
+    expect(await tryLogin(open.port, "both", "pw")).toContain("<failure");
+  });
+
+  it("the password changes with §3.3's form (old_password checked when given)", async () => {
+    await open.server.accounts.create("formchange", "pw");
+    const im = await connect(open, "formchange");
+    const change = (old: string, pw: string) => xml("iq", { type: "set", to: "localhost" }, regQuery(xml("x", { xmlns: X, type: "submit" },
+      Object.entries({ FORM_TYPE: "jabber:iq:register:changepassword", username: "formchange@localhost", old_password: old, password: pw })
+        .map(([k, v]) => xml("field", { var: k }, xml("value", null, v))))));
+    const wrong = await im.ask(change("not-it", "new1"));
+    expect(errorOf(wrong)).toBe("not-authorized");
+    expect(wrong.toString()).not.toContain("new1");
+    expect((await im.ask(change("pw", "new2"))).attrs.type).toBe("result");
+    await im.stop();
+    expect(await tryLogin(open.port, "formchange", "new2")).toMatch(/^<success/);
+  });
+});
+
 describe("rate limit per address", () => {
   it("the second account from one address within the hour is resource-constraint, type wait", async () => {
     expect(await register(limited.port, "first", "pw")).toContain(`type="result"`);
