@@ -28,6 +28,7 @@ import extdisco from "./extdisco/index.ts";
 import jingleMessage from "./jingle-message.ts";
 import proxy65 from "./proxy65/index.ts";
 import contact from "./contact.ts";
+import invite from "./invite/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -57,6 +58,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   jingleMessage,
   proxy65,
   contact,
+  invite,
 ] as ModuleDefinition<Shape>[];
 
 /** What the core itself (streams, SASL, binding, router, addresses) implements. */

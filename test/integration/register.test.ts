@@ -7,6 +7,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { connect, errorOf } from "../helpers/im.ts";
+import { modules } from "../../src/modules/index.ts";
 
 // ---- raw streams before authentication ----------------------------------------------------------
 
@@ -195,14 +196,32 @@ describe("rate limit per address", () => {
 });
 
 describe("registration closed (the default)", () => {
-  it("no stream feature; get and set are service-unavailable (§3.1)", async () => {
+  it("registration by invitation only (XEP-0445, invite.test.ts): the feature is there, the form says so, a submission without one is forbidden", async () => {
     const { c, features } = await RawClient.stream(closed.port);
-    expect(features).not.toContain("iq-register");
+    expect(features).toContain(REGISTER_FEATURE);
     c.send("<iq type='get' id='c1'><query xmlns='jabber:iq:register'/></iq>");
-    expect(await c.expect(reply("c1"))).toContain("<service-unavailable");
+    expect(await c.expect(reply("c1"))).toMatch(/<instructions>Registration on this server is by invitation[^<]*<\/instructions>/);
     c.send(registerIq("c2", "eve", "pw"));
-    expect(await c.expect(reply("c2"))).toContain("<service-unavailable");
+    const r = await c.expect(reply("c2"));
+    expect(r).toContain("<forbidden");
+    expect(r).not.toContain("pw");
     c.close();
+    expect(await tryLogin(closed.port, "eve", "pw")).toContain("<failure");
+  });
+
+  it("without the invitation module, no stream feature; get and set are service-unavailable (§3.1)", async () => {
+    const bare = await startServer({ modules: modules.filter((m) => m.name !== "invite") });
+    try {
+      const { c, features } = await RawClient.stream(bare.port);
+      expect(features).not.toContain("iq-register");
+      c.send("<iq type='get' id='c1'><query xmlns='jabber:iq:register'/></iq>");
+      expect(await c.expect(reply("c1"))).toContain("<service-unavailable");
+      c.send(registerIq("c2", "eve", "pw"));
+      expect(await c.expect(reply("c2"))).toContain("<service-unavailable");
+      c.close();
+    } finally {
+      await bare.stop();
+    }
   });
 
   it("the server still advertises jabber:iq:register: password change and cancellation work", async () => {
