@@ -56,6 +56,17 @@ describe("Invitations", () => {
     expect(await invitations.valid(b.token)).toBeUndefined();
   });
 
+  it("a contact invitation goes with its inviter's account", async () => {
+    const { invitations, accounts } = world();
+    await accounts.create("romeo", "pw");
+    const inv = await invitations.create({ kind: "contact", creator: "romeo@example.com", inviter: "romeo", ttlMs: DAY });
+    expect(await invitations.valid(inv.token)).toEqual(inv);
+    await accounts.delete("romeo");
+    expect(await invitations.valid(inv.token)).toBeUndefined();
+    await accounts.create("romeo", "pw");
+    expect(await invitations.valid(inv.token)).toBeUndefined();
+  });
+
   it("a creator revokes only its own", async () => {
     const { invitations } = world();
     const inv = await invitations.create({ kind: "contact", creator: "romeo@example.com", inviter: "romeo", ttlMs: DAY });

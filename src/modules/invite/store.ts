@@ -95,12 +95,16 @@ export class Invitations {
     return invitation;
   }
 
-  /** The invitation if it can be used now: known, not expired, not being used (XEP-0445 §4: checked when presented). */
+  /**
+   * The invitation if it can be used now: known, not expired, not being used (XEP-0445 §4: checked
+   * when presented), and with its inviter's account still there (an invitation to become someone's
+   * contact goes with that someone's account).
+   */
   async valid(token: string): Promise<Invitation | undefined> {
     if (!token || token.length > MAX_TOKEN) return undefined;
     const invitation = await this.stores.invitations.get(token);
     if (!invitation) return undefined;
-    if (invitation.expires <= this.now()) {
+    if (invitation.expires <= this.now() || (invitation.inviter !== undefined && !(await this.accounts.exists(invitation.inviter)))) {
       await this.forget(invitation);
       return undefined;
     }
