@@ -159,6 +159,16 @@ describe("an account invitation (XEP-0401 §4.5) redeemed by registration (XEP-0
     expect(await loginWorks(t.port, "friar", "pw")).toBe(true);
   });
 
+  it("with roster-subscription (§4.5), the new account and the administrator become contacts, the administrator's client told by a push", async () => {
+    await admin.ask(xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER })));
+    const token = tokenOf((await createAccount({ username: "nurse", "roster-subscription": "true" })).uri!);
+    const { c } = await present(t.port, token);
+    expect(await register(c, "nurse", "angelica")).toContain(`type="result"`);
+    c.close();
+    expect(await pushedItem(admin, "nurse@localhost")).toEqual({ jid: "nurse@localhost", subscription: "both" });
+    expect(await t.server.storage.map("roster").get("nurse@localhost", "admin@localhost")).toMatchObject({ subscription: "both" });
+  });
+
   it("a used token: item-not-found with the XEP's text (Example 4), and registering without one is forbidden", async () => {
     const token = tokenOf((await createAccount()).uri!);
     const first = await present(t.port, token);

@@ -19,28 +19,34 @@ import type { RosterService } from "../roster/service.ts";
 import { PARS } from "./preauth.ts";
 import type { Invitation, Invitations } from "./store.ts";
 
-/** A "presence/bare" handler: true when it took a subscription request with a good token. */
+/**
+ * A "presence/bare" handler: true when it took a subscription request with a good token. Other
+ * presence is let through synchronously (no promise for the common case).
+ */
 export function preauthSubscriptions(env: PresenceEnv, invitations: Invitations) {
-  return async (ev: StanzaEvent): Promise<boolean> => {
+  return (ev: StanzaEvent): boolean | Promise<boolean> => {
     // Inbound only: the request as it reaches the inviter (a local sender's was stamped and routed again).
     if (ev.origin || ev.stanza.attrs.type !== "subscribe") return false;
     const token = ev.stanza.getChild("preauth", PARS)?.attrs.token;
-    if (!token) return false;
-    const owner = ev.to.bare;
-    const contact = ev.from.bare;
-    if (owner.equals(contact)) return false;
-    const invitation = await invitations.valid(token);
-    if (!invitation || invitation.kind !== "contact" || invitation.inviter !== owner.local) return false;
-    if (!(await invitations.claim(token))) return false;
-    await invitations.spend(invitation);
-    // What §3.5 has the inviter's client do, done by the server in the inviter's name: approve
-    // (a pre-approval, so the request is answered at once with "subscribed" and presence) and
-    // ask for the contact's presence in return.
-    await outboundSubscription(env, owner, contact, xml("presence", { type: "subscribed" }), "subscribed");
-    await inboundSubscription(env, owner, contact, ev.stanza, "subscribe");
-    await outboundSubscription(env, owner, contact, xml("presence", { type: "subscribe" }), "subscribe");
-    return true;
+    return token ? redeem(env, invitations, ev, token) : false;
   };
+}
+
+async function redeem(env: PresenceEnv, invitations: Invitations, ev: StanzaEvent, token: string): Promise<boolean> {
+  const owner = ev.to.bare;
+  const contact = ev.from.bare;
+  if (owner.equals(contact)) return false;
+  const invitation = await invitations.valid(token);
+  if (!invitation || invitation.kind !== "contact" || invitation.inviter !== owner.local) return false;
+  if (!(await invitations.claim(token))) return false;
+  await invitations.spend(invitation);
+  // What §3.5 has the inviter's client do, done by the server in the inviter's name: approve
+  // (a pre-approval, so the request is answered at once with "subscribed" and presence) and
+  // ask for the contact's presence in return.
+  await outboundSubscription(env, owner, contact, xml("presence", { type: "subscribed" }), "subscribed");
+  await inboundSubscription(env, owner, contact, ev.stanza, "subscribe");
+  await outboundSubscription(env, owner, contact, xml("presence", { type: "subscribe" }), "subscribe");
+  return true;
 }
 
 /** After an invitee registered: a contact invitation's inviter and the new account see each other ("both"). */
