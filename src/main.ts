@@ -5,7 +5,8 @@ import { parseArgs } from "node:util";
 import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig, documentConfig, type LoadedConfig } from "./core/config.ts";
-import { ConfigError } from "./core/schema.ts";
+import { ConfigError, parseShape } from "./core/schema.ts";
+import { StanzaError } from "./core/errors.ts";
 import { AccountError } from "./core/accounts.ts";
 import { modules as defaultModules } from "./modules/index.ts";
 import { askNewPassword, PromptError } from "./prompt.ts";
@@ -16,11 +17,14 @@ import { describeStorage } from "./storage/open.ts";
 import { tightenDataDir } from "./storage/data-dir.ts";
 import { BackupError, backupDataDir, restoreDataDir } from "./storage/embedded/backup.ts";
 import { DataDirLock, LOCK_FILE } from "./storage/embedded/lock.ts";
-import { JidError, parseJid } from "./xml/jid.ts";
+import { JidError, normalizeLocal, parseJid } from "./xml/jid.ts";
 import { AdminRefusal, adminRequest, adminSocketPath, NotRunningError } from "./ops/admin-client.ts";
 import { answers } from "./ops/admin-socket.ts";
 import type { ReloadReport, SessionInfo } from "./ops/admin-commands.ts";
 import { DEFAULT_MAX_BYTES, exportAccounts, importFiles, pieLimits, PieError, type ImportSummary } from "./modules/pie/index.ts";
+import { INVITE_OPTIONS } from "./modules/invite/index.ts";
+import { invitationStores, Invitations } from "./modules/invite/store.ts";
+import { dateTime, invitationUri } from "./modules/invite/uri.ts";
 
 const USAGE = `usage: xmppd <command> [options]
 
@@ -31,6 +35,12 @@ commands:
   passwd <jid> [pass]    change an account's password (asked the same way)
   deluser <jid>          delete an account and everything stored for it
   users                  list accounts
+  invite [--contact <jid>] [--username <name>]
+                         make an invitation and print its link (xmpp:...?register;preauth=...):
+                         it lets one person register although registration is closed; with
+                         --contact they and that account become contacts; with --username the
+                         new account gets that name
+  invite --revoke <token>  revoke an invitation not used yet
   check                  validate the configuration and print the result
   import <file>...       add the accounts of a XEP-0227 export (Prosody's prosody-migrator, ejabberd's
                          export_piefxis, ours): all of them or, when anything is wrong, none
@@ -52,7 +62,8 @@ commands for the running server (through its admin socket, adminSocket.path):
   reload                 read the configuration again: the certificate, log level and admins
                          take effect, connections stay; says what else needs a restart
   adduser, passwd, deluser and users go through the admin socket when the server runs
-  (sessions of a deleted account end at once), and to the database when it does not.
+  (sessions of a deleted account end at once), and to the database when it does not;
+  invite works on the database either way (the server reads invitations from there).
 
 options:
   -c, --config <file>    config file (default: $XMPPD_CONFIG, else ./xmppd.jsonc when present)
@@ -217,11 +228,6 @@ async function start(cfg: LoadedConfig): Promise<number> {
   return -1;
 }
 
-/**
- * Runs `fn` with the configured storage open. A data folder made for it is removed afterwards
- * unless `fn` says it wrote something: a refused import (or an export of nothing) leaves no
- * empty database behind, as a failed start does not.
- */
 /** The accounts, each marked when an import did not finish it (it has no credentials: src/modules/pie/write.ts). */
 async function listAccounts(s: XmppServer): Promise<string[]> {
   const suffix = `@${s.domain}`;
@@ -233,6 +239,11 @@ async function listAccounts(s: XmppServer): Promise<string[]> {
   return out;
 }
 
+/**
+ * Runs `fn` with the configured storage open. A data folder made for it is removed afterwards
+ * unless `fn` says it wrote something: a refused import (or an export of nothing) leaves no
+ * empty database behind, as a failed start does not.
+ */
 async function withStorage(cfg: LoadedConfig, fn: (server: XmppServer) => Promise<boolean>): Promise<void> {
   const dataDir = resolve(cfg.server.dataDir);
   const made = !existsSync(dataDir);
@@ -264,6 +275,39 @@ function importReport(s: ImportSummary): string {
   return lines.join("\n");
 }
 
+interface InviteArgs { contact?: string; username?: string; revoke?: string }
+
+/** `invite`: an invitation made on the database, as the module's commands make them (XEP-0401). */
+async function invite(cfg: LoadedConfig, args: InviteArgs): Promise<void> {
+  if (args.revoke !== undefined && (args.contact !== undefined || args.username !== undefined)) throw new UsageError("--revoke takes no other option");
+  if (args.contact !== undefined && args.username !== undefined) throw new UsageError("--username is for an account invitation, not with --contact");
+  const { expiry } = parseShape(INVITE_OPTIONS, cfg.modules.invite, "modules.invite.", cfg.modulesFromEnv);
+  const server = new XmppServer(cfg);
+  try {
+    const invitations = new Invitations(invitationStores(server.storage), server.accounts);
+    if (args.revoke !== undefined) {
+      if (!(await invitations.revoke(args.revoke))) throw new StanzaError("item-not-found", `no open invitation ${args.revoke}`);
+      console.log(`revoked ${args.revoke}`);
+      return;
+    }
+    let inviter: string | undefined;
+    if (args.contact !== undefined) {
+      const j = parseJid(args.contact.includes("@") ? args.contact : `${args.contact}@${server.domain}`);
+      if (j.domain !== server.domain.domain || !j.local) throw new UsageError(`${args.contact} is not an account of ${server.domain}`);
+      if (!(await server.accounts.exists(j.local))) throw new AccountError(`no account ${j.bare}`);
+      inviter = j.local;
+    }
+    const invitation = await invitations.create({
+      kind: inviter !== undefined ? "contact" : "account", creator: "", ttlMs: expiry * 1000,
+      ...(inviter !== undefined ? { inviter } : {}), ...(args.username !== undefined ? { username: normalizeLocal(args.username) } : {}),
+    });
+    console.log(invitationUri(invitation, server.domain.domain));
+    console.log(`expires ${dateTime(invitation.expires)}`);
+  } finally {
+    await server.storage.close();
+  }
+}
+
 async function run(argv: string[]): Promise<number> {
   // What the commands make in dataDir (the database and its journal, keys, uploads) is the server user's only.
   process.umask(0o077);
@@ -273,9 +317,12 @@ async function run(argv: string[]): Promise<number> {
     options: {
       config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" }, json: { type: "boolean" },
       "dry-run": { type: "boolean" }, "skip-unknown": { type: "boolean" }, "max-size": { type: "string" }, replace: { type: "boolean" },
+      contact: { type: "string" }, username: { type: "string" }, revoke: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
+  const { contact, username, revoke } = values;
+  if (command !== "invite" && (contact ?? username ?? revoke) !== undefined) throw new UsageError("--contact, --username and --revoke are options of invite");
   if (values.help || !command) {
     console.log(USAGE);
     return command || values.help ? 0 : 1;
@@ -407,6 +454,9 @@ async function run(argv: string[]): Promise<number> {
         (r.movedAside ? `; what it held before is in ${r.movedAside}` : ""));
       return 0;
     }
+    case "invite":
+      await invite(cfg, { contact, username, revoke });
+      return 0;
     case "check": {
       checkConfig(cfg);
       console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${resolve(cfg.server.dataDir)}, ${describeStorage(cfg.server.storage, cfg.server.dataDir)}`);
@@ -425,6 +475,7 @@ run(process.argv.slice(2)).then(
     if (e instanceof ConfigError) console.error(`xmppd: configuration error: ${e.message}`);
     else if (e instanceof UsageError) console.error(`xmppd: ${e.message}\n\n${USAGE}`);
     else if (e instanceof AccountError || e instanceof JidError || e instanceof PromptError || e instanceof CliError || e instanceof PieError || e instanceof BackupError || e instanceof CommandError) console.error(`xmppd: ${e.message}`);
+    else if (e instanceof StanzaError) console.error(`xmppd: ${e.text ?? e.condition}`);
     else if (e instanceof StorageUnavailableError) console.error(`xmppd: storage unavailable: ${e.message}`);
     else if (e instanceof Error && /already in use|cannot listen/.test(e.message)) console.error(`xmppd: ${e.message}`);
     else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`xmppd: ${e.message}\n\n${USAGE}`);

@@ -28,8 +28,9 @@ import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
 import type { UnknownUsers } from "./core/credentials.ts";
 import { IdGenerator } from "./storage/ids.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "./core/stream-handlers.ts";
-import type { OpenStream, StreamContext } from "./stream/context.ts";
+import type { PreAuthRequestHandler, StreamElementHandler } from "./core/stream-handlers.ts";
+import type { OpenStream } from "./stream/context.ts";
+import { ConnectionContext, type ServerStreamContext } from "./connection-context.ts";
 import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp, openWebSockets } from "./transports/http.ts";
 import type { Transport } from "./transports/transport.ts";
@@ -93,7 +94,7 @@ export interface ServerOptions {
   ephemeralPorts?: boolean;
 }
 
-export class XmppServer implements StreamContext {
+export class XmppServer implements ServerStreamContext {
   readonly config: ServerConfig;
   readonly domain: JID;
   readonly log: Logger;
@@ -107,7 +108,8 @@ export class XmppServer implements StreamContext {
   /** Set at start, from storage, before any listener opens. */
   unknownUsers!: UnknownUsers;
   readonly streamElements = new Map<string, StreamElementHandler>();
-  readonly preAuthIq = new Map<string, PreAuthIqHandler>();
+  /** Pre-authentication iq handlers by namespace, as modules register them (each stream sees them through its ConnectionContext). */
+  readonly preAuthHandlers = new Map<string, PreAuthRequestHandler>();
   readonly streams = new Set<OpenStream>();
   resumption: ResumptionRegistry<ClientSession> = new LocalResumption<ClientSession>();
   readonly ids = new IdGenerator();
@@ -181,7 +183,7 @@ export class XmppServer implements StreamContext {
     return {
       domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
       disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
-      preAuthIq: this.preAuthIq, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
+      preAuthIq: this.preAuthHandlers, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
       settings: {
         dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
         ephemeralPorts: this.ephemeralPorts,
@@ -262,7 +264,7 @@ export class XmppServer implements StreamContext {
       const slot = TRANSPORTS.indexOf(name);
       return (t: Transport) => {
         this.accepted[slot]!++;
-        new C2SStream(t, this);
+        new C2SStream(t, new ConnectionContext(this));
       };
     };
     const { c2s, http, limits, metrics } = this.config;

@@ -33,6 +33,7 @@ describe("config", () => {
       muc: { maxRooms: 10000, maxRoomsPerAccount: 100, maxJoinedPerAccount: 100, discoPage: 100, archiveQuota: 50000 },
       push: { minInterval: 10, includeBody: false },
       proxy65: { port: 7777, maxStreamBytes: 1073741824, streamRate: 10485760, accountRate: 20971520, maxStreamsPerAccount: 5, activationTimeout: 60, idleTimeout: 300 },
+      invite: { expiry: 604800, usersMayInvite: false, perUser: 5, perHour: 100 },
     });
   });
 

@@ -3,7 +3,8 @@
 import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 
-export interface Identity { category: string; type: string; name?: string }
+/** An identity (XEP-0030 §3.1); `lang` is its xml:lang, which XEP-0115's verification string includes. */
+export interface Identity { category: string; type: string; name?: string; lang?: string }
 
 /** An item of a disco#items answer (XEP-0030 §4). */
 export interface DiscoItem { jid: string; node?: string; name?: string }

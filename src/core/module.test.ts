@@ -57,6 +57,9 @@ function host() {
 }
 
 const component: Component = { receive: async () => {} };
+/** A XEP-0128 extension form of this FORM_TYPE. */
+const form = (type?: string) => xml("x", { xmlns: "jabber:x:data", type: "result" },
+  type === undefined ? undefined : xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", null, type)));
 const query = (ns: string) => xml("query", { xmlns: ns });
 
 describe("module context", () => {
@@ -73,6 +76,7 @@ describe("module context", () => {
       ctx.accountIdentity({ category: "pubsub", type: "pep" });
       ctx.item({ jid: "rooms.example.com" });
       ctx.hostNode("urn:x:node", { info: () => ({ identities: [], features: [] }), items: () => [] });
+      ctx.discoExtension(form("urn:x:info"));
       ctx.iq("host", "urn:x:iq", "query", { get: () => undefined });
       ctx.iq("account", "urn:x:iq", "query", { get: () => undefined });
       ctx.handle("message/host", () => void heard.push("handle"));
@@ -98,7 +102,7 @@ describe("module context", () => {
       expect(heard).toEqual(["handle", "fold", "on"]);
       expect(ticks).toHaveLength(1);
       expect(h.disco.hostFeatures.has("urn:x:host") && h.disco.accountFeatures.has("urn:x:account")).toBe(true);
-      expect([h.disco.identities.length, h.disco.accountIdentities.length, h.disco.items.length, h.disco.hostNodes.size]).toEqual([1, 1, 1, 1]);
+      expect([h.disco.identities.length, h.disco.accountIdentities.length, h.disco.items.length, h.disco.hostNodes.size, h.disco.extensions.length]).toEqual([1, 1, 1, 1, 1]);
       expect(h.router.iq.find("host", query("urn:x:iq")) && h.router.iq.find("account", query("urn:x:iq"))).toBeDefined();
       expect([h.components.size, h.preAuthIq.size, h.streamElements.size]).toEqual([1, 1, 1]);
       expect(h.http.find("/upload/a/b")).toBeDefined();
@@ -111,7 +115,7 @@ describe("module context", () => {
       expect(heard).toEqual([]);
       expect(ticks).toHaveLength(1);
       expect([h.disco.hostFeatures.size, h.disco.accountFeatures.size]).toEqual([0, 0]);
-      expect([h.disco.identities.length, h.disco.accountIdentities.length, h.disco.items.length, h.disco.hostNodes.size]).toEqual([0, 0, 0, 0]);
+      expect([h.disco.identities.length, h.disco.accountIdentities.length, h.disco.items.length, h.disco.hostNodes.size, h.disco.extensions.length]).toEqual([0, 0, 0, 0, 0]);
       expect(h.router.iq.find("host", query("urn:x:iq")) ?? h.router.iq.find("account", query("urn:x:iq"))).toBeUndefined();
       expect([h.components.size, h.preAuthIq.size, h.streamElements.size]).toEqual([0, 0, 0]);
       expect(h.http.find("/upload/a/b")).toBeUndefined();
@@ -156,6 +160,17 @@ describe("module context", () => {
     expect(() => b.preAuthIq("jabber:iq:register", async () => {})).toThrow("a pre-auth handler for jabber:iq:register is already registered");
     expect(() => b.streamElement("urn:xmpp:csi:0", () => {})).toThrow("stream elements of urn:xmpp:csi:0 are taken already");
     expect(() => b.httpRoute("/upload/", () => {})).toThrow("the HTTP prefix /upload/ is taken");
+  });
+
+  it("takes one disco extension form per FORM_TYPE (XEP-0115 §5.4), each bumping the caps revision", () => {
+    const h = host();
+    const before = h.disco.revision;
+    h.ctx("a").discoExtension(form("urn:x:info"));
+    expect(h.disco.revision).toBeGreaterThan(before);
+    expect(() => h.ctx("b").discoExtension(form("urn:x:info"))).toThrow("disco extension urn:x:info is registered twice");
+    expect(() => h.ctx("b").discoExtension(form())).toThrow("a disco extension form needs a hidden FORM_TYPE field");
+    h.ctx("b").discoExtension(form("urn:x:other"));
+    expect(h.disco.extensions).toHaveLength(2);
   });
 
   it("undoes what a module registered through another module's service when it unloads", () => {

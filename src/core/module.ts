@@ -2,6 +2,7 @@
 // the specifications it implements, the disco features it adds, its typed options, what it
 // depends on, and a setup that works only through the context it is given. Everything a module
 // registers is recorded by its context, so unloading it removes handlers, features and timers.
+import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Delivery, Dispatch, HttpPorts, Notify, RequestIq, Send, ServerSettings, Sessions } from "./capabilities.ts";
@@ -11,7 +12,7 @@ import type { IqHandlers, IqTarget } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import type { Component, Router } from "./router.ts";
 import type { Infer, Shape } from "./schema.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "./stream-handlers.ts";
+import type { PreAuthRequestHandler, StreamElementHandler } from "./stream-handlers.ts";
 import { type OfflineCounts, Telemetry } from "./telemetry.ts";
 import type { QueueStats } from "../storage/archive-queue.ts";
 import type { IdGenerator } from "../storage/ids.ts";
@@ -108,6 +109,11 @@ export function orderModules<M extends { name: string; depends?: string[] }>(lis
   return out;
 }
 
+/** The value of a data form's FORM_TYPE field (XEP-0068), if it has one. */
+function formTypeOf(form: Element): string | undefined {
+  return form.getChildren("field").find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value") ?? undefined;
+}
+
 /**
  * What module contexts are built from: the core's registries and lookups. The composition root
  * makes one for all modules; a module sees only its context.
@@ -122,7 +128,7 @@ export interface ModuleHost {
   readonly storage: Pick<StorageProvider, "keyval" | "map" | "log">;
   readonly services: ServiceRegistry;
   readonly ids: IdGenerator;
-  readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  readonly preAuthIq: Map<string, PreAuthRequestHandler>;
   readonly streamElements: Map<string, StreamElementHandler>;
   readonly http: Pick<HttpRoutes, "add">;
   readonly httpPorts: HttpPorts;
@@ -217,6 +223,24 @@ export class ModuleContext<O> {
     this.own(() => list.splice(list.indexOf(item), 1));
   }
 
+  /**
+   * A service discovery extension (XEP-0128) of the server's disco#info: a data form of type
+   * "result" whose hidden FORM_TYPE names it, one form per FORM_TYPE (XEP-0115 §5.4 refuses a
+   * result with two). It counts in the server's caps hash (XEP-0115 §5.1).
+   */
+  discoExtension(form: Element): void {
+    const disco = this.host.disco;
+    const type = formTypeOf(form);
+    if (type === undefined) throw new Error("a disco extension form needs a hidden FORM_TYPE field");
+    if (disco.extensions.some((f) => formTypeOf(f) === type)) throw new Error(`disco extension ${type} is registered twice`);
+    disco.revision++;
+    disco.extensions.push(form);
+    this.own(() => {
+      disco.revision++;
+      disco.extensions.splice(disco.extensions.indexOf(form), 1);
+    });
+  }
+
   identity(identity: Identity): void {
     this.addIdentity(this.host.disco.identities, identity);
   }
@@ -258,7 +282,7 @@ export class ModuleContext<O> {
   }
 
   /** Answers iqs of a namespace before authentication (XEP-0077 registration); one module per namespace. */
-  preAuthIq(ns: string, handler: PreAuthIqHandler): void {
+  preAuthIq(ns: string, handler: PreAuthRequestHandler): void {
     this.claim(this.host.preAuthIq, ns, handler, `a pre-auth handler for ${ns} is already registered`);
   }
 

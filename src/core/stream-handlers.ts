@@ -18,4 +18,16 @@ export interface PreAuthIq {
   readonly account: JID | undefined;
   reply(el: Element): void;
 }
+/** What a stream hands to the server's pre-authentication iq table. */
 export type PreAuthIqHandler = (req: PreAuthIq) => Promise<void>;
+
+/**
+ * What a module's pre-authentication handler gets: the stream's request and which stream it came
+ * on. `stream` is the same object for every request of one connection and is dropped with it, a
+ * key for a WeakMap of what a module remembers of a stream (XEP-0445: the invitation a client
+ * presented before it registers).
+ */
+export interface PreAuthRequest extends PreAuthIq {
+  readonly stream: object;
+}
+export type PreAuthRequestHandler = (req: PreAuthRequest) => Promise<void>;

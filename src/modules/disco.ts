@@ -1,5 +1,7 @@
 // XEP-0030: Service Discovery for the server and for accounts, with the server's XEP-0115
 // capabilities hash offered as a stream feature (XEP-0115 §6.3) so clients can cache our features.
+// Modules add extension forms to the server's disco#info (XEP-0128, ModuleContext.discoExtension),
+// such as XEP-0157's contact addresses; the hash covers them.
 // Other modules add nodes of the server (ModuleContext.hostNode), e.g. the ad-hoc command list,
 // and one module may answer for the nodes of accounts (ACCOUNT_NODES: PEP's).
 import { createHash } from "node:crypto";
@@ -30,10 +32,14 @@ export const ACCOUNT_DISCO = serviceKey<AccountDisco>("disco.account");
 
 export const CAPS_NODE = "https://xmppd.dev/caps";
 
-/** XEP-0115 §5.1: the verification string over identities, features and extension forms, SHA-1, base64. */
+/**
+ * XEP-0115 §5.1: the verification string over identities ("category/type/lang/name"), features
+ * and extension forms (XEP-0128: FORM_TYPE first, then the fields by var, each with its values
+ * sorted), SHA-1, base64.
+ */
 export function capsHash(identities: readonly Identity[], features: string[], forms: readonly Element[] = []): string {
   let s = "";
-  const ids = identities.map((i) => `${i.category}/${i.type}//${i.name ?? ""}`).sort();
+  const ids = identities.map((i) => `${i.category}/${i.type}/${i.lang ?? ""}/${i.name ?? ""}`).sort();
   for (const i of ids) s += i + "<";
   for (const f of [...features].sort()) s += f + "<";
   const formStrings = forms.map((form) => {
@@ -52,7 +58,7 @@ export function capsHash(identities: readonly Identity[], features: string[], fo
 
 function infoQuery(identities: readonly Identity[], features: Iterable<string>, extensions: readonly Element[], node?: string): Element {
   return xml("query", { xmlns: NS.discoInfo, node },
-    identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name })),
+    identities.map((i) => xml("identity", { category: i.category, type: i.type, name: i.name, "xml:lang": i.lang })),
     [...features].sort().map((f) => xml("feature", { var: f })),
     extensions.map((e) => clone(e)));
 }
@@ -71,7 +77,7 @@ function hostFeatures(d: DiscoView): string[] {
 
 export default defineModule({
   name: "disco",
-  specs: [{ spec: "XEP-0030", version: "2.5rc3" }, { spec: "XEP-0115", version: "1.6.0" }],
+  specs: [{ spec: "XEP-0030", version: "2.5rc3" }, { spec: "XEP-0115", version: "1.6.0" }, { spec: "XEP-0128", version: "1.0.1" }],
   setup(ctx) {
     const disco = ctx.disco;
     ctx.identity({ category: "server", type: "im", name: "xmppd" });

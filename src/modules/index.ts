@@ -27,6 +27,8 @@ import upload from "./upload/index.ts";
 import extdisco from "./extdisco/index.ts";
 import jingleMessage from "./jingle-message.ts";
 import proxy65 from "./proxy65/index.ts";
+import contact from "./contact.ts";
+import invite from "./invite/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -55,6 +57,8 @@ export const modules: ModuleDefinition<Shape>[] = [
   extdisco,
   jingleMessage,
   proxy65,
+  contact,
+  invite,
 ] as ModuleDefinition<Shape>[];
 
 /**

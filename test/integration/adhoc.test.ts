@@ -52,8 +52,9 @@ describe("discovery (XEP-0050 §2.1, §2.2)", () => {
     const list = async (im: Im) => (await im.ask(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: ITEMS, node: CMDS }))))
       .getChild("query")!.getChildren("item").map((i) => i.attrs);
     const items = await list(admin);
-    expect(items.map((i) => i.node).sort()).toEqual(["add-user", "change-user-password", "delete-user", "end-user-session",
-      "get-online-users-list", "get-online-users-num", "get-registered-users-list", "get-registered-users-num"].map((n) => `${ADMIN}#${n}`));
+    expect(items.map((i) => i.node).sort()).toEqual([...["add-user", "change-user-password", "delete-user", "end-user-session",
+      "get-online-users-list", "get-online-users-num", "get-registered-users-list", "get-registered-users-num"].map((n) => `${ADMIN}#${n}`),
+    "urn:xmpp:invite#create-account", "urn:xmpp:invite#invite"]);
     expect(items.every((i) => i.jid === "localhost" && i.name)).toBe(true);
     expect(await list(romeo)).toEqual([]);
   });

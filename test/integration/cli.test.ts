@@ -39,6 +39,48 @@ describe("account commands", () => {
   });
 });
 
+describe("invitations (XEP-0401)", () => {
+  it("invite prints a register link and its expiry (modules.invite.expiry); --contact a roster link; --username one for that name", () => {
+    expect(cli(["adduser", "host@localhost", "pw"])).toMatchObject({ code: 0 });
+    const plain = cli(["invite"], { XMPPD_MODULES__INVITE__EXPIRY: "3600" });
+    expect(plain.code).toBe(0);
+    const [link, expires] = plain.out.split("\n");
+    expect(link).toMatch(/^xmpp:localhost\?register;preauth=[0-9a-f]{30}$/);
+    expect(Math.abs(Date.parse(expires!.replace(/^expires /, "")) - (Date.now() + 3_600_000))).toBeLessThan(60_000);
+    expect(cli(["invite", "--contact", "host"]).out).toMatch(/^xmpp:host@localhost\?roster;preauth=[0-9a-f]{30};ibr=y\n/);
+    expect(cli(["invite", "--username", "Newbie"]).out).toMatch(/^xmpp:newbie@localhost\?register;preauth=/);
+  });
+
+  it("refusals are one line: no such contact, a name taken, an unknown token, options that do not go together", () => {
+    expect(cli(["invite", "--contact", "nobody"])).toMatchObject({ code: 1, err: "xmppd: no account nobody@localhost" });
+    expect(cli(["invite", "--username", "host"])).toMatchObject({ code: 1, err: "xmppd: host is taken" });
+    expect(cli(["invite", "--revoke", "0123"])).toMatchObject({ code: 1, err: "xmppd: no open invitation 0123" });
+    expect(cli(["invite", "--contact", "host", "--username", "x"]).err).toMatch(/^xmppd: --username is for an account invitation/);
+    expect(cli(["users", "--contact", "host"]).err).toMatch(/^xmppd: --contact, --username and --revoke are options of invite/);
+  });
+
+  it("the running server takes the link's token (XEP-0445) with registration closed; a revoked one it refuses", async () => {
+    const token = /preauth=([0-9a-f]+)/.exec(cli(["invite"]).out)![1]!;
+    const revoked = /preauth=([0-9a-f]+)/.exec(cli(["invite"]).out)![1]!;
+    expect(cli(["invite", "--revoke", revoked])).toMatchObject({ code: 0, out: `revoked ${revoked}` });
+    const port = await freePort();
+    const child = await startProcess(dir, { ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1", XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0" });
+    try {
+      const { c } = await RawClient.stream(port);
+      c.send(`<iq type='set' id='bad'><preauth xmlns='urn:xmpp:pars:0' token='${revoked}'/></iq>`);
+      expect(await c.expect(/<iq[^>]*id="bad"[\s\S]*?<\/iq>/)).toContain("<item-not-found");
+      c.send(`<iq type='set' id='pa'><preauth xmlns='urn:xmpp:pars:0' token='${token}'/></iq>`);
+      expect(await c.expect(/<iq[^>]*id="pa"[^>]*\/>/)).toContain(`type="result"`);
+      c.send("<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>invitee</username><password>pw</password></query></iq>");
+      expect(await c.expect(/<iq[^>]*id="reg"[^>]*\/>/)).toContain(`type="result"`);
+      c.close();
+      (await RawClient.login(port, "invitee", "pw")).close();
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
+
 /**
  * Runs the CLI on a terminal: util-linux's `script` (in every Debian) gives it a pseudo-terminal
  * that echoes what is typed unless the program turns echo off. Each answer is typed once its

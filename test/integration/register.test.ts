@@ -7,6 +7,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { connect, errorOf } from "../helpers/im.ts";
+import { modules } from "../../src/modules/index.ts";
 
 // ---- raw streams before authentication ----------------------------------------------------------
 
@@ -135,6 +136,56 @@ describe("registration before authentication (§3.1), registration open", () => 
   });
 });
 
+// ---- data forms (§4) ------------------------------------------------------------------------------
+
+const X = "jabber:x:data";
+const submitted = (fields: Record<string, string>) =>
+  `<x xmlns='${X}' type='submit'>` + Object.entries(fields).map(([k, v]) => `<field var='${k}'><value>${v}</value></field>`).join("") + `</x>`;
+const formSubmission = (id: string, fields: Record<string, string>, extra = "") =>
+  `<iq type='set' id='${id}'><query xmlns='jabber:iq:register'>${submitted(fields)}${extra}</query></iq>`;
+
+describe("registration with a data form (§4 Extensibility)", () => {
+  it("the offer carries a jabber:iq:register form beside the legacy fields; the form, submitted, registers", async () => {
+    const { c } = await RawClient.stream(open.port);
+    c.send("<iq type='get' id='f1'><query xmlns='jabber:iq:register'/></iq>");
+    const offer = await c.expect(reply("f1"));
+    expect(offer).toMatch(/<username\/><password\/><x xmlns="jabber:x:data" type="form">/);
+    expect(offer).toContain(`<field var="FORM_TYPE" type="hidden"><value>jabber:iq:register</value></field>`);
+    expect(offer).toContain(`<field var="username" type="text-single" label="Username"><required/></field>`);
+    expect(offer).toContain(`<field var="password" type="text-private" label="Password"><required/></field>`);
+    c.send(formSubmission("f2", { FORM_TYPE: "jabber:iq:register", username: "formbill", password: "Calliope" }));
+    expect(await c.expect(reply("f2"))).toMatch(/^<iq type="result" id="f2"\/>$/);
+    expect(await c.scram("formbill", "Calliope", "SHA-1")).toMatch(/^<success/);
+    c.close();
+  });
+
+  it("a form and the legacy fields at once are bad-request (rule 5); a form without the password is not-acceptable; nothing is made", async () => {
+    const { c } = await RawClient.stream(open.port);
+    c.send(formSubmission("f3", { username: "both", password: "pw" }, "<username>both</username>"));
+    expect(await c.expect(reply("f3"))).toContain("<bad-request");
+    c.send(formSubmission("f4", { FORM_TYPE: "jabber:iq:register", username: "nopass" }));
+    const r = await c.expect(reply("f4"));
+    expect(r).toContain("<not-acceptable");
+    expect(r).not.toContain("nopass");
+    c.close();
+    expect(await tryLogin(open.port, "both", "pw")).toContain("<failure");
+  });
+
+  it("the password changes with §3.3's form (old_password checked when given)", async () => {
+    await open.server.accounts.create("formchange", "pw");
+    const im = await connect(open, "formchange");
+    const change = (old: string, pw: string) => xml("iq", { type: "set", to: "localhost" }, regQuery(xml("x", { xmlns: X, type: "submit" },
+      Object.entries({ FORM_TYPE: "jabber:iq:register:changepassword", username: "formchange@localhost", old_password: old, password: pw })
+        .map(([k, v]) => xml("field", { var: k }, xml("value", null, v))))));
+    const wrong = await im.ask(change("not-it", "new1"));
+    expect(errorOf(wrong)).toBe("not-authorized");
+    expect(wrong.toString()).not.toContain("new1");
+    expect((await im.ask(change("pw", "new2"))).attrs.type).toBe("result");
+    await im.stop();
+    expect(await tryLogin(open.port, "formchange", "new2")).toMatch(/^<success/);
+  });
+});
+
 describe("rate limit per address", () => {
   it("the second account from one address within the hour is resource-constraint, type wait", async () => {
     expect(await register(limited.port, "first", "pw")).toContain(`type="result"`);
@@ -145,14 +196,32 @@ describe("rate limit per address", () => {
 });
 
 describe("registration closed (the default)", () => {
-  it("no stream feature; get and set are service-unavailable (§3.1)", async () => {
+  it("registration by invitation only (XEP-0445, invite.test.ts): the feature is there, the form says so, a submission without one is forbidden", async () => {
     const { c, features } = await RawClient.stream(closed.port);
-    expect(features).not.toContain("iq-register");
+    expect(features).toContain(REGISTER_FEATURE);
     c.send("<iq type='get' id='c1'><query xmlns='jabber:iq:register'/></iq>");
-    expect(await c.expect(reply("c1"))).toContain("<service-unavailable");
+    expect(await c.expect(reply("c1"))).toMatch(/<instructions>Registration on this server is by invitation[^<]*<\/instructions>/);
     c.send(registerIq("c2", "eve", "pw"));
-    expect(await c.expect(reply("c2"))).toContain("<service-unavailable");
+    const r = await c.expect(reply("c2"));
+    expect(r).toContain("<forbidden");
+    expect(r).not.toContain("pw");
     c.close();
+    expect(await tryLogin(closed.port, "eve", "pw")).toContain("<failure");
+  });
+
+  it("without the invitation module, no stream feature; get and set are service-unavailable (§3.1)", async () => {
+    const bare = await startServer({ modules: modules.filter((m) => m.name !== "invite") });
+    try {
+      const { c, features } = await RawClient.stream(bare.port);
+      expect(features).not.toContain("iq-register");
+      c.send("<iq type='get' id='c1'><query xmlns='jabber:iq:register'/></iq>");
+      expect(await c.expect(reply("c1"))).toContain("<service-unavailable");
+      c.send(registerIq("c2", "eve", "pw"));
+      expect(await c.expect(reply("c2"))).toContain("<service-unavailable");
+      c.close();
+    } finally {
+      await bare.stop();
+    }
   });
 
   it("the server still advertises jabber:iq:register: password change and cancellation work", async () => {

@@ -40,6 +40,8 @@ export interface AgentOptions {
   directTls?: boolean;
   /** More command-line flags for the script, e.g. ["--tls12"]. */
   flags?: string[];
+  /** Another script of this folder than the library's general client (<library>_client.py). */
+  script?: string;
 }
 
 export type AgentEvent = { event: string } & Record<string, unknown>;
@@ -81,7 +83,7 @@ export class Agent {
   constructor(library: Library, opts: AgentOptions) {
     this.library = library;
     this.opts = opts;
-    const args = [join(HERE, `${library}_client.py`), "--host", "127.0.0.1", "--port", String(opts.port),
+    const args = [join(HERE, opts.script ?? `${library}_client.py`), "--host", "127.0.0.1", "--port", String(opts.port),
       "--jid", opts.jid, "--password", opts.password, "--timeout", String(AGENT_TIMEOUT_S),
       ...(opts.directTls ? ["--direct-tls"] : []), ...(opts.flags ?? [])];
     // cwd "/" so that no folder on sys.path can shadow a standard module.

@@ -37,10 +37,8 @@ export function parseCaps(presence: Element): Caps | undefined {
 
 /** Reads a disco#info result: its features, and whether it hashes to `ver` (XEP-0115 §5.4). */
 export function readInfo(query: Element, caps: Caps): { features: Set<string>; verified: boolean } {
-  // capsHash leaves the identities' xml:lang out: an identity with one fails to verify, and its
-  // features then serve that session only.
   const identities: Identity[] = query.getChildren("identity").map((i) => ({
-    category: i.attrs.category ?? "", type: i.attrs.type ?? "", name: i.attrs["xml:lang"] ? "\u0000" : i.attrs.name,
+    category: i.attrs.category ?? "", type: i.attrs.type ?? "", name: i.attrs.name, lang: i.attrs["xml:lang"],
   }));
   const features = query.getChildren("feature").map((f) => f.attrs.var ?? "");
   const forms = query.getChildren("x", NS.dataForms);

@@ -10,9 +10,11 @@ import { Events } from "../../core/events.ts";
 import { createLogger } from "../../core/log.ts";
 import type { Session } from "../../core/session.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
-import type { PreAuthIq } from "../../core/stream-handlers.ts";
+import type { PreAuthRequest } from "../../core/stream-handlers.ts";
 import { preAuthHandler, routedHandlers } from "./handlers.ts";
 import { namesAccount, rateKey, Registrar, validLocal, type RegistrarHost } from "./registrar.ts";
+import type { Admission } from "./gate.ts";
+import { CHANGE_PASSWORD } from "./parse.ts";
 
 const log = createLogger("silent");
 
@@ -39,11 +41,11 @@ function world(opts: { perHour?: number; requireTls?: boolean } = {}) {
 }
 
 /** Sends one pre-auth iq through the handler; returns the reply. */
-async function preAuth(registrar: Registrar, iq: Element, opts: { enabled?: boolean; secure?: boolean; account?: string; address?: string } = {}): Promise<Element> {
+async function preAuth(registrar: Registrar, iq: Element, opts: { enabled?: boolean; secure?: boolean; account?: string; address?: string; stream?: object } = {}): Promise<Element> {
   const replies: Element[] = [];
   const payload = iq.getChildElements()[0]!;
-  const req: PreAuthIq = {
-    stanza: iq, payload, secure: opts.secure ?? true, remoteAddress: opts.address ?? "192.0.2.1",
+  const req: PreAuthRequest = {
+    stanza: iq, payload, secure: opts.secure ?? true, remoteAddress: opts.address ?? "192.0.2.1", stream: opts.stream ?? {},
     account: opts.account ? parseJid(opts.account) : undefined, reply: (r) => replies.push(r),
   };
   await preAuthHandler(registrar, opts.enabled ?? true, log)(req);
@@ -118,6 +120,111 @@ describe("pre-auth registration (§3.1)", () => {
     expect(errorOf(await preAuth(world().registrar, two))).toBe("bad-request");
     const other = xml("iq", { type: "get", id: "y" }, xml("form", { xmlns: NS.register }));
     expect(errorOf(await preAuth(world().registrar, other))).toBe("service-unavailable");
+  });
+});
+
+/** A gate whose streams in `invited` hold an invitation; records what registration did with it. */
+function gate(registrar: Registrar, invitation: { username?: string; claimable?: boolean; reserved?: string[] } = {}) {
+  const done: string[] = [];
+  const invited = new Set<object>();
+  const admission: Admission = {
+    username: invitation.username,
+    claim: async () => (done.push("claim"), invitation.claimable ?? true),
+    release: async () => void done.push("release"),
+    completed: async (account) => void done.push(`completed ${account}`),
+  };
+  registrar.addGate({
+    admission: (stream) => (invited.has(stream) ? admission : undefined),
+    reserved: async (local, a) => a !== admission && (invitation.reserved ?? []).includes(local),
+  });
+  const stream = {};
+  invited.add(stream);
+  return { done, stream };
+}
+
+const xform = (fields: Record<string, string>) =>
+  xml("x", { xmlns: NS.dataForms, type: "submit" }, Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", null, v))));
+
+describe("registration by invitation (a gate, XEP-0445), public registration off", () => {
+  it("without an invitation: the form says so, and a submission is forbidden", async () => {
+    const { registrar, server } = world();
+    gate(registrar);
+    const form = await preAuth(registrar, get(), { enabled: false });
+    expect(form.attrs.type).toBe("result");
+    expect(form.getChild("query")!.getChildText("instructions")).toMatch(/by invitation/);
+    expect(errorOf(await preAuth(registrar, creds("bill", "pw"), { enabled: false }))).toBe("forbidden");
+    expect(await server.accounts.exists("bill")).toBe(false);
+  });
+
+  it("with one: registers, claims the invitation, then completes it; the hourly limit does not count it", async () => {
+    const { registrar, server } = world({ perHour: 1 });
+    const { done, stream } = gate(registrar);
+    await preAuth(registrar, creds("first", "pw"), { enabled: true });
+    const r = await preAuth(registrar, creds("bill", "Calliope"), { enabled: false, stream });
+    expect(r.attrs.type).toBe("result");
+    expect(await server.accounts.exists("bill")).toBe(true);
+    expect(done).toEqual(["claim", "completed bill@example.com"]);
+  });
+
+  it("an invitation for a username: the form offers it, another one is not-acceptable", async () => {
+    const { registrar, server } = world();
+    const { done, stream } = gate(registrar, { username: "juliet" });
+    expect((await preAuth(registrar, get(), { enabled: false, stream })).getChild("query")!.getChildText("username")).toBe("juliet");
+    expect(errorOf(await preAuth(registrar, creds("romeo", "pw"), { enabled: false, stream }))).toBe("not-acceptable");
+    expect(done).toEqual([]);
+    await preAuth(registrar, creds("Juliet", "pw"), { enabled: false, stream });
+    expect(await server.accounts.exists("juliet")).toBe(true);
+  });
+
+  it("a username another invitation holds is conflict, for open registration too", async () => {
+    const { registrar, server } = world();
+    gate(registrar, { reserved: ["juliet"] });
+    expect(errorOf(await preAuth(registrar, creds("juliet", "pw"), { enabled: true }))).toBe("conflict");
+    expect(await server.accounts.exists("juliet")).toBe(false);
+  });
+
+  it("an invitation used meanwhile is forbidden; a failed creation gives the invitation back", async () => {
+    const used = world();
+    const a = gate(used.registrar, { claimable: false });
+    expect(errorOf(await preAuth(used.registrar, creds("bill", "pw"), { enabled: false, stream: a.stream }))).toBe("forbidden");
+    expect(await used.server.accounts.exists("bill")).toBe(false);
+    const racing = world();
+    const b = gate(racing.registrar);
+    const create = racing.server.accounts.create.bind(racing.server.accounts);
+    racing.server.accounts.create = async (local, pw) => {
+      await create(local, pw); // someone else took the name between the check and the creation
+      await create(local, pw);
+    };
+    expect(errorOf(await preAuth(racing.registrar, creds("bill", "pw"), { enabled: false, stream: b.stream }))).toBe("conflict");
+    expect(b.done).toEqual(["claim", "release"]);
+  });
+});
+
+describe("data forms (§4)", () => {
+  it("registers from a submitted form", async () => {
+    const { registrar, server } = world();
+    const r = await preAuth(registrar, set(xform({ FORM_TYPE: NS.register, username: "bill", password: "Calliope" })));
+    expect(r.attrs.type).toBe("result");
+    expect(await server.accounts.exists("bill")).toBe(true);
+  });
+
+  it("a form without a password is not-acceptable, and no password comes back", async () => {
+    const { registrar } = world();
+    const r = await preAuth(registrar, set(xform({ FORM_TYPE: NS.register, username: "bill" })));
+    expect(errorOf(r)).toBe("not-acceptable");
+  });
+
+  it("changes the password with §3.3's form: a wrong old password is not-authorized and changes nothing", async () => {
+    const { registrar, server } = world();
+    await server.accounts.create("juliet", "old");
+    const before = await server.accounts.credentials("juliet");
+    const change = (old: string) => set(xform({ FORM_TYPE: CHANGE_PASSWORD, username: "juliet", old_password: old, password: "new" }));
+    const wrong = await preAuth(registrar, change("guess"), { account: "juliet@example.com" });
+    expect(errorOf(wrong)).toBe("not-authorized");
+    expect(wrong.toString()).not.toContain("guess");
+    expect(await server.accounts.credentials("juliet")).toEqual(before);
+    expect((await preAuth(registrar, change("old"), { account: "juliet@example.com" })).attrs.type).toBe("result");
+    expect(await server.accounts.credentials("juliet")).not.toEqual(before);
   });
 });
 

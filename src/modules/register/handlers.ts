@@ -7,13 +7,13 @@ import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import type { Logger } from "../../core/log.ts";
 import { errorReply, iqResult, toStanzaError } from "../../core/stanza.ts";
-import type { PreAuthIq } from "../../core/stream-handlers.ts";
+import type { PreAuthRequest } from "../../core/stream-handlers.ts";
 import { parseRegisterSet, registeredForm, registrationForm, scrub } from "./parse.ts";
 import type { Registrar } from "./registrar.ts";
 
 /** On an unbound stream. `enabled` is the config's public registration switch. */
 export function preAuthHandler(registrar: Registrar, enabled: boolean, log: Logger) {
-  return async (req: PreAuthIq): Promise<void> => {
+  return async (req: PreAuthRequest): Promise<void> => {
     let reply: Element | undefined;
     try {
       reply = iqResult(req.stanza, await preAuth(registrar, enabled, req));
@@ -26,19 +26,25 @@ export function preAuthHandler(registrar: Registrar, enabled: boolean, log: Logg
   };
 }
 
-async function preAuth(registrar: Registrar, enabled: boolean, req: PreAuthIq): Promise<Element | undefined> {
+const BY_INVITATION = "Registration on this server is by invitation: open the invitation link, or present its token first (XEP-0445).";
+
+async function preAuth(registrar: Registrar, enabled: boolean, req: PreAuthRequest): Promise<Element | undefined> {
   if (req.payload.name !== "query") throw new StanzaError("service-unavailable");
   if (req.stanza.children.filter((c) => typeof c !== "string").length !== 1) throw new StanzaError("bad-request", "an iq carries exactly one payload");
   if (req.account) return authenticated(registrar, req.account, req.stanza.attrs.type, req.payload, req.secure, false);
   // §3.1: "If the host does not support In-Band Registration, it MUST return a <service-unavailable/> error."
-  if (!enabled) throw new StanzaError("service-unavailable", "in-band registration is disabled");
+  // With invitations it does, for their holders.
+  if (!enabled && !registrar.invitable) throw new StanzaError("service-unavailable", "in-band registration is disabled");
   if (!registrar.secureEnough(req.secure)) throw new StanzaError("not-authorized", "start TLS before registering", { type: "modify" });
-  if (req.stanza.attrs.type === "get") return registrationForm();
+  const admission = registrar.admission(req.stream);
+  if (req.stanza.attrs.type === "get") return enabled || admission ? registrationForm(admission?.username) : registrationForm(undefined, BY_INVITATION);
   const set = parseRegisterSet(req.payload);
   if (set.kind === "invalid") throw set.error;
   // §3.2 table: unexpected-request when "the IQ ... does not contain a 'from' address because the entity is not registered".
   if (set.kind === "remove") throw new StanzaError("unexpected-request", "log in before cancelling a registration");
-  await registrar.register(set, req.remoteAddress);
+  // Only an invitation opens a closed server: without one the requester lacks the permission (RFC 6120 §8.3.3.4).
+  if (!enabled && !admission) throw new StanzaError("forbidden", BY_INVITATION);
+  await registrar.register(set, req.remoteAddress, admission);
   return undefined;
 }
 

@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
-import { parseRegisterSet, registeredForm, registrationForm, scrub } from "./parse.ts";
+import { CHANGE_PASSWORD, parseRegisterSet, registeredForm, registrationForm, scrub } from "./parse.ts";
 
 const query = (...children: ReturnType<typeof xml>[]) => xml("query", { xmlns: NS.register }, ...children);
+/** A submitted form: each field's values (a string is one value). */
+const form = (fields: Record<string, string | string[]>, type = "submit") =>
+  xml("x", { xmlns: NS.dataForms, type }, Object.entries(fields).map(([k, v]) => xml("field", { var: k }, [v].flat().map((s) => xml("value", null, s)))));
+const conditionOf = (r: ReturnType<typeof parseRegisterSet>) => (r.kind === "invalid" ? r.error.condition : r.kind);
 
 describe("parseRegisterSet", () => {
   it("reads username and password", () => {
@@ -36,11 +40,51 @@ describe("parseRegisterSet", () => {
   });
 });
 
+describe("parseRegisterSet with a data form (§4)", () => {
+  it("reads username and password from a jabber:iq:register form", () => {
+    expect(parseRegisterSet(query(form({ FORM_TYPE: NS.register, username: "bill", password: "Calliope" }))))
+      .toEqual({ kind: "fields", username: "bill", password: "Calliope" });
+  });
+
+  it("reads a password change form with the old password (§3.3)", () => {
+    expect(parseRegisterSet(query(form({ FORM_TYPE: CHANGE_PASSWORD, username: "bill@shakespeare.lit", old_password: "theglobe", password: "groundlings" }))))
+      .toEqual({ kind: "fields", username: "bill@shakespeare.lit", password: "groundlings", oldPassword: "theglobe" });
+  });
+
+  it("takes a form without FORM_TYPE, reads an empty value as absent, ignores fields it does not know", () => {
+    expect(parseRegisterSet(query(form({ username: "bill", password: "", "x-mmn": "Throckmorton" }))))
+      .toEqual({ kind: "fields", username: "bill", password: undefined });
+  });
+
+  it("bad-request for a form with the legacy fields too (rule 5: 'MUST NOT submit both'), two forms, a cancelled form, another FORM_TYPE", () => {
+    expect(conditionOf(parseRegisterSet(query(form({ username: "bill", password: "x" }), xml("password", null, "x"))))).toBe("bad-request");
+    expect(conditionOf(parseRegisterSet(query(form({ username: "bill" }), form({ password: "x" }))))).toBe("bad-request");
+    expect(conditionOf(parseRegisterSet(query(form({ username: "bill", password: "x" }, "cancel"))))).toBe("bad-request");
+    expect(conditionOf(parseRegisterSet(query(form({ FORM_TYPE: "jabber:iq:register:cancel", username: "bill" }))))).toBe("bad-request");
+    expect(conditionOf(parseRegisterSet(query(form({ username: "bill" }, "form"))))).toBe("bad-request");
+  });
+
+  it("not-acceptable for two usernames or a password of two lines (XEP-0004 §3.3)", () => {
+    expect(conditionOf(parseRegisterSet(query(form({ username: ["bill", "ben"], password: "x" }))))).toBe("not-acceptable");
+    expect(conditionOf(parseRegisterSet(query(form({ username: "bill", password: "a\nb" }))))).toBe("not-acceptable");
+  });
+});
+
 describe("forms", () => {
-  it("offers instructions, username and password to the unregistered", () => {
+  it("offers instructions, username and password to the unregistered, and the same as a data form", () => {
     const f = registrationForm();
     expect(f.attrs.xmlns).toBe(NS.register);
-    expect(f.getChildElements().map((c) => c.name)).toEqual(["instructions", "username", "password"]);
+    expect(f.getChildElements().map((c) => c.name)).toEqual(["instructions", "username", "password", "x"]);
+    const x = f.getChild("x", NS.dataForms)!;
+    expect(x.attrs.type).toBe("form");
+    const fields = x.getChildren("field").map((c) => [c.attrs.var, c.attrs.type, c.getChild("required") !== undefined, c.getChildText("value")]);
+    expect(fields).toEqual([["FORM_TYPE", "hidden", false, NS.register], ["username", "text-single", true, null], ["password", "text-private", true, null]]);
+  });
+
+  it("fills in the username an invitation is for, in both", () => {
+    const f = registrationForm("juliet");
+    expect(f.getChildText("username")).toBe("juliet");
+    expect(f.getChild("x", NS.dataForms)!.getChildren("field").find((c) => c.attrs.var === "username")!.getChildText("value")).toBe("juliet");
   });
 
   it("tells the registered they are, without the password", () => {

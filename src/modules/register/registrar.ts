@@ -1,22 +1,24 @@
 // XEP-0077 operations on accounts: create (§3.1), change the password (§3.3), cancel (§3.2).
 // Each throws the StanzaError the XEP names; the callers (pre-auth stream, routed iq) reply.
+// Registration also runs for streams that presented an invitation (gate.ts, XEP-0445).
 import { StanzaError } from "../../core/errors.ts";
 import { AccountError, type Accounts } from "../../core/accounts.ts";
 import type { ServerSettings } from "../../core/capabilities.ts";
 import { WindowCounter } from "../../core/limits.ts";
 import type { Logger } from "../../core/log.ts";
 import { type JID, jid, normalizeLocal, tryParseJid } from "../../xml/jid.ts";
-import { preparePassword } from "../../core/credentials.ts";
+import { preparePassword, verifyPassword } from "../../core/credentials.ts";
 import { removeAccount, type AccountRemoval } from "../../core/account-removal.ts";
+import type { Admission, RegistrationGate } from "./gate.ts";
 
 const HOUR = 3_600_000;
 
-export interface Fields { readonly username: string | undefined; readonly password: string | undefined }
+export interface Fields { readonly username: string | undefined; readonly password: string | undefined; readonly oldPassword?: string }
 
 /** What registration uses of the server. */
 export interface RegistrarHost extends AccountRemoval {
   readonly domain: JID;
-  readonly accounts: Pick<Accounts, "exists" | "create" | "setPassword" | "delete">;
+  readonly accounts: Pick<Accounts, "exists" | "create" | "setPassword" | "delete" | "credentials">;
   readonly settings: Pick<ServerSettings, "registration" | "c2s">;
 }
 
@@ -24,6 +26,7 @@ export class Registrar {
   private readonly server: RegistrarHost;
   private readonly log: Logger;
   private readonly created: WindowCounter;
+  private readonly gates: RegistrationGate[] = [];
 
   constructor(server: RegistrarHost, log: Logger) {
     this.server = server;
@@ -31,15 +34,39 @@ export class Registrar {
     this.created = new WindowCounter(HOUR, server.settings.registration.perHourPerAddress);
   }
 
+  /** Adds a gate (an invitation mechanism); returns its removal. */
+  addGate(gate: RegistrationGate): () => void {
+    this.gates.push(gate);
+    return () => void this.gates.splice(this.gates.indexOf(gate), 1);
+  }
+
+  /** Whether invitations can open registration at all (a gate is there). */
+  get invitable(): boolean {
+    return this.gates.length > 0;
+  }
+
+  /** The invitation the stream presented, if any. */
+  admission(stream: object): Admission | undefined {
+    for (const g of this.gates) {
+      const a = g.admission(stream);
+      if (a) return a;
+    }
+    return undefined;
+  }
+
   /** Security Considerations: registration and password changes only over an encrypted stream (unless TLS is not required). */
   secureEnough(secure: boolean): boolean {
     return secure || !this.server.settings.c2s.requireTls;
   }
 
-  /** §3.1 for an unauthenticated stream from `address`. */
-  async register({ username, password }: Fields, address: string): Promise<JID> {
+  /**
+   * §3.1 for an unauthenticated stream from `address`, with the invitation it presented if any.
+   * An invitation stands for one account its issuer allowed: the hourly limit per address, which
+   * guards open registration, does not count it.
+   */
+  async register({ username, password }: Fields, address: string, admission?: Admission): Promise<JID> {
     const key = rateKey(address);
-    if (!this.created.allowed(key)) {
+    if (!admission && !this.created.allowed(key)) {
       // ejabberd's answer too; Conversations shows "try again later" for resource-constraint/wait.
       throw new StanzaError("resource-constraint", "too many accounts created from your address; try again later", { type: "wait" });
     }
@@ -48,29 +75,54 @@ export class Registrar {
     if (!username || !password) throw new StanzaError("not-acceptable", "a username and a non-empty password are required");
     const local = validLocal(username);
     usablePassword(password);
-    if (await this.server.accounts.exists(local)) throw new StanzaError("conflict", "that username is taken");
+    if (admission?.username !== undefined && admission.username !== local) {
+      throw new StanzaError("not-acceptable", `this invitation is for the username ${admission.username}`);
+    }
+    if (await this.server.accounts.exists(local) || await this.reserved(local, admission)) throw new StanzaError("conflict", "that username is taken");
+    if (admission && !(await admission.claim())) throw new StanzaError("forbidden", "this invitation was used or revoked meanwhile");
     try {
       await this.server.accounts.create(local, password);
     } catch (e) {
+      await admission?.release();
       if (e instanceof AccountError) throw new StanzaError("conflict", "that username is taken");
       throw e;
     }
-    this.created.hit(key);
+    if (!admission) this.created.hit(key);
     const account = jid(local, this.server.domain.domain);
-    this.log.info({ user: account.toString(), address }, "account registered in-band");
+    this.log.info({ user: account.toString(), address, invited: admission !== undefined }, "account registered in-band");
+    if (admission) {
+      // The account is made: what the invitation adds (subscriptions) failing does not undo it.
+      await admission.completed(account).catch((e: unknown) => this.log.error({ err: e, user: account.toString() }, "invitation follow-up failed"));
+    }
     return account;
   }
 
+  /** Whether an invitation other than `admission` holds the username. */
+  private async reserved(local: string, admission: Admission | undefined): Promise<boolean> {
+    for (const g of this.gates) if (await g.reserved(local, admission)) return true;
+    return false;
+  }
+
   /** §3.3. The account comes from the stream, never from the request. */
-  async changePassword(account: JID, { username, password }: Fields, secure: boolean): Promise<void> {
+  async changePassword(account: JID, { username, password, oldPassword }: Fields, secure: boolean): Promise<void> {
     if (!this.secureEnough(secure)) throw new StanzaError("not-authorized", "change the password over TLS", { type: "modify" });
     // §3.3: an empty password "MUST NOT change the password to a null value"; the table's
     // bad-request is "does not contain complete information".
     if (!password) throw new StanzaError("bad-request", "a non-empty <password/> is required; the password is unchanged");
     if (username && !namesAccount(username, account)) throw new StanzaError("forbidden", "you can change only your own password");
     usablePassword(password);
+    // §3.3's form asks for the old password; one given must be right (the same error as the
+    // XEP's example of a server that wants more before it changes the password).
+    if (oldPassword !== undefined && !(await this.oldPasswordIs(account, oldPassword))) {
+      throw new StanzaError("not-authorized", "the old password is not right; the password is unchanged", { type: "modify" });
+    }
     await this.server.accounts.setPassword(account.local, password);
     this.log.info({ user: account.toString() }, "password changed in-band");
+  }
+
+  private async oldPasswordIs(account: JID, oldPassword: string): Promise<boolean> {
+    const creds = await this.server.accounts.credentials(account.local);
+    return creds !== undefined && (await verifyPassword(creds, oldPassword));
   }
 
   /**
