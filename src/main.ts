@@ -228,17 +228,6 @@ async function start(cfg: LoadedConfig): Promise<number> {
   return -1;
 }
 
-/** The accounts, each marked when an import did not finish it (it has no credentials: src/modules/pie/write.ts). */
-async function listAccounts(s: XmppServer): Promise<string[]> {
-  const suffix = `@${s.domain}`;
-  const out: string[] = [];
-  for (const u of await s.accounts.list()) {
-    const half = u.endsWith(suffix) && (await s.accounts.record(u.slice(0, -suffix.length)))?.importing;
-    out.push(half ? `${u} (an import did not finish: it cannot log in; import it again, or deluser)` : u);
-  }
-  return out;
-}
-
 /**
  * Runs `fn` with the configured storage open. A data folder made for it is removed afterwards
  * unless `fn` says it wrote something: a refused import (or an export of nothing) leaves no
@@ -379,7 +368,7 @@ async function run(argv: string[]): Promise<number> {
     case "users": {
       const users = await live<string[]>(cfg, "users", [], async () => {
         let list: string[] = [];
-        await offline(cfg, async (s) => void (list = await listAccounts(s)));
+        await offline(cfg, async (s) => void (list = await s.accounts.listMarked()));
         return list;
       });
       for (const u of users) console.log(u);

@@ -117,6 +117,16 @@ export class Accounts implements AccountDirectory {
     return this.storage.owners("accounts");
   }
 
+  /** The accounts, each one an import left without credentials (it cannot log in) marked so. */
+  async listMarked(): Promise<string[]> {
+    const out: string[] = [];
+    for (const u of await this.list()) {
+      const half = (await this.store.get(u))?.importing === true;
+      out.push(half ? `${u} (an import did not finish: it cannot log in; import it again, or deluser)` : u);
+    }
+    return out;
+  }
+
   /**
    * The stand-ins for users that do not exist (UnknownUsers): this server's secret, made at the
    * first start and kept (the first node to store one wins), and the iteration count new accounts get.

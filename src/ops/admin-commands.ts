@@ -33,7 +33,7 @@ export interface ReloadReport {
 export interface AdminHost {
   readonly domain: JID;
   readonly sessions: Pick<SessionDirectory, "all" | "local" | "of">;
-  readonly accounts: Pick<Accounts, "create" | "setPassword" | "list">;
+  readonly accounts: Pick<Accounts, "create" | "setPassword" | "listMarked">;
   /** Deletes an account the server's one way (sessions closed, stores purged); false when there was none. */
   removeAccount(account: JID): Promise<boolean>;
   stats(): Promise<Record<string, unknown>>;
@@ -145,7 +145,7 @@ export function adminCommands(host: AdminHost): Record<string, AdminCommand> {
     },
 
     async users() {
-      return (await host.accounts.list()).sort();
+      return (await host.accounts.listMarked()).sort();
     },
   };
 }
