@@ -29,8 +29,7 @@ import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } fro
 import type { UnknownUsers } from "./core/credentials.ts";
 import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthRequestHandler, StreamElementHandler } from "./core/stream-handlers.ts";
-import type { OpenStream } from "./stream/context.ts";
-import { ConnectionContext, type ServerStreamContext } from "./connection-context.ts";
+import type { OpenStream, StreamContext } from "./stream/context.ts";
 import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { HttpRoutes, listenHttp, openWebSockets } from "./transports/http.ts";
 import type { Transport } from "./transports/transport.ts";
@@ -94,7 +93,7 @@ export interface ServerOptions {
   ephemeralPorts?: boolean;
 }
 
-export class XmppServer implements ServerStreamContext {
+export class XmppServer implements StreamContext {
   readonly config: ServerConfig;
   readonly domain: JID;
   readonly log: Logger;
@@ -108,8 +107,8 @@ export class XmppServer implements ServerStreamContext {
   /** Set at start, from storage, before any listener opens. */
   unknownUsers!: UnknownUsers;
   readonly streamElements = new Map<string, StreamElementHandler>();
-  /** Pre-authentication iq handlers by namespace, as modules register them (each stream sees them through its ConnectionContext). */
-  readonly preAuthHandlers = new Map<string, PreAuthRequestHandler>();
+  /** Pre-authentication iq handlers by namespace, as modules register them. */
+  readonly preAuthIq = new Map<string, PreAuthRequestHandler>();
   readonly streams = new Set<OpenStream>();
   resumption: ResumptionRegistry<ClientSession> = new LocalResumption<ClientSession>();
   readonly ids = new IdGenerator();
@@ -183,7 +182,7 @@ export class XmppServer implements ServerStreamContext {
     return {
       domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
       disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
-      preAuthIq: this.preAuthHandlers, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
+      preAuthIq: this.preAuthIq, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
       settings: {
         dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
         ephemeralPorts: this.ephemeralPorts,
@@ -264,7 +263,7 @@ export class XmppServer implements ServerStreamContext {
       const slot = TRANSPORTS.indexOf(name);
       return (t: Transport) => {
         this.accepted[slot]!++;
-        new C2SStream(t, new ConnectionContext(this));
+        new C2SStream(t, this);
       };
     };
     const { c2s, http, limits, metrics } = this.config;

@@ -9,7 +9,7 @@ import { IqTable } from "./iq.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ModuleContext, orderModules, ServiceRegistry, serviceKey, type ModuleHost } from "./module.ts";
 import type { Component } from "./router.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "./stream-handlers.ts";
+import type { PreAuthRequestHandler, StreamElementHandler } from "./stream-handlers.ts";
 
 describe("module order", () => {
   it("puts dependencies first and keeps the list order otherwise", () => {
@@ -50,7 +50,7 @@ function host() {
   };
   const h = {
     domain: parseJid("example.com"), router, events: new Events(), disco: new DiscoRegistry(), services: new ServiceRegistry(),
-    preAuthIq: new Map<string, PreAuthIqHandler>(), streamElements: new Map<string, StreamElementHandler>(), http: new HttpRoutes(),
+    preAuthIq: new Map<string, PreAuthRequestHandler>(), streamElements: new Map<string, StreamElementHandler>(), http: new HttpRoutes(),
     storage: new MemoryStorage(),
   };
   return { ...h, components, ctx: (name = "m") => new ModuleContext(name, {}, h as unknown as ModuleHost, createLogger("silent")) };

@@ -8,26 +8,20 @@ import type { Session } from "./session.ts";
 /** A top-level element outside jabber:client stanzas (XEP-0198's <r/>, XEP-0352's <active/>, ...). */
 export type StreamElementHandler = (session: Session, el: Element) => void | Promise<void>;
 
-/** Pre-authentication iq handlers (in-band registration, XEP-0077). */
-export interface PreAuthIq {
+/**
+ * A pre-authentication iq (in-band registration, XEP-0077), and which stream it came on: `stream`
+ * is the same object for every request of one connection and is dropped with it, a key for a
+ * WeakMap of what a module remembers of a stream before any session exists (XEP-0445: the
+ * invitation a client presented before it registers).
+ */
+export interface PreAuthRequest {
   readonly stanza: Element;
   readonly payload: Element;
   readonly secure: boolean;
   readonly remoteAddress: string;
   /** An authenticated stream's account, when the iq comes after SASL (password change). */
   readonly account: JID | undefined;
-  reply(el: Element): void;
-}
-/** What a stream hands to the server's pre-authentication iq table. */
-export type PreAuthIqHandler = (req: PreAuthIq) => Promise<void>;
-
-/**
- * What a module's pre-authentication handler gets: the stream's request and which stream it came
- * on. `stream` is the same object for every request of one connection and is dropped with it, a
- * key for a WeakMap of what a module remembers of a stream (XEP-0445: the invitation a client
- * presented before it registers).
- */
-export interface PreAuthRequest extends PreAuthIq {
   readonly stream: object;
+  reply(el: Element): void;
 }
 export type PreAuthRequestHandler = (req: PreAuthRequest) => Promise<void>;

@@ -211,7 +211,7 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
       return;
     }
     await handler({
-      stanza: el, payload, secure: this.secure, remoteAddress: this.remoteAddress, account,
+      stanza: el, payload, secure: this.secure, remoteAddress: this.remoteAddress, account, stream: this,
       reply: (r) => this.write(r.toString()),
     });
   }

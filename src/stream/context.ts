@@ -1,7 +1,7 @@
 // What a client stream needs from the server: the pieces of the composition root it talks to.
 import type { JID } from "../xml/jid.ts";
 import type { StreamError } from "../core/errors.ts";
-import type { PreAuthIqHandler, StreamElementHandler } from "../core/stream-handlers.ts";
+import type { PreAuthRequestHandler, StreamElementHandler } from "../core/stream-handlers.ts";
 import type { Credentials, UnknownUsers } from "../core/credentials.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
 import type { SessionContext } from "./client-session.ts";
@@ -24,7 +24,7 @@ export interface StreamContext extends SessionContext {
   /** Top-level non-stanza elements, by namespace. */
   readonly streamElements: Map<string, StreamElementHandler>;
   /** Iq payloads a stream answers before authentication, by namespace. */
-  readonly preAuthIq: Map<string, PreAuthIqHandler>;
+  readonly preAuthIq: ReadonlyMap<string, PreAuthRequestHandler>;
   /** Streams open now, for shutdown. */
   readonly streams: Set<OpenStream>;
 }
