@@ -86,14 +86,20 @@ export function nsOf(el: Element): string | undefined {
   return el.name.includes(":") ? el.getNS() : el.attrs.xmlns;
 }
 
-/** Takes out of `el` the child elements `drop` picks, whatever prefix they are written with; how many went. */
-export function removeChildren(el: Element, drop: (child: Element, ns: string | undefined, local: string) => boolean): number {
+/**
+ * Takes out of `el` the child elements named one of `locals` (their local names, whatever prefix
+ * they are written with) whose namespace `drop` picks; how many went. Every message on its way to
+ * a recipient passes here, most with nothing to take: nothing is allocated then, and a child's
+ * namespace is looked up only when its name is one of `locals`.
+ */
+export function removeChildren(el: Element, locals: ReadonlySet<string>, drop: (ns: string | undefined, local: string) => boolean): number {
+  const picked = (c: Element | string): boolean => {
+    if (typeof c === "string") return false;
+    const local = c.getName();
+    return locals.has(local) && drop(nsOf(c), local);
+  };
   let removed = 0;
-  const kept = el.children.filter((c) => {
-    if (typeof c === "string" || !drop(c, nsOf(c), c.getName())) return true;
-    removed++;
-    return false;
-  });
-  if (removed > 0) el.children = kept;
+  for (const c of el.children) if (picked(c)) removed++;
+  if (removed > 0) el.children = el.children.filter((c) => !picked(c));
   return removed;
 }

@@ -58,6 +58,8 @@ export function carbonEligible(message: Element, direction: Direction): boolean 
   return s.body || s.imPayload; // normal (or unknown) with a body; an error echoing one; IM payloads
 }
 
+const COPIES: ReadonlySet<string> = new Set(["sent", "received"]);
+
 /**
  * §11: "Any forwarded copies received by a Carbons-enabled client MUST be from that user's bare
  * JID; any copies that do not meet this requirement MUST be ignored." A message from anyone else
@@ -65,5 +67,5 @@ export function carbonEligible(message: Element, direction: Direction): boolean 
  * delivered; the rest of it goes on. How many went.
  */
 export function stripForgedCopies(message: Element): number {
-  return removeChildren(message, (_, ns, local) => ns === NS.carbons && (local === "sent" || local === "received"));
+  return removeChildren(message, COPIES, (ns) => ns === NS.carbons);
 }

@@ -87,6 +87,8 @@ export function stanzaIdBy(stanza: Element, by: string): string | undefined {
   return undefined;
 }
 
+const RESULT: ReadonlySet<string> = new Set(["result"]);
+
 /**
  * XEP-0313 §4.2: results come from the archive queried, by its JID: the account's own (its bare
  * JID) or a service of this server (a room's, by the room's bare JID). A message from anyone else
@@ -97,5 +99,5 @@ export function stanzaIdBy(stanza: Element, by: string): string | undefined {
 export function stripForgedResults(message: Element, from: JID, to: JID, served: (domain: string) => boolean): number {
   const archive = from.resource === "" && (from.bare.equals(to.bare) || (served(from.domain) && (from.local === "" || from.domain !== to.domain)));
   if (archive) return 0;
-  return removeChildren(message, (_, ns, local) => local === "result" && ns !== undefined && ns.startsWith("urn:xmpp:mam:"));
+  return removeChildren(message, RESULT, (ns) => ns !== undefined && ns.startsWith("urn:xmpp:mam:"));
 }
