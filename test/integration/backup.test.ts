@@ -4,7 +4,7 @@
 // (XEP-0198), and the backup is taken in the middle of that. The server is stopped, the backup
 // restored into a new data folder, a server started on it: Juliet logs in with her password and
 // finds her roster, her vCard, the file, every message acknowledged before the backup began (and
-// none acknowledged after it ended), in order; the self-signed certificate is the same one.
+// none sent after it ended), in order; the self-signed certificate is the same one.
 // A restore, or a second server, on the folder of a running server is refused (its lock).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -101,10 +101,12 @@ describe("backup while serving, restore, log in", () => {
     // Traffic: Romeo sends one message at a time, each acknowledged (stored) before the next.
     const sender = (await SmClient.login(p1.c2s, "romeo", "phone", { resume: false })).c;
     let acked = 0;
+    let sent = 0;
     let sending = true;
     const traffic = (async () => {
       for (let i = 0; sending; i++) {
         sender.send(chat("juliet@localhost", `line ${i}`));
+        sent = i + 1;
         sender.send(`<r xmlns='${SM}'/>`);
         await sender.next((e) => e.name === "a" && e.attrs.xmlns === SM && e.attrs.h === String(i + 1), "an ack", 10_000);
         acked = i + 1;
@@ -113,12 +115,15 @@ describe("backup while serving, restore, log in", () => {
     await until(() => acked >= 20);
     const before = acked;
     const b = await cliAsync(env(original, p1), "backup", backupDir);
-    const after = acked;
+    // A message sent before the backup ended may be in it although its ack arrives afterwards;
+    // one sent after it ended may not.
+    const after = sent;
+    const ackedAfter = acked;
     sending = false;
     await traffic;
     expect(b.status, b.out).toBe(0);
     expect(b.out).toMatch(new RegExp(`backed up ${original} to ${backupDir}: the database \\(\\d+ bytes\\) and \\d+ files`));
-    expect(after).toBeGreaterThan(before); // the server kept serving during the backup
+    expect(ackedAfter).toBeGreaterThan(before); // the server kept serving during the backup
     expect(statSync(backupDir).mode & 0o777).toBe(0o700);
     expect(readdirSync(dir).filter((f) => f.includes(".partial-"))).toEqual([]);
 
@@ -173,6 +178,7 @@ describe("backup while serving, restore, log in", () => {
   });
 
   it("refuses a folder that holds data unless told to move it aside, and a damaged backup", async () => {
+    for (const c of running) await stop(c); // should the test before have failed with its server up
     const e = env(fresh, await ports());
     const refused = cli(e, "restore", backupDir);
     expect(refused.status).toBe(1);
