@@ -151,6 +151,10 @@ function servingLine(server: XmppServer): string {
     const l = server.listening.find((x) => x.name === name);
     return `${label} ${l ? at(l) : "off"}`;
   });
+  for (const [name, label] of [["s2s", "s2s"], ["s2sDirectTls", "s2s direct TLS"]] as const) {
+    const l = server.listening.find((x) => x.name === name);
+    if (l) listeners.push(`${label} ${at(l)}`);
+  }
   const metrics = server.listening.find((x) => x.name === "metrics");
   if (metrics) listeners.push(`metrics http://${at(metrics)}${server.config.metrics.path}`);
   const cert = server.certificate;

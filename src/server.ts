@@ -1,5 +1,6 @@
 // The composition root: configuration, storage, router, modules and listeners, wired explicitly.
 // Module dependencies are declared by the modules and checked here at boot, not implied by order.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { hostname } from "node:os";
@@ -30,7 +31,8 @@ import type { UnknownUsers } from "./core/credentials.ts";
 import { IdGenerator } from "./storage/ids.ts";
 import type { PreAuthRequestHandler, StreamElementHandler } from "./core/stream-handlers.ts";
 import type { OpenStream, StreamContext } from "./stream/context.ts";
-import { listenTcp, probeAddresses } from "./transports/tcp.ts";
+import { listenTcp, loadTrustStore, probeAddresses } from "./transports/tcp.ts";
+import { Federation } from "./stream/s2s/federation.ts";
 import { HttpRoutes, listenHttp, openWebSockets } from "./transports/http.ts";
 import type { Transport } from "./transports/transport.ts";
 import { adminCommands, type ReloadReport } from "./ops/admin-commands.ts";
@@ -46,10 +48,10 @@ import { type JID, parseJid } from "./xml/jid.ts";
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
 const LAST_ACK_WAIT_MS = 2000;
 
-export type ListenerName = "c2s" | "directTls" | "http" | "https" | "metrics";
+export type ListenerName = "c2s" | "directTls" | "http" | "https" | "s2s" | "s2sDirectTls" | "metrics";
 
 /** The transport a client listener's connections count under in the metrics. */
-const TRANSPORT_OF: Record<Exclude<ListenerName, "metrics">, TransportName> = { c2s: "tcp", directTls: "tls", http: "websocket", https: "websocket" };
+const TRANSPORT_OF: Partial<Record<ListenerName, TransportName>> = { c2s: "tcp", directTls: "tls", http: "websocket", https: "websocket" };
 
 /** How long /ready waits for storage and Redis to answer. */
 const READY_TIMEOUT_MS = 2000;
@@ -66,12 +68,14 @@ export interface ListenerAddress { name: ListenerName; host: string; port: numbe
 
 /** The listeners the configuration turns on, in the order they open (`all`: the ones turned off too). */
 export function listenerAddresses(config: ServerConfig, all = false): ListenerAddress[] {
-  const { c2s, http, metrics } = config;
+  const { c2s, http, metrics, s2s } = config;
   const list: ListenerAddress[] = [
     { name: "c2s", host: c2s.host, port: c2s.port },
     { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
     { name: "http", host: http.host, port: http.port },
     { name: "https", host: http.tlsHost, port: http.tlsPort },
+    { name: "s2s", host: s2s.host, port: s2s.enabled ? s2s.port : 0 },
+    { name: "s2sDirectTls", host: s2s.host, port: s2s.enabled ? s2s.directTlsPort : 0 },
     { name: "metrics", host: metrics.host, port: metrics.enabled ? metrics.port : 0 },
   ];
   return all ? list : list.filter((l) => l.port !== 0);
@@ -116,7 +120,7 @@ export class XmppServer implements StreamContext {
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
-  readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number; metrics?: number } = {};
+  readonly ports: Partial<Record<ListenerName, number>> = {};
   /** What the server counts as it runs (metrics, stats). */
   readonly telemetry = new Telemetry();
   /** Client connections accepted since start, by transport (TRANSPORTS order). */
@@ -144,6 +148,8 @@ export class XmppServer implements StreamContext {
   private tls: TlsMaterial | undefined;
   /** The other nodes, when `cluster.redis` is set. */
   private cluster: Cluster | undefined;
+  /** Connections with other servers, when s2s.enabled; made at start. */
+  federation: Federation | undefined;
 
   private readonly loaded: LoadedConfig;
 
@@ -238,6 +244,7 @@ export class XmppServer implements StreamContext {
       this.contexts.push(ctx);
     }
     this.cluster = await startCluster(this);
+    if (this.config.s2s.enabled) await this.startFederation();
     if (this.cluster) {
       // Shared with the other nodes: resumption tokens (a client may resume on any node) and the
       // login throttle. A single node keeps the in-process ones, with no round trip.
@@ -257,6 +264,22 @@ export class XmppServer implements StreamContext {
     this.log.info({ domain: this.domain.domain, listening: this.listening, certificate: this.certificate }, "listening");
   }
 
+  /** Federation: the dialback secret (configured, or made once and kept in storage: the same on every node). */
+  private async startFederation(): Promise<void> {
+    const { s2s } = this.config;
+    let secret = s2s.dialbackSecret;
+    if (secret === undefined) {
+      const store = this.storage.keyval<{ secret: string }>("s2s");
+      await store.add("dialback", { secret: randomBytes(32).toString("base64url") });
+      secret = (await store.get("dialback"))!.secret;
+    }
+    this.federation = new Federation({
+      config: this.config, log: this.log.child({ s2s: true }), serves: (d) => this.router.serves(d), route: (el) => this.router.route(el),
+      tls: () => this.tls, trust: loadTrustStore(s2s.trustStore), dialbackSecret: secret, open: new Set(),
+    }, { bounce: (stanza, error) => this.router.bounce(stanza, error), request: (iq, ms) => this.router.request(iq, ms) });
+    this.router.remote = this.federation;
+  }
+
   private async listen(): Promise<void> {
     this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
     const counted = (name: TransportName) => {
@@ -270,10 +293,14 @@ export class XmppServer implements StreamContext {
     for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
       if (l.name === "metrics" && !metrics.enabled) continue;
       const port = this.ephemeralPorts ? 0 : l.port;
+      const federation = this.federation;
       const s = l.name === "metrics"
         ? await listenMetrics({ host: l.host, port, path: metrics.path, source: this.metricsSource(), storage: this.storageCounts, ready: this.ready })
+        : l.name === "s2s" || l.name === "s2sDirectTls"
+          ? await listenTcp({ host: l.host, port, directTls: l.name === "s2sDirectTls", tls: this.tls, maxConnections: c2s.maxConnections,
+            requestCert: { trust: federation!.ctx.trust }, onConnection: (t) => federation!.accept(t) })
         : l.name === "c2s" || l.name === "directTls"
-          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]) })
+          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]!) })
           : await listenHttp({
             host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
             maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection: counted("websocket"), routes: this.http,
@@ -310,8 +337,8 @@ export class XmppServer implements StreamContext {
   async openConnections(): Promise<Record<TransportName, number>> {
     const open: Record<TransportName, number> = { tcp: 0, tls: 0, websocket: 0 };
     for (const [name, server] of this.servers) {
-      if (name === "metrics") continue;
       const transport = TRANSPORT_OF[name];
+      if (transport === undefined) continue;
       open[transport] += transport === "websocket" ? openWebSockets(server as import("node:http").Server)
         : await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
     }
@@ -342,6 +369,7 @@ export class XmppServer implements StreamContext {
       offline: { stored: t.offline.stored, delivered: t.offline.delivered, refused: t.offline.refused, pending: t.offline.pending },
       archives: Object.fromEntries([...t.queues].map(([name, q]) => [name, q()])),
       cluster: this.cluster ? { node: this.cluster.node, bus: this.cluster.bus } : null,
+      s2s: this.federation ? this.federation.describe() : null,
       memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal },
     };
   }
@@ -362,7 +390,7 @@ export class XmppServer implements StreamContext {
       .filter((k) => !/^(tls|log|admins)(\.|$)/.test(k));
     if (this.tls) {
       const tls = loadTls({ ...fresh.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
-      for (const name of ["directTls", "https"] as const) {
+      for (const name of ["directTls", "https", "s2sDirectTls"] as const) {
         (this.servers.get(name) as TlsServer | undefined)?.setSecureContext({ ...tls.pem, minVersion: "TLSv1.2" });
       }
       // In place: the STARTTLS listener's connections read the material when they upgrade. (A
@@ -425,6 +453,7 @@ export class XmppServer implements StreamContext {
     await Promise.race([drained, timeout]);
     clearTimeout(timer);
     for (const s of [...this.streams]) s.close(err);
+    this.federation?.stop();
     // Unavailable presence and last-activity writes of the closed sessions finish before storage closes.
     await this.settled();
     await this.cluster?.stop();

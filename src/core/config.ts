@@ -21,6 +21,24 @@ export const serverSchema = {
     requireTls: bool("Refuse to authenticate before TLS. Only a loopback test profile should turn this off.", true),
     maxConnections: int("Connections accepted at once on each listener.", 200_000, 1),
   }),
+  s2s: section("Federation: server-to-server streams (RFC 6120, RFC 7590) with the other XMPP servers, in and out. Peers authenticate with a certificate valid for their domain (SASL EXTERNAL, XEP-0178) or, where policy allows, Server Dialback (XEP-0220).", {
+    enabled: bool("Federate: accept other servers' connections and connect to theirs. Off, a stanza to another domain is answered remote-server-not-found.", true),
+    host: str("Address to listen on ('::' is every address, v4 and v6).", "::"),
+    port: int("S2S port (STARTTLS, found through _xmpp-server._tcp SRV records); 0: no listener (outgoing connections are still made).", 5269, 0, 65535),
+    directTlsPort: int("Direct TLS S2S port (XEP-0368, _xmpps-server._tcp); 0 disables it.", 5270, 0, 65535),
+    requireTls: bool("Refuse streams, in and out, that are not encrypted (RFC 7590). Only a loopback test profile should turn this off.", true),
+    requireValidCertificates: bool("Accept only peers whose certificate is valid for their domain (chain and name, RFC 6125). Off, a peer without one may still prove its domain by dialback (XEP-0220), as most servers allow.", false),
+    secureDomains: strList("Domains that must present a valid certificate, whatever requireValidCertificates says.", []),
+    insecureDomains: strList("Domains that may use dialback without a valid certificate even when requireValidCertificates is on.", []),
+    trustStore: optStr("PEM file, or folder of PEM files, of the certificate authorities peers' certificates are checked against (default: the system's)."),
+    dialbackSecret: optStr("Secret the dialback keys are made from (XEP-0185); every node of a cluster must have the same. Default: made at first start and kept in storage, which the nodes share."),
+    resolver: optStr("DNS server asked for the peers' SRV, A and AAAA records, as host:port (default: the system's)."),
+    routes: custom("map", "Static routes that replace DNS for a domain: {\"example.org\": \"host:port\"}, or \"host:port tls\" for direct TLS.", {} as Record<string, string>, parseRoutes),
+    connectTimeout: int("Seconds to connect to a peer and authenticate, after which what waits for it bounces (remote-server-timeout).", 20, 1),
+    idleTimeout: int("Seconds without traffic after which a connection to or from a peer is closed.", 600, 10),
+    maxQueue: int("Stanzas waiting for one peer's connection to be ready; past it, more bounce (resource-constraint).", 1000, 1),
+    maxConnectionsPerAddress: int("Incoming S2S connections open at once from one address.", 32, 1),
+  }),
   http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
     host: str("Address of the plain HTTP listener: loopback, for a reverse proxy on this machine that ends TLS (secureProxy); '::' is every address, v4 and v6.", "127.0.0.1"),
     port: int("Plain HTTP port (ws://); 0 disables it.", 5280, 0, 65535),
@@ -99,6 +117,27 @@ export const serverSchema = {
 } satisfies Shape;
 
 export type ServerConfig = Infer<typeof serverSchema>;
+
+/** s2s.routes: domain -> "host:port" or "host:port tls", each checked. */
+function parseRoutes(raw: unknown): Record<string, string> {
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw `must be a JSON map of domain to "host:port"`;
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw `must be a map of domain to "host:port"`;
+  const out: Record<string, string> = {};
+  for (const [domain, route] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof route !== "string" || !/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}( tls)?$/.test(route)) {
+      throw `${domain}: "${String(route)}" is not "host:port" or "host:port tls"`;
+    }
+    out[domain.toLowerCase()] = route;
+  }
+  return out;
+}
 
 /** Strips // and /* *\/ comments and trailing commas outside strings, so the file may be commented. */
 export function stripJsonComments(text: string): string {

@@ -70,8 +70,12 @@ export const coreSpecs: SpecRef[] = [
   { spec: "RFC 7395", version: "RFC" },
   { spec: "RFC 7622", version: "RFC" },
   { spec: "XEP-0156", version: "1.4.0" },
+  { spec: "XEP-0178", version: "1.2" },
+  { spec: "XEP-0185", version: "1.0" },
   { spec: "XEP-0198", version: "1.6.3" },
+  { spec: "XEP-0220", version: "1.1.1" },
   { spec: "XEP-0227", version: "1.1" },
+  { spec: "XEP-0288", version: "1.0.1" },
   { spec: "XEP-0368", version: "1.1.0" },
   { spec: "XEP-0440", version: "0.4.2" },
 ];

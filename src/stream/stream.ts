@@ -1,7 +1,9 @@
 // An XML stream (RFC 6120 §4) over one transport, whatever is negotiated on it: the parser and
 // its limits, the byte-rate shaper, our stream headers, the elements handled one after another,
 // and the end of the stream (a stream error, then the closing tag, §4.4 and §4.9). What the
-// stream negotiates (features, SASL and binding for a client) is its subclass's: c2s.ts.
+// stream negotiates (features, SASL and binding for a client) is its subclass's: c2s.ts, and
+// the server-to-server streams of s2s/, one of which is the initiating entity: it sends its
+// header first (openStream) rather than in answer to the peer's.
 import type { Element } from "../xml/element.ts";
 import { StreamParser, type ParserErrorCondition, type ParserHandler, type ParserLimits } from "../xml/parser.ts";
 import { StreamError } from "../core/errors.ts";
@@ -60,9 +62,13 @@ export abstract class Stream implements ParserHandler {
   /** Built on first use: at the usual levels (warn) most streams never log. */
   private logger: Logger | undefined;
 
-  protected constructor(transport: Transport, limits: ParserLimits, log: Logger) {
+  /** This side opened the connection: it sends its header first (RFC 6120 §4.2), not in answer. */
+  private readonly initiating: boolean;
+
+  protected constructor(transport: Transport, limits: ParserLimits, log: Logger, initiating = false) {
     this.id = `c${(++nextId).toString(36)}${randomToken(4, "hex")}`;
     this.transport = transport;
+    this.initiating = initiating;
     this.rootLog = log;
     this.parser = new StreamParser(this, limits);
     transport.attach(new Listener(this));
@@ -144,9 +150,12 @@ export abstract class Stream implements ParserHandler {
   // --- parser events (ParserHandler) -----------------------------------------------------------
 
   streamStart(name: string, attrs: Record<string, string>): void {
-    // Every stream (and every restart after STARTTLS and SASL) gets a fresh header and id.
-    this.headerSent = true;
-    this.transport.write(this.header());
+    // Every stream (and every restart after STARTTLS and SASL) gets a fresh header and id; the
+    // initiating side sent its own before the peer's came.
+    if (!this.initiating) {
+      this.headerSent = true;
+      this.transport.write(this.header());
+    }
     try {
       this.opened(name, attrs);
     } catch (e) {
@@ -191,6 +200,12 @@ export abstract class Stream implements ParserHandler {
   /** Runs `task` after the elements read so far are handled (features wait for the handlers before them). */
   protected queue(task: () => Promise<void>): void {
     this.pending = this.pending.then(task);
+  }
+
+  /** The initiating side's header, at connect and after each restart. */
+  protected openStream(): void {
+    this.headerSent = true;
+    this.transport.write(this.header());
   }
 
   /** A stream restart (RFC 6120 §4.3.3): the parser waits for a new header, with these limits if given. */

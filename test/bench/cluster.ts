@@ -29,7 +29,7 @@ const dir = mkdtempSync(join(tmpdir(), "xmppd-cluster-bench-"));
 const file = join(dir, "xmppd.json");
 const { host, port, localDataCenter } = services.cassandra;
 writeFileSync(file, JSON.stringify({
-  domain: "localhost", log: { level: "warn" }, c2s: { host: "127.0.0.1", directTlsPort: 0, requireTls: false }, http: { port: 0, tlsPort: 0 },
+  domain: "localhost", log: { level: "warn" }, c2s: { host: "127.0.0.1", directTlsPort: 0, requireTls: false }, http: { port: 0, tlsPort: 0 }, s2s: { enabled: false },
   storage: { backend: "cassandra", cassandra: { contactPoints: [`${host}:${port}`], localDataCenter, keyspace } },
   cluster: { redis: `redis://${services.redis.host}:${services.redis.port}/0`, prefix },
   modules: { mam: { retention: 0 } },

@@ -14,6 +14,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Where to connect instead of TCP on the port: a ws:// or wss:// URL (RFC 7395). */
   service?: string;
+  /** The server's domain; default "localhost". */
+  domain?: string;
 }
 
 let ids = 0;
@@ -42,10 +44,11 @@ export class Im {
 
   /** Logs in (no reconnection, errors left to the test) and keeps what arrives from then on. */
   static async login(port: number, user: string, resource: string, opts: ConnectOptions = {}): Promise<Im> {
-    const x = client({ service: opts.service ?? `xmpp://127.0.0.1:${port}`, domain: "localhost", username: user, password: opts.password ?? "pw", resource });
+    const domain = opts.domain ?? "localhost";
+    const x = client({ service: opts.service ?? `xmpp://127.0.0.1:${port}`, domain, username: user, password: opts.password ?? "pw", resource });
     x.reconnect.stop();
     x.on("error", () => {});
-    const im = new Im(x, `${user}@localhost/${resource}`, opts.timeoutMs ?? 5000);
+    const im = new Im(x, `${user}@${domain}/${resource}`, opts.timeoutMs ?? 5000);
     await x.start();
     x.on("stanza", (el) => {
       im.inbox.push(el);

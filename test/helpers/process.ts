@@ -24,10 +24,11 @@ export interface StartOptions {
 }
 
 /**
- * The SOCKS5 proxy (XEP-0065) listens on a fixed port by default (7777): servers a test starts
- * leave it off, so that several can run at once, unless the test's env turns it on.
+ * The SOCKS5 proxy (XEP-0065) listens on a fixed port by default (7777), and federation on 5269
+ * and 5270: servers a test starts leave them off, so that several can run at once (and none asks
+ * DNS about another domain), unless the test's env turns them on.
  */
-export const PROXY_OFF = { XMPPD_MODULES__PROXY65__PORT: "0" } as const;
+export const PROXY_OFF = { XMPPD_MODULES__PROXY65__PORT: "0", XMPPD_S2S__ENABLED: "false" } as const;
 
 /** Starts `xmppd start` in `cwd` and resolves once it says it is serving (rejects if it exits first). */
 export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, opts: StartOptions = {}): Promise<ChildProcess> {

@@ -44,6 +44,8 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     dataDir,
     c2s: { host: "127.0.0.1", requireTls: true },
     http: { host: "127.0.0.1", tlsHost: "127.0.0.1" },
+    // Federation only where a test turns it on (with its own resolver): no DNS query leaves the machine.
+    s2s: { enabled: false, host: "127.0.0.1" },
     log: { level: process.env.TEST_LOG ?? "silent" },
     // Tests send as fast as they can: the input shapers are lifted unless a test's config has a
     // limits section of its own (test/integration/limits.test.ts runs them as shipped).

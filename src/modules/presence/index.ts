@@ -44,6 +44,10 @@ export default defineModule({
     ctx.handle("presence/broadcast", (ev) => onBroadcast(env, ev), "early");
     ctx.handle("presence/bare", (ev) => onAddressed(env, ev));
     ctx.handle("presence/full", (ev) => onAddressed(env, ev));
+    // A user's presence to a contact on another server: the sender's side of the subscription
+    // (its roster, §3.1.2) and directed presence are kept here, as for a local contact, before
+    // the stanza goes to the other server.
+    ctx.handle("stanza/out", (ev) => ev.stanza.name === "presence" && ev.to.local !== "" && !ctx.serves(ev.to.domain) ? onAddressed(env, ev) : false);
     ctx.on("session/closed", ({ session }) => onClosed(env, session));
     ctx.fold("stream/features", (v) => {
       v.features.push(xml("sub", { xmlns: NS.preApproval }));

@@ -53,6 +53,7 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
     log: { level: "warn" },
     c2s: { host: "127.0.0.1", port, directTlsPort: tlsPort, requireTls: false, maxConnections: 1_000_000 },
     http: { port: 0, tlsPort: 0 },
+    s2s: { enabled: false },
     limits: { bytesPerSecond: 0, stanzasPerSecond: 0 },
     auth: { iterations: ITERATIONS, failuresPerMinute: 1_000_000, failuresPerAccount: 1_000_000 },
     registration: { enabled: true, perHourPerAddress: 1_000_000 },

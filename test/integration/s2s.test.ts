@@ -1,0 +1,234 @@
+// Federation between two instances of this server (a.test and b.test) over real loopback
+// sockets, each with its self-signed certificate, so that they authenticate by Server Dialback
+// (XEP-0220) over TLS. Static routes (s2s.routes) stand in for DNS. Users of each reach the
+// other's as local ones: messages both ways, the subscription handshake ending in "both" on both
+// rosters, presence, offline storage and the archive on the receiving side, iqs to the remote
+// server; bad peers are refused with the stream errors RFC 6120 names; a peer that goes away
+// bounces what was sent to it, and the next message reconnects.
+import { connect as netConnect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { xml, type Element } from "../../src/xml/element.ts";
+import { dialbackKey } from "../../src/stream/s2s/dialback.ts";
+import { Im, ROSTER, errorOf } from "../helpers/im.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+
+let a: TestServer;
+let b: TestServer;
+const SECRET_A = "a-secret-for-dialback-keys-of-a";
+
+function s2sConfig(domain: string, secret?: string) {
+  return { domain, s2s: { enabled: true, host: "127.0.0.1", routes: {}, connectTimeout: 5, ...(secret ? { dialbackSecret: secret } : {}) } };
+}
+
+/** Points each server's static route for the other at its S2S listener. */
+function link(x: TestServer, y: TestServer): void {
+  x.server.config.s2s.routes[y.domain] = `127.0.0.1:${y.server.ports.s2s}`;
+}
+
+const login = (t: TestServer, user: string, resource = "r") => Im.login(t.port, user, resource, { domain: t.domain, timeoutMs: 10_000 });
+const chat = (to: string, body: string, id = `m${Math.random().toString(36).slice(2)}`) =>
+  xml("message", { to, type: "chat", id }, xml("body", null, body), xml("request", { xmlns: "urn:xmpp:receipts" }));
+const isChat = (body: string) => (el: Element) => el.name === "message" && el.getChildText("body") === body;
+
+beforeAll(async () => {
+  a = await startServer({ config: s2sConfig("a.test", SECRET_A), users: { romeo: "pw", mercutio: "pw" } });
+  b = await startServer({ config: s2sConfig("b.test"), users: { juliet: "pw", nurse: "pw" } });
+  link(a, b);
+  link(b, a);
+});
+
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+});
+
+describe("two servers federate by dialback", () => {
+  it("delivers chat both ways, with receipts", async () => {
+    const romeo = await login(a, "romeo");
+    const juliet = await login(b, "juliet");
+    romeo.send(xml("presence"));
+    juliet.send(xml("presence"));
+    romeo.send(chat("juliet@b.test", "wherefore art thou"));
+    const got = await juliet.next(isChat("wherefore art thou"), "romeo's message", 15_000);
+    expect(got.attrs.from).toBe("romeo@a.test/r");
+    juliet.send(xml("message", { to: got.attrs.from!, id: "rcpt1" }, xml("received", { xmlns: "urn:xmpp:receipts", id: got.attrs.id })));
+    const receipt = await romeo.next((el) => el.name === "message" && el.getChild("received", "urn:xmpp:receipts") !== undefined, "the receipt");
+    expect(receipt.attrs.from).toBe("juliet@b.test/r");
+    juliet.send(chat("romeo@a.test", "by a name I know not"));
+    expect((await romeo.next(isChat("by a name I know not"), "juliet's answer")).attrs.from).toBe("juliet@b.test/r");
+    // Both directions authenticated: the routes say so.
+    expect(a.server.federation!.describe()).toContainEqual(expect.objectContaining({ local: "a.test", remote: "b.test", state: expect.stringMatching(/^ready/) }));
+    await romeo.stop();
+    await juliet.stop();
+  });
+
+  it("ends a subscription handshake in 'both' on both rosters, and presence flows", async () => {
+    const romeo = await login(a, "mercutio");
+    const nurse = await login(b, "nurse");
+    romeo.send(xml("presence"));
+    nurse.send(xml("presence"));
+    romeo.send(xml("presence", { to: "nurse@b.test", type: "subscribe" }));
+    await nurse.next((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === "mercutio@a.test", "the request");
+    nurse.send(xml("presence", { to: "mercutio@a.test", type: "subscribed" }));
+    nurse.send(xml("presence", { to: "mercutio@a.test", type: "subscribe" }));
+    await romeo.next((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === "nurse@b.test", "the request back");
+    romeo.send(xml("presence", { to: "nurse@b.test", type: "subscribed" }));
+    // Each side sees the other available.
+    await romeo.next((el) => el.name === "presence" && el.attrs.from === "nurse@b.test/r" && el.attrs.type === undefined, "nurse's presence");
+    await nurse.next((el) => el.name === "presence" && el.attrs.from === "mercutio@a.test/r" && el.attrs.type === undefined, "mercutio's presence");
+    const rosterOf = async (c: Im) => (await c.ask(xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER })))).getChild("query", ROSTER)!.getChildren("item").map((i) => [i.attrs.jid, i.attrs.subscription]);
+    expect(await rosterOf(romeo)).toEqual([["nurse@b.test", "both"]]);
+    expect(await rosterOf(nurse)).toEqual([["mercutio@a.test", "both"]]);
+    // Unavailable reaches the contact.
+    await nurse.stop();
+    await romeo.next((el) => el.name === "presence" && el.attrs.from === "nurse@b.test/r" && el.attrs.type === "unavailable", "nurse's unavailable");
+    await romeo.stop();
+  });
+
+  it("stores a message for an offline remote user, delivers it at login and archives it", async () => {
+    const romeo = await login(a, "romeo");
+    romeo.send(chat("juliet@b.test", "meet me at the balcony"));
+    // The message is stored before the ping behind it is answered (the peer handles a stream in order).
+    const pong = await romeo.ask(xml("iq", { type: "get", to: "b.test" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    expect(pong.attrs.type).toBe("result");
+    const juliet = await login(b, "juliet", "later");
+    juliet.send(xml("presence"));
+    expect((await juliet.next(isChat("meet me at the balcony"), "the offline message")).attrs.from).toBe("romeo@a.test/r");
+    const mam = await juliet.ask(xml("iq", { type: "set" }, xml("query", { xmlns: "urn:xmpp:mam:2", queryid: "q1" })));
+    expect(mam.attrs.type).toBe("result");
+    const archived = juliet.inbox.filter((el) => el.getChild("result", "urn:xmpp:mam:2")?.attrs.queryid === "q1")
+      .map((el) => el.getChild("result", "urn:xmpp:mam:2")!.getChild("forwarded")!.getChild("message")!.getChildText("body"));
+    expect(archived).toContain("meet me at the balcony");
+    await juliet.stop();
+    await romeo.stop();
+  });
+
+  it("answers iqs to the remote server and its users (version, disco)", async () => {
+    const romeo = await login(a, "romeo");
+    const version = await romeo.ask(xml("iq", { type: "get", to: "b.test" }, xml("query", { xmlns: "jabber:iq:version" })));
+    expect(version.attrs.type).toBe("result");
+    expect(version.attrs.from).toBe("b.test");
+    const info = await romeo.ask(xml("iq", { type: "get", to: "b.test" }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    expect(info.getChild("query")!.getChildren("feature").map((f) => f.attrs.var)).toContain("urn:xmpp:ping");
+    const noOne = await romeo.ask(xml("iq", { type: "get", to: "nobody@b.test" }, xml("query", { xmlns: "jabber:iq:version" })));
+    expect(errorOf(noOne)).toBe("service-unavailable");
+    await romeo.stop();
+  });
+});
+
+/** A raw S2S connection to `t`'s listener, as a peer that says it is `from`. */
+class RawPeer {
+  private buf = "";
+  readonly socket: Socket;
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => (this.buf += d));
+  }
+  static async open(t: TestServer): Promise<RawPeer> {
+    const socket = netConnect(t.server.ports.s2s!, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    return new RawPeer(socket);
+  }
+  send(s: string): void {
+    this.socket.write(s);
+  }
+  async until(re: RegExp, ms = 5000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = re.exec(this.buf);
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`no ${re} in ${this.buf}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+const header = (from: string, to: string) =>
+  `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'>`;
+
+describe("bad peers", () => {
+  it("refuses a plain stream's stanzas before TLS and authentication", async () => {
+    const p = await RawPeer.open(b);
+    p.send(header("evil.test", "b.test"));
+    await p.until(/<starttls[^>]*><required\/><\/starttls>/);
+    p.send("<message from='x@evil.test' to='juliet@b.test'><body>hi</body></message>");
+    await p.until(/<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    p.socket.destroy();
+  });
+
+  it("refuses a header for a domain it does not host (host-unknown)", async () => {
+    const p = await RawPeer.open(b);
+    p.send(header("a.test", "c.test"));
+    await p.until(/<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    p.socket.destroy();
+  });
+
+  it("refuses a wrong dialback key (b asks a, which says invalid), and a stanza from a domain the stream did not authenticate", async () => {
+    const p = await RawPeer.open(b);
+    // Without TLS the peer cannot even try: b requires it. Raise the stream to TLS first.
+    p.send(header("a.test", "b.test"));
+    await p.until(/<stream:features>/);
+    p.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await p.until(/<proceed/);
+    const { connect: tlsConnect } = await import("node:tls");
+    const secure = tlsConnect({ socket: p.socket, rejectUnauthorized: false, servername: "b.test" });
+    await new Promise((r) => secure.once("secureConnect", r));
+    let buf = "";
+    secure.setEncoding("utf8");
+    secure.on("data", (d: string) => (buf += d));
+    const until = async (re: RegExp) => {
+      const deadline = Date.now() + 10_000;
+      while (!re.test(buf)) {
+        if (Date.now() > deadline) throw new Error(`no ${re} in ${buf}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return re.exec(buf)!;
+    };
+    secure.write(header("a.test", "b.test"));
+    const id = (await until(/<stream:stream [^>]*id='([^']+)'/))[1]!;
+    await until(/<\/stream:features>/);
+    secure.write(`<db:result from='a.test' to='b.test'>${dialbackKey("not the secret", "b.test", "a.test", id)}</db:result>`);
+    await until(/<db:result [^>]*type='invalid'/);
+    await until(/<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    secure.destroy();
+
+    // The right key (a's secret) authenticates a.test, and only a.test.
+    const q = await RawPeer.open(b);
+    q.send(header("a.test", "b.test"));
+    await q.until(/<proceed|<stream:features>/);
+    q.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await q.until(/<proceed/);
+    const s2 = tlsConnect({ socket: q.socket, rejectUnauthorized: false, servername: "b.test" });
+    await new Promise((r) => s2.once("secureConnect", r));
+    buf = "";
+    s2.setEncoding("utf8");
+    s2.on("data", (d: string) => (buf += d));
+    s2.write(header("a.test", "b.test"));
+    const id2 = (await until(/<stream:stream [^>]*id='([^']+)'/))[1]!;
+    await until(/<\/stream:features>/);
+    s2.write(`<db:result from='a.test' to='b.test'>${dialbackKey(SECRET_A, "b.test", "a.test", id2)}</db:result>`);
+    await until(/<db:result [^>]*type='valid'/);
+    s2.write("<message from='eve@c.test' to='juliet@b.test'><body>spoofed</body></message>");
+    await until(/<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    s2.destroy();
+  });
+});
+
+describe("a peer that goes away", () => {
+  it("bounces what was sent to it, and the next message reconnects", async () => {
+    const romeo = await login(a, "romeo", "bounce");
+    // c.test routes to a port where nothing listens.
+    a.server.config.s2s.routes["c.test"] = "127.0.0.1:1";
+    romeo.send(chat("tybalt@c.test", "are you there", "lost1"));
+    const bounced = await romeo.next((el) => el.name === "message" && el.attrs.id === "lost1" && el.attrs.type === "error", "the bounce", 10_000);
+    expect(errorOf(bounced)).toBe("remote-server-not-found");
+    expect(bounced.attrs.from).toBe("tybalt@c.test");
+    // A presence to it does not bounce (RFC 6120 §8.3.1).
+    romeo.send(xml("presence", { to: "tybalt@c.test" }));
+    await romeo.nothing((el) => el.name === "presence" && el.attrs.type === "error", 500);
+    await romeo.stop();
+  });
+});
