@@ -27,6 +27,12 @@ export interface ModuleDefinition<S extends Shape = Shape> {
   readonly specs: SpecRef[];
   readonly options?: S;
   readonly depends?: string[];
+  /**
+   * The domains the module's services take (ModuleContext.component), by its options and the
+   * server's domain: read when the configuration is checked, before any setup, so that an
+   * external component (XEP-0114) configured on one of them is refused then.
+   */
+  domains?(options: Infer<S>, serverDomain: string): string[];
   setup(ctx: ModuleContext<Infer<S>>): void | Promise<void>;
 }
 
