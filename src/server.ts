@@ -23,6 +23,8 @@ import { openStorage, storageReady } from "./storage/open.ts";
 import { ObservedStorage } from "./storage/observed.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
+import { ComponentStream } from "./stream/component.ts";
+import { ExternalComponents } from "./stream/components.ts";
 import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
@@ -46,10 +48,16 @@ import { type JID, parseJid } from "./xml/jid.ts";
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
 const LAST_ACK_WAIT_MS = 2000;
 
-export type ListenerName = "c2s" | "directTls" | "http" | "https" | "metrics";
+export type ListenerName = "c2s" | "directTls" | "http" | "https" | "component" | "metrics";
 
-/** The transport a client listener's connections count under in the metrics. */
-const TRANSPORT_OF: Record<Exclude<ListenerName, "metrics">, TransportName> = { c2s: "tcp", directTls: "tls", http: "websocket", https: "websocket" };
+/** The transport a client listener's connections count under in the metrics (components are no clients). */
+const TRANSPORT_OF: Partial<Record<ListenerName, TransportName>> = { c2s: "tcp", directTls: "tls", http: "websocket", https: "websocket" };
+
+/**
+ * Connections the component listener takes at once: one per configured component, the rest
+ * handshakes under way (a component reconnecting while its old connection is not gone yet).
+ */
+const COMPONENT_CONNECTIONS = 64;
 
 /** How long /ready waits for storage and Redis to answer. */
 const READY_TIMEOUT_MS = 2000;
@@ -66,12 +74,14 @@ export interface ListenerAddress { name: ListenerName; host: string; port: numbe
 
 /** The listeners the configuration turns on, in the order they open (`all`: the ones turned off too). */
 export function listenerAddresses(config: ServerConfig, all = false): ListenerAddress[] {
-  const { c2s, http, metrics } = config;
+  const { c2s, http, component, metrics } = config;
   const list: ListenerAddress[] = [
     { name: "c2s", host: c2s.host, port: c2s.port },
     { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
     { name: "http", host: http.host, port: http.port },
     { name: "https", host: http.tlsHost, port: http.tlsPort },
+    // Only when components are configured: with none, nothing could pass its handshake.
+    { name: "component", host: component.host, port: config.components.length > 0 ? component.port : 0 },
     { name: "metrics", host: metrics.host, port: metrics.enabled ? metrics.port : 0 },
   ];
   return all ? list : list.filter((l) => l.port !== 0);
@@ -103,6 +113,8 @@ export class XmppServer implements StreamContext {
   readonly storage: StorageProvider;
   readonly accounts: Accounts;
   readonly router: Router;
+  /** The external components the configuration allows (XEP-0114), and which are connected. */
+  readonly components: ExternalComponents;
   loginThrottle: LoginThrottle;
   /** Set at start, from storage, before any listener opens. */
   unknownUsers!: UnknownUsers;
@@ -116,7 +128,7 @@ export class XmppServer implements StreamContext {
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();
   /** Bound ports by listener name, once started (tests listen on port 0). */
-  readonly ports: { c2s?: number; directTls?: number; http?: number; https?: number; metrics?: number } = {};
+  readonly ports: Partial<Record<ListenerName, number>> = {};
   /** What the server counts as it runs (metrics, stats). */
   readonly telemetry = new Telemetry();
   /** Client connections accepted since start, by transport (TRANSPORTS order). */
@@ -170,6 +182,9 @@ export class XmppServer implements StreamContext {
     }
     this.ephemeralPorts = opts.ephemeralPorts ?? false;
     this.checkModuleOptions();
+    this.checkComponentDomains();
+    const { components, component } = this.config;
+    this.components = new ExternalComponents(components, component.onConflict, component, this.router, this.disco);
     this.moduleHost = this.hostOfModules();
   }
 
@@ -224,6 +239,23 @@ export class XmppServer implements StreamContext {
     }
   }
 
+  /**
+   * An external component's domain is its own: not the server's, nor a loaded module's service
+   * (ModuleDefinition.domains), whose stanzas it would otherwise take.
+   */
+  private checkComponentDomains(): void {
+    const taken = new Map<string, string>([[this.domain.domain, "the server's own domain"]]);
+    for (const m of this.moduleList) {
+      for (const d of m.domains?.(this.moduleOptions.get(m.name) as never, this.domain.domain) ?? []) {
+        taken.set(parseJid(d).domain, `the domain of module ${m.name} (modules.${m.name}.domain)`);
+      }
+    }
+    for (const c of this.config.components) {
+      const owner = taken.get(c.domain);
+      if (owner !== undefined) throw new ConfigError(`components: ${c.domain} is ${owner}`);
+    }
+  }
+
   async settled(): Promise<void> {
     while (this.closing.size > 0) await Promise.allSettled([...this.closing]);
   }
@@ -237,6 +269,7 @@ export class XmppServer implements StreamContext {
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);
     }
+    this.components.start();
     this.cluster = await startCluster(this);
     if (this.cluster) {
       // Shared with the other nodes: resumption tokens (a client may resume on any node) and the
@@ -269,11 +302,15 @@ export class XmppServer implements StreamContext {
     const { c2s, http, limits, metrics } = this.config;
     for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
       if (l.name === "metrics" && !metrics.enabled) continue;
+      if (l.name === "component" && !this.components.configured) continue;
       const port = this.ephemeralPorts ? 0 : l.port;
       const s = l.name === "metrics"
         ? await listenMetrics({ host: l.host, port, path: metrics.path, source: this.metricsSource(), storage: this.storageCounts, ready: this.ready })
+        // No TLS material: XEP-0114 has no STARTTLS, and the listener is on loopback by default.
+        : l.name === "component"
+          ? await listenTcp({ host: l.host, port, directTls: false, tls: undefined, maxConnections: COMPONENT_CONNECTIONS, onConnection: (t) => new ComponentStream(t, this) })
         : l.name === "c2s" || l.name === "directTls"
-          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]) })
+          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]!) })
           : await listenHttp({
             host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
             maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection: counted("websocket"), routes: this.http,
@@ -310,8 +347,8 @@ export class XmppServer implements StreamContext {
   async openConnections(): Promise<Record<TransportName, number>> {
     const open: Record<TransportName, number> = { tcp: 0, tls: 0, websocket: 0 };
     for (const [name, server] of this.servers) {
-      if (name === "metrics") continue;
       const transport = TRANSPORT_OF[name];
+      if (transport === undefined) continue;
       open[transport] += transport === "websocket" ? openWebSockets(server as import("node:http").Server)
         : await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
     }
@@ -336,6 +373,7 @@ export class XmppServer implements StreamContext {
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       draining: this.draining,
       sessions: this.sessionCounts(),
+      components: this.components.connected(),
       connections: { open: await this.openConnections(), accepted: Object.fromEntries(TRANSPORTS.map((n, i) => [n, this.accepted[i]])) },
       stanzas: { received: byKind(t.stanzasIn), sent: byKind(t.stanzasOut) },
       auth: Object.fromEntries(t.authCounts()),
@@ -429,6 +467,7 @@ export class XmppServer implements StreamContext {
     await this.settled();
     await this.cluster?.stop();
     await this.events.notify("server/stopping", { condition }, (e) => this.log.error({ err: e }, "server/stopping listener failed"));
+    this.components.stop();
     while (this.contexts.length) this.contexts.pop()!.unload();
     await this.storage.close();
     await this.adminSocket?.close();
