@@ -155,6 +155,8 @@ function servingLine(server: XmppServer): string {
     const l = server.listening.find((x) => x.name === name);
     if (l) listeners.push(`${label} ${at(l)}`);
   }
+  const component = server.listening.find((x) => x.name === "component");
+  if (component) listeners.push(`components ${at(component)} (${server.config.components.map((c) => c.domain).join(", ")})`);
   const metrics = server.listening.find((x) => x.name === "metrics");
   if (metrics) listeners.push(`metrics http://${at(metrics)}${server.config.metrics.path}`);
   const cert = server.certificate;

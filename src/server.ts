@@ -24,6 +24,8 @@ import { openStorage, storageReady } from "./storage/open.ts";
 import { ObservedStorage } from "./storage/observed.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { C2SStream } from "./stream/c2s.ts";
+import { ComponentStream } from "./stream/component.ts";
+import { ExternalComponents } from "./stream/components.ts";
 import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
@@ -48,10 +50,16 @@ import { type JID, parseJid } from "./xml/jid.ts";
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
 const LAST_ACK_WAIT_MS = 2000;
 
-export type ListenerName = "c2s" | "directTls" | "http" | "https" | "s2s" | "s2sDirectTls" | "metrics";
+export type ListenerName = "c2s" | "directTls" | "http" | "https" | "s2s" | "s2sDirectTls" | "component" | "metrics";
 
-/** The transport a client listener's connections count under in the metrics. */
+/** The transport a client listener's connections count under in the metrics (components are no clients). */
 const TRANSPORT_OF: Partial<Record<ListenerName, TransportName>> = { c2s: "tcp", directTls: "tls", http: "websocket", https: "websocket" };
+
+/**
+ * Connections the component listener takes at once: one per configured component, the rest
+ * handshakes under way (a component reconnecting while its old connection is not gone yet).
+ */
+const COMPONENT_CONNECTIONS = 64;
 
 /** How long /ready waits for storage and Redis to answer. */
 const READY_TIMEOUT_MS = 2000;
@@ -68,7 +76,7 @@ export interface ListenerAddress { name: ListenerName; host: string; port: numbe
 
 /** The listeners the configuration turns on, in the order they open (`all`: the ones turned off too). */
 export function listenerAddresses(config: ServerConfig, all = false): ListenerAddress[] {
-  const { c2s, http, metrics, s2s } = config;
+  const { c2s, http, component, metrics, s2s } = config;
   const list: ListenerAddress[] = [
     { name: "c2s", host: c2s.host, port: c2s.port },
     { name: "directTls", host: c2s.host, port: c2s.directTlsPort },
@@ -76,6 +84,8 @@ export function listenerAddresses(config: ServerConfig, all = false): ListenerAd
     { name: "https", host: http.tlsHost, port: http.tlsPort },
     { name: "s2s", host: s2s.host, port: s2s.enabled ? s2s.port : 0 },
     { name: "s2sDirectTls", host: s2s.host, port: s2s.enabled ? s2s.directTlsPort : 0 },
+    // Only when components are configured: with none, nothing could pass its handshake.
+    { name: "component", host: component.host, port: config.components.length > 0 ? component.port : 0 },
     { name: "metrics", host: metrics.host, port: metrics.enabled ? metrics.port : 0 },
   ];
   return all ? list : list.filter((l) => l.port !== 0);
@@ -107,6 +117,8 @@ export class XmppServer implements StreamContext {
   readonly storage: StorageProvider;
   readonly accounts: Accounts;
   readonly router: Router;
+  /** The external components the configuration allows (XEP-0114), and which are connected. */
+  readonly components: ExternalComponents;
   loginThrottle: LoginThrottle;
   /** Set at start, from storage, before any listener opens. */
   unknownUsers!: UnknownUsers;
@@ -176,6 +188,9 @@ export class XmppServer implements StreamContext {
     }
     this.ephemeralPorts = opts.ephemeralPorts ?? false;
     this.checkModuleOptions();
+    this.checkComponentDomains();
+    const { components, component } = this.config;
+    this.components = new ExternalComponents(components, component.onConflict, component, this.router, this.disco);
     this.moduleHost = this.hostOfModules();
   }
 
@@ -230,6 +245,23 @@ export class XmppServer implements StreamContext {
     }
   }
 
+  /**
+   * An external component's domain is its own: not the server's, nor a loaded module's service
+   * (ModuleDefinition.domains), whose stanzas it would otherwise take.
+   */
+  private checkComponentDomains(): void {
+    const taken = new Map<string, string>([[this.domain.domain, "the server's own domain"]]);
+    for (const m of this.moduleList) {
+      for (const d of m.domains?.(this.moduleOptions.get(m.name) as never, this.domain.domain) ?? []) {
+        taken.set(parseJid(d).domain, `the domain of module ${m.name} (modules.${m.name}.domain)`);
+      }
+    }
+    for (const c of this.config.components) {
+      const owner = taken.get(c.domain);
+      if (owner !== undefined) throw new ConfigError(`components: ${c.domain} is ${owner}`);
+    }
+  }
+
   async settled(): Promise<void> {
     while (this.closing.size > 0) await Promise.allSettled([...this.closing]);
   }
@@ -243,6 +275,7 @@ export class XmppServer implements StreamContext {
       await m.setup(ctx as ModuleContext<never>);
       this.contexts.push(ctx);
     }
+    this.components.start();
     this.cluster = await startCluster(this);
     if (this.config.s2s.enabled) await this.startFederation();
     if (this.cluster) {
@@ -292,6 +325,7 @@ export class XmppServer implements StreamContext {
     const { c2s, http, limits, metrics } = this.config;
     for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
       if (l.name === "metrics" && !metrics.enabled) continue;
+      if (l.name === "component" && !this.components.configured) continue;
       const port = this.ephemeralPorts ? 0 : l.port;
       const federation = this.federation;
       const s = l.name === "metrics"
@@ -299,6 +333,9 @@ export class XmppServer implements StreamContext {
         : l.name === "s2s" || l.name === "s2sDirectTls"
           ? await listenTcp({ host: l.host, port, directTls: l.name === "s2sDirectTls", tls: this.tls, maxConnections: c2s.maxConnections,
             requestCert: { trust: federation!.ctx.trust }, onConnection: (t) => federation!.accept(t) })
+        // No TLS material: XEP-0114 has no STARTTLS, and the listener is on loopback by default.
+        : l.name === "component"
+          ? await listenTcp({ host: l.host, port, directTls: false, tls: undefined, maxConnections: COMPONENT_CONNECTIONS, onConnection: (t) => new ComponentStream(t, this) })
         : l.name === "c2s" || l.name === "directTls"
           ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]!) })
           : await listenHttp({
@@ -363,6 +400,7 @@ export class XmppServer implements StreamContext {
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       draining: this.draining,
       sessions: this.sessionCounts(),
+      components: this.components.connected(),
       connections: { open: await this.openConnections(), accepted: Object.fromEntries(TRANSPORTS.map((n, i) => [n, this.accepted[i]])) },
       stanzas: { received: byKind(t.stanzasIn), sent: byKind(t.stanzasOut) },
       auth: Object.fromEntries(t.authCounts()),
@@ -458,6 +496,7 @@ export class XmppServer implements StreamContext {
     await this.settled();
     await this.cluster?.stop();
     await this.events.notify("server/stopping", { condition }, (e) => this.log.error({ err: e }, "server/stopping listener failed"));
+    this.components.stop();
     while (this.contexts.length) this.contexts.pop()!.unload();
     await this.storage.close();
     await this.adminSocket?.close();

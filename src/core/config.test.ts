@@ -105,6 +105,27 @@ describe("config", () => {
     expect(loadConfig(p, {}).modulesFromEnv).toBe(false);
   });
 
+  it("reads the external components (XEP-0114): none and a loopback listener by default; domains normalised, secrets of 16 characters or more", () => {
+    const d = loadConfig(undefined, {}).server;
+    expect(d.components).toEqual([]);
+    expect(d.component.host).toBe("127.0.0.1");
+    expect(d.component.port).toBe(5347);
+    expect(d.component.onConflict).toBe("refuse");
+    const secret = "0123456789abcdef";
+    const c = loadConfig(file(`{ "components": [{ "domain": "IRC.Example.org.", "secret": "${secret}" }] }`), {}).server;
+    expect(c.components).toEqual([{ domain: "irc.example.org", secret }]);
+    const fromEnv = loadConfig(undefined, { XMPPD_COMPONENTS: JSON.stringify([{ domain: "slidge.example.org", secret }]) }).server;
+    expect(fromEnv.components).toEqual([{ domain: "slidge.example.org", secret }]);
+    const bad = (list: string) => () => loadConfig(file(`{ "components": ${list} }`), {});
+    expect(bad(`[{ "domain": "a.example.org", "secret": "short" }]`)).toThrow("components: [0].secret: must be a string of 16 characters or more");
+    expect(bad(`[{ "domain": "a.example.org", "secret": "${secret}" }, { "domain": "A.example.org", "secret": "${secret}" }]`))
+      .toThrow("components: [1].domain: a.example.org is listed twice");
+    expect(bad(`[{ "domain": "user@a.example.org", "secret": "${secret}" }]`)).toThrow("components: [0].domain: must be a domain name");
+    expect(bad(`[{ "domain": "a.example.org", "secret": "${secret}", "port": 1 }]`)).toThrow("components: [0].port: unknown option");
+    expect(bad(`{ "domain": "a.example.org" }`)).toThrow("components: must be a list of {domain, secret}");
+    expect(() => loadConfig(undefined, { XMPPD_COMPONENTS: "[{" })).toThrow("components: must be a list of {domain, secret} (JSON, from the environment)");
+  });
+
   it("strips comments but not comment-like text in strings", () => {
     expect(JSON.parse(stripJsonComments(`{ "a": "http://x/*y*/", // c\n "b": 1, /* d */ }`))).toEqual({ a: "http://x/*y*/", b: 1 });
   });

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { bool, ConfigError, custom, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
 import { CONSISTENCIES, parseKeyspace, parseReplication } from "../storage/cassandra/options.ts";
 import { STORAGE_BACKENDS } from "../storage/open.ts";
+import { JidError, normalizeDomain } from "../xml/jid.ts";
 
 export const serverSchema = {
   domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
@@ -61,6 +62,17 @@ export const serverSchema = {
     stanzaBurst: int("Stanzas read at once beyond stanzasPerSecond before reading pauses (a login's requests, joins of many rooms).", 500, 1),
     handshakeTimeout: int("Seconds from TCP connect to a bound resource.", 60, 1),
   }),
+  component: section("The listener of external components (XEP-0114): gateways and bots such as Slidge, Biboumi or Spectrum2 that serve a domain of their own (the components list). It opens only when components are configured; the handshake is a shared secret over plain TCP, so keep it on loopback or a private network.", {
+    host: str("Address to listen on: loopback, for components on this machine.", "127.0.0.1"),
+    port: int("Port of the listener; 0 disables it.", 5347, 0, 65535),
+    onConflict: oneOf("A component connecting for a domain that is connected already: refuse (the new connection gets the conflict stream error) or replace (the old one gets it).", ["refuse", "replace"], "refuse"),
+    handshakeTimeout: int("Seconds from TCP connect to a successful handshake.", 10, 1),
+    bytesPerSecond: int("Bytes per second read from one component; reading pauses beyond it. A component is a gateway for many users: its own allowance, far above a client's. 0 lifts it.", 1_000_000, 0),
+    burstBytes: int("Bytes read at once beyond bytesPerSecond before reading pauses.", 10_000_000, 1024),
+    stanzasPerSecond: int("Stanzas per second read from one component; reading pauses beyond it. 0 lifts it.", 2000, 0),
+    stanzaBurst: int("Stanzas read at once beyond stanzasPerSecond before reading pauses (a gateway's users all coming online at its start).", 20_000, 1),
+  }),
+  components: custom("list of {domain, secret}", "External components (XEP-0114) allowed to connect: each a domain of its own (gateway.example.org; not the server's domain nor a module's service domain) and the secret its handshake proves, 16 characters at least.", [] as ComponentEntry[], parseComponents),
   auth: section("Authentication (RFC 6120 §6).", {
     mechanisms: strList("SASL mechanisms offered, in preference order, where possible.", ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]),
     iterations: int("PBKDF2 iterations for newly stored SCRAM keys.", 4096, 4096),
@@ -137,6 +149,45 @@ function parseRoutes(raw: unknown): Record<string, string> {
     out[domain.toLowerCase()] = route;
   }
   return out;
+}
+
+/** An external component the configuration allows (XEP-0114): its domain, normalised, and its secret. */
+export interface ComponentEntry { domain: string; secret: string }
+
+/** Shorter secrets are refused: the handshake's SHA-1 may be seen by whoever reads the connection. */
+const MIN_COMPONENT_SECRET = 16;
+
+/** The `components` list: a domain each (RFC 7622 domainpart, not repeated) and a secret of 16 characters or more. */
+export function parseComponents(raw: unknown): ComponentEntry[] {
+  // From the environment (XMPPD_COMPONENTS) the list comes as its JSON text.
+  let v = raw;
+  if (typeof v === "string") {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      throw "must be a list of {domain, secret} (JSON, from the environment)";
+    }
+  }
+  if (!Array.isArray(v)) throw "must be a list of {domain, secret}";
+  const seen = new Set<string>();
+  return v.map((entry: unknown, i) => {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw `[${i}]: must be an object {domain, secret}`;
+    const { domain, secret, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw `[${i}].${unknown}: unknown option (known here: domain, secret)`;
+    if (typeof domain !== "string" || /[@/]/.test(domain)) throw `[${i}].domain: must be a domain name`;
+    let normal: string;
+    try {
+      normal = normalizeDomain(domain);
+    } catch (e) {
+      if (!(e instanceof JidError)) throw e;
+      throw `[${i}].domain: ${e.message}`;
+    }
+    if (seen.has(normal)) throw `[${i}].domain: ${normal} is listed twice`;
+    seen.add(normal);
+    if (typeof secret !== "string" || secret.length < MIN_COMPONENT_SECRET) throw `[${i}].secret: must be a string of ${MIN_COMPONENT_SECRET} characters or more`;
+    return { domain: normal, secret };
+  });
 }
 
 /** Strips // and /* *\/ comments and trailing commas outside strings, so the file may be commented. */

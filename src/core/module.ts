@@ -27,6 +27,12 @@ export interface ModuleDefinition<S extends Shape = Shape> {
   readonly specs: SpecRef[];
   readonly options?: S;
   readonly depends?: string[];
+  /**
+   * The domains the module's services take (ModuleContext.component), by its options and the
+   * server's domain: read when the configuration is checked, before any setup, so that an
+   * external component (XEP-0114) configured on one of them is refused then.
+   */
+  domains?(options: Infer<S>, serverDomain: string): string[];
   setup(ctx: ModuleContext<Infer<S>>): void | Promise<void>;
 }
 
@@ -120,7 +126,7 @@ function formTypeOf(form: Element): string | undefined {
  */
 export interface ModuleHost {
   readonly domain: JID;
-  readonly router: Pick<Router, "iq" | "route" | "request" | "addComponent" | "serves"> & Delivery;
+  readonly router: Pick<Router, "iq" | "route" | "request" | "addComponent" | "serves" | "foreign"> & Delivery;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
   readonly events: Events;
@@ -192,6 +198,8 @@ export class ModuleContext<O> {
   readonly request: RequestIq = (iq, timeoutMs) => this.host.router.request(iq, timeoutMs);
   /** Whether a domain is this server's own or one of its services' (a component's subdomain). */
   readonly serves = (domain: string): boolean => this.host.router.serves(domain);
+  /** Whether a domain's addresses are contacts of their own: another server's, or an external component's (Router.foreign). */
+  readonly foreign = (domain: string): boolean => this.host.router.foreign(domain);
   /** Whether the JID is one of the config's admins (compared as bare JIDs). */
   readonly isAdmin = (jid: JID): boolean => this.host.isAdmin(jid);
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */

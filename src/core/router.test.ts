@@ -478,3 +478,18 @@ describe("durability: what the sender's ack waits for", () => {
     expect(seen.slice(3).every((d) => d !== undefined && d === seen[3])).toBe(true);
   });
 });
+
+describe("foreign domains", () => {
+  it("another server's domain and an external component's are foreign; the server's own and its modules' services are not", () => {
+    const w = world();
+    const service: Component = { receive: async () => {} };
+    const external: Component = { external: true, receive: async () => {} };
+    w.router.addComponent("conference.localhost", service);
+    w.router.addComponent("gateway.localhost", external);
+    expect(w.router.foreign("localhost")).toBe(false);
+    expect(w.router.foreign("conference.localhost")).toBe(false);
+    expect(w.router.foreign("gateway.localhost")).toBe(true);
+    expect(w.router.foreign("example.net")).toBe(true);
+    expect(w.router.serves("gateway.localhost")).toBe(true);
+  });
+});

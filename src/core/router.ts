@@ -22,6 +22,11 @@ export interface RemoteRoute {
 
 /** A component owns a subdomain (e.g. conference.example.com) and takes every stanza to it. */
 export interface Component {
+  /**
+   * A service connected from outside (an external component, XEP-0114): to the server's users its
+   * addresses are entities of their own, as another server's are (Router.foreign).
+   */
+  readonly external?: boolean;
   /** `durability`: as StanzaEvent.durability, where the writes the sender's ack waits for go (a room's archive). */
   receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, durability: Durability | undefined): Promise<void>;
 }
@@ -71,6 +76,17 @@ export class Router {
   /** Whether this server hosts `domain`: its own, or a component's (the MUC service, pubsub, upload). */
   serves(domain: string): boolean {
     return domain === this.domain.domain || this.components.has(domain);
+  }
+
+  /**
+   * Whether a domain's addresses are entities of their own to this server's users, as contacts on
+   * another server are: a remote domain, or an external component's. Not the server's own domain
+   * nor its modules' services (rooms, pubsub), which keep presence rules of their own.
+   */
+  foreign(domain: string): boolean {
+    if (domain === this.domain.domain) return false;
+    const component = this.components.get(domain);
+    return component === undefined || component.external === true;
   }
 
   addComponent(domain: string, component: Component): () => void {

@@ -69,6 +69,7 @@ export const coreSpecs: SpecRef[] = [
   { spec: "RFC 6120", version: "RFC" },
   { spec: "RFC 7395", version: "RFC" },
   { spec: "RFC 7622", version: "RFC" },
+  { spec: "XEP-0114", version: "1.6" },
   { spec: "XEP-0156", version: "1.4.0" },
   { spec: "XEP-0178", version: "1.2" },
   { spec: "XEP-0185", version: "1.0" },

@@ -74,8 +74,11 @@ export abstract class Stream implements ParserHandler {
     transport.attach(new Listener(this));
   }
 
-  /** Our header for a new stream; each (re)start gets a fresh stream id. */
-  protected abstract header(): string;
+  /**
+   * Our header for a new stream; each (re)start gets a fresh stream id. `peer`: the attributes of
+   * the header it answers (undefined when the stream is closed before one was read).
+   */
+  protected abstract header(peer?: Record<string, string>): string;
   /** The peer's header was read and ours written. A StreamError thrown refuses the stream. */
   protected abstract opened(name: string, attrs: Record<string, string>): void;
   /** One top-level element, once the ones before it are handled. A StreamError thrown ends the stream. */
@@ -154,7 +157,7 @@ export abstract class Stream implements ParserHandler {
     // initiating side sent its own before the peer's came.
     if (!this.initiating) {
       this.headerSent = true;
-      this.transport.write(this.header());
+      this.transport.write(this.header(attrs));
     }
     try {
       this.opened(name, attrs);
@@ -212,6 +215,11 @@ export abstract class Stream implements ParserHandler {
   protected restart(limits?: ParserLimits): void {
     this.parser.reset();
     if (limits) this.parser.setLimits(limits);
+  }
+
+  /** New parser limits from the next element on, without a restart (a component's handshake, XEP-0114). */
+  protected relimit(limits: ParserLimits): void {
+    this.parser.setLimits(limits);
   }
 
   /** From now on what the peer sends is shaped under `key` (src/core/limits.ts), when the shapers are on. */

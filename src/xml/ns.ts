@@ -2,6 +2,7 @@
 export const NS = {
   client: "jabber:client",
   server: "jabber:server",
+  component: "jabber:component:accept",
   stream: "http://etherx.jabber.org/streams",
   streams: "urn:ietf:params:xml:ns:xmpp-streams",
   stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",

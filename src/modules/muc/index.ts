@@ -25,6 +25,9 @@ import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
 import { MucService, type StoredRoom } from "./service.ts";
 
+/** The service's domain: modules.<name>.domain, else conference.<server domain>. */
+const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `conference.${server}`;
+
 export default defineModule({
   name: "muc",
   specs: [
@@ -47,8 +50,9 @@ export default defineModule({
     archiveQuota: int("Entries one room's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 50_000, 0),
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
   },
+  domains: (o, server) => [serviceDomain(o, server)],
   async setup(ctx) {
-    const domain = parseJid(ctx.options.domain ?? `conference.${ctx.domain.domain}`);
+    const domain = parseJid(serviceDomain(ctx.options, ctx.domain.domain));
     const o = ctx.options;
     const log = ctx.logStore("muc-mam");
     const queue = new ArchiveQueue(log, {

@@ -34,6 +34,16 @@ async function onAddressed(env: PresenceEnv, ev: StanzaEvent): Promise<boolean> 
   return false;
 }
 
+/**
+ * A user's presence to a foreign contact (an external component's, or another server's): the
+ * sender's side of a subscription (its roster, §3.1.2, and the bare JID stamped) and directed
+ * presence are kept as for a local contact, then the stanza goes on. A probe is the contact's
+ * server's to answer (§4.3), not ours: it goes on untouched.
+ */
+async function onForeign(env: PresenceEnv, ev: StanzaEvent): Promise<boolean> {
+  return ev.origin !== undefined && parseClientPresence(ev.stanza).type !== "probe" ? onAddressed(env, ev) : false;
+}
+
 export default defineModule({
   name: "presence",
   specs: [{ spec: "RFC 6121", version: "RFC" }],
@@ -44,10 +54,7 @@ export default defineModule({
     ctx.handle("presence/broadcast", (ev) => onBroadcast(env, ev), "early");
     ctx.handle("presence/bare", (ev) => onAddressed(env, ev));
     ctx.handle("presence/full", (ev) => onAddressed(env, ev));
-    // A user's presence to a contact on another server: the sender's side of the subscription
-    // (its roster, §3.1.2) and directed presence are kept here, as for a local contact, before
-    // the stanza goes to the other server.
-    ctx.handle("stanza/out", (ev) => ev.stanza.name === "presence" && ev.to.local !== "" && !ctx.serves(ev.to.domain) ? onAddressed(env, ev) : false);
+    ctx.handle("stanza/out", (ev) => ev.stanza.name === "presence" && ctx.foreign(ev.to.domain) ? onForeign(env, ev) : false);
     ctx.on("session/closed", ({ session }) => onClosed(env, session));
     ctx.fold("stream/features", (v) => {
       v.features.push(xml("sub", { xmlns: NS.preApproval }));

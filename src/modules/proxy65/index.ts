@@ -20,6 +20,9 @@ import { StreamTable } from "./streams.ts";
 /** How long a client has for the SOCKS5 handshake (its greeting and request), at most. */
 const HANDSHAKE_MS = 10_000;
 
+/** The service's domain: modules.<name>.domain, else proxy.<server domain>. */
+const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `proxy.${server}`;
+
 export default defineModule({
   name: "proxy65",
   specs: [{ spec: "XEP-0065", version: "1.8.2" }],
@@ -41,12 +44,14 @@ export default defineModule({
     activationTimeout: int("Seconds from connect to activation, after which a connection is closed.", 60, 1),
     idleTimeout: int("Seconds without a byte either way after which a stream is closed.", 300, 1),
   },
+  // With its port at 0 the proxy is off and takes no domain.
+  domains: (o, server) => (o.port === 0 ? [] : [serviceDomain(o, server)]),
   async setup(ctx) {
     const o = ctx.options;
     const ephemeral = ctx.settings.ephemeralPorts;
     if (o.port === 0 && !ephemeral) return;
     const domain = ctx.domain.domain;
-    const jid = parseJid(o.domain ?? `proxy.${domain}`);
+    const jid = parseJid(serviceDomain(o, domain));
     const streams = new StreamTable({
       maxPending: o.maxPending, maxPendingPerAddress: o.maxPendingPerAddress, activationTimeoutMs: o.activationTimeout * 1000,
       maxStreams: o.maxStreams, maxStreamsPerAccount: o.maxStreamsPerAccount, maxStreamBytes: o.maxStreamBytes,

@@ -15,6 +15,9 @@ import { MemberStore, type NodeMembers } from "./members.ts";
 import { PubsubService } from "./service.ts";
 import { NodeStore, type StoredItem } from "./store.ts";
 
+/** The service's domain: modules.<name>.domain, else pubsub.<server domain>. */
+const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `pubsub.${server}`;
+
 export default defineModule({
   name: "pubsub",
   specs: [{ spec: "XEP-0060", version: "1.30.0" }],
@@ -28,8 +31,9 @@ export default defineModule({
     discoPage: int("Nodes listed per disco#items answer at most; clients page through the rest (XEP-0059).", 100, 1, 10_000),
     maxSubscribers: int("Subscriptions of one node.", 10_000, 1),
   },
+  domains: (o, server) => [serviceDomain(o, server)],
   async setup(ctx) {
-    const jid = parseJid(ctx.options.domain ?? `pubsub.${ctx.domain.domain}`);
+    const jid = parseJid(serviceDomain(ctx.options, ctx.domain.domain));
     const store = new NodeStore(ctx.map<NodeConfig>("pubsub.nodes"), ctx.map<StoredItem>("pubsub.items"), "node");
     const service = new PubsubService(
       { jid, name: ctx.options.name, subscribers: ctx.options.maxSubscribers,

@@ -138,6 +138,9 @@ class UploadService implements Component {
   }
 }
 
+/** The service's domain: modules.<name>.domain, else upload.<server domain>. */
+const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `upload.${server}`;
+
 export default defineModule({
   name: "upload",
   specs: [{ spec: "XEP-0363", version: "1.1.0" }],
@@ -160,10 +163,11 @@ export default defineModule({
       pathStyle: bool("Path-style URLs (endpoint/bucket/key), which S3-compatible stores usually need.", true),
     }),
   },
+  domains: (o, server) => [serviceDomain(o, server)],
   async setup(ctx) {
     const o = ctx.options;
     const domain = ctx.domain.domain;
-    const jid = parseJid(o.domain ?? `upload.${domain}`);
+    const jid = parseJid(serviceDomain(o, domain));
     // One secret per deployment, in storage: every node of a cluster signs and checks alike.
     const secrets = ctx.keyval<string>("upload.secret");
     let secret: Promise<Buffer> | undefined;
