@@ -1,4 +1,8 @@
 // TCP transport: plain with STARTTLS (RFC 6120 §5) or direct TLS (XEP-0368). Framing only.
+// Accepted connections, and between servers the initiating side too (connectTcp): its STARTTLS
+// makes it the TLS client, it presents our certificate as a client certificate and sends the
+// peer's domain as SNI, and a server-to-server listener asks for the peer's certificate (requestCert,
+// XEP-0178) without requiring it, so that the stream decides what an unverified peer may do.
 //
 // Output is coalesced: what the server writes to a connection during one turn of the event loop
 // goes out as one socket write after the turn's I/O callbacks (setImmediate), not one write per
@@ -6,9 +10,11 @@
 // spent about half of the server's time in the write system call; one per connection per turn
 // takes that down to where parsing and routing are what is left. The delay is within the same
 // loop iteration, so latency does not grow.
-import { Socket, type Server, createServer } from "node:net";
-import { TLSSocket, createServer as createTlsServer } from "node:tls";
-import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
+import { Socket, type Server, connect as connectNet, createServer, isIP } from "node:net";
+import { TLSSocket, connect as connectTls, createServer as createTlsServer } from "node:tls";
+import type { S2STarget } from "./dns.ts";
+import { peerIdentity, type PeerIdentity } from "./peer-certificate.ts";
+import { peerContext, tlsChannelBinding, type TlsMaterial, type TrustStore } from "./tls.ts";
 import type { ChannelBinding, Transport, TransportEvents } from "./transport.ts";
 
 /**
@@ -63,6 +69,36 @@ function destroy(socket: Socket): void {
   socket.destroy();
 }
 
+/** XEP-0368 §3.1 (direct TLS between servers): the ALPN protocol name. */
+const ALPN_S2S = "xmpp-server";
+
+/**
+ * How TLS on a connection between servers treats the peer: the listener asks for its certificate
+ * and verifies the chain against the trust store; the initiator is the TLS client, which sends
+ * `serverName` as SNI, presents our certificate and verifies the peer's against the trust store.
+ * Names are checked by peerIdentity, never by the handshake.
+ */
+export type PeerTls =
+  | { role: "listener"; trust: TrustStore }
+  | { role: "initiator"; serverName: string; trust: TrustStore };
+
+/** The handshake accepts any name: the stream checks the peer's against its domain (RFC 6125 as XEP-0178 says). */
+function anyName(): undefined {
+  return undefined;
+}
+
+/**
+ * What tls.Server does for its own sockets that asked for a certificate, which a server TLSSocket
+ * made by hand (STARTTLS) does not: take OpenSSL's verdict on the chain into `authorized` and
+ * `authorizationError`.
+ */
+function settleVerification(s: TLSSocket): void {
+  const handle = (s as TLSSocket & { _handle: { verifyError(): { code?: string } | null } })._handle;
+  const error = handle.verifyError();
+  if (error !== null) (s as { authorizationError: unknown }).authorizationError = error.code ?? "UNVERIFIED";
+  else if (s.getPeerX509Certificate() !== undefined) s.authorized = true;
+}
+
 export class TcpTransport implements Transport {
   private socket: Socket;
   private events: TransportEvents | undefined;
@@ -73,10 +109,13 @@ export class TcpTransport implements Transport {
   private out = "";
   readonly remoteAddress: string;
   private readonly tls: TlsMaterial | undefined;
+  private readonly peer: PeerTls | undefined;
 
-  constructor(socket: Socket, tls: TlsMaterial | undefined) {
+  /** `peer` for connections between servers; without it, a client's connection (c2s). */
+  constructor(socket: Socket, tls: TlsMaterial | undefined, peer?: PeerTls) {
     this.socket = socket;
     this.tls = tls;
+    this.peer = peer;
     this.remoteAddress = socket.remoteAddress ?? "unknown";
     socket.setNoDelay(true);
     if (socket instanceof TLSSocket) socket.disableRenegotiation();
@@ -87,12 +126,19 @@ export class TcpTransport implements Transport {
   }
 
   get canStartTls(): boolean {
-    return !this.secure && this.tls !== undefined;
+    return !this.secure && (this.tls !== undefined || this.peer?.role === "initiator");
+  }
+
+  /** The ALPN protocol the TLS handshake agreed on ("xmpp-server"), if any. */
+  get alpnProtocol(): string | undefined {
+    return this.socket instanceof TLSSocket ? this.socket.alpnProtocol || undefined : undefined;
   }
 
   attach(events: TransportEvents): void {
     this.events = events;
     this.listen(this.socket);
+    // An outgoing connection may have gone between its connect and the stream attaching.
+    if (this.socket.destroyed) process.nextTick(() => this.lost("connection closed"));
   }
 
   private listen(s: Socket): void {
@@ -149,13 +195,18 @@ export class TcpTransport implements Transport {
     plain.removeAllListeners("close");
     plain.removeAllListeners("end");
     plain.removeAllListeners("error");
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.tls!.context });
+    if (this.peer?.role === "initiator") return this.startTlsClient(plain, this.peer);
+    const peer = this.peer;
+    const secure = new TLSSocket(plain, peer === undefined
+      ? { isServer: true, secureContext: this.tls!.context }
+      : { isServer: true, secureContext: peerContext(this.tls, peer.trust), requestCert: true, rejectUnauthorized: false });
     // A client's renegotiation (TLS 1.2) is a full handshake it makes the server pay for, as often
     // as it likes, for nothing a stream needs: refused, the connection then ends (an 'error').
     secure.disableRenegotiation();
     this.socket = secure;
     return new Promise((resolve, reject) => {
       secure.once("secure", () => {
+        if (peer !== undefined) settleVerification(secure);
         // What tls.Server does for its own sockets once they are secure: from here TLS errors (a
         // refused renegotiation) come as 'error'. A server TLSSocket made by hand keeps them to an
         // internal event otherwise, and the connection would go on.
@@ -171,8 +222,36 @@ export class TcpTransport implements Transport {
     });
   }
 
+  /** STARTTLS of the initiating server (RFC 6120 §5.4.3.3): the TLS client's handshake. */
+  private startTlsClient(plain: Socket, peer: PeerTls & { role: "initiator" }): Promise<void> {
+    const secure = connectTls({ socket: plain, ...tlsClientOptions(this.tls, peer) });
+    secure.disableRenegotiation();
+    this.socket = secure;
+    return new Promise((resolve, reject) => {
+      secure.once("secureConnect", () => {
+        this.listen(secure);
+        resolve();
+      });
+      secure.once("error", (e) => {
+        this.lost(`tls: ${e.message}`);
+        reject(e);
+      });
+      plain.once("close", () => this.lost("connection closed"));
+    });
+  }
+
+  /**
+   * The bindings of the accepting side's TLS. None on the initiating side: tls-server-end-point
+   * and tls-unique are the other way round there, and SASL between servers (XEP-0178's EXTERNAL)
+   * binds to nothing.
+   */
   channelBinding(): ChannelBinding | undefined {
+    if (this.peer?.role === "initiator") return undefined;
     return this.socket instanceof TLSSocket ? tlsChannelBinding(this.socket, this.tls?.endPoint) : undefined;
+  }
+
+  peerIdentity(domain: string): PeerIdentity | undefined {
+    return this.socket instanceof TLSSocket ? peerIdentity(this.socket, domain) : undefined;
   }
 
   pause(): void {
@@ -201,16 +280,99 @@ export interface ListenOptions {
   directTls: boolean;
   tls: TlsMaterial | undefined;
   maxConnections: number;
+  /**
+   * A listener for servers (XEP-0178): TLS, direct or by STARTTLS, asks for the peer's certificate
+   * without requiring it and verifies its chain against `trust`; direct TLS agrees on ALPN
+   * "xmpp-server" (XEP-0368), and refuses a peer that offers only other protocols (RFC 7301 §3.2).
+   */
+  requestCert?: { trust: TrustStore };
   onConnection(t: Transport): void;
 }
 
 /** Listens for XMPP over TCP, plain (STARTTLS) or direct TLS. */
 export function listenTcp(o: ListenOptions): Promise<Server> {
+  const peer: PeerTls | undefined = o.requestCert === undefined ? undefined : { role: "listener", trust: o.requestCert.trust };
+  const accept = (s: Socket) => o.onConnection(new TcpTransport(s, o.tls, peer));
   const server = o.directTls
-    ? createTlsServer({ ...o.tls!.pem, minVersion: "TLSv1.2" }, (s) => o.onConnection(new TcpTransport(s, o.tls)))
-    : createServer((s) => o.onConnection(new TcpTransport(s, o.tls)));
+    ? createTlsServer({
+      ...o.tls!.pem,
+      minVersion: "TLSv1.2",
+      ...(peer === undefined ? {} : { ca: peer.trust.ca, requestCert: true, rejectUnauthorized: false, ALPNProtocols: [ALPN_S2S] }),
+    }, accept)
+    : createServer(accept);
   server.maxConnections = o.maxConnections;
   return bind(server, o.host, o.port);
+}
+
+export interface ConnectOptions {
+  target: S2STarget;
+  /** One of the target's addresses. */
+  address: string;
+  /** The peer's domain: SNI, and what its certificate is checked against later. */
+  serverName: string;
+  /** Our certificate, presented to the peer as a client certificate. */
+  tls: TlsMaterial | undefined;
+  trust: TrustStore;
+  /** For the TCP connection and, with direct TLS, the handshake. */
+  timeoutMs: number;
+}
+
+/** The TLS client's options towards a peer server: SNI (never an IP address, RFC 6066 §3), our certificate, the trust store. */
+function tlsClientOptions(tls: TlsMaterial | undefined, peer: PeerTls & { role: "initiator" }) {
+  return {
+    ...(isIP(peer.serverName) === 0 ? { servername: peer.serverName } : {}),
+    secureContext: peerContext(tls, peer.trust),
+    rejectUnauthorized: false,
+    checkServerIdentity: anyName,
+  };
+}
+
+/** Until the stream attaches: an error ends the socket, which attach() then reports. */
+function destroyOnError(this: Socket): void {
+  this.destroy();
+}
+
+/**
+ * Connects to one address of a peer server's target, plain (STARTTLS to come) or direct TLS with
+ * ALPN "xmpp-server" (XEP-0368); the caller goes through targets and addresses. Rejects with a
+ * one-line Error on refusal, timeout or a failed handshake. The address is an IP address (one that
+ * resolveS2S found): a name would go to the system's resolver.
+ */
+export async function connectTcp(o: ConnectOptions): Promise<TcpTransport> {
+  if (isIP(o.address) === 0) throw new Error(`${o.address}: not an IP address`);
+  const where = `${isIP(o.address) === 6 ? `[${o.address}]` : o.address}:${o.target.port}`;
+  const peer: PeerTls = { role: "initiator", serverName: o.serverName, trust: o.trust };
+  const socket: Socket = o.target.directTls
+    ? connectTls({ host: o.address, port: o.target.port, ALPNProtocols: [ALPN_S2S], ...tlsClientOptions(o.tls, peer) })
+    : connectNet({ host: o.address, port: o.target.port });
+  const connected = o.target.directTls ? "secureConnect" : "connect";
+  return new Promise((resolve, reject) => {
+    const settle = () => {
+      clearTimeout(timer);
+      socket.removeListener("error", onFailure);
+      socket.removeListener("close", onClose);
+      socket.removeListener(connected, onConnected);
+    };
+    const fail = (why: string) => {
+      settle();
+      socket.on("error", destroyOnError);
+      socket.destroy();
+      reject(new Error(`${where}: ${why.split("\n")[0]}`));
+    };
+    // A socket's error has its system call ("connect"); TLS's has none.
+    const onFailure = (e: NodeJS.ErrnoException) =>
+      fail(e.code === "ECONNREFUSED" ? "connection refused" : e.syscall !== undefined ? e.code ?? e.message : `tls: ${e.message}`);
+    const onClose = () => fail("connection closed");
+    const onConnected = () => {
+      settle();
+      socket.on("error", destroyOnError);
+      resolve(new TcpTransport(socket, o.tls, peer));
+    };
+    const timer = setTimeout(fail, o.timeoutMs, `no connection within ${o.timeoutMs} ms`);
+    socket.once("error", onFailure);
+    socket.once("close", onClose);
+    socket.once(connected, onConnected);
+  });
 }
 
 /**

@@ -1,8 +1,11 @@
-// TLS material of the listeners (a secure context, the PEM texts, the certificate's fingerprint)
-// and the channel bindings a TLS connection offers. Where the certificate comes from is the
-// server's business (src/core/certificates.ts).
+// TLS material of the listeners (a secure context, the PEM texts, the certificate's fingerprint),
+// the channel bindings a TLS connection offers, and the trust store peer servers' certificates
+// are verified against (RFC 6120 §13.7.2). Where the certificate comes from is the server's
+// business (src/core/certificates.ts).
 import { createHash, X509Certificate } from "node:crypto";
-import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createSecureContext, getCACertificates, type SecureContext, type TLSSocket } from "node:tls";
 import forge from "node-forge";
 import type { ChannelBinding } from "./transport.ts";
 
@@ -48,4 +51,63 @@ export function tlsChannelBinding(s: TLSSocket, endPoint: Buffer | undefined): C
       return endPoint;
     },
   };
+}
+
+/** The CAs a peer server's certificate chain must lead to. */
+export interface TrustStore {
+  /** PEM texts; undefined: Node's default root CAs. */
+  ca: string[] | undefined;
+}
+
+/**
+ * The trust store in a PEM file (one or more certificates) or a folder of .pem/.crt files; without
+ * a path, the root CAs Node ships and those of the system (on Linux OpenSSL's default store,
+ * /etc/ssl/certs). Throws a one-line Error for a path that holds no certificate.
+ */
+export function loadTrustStore(path?: string): TrustStore {
+  if (path === undefined) return { ca: [...new Set([...getCACertificates("bundled"), ...getCACertificates("system")])] };
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory()
+      ? readdirSync(path).filter((f) => /\.(pem|crt)$/i.test(f)).sort().map((f) => join(path, f))
+      : [path];
+  } catch (e) {
+    throw new Error(`trust store ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const ca = files.flatMap((f) => pemCertificates(f));
+  if (ca.length === 0) throw new Error(`trust store ${path}: no certificate`);
+  return { ca };
+}
+
+/** The CERTIFICATE blocks of a PEM file, each checked to be one. */
+function pemCertificates(file: string): string[] {
+  const blocks = readFileSync(file, "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch {
+      throw new Error(`trust store ${file}: a CERTIFICATE block that is not a certificate`);
+    }
+  }
+  return blocks.map((b) => `${b}\n`);
+}
+
+/** Peer contexts by trust store, then by our material (NO_MATERIAL without one). */
+const peerContexts = new WeakMap<TrustStore, WeakMap<object, SecureContext>>();
+const NO_MATERIAL = {};
+
+/**
+ * The secure context of a connection to or from a peer server: our certificate and key (if any),
+ * presented to the peer, and the trust store's CAs, that the peer's chain is verified against.
+ * Made once per pair (a context of the system's 200-odd roots costs some 10 ms).
+ */
+export function peerContext(tls: TlsMaterial | undefined, trust: TrustStore): SecureContext {
+  let byMaterial = peerContexts.get(trust);
+  if (byMaterial === undefined) peerContexts.set(trust, (byMaterial = new WeakMap()));
+  let context = byMaterial.get(tls ?? NO_MATERIAL);
+  if (context === undefined) {
+    context = createSecureContext({ ...(tls === undefined ? {} : tls.pem), ...(trust.ca === undefined ? {} : { ca: trust.ca }), minVersion: "TLSv1.2" });
+    byMaterial.set(tls ?? NO_MATERIAL, context);
+  }
+  return context;
 }

@@ -1,5 +1,7 @@
 // What the stream state machine needs from a transport (TCP/TLS, WebSocket, BOSH): bytes in,
-// strings out, an in-place TLS upgrade where the transport has one, and channel-binding data.
+// strings out, an in-place TLS upgrade where the transport has one, channel-binding data, and
+// the verdict on a peer server's certificate.
+import type { PeerIdentity } from "./peer-certificate.ts";
 
 /** The TLS channel's bindings: "tls-exporter" (RFC 9266), "tls-server-end-point", "tls-unique" (RFC 5929). */
 export interface ChannelBinding {
@@ -26,6 +28,11 @@ export interface Transport {
   /** Upgrades to TLS in place (STARTTLS, RFC 6120 §5). */
   startTls(): Promise<void>;
   channelBinding(): ChannelBinding | undefined;
+  /**
+   * The peer's certificate against `domain` (RFC 6125, XEP-0178): its chain as verified against
+   * the trust store, then its names; undefined before TLS and on transports without TLS.
+   */
+  peerIdentity?(domain: string): PeerIdentity | undefined;
   /** Stops reading for a while (rate limiting). */
   pause(): void;
   resume(): void;
