@@ -155,14 +155,14 @@ describe("bad peers", () => {
     p.send(header("evil.test", "b.test"));
     await p.until(/<starttls[^>]*><required\/><\/starttls>/);
     p.send("<message from='x@evil.test' to='juliet@b.test'><body>hi</body></message>");
-    await p.until(/<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await p.until(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
     p.socket.destroy();
   });
 
   it("refuses a header for a domain it does not host (host-unknown)", async () => {
     const p = await RawPeer.open(b);
     p.send(header("a.test", "c.test"));
-    await p.until(/<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await p.until(/<host-unknown xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
     p.socket.destroy();
   });
 
@@ -192,7 +192,7 @@ describe("bad peers", () => {
     await until(/<\/stream:features>/);
     secure.write(`<db:result from='a.test' to='b.test'>${dialbackKey("not the secret", "b.test", "a.test", id)}</db:result>`);
     await until(/<db:result [^>]*type='invalid'/);
-    await until(/<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await until(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
     secure.destroy();
 
     // The right key (a's secret) authenticates a.test, and only a.test.
@@ -212,7 +212,7 @@ describe("bad peers", () => {
     s2.write(`<db:result from='a.test' to='b.test'>${dialbackKey(SECRET_A, "b.test", "a.test", id2)}</db:result>`);
     await until(/<db:result [^>]*type='valid'/);
     s2.write("<message from='eve@c.test' to='juliet@b.test'><body>spoofed</body></message>");
-    await until(/<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await until(/<invalid-from xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
     s2.destroy();
   });
 });

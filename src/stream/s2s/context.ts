@@ -5,7 +5,7 @@ import { clone, type Element } from "../../xml/element.ts";
 import type { ServerConfig } from "../../core/config.ts";
 import type { Logger } from "../../core/log.ts";
 import type { TlsMaterial } from "../../transports/tls.ts";
-import type { TrustStore } from "../../transports/tcp.ts";
+import type { TrustStore } from "../../transports/tls.ts";
 
 export type S2SConfig = ServerConfig["s2s"];
 

@@ -106,7 +106,7 @@ export class S2SInStream extends Stream implements S2SLink {
   }
 
   private validCertificate(domain: string): boolean {
-    return this.secure && this.transport.peerIdentity?.(domain).valid === true;
+    return this.secure && this.transport.peerIdentity?.(domain)?.valid === true;
   }
 
   // --- elements ----------------------------------------------------------------------------------
