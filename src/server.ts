@@ -327,6 +327,7 @@ export class XmppServer implements StreamContext {
     for (const l of listenerAddresses(this.config, this.ephemeralPorts)) {
       if (l.name === "metrics" && !metrics.enabled) continue;
       if (l.name === "component" && !this.components.configured) continue;
+      if ((l.name === "s2s" || l.name === "s2sDirectTls") && !this.federation) continue;
       const port = this.ephemeralPorts ? 0 : l.port;
       const federation = this.federation;
       const s = l.name === "metrics"
