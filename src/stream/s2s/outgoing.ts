@@ -66,6 +66,12 @@ export class S2SOutStream extends Stream implements S2SLink {
     return this.state === "ready" && !this.closed;
   }
 
+  /** How our domain was authenticated to the peer, once it was. */
+  get authenticatedBy(): "SASL EXTERNAL" | "dialback" | undefined {
+    if (!this.wasReady) return undefined;
+    return this.authenticatedBySasl ? "SASL EXTERNAL" : "dialback";
+  }
+
   protected override logFields(): Record<string, string> {
     return { ...super.logFields(), s2s: "out", peer: this.remote };
   }
