@@ -6,7 +6,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext, getCACertificates, type SecureContext, type TLSSocket } from "node:tls";
-import forge from "node-forge";
+import { children, element, hex } from "./der.ts";
 import type { ChannelBinding } from "./transport.ts";
 
 export interface TlsMaterial {
@@ -26,12 +26,22 @@ export function tlsMaterial(cert: string, key: string, certPath: string): TlsMat
   return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath, fingerprint: new X509Certificate(cert).fingerprint256 };
 }
 
-/** RFC 5929 §4.1: the certificate's own signature hash, with MD5 and SHA-1 raised to SHA-256. */
+/** Signature algorithms hashing with SHA-384 and SHA-512, by their OIDs' DER: with RSA (RFC 4055), ECDSA (RFC 5758). */
+const SHA384_SIGNATURES = new Set(["2a864886f70d01010c", "2a8648ce3d040303"]);
+const SHA512_SIGNATURES = new Set(["2a864886f70d01010d", "2a8648ce3d040304"]);
+
+/**
+ * RFC 5929 §4.1: the certificate's own signature hash, with MD5 and SHA-1 raised to SHA-256 (and
+ * SHA-256 for signatures without one of their own, Ed25519). Read from the DER's
+ * signatureAlgorithm, whatever the key (RSA, ECDSA).
+ */
 function endPointHash(pem: string): Buffer {
-  const x = new X509Certificate(pem);
-  const alg = forge.pki.oids[forge.pki.certificateFromPem(pem).siginfo.algorithmOid] ?? "";
-  const hash = /sha384/i.test(alg) ? "sha384" : /sha512/i.test(alg) ? "sha512" : "sha256";
-  return createHash(hash).update(x.raw).digest();
+  const raw = new X509Certificate(pem).raw;
+  const algorithm = children(raw, element(raw, 0))[1];
+  const oid = children(raw, algorithm)[0];
+  const id = oid === undefined ? "" : hex(raw, oid);
+  const hash = SHA384_SIGNATURES.has(id) ? "sha384" : SHA512_SIGNATURES.has(id) ? "sha512" : "sha256";
+  return createHash(hash).update(raw).digest();
 }
 
 /**
