@@ -157,7 +157,7 @@ class Route {
   }
 
   get state(): string {
-    if (this.out?.ready) return `ready (${this.out.authenticatedBy}${this.sm ? ", stream management" : ""})`;
+    if (this.out?.ready) return `ready (${this.out.authenticatedBy}${this.out.directTls ? ", direct TLS" : ""}${this.sm ? ", stream management" : ""})`;
     if (this.bidi && !this.bidi.closed) return "ready (their stream, XEP-0288)";
     return this.connecting ? "connecting" : "idle";
   }

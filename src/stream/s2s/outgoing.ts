@@ -52,8 +52,12 @@ export class S2SOutStream extends Stream implements S2SLink {
   /** Stanzas received over XEP-0288, counted for the peer's <r/>. */
   private received = 0;
 
+  /** TLS from the first byte (XEP-0368), not by STARTTLS. */
+  readonly directTls: boolean;
+
   constructor(transport: Transport, ctx: S2SContext, local: string, remote: string, events: OutgoingEvents) {
     super(transport, limitsOf(ctx.config.limits, true), ctx.log, true);
+    this.directTls = transport.secure;
     this.ctx = ctx;
     this.local = local;
     this.remote = remote;
