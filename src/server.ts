@@ -309,7 +309,7 @@ export class XmppServer implements StreamContext {
     }
     this.federation = new Federation({
       config: this.config, log: this.log.child({ s2s: true }), serves: (d) => this.router.serves(d), route: (el) => this.router.route(el),
-      tls: () => this.tls, trust: loadTrustStore(s2s.trustStore), dialbackSecret: secret, open: new Set(),
+      tls: () => this.tls, trust: loadTrustStore(s2s.trustStore), dialbackSecret: secret,
     }, { bounce: (stanza, error) => this.router.bounce(stanza, error), request: (iq, ms) => this.router.request(iq, ms) });
     this.router.remote = this.federation;
   }

@@ -39,6 +39,10 @@ export const serverSchema = {
     idleTimeout: int("Seconds without traffic after which a connection to or from a peer is closed.", 600, 10),
     maxQueue: int("Stanzas waiting for one peer's connection to be ready; past it, more bounce (resource-constraint).", 1000, 1),
     maxConnectionsPerAddress: int("Incoming S2S connections open at once from one address.", 32, 1),
+    bytesPerSecond: int("Bytes per second read from one peer domain, all its connections together (before it authenticates: from one connection); reading pauses beyond it. A server carries many users' traffic: this is a flood guard, not a user's allowance. 0 lifts it.", 1_000_000, 0),
+    burstBytes: int("Bytes read at once from a peer beyond bytesPerSecond before reading pauses.", 10_000_000, 1024),
+    stanzasPerSecond: int("Stanzas per second read from one peer domain; reading pauses beyond it. 0 lifts it.", 5_000, 0),
+    stanzaBurst: int("Stanzas read at once from a peer beyond stanzasPerSecond before reading pauses.", 50_000, 1),
   }),
   http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
     host: str("Address of the plain HTTP listener: loopback, for a reverse proxy on this machine that ends TLS (secureProxy); '::' is every address, v4 and v6.", "127.0.0.1"),

@@ -218,7 +218,7 @@ describe("bad peers", () => {
 });
 
 describe("a peer that goes away", () => {
-  it("bounces what was sent to it, and the next message reconnects", async () => {
+  it("bounces what was sent to an unreachable peer (presence excepted)", async () => {
     const romeo = await login(a, "romeo", "bounce");
     // c.test routes to a port where nothing listens.
     a.server.config.s2s.routes["c.test"] = "127.0.0.1:1";
@@ -230,5 +230,89 @@ describe("a peer that goes away", () => {
     romeo.send(xml("presence", { to: "tybalt@c.test" }));
     await romeo.nothing((el) => el.name === "presence" && el.attrs.type === "error", 500);
     await romeo.stop();
+  });
+});
+
+/** A fake peer server on loopback: plain streams, any dialback key taken as valid, answers on the same stream (XEP-0288), what it reads kept. */
+class FakePeer {
+  readonly received: string[] = [];
+  readonly connections: Socket[] = [];
+  private server!: import("node:net").Server;
+  /** Whether it answers the pings that confirm what it was sent. */
+  answerPings = false;
+  get port(): number {
+    return (this.server.address() as { port: number }).port;
+  }
+  static async start(domain: string): Promise<FakePeer> {
+    const { createServer } = await import("node:net");
+    const p = new FakePeer();
+    p.server = createServer((s) => {
+      p.connections.push(s);
+      let buf = "";
+      s.setEncoding("utf8");
+      s.on("error", () => {});
+      s.on("data", (d: string) => {
+        buf += d;
+        if (/<stream:stream[^>]*>/.test(buf) && !buf.includes("\u0000opened")) {
+          buf = buf.replace(/<\?xml[^>]*\?>/, "").replace(/<stream:stream[^>]*>/, "\u0000opened");
+          s.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='fake${p.connections.length}' from='${domain}' version='1.0'>` +
+            "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/><bidi xmlns='urn:xmpp:features:bidi'/></stream:features>");
+        }
+        for (let m; (m = /<db:result [^>]*from='([^']+)'[^>]*>[^<]*<\/db:result>/.exec(buf)); ) {
+          buf = buf.replace(m[0], "");
+          s.write(`<db:result from='${domain}' to='${m[1]}' type='valid'/>`);
+        }
+        for (let m; (m = /<(message|iq)[\s\S]*?<\/\1>/.exec(buf)); ) {
+          buf = buf.replace(m[0], "");
+          p.received.push(m[0]);
+          const ping = /^<iq[^>]*id="([^"]+)"[^>]*from="([^"]+)"[^>]*to="([^"]+)"[\s\S]*urn:xmpp:ping/.exec(m[0]) ?? /^<iq[^>]*id="([^"]+)"/.exec(m[0]);
+          if (ping && p.answerPings && m[0].includes("urn:xmpp:ping")) s.write(`<iq type='result' id='${ping[1]}' from='${domain}' to='${/from="([^"]+)"/.exec(m[0])![1]}'/>`);
+        }
+      });
+    });
+    await new Promise<void>((r) => p.server.listen(0, "127.0.0.1", r));
+    return p;
+  }
+  stop(): void {
+    for (const s of this.connections) s.destroy();
+    this.server.close();
+  }
+}
+
+describe("a connection that drops before the peer confirmed what it was sent", () => {
+  it("writes the unconfirmed stanzas again on a new connection, and a peer that stays away gets them bounced", async () => {
+    const e = await startServer({ config: { domain: "e.test", s2s: { enabled: true, host: "127.0.0.1", requireTls: false, routes: {}, connectTimeout: 3 } }, users: { benvolio: "pw" } });
+    const peer = await FakePeer.start("f.test");
+    e.server.config.s2s.routes["f.test"] = `127.0.0.1:${peer.port}`;
+    try {
+      const benvolio = await Im.login(e.port, "benvolio", "r", { domain: "e.test", timeoutMs: 10_000 });
+      benvolio.send(chat("friar@f.test", "the letter", "letter1"));
+      const deadline = Date.now() + 5000;
+      while (!peer.received.some((r) => r.includes("the letter"))) {
+        if (Date.now() > deadline) throw new Error(`not received: ${peer.received.join("\n")}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The peer read it, never confirmed it (no answer to the ping), and its connection drops.
+      peer.connections[0]!.destroy();
+      peer.answerPings = true;
+      while (peer.received.filter((r) => r.includes("the letter")).length < 2) {
+        if (Date.now() > deadline + 5000) throw new Error(`not written again: ${peer.received.join("\n")}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(peer.connections.length).toBe(2);
+      await benvolio.nothing((el) => el.attrs.id === "letter1" && el.attrs.type === "error", 300);
+
+      // Now it goes away for good with a message unconfirmed: that one bounces, after one more try.
+      peer.answerPings = false;
+      benvolio.send(chat("friar@f.test", "the second letter", "letter2"));
+      while (!peer.received.some((r) => r.includes("the second letter"))) await new Promise((r) => setTimeout(r, 20));
+      peer.stop();
+      const bounced = await benvolio.next((el) => el.attrs.id === "letter2" && el.attrs.type === "error", "the bounce", 10_000);
+      expect(errorOf(bounced)).toMatch(/remote-server-(not-found|timeout)/);
+      await benvolio.stop();
+    } finally {
+      peer.stop();
+      await e.stop();
+    }
   });
 });

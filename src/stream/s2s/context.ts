@@ -3,6 +3,7 @@
 // the streams reach through S2SPeers so that they do not import it.
 import { clone, type Element } from "../../xml/element.ts";
 import type { ServerConfig } from "../../core/config.ts";
+import type { Shapers } from "../../core/limits.ts";
 import type { Logger } from "../../core/log.ts";
 import type { TlsMaterial } from "../../transports/tls.ts";
 import type { TrustStore } from "../../transports/tls.ts";
@@ -45,6 +46,8 @@ export interface S2SContext {
   readonly trust: TrustStore;
   /** The secret of our dialback keys (XEP-0185), the same on every node. */
   readonly dialbackSecret: string;
+  /** The input shapers of server-to-server streams (s2s.bytesPerSecond and the rest), keyed by peer domain. */
+  readonly shapers: Shapers;
   /** Streams open now, for the server's stop. */
   readonly open: Set<{ close(): void }>;
 }

@@ -12,6 +12,7 @@ import { tryParseJid } from "../../xml/jid.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
 import { randomToken } from "../../core/ids.ts";
+import { Shapers } from "../../core/limits.ts";
 import type { RemoteRoute } from "../../core/router.ts";
 import { resolveS2S } from "../../transports/dns.ts";
 import { connectTcp } from "../../transports/tcp.ts";
@@ -41,10 +42,10 @@ export class Federation implements RemoteRoute, S2SPeers {
   readonly ctx: S2SContext;
   readonly deps: FederationDeps;
 
-  constructor(ctx: Omit<S2SContext, "peers">, deps: FederationDeps) {
-    this.ctx = { ...ctx, peers: this } as S2SContext;
-    // The streams' context must be one object that names this federation as their peers.
-    Object.defineProperty(this.ctx, "peers", { value: this });
+  constructor(ctx: Omit<S2SContext, "peers" | "shapers" | "open">, deps: FederationDeps) {
+    const { s2s } = ctx.config;
+    const shapers = new Shapers({ bytesPerSecond: s2s.bytesPerSecond, burstBytes: s2s.burstBytes, stanzasPerSecond: s2s.stanzasPerSecond, stanzaBurst: s2s.stanzaBurst });
+    this.ctx = { ...ctx, peers: this, shapers, open: new Set() };
     this.deps = deps;
     this.sweep = setInterval(() => this.closeIdle(), SWEEP_MS).unref();
   }

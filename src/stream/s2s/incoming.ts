@@ -42,6 +42,8 @@ export class S2SInStream extends Stream implements S2SLink {
     super(transport, limitsOf(ctx.config.limits, false), ctx.log);
     this.ctx = ctx;
     ctx.open.add(this);
+    // Before authentication each connection has its own allowance; after it, the peer's domain.
+    this.shapeBy(ctx.shapers, `\0${this.id}`);
     this.handshakeTimer = setTimeout(() => this.close(new StreamError("connection-timeout", "no domain authenticated in time")),
       ctx.config.limits.handshakeTimeout * 1000).unref();
   }
@@ -207,6 +209,9 @@ export class S2SInStream extends Stream implements S2SLink {
     locals.add(local);
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
+    this.shapeBy(this.ctx.shapers, peer);
+    // Past authentication a peer's stanzas may be as large as a client's.
+    this.relimit(limitsOf(this.ctx.config.limits, true));
     this.note("info", { peer, local }, "s2s: peer authenticated");
     if (this.bidi) this.ctx.peers.attachBidi(local, peer, this);
   }

@@ -63,6 +63,7 @@ export class S2SOutStream extends Stream implements S2SLink {
     this.remote = remote;
     this.events = events;
     ctx.open.add(this);
+    this.shapeBy(ctx.shapers, remote);
     this.openStream();
   }
 
