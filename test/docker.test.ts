@@ -179,8 +179,9 @@ describe("docker/ in step with the project", () => {
 
   it("the ports agree: node config, Dockerfile EXPOSE, compose, load balancer", () => {
     const { loaded } = nodeConfig(nodeNames[0]!);
-    const { c2s, http, metrics } = loaded.server;
-    const ports = [c2s.port, c2s.directTlsPort, http.port, http.tlsPort].filter((p) => p !== 0).map(String).sort();
+    const { c2s, http, metrics, s2s } = loaded.server;
+    const federation = s2s.enabled ? [s2s.port, s2s.directTlsPort] : [];
+    const ports = [c2s.port, c2s.directTlsPort, http.port, http.tlsPort, ...federation].filter((p) => p !== 0).map(String).sort();
     // The metrics listener is exposed to the compose network (Prometheus), not through the load balancer.
     const exposed = [...ports, ...(metrics.enabled ? [String(metrics.port)] : [])].sort();
     expect(instruction("EXPOSE").join(" ").split(/\s+/).sort()).toEqual(exposed);
