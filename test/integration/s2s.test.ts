@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { dialbackKey } from "../../src/stream/s2s/dialback.ts";
 import { Im, ROSTER, errorOf } from "../helpers/im.ts";
+import { capsHash } from "../../src/modules/disco.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
@@ -24,7 +25,7 @@ function s2sConfig(domain: string, secret?: string) {
 
 /** Points each server's static route for the other at its S2S listener. */
 function link(x: TestServer, y: TestServer): void {
-  x.server.config.s2s.routes[y.domain] = `127.0.0.1:${y.server.ports.s2s}`;
+  for (const d of [y.domain, `conference.${y.domain}`, `pubsub.${y.domain}`]) x.server.config.s2s.routes[d] = `127.0.0.1:${y.server.ports.s2s}`;
 }
 
 const login = (t: TestServer, user: string, resource = "r") => Im.login(t.port, user, resource, { domain: t.domain, timeoutMs: 10_000 });
@@ -33,8 +34,8 @@ const chat = (to: string, body: string, id = `m${Math.random().toString(36).slic
 const isChat = (body: string) => (el: Element) => el.name === "message" && el.getChildText("body") === body;
 
 beforeAll(async () => {
-  a = await startServer({ config: s2sConfig("a.test", SECRET_A), users: { romeo: "pw", mercutio: "pw" } });
-  b = await startServer({ config: s2sConfig("b.test"), users: { juliet: "pw", nurse: "pw" } });
+  a = await startServer({ config: s2sConfig("a.test", SECRET_A), users: { romeo: "pw", mercutio: "pw", benvolio: "pw", paris: "pw" } });
+  b = await startServer({ config: s2sConfig("b.test"), users: { juliet: "pw", nurse: "pw", tybalt: "pw", capulet: "pw" } });
   link(a, b);
   link(b, a);
 });
@@ -115,6 +116,112 @@ describe("two servers federate by dialback", () => {
     const noOne = await romeo.ask(xml("iq", { type: "get", to: "nobody@b.test" }, xml("query", { xmlns: "jabber:iq:version" })));
     expect(errorOf(noOne)).toBe("service-unavailable");
     await romeo.stop();
+  });
+});
+
+const MUC = "http://jabber.org/protocol/muc";
+const MUC_USER = "http://jabber.org/protocol/muc#user";
+const MUC_OWNER = "http://jabber.org/protocol/muc#owner";
+const MUC_ADMIN = "http://jabber.org/protocol/muc#admin";
+const selfPresence = (room: string, nick: string) => (el: Element) =>
+  el.name === "presence" && el.attrs.from === `${room}/${nick}` && (el.getChild("x", MUC_USER)?.getChildren("status").some((st) => st.attrs.code === "110") ?? false);
+
+describe("group chats across servers", () => {
+  it("a remote user joins a local members-only room, and a local user a room on the other server", async () => {
+    const tybalt = await login(b, "tybalt");
+    const benvolio = await login(a, "benvolio");
+    // Tybalt makes a members-only room on b and lets benvolio@a.test in.
+    const room = "square@conference.b.test";
+    tybalt.send(xml("presence", { to: `${room}/tybalt` }, xml("x", { xmlns: MUC })));
+    await tybalt.next(selfPresence(room, "tybalt"), "tybalt in the room");
+    const form = xml("x", { xmlns: "jabber:x:data", type: "submit" }, xml("field", { var: "muc#roomconfig_membersonly" }, xml("value", null, "1")));
+    expect((await tybalt.ask(xml("iq", { type: "set", to: room }, xml("query", { xmlns: MUC_OWNER }, form)))).attrs.type).toBe("result");
+    tybalt.send(xml("message", { to: room, type: "groupchat", id: "g0" }, xml("body", null, "who goes there")));
+    // Not a member yet: refused.
+    benvolio.send(xml("presence", { to: `${room}/benvolio` }, xml("x", { xmlns: MUC })));
+    const refused = await benvolio.next((el) => el.name === "presence" && el.attrs.type === "error" && el.attrs.from === `${room}/benvolio`, "the refusal", 15_000);
+    expect(errorOf(refused)).toBe("registration-required");
+    expect((await tybalt.ask(xml("iq", { type: "set", to: room }, xml("query", { xmlns: MUC_ADMIN }, xml("item", { jid: "benvolio@a.test", affiliation: "member" }))))).attrs.type).toBe("result");
+    benvolio.send(xml("presence", { to: `${room}/benvolio` }, xml("x", { xmlns: MUC })));
+    await benvolio.next((el) => el.name === "presence" && el.attrs.from === `${room}/tybalt`, "tybalt in the occupant list");
+    await benvolio.next(selfPresence(room, "benvolio"), "benvolio's own presence");
+    // History, then live messages both ways.
+    expect((await benvolio.next((el) => el.name === "message" && el.getChildText("body") === "who goes there", "the history")).getChild("delay", "urn:xmpp:delay")).toBeDefined();
+    await tybalt.next((el) => el.name === "presence" && el.attrs.from === `${room}/benvolio`, "benvolio's arrival");
+    benvolio.send(xml("message", { to: room, type: "groupchat", id: "g1" }, xml("body", null, "a friend")));
+    expect((await tybalt.next((el) => el.name === "message" && el.getChildText("body") === "a friend", "benvolio's message")).attrs.from).toBe(`${room}/benvolio`);
+    await benvolio.next((el) => el.name === "message" && el.getChildText("body") === "a friend", "its reflection");
+    tybalt.send(xml("message", { to: room, type: "groupchat", id: "g2" }, xml("body", null, "then draw")));
+    await benvolio.next((el) => el.name === "message" && el.getChildText("body") === "then draw", "tybalt's message");
+
+    // The other way: a room on a, joined from b.
+    const hall = "hall@conference.a.test";
+    benvolio.send(xml("presence", { to: `${hall}/benvolio` }, xml("x", { xmlns: MUC })));
+    await benvolio.next(selfPresence(hall, "benvolio"), "benvolio in his hall");
+    // Unlocked by its owner (XEP-0045 §10.1.2), with the defaults.
+    expect((await benvolio.ask(xml("iq", { type: "set", to: hall }, xml("query", { xmlns: MUC_OWNER }, xml("x", { xmlns: "jabber:x:data", type: "submit" }))))).attrs.type).toBe("result");
+    tybalt.send(xml("presence", { to: `${hall}/tybalt` }, xml("x", { xmlns: MUC })));
+    await tybalt.next(selfPresence(hall, "tybalt"), "tybalt in the hall on a", 15_000);
+    await benvolio.next((el) => el.name === "presence" && el.attrs.from === `${hall}/tybalt`, "tybalt's arrival");
+    tybalt.send(xml("message", { to: hall, type: "groupchat", id: "g3" }, xml("body", null, "peace? I hate the word")));
+    await benvolio.next((el) => el.name === "message" && el.attrs.from === `${hall}/tybalt` && el.getChildText("body") === "peace? I hate the word", "tybalt's message in the hall");
+    await tybalt.stop();
+    await benvolio.stop();
+  });
+});
+
+const PUBSUB = "http://jabber.org/protocol/pubsub";
+const DISCO_INFO = "http://jabber.org/protocol/disco#info";
+const DEVICES = "eu.siacs.conversations.axolotl.devicelist";
+
+/** An available client whose caps (XEP-0115) ask for notifications of `notify`, answering disco#info about them. */
+async function capsLogin(t: TestServer, user: string, notify: string[]): Promise<Im> {
+  const c = await login(t, user);
+  const identities = [{ category: "client", type: "pc", name: "Test client" }];
+  const features = [DISCO_INFO, ...notify.map((n) => `${n}+notify`)];
+  c.xmpp.on("stanza", (iq: Element) => {
+    const q = iq.getChild("query", DISCO_INFO);
+    if (iq.name !== "iq" || iq.attrs.type !== "get" || !q) return;
+    c.send(xml("iq", { type: "result", id: iq.attrs.id, to: iq.attrs.from },
+      xml("query", { xmlns: DISCO_INFO, node: q.attrs.node }, identities.map((i) => xml("identity", i)), features.map((f) => xml("feature", { var: f })))));
+  });
+  c.send(xml("presence", {}, xml("c", { xmlns: "http://jabber.org/protocol/caps", hash: "sha-1", node: "https://xmppd.test/client", ver: capsHash(identities, features) })));
+  return c;
+}
+
+describe("PEP, OMEMO keys and vCards across servers", () => {
+  it("notifies a remote contact that asked for it in its caps, and serves the device list, a bundle and the vCard to it", async () => {
+    await a.server.storage.map("roster").set("paris@a.test", "capulet@b.test", { jid: "capulet@b.test", groups: [], subscription: "both" });
+    await b.server.storage.map("roster").set("capulet@b.test", "paris@a.test", { jid: "paris@a.test", groups: [], subscription: "both" });
+    const capulet = await login(b, "capulet");
+    capulet.send(xml("presence"));
+    const paris = await capsLogin(a, "paris", [DEVICES]);
+    // Capulet's server learns paris's caps (a disco#info across) when paris's presence reaches it.
+    await capulet.next((el) => el.name === "presence" && el.attrs.from === "paris@a.test/r", "paris's presence", 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const open = xml("publish-options", null, xml("x", { xmlns: "jabber:x:data", type: "submit" },
+      xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
+      xml("field", { var: "pubsub#access_model" }, xml("value", null, "open"))));
+    const devices = xml("list", { xmlns: "eu.siacs.conversations.axolotl" }, xml("device", { id: "4223" }));
+    const published = await capulet.ask(xml("iq", { type: "set" }, xml("pubsub", { xmlns: PUBSUB }, xml("publish", { node: DEVICES }, xml("item", { id: "current" }, devices)), open)));
+    expect(published.attrs.type).toBe("result");
+    const event = await paris.next((el) => el.name === "message" && el.attrs.from === "capulet@b.test" && el.getChild("event", `${PUBSUB}#event`) !== undefined, "the notification", 15_000);
+    expect(event.getChild("event", `${PUBSUB}#event`)!.toString()).toContain("4223");
+    // A bundle, fetched from the other server by a user who is not even a contact.
+    const bundleNode = "eu.siacs.conversations.axolotl.bundles:4223";
+    const bundle = xml("bundle", { xmlns: "eu.siacs.conversations.axolotl" }, xml("signedPreKeyPublic", { signedPreKeyId: "1" }, "BQ=="));
+    expect((await capulet.ask(xml("iq", { type: "set" }, xml("pubsub", { xmlns: PUBSUB }, xml("publish", { node: bundleNode }, xml("item", { id: "current" }, bundle)), open)))).attrs.type).toBe("result");
+    const romeo = await login(a, "romeo", "keys");
+    const fetched = await romeo.ask(xml("iq", { type: "get", to: "capulet@b.test" }, xml("pubsub", { xmlns: PUBSUB }, xml("items", { node: bundleNode }))));
+    expect(fetched.attrs.type).toBe("result");
+    expect(fetched.toString()).toContain("signedPreKeyPublic");
+    // The vCard.
+    expect((await capulet.ask(xml("iq", { type: "set" }, xml("vCard", { xmlns: "vcard-temp" }, xml("FN", null, "Lord Capulet"))))).attrs.type).toBe("result");
+    const card = await romeo.ask(xml("iq", { type: "get", to: "capulet@b.test" }, xml("vCard", { xmlns: "vcard-temp" })));
+    expect(card.getChild("vCard", "vcard-temp")?.getChildText("FN")).toBe("Lord Capulet");
+    await romeo.stop();
+    await paris.stop();
+    await capulet.stop();
   });
 });
 
