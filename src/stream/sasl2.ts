@@ -8,8 +8,9 @@
 //   2. XEP-0198 <resume/>: resumed, the <success/> carries <resumed/> and the stanzas the client
 //      had not acknowledged follow it, no features; failed, the <failed/> goes in the <success/>
 //      and binding goes on (XEP-0198 §SASL2 and BIND2 interaction);
-//   3. Bind 2 (XEP-0386, bind2.ts): a session bound, XEP-0198 enabled inside <bound/>, the
-//      modules' inline features (carbons, CSI) on before anything is routed to the session.
+//   3. Bind 2 (XEP-0386, bind2.ts): a session bound, XEP-0198 enabled inside <bound/> with what
+//      modules say of the account (the archive's <metadata/>), the modules' inline features
+//      (carbons, CSI) on before anything is routed to the session.
 // Then <success/> (the authorization identifier a full JID once bound or resumed) and the features
 // of the authenticated stream. No tasks (<continue/>): none is required.
 import { xml, type Element } from "../xml/element.ts";
@@ -188,14 +189,17 @@ export class Sasl2Negotiation {
   private async bind(account: JID, bind: Element, userAgent: string | undefined, data: Element | undefined, children: Element[]): Promise<boolean> {
     const { ctx, stream } = this;
     const smEnable = bind.getChild("enable", NS.sm);
-    const features = await boundFeatures(ctx, account, smEnable !== undefined);
+    const [features, { bound: about }] = await Promise.all([
+      boundFeatures(ctx, account, smEnable !== undefined),
+      ctx.events.fold("stream/bound", { account, bound: [] }),
+    ]);
     if (stream.closed) return true;
     const jid = bind2Jid(ctx, account, bind, userAgent);
     if (!jid) return false;
     // From here to the modules' inline features nothing waits: no stanza can reach the session
     // before the client has its <success/>, nor before carbons or CSI are on.
     const session = stream.openSession(jid);
-    const bound = smEnable ? [enabling(session, smEnable)] : [];
+    const bound = smEnable ? [enabling(session, smEnable), ...about] : about;
     stream.write(success(jid, data, [...children, xml("bound", { xmlns: NS.bind2 }, bound)]) + featuresElement(features));
     stream.registerSession(session, () => enableInline(ctx, session, bind));
     return true;

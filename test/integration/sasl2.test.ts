@@ -125,7 +125,7 @@ describe("Bind 2 inline", () => {
     const full = jidOf(result)!;
     // "[client tag]/[server generated identifier]"
     expect(full).toMatch(/^juliet@localhost\/AwesomeXMPP\/[A-Za-z0-9_-]{12}$/);
-    expect(result).toMatch(/<bound xmlns="urn:xmpp:bind:0"><enabled xmlns="urn:xmpp:sm:3" id="[^"]+" resume="true" max="\d+"\/><\/bound>/);
+    expect(result).toMatch(/<bound xmlns="urn:xmpp:bind:0"><enabled xmlns="urn:xmpp:sm:3" id="[^"]+" resume="true" max="\d+"\/><metadata xmlns="urn:xmpp:mam:2"/);
     const features = await c.expect(FEATURES);
     expect(features).not.toContain("urn:ietf:params:xml:ns:xmpp-bind");
     expect(features).not.toContain(`<sm xmlns="${SM}"`);
@@ -157,6 +157,19 @@ describe("Bind 2 inline", () => {
     expect(c3).not.toBe(a);
     second.c.close();
     third.c.close();
+  });
+
+  it("<bound/> carries the archive's <metadata/> as it was at binding (XEP-0313 §5)", async () => {
+    const sender = await RawClient.login(t.port, "romeo", "pw", "archiving");
+    sender.send("<message to='benvolio@localhost' type='chat' id='last'><body>the last one</body></message>");
+    sender.send("<iq type='get' id='m' to='romeo@localhost'><metadata xmlns='urn:xmpp:mam:2'/></iq>");
+    const viaIq = /<metadata[\s\S]*?<\/metadata>/.exec(await sender.expect(/<iq[^>]*id="m"[\s\S]*?<\/iq>/))![0];
+    expect(viaIq).toContain("<end id=");
+    const { c } = await secureStream(t.port);
+    const { result } = await scramLogin(c, "romeo", "pw", bind());
+    expect(/<bound xmlns="urn:xmpp:bind:0">([\s\S]*?)<\/bound>/.exec(result)![1]).toBe(viaIq);
+    sender.close();
+    c.close();
   });
 
   it("without a tag or a user-agent the resource is the server's alone", async () => {
