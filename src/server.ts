@@ -29,9 +29,10 @@ import { ExternalComponents } from "./stream/components.ts";
 import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
 import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
+import { FastTokens } from "./stream/fast-tokens.ts";
 import type { UnknownUsers } from "./core/credentials.ts";
 import { IdGenerator } from "./storage/ids.ts";
-import type { PreAuthRequestHandler, StreamElementHandler } from "./core/stream-handlers.ts";
+import type { InlineBindHandler, PreAuthRequestHandler, StreamElementHandler } from "./core/stream-handlers.ts";
 import type { OpenStream, StreamContext } from "./stream/context.ts";
 import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { loadTrustStore } from "./transports/tls.ts";
@@ -124,6 +125,9 @@ export class XmppServer implements StreamContext {
   /** Set at start, from storage, before any listener opens. */
   unknownUsers!: UnknownUsers;
   readonly streamElements = new Map<string, StreamElementHandler>();
+  readonly inlineBind = new Map<string, InlineBindHandler>();
+  /** FAST tokens (XEP-0484), in storage so that every node knows them; undefined when FAST is off. */
+  readonly fastTokens: FastTokens | undefined;
   /** Pre-authentication iq handlers by namespace, as modules register them. */
   readonly preAuthIq = new Map<string, PreAuthRequestHandler>();
   readonly streams = new Set<OpenStream>();
@@ -182,6 +186,8 @@ export class XmppServer implements StreamContext {
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log, this.telemetry);
     this.events.onNotify("session/bound", () => void this.telemetry.sessionsBound++, "first");
     this.loginThrottle = new LocalLoginThrottle(this.throttleOptions());
+    const { fastTokenDays } = this.config.auth;
+    this.fastTokens = fastTokenDays > 0 ? new FastTokens(this.storage.map("fast"), fastTokenDays * 86_400_000) : undefined;
     try {
       this.moduleList = orderModules(opts.modules ?? defaultModules);
     } catch (e) {
@@ -204,7 +210,7 @@ export class XmppServer implements StreamContext {
     return {
       domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
       disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
-      preAuthIq: this.preAuthIq, streamElements: this.streamElements, http: this.http, httpPorts: this.ports,
+      preAuthIq: this.preAuthIq, streamElements: this.streamElements, inlineBind: this.inlineBind, http: this.http, httpPorts: this.ports,
       settings: {
         dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
         ephemeralPorts: this.ephemeralPorts,

@@ -83,6 +83,8 @@ export const serverSchema = {
     failuresPerMinute: int("Login attempts from one address per minute that may fail: an attempt counts from when it starts until it succeeds, so attempts sent at once cannot all be tried. Past it, logins from the address are refused (temporary-auth-failure) until the minute is over.", 10, 1),
     ipv6Prefix: int("Leading bits of an IPv6 address that count as one address for the login limits (a /64 is one subscriber's network).", 64, 1, 128),
     failuresPerAccount: int("Failed (or unfinished) logins to one account, from any address, in 15 minutes before each further attempt on it waits its turn: 1 s after the one before, doubling up to 30 s. The account is slowed down, never locked.", 5, 1),
+    sasl2: bool("Offer SASL2 (XEP-0388) over TLS: authentication, resource binding (Bind 2, XEP-0386), stream management and carbons in one round trip.", true),
+    fastTokenDays: int("Days a FAST token (XEP-0484, one-round-trip login without the password) stays valid; it is renewed when used in its second half. 0 turns FAST off.", 14, 0, 365),
   }),
   sm: section("Stream management (XEP-0198).", {
     resumeTimeout: int("Seconds a session whose connection dropped waits to be resumed before its unacked messages go offline.", 300, 0),

@@ -81,6 +81,11 @@ export interface FoldHooks {
   "stream/features": { account: JID; features: Element[] };
   /** Stream features offered before authentication (registration, ...). */
   "stream/features-preauth": { secure: boolean; features: Element[] };
+  /**
+   * What a Bind 2 <bound/> (XEP-0386) tells the client about its account, read as its session is
+   * about to be bound: the archive's XEP-0313 <metadata/>.
+   */
+  "stream/bound": { account: JID; bound: Element[] };
 }
 
 export interface NotifyHooks {

@@ -12,7 +12,7 @@ import type { IqHandlers, IqTarget } from "./iq.ts";
 import type { Logger } from "./log.ts";
 import type { Component, Router } from "./router.ts";
 import type { Infer, Shape } from "./schema.ts";
-import type { PreAuthRequestHandler, StreamElementHandler } from "./stream-handlers.ts";
+import type { InlineBindHandler, PreAuthRequestHandler, StreamElementHandler } from "./stream-handlers.ts";
 import { type OfflineCounts, Telemetry } from "./telemetry.ts";
 import type { QueueStats } from "../storage/archive-queue.ts";
 import type { IdGenerator } from "../storage/ids.ts";
@@ -136,6 +136,8 @@ export interface ModuleHost {
   readonly ids: IdGenerator;
   readonly preAuthIq: Map<string, PreAuthRequestHandler>;
   readonly streamElements: Map<string, StreamElementHandler>;
+  /** Features a Bind 2 request (XEP-0386) may enable inline, by namespace. */
+  readonly inlineBind: Map<string, InlineBindHandler>;
   readonly http: Pick<HttpRoutes, "add">;
   readonly httpPorts: HttpPorts;
   readonly settings: ServerSettings;
@@ -297,6 +299,14 @@ export class ModuleContext<O> {
   /** Takes the top-level elements of a namespace on bound streams (nonzas such as XEP-0352's <inactive/>). */
   streamElement(ns: string, handler: StreamElementHandler): void {
     this.claim(this.host.streamElements, ns, handler, `stream elements of ${ns} are taken already`);
+  }
+
+  /**
+   * A feature a client may enable inside its Bind 2 request (XEP-0386), by the namespace of its
+   * element; the server lists it among Bind 2's inline features. One module per namespace.
+   */
+  inlineBind(ns: string, handler: InlineBindHandler): void {
+    this.claim(this.host.inlineBind, ns, handler, `inline bind features of ${ns} are taken already`);
   }
 
   /** Requests under a path prefix ("/upload/") on the HTTP listeners; one module per prefix. */

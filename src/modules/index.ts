@@ -78,5 +78,8 @@ export const coreSpecs: SpecRef[] = [
   { spec: "XEP-0227", version: "1.1" },
   { spec: "XEP-0288", version: "1.0.1" },
   { spec: "XEP-0368", version: "1.1.0" },
+  { spec: "XEP-0386", version: "1.1.0" },
+  { spec: "XEP-0388", version: "1.0.4" },
   { spec: "XEP-0440", version: "0.4.2" },
+  { spec: "XEP-0484", version: "0.2.0" },
 ];

@@ -111,7 +111,7 @@ function context(sm: { resumeTimeout?: number; maxQueue?: number } = {}): Stream
     loginThrottle: new LocalLoginThrottle({ perAddress: config.auth.failuresPerMinute, perAccount: config.auth.failuresPerAccount }),
     unknownUsers: new UnknownUsers(Buffer.alloc(32, 1)),
     credentials: async (username) => (["romeo", "juliet"].includes(username) ? credentials : undefined),
-    streamElements: new Map(), preAuthIq: new Map(),
+    streamElements: new Map(), preAuthIq: new Map(), inlineBind: new Map(), fastTokens: undefined,
     resumption: new LocalResumption<ClientSession>(), streams: new Set(), closing: new Set(),
   };
 }

@@ -1,5 +1,7 @@
 // The client-to-server stream (RFC 6120 §4-§7) as an explicit state machine over any transport:
 //   header -> features -> (starttls -> header) -> sasl -> header -> authenticated -> bind | resume -> ready
+//   SASL2 (XEP-0388, sasl2.ts), no restart: features -> authenticate -> ready (bound or resumed
+//   inline) | authenticated
 // Limits are tighter before authentication; every violation is a stream error for this stream
 // only. Binding a resource creates the session (client-session.ts); resuming one (XEP-0198 §5,
 // sm-negotiation.ts) attaches this stream to a session that already exists. Once ready, the
@@ -19,7 +21,8 @@ import type { OpenStream, StreamContext } from "./context.ts";
 import { authenticatedFeatures, featuresElement, preAuthFeatures } from "./features.ts";
 import { checkHeader, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
-import { resume, smElement, smFailed, type SmStream } from "./sm-negotiation.ts";
+import { Sasl2Negotiation, type Sasl2Stream } from "./sasl2.ts";
+import { resume, smElement, smFailed } from "./sm-negotiation.ts";
 import { Stream, limitsOf } from "./stream.ts";
 
 type State = "header" | "features" | "tls" | "authenticated" | "ready";
@@ -32,10 +35,11 @@ function shapersOf(ctx: StreamContext): Shapers {
   return s;
 }
 
-export class C2SStream extends Stream implements SmStream, OpenStream {
+export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
   private state: State = "header";
   private authenticatedAs: JID | undefined = undefined;
   private sasl: SaslNegotiation | undefined = undefined;
+  private sasl2: Sasl2Negotiation | undefined = undefined;
   /** The session this stream carries, once bound or resumed. */
   private session: ClientSession | undefined = undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -101,6 +105,9 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
   }
 
   private async beforeAuth(el: Element, ns: string | undefined): Promise<void> {
+    // XEP-0388: "Servers MUST disconnect Clients immediately if any other traffic is received".
+    if (this.sasl2?.inProgress && ns !== NS.sasl2) throw new StreamError("policy-violation", "only SASL2 elements during its exchange");
+    if (ns === NS.sasl2) return this.sasl2Negotiation().handle(el);
     if (ns === NS.tls && el.name === "starttls") return this.startTls();
     if (ns === NS.sasl) {
       if (this.ctx.config.c2s.requireTls && !this.secure) {
@@ -120,6 +127,11 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
     return this.sasl;
   }
 
+  private sasl2Negotiation(): Sasl2Negotiation {
+    this.sasl2 ??= new Sasl2Negotiation(this.ctx, this, this.saslNegotiation().exchange);
+    return this.sasl2;
+  }
+
   private async startTls(): Promise<void> {
     if (!this.transport.canStartTls) {
       this.write(xml("failure", { xmlns: NS.tls }).toString());
@@ -129,16 +141,30 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
     this.write(xml("proceed", { xmlns: NS.tls }).toString());
     this.state = "tls";
     if (!(await this.upgrade())) return;
-    // Mechanisms offered before TLS (no PLAIN, no -PLUS) are not those of the secured stream.
+    // Mechanisms offered before TLS (no PLAIN, no -PLUS, no SASL2) are not those of the secured stream.
     this.sasl = undefined;
+    this.sasl2 = undefined;
     this.state = "header";
   }
 
+  /** RFC 6120 §6.4.6: after <success/> the stream restarts. */
   private authenticated(account: JID): void {
-    this.authenticatedAs = account;
-    this.sasl = undefined;
     this.state = "header";
     this.restart(limitsOf(this.ctx.config.limits, true));
+    this.becameAuthenticated(account);
+  }
+
+  /** XEP-0388: after SASL2's <success/> the stream goes on; it is bound or resumed inline, or binds next. */
+  authenticatedInline(account: JID): void {
+    this.state = "authenticated";
+    this.relimit(limitsOf(this.ctx.config.limits, true));
+    this.becameAuthenticated(account);
+  }
+
+  private becameAuthenticated(account: JID): void {
+    this.authenticatedAs = account;
+    this.sasl = undefined;
+    this.sasl2 = undefined;
     // From now on the account's connections share their shapers: more connections buy no more.
     this.shapeBy(shapersOf(this.ctx), account.bare.toString());
     this.note("info", { user: account.toString() }, "authenticated");
@@ -154,18 +180,30 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
       }
       return this.preAuthIq(el, this.authenticatedAs);
     }
-    if (ns === NS.sm && el.name === "resume") return resume(this, el, this.ctx);
+    if (ns === NS.sm && el.name === "resume") {
+      await resume(this, el, this.ctx);
+      return;
+    }
     if (ns === NS.sm && el.name === "enable") return smFailed(this, "unexpected-request");
     throw new StreamError("not-authorized", "bind a resource first");
   }
 
   /** A resource is bound (RFC 6120 §7): a new session, which replaces one with the same full JID. */
   private bound(jid: JID): void {
+    this.registerSession(this.openSession(jid));
+  }
+
+  openSession(jid: JID): ClientSession {
     const session = new ClientSession(this.ctx, jid, this);
     session.attach(this);
     this.bindTo(session);
+    return session;
+  }
+
+  registerSession(session: ClientSession, inline?: () => void): void {
     const replaced = this.ctx.sessions.add(session);
     if (replaced) replaced.close(new StreamError("conflict", "replaced by a new session with the same resource"));
+    inline?.();
     session.note("info", {}, "session bound");
     void this.ctx.events.notify("session/bound", session, (e) => session.log.error({ err: e }, "session/bound listener failed"));
   }
@@ -220,7 +258,7 @@ export class C2SStream extends Stream implements SmStream, OpenStream {
     let build: Promise<Element[]>;
     if (this.authenticatedAs === undefined) {
       this.state = "features";
-      build = preAuthFeatures(this.ctx, this.transport, () => this.saslNegotiation());
+      build = preAuthFeatures(this.ctx, this.transport, () => [...this.saslNegotiation().features(), ...this.sasl2Negotiation().features()]);
     } else {
       this.state = "authenticated";
       build = authenticatedFeatures(this.ctx, this.authenticatedAs);

@@ -1,9 +1,10 @@
 // What a client stream needs from the server: the pieces of the composition root it talks to.
 import type { JID } from "../xml/jid.ts";
 import type { StreamError } from "../core/errors.ts";
-import type { PreAuthRequestHandler, StreamElementHandler } from "../core/stream-handlers.ts";
+import type { InlineBindHandler, PreAuthRequestHandler, StreamElementHandler } from "../core/stream-handlers.ts";
 import type { Credentials, UnknownUsers } from "../core/credentials.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
+import type { FastTokens } from "./fast-tokens.ts";
 import type { SessionContext } from "./client-session.ts";
 
 /** An open stream as the server's drain sees it. */
@@ -23,6 +24,10 @@ export interface StreamContext extends SessionContext {
   readonly unknownUsers: UnknownUsers;
   /** Top-level non-stanza elements, by namespace. */
   readonly streamElements: Map<string, StreamElementHandler>;
+  /** Features a Bind 2 request (XEP-0386) may enable, by namespace (XEP-0198's are the stream's own). */
+  readonly inlineBind: ReadonlyMap<string, InlineBindHandler>;
+  /** FAST tokens (XEP-0484); undefined when FAST is off. */
+  readonly fastTokens: FastTokens | undefined;
   /** Iq payloads a stream answers before authentication, by namespace. */
   readonly preAuthIq: ReadonlyMap<string, PreAuthRequestHandler>;
   /** Streams open now, for shutdown. */

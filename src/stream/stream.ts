@@ -217,7 +217,7 @@ export abstract class Stream implements ParserHandler {
     if (limits) this.parser.setLimits(limits);
   }
 
-  /** New parser limits from the next element on, without a restart (a component's handshake, XEP-0114). */
+  /** New parser limits from the next element on, without a restart (a component's handshake, XEP-0114; SASL2, XEP-0388). */
   protected relimit(limits: ParserLimits): void {
     this.parser.setLimits(limits);
   }

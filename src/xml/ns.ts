@@ -49,5 +49,8 @@ export const NS = {
   muc: "http://jabber.org/protocol/muc",
   mucUser: "http://jabber.org/protocol/muc#user",
   channelBinding: "urn:xmpp:sasl-cb:0",
+  sasl2: "urn:xmpp:sasl:2",
+  bind2: "urn:xmpp:bind:0",
+  fast: "urn:xmpp:fast:0",
   xml: "http://www.w3.org/XML/1998/namespace",
 } as const;

@@ -51,6 +51,10 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     // limits section of its own (test/integration/limits.test.ts runs them as shipped).
     limits: { bytesPerSecond: 0, stanzasPerSecond: 0 },
     ...opts.config,
+    // @xmpp/client takes SASL2 (XEP-0388) when it is offered, and then Bind 2 (XEP-0386) chooses
+    // the resource; tests address their clients by the resource they asked for, so SASL2 is off
+    // unless a test turns it on (test/integration/sasl2.test.ts).
+    auth: { sasl2: false, ...(opts.config?.auth as Record<string, unknown> | undefined) },
   }));
   const loaded = loadConfig(file, {});
   const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level), storage: opts.storage?.(dataDir), modules: opts.modules });

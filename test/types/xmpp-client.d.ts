@@ -13,7 +13,10 @@ declare module "@xmpp/client" {
     /** The reconnect plugin; stop() turns automatic reconnection off. */
     reconnect: { stop(): void };
     jid: { toString(): string } | null;
+    /** FAST (XEP-0484): where the client keeps its token; replace saveToken and fetchToken to keep it elsewhere. */
+    fast: { saveToken(token: FastToken): Promise<void>; fetchToken(): Promise<FastToken | undefined> };
   }
-  export function client(opts: { service: string; domain?: string; username?: string; password?: string; resource?: string }): Client;
+  export interface FastToken { mechanism: string; token: string; expiry: string }
+  export function client(opts: { service: string; domain?: string; username?: string; password?: string; resource?: string; userAgent?: Element }): Client;
   export function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: (Element | string)[]): Element;
 }

@@ -5,7 +5,8 @@
 // <received/> (§7). A copy is a XEP-0297 <forwarded/> wrapper from the account's bare JID to the
 // resource's full JID, of the original's type. <private/> is not removed from what is delivered
 // (§9 interoperability note: 1.0 lifted that requirement). Copies are written to the sessions
-// like anything else: a detached (XEP-0198) session queues them.
+// like anything else: a detached (XEP-0198) session queues them. A Bind 2 request (XEP-0386) may
+// enable them as the session is bound.
 //
 // A message to the account's own JID from one of its resources gets sent copies only: the other
 // resources would otherwise see it twice.
@@ -55,6 +56,11 @@ export default defineModule({
     };
     ctx.iq("account", NS.carbons, "enable", { set: toggle(true) });
     ctx.iq("account", NS.carbons, "disable", { set: toggle(false) });
+    // XEP-0386: <enable/> inside a Bind 2 request turns copies on before anything reaches the
+    // session ("As this operation MUST succeed, no response is necessary").
+    ctx.inlineBind(NS.carbons, (session, el) => {
+      if (el.getName() === "enable") session.set(CARBONS_ENABLED, true);
+    });
 
     // §11: only the account itself sends copies (from its bare JID); anyone else's are taken out.
     ctx.handle("stanza/in", ({ stanza, from, to }) => {

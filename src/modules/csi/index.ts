@@ -58,6 +58,11 @@ export default defineModule({
       else if (el.name === "active") active(session);
       else throw new StreamError("unsupported-stanza-type", `{${NS.csi}}${el.name}`);
     });
+    // XEP-0386: "If the client included a XEP-0352 <active/> or <inactive/> element, the session
+    // must begin in that state" (a new session is active already).
+    ctx.inlineBind(NS.csi, (session, el) => {
+      if (el.getName() === "inactive") inactive(session, maxHeld);
+    });
     ctx.on("session/resumed", (session) => active(session));
     ctx.on("session/closed", ({ session }) => {
       const state = session.get(HELD);

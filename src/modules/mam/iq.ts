@@ -33,7 +33,7 @@ function ownSession(req: IqRequest): Session {
   return req.origin;
 }
 
-export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log">, { log, queue, prefs, maxPage }: ArchiveIqDeps): void {
+export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log" | "fold">, { log, queue, prefs, maxPage }: ArchiveIqDeps): void {
   ctx.iq("account", NS.mam, "query", {
     get: (req) => {
       ownSession(req);
@@ -64,6 +64,15 @@ export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log">, { log
       await queue.readable(owner);
       return metadata(log, owner);
     },
+  });
+
+  // XEP-0386: "The server SHOULD include a <metadata/> element as defined by XEP-0313, describing
+  // the state of the user's message archive at the precise time of resource binding."
+  ctx.fold("stream/bound", async (v) => {
+    const owner = v.account.bare.toString();
+    await queue.readable(owner);
+    v.bound.push(await metadata(log, owner));
+    return v;
   });
 
   ctx.iq("account", NS.mam, "prefs", {

@@ -46,6 +46,18 @@ export interface SaslContext {
   lookup(username: string): Promise<Credentials | undefined>;
   /** The stand-ins for users that do not exist (default: ones of this process, see credentials.ts). */
   unknown?: UnknownUsers;
+  /** The tokens a client may authenticate with (FAST, XEP-0484), for the HT mechanisms (ht.ts). */
+  tokens?: TokenVerifier;
+}
+
+/** Where the HT mechanisms find the token a client proves it holds. */
+export interface TokenVerifier {
+  /**
+   * The HMAC key of `username`'s stored token for `mechanism` with which `proves` holds; "expired"
+   * when one such token is no longer trusted (expired, or its account's password changed since);
+   * undefined when none proves it. `username` is the authcid as sent.
+   */
+  verify(username: string, mechanism: string, proves: (key: Buffer) => boolean): Promise<Buffer | "expired" | undefined>;
 }
 
 export interface SaslSession {
