@@ -4,10 +4,12 @@
 # ejabberd (below), Java with Maven for the conformance suite (conformance/: Smack's Integration
 # Test Framework), the checkers of docker/ (haproxy -c, docker-compose config, promtool check
 # config), and the Prometheus project's own text-format parser and linter for the metrics tests
-# (python3-prometheus-client, promtool from prometheus). Installs only what is missing; needs root (CI is).
+# (python3-prometheus-client, promtool from prometheus), and for the federation peers
+# (test/helpers/peers.ts) dnsmasq-base, the test DNS server, and lua-unbound, Prosody's resolver
+# library, which can be pointed at it. Installs only what is missing; needs root (CI is).
 set -euo pipefail
 source "$(dirname "$0")/apt.sh"
-apt_ensure debian-deps python3-slixmpp python3-nbxmpp go-sendxmpp coturn chromium openjdk-17-jdk-headless maven haproxy docker-compose python3-prometheus-client prometheus
+apt_ensure debian-deps python3-slixmpp python3-nbxmpp go-sendxmpp coturn chromium openjdk-17-jdk-headless maven haproxy docker-compose python3-prometheus-client prometheus dnsmasq-base lua-unbound
 # haproxy and docker-compose only check docker/ (test/docker.test.ts); the service the package may start is not ours.
 apt_stop_service haproxy
 # Nor is coturn's system service: scripts/services/coturn.sh runs our own turnserver.
