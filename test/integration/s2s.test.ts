@@ -198,7 +198,9 @@ describe("PEP, OMEMO keys and vCards across servers", () => {
     const paris = await capsLogin(a, "paris", [DEVICES]);
     // Capulet's server learns paris's caps (a disco#info across) when paris's presence reaches it.
     await capulet.next((el) => el.name === "presence" && el.attrs.from === "paris@a.test/r", "paris's presence", 15_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await paris.next((el) => el.name === "iq" && el.attrs.from === "b.test" && el.getChild("query", DISCO_INFO) !== undefined, "b's question about its caps");
+    // The answer went to b before this ping, on the same stream: b has it when the ping returns.
+    await paris.ask(xml("iq", { type: "get", to: "b.test" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
     const open = xml("publish-options", null, xml("x", { xmlns: "jabber:x:data", type: "submit" },
       xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
       xml("field", { var: "pubsub#access_model" }, xml("value", null, "open"))));

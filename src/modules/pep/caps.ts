@@ -62,14 +62,14 @@ export class CapsCache {
     this.max = max;
   }
 
-  /** The features behind the caps a session announced (none when its client cannot say). */
-  async features(session: Session, caps: Caps): Promise<ReadonlySet<string>> {
+  /** The features behind the caps the client at `jid` announced (none when it cannot say). */
+  async features(jid: string, caps: Caps): Promise<ReadonlySet<string>> {
     const key = `${caps.hash ?? ""}/${caps.ver}`;
     const known = this.known.get(key);
     if (known) return known;
     let p = this.asking.get(key);
     if (!p) {
-      p = this.ask(session.jid.toString(), caps, key).finally(() => this.asking.delete(key));
+      p = this.ask(jid, caps, key).finally(() => this.asking.delete(key));
       this.asking.set(key, p);
     }
     return p;

@@ -8,6 +8,7 @@
 import { defineModule } from "../../core/module.ts";
 import type { StorageProvider } from "../../storage/types.ts";
 import { int } from "../../core/schema.ts";
+import type { StanzaEvent } from "../../core/events.ts";
 import { isAvailable } from "../../core/session.ts";
 import { ACCOUNT_DISCO } from "../disco.ts";
 import { ROSTER } from "../roster/service.ts";
@@ -15,7 +16,8 @@ import type { NodeConfig } from "../pubsub/config.ts";
 import { PUBSUB } from "../pubsub/ns.ts";
 import { NodeStore, type StoredItem } from "../pubsub/store.ts";
 import { CapsCache, CLIENT_FEATURES, infoRequest, notifyNodes, NOTIFY_NODES, parseCaps } from "./caps.ts";
-import { sendLastItems, type PepEnv } from "./notify.ts";
+import { RemoteInterest } from "./remote.ts";
+import { sendLastItems, sendLastItemsTo, type PepEnv } from "./notify.ts";
 import { PEP, PepService } from "./service.ts";
 
 /** The nodes of every account's PEP service, in the stores they have in storage (the import and export use them too). */
@@ -46,7 +48,8 @@ export default defineModule({
   },
   setup(ctx) {
     const store = pepNodes(ctx);
-    const env: PepEnv = { domain: ctx.domain, sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER) };
+    const remote = new RemoteInterest();
+    const env: PepEnv = { domain: ctx.domain, sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER), remote };
     const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
     const caps = new CapsCache((to, node) =>
       ctx.request(infoRequest(ctx.domain.toString(), to, node), ctx.options.capsTimeout));
@@ -73,7 +76,7 @@ export default defineModule({
       const c = session && isAvailable(session) ? parseCaps(ev.stanza) : undefined;
       if (!session || !c || session.get(CLIENT_FEATURES)?.ver === c.ver) return;
       void (async () => {
-        const features = await caps.features(session, c);
+        const features = await caps.features(session.jid.toString(), c);
         if (!isAvailable(session)) return;
         session.set(CLIENT_FEATURES, { ver: c.ver, features });
         session.set(NOTIFY_NODES, notifyNodes(features));
@@ -81,6 +84,28 @@ export default defineModule({
       })().catch((err: unknown) => session.log.error({ err }, "pep: last items not sent"));
     }, "late");
 
-    ctx.on("account/deleted", ({ jid }) => store.deleteAll(jid.toString()));
+    // The same for a contact's resource on another server, from the presence it sends an account.
+    const remotePresence = (ev: StanzaEvent): false => {
+      if (ev.origin || !ctx.foreign(ev.from.domain) || ev.from.resource === "" || ev.to.local === "") return false;
+      const type = ev.stanza.attrs.type;
+      if (type === "unavailable") remote.delete(ev.to, ev.from);
+      else if (type === undefined) {
+        const c = parseCaps(ev.stanza);
+        if (!c) return false;
+        void (async () => {
+          const nodes = notifyNodes(await caps.features(ev.from.toString(), c));
+          remote.set(ev.to, ev.from, nodes);
+          await sendLastItemsTo(env, ev.to.bare, ev.from, nodes);
+        })().catch((err: unknown) => ctx.log.error({ err }, "pep: a remote contact's caps not read"));
+      }
+      return false;
+    };
+    ctx.handle("presence/bare", remotePresence, "early");
+    ctx.handle("presence/full", remotePresence, "early");
+
+    ctx.on("account/deleted", ({ jid }) => {
+      remote.forget(jid);
+      return store.deleteAll(jid.toString());
+    });
   },
 });

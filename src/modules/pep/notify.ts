@@ -2,8 +2,8 @@
 // account) and who is told of its changes: XEP-0163 §4.3 sends event notifications to the owner's
 // own available resources and to its contacts with a presence subscription ("from" or "both"),
 // each only when its client's capabilities (XEP-0115) include NODE+notify (§4.2) and the access
-// model lets it read. Contacts on this server are reached through their sessions; remote contacts
-// wait for server-to-server links.
+// model lets it read. Contacts on this server are reached through their sessions, contacts on
+// other servers through the resources their presence announced (remote.ts).
 import { xml } from "../../xml/element.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
 import type { Send, Sessions } from "../../core/capabilities.ts";
@@ -17,6 +17,7 @@ import { eventMessage, itemElement } from "../pubsub/engine.ts";
 import { pubsubError } from "../pubsub/ns.ts";
 import type { NodeStore } from "../pubsub/store.ts";
 import { CLIENT_FEATURES, NOTIFY_NODES } from "./caps.ts";
+import type { RemoteInterest } from "./remote.ts";
 
 export interface PepEnv {
   readonly domain: JID;
@@ -25,6 +26,7 @@ export interface PepEnv {
   readonly ids: IdGenerator;
   readonly store: NodeStore;
   readonly roster: RosterService;
+  readonly remote: RemoteInterest;
 }
 
 /**
@@ -62,11 +64,14 @@ function wants(s: Session, node: string): boolean {
 export async function recipients(env: PepEnv, owner: JID, node: string, config: NodeConfig): Promise<JID[]> {
   const out = env.sessions.of(owner).filter((s) => wants(s, node)).map((s) => s.jid);
   if (config.access === "whitelist") return out;
+  const readers = new Set<string>();
   for (const item of await env.roster.items(owner)) {
     if (!sendsPresence(item.subscription) || accessError(config, item)) continue;
+    readers.add(item.jid);
     const contact = localBare(env, item.jid);
     if (contact) for (const s of env.sessions.of(contact)) if (wants(s, node)) out.push(s.jid);
   }
+  out.push(...env.remote.wanting(owner, node, (bare) => readers.has(bare)));
   return out;
 }
 
@@ -81,6 +86,24 @@ function localBare(env: PepEnv, jid: string): JID | undefined {
  * wants some nodes gets the last item of each such node of its own account and of the contacts
  * whose presence it receives, where the node's access model lets it read.
  */
+/**
+ * The same for a contact's resource on another server that announced what it wants: the last
+ * item of each of the owner's nodes it wants and may read.
+ */
+export async function sendLastItemsTo(env: PepEnv, owner: JID, remote: JID, nodes: readonly string[]): Promise<void> {
+  if (nodes.length === 0) return;
+  const mine = await env.roster.item(owner, remote.bare.toString());
+  if (!sendsPresence(mine?.subscription)) return;
+  const configs = await env.store.all(owner.toString());
+  if (configs.size === 0) return;
+  const last = await env.store.lastOfEach(owner.toString());
+  for (const [node, config] of configs) {
+    const item = last.get(node);
+    if (!item || config.sendLast !== "on_sub_and_presence" || !nodes.includes(node) || accessError(config, mine)) continue;
+    await env.send(eventMessage(owner, remote, config, xml("items", { node }, itemElement(item, config.deliverPayloads)), item));
+  }
+}
+
 export async function sendLastItems(env: PepEnv, session: Session): Promise<void> {
   const me = session.jid.bare;
   const owners: JID[] = [me];
