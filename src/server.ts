@@ -314,7 +314,11 @@ export class XmppServer implements StreamContext {
       secret = (await store.get("dialback"))!.secret;
     }
     this.federation = new Federation({
-      config: this.config, log: this.log.child({ s2s: true }), serves: (d) => this.router.serves(d), route: (el) => this.router.route(el),
+      config: this.config, log: this.log.child({ s2s: true }), serves: (d) => this.router.serves(d),
+      route: (el) => {
+        this.federation!.counts.stanzasIn++;
+        return this.router.route(el);
+      },
       tls: () => this.tls, trust: loadTrustStore(s2s.trustStore), dialbackSecret: secret,
     }, { bounce: (stanza, error) => this.router.bounce(stanza, error), request: (iq, ms) => this.router.request(iq, ms) });
     this.router.remote = this.federation;
@@ -373,6 +377,7 @@ export class XmppServer implements StreamContext {
       openConnections: () => this.openConnections(),
       sessions: () => this.sessionCounts(),
       bus: () => this.cluster?.bus,
+      s2s: () => this.federation && { open: this.federation.openStreams(), ...this.federation.counts },
       node: this.config.cluster.node ?? hostname(),
       version: serverVersion(),
     };
@@ -415,7 +420,7 @@ export class XmppServer implements StreamContext {
       offline: { stored: t.offline.stored, delivered: t.offline.delivered, refused: t.offline.refused, pending: t.offline.pending },
       archives: Object.fromEntries([...t.queues].map(([name, q]) => [name, q()])),
       cluster: this.cluster ? { node: this.cluster.node, bus: this.cluster.bus } : null,
-      s2s: this.federation ? this.federation.describe() : null,
+      s2s: this.federation ? { open: this.federation.openStreams(), ...this.federation.counts, routes: this.federation.describe() } : null,
       memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal },
     };
   }

@@ -26,9 +26,24 @@ export interface MetricsSource {
   sessions(): { bound: number; detached: number };
   /** The cluster bus's counts; undefined on a single node. */
   bus(): BusCounts | undefined;
+  /** Federation's streams and counts; undefined with it off. */
+  s2s(): S2SCounts | undefined;
   /** This node's name and the server's version, for xmppd_info. */
   readonly node: string;
   readonly version: string;
+}
+
+/** What the federation counts (src/stream/s2s/federation.ts). */
+export interface S2SCounts {
+  /** Streams open now: peers' (in) and ours (out). */
+  readonly open: { in: number; out: number };
+  /** Stanzas written to peers and read from them since start. */
+  readonly stanzasOut: number;
+  readonly stanzasIn: number;
+  /** Stanzas that could not reach a peer and went back to their senders. */
+  readonly bounced: number;
+  /** Attempts to set up a stream to a peer that failed (no address, refused, TLS or authentication). */
+  readonly failures: number;
 }
 
 /** Storage as the metrics see it: failed calls and log-store write times, per store. */
@@ -110,6 +125,20 @@ export function defineMetrics(registry: Registry<RegistryContentType>, src: Metr
     "Time from routing a message to its write to the recipient's session on this node, for one message in 16 (the count is of the sample).",
     [], t.delivery.bounds, registry, () => [[{}, t.delivery]]);
 
+  const s2s = (): S2SCounts => src.s2s() ?? { open: { in: 0, out: 0 }, stanzasOut: 0, stanzasIn: 0, bounced: 0, failures: 0 };
+  gauge("xmppd_s2s_connections", "Server-to-server streams open now: opened by peers (in) and by this node (out).", ["direction"], (g) => {
+    const { open } = s2s();
+    g.set({ direction: "in" }, open.in);
+    g.set({ direction: "out" }, open.out);
+  });
+  counter("xmppd_s2s_stanzas_total", "Stanzas exchanged with other servers since start: read from them (in), written to them (out).", ["direction"], (c) => {
+    const n = s2s();
+    c.inc({ direction: "in" }, n.stanzasIn);
+    c.inc({ direction: "out" }, n.stanzasOut);
+  });
+  counter("xmppd_s2s_bounced_total", "Stanzas for other servers that went back to their senders (remote-server-not-found, -timeout).", [], (c) => c.inc(s2s().bounced));
+  counter("xmppd_s2s_failures_total", "Streams to other servers that could not be set up (no address, refused, TLS, authentication).", [], (c) => c.inc(s2s().failures));
+
   counter("xmppd_auth_total", "SASL authentications by mechanism and result (RFC 6120 §6).", ["mechanism", "result"], (c) => {
     for (const [mechanism, n] of t.authCounts()) {
       c.inc({ mechanism, result: "success" }, n.success);
@@ -158,10 +187,6 @@ export function defineMetrics(registry: Registry<RegistryContentType>, src: Metr
       c.inc({ outcome: "timeout" }, b.timeouts);
       c.inc({ outcome: "unreachable" }, b.unreachable);
     });
-  gauge("xmppd_s2s_connections", "Server-to-server connections (RFC 6120 federation), by direction. Federation is not implemented yet: always 0.", ["direction"], (g) => {
-    g.set({ direction: "inbound" }, 0);
-    g.set({ direction: "outbound" }, 0);
-  });
 
   collectDefaultMetrics({ register: registry });
 }

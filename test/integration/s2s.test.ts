@@ -59,8 +59,13 @@ describe("two servers federate by dialback", () => {
     expect(receipt.attrs.from).toBe("juliet@b.test/r");
     juliet.send(chat("romeo@a.test", "by a name I know not"));
     expect((await romeo.next(isChat("by a name I know not"), "juliet's answer")).attrs.from).toBe("juliet@b.test/r");
-    // Both directions authenticated: the routes say so.
+    // Both directions authenticated: the routes say so, and the figures count the streams and stanzas.
     expect(a.server.federation!.describe()).toContainEqual(expect.objectContaining({ local: "a.test", remote: "b.test", state: expect.stringMatching(/^ready/) }));
+    const stats = (await a.server.stats()).s2s as { open: { in: number; out: number }; stanzasOut: number; stanzasIn: number };
+    expect(stats.open.out).toBeGreaterThan(0);
+    expect(stats.open.in).toBeGreaterThan(0);
+    expect(stats.stanzasOut).toBeGreaterThan(0);
+    expect(stats.stanzasIn).toBeGreaterThan(0);
     await romeo.stop();
     await juliet.stop();
   });

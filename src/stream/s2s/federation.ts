@@ -34,7 +34,16 @@ const SWEEP_MS = 30_000;
 /** How long a ping that confirms what was written may take. */
 const CONFIRM_TIMEOUT_MS = 30_000;
 
+/** What the federation counts, for metrics and stats. */
+export class FederationCounts {
+  stanzasOut = 0;
+  stanzasIn = 0;
+  bounced = 0;
+  failures = 0;
+}
+
 export class Federation implements RemoteRoute, S2SPeers {
+  readonly counts = new FederationCounts();
   private readonly routes = new Map<string, Route>();
   /** Incoming connections open now, by remote address. */
   private readonly perAddress = new Map<string, number>();
@@ -95,6 +104,13 @@ export class Federation implements RemoteRoute, S2SPeers {
     this.closers.get(link)?.();
     this.closers.delete(link);
     for (const r of this.routes.values()) r.detached(link);
+  }
+
+  /** Streams open now, by who opened them. */
+  openStreams(): { in: number; out: number } {
+    let out = 0;
+    for (const s of this.ctx.open) if (s instanceof S2SOutStream) out++;
+    return { in: this.ctx.open.size - out, out };
   }
 
   /** The routes with a stream or stanzas now, for stats: "ours theirs" -> state. */
@@ -196,6 +212,7 @@ class Route {
       return;
     }
     this.written.push(w);
+    this.fed.counts.stanzasOut++;
     // A peer that never confirms is not held to it without end: the oldest count as delivered.
     if (this.written.length > 10 * this.fed.ctx.config.s2s.maxQueue) this.confirm(this.confirmed + 1);
     if (this.sm && this.out === link) this.requestAck();
@@ -351,6 +368,7 @@ class Route {
 
   private setupFailed(condition: "remote-server-not-found" | "remote-server-timeout", reason: string): void {
     if (!this.connecting && this.out === undefined && this.queue.length === 0 && this.verifies.length === 0) return;
+    this.fed.counts.failures++;
     this.fed.ctx.log.info({ peer: this.remote, local: this.local, reason }, "s2s: no stream to the peer");
     this.connecting = false;
     clearTimeout(this.setupTimer);
@@ -369,6 +387,7 @@ class Route {
     if (stanza.name === "presence") return;
     const type = stanza.attrs.type;
     if (type === "error" || (stanza.name === "iq" && type === "result")) return;
+    this.fed.counts.bounced++;
     this.fed.deps.bounce(stanza, error);
   }
 
