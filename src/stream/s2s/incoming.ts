@@ -9,13 +9,16 @@
 import { type Element, unprefixTopLevel, xml } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { tryParseJid } from "../../xml/jid.ts";
-import { StreamError } from "../../core/errors.ts";
+import { StanzaError, StreamError, type StanzaErrorCondition } from "../../core/errors.ts";
 import { randomToken } from "../../core/ids.ts";
 import type { Transport } from "../../transports/transport.ts";
 import { Stream, limitsOf } from "../stream.ts";
 import { certificateRequired, forServer, type S2SContext, type S2SLink } from "./context.ts";
 import { DIALBACK, DIALBACK_FEATURE, dialbackElement, validKey } from "./dialback.ts";
 import { checkServerHeader, domainOf, serverHeader } from "./header.ts";
+
+/** Dialback keys one stream may present (one per domain it carries: ours and our services). */
+const MAX_DIALBACKS = 16;
 
 export const BIDI = "urn:xmpp:bidi";
 export const BIDI_FEATURE = "urn:xmpp:features:bidi";
@@ -37,6 +40,8 @@ export class S2SInStream extends Stream implements S2SLink {
   /** Stanzas handled, once the peer enabled XEP-0198 (h). */
   private handled: number | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Dialback keys presented on this stream so far. */
+  private dialbacks = 0;
 
   constructor(transport: Transport, ctx: S2SContext) {
     super(transport, limitsOf(ctx.config.limits, false), ctx.log);
@@ -169,6 +174,8 @@ export class S2SInStream extends Stream implements S2SLink {
       this.write(error ? xml("db:result", attrs, error).toString() : dialbackElement("result", attrs));
     };
     if (from === undefined || key === "") return answer("error", stanzaError("bad-request"));
+    // Each key makes this server connect to the domain it names: a peer gets a few, not a flood.
+    if (++this.dialbacks > MAX_DIALBACKS) return answer("error", stanzaError("policy-violation"));
     if (to === undefined || !this.ctx.serves(to)) return answer("error", stanzaError("item-not-found"));
     if (this.ctx.config.s2s.requireTls && !this.secure) return answer("error", stanzaError("policy-violation"));
     if (certificateRequired(this.ctx.config.s2s, from) && !this.validCertificate(from)) {
@@ -258,7 +265,7 @@ export class S2SInStream extends Stream implements S2SLink {
   }
 }
 
-function stanzaError(condition: string): Element {
-  return xml("error", { type: condition === "remote-server-not-found" ? "cancel" : condition === "not-authorized" ? "auth" : "cancel" },
-    xml(condition, { xmlns: NS.stanzas }));
+/** The <error/> of a dialback answer (XEP-0220 §2.4), with RFC 6120's type for the condition. */
+function stanzaError(condition: StanzaErrorCondition): Element {
+  return new StanzaError(condition).toElement();
 }
