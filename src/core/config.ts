@@ -36,7 +36,7 @@ export const serverSchema = {
     resolver: optStr("DNS server asked for the peers' SRV, A and AAAA records, as host:port (default: the system's)."),
     routes: custom("map", "Static routes that replace DNS for a domain: {\"example.org\": \"host:port\"}, or \"host:port tls\" for direct TLS.", {} as Record<string, string>, parseRoutes),
     connectTimeout: int("Seconds to connect to a peer and authenticate, after which what waits for it bounces (remote-server-timeout).", 20, 1),
-    idleTimeout: int("Seconds without traffic after which a connection to or from a peer is closed.", 600, 10),
+    idleTimeout: int("Seconds without traffic after which a connection to or from a peer is closed.", 600, 1),
     maxQueue: int("Stanzas waiting for one peer's connection to be ready; past it, more bounce (resource-constraint).", 1000, 1),
     maxConnectionsPerAddress: int("Incoming S2S connections open at once from one address.", 32, 1),
     bytesPerSecond: int("Bytes per second read from one peer domain, all its connections together (before it authenticates: from one connection); reading pauses beyond it. A server carries many users' traffic: this is a flood guard, not a user's allowance. 0 lifts it.", 1_000_000, 0),

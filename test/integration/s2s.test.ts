@@ -393,6 +393,37 @@ class FakePeer {
   }
 }
 
+describe("idle connections", () => {
+  it("close after s2s.idleTimeout without traffic, and the next message opens a new one", async () => {
+    const idle = { enabled: true, host: "127.0.0.1", routes: {}, connectTimeout: 5, idleTimeout: 1 };
+    const g = await startServer({ config: { domain: "g.test", s2s: idle }, users: { gregory: "pw" } });
+    const h = await startServer({ config: { domain: "h.test", s2s: idle }, users: { sampson: "pw" } });
+    link(g, h);
+    link(h, g);
+    try {
+      const gregory = await Im.login(g.port, "gregory", "r", { domain: "g.test", timeoutMs: 10_000 });
+      const sampson = await Im.login(h.port, "sampson", "r", { domain: "h.test", timeoutMs: 10_000 });
+      sampson.send(xml("presence"));
+      const open = async () => ((await g.server.stats()).s2s as { open: { in: number; out: number } }).open;
+      gregory.send(chat("sampson@h.test", "do you bite your thumb", "i1"));
+      await sampson.next(isChat("do you bite your thumb"), "the first message");
+      expect((await open()).out).toBeGreaterThan(0);
+      const deadline = Date.now() + 5000;
+      while ((await open()).out + (await open()).in > 0) {
+        if (Date.now() > deadline) throw new Error(`still open: ${JSON.stringify(await open())}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      gregory.send(chat("sampson@h.test", "I do bite my thumb, sir", "i2"));
+      await sampson.next(isChat("I do bite my thumb, sir"), "the message after");
+      await gregory.stop();
+      await sampson.stop();
+    } finally {
+      await g.stop();
+      await h.stop();
+    }
+  });
+});
+
 describe("a connection that drops before the peer confirmed what it was sent", () => {
   it("writes the unconfirmed stanzas again on a new connection, and a peer that stays away gets them bounced", async () => {
     const e = await startServer({ config: { domain: "e.test", s2s: { enabled: true, host: "127.0.0.1", requireTls: false, routes: {}, connectTimeout: 3 } }, users: { benvolio: "pw" } });

@@ -29,7 +29,7 @@ export interface FederationDeps {
   request(iq: Element, timeoutMs: number): Promise<Element>;
 }
 
-/** How often idle streams are looked for. */
+/** How often idle streams are looked for, at most (twice per idle timeout when that is shorter). */
 const SWEEP_MS = 30_000;
 /** How long a ping that confirms what was written may take. */
 const CONFIRM_TIMEOUT_MS = 30_000;
@@ -56,7 +56,7 @@ export class Federation implements RemoteRoute, S2SPeers {
     const shapers = new Shapers({ bytesPerSecond: s2s.bytesPerSecond, burstBytes: s2s.burstBytes, stanzasPerSecond: s2s.stanzasPerSecond, stanzaBurst: s2s.stanzaBurst });
     this.ctx = { ...ctx, peers: this, shapers, open: new Set() };
     this.deps = deps;
-    this.sweep = setInterval(() => this.closeIdle(), SWEEP_MS).unref();
+    this.sweep = setInterval(() => this.closeIdle(), Math.min(SWEEP_MS, s2s.idleTimeout * 500)).unref();
   }
 
   // --- RemoteRoute: stanzas from our users to other domains --------------------------------------
