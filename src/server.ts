@@ -28,6 +28,7 @@ import { ComponentStream } from "./stream/component.ts";
 import { ExternalComponents } from "./stream/components.ts";
 import type { ClientSession } from "./stream/client-session.ts";
 import { LocalResumption, type ResumptionRegistry } from "./stream/sm.ts";
+import { BacklogLedger } from "./stream/backlog.ts";
 import { LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "./stream/login-throttle.ts";
 import { FastTokens } from "./stream/fast-tokens.ts";
 import type { UnknownUsers } from "./core/credentials.ts";
@@ -136,6 +137,8 @@ export class XmppServer implements StreamContext {
   readonly services = new ServiceRegistry();
   /** Session-closed listeners still running (presence unavailable, last activity writes). */
   readonly closing = new Set<Promise<void>>();
+  /** Unsent output of slow client connections, per account and in all. */
+  readonly backlog: BacklogLedger;
   /** Bound ports by listener name, once started (tests listen on port 0). */
   readonly ports: Partial<Record<ListenerName, number>> = {};
   /** What the server counts as it runs (metrics, stats). */
@@ -186,6 +189,7 @@ export class XmppServer implements StreamContext {
     this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log, this.telemetry);
     this.events.onNotify("session/bound", () => void this.telemetry.sessionsBound++, "first");
     this.loginThrottle = new LocalLoginThrottle(this.throttleOptions());
+    this.backlog = new BacklogLedger({ account: this.config.limits.accountBacklog, process: this.config.limits.processBacklog });
     const { fastTokenDays } = this.config.auth;
     this.fastTokens = fastTokenDays > 0 ? new FastTokens(this.storage.map("fast"), fastTokenDays * 86_400_000) : undefined;
     try {

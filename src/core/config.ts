@@ -65,6 +65,9 @@ export const serverSchema = {
     stanzasPerSecond: int("Stanzas per second read from the connections of one account together (one connection before authentication); reading pauses beyond it. 0 lifts it.", 50, 0),
     stanzaBurst: int("Stanzas read at once beyond stanzasPerSecond before reading pauses (a login's requests, joins of many rooms).", 500, 1),
     handshakeTimeout: int("Seconds from TCP connect to a bound resource.", 60, 1),
+    connectionBacklog: int("Bytes written to one client connection that the network has not taken yet (a client that stops reading); past it the stream ends (resource-constraint).", 8_388_608, 65_536),
+    accountBacklog: int("The same for one account's connections together: past it, the connection being written to ends. More connections buy no more.", 16_777_216, 65_536),
+    processBacklog: int("The same for every client connection of the process together.", 536_870_912, 1_048_576),
   }),
   component: section("The listener of external components (XEP-0114): gateways and bots such as Slidge, Biboumi or Spectrum2 that serve a domain of their own (the components list). It opens only when components are configured; the handshake is a shared secret over plain TCP, so keep it on loopback or a private network.", {
     host: str("Address to listen on: loopback, for components on this machine.", "127.0.0.1"),

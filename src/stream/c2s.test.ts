@@ -11,6 +11,7 @@ import { Events } from "../core/events.ts";
 import { createLogger } from "../core/log.ts";
 import { Router } from "../core/router.ts";
 import { parseShape } from "../core/schema.ts";
+import { BacklogLedger } from "./backlog.ts";
 import { SessionDirectory } from "../core/session.ts";
 import type { Transport, TransportEvents } from "../transports/transport.ts";
 import { C2SStream } from "./c2s.ts";
@@ -108,6 +109,7 @@ function context(sm: { resumeTimeout?: number; maxQueue?: number } = {}): Stream
   const router = new Router(domain, sessions, events, { exists: async () => true }, log);
   return {
     domain, config, router, sessions, events, log,
+    backlog: new BacklogLedger({ account: config.limits.accountBacklog, process: config.limits.processBacklog }),
     loginThrottle: new LocalLoginThrottle({ perAddress: config.auth.failuresPerMinute, perAccount: config.auth.failuresPerAccount }),
     unknownUsers: new UnknownUsers(Buffer.alloc(32, 1)),
     credentials: async (username) => (["romeo", "juliet"].includes(username) ? credentials : undefined),

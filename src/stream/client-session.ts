@@ -15,10 +15,9 @@ import type { ServerConfig } from "../core/config.ts";
 import { kindSlotOfText, type Telemetry } from "../core/telemetry.ts";
 import { RESUME_TIMEOUT, SessionState, sharedKeys, type Session, type SessionDirectory, type SessionKey } from "../core/session.ts";
 import { NS } from "../xml/ns.ts";
+import { SLOW, type BacklogLedger } from "./backlog.ts";
 import { StreamManagement, type ClaimResult, type ResumptionRegistry, type SessionTransfer } from "./sm.ts";
 
-/** Bytes queued for a client that does not read before its stream is closed. */
-const MAX_BACKLOG = 8 * 1024 * 1024;
 /** A bulk writer (Session.writable) waits while more than this is queued for the connection. */
 const WRITABLE_BACKLOG = 1024 * 1024;
 /** How often a writer waiting for room (Session.writable) looks again. */
@@ -37,6 +36,8 @@ export interface SessionContext {
   readonly telemetry?: Telemetry;
   /** Session-closed listeners in flight; shutdown waits for them. */
   readonly closing: Set<Promise<void>>;
+  /** Unsent output of slow readers, per account and in all (backlog.ts). */
+  readonly backlog: BacklogLedger;
 }
 
 /** What a session needs of the stream it is attached to: any transport, any framing. */
@@ -72,6 +73,8 @@ export class ClientSession implements Session {
   private detachTimer: NodeJS.Timeout | undefined = undefined;
   /** Detached, its queue was full: what it is sent goes another way until it is resumed (spill). */
   private spilled = false;
+  /** Its connection was counted as a slow reader at its last write (backlog.ts). */
+  private slowNoted = false;
   private readonly values = new SessionState();
   private readonly ctx: SessionContext;
   private logger: Logger | undefined = undefined;
@@ -169,11 +172,21 @@ export class ClientSession implements Session {
     }
     if (this.state !== "attached") return;
     const stream = this.on;
-    // A reader that stopped reading must not hold unbounded memory of ours.
-    if (stream.buffered > MAX_BACKLOG) {
-      this.close(new StreamError("resource-constraint", "the client is not reading its stream"));
-      return;
-    }
+    // A reader that stopped reading must not hold unbounded memory of ours, nor can its
+    // account's other connections, nor all of them together (backlog.ts).
+    const buffered = stream.buffered;
+    if (buffered > SLOW) {
+      const limits = this.ctx.config.limits;
+      if (buffered > limits.connectionBacklog) {
+        this.close(new StreamError("resource-constraint", "the client is not reading its stream"));
+        return;
+      }
+      if (!this.ctx.backlog.note(this, this.jid.bare.toString(), buffered, () => (this.state === "attached" ? this.on.buffered : 0))) {
+        this.close(new StreamError("resource-constraint", "the account's connections are not reading what is written to them"));
+        return;
+      }
+    } else if (this.slowNoted) this.ctx.backlog.forget(this);
+    this.slowNoted = buffered > SLOW;
     stream.write(text);
   }
 
@@ -271,6 +284,8 @@ export class ClientSession implements Session {
   /** Its stream ended: dropped with a resumable session, the session waits to be resumed; otherwise it ends too. */
   streamEnded(stream: SessionStream, reason: string, dropped: boolean): void {
     if (this.stream !== stream) return;
+    if (this.slowNoted) this.ctx.backlog.forget(this);
+    this.slowNoted = false;
     this.state = "detached";
     this.sm?.stopWaiting();
     if (dropped && this.sm?.token !== undefined) this.detach(reason);
