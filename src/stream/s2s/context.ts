@@ -16,6 +16,8 @@ export interface S2SLink {
   /** When the peer last sent anything, and when a stanza was last written to it (ms since epoch). */
   readonly lastActivity: number;
   readonly lastSent: number;
+  /** Bytes written and not yet taken by the network. */
+  readonly buffered: number;
   /** Writes a stanza (its namespace jabber:server); false when the stream can take none now. */
   sendStanza(stanza: Element): boolean;
   close(): void;

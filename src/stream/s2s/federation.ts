@@ -207,6 +207,15 @@ class Route {
   }
 
   private write(link: S2SLink, w: Written): void {
+    // A peer that stops reading holds no more of ours than a client may: its stream ends, and
+    // what it did not confirm goes again on a new one.
+    if (link.buffered > this.fed.ctx.config.limits.connectionBacklog) {
+      this.fed.ctx.log.warn({ peer: this.remote, buffered: link.buffered }, "s2s: the peer is not reading its stream");
+      link.close();
+      this.queue.push(w);
+      if (!this.link) this.connect();
+      return;
+    }
     if (!link.sendStanza(w.stanza)) {
       this.queue.unshift(w);
       return;
