@@ -309,27 +309,51 @@ describe("bad peers", () => {
     await until(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
     secure.destroy();
 
-    // The right key (a's secret) authenticates a.test, and only a.test.
-    const q = await RawPeer.open(b);
-    q.send(header("a.test", "b.test"));
-    await q.until(/<proceed|<stream:features>/);
-    q.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    await q.until(/<proceed/);
-    const s2 = tlsConnect({ socket: q.socket, rejectUnauthorized: false, servername: "b.test" });
-    await new Promise((r) => s2.once("secureConnect", r));
-    buf = "";
-    s2.setEncoding("utf8");
-    s2.on("data", (d: string) => (buf += d));
-    s2.write(header("a.test", "b.test"));
-    const id2 = (await until(/<stream:stream [^>]*id='([^']+)'/))[1]!;
-    await until(/<\/stream:features>/);
-    s2.write(`<db:result from='a.test' to='b.test'>${dialbackKey(SECRET_A, "b.test", "a.test", id2)}</db:result>`);
-    await until(/<db:result [^>]*type='valid'/);
-    s2.write("<message from='eve@c.test' to='juliet@b.test'><body>spoofed</body></message>");
-    await until(/<invalid-from xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
-    s2.destroy();
   });
+
+  for (const [what, stanza, condition] of [
+    ["a stanza from a domain the stream did not authenticate", "<message from='eve@c.test' to='juliet@b.test'><body>spoofed</body></message>", "invalid-from"],
+    ["a stanza without a 'to'", "<message from='romeo@a.test'><body>to whom</body></message>", "improper-addressing"],
+    ["a stanza to a domain b does not host", "<message from='romeo@a.test' to='paris@elsewhere.test'><body>relay me</body></message>", "host-unknown"],
+  ] as const) {
+    it(`ends a stream authenticated for a.test that sends ${what} (${condition}), delivering nothing`, async () => {
+      const peer = await authenticatedPeer(b, "a.test", SECRET_A);
+      peer.write(stanza);
+      await peer.until(new RegExp(`<${condition} xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']/>`));
+      peer.destroy();
+    });
+  }
 });
+
+/** A raw peer on `t`'s S2S port, over STARTTLS, authenticated for `domain` by a dialback key made with its secret. */
+async function authenticatedPeer(t: TestServer, domain: string, secret: string) {
+  const q = await RawPeer.open(t);
+  q.send(header(domain, t.domain));
+  await q.until(/<\/stream:features>/);
+  q.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  await q.until(/<proceed/);
+  const { connect: tlsConnect } = await import("node:tls");
+  const secure = tlsConnect({ socket: q.socket, rejectUnauthorized: false, servername: t.domain });
+  await new Promise((r) => secure.once("secureConnect", r));
+  let buf = "";
+  secure.setEncoding("utf8");
+  secure.on("data", (d: string) => (buf += d));
+  secure.on("error", () => {});
+  const until = async (re: RegExp) => {
+    const deadline = Date.now() + 10_000;
+    while (!re.test(buf)) {
+      if (Date.now() > deadline) throw new Error(`no ${re} in ${buf}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return re.exec(buf)!;
+  };
+  secure.write(header(domain, t.domain));
+  const id = (await until(/<stream:stream [^>]*id='([^']+)'/))[1]!;
+  await until(/<\/stream:features>/);
+  secure.write(`<db:result from='${domain}' to='${t.domain}'>${dialbackKey(secret, t.domain, domain, id)}</db:result>`);
+  await until(/<db:result [^>]*type='valid'/);
+  return { write: (x: string) => secure.write(x), until, destroy: () => secure.destroy() };
+}
 
 describe("a peer that goes away", () => {
   it("bounces what was sent to an unreachable peer (presence excepted)", async () => {
