@@ -1,7 +1,8 @@
 // The benchmark: starts each server under test on loopback ports of its own (ours on the
 // embedded default; Prosody and ejabberd when installed), pinned to core 0 while this generator
 // runs on core 1, runs the scenarios against each and prints one table with the three side by
-// side. Raw results go to test/bench/results/. `./run bench --help` for the options.
+// side. The s2s row starts two servers of each kind, federating, one per core (servers/pair.ts).
+// Raw results go to test/bench/results/. `./run bench --help` for the options.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -16,15 +17,17 @@ import { groups } from "./scenarios/groups.ts";
 import { logins } from "./scenarios/login.ts";
 import { offline } from "./scenarios/offline.ts";
 import { oneToOne } from "./scenarios/one2one.ts";
+import { federated } from "./scenarios/s2s.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
 import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
 import { Redis } from "ioredis";
 import { dropOursKeyspace, startOurs, type OursCluster, type OursStorage } from "./servers/ours.ts";
+import { DOMAINS, missingPairDns, startPair, type FederatedPair } from "./servers/pair.ts";
 import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
 
-export const SCENARIOS = ["login", "sessions", "one2one", "groups", "offline", "cores"] as const;
+export const SCENARIOS = ["login", "sessions", "one2one", "groups", "offline", "cores", "s2s"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -128,7 +131,7 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
   // The memory rows come last: holding and dropping ~20k connections leaves the generator's heap
   // and the kernel's socket tables (ports in TIME_WAIT) busy for a while, and a login row after
   // them was bound by the generator (it used a whole core in the full run, not in a login-only one).
-  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
+  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores" && s !== "s2s");
   if (rest.length > 0) await session(rest.join(", "), (ctx) => mainScenarios(ctx, rest, o, put, OFFLINE));
   if (o.scenarios.includes("cores") && name === "ours") {
     // Two nodes of ours on both cores, one cluster on Redis: logins spread over both, and the
@@ -144,6 +147,12 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
       }, { nodes: 2, redis, split: pairs });
     }
   }
+  if (o.scenarios.includes("s2s")) {
+    const r = await s2sRow(name, o, dir, put);
+    ownCpu += r.cpu;
+    if (!info.version) info = { version: r.version, settings: [] };
+    info.settings.push(...r.settings);
+  }
   if (o.scenarios.includes("sessions")) {
     const levels = o.quick ? [{ n: 1000, key: "1k" }] : [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }];
     await session("sessions", async (ctx) => put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" })));
@@ -151,6 +160,57 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
   }
   if (name === "ours" && o.oursStorage) await dropOursKeyspace(o.oursStorage);
   return { ...info, ownCpu };
+}
+
+/**
+ * The s2s row: two servers of this kind federating, a.test's on core 0 and b.test's on core 1,
+ * where this generator runs too (it is pinned there for the whole run, as in every row).
+ */
+async function s2sRow(name: ServerName, o: BenchOptions, dir: string, put: (cells: Cells) => void): Promise<{ cpu: number; version: string; settings: string[] }> {
+  const senders = o.quick ? 100 : 500;
+  const rows = ["s2s.throughput", "s2s.p50", "s2s.p99"];
+  const fail = (status: "failed" | "skipped", note: string) => {
+    for (const row of rows) put({ [row]: { status, note } });
+  };
+  const missing = name === "ours" ? undefined : missingPairDns();
+  if (missing) {
+    fail("skipped", missing);
+    return { cpu: 0, version: "", settings: [] };
+  }
+  const users = Array.from({ length: senders }, (_, i) => `${USERS_PREFIX}${i}`);
+  o.log(`${name}: starting two for s2s (${DOMAINS.join(" and ")}, creating ${senders} accounts on each)`);
+  const t0 = performance.now();
+  let pair: FederatedPair;
+  try {
+    pair = await startPair(STARTERS[name], {
+      dir: join(dir, "s2s"), users, password: PASSWORD, archive: o.archive, cpus: o.pin ? ["0", "1"] : ["0,1", "0,1"],
+      dns: name !== "ours", ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
+    });
+  } catch (e) {
+    o.log(`${name}: s2s servers did not start: ${(e as Error).stack ?? e}`);
+    fail("failed", `did not start: ${(e as Error).message.slice(0, 300)}`);
+    return { cpu: 0, version: "", settings: [] };
+  }
+  o.log(`${name}: two of ${pair.a.version} up in ${round((performance.now() - t0) / 1000, 1)} s`);
+  const pids = [pair.a.workerPid(), pair.b.workerPid()];
+  const c0 = pids.map(cpuSeconds);
+  try {
+    const ctx = context(pair.a.target, () => pair.a.workerPid(), senders, o);
+    put(await federated(ctx, { target: pair.b.target, pid: () => pair.b.workerPid() }, senders));
+  } catch (e) {
+    o.log(`${name}: s2s aborted: ${(e as Error).stack ?? e}`);
+    fail("failed", (e as Error).message);
+  }
+  const cpu = pids.reduce((sum, pid, k) => sum + cpuSeconds(pid) - c0[k]!, 0);
+  const dns = pair.dnsReport();
+  await pair.stop();
+  if (dns) o.log(`${name}: ${dns}`);
+  const own = pair.a.settings.filter((l) => l.startsWith("s2s "));
+  const settings = [
+    `s2s row: ${DOMAINS.join(" and ")}, a process each, ${o.pin ? "cores 0 and 1 (the generator on core 1)" : "unpinned"}, each with a self-signed RSA 2048 certificate for its domain; ${own.join("; ")}`,
+    ...(dns ? [`s2s row: ${dns}`] : []),
+  ];
+  return { cpu, version: pair.a.version, settings };
 }
 
 /** Everything but the memory rows, on one server start. */
@@ -195,7 +255,7 @@ async function benchExternal(x: ExternalTarget, o: BenchOptions, results: Result
     const levels = [{ n: 1000, key: "1k" }, { n: 10_000, key: "10k" }, { n: o.maxSessions, key: "max" }].filter((l) => l.n <= size);
     if (levels.length > 0) put(await idleSessions(ctx, { levels, security: "plain", rowPrefix: "rss" }));
   }
-  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores");
+  const rest = o.scenarios.filter((s) => s !== "sessions" && s !== "cores" && s !== "s2s");
   await mainScenarios(ctx, rest, o, put, { sender: `${x.prefix}${size}`, recipient: `${x.prefix}${size + 1}` });
 }
 

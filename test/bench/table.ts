@@ -33,6 +33,9 @@ export const ROWS: RowDef[] = [
   { id: "cores.one2one.throughput", label: "1:1 delivered msg/s, pairs split over 2 nodes on both cores", unit: "/s", better: "higher" },
   { id: "cores.one2one.p50", label: "1:1 latency p50 at 2,000 msg/s, across 2 nodes", unit: "ms", better: "lower" },
   { id: "cores.one2one.p99", label: "1:1 latency p99 at 2,000 msg/s, across 2 nodes", unit: "ms", better: "lower" },
+  { id: "s2s.throughput", label: "S2S delivered msg/s, 500 senders to partners on a second server", unit: "/s", better: "higher" },
+  { id: "s2s.p50", label: "S2S latency p50 at 2,000 msg/s, across two servers", unit: "ms", better: "lower" },
+  { id: "s2s.p99", label: "S2S latency p99 at 2,000 msg/s, across two servers", unit: "ms", better: "lower" },
 ];
 
 export type Results = Record<string, Record<string, Cell>>; // row id -> server -> cell

@@ -134,7 +134,7 @@ export function peerRecords(domain: string, c2sPort: number, s2sPort: number): D
  * machine as localhost, the hosts line of /etc/nsswitch.conf says "files dns", and nscd's socket
  * folder, if any, is hidden behind an empty one (the system's cache would ask the system's servers).
  */
-export function confined(p: PeerPlan, argv: string[]): string[] {
+export function confined(p: Pick<PeerPlan, "dir" | "dns">, argv: string[]): string[] {
   const hosts = join(p.dir, "hosts");
   writeFileSync(hosts, `# Written by test/helpers/peers.ts.\n127.0.0.1 localhost ${hostname()}\n::1 localhost\n`);
   const nsswitch = join(p.dir, "nsswitch.conf");

@@ -6,6 +6,9 @@
 // accounts alternate (logins spread) and pairs (i, i + split) are on different nodes (chat crosses). Accounts are written through the storage API before start with one SCRAM
 // derivation shared by all (the CLI derives both hashes per account, 4096 iterations each, which
 // is minutes for 100k accounts and measures nothing the benchmark is about).
+// With `s2s` (the s2s row) it federates on a port of its own, finding the other server through
+// static routes (s2s.routes: no DNS at all), with its self-signed certificate: TLS required and
+// Server Dialback (XEP-0220), its defaults; the per-peer read limits are lifted as the c2s ones are.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import cassandra from "cassandra-driver";
@@ -17,7 +20,7 @@ import { deriveCredentials } from "../../../src/core/credentials.ts";
 import { NODE_FLAGS } from "../../../src/node-flags.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
 import { deleteKeys } from "../../helpers/services.ts";
-import type { RunningServer, ServerOptions } from "./types.ts";
+import type { RunningServer, S2sOptions, ServerOptions } from "./types.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const DOMAIN = "localhost";
@@ -35,25 +38,35 @@ export async function provisionOurs(cfg: string, users: string[], password: stri
     const credentials = await deriveCredentials(password, { iterations: ITERATIONS });
     const store = storage.keyval<AccountRecord>("accounts");
     const created = Date.now();
-    for (const u of users) await store.add(`${u}@${DOMAIN}`, { credentials, created });
+    for (const u of users) await store.add(`${u}@${server.domain}`, { credentials, created });
   } finally {
     await storage.close();
   }
 }
 
+/** The federation settings of the s2s row: its own port, static routes, read limits lifted. */
+function s2sConfig(s2s: S2sOptions | undefined): Record<string, unknown> {
+  if (!s2s) return { enabled: false };
+  return {
+    enabled: true, host: "127.0.0.1", port: s2s.port, directTlsPort: 0,
+    routes: Object.fromEntries(Object.entries(s2s.routes).map(([domain, port]) => [domain, `127.0.0.1:${port}`])),
+    bytesPerSecond: 0, stanzasPerSecond: 0,
+  };
+}
+
 /** The config the benchmark runs ours with: loopback, no TLS requirement, limits lifted. */
-export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }, storage: OursStorage = { backend: "embedded" }): Record<string, unknown> {
+export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }, storage: OursStorage = { backend: "embedded" }, domain = DOMAIN, s2s?: S2sOptions): Record<string, unknown> {
   return {
     ...(storage.backend === "cassandra" ? {
       storage: { backend: "cassandra", cassandra: { contactPoints: [storage.contactPoint], keyspace: storage.keyspace, consistency: "LOCAL_QUORUM" } },
     } : {}),
-    domain: DOMAIN,
+    domain,
     dataDir,
     ...(tls ? { tls } : {}),
     log: { level: "warn" },
     c2s: { host: "127.0.0.1", port, directTlsPort: tlsPort, requireTls: false, maxConnections: 1_000_000 },
     http: { port: 0, tlsPort: 0 },
-    s2s: { enabled: false },
+    s2s: s2sConfig(s2s),
     limits: { bytesPerSecond: 0, stanzasPerSecond: 0 },
     auth: { iterations: ITERATIONS, failuresPerMinute: 1_000_000, failuresPerAccount: 1_000_000 },
     registration: { enabled: true, perHourPerAddress: 1_000_000 },
@@ -83,7 +96,8 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const port = await freePort();
   const tlsPort = await freePort();
   const cfg = join(o.dir, "xmppd.json");
-  writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage), null, 2));
+  const domain = o.domain ?? DOMAIN;
+  writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s), null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
@@ -98,12 +112,13 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   await waitPort("127.0.0.1", port, 60_000, () => alive);
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
   return {
-    target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain: DOMAIN, mucDomain: `conference.${DOMAIN}` },
+    target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain, mucDomain: `conference.${domain}` },
     version: `xmppd ${pkg.version} (node ${process.version})`,
     settings: [
       `${storage.backend === "cassandra" ? `Cassandra at ${storage.contactPoint}, keyspace ${storage.keyspace} (replication 1, LOCAL_QUORUM)` : `embedded SQLite (synchronous=FULL) in ${o.dir}`}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
       "c2s.requireTls false; limits.bytesPerSecond and stanzasPerSecond 0 (lifted); auth.failuresPerMinute and failuresPerAccount 1e6; registration on",
       `one process, taskset -c ${o.cpus}`,
+      ...(o.s2s ? [`s2s on port ${o.s2s.port}: static routes (no DNS), TLS required (its default), certificate not required to be valid (its default), so dialback (XEP-0220); s2s.bytesPerSecond and stanzasPerSecond 0 (lifted)`] : []),
       "modules as shipped: offline store (XEP-0160), archive (XEP-0313, retention 30 days), carbons, stream management, MUC, PEP",
     ],
     workerPid: () => p.pid,

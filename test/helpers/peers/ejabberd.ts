@@ -12,12 +12,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { descendants, freePort, spawnPinned, stopPids, waitPort } from "../../bench/lib/proc.ts";
 import { sleep } from "../../bench/lib/stats.ts";
+import type { TestDns } from "../dns.ts";
 import { confined, type PeerPlan, type StartedPeer } from "../peers.ts";
 
 const yaml = (s: string): string => JSON.stringify(s); // a double-quoted YAML scalar
 
-function inetrc(p: PeerPlan): string {
-  const [host, port] = p.dns.address.split(":");
+/** Erlang's resolver configuration (an inetrc file): the test DNS server only (also the benchmark's s2s row). */
+export function inetrc(dns: TestDns): string {
+  const [host, port] = dns.address.split(":");
   return [
     "%% Written by test/helpers/peers/ejabberd.ts.",
     '{resolv_conf, ""}.',
@@ -111,7 +113,7 @@ export async function startEjabberdPeer(p: PeerPlan): Promise<StartedPeer> {
   for (const d of ["spool", "logs", "upload"]) mkdirSync(join(p.dir, d), { recursive: true });
   copyFileSync(p.cert.combined, join(p.dir, "combined.pem"));
   if (p.trust) copyFileSync(p.trust, join(p.dir, "trusted-ca.pem"));
-  writeFileSync(join(p.dir, "inetrc"), inetrc(p));
+  writeFileSync(join(p.dir, "inetrc"), inetrc(p.dns));
   const cfg = join(p.dir, "ejabberd.yml");
   writeFileSync(cfg, config(p));
   const ctl = join(p.dir, "ejabberdctl.cfg");
