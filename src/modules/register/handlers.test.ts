@@ -111,6 +111,20 @@ describe("pre-auth registration (§3.1)", () => {
     expect((await preAuth(registrar, creds("a3", "pw"), { address: "192.0.2.2" })).attrs.type).toBe("result");
   });
 
+  it("counts requests sent at once from one address before any is answered: no more than the limit pass", async () => {
+    const { registrar } = world({ perHour: 2 });
+    const answers = await Promise.all(["p1", "p2", "p3", "p4", "p5"].map((u) => preAuth(registrar, creds(u, "pw"))));
+    expect(answers.filter((r) => r.attrs.type === "result")).toHaveLength(2);
+    expect(answers.filter((r) => errorOf(r) === "resource-constraint")).toHaveLength(3);
+  });
+
+  it("gives back the count of an attempt that failed (a taken username)", async () => {
+    const { registrar } = world({ perHour: 2 });
+    await preAuth(registrar, creds("q1", "pw"));
+    expect(errorOf(await preAuth(registrar, creds("q1", "pw")))).toBe("conflict");
+    expect((await preAuth(registrar, creds("q2", "pw"))).attrs.type).toBe("result");
+  });
+
   it("unexpected-request for <remove/> before authentication", async () => {
     expect(errorOf(await preAuth(world().registrar, set(xml("remove"))))).toBe("unexpected-request");
   });

@@ -66,10 +66,30 @@ export class Registrar {
    */
   async register({ username, password }: Fields, address: string, admission?: Admission): Promise<JID> {
     const key = rateKey(address);
-    if (!admission && !this.created.allowed(key)) {
+    // Taken when the attempt starts, given back when it fails: requests sent at once from one
+    // address cannot all pass the check before any of them is counted.
+    if (!admission && !this.created.take(key)) {
       // ejabberd's answer too; Conversations shows "try again later" for resource-constraint/wait.
       throw new StanzaError("resource-constraint", "too many accounts created from your address; try again later", { type: "wait" });
     }
+    let local: string;
+    try {
+      local = await this.create(username, password, admission);
+    } catch (e) {
+      if (!admission) this.created.give(key);
+      throw e;
+    }
+    const account = jid(local, this.server.domain.domain);
+    this.log.info({ user: account.toString(), address, invited: admission !== undefined }, "account registered in-band");
+    if (admission) {
+      // The account is made: what the invitation adds (subscriptions) failing does not undo it.
+      await admission.completed(account).catch((e: unknown) => this.log.error({ err: e, user: account.toString() }, "invitation follow-up failed"));
+    }
+    return account;
+  }
+
+  /** The account's checks (§3.1) and its creation; its local part. */
+  private async create(username: string | undefined, password: string | undefined, admission: Admission | undefined): Promise<string> {
     // §3.1: "If the requesting entity does not provide all of the requested information (this
     // includes providing an empty password element) ... MUST return a <not-acceptable/> error".
     if (!username || !password) throw new StanzaError("not-acceptable", "a username and a non-empty password are required");
@@ -87,14 +107,7 @@ export class Registrar {
       if (e instanceof AccountError) throw new StanzaError("conflict", "that username is taken");
       throw e;
     }
-    if (!admission) this.created.hit(key);
-    const account = jid(local, this.server.domain.domain);
-    this.log.info({ user: account.toString(), address, invited: admission !== undefined }, "account registered in-band");
-    if (admission) {
-      // The account is made: what the invitation adds (subscriptions) failing does not undo it.
-      await admission.completed(account).catch((e: unknown) => this.log.error({ err: e, user: account.toString() }, "invitation follow-up failed"));
-    }
-    return account;
+    return local;
   }
 
   /** Whether an invitation other than `admission` holds the username. */
