@@ -77,6 +77,10 @@ export interface Peer {
   register(user: string, password: string): Promise<void>;
   /** The server's logs so far (until stop() removes a folder it made). */
   logs(): string;
+  /** Stops the server process as stop() does, keeping its folder, ports and DNS records for up(). */
+  down(): Promise<void>;
+  /** Starts the server again after down(), as it was: same configuration, ports and data. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -159,7 +163,9 @@ export async function startPeer(kind: PeerKind, o: PeerOptions): Promise<Peer> {
     extraConfig: o.extraConfig ?? "", extraModules: o.extraModules ?? [],
   };
   await o.dns.add(peerRecords(o.domain, plan.c2sPort, plan.s2sPort));
-  const started = kind === "prosody" ? await startProsodyPeer(plan) : await startEjabberdPeer(plan);
+  const start = () => (kind === "prosody" ? startProsodyPeer(plan) : startEjabberdPeer(plan));
+  let started: StartedPeer | undefined = await start();
+  let logs = started.logs;
   const target = { name: kind, host: "127.0.0.1", port: plan.c2sPort, domain: o.domain, mucDomain: `conference.${o.domain}` };
   return {
     kind,
@@ -172,9 +178,19 @@ export async function startPeer(kind: PeerKind, o: PeerOptions): Promise<Peer> {
     httpPort: plan.httpPort,
     dir,
     register: (user, password) => registerInBand(target, [user], password, 1),
-    logs: started.logs,
+    logs: () => logs(),
+    async down() {
+      await started?.stop();
+      started = undefined;
+    },
+    async up() {
+      if (started) throw new Error(`${kind} ${o.domain} is running`);
+      started = await start();
+      logs = started.logs;
+    },
     async stop() {
-      await started.stop();
+      await started?.stop();
+      started = undefined;
       if (!o.dir) rmSync(dir, { recursive: true, force: true });
     },
   };

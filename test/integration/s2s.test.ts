@@ -249,6 +249,10 @@ class RawPeer {
   send(s: string): void {
     this.socket.write(s);
   }
+  /** Everything read so far. */
+  get received(): string {
+    return this.buf;
+  }
   async until(re: RegExp, ms = 5000): Promise<RegExpExecArray> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -356,6 +360,20 @@ async function authenticatedPeer(t: TestServer, domain: string, secret: string) 
 }
 
 describe("a peer that goes away", () => {
+  it("closes a stream the peer ends with a stream error (a shutdown) without an error of its own", async () => {
+    const p = await RawPeer.open(b);
+    let closed = false;
+    p.socket.on("close", () => (closed = true));
+    p.send(header("a.test", "b.test"));
+    await p.until(/<\/stream:features>/);
+    p.send("<stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>");
+    await p.until(/<\/stream:features>[\s\S]*<\/stream:stream>/);
+    expect(p.received).not.toMatch(/<stream:error>/);
+    const deadline = Date.now() + 5000;
+    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(true);
+  });
+
   it("bounces what was sent to an unreachable peer (presence excepted)", async () => {
     const romeo = await login(a, "romeo", "bounce");
     // c.test routes to a port where nothing listens.

@@ -42,6 +42,8 @@ export interface AgentOptions {
   flags?: string[];
   /** Another script of this folder than the library's general client (<library>_client.py). */
   script?: string;
+  /** Seconds after which the agent exits by itself (default 20); it is killed 10 s later. */
+  timeoutS?: number;
 }
 
 export type AgentEvent = { event: string } & Record<string, unknown>;
@@ -57,7 +59,9 @@ export type Command =
   | { cmd: "bookmarks_get" }
   | { cmd: "avatar_publish"; data: string }
   | { cmd: "pep_items"; jid: string; node: string }
-  | { cmd: "message"; to: string; body: string; id?: string }
+  | { cmd: "message"; to: string; body: string; id?: string; receipt?: boolean; markable?: boolean; oob?: string }
+  | { cmd: "marker"; to: string; id: string; marker: "received" | "displayed" | "acknowledged" }
+  | { cmd: "upload"; service: string; filename: string; data: string; content_type?: string }
   | { cmd: "mam"; with?: string; max?: number; jid?: string }
   | { cmd: "muc_create" | "muc_join"; room: string; nick: string; maxstanzas?: number }
   | { cmd: "muc_say"; room: string; body: string; id?: string }
@@ -84,7 +88,7 @@ export class Agent {
     this.library = library;
     this.opts = opts;
     const args = [join(HERE, opts.script ?? `${library}_client.py`), "--host", "127.0.0.1", "--port", String(opts.port),
-      "--jid", opts.jid, "--password", opts.password, "--timeout", String(AGENT_TIMEOUT_S),
+      "--jid", opts.jid, "--password", opts.password, "--timeout", String(opts.timeoutS ?? AGENT_TIMEOUT_S),
       ...(opts.directTls ? ["--direct-tls"] : []), ...(opts.flags ?? [])];
     // cwd "/" so that no folder on sys.path can shadow a standard module.
     this.child = spawn(PYTHON, args, { cwd: "/", env: pythonEnv(), stdio: ["pipe", "pipe", "pipe"] });
@@ -98,7 +102,7 @@ export class Agent {
       this.wake();
     });
     this.child.stdin!.on("error", () => {});
-    this.killTimer = setTimeout(() => this.child.kill("SIGKILL"), KILL_AFTER_MS);
+    this.killTimer = setTimeout(() => this.child.kill("SIGKILL"), opts.timeoutS === undefined ? KILL_AFTER_MS : (opts.timeoutS + 10) * 1000);
   }
 
   get name(): string {

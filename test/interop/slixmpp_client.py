@@ -18,12 +18,18 @@ stdin: one JSON command per line, {"cmd": ...}:
   bookmarks_get                 read them back from private XML storage
   avatar_publish {data}         publish an avatar (XEP-0084): base64 data, then its metadata
   pep_items {jid, node}         read a PEP node's items (XEP-0060 §6.5)
-  message {to, body, id}        send a chat message
+  message {to, body, id, receipt?, markable?, oob?}  send a chat message; receipt asks for a
+                                delivery receipt (XEP-0184), markable allows chat markers
+                                (XEP-0333), oob attaches a URL (XEP-0066)
+  marker {to, id, marker}       send a chat marker (XEP-0333): received, displayed or acknowledged
+  upload {service, filename, data, content_type?}  ask the service for a slot (XEP-0363), PUT the
+                                text `data` with the slot's headers, report the GET URL
   mam {with?, max?, jid?}       read the whole archive (XEP-0313), paging with RSM by max; jid: a
                                 room's archive instead of the account's
   muc_create {room, nick}       enter a new room with the XEP-0045 plugin and accept the default
                                 configuration (an instant room, §10.1.2)
   muc_join {room, nick, maxstanzas?}  enter with join_muc_wait: occupants, history, subject
+                                (a refusal comes as a presence event of type error)
   muc_say {room, body, id?}     send a groupchat message
   muc_leave {room, nick}        leave the room (the room's answer comes as a presence event)
   s5b_accept {path}             take the next SOCKS5 bytestream offered (XEP-0065, through the
@@ -32,10 +38,11 @@ stdin: one JSON command per line, {"cmd": ...}:
                                 through the proxies the plugin discovers on the server
   quit                          close the stream and exit 0
 Flags: --sm (stream management, XEP-0198: on a lost connection it reconnects and resumes),
+--receipts (acknowledge receipt requests as clients do, XEP-0184; read chat markers, XEP-0333),
 --direct-tls, --tls12 (cap TLS at 1.2, where tls-unique exists), --no-channel-binding and
 --mechanism NAME (to pin the SASL mechanism).
 stdout: one JSON event per line, {"event": ...}: session, roster, roster_push, presence,
-message, groupchat, muc_created, muc_joined, mam, s5b_proxies, s5b_stream, s5b_received, s5b_sent,
+message, message_error, receipt, marker, uploaded, groupchat, muc_created, muc_joined, mam, s5b_proxies, s5b_stream, s5b_received, s5b_sent,
 sm_enabled, resumed, sm_failed, auth_failure, disconnected, timeout, error. The process exits non-zero if it has not
 been told to quit within --timeout seconds, or if the connection ends before that.
 """
@@ -47,6 +54,8 @@ import logging
 import os
 import ssl
 import sys
+import urllib.error
+import urllib.request
 
 from base64 import b64decode, b64encode
 from xml.etree import ElementTree as ET
@@ -54,6 +63,9 @@ from xml.etree import ElementTree as ET
 from slixmpp import JID, ClientXMPP
 from slixmpp.plugins.xep_0004 import Form
 from slixmpp.plugins.xep_0048 import Bookmarks
+from slixmpp.plugins.xep_0066.stanza import OOB
+from slixmpp.stanza import Message
+from slixmpp.xmlstream import register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -94,6 +106,14 @@ class Agent(ClientXMPP):
         self.register_plugin("xep_0045")
         self.register_plugin("xep_0065")
         self.add_event_handler("groupchat_message", self.on_groupchat)
+        self.add_event_handler("message_error", self.on_message_error)
+        register_stanza_plugin(Message, OOB)
+        if args.receipts:
+            self.register_plugin("xep_0184")  # auto_ack: each request answered with <received/>
+            self.register_plugin("xep_0333")
+            self.add_event_handler("receipt_received", lambda msg: emit("receipt", **{"from": str(msg["from"]), "id": msg["receipt"]}))
+            for marker in ("received", "displayed", "acknowledged"):
+                self.add_event_handler(f"marker_{marker}", lambda msg, m=marker: emit("marker", **{"from": str(msg["from"]), "marker": m, "id": msg[m]["id"]}))
         if args.sm:
             self.register_plugin("xep_0198")
             self.add_event_handler("sm_enabled", lambda st: emit("sm_enabled", id=st["id"], resume=st["resume"]))
@@ -152,13 +172,21 @@ class Agent(ClientXMPP):
             emit("roster_push", items=roster_items(iq))
 
     def on_presence(self, pres):
+        error = pres["error"]["condition"] if pres["type"] == "error" else None
         emit("presence", **{"from": str(pres["from"]), "to": str(pres["to"]), "type": pres["type"],
-                            "status": pres["status"], "priority": pres["priority"]})
+                            "status": pres["status"], "priority": pres["priority"], "error": error})
 
     def on_message(self, msg):
         emit("message", **{"from": str(msg["from"]), "to": str(msg["to"]), "type": msg["type"],
                            "id": msg["id"], "body": msg["body"], "omemo": omemo_of(msg.xml),
-                           "delayed": msg.xml.find("{urn:xmpp:delay}delay") is not None})
+                           "delayed": msg.xml.find("{urn:xmpp:delay}delay") is not None,
+                           "receipt_request": msg.xml.find("{urn:xmpp:receipts}request") is not None,
+                           "markable": msg.xml.find("{urn:xmpp:chat-markers:0}markable") is not None,
+                           "oob": msg.xml.findtext("{jabber:x:oob}x/{jabber:x:oob}url")})
+
+    def on_message_error(self, msg):
+        emit("message_error", **{"from": str(msg["from"]), "id": msg["id"], "condition": msg["error"]["condition"],
+                                 "text": msg["error"]["text"]})
 
     def on_groupchat(self, msg):
         if not msg["body"]:
@@ -214,7 +242,28 @@ class Agent(ClientXMPP):
             msg = self.make_message(mto=cmd["to"], mbody=cmd["body"], mtype="chat")
             if "id" in cmd:
                 msg["id"] = cmd["id"]
+            if cmd.get("receipt"):
+                msg["request_receipt"] = True
+            if cmd.get("markable"):
+                msg.enable("markable")
+            if cmd.get("oob"):
+                msg["oob"]["url"] = cmd["oob"]
             msg.send()
+        elif name == "marker":
+            self["xep_0333"].send_marker(JID(cmd["to"]), cmd["id"], cmd["marker"])
+        # XEP-0363 by hand: slixmpp's plugin needs aiohttp, which Debian's python3-slixmpp does not pull in.
+        elif name == "upload":
+            data = cmd["data"].encode()
+            iq = self.make_iq_get(ito=JID(cmd["service"]))
+            iq.append(ET.Element(f"{{{UPLOAD}}}request", filename=cmd["filename"], size=str(len(data)),
+                                 **{"content-type": cmd.get("content_type", "text/plain")}))
+            result = await iq.send(timeout=10)
+            slot = result.xml.find(f"{{{UPLOAD}}}slot")
+            put = slot.find(f"{{{UPLOAD}}}put")
+            headers = {h.get("name"): h.text or "" for h in put.findall(f"{{{UPLOAD}}}header")}
+            headers["Content-Type"] = cmd.get("content_type", "text/plain")
+            status, _ = await asyncio.get_running_loop().run_in_executor(None, http, put.get("url"), "PUT", data, headers)
+            emit("uploaded", status=status, get=slot.find(f"{{{UPLOAD}}}get").get("url"))
         elif name == "mam":
             messages = []
             rsm = {"max": cmd.get("max", 50)}
@@ -374,6 +423,22 @@ class Agent(ClientXMPP):
 
 
 AXOLOTL = "eu.siacs.conversations.axolotl"
+UPLOAD = "urn:xmpp:http:upload:0"
+
+
+def http(url, method, data, headers):
+    """One HTTP request, never through a proxy, without a certificate check (the test servers'
+    certificates are their own); (status, body)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
 
 
 def open_options():
@@ -436,6 +501,7 @@ def main():
     p.add_argument("--password", required=True)
     p.add_argument("--direct-tls", action="store_true")
     p.add_argument("--sm", action="store_true", help="enable stream management and resume after a lost connection")
+    p.add_argument("--receipts", action="store_true", help="acknowledge receipt requests (XEP-0184), read chat markers (XEP-0333)")
     p.add_argument("--tls12", action="store_true", help="cap TLS at 1.2, where tls-unique exists")
     p.add_argument("--no-channel-binding", action="store_true", help="offer no channel-binding data to SASL")
     p.add_argument("--mechanism", help="allow only this SASL mechanism")

@@ -122,6 +122,12 @@ export class S2SInStream extends Stream implements S2SLink {
     unprefixTopLevel(el, NS.server);
     const ns = el.attrs.xmlns;
     if (ns === undefined) return this.inbound(el);
+    // RFC 6120 §4.9: the peer ends the stream with an error (a shutdown, say); its closing tag
+    // follows, and ours answers it. A stream error is never answered with another.
+    if (ns === NS.stream && el.name === "error") {
+      this.note("info", { condition: el.children.find((c) => typeof c !== "string")?.name }, "s2s: stream error from the peer");
+      return;
+    }
     if (ns === NS.tls && el.name === "starttls") return this.startTls();
     if (ns === NS.sasl && el.name === "auth") return this.external(el);
     if (ns === DIALBACK && el.name === "result") return this.dialbackResult(el);
