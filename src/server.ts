@@ -210,7 +210,10 @@ export class XmppServer implements StreamContext {
     const { acme, http, dataDir } = this.config;
     if (!acme.enabled) return undefined;
     if (http.port === 0) throw new ConfigError("acme: the CA's HTTP-01 challenges are answered on the plain HTTP listener: set http.port (and forward port 80 to it)");
-    return new AcmeService(acme, acmeNames(acme.domains, this.servedNames()), {
+    // By default the domain and the modules' services; components' domains only when listed (a
+    // gateway's name that does not reach this server would fail the whole order).
+    const components = new Set(this.config.components.map((c) => c.domain));
+    return new AcmeService(acme, acmeNames(acme.domains, this.servedNames().filter((n) => !components.has(n))), {
       dataDir, routes: this.http, log: this.log.child({ acme: true }),
       installed: () => {
         try {

@@ -63,7 +63,7 @@ export const serverSchema = {
     directory: str("URL of the CA's ACME directory (Let's Encrypt's staging CA, for trials: https://acme-staging-v02.api.letsencrypt.org/directory).", "https://acme-v02.api.letsencrypt.org/directory"),
     email: optStr("Contact address the CA is given for its account (expiry warnings, policy changes)."),
     acceptTerms: bool("Agree to the CA's terms of service (its directory links them); required to be set once read.", false),
-    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: the domain and its services' subdomains.", []),
+    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: the domain and its modules' service subdomains (external components' domains only when listed).", []),
     renewDays: int("Days before it expires that a certificate is renewed.", 30, 1, 365),
     keyType: oneOf("The certificate's key: ECDSA P-256, or RSA 2048 bits for very old clients.", ["ec256", "rsa2048"], "ec256"),
     caFile: optStr("PEM file of the CA that the ACME server's own HTTPS certificate is checked against: for a private ACME server (default: the system's CAs)."),
