@@ -50,10 +50,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The names a certificate is ordered for: acme.domains, or the server's own; each checked (HTTP-01 proves no wildcard, no address). */
 export function acmeNames(configured: readonly string[], served: readonly string[]): string[] {
+  const key = configured.length > 0 ? "acme.domains" : "acme (the domain and its services, acme.domains left empty)";
   const names = (configured.length > 0 ? configured : served).map((n) => {
     const ascii = domainToASCII(n.replace(/\.$/, "")).toLowerCase();
-    if (n.includes("*")) throw new ConfigError(`acme.domains: ${n}: a wildcard needs the DNS-01 challenge; HTTP-01 proves one name at a time`);
-    if (ascii === "" || isIP(n) !== 0 || !ascii.includes(".")) throw new ConfigError(`acme.domains: ${n} is not a public DNS name`);
+    if (n.includes("*")) throw new ConfigError(`${key}: ${n}: a wildcard needs the DNS-01 challenge; HTTP-01 proves one name at a time`);
+    if (ascii === "" || isIP(n) !== 0 || !ascii.includes(".")) throw new ConfigError(`${key}: ${n} is not a public DNS name`);
     return ascii;
   });
   return [...new Set(names)];
