@@ -6,10 +6,12 @@
 # config), and the Prometheus project's own text-format parser and linter for the metrics tests
 # (python3-prometheus-client, promtool from prometheus), and for the federation peers
 # (test/helpers/peers.ts) dnsmasq-base, the test DNS server, and lua-unbound, Prosody's resolver
-# library, which can be pointed at it. Installs only what is missing; needs root (CI is).
+# library, which can be pointed at it; pebble, Let's Encrypt's ACME test server, which the ACME
+# client's tests get certificates from (test/helpers/pebble.ts). Installs only what is missing;
+# needs root (CI is).
 set -euo pipefail
 source "$(dirname "$0")/apt.sh"
-apt_ensure debian-deps python3-slixmpp python3-nbxmpp go-sendxmpp coturn chromium openjdk-17-jdk-headless maven haproxy docker-compose python3-prometheus-client prometheus dnsmasq-base lua-unbound
+apt_ensure debian-deps python3-slixmpp python3-nbxmpp go-sendxmpp coturn chromium openjdk-17-jdk-headless maven haproxy docker-compose python3-prometheus-client prometheus dnsmasq-base lua-unbound pebble
 # haproxy and docker-compose only check docker/ (test/docker.test.ts); the service the package may start is not ours.
 apt_stop_service haproxy
 # Nor is coturn's system service: scripts/services/coturn.sh runs our own turnserver.

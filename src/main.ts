@@ -14,6 +14,9 @@ import { checkListeners, type ListenerAddress, type ListenerName, XmppServer } f
 import { StorageUnavailableError } from "./storage/errors.ts";
 import { MemoryStorage } from "./storage/memory.ts";
 import { describeStorage } from "./storage/open.ts";
+import { certificateSources } from "./core/certificates/manager.ts";
+import { loadCertificates } from "./core/certificates/load.ts";
+import { certificateReport } from "./core/certificates/report.ts";
 import { tightenDataDir } from "./storage/data-dir.ts";
 import { BackupError, backupDataDir, restoreDataDir } from "./storage/embedded/backup.ts";
 import { DataDirLock, LOCK_FILE } from "./storage/embedded/lock.ts";
@@ -160,12 +163,20 @@ function servingLine(server: XmppServer): string {
   const metrics = server.listening.find((x) => x.name === "metrics");
   if (metrics) listeners.push(`metrics http://${at(metrics)}${server.config.metrics.path}`);
   const cert = server.certificate;
-  return `xmppd: serving ${server.domain} on ${listeners.join(", ")}${cert ? `; certificate ${cert.path}, SHA-256 ${cert.sha256}` : ""}`;
+  const more = cert && cert.more > 0 ? ` (and ${cert.more} more chosen by name)` : "";
+  return `xmppd: serving ${server.domain} on ${listeners.join(", ")}${cert ? `; certificate ${cert.path}, SHA-256 ${cert.sha256}${more}` : ""}`;
 }
 
 /** What a start checks before it creates anything: the server is made on a store in memory. */
-function checkConfig(cfg: LoadedConfig): void {
-  new XmppServer(cfg, { storage: new MemoryStorage() });
+function checkConfig(cfg: LoadedConfig): XmppServer {
+  return new XmppServer(cfg, { storage: new MemoryStorage() });
+}
+
+/** `check`'s lines on the certificates: which covers each name served, and what is wrong. Reads only; makes nothing. */
+function certificateLines(server: XmppServer): string[] {
+  const loaded = loadCertificates(certificateSources(server.certificateSettings()), { makeSelfSigned: false });
+  const report = certificateReport(loaded, server.servedNames(), server.acme?.names);
+  return [...report.lines, ...report.warnings.map((w) => `warning: ${w}`)];
 }
 
 /**
@@ -453,8 +464,10 @@ async function run(argv: string[]): Promise<number> {
       await invite(cfg, { contact, username, revoke });
       return 0;
     case "check": {
-      checkConfig(cfg);
+      const server = checkConfig(cfg);
+      const certificates = certificateLines(server);
       console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${resolve(cfg.server.dataDir)}, ${describeStorage(cfg.server.storage, cfg.server.dataDir)}`);
+      for (const line of certificates) console.log(line);
       return 0;
     }
     default:

@@ -5,7 +5,6 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { Server as TlsServer } from "node:tls";
 import { Accounts } from "./core/accounts.ts";
 import { loadConfig, type LoadedConfig, type ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
@@ -46,8 +45,9 @@ import { listenAdmin, type AdminSocket } from "./ops/admin-socket.ts";
 import { listenMetrics } from "./ops/endpoint.ts";
 import { StorageCounts, TRANSPORTS, type MetricsSource, type TransportName } from "./ops/metrics.ts";
 import { readiness } from "./ops/readiness.ts";
-import { loadTls } from "./core/certificates.ts";
-import type { TlsMaterial } from "./transports/tls.ts";
+import { ServerCertificates } from "./core/certificates/manager.ts";
+import { AcmeService, acmeNames } from "./core/acme/service.ts";
+import { acmeCertificates } from "./core/acme/store.ts";
 import { type JID, parseJid } from "./xml/jid.ts";
 
 /** How long a stopping server waits for a client's last <a/>: a round trip, on a slow mobile link. */
@@ -152,7 +152,7 @@ export class XmppServer implements StreamContext {
   private readonly startedAt = Date.now();
   /** Storage as the metrics see it (calls that failed, write times); undefined with metrics off. */
   private readonly storageCounts: StorageCounts | undefined;
-  /** The open listeners by name (reload replaces the TLS listeners' certificates). */
+  /** The open listeners by name (their connections count in the metrics). */
   private readonly servers = new Map<ListenerName, NetServer>();
   /** The listeners open, with the addresses they are bound to. */
   readonly listening: ListenerAddress[] = [];
@@ -165,7 +165,10 @@ export class XmppServer implements StreamContext {
   private admins: Set<string>;
   private readonly contexts: ModuleContext<unknown>[] = [];
   private readonly listeners: NetServer[] = [];
-  private tls: TlsMaterial | undefined;
+  /** The certificates the TLS listeners choose from by name; read when the listeners open. */
+  private certificates: ServerCertificates | undefined;
+  /** The ACME client (acme.enabled), which keeps a certificate from the CA installed. */
+  readonly acme: AcmeService | undefined;
   /** The other nodes, when `cluster.redis` is set. */
   private cluster: Cluster | undefined;
   /** Connections with other servers, when s2s.enabled; made at start. */
@@ -203,6 +206,41 @@ export class XmppServer implements StreamContext {
     const { components, component } = this.config;
     this.components = new ExternalComponents(components, component.onConflict, component, this.router, this.disco);
     this.moduleHost = this.hostOfModules();
+    this.acme = this.acmeService();
+  }
+
+  /** The ACME client, when acme.enabled: checked here, so that `check` refuses what would not work. */
+  private acmeService(): AcmeService | undefined {
+    const { acme, http, dataDir } = this.config;
+    if (!acme.enabled) return undefined;
+    if (http.port === 0) throw new ConfigError("acme: the CA's HTTP-01 challenges are answered on the plain HTTP listener: set http.port (and forward port 80 to it)");
+    // By default the domain and the modules' services; components' domains only when listed (a
+    // gateway's name that does not reach this server would fail the whole order).
+    const components = new Set(this.config.components.map((c) => c.domain));
+    return new AcmeService(acme, acmeNames(acme.domains, this.servedNames().filter((n) => !components.has(n))), {
+      dataDir, routes: this.http, log: this.log.child({ acme: true }),
+      installed: () => {
+        try {
+          this.certificates?.reload();
+        } catch (e) {
+          this.log.error({ err: e }, "certificates could not be read again after the ACME client installed one");
+        }
+      },
+    });
+  }
+
+  /** The names this server answers for, its certificates' concern: the domain, each loaded service's, each component's. */
+  servedNames(): string[] {
+    const names = [this.domain.domain];
+    for (const m of this.moduleList) names.push(...(m.domains?.(this.moduleOptions.get(m.name) as never, this.domain.domain) ?? []).map((d) => parseJid(d).domain));
+    names.push(...this.config.components.map((c) => c.domain));
+    return [...new Set(names)];
+  }
+
+  /** Where the certificates are read from (the tls section, the ACME client's folder). */
+  certificateSettings(tls = this.config.tls) {
+    const { dataDir, acme } = this.config;
+    return { tls, dataDir, domain: this.domain.domain, optionalDirectories: acme.enabled ? [acmeCertificates(dataDir)] : [] };
   }
 
   private readonly moduleList: ModuleDefinition<Shape>[];
@@ -305,6 +343,7 @@ export class XmppServer implements StreamContext {
       await this.stop();
       throw e;
     }
+    this.acme?.start();
     this.log.info({ domain: this.domain.domain, listening: this.listening, certificate: this.certificate }, "listening");
   }
 
@@ -323,13 +362,14 @@ export class XmppServer implements StreamContext {
         this.federation!.counts.stanzasIn++;
         return this.router.route(el);
       },
-      tls: () => this.tls, trust: loadTrustStore(s2s.trustStore), dialbackSecret: secret,
+      tls: (domain) => this.certificates?.store.select(domain), trust: loadTrustStore(s2s.trustStore), dialbackSecret: secret,
     }, { bounce: (stanza, error) => this.router.bounce(stanza, error), request: (iq, ms) => this.router.request(iq, ms) });
     this.router.remote = this.federation;
   }
 
   private async listen(): Promise<void> {
-    this.tls = loadTls({ ...this.config.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
+    this.certificates = new ServerCertificates(this.certificateSettings(), this.log.child({ tls: true }));
+    const tls = this.certificates.store;
     const counted = (name: TransportName) => {
       const slot = TRANSPORTS.indexOf(name);
       return (t: Transport) => {
@@ -347,15 +387,15 @@ export class XmppServer implements StreamContext {
       const s = l.name === "metrics"
         ? await listenMetrics({ host: l.host, port, path: metrics.path, source: this.metricsSource(), storage: this.storageCounts, ready: this.ready })
         : l.name === "s2s" || l.name === "s2sDirectTls"
-          ? await listenTcp({ host: l.host, port, directTls: l.name === "s2sDirectTls", tls: this.tls, maxConnections: c2s.maxConnections,
+          ? await listenTcp({ host: l.host, port, directTls: l.name === "s2sDirectTls", tls, maxConnections: c2s.maxConnections,
             requestCert: { trust: federation!.ctx.trust }, onConnection: (t) => federation!.accept(t) })
         // No TLS material: XEP-0114 has no STARTTLS, and the listener is on loopback by default.
         : l.name === "component"
           ? await listenTcp({ host: l.host, port, directTls: false, tls: undefined, maxConnections: COMPONENT_CONNECTIONS, onConnection: (t) => new ComponentStream(t, this) })
         : l.name === "c2s" || l.name === "directTls"
-          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls: this.tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]!) })
+          ? await listenTcp({ host: l.host, port, directTls: l.name === "directTls", tls, maxConnections: c2s.maxConnections, onConnection: counted(TRANSPORT_OF[l.name]!) })
           : await listenHttp({
-            host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
+            host: l.host, port, tls: l.name === "https" ? tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
             maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection: counted("websocket"), routes: this.http,
           });
       this.listeners.push(s);
@@ -431,11 +471,11 @@ export class XmppServer implements StreamContext {
 
   /**
    * Reads the configuration file again and applies what can change while the server runs: the
-   * certificate (read again from its files, which certbot renews in place), the log level and the
-   * admins. New TLS connections and STARTTLS upgrades get the new certificate; connections open
-   * now keep theirs and are not dropped. Whatever else differs from the running configuration is
-   * reported as needing a restart, and is not applied. A configuration that does not load, or a
-   * certificate that cannot be read, changes nothing.
+   * certificates (read again from their files, which certbot renews in place, and the tls
+   * section), the log level and the admins. New TLS connections and STARTTLS upgrades get the new
+   * certificates; connections open now keep theirs and are not dropped. Whatever else differs
+   * from the running configuration is reported as needing a restart, and is not applied. A
+   * configuration that does not load, or a certificate that cannot be read, changes nothing.
    */
   async reload(): Promise<ReloadReport> {
     const loaded = loadConfig(this.loaded.path);
@@ -443,16 +483,10 @@ export class XmppServer implements StreamContext {
     const applied: string[] = [];
     const restartNeeded = [...changedKeys(this.config, fresh), ...changedKeys(this.loaded.modules, loaded.modules, "modules")]
       .filter((k) => !/^(tls|log|admins)(\.|$)/.test(k));
-    if (this.tls) {
-      const tls = loadTls({ ...fresh.tls, dataDir: this.config.dataDir, domain: this.domain.domain });
-      for (const name of ["directTls", "https", "s2sDirectTls"] as const) {
-        (this.servers.get(name) as TlsServer | undefined)?.setSecureContext({ ...tls.pem, minVersion: "TLSv1.2" });
-      }
-      // In place: the STARTTLS listener's connections read the material when they upgrade. (A
-      // connection made before, which authenticates with tls-server-end-point after, would see the
-      // new certificate's hash: rare, as clients authenticate as soon as TLS is up.)
-      Object.assign(this.tls, tls);
-      applied.push(`tls (${tls.certPath}, SHA-256 ${tls.fingerprint})`);
+    if (this.certificates) {
+      // The store is replaced in place: the listeners choose from it at each handshake.
+      this.certificates.reload(fresh.tls);
+      applied.push(`tls (${this.certificates.describe()})`);
     }
     if (fresh.log.level !== this.log.level) {
       this.log.level = fresh.log.level;
@@ -482,9 +516,13 @@ export class XmppServer implements StreamContext {
     };
   }
 
-  /** The certificate the TLS listeners present (the self-signed one made at first start, or tls.cert), once started. */
-  get certificate(): { path: string; sha256: string } | undefined {
-    return this.tls && { path: this.tls.certPath, sha256: this.tls.fingerprint };
+  /**
+   * The certificate the TLS listeners present by default (tls.cert, the one for the domain, or the
+   * self-signed one made at first start), once started; `more`: those chosen by name besides it.
+   */
+  get certificate(): { path: string; sha256: string; more: number } | undefined {
+    const store = this.certificates?.store;
+    return store && { path: store.default.certPath, sha256: store.default.fingerprint, more: store.certificates.filter((m) => m !== store.default).length };
   }
 
   /**
@@ -509,6 +547,8 @@ export class XmppServer implements StreamContext {
     clearTimeout(timer);
     for (const s of [...this.streams]) s.close(err);
     this.federation?.stop();
+    this.acme?.stop();
+    this.certificates?.close();
     // Unavailable presence and last-activity writes of the closed sessions finish before storage closes.
     await this.settled();
     await this.cluster?.stop();

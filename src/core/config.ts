@@ -52,9 +52,21 @@ export const serverSchema = {
     secureProxy: bool("A reverse proxy in front of the plain port ends TLS: its connections count as secure (requireTls).", false),
     publicUrl: optStr("The WebSocket URL host-meta announces (default: from the request's Host header and the listener's scheme)."),
   }),
-  tls: section("Certificates. Without cert and key, a self-signed one is made in dataDir at first start.", {
-    cert: optStr("PEM certificate chain file."),
-    key: optStr("PEM private key file."),
+  tls: section("Certificates. Each name the server serves (the domain, every service's subdomain) gets the certificate whose names (subjectAltName) cover it, wildcards included: chosen by SNI on direct TLS, by the stream's 'to' on STARTTLS. With no certificate at all, a self-signed one is made in dataDir at first start.", {
+    cert: optStr("PEM certificate chain file: the default certificate, for every name no other certificate covers (with key)."),
+    key: optStr("PEM private key file of cert."),
+    directory: optStr("Folder of certificates, in certbot's layout (<name>/fullchain.pem and <name>/privkey.pem, as in /etc/letsencrypt/live; links followed) or Prosody's (<name>.crt and <name>.key). File names do not matter: each certificate covers the names it was issued for."),
+    watch: bool("Read the certificates again when their files change (a renewal), as a reload does; connections stay.", true),
+  }),
+  acme: section("Certificates from an ACME certificate authority (RFC 8555) such as Let's Encrypt, obtained and renewed by the server itself: HTTP-01 challenges are answered on the plain HTTP listener, which the CA reaches on port 80 of each name (forward port 80 to http.port, or set http.port to 80, and http.host to a public address). Kept in dataDir/acme.", {
+    enabled: bool("Obtain and renew certificates from the CA.", false),
+    directory: str("URL of the CA's ACME directory (Let's Encrypt's staging CA, for trials: https://acme-staging-v02.api.letsencrypt.org/directory).", "https://acme-v02.api.letsencrypt.org/directory"),
+    email: optStr("Contact address the CA is given for its account (expiry warnings, policy changes)."),
+    acceptTerms: bool("Agree to the CA's terms of service (its directory links them); required to be set once read.", false),
+    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: the domain and its modules' service subdomains (external components' domains only when listed).", []),
+    renewDays: int("Days before it expires that a certificate is renewed.", 30, 1, 365),
+    keyType: oneOf("The certificate's key: ECDSA P-256, or RSA 2048 bits for very old clients.", ["ec256", "rsa2048"], "ec256"),
+    caFile: optStr("PEM file of the CA that the ACME server's own HTTPS certificate is checked against: for a private ACME server (default: the system's CAs)."),
   }),
   limits: section("Limits checked before work (RFC 6120 §13.12).", {
     stanzaSize: int("Largest stanza after authentication, in characters.", 262_144, 1024),

@@ -64,6 +64,8 @@ export abstract class Stream implements ParserHandler {
 
   /** This side opened the connection: it sends its header first (RFC 6120 §4.2), not in answer. */
   private readonly initiating: boolean;
+  /** The 'to' of the peer's last stream header: the name whose certificate a STARTTLS presents. */
+  private askedFor: string | undefined;
 
   protected constructor(transport: Transport, limits: ParserLimits, log: Logger, initiating = false) {
     this.id = `c${(++nextId).toString(36)}${randomToken(4, "hex")}`;
@@ -153,6 +155,7 @@ export abstract class Stream implements ParserHandler {
   // --- parser events (ParserHandler) -----------------------------------------------------------
 
   streamStart(name: string, attrs: Record<string, string>): void {
+    this.askedFor = attrs.to;
     // Every stream (and every restart after STARTTLS and SASL) gets a fresh header and id; the
     // initiating side sent its own before the peer's came.
     if (!this.initiating) {
@@ -227,11 +230,14 @@ export abstract class Stream implements ParserHandler {
     this.shaper = shapers.on ? { shapers, key } : undefined;
   }
 
-  /** STARTTLS (RFC 6120 §5): the parser waits for a new header over TLS; false (and the stream over) if the handshake failed. */
+  /**
+   * STARTTLS (RFC 6120 §5): the parser waits for a new header over TLS, the accepting side presenting
+   * the certificate of the name the header asked for; false (and the stream over) if the handshake failed.
+   */
   protected async upgrade(): Promise<boolean> {
     this.parser.reset();
     try {
-      await this.transport.startTls();
+      await this.transport.startTls(this.askedFor);
       return true;
     } catch {
       this.transportClosed("tls handshake failed");

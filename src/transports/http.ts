@@ -7,8 +7,8 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer, type ServerOptions } from "ws";
 import { escapeXML } from "../xml/element.ts";
-import { bind } from "./tcp.ts";
-import type { TlsMaterial } from "./tls.ts";
+import type { CertificateStore } from "./certificate-store.ts";
+import { bind, followDefault } from "./tcp.ts";
 import type { Transport } from "./transport.ts";
 import { WebSocketTransport } from "./websocket.ts";
 
@@ -45,8 +45,8 @@ export class HttpRoutes {
 export interface HttpListenOptions {
   host: string;
   port: number;
-  /** HTTPS with these certificates; plain HTTP without. */
-  tls: TlsMaterial | undefined;
+  /** HTTPS with these certificates, chosen by SNI; plain HTTP without. */
+  tls: CertificateStore | undefined;
   /** Plain HTTP that a TLS-ending reverse proxy fronts: its connections count as secure. */
   secureProxy: boolean;
   /** The WebSocket URL announced in host-meta; by default from the request's Host header. */
@@ -82,6 +82,13 @@ export function openWebSockets(server: Server): number {
   return websockets.get(server)?.clients.size ?? 0;
 }
 
+/** An HTTPS server whose certificate is chosen by SNI, its default following the store's. */
+function httpsServer(store: CertificateStore, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server = createHttpsServer({ ...store.default.pem, minVersion: "TLSv1.2", SNICallback: store.sniCallback() }, onRequest);
+  followDefault(server, store);
+  return server;
+}
+
 /** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, host-meta, 404 for the rest. */
 export function listenHttp(o: HttpListenOptions): Promise<Server> {
   const scheme = o.tls || o.secureProxy ? "wss" : "ws";
@@ -101,7 +108,7 @@ export function listenHttp(o: HttpListenOptions): Promise<Server> {
     res.writeHead(path === WEBSOCKET_PATH ? 426 : 404, { "content-type": "text/plain" });
     res.end(path === WEBSOCKET_PATH ? "XMPP over WebSocket: upgrade required\n" : "not found\n");
   };
-  const server = o.tls ? createHttpsServer({ ...o.tls.pem, minVersion: "TLSv1.2" }, onRequest) : createServer(onRequest);
+  const server = o.tls ? httpsServer(o.tls, onRequest) : createServer(onRequest);
   server.maxConnections = o.maxConnections;
   // As on the TCP listeners (tcp.ts): a client's TLS 1.2 renegotiation is refused.
   if (o.tls) server.on("secureConnection", (s: TLSSocket) => s.disableRenegotiation());
@@ -109,7 +116,7 @@ export function listenHttp(o: HttpListenOptions): Promise<Server> {
     if (req.url?.split("?")[0] !== WEBSOCKET_PATH) return refuse(socket, 404, "Not Found");
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
     if (!offered.includes("xmpp")) return refuse(socket, 400, "Bad Request (subprotocol xmpp required)");
-    wss.handleUpgrade(req, socket, head, (ws) => o.onConnection(new WebSocketTransport(ws, req, o.secureProxy, o.tls)));
+    wss.handleUpgrade(req, socket, head, (ws) => o.onConnection(new WebSocketTransport(ws, req, o.secureProxy)));
   });
   server.on("clientError", (_err, socket: Duplex) => socket.destroy());
   server.on("close", () => wss.close());

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestPki } from "../../test/helpers/pki.ts";
+import { CertificateStore } from "./certificate-store.ts";
 import { connectTcp, listenTcp, type TcpTransport } from "./tcp.ts";
 import { loadTrustStore, tlsMaterial, type TlsMaterial, type TrustStore } from "./tls.ts";
 import type { Transport } from "./transport.ts";
@@ -49,7 +50,7 @@ function attached(t: Transport): { t: Transport; received: () => string; closed:
 async function listener(tls: TlsMaterial, directTls: boolean): Promise<{ port: number; accepted: Transport[] }> {
   const accepted: Transport[] = [];
   const server = await listenTcp({
-    host: "127.0.0.1", port: 0, directTls, tls, maxConnections: 10, requestCert: { trust }, onConnection: (t) => accepted.push(t),
+    host: "127.0.0.1", port: 0, directTls, tls: new CertificateStore(tls), maxConnections: 10, requestCert: { trust }, onConnection: (t) => accepted.push(t),
   });
   servers.push(server);
   return { port: (server.address() as AddressInfo).port, accepted };

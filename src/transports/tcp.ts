@@ -3,6 +3,8 @@
 // makes it the TLS client, it presents our certificate as a client certificate and sends the
 // peer's domain as SNI, and a server-to-server listener asks for the peer's certificate (requestCert,
 // XEP-0178) without requiring it, so that the stream decides what an unverified peer may do.
+// The accepting side's certificate is chosen by name from a CertificateStore: by SNI on direct
+// TLS, by the name the stream asked for (its header's 'to') on STARTTLS.
 //
 // Output is coalesced: what the server writes to a connection during one turn of the event loop
 // goes out as one socket write after the turn's I/O callbacks (setImmediate), not one write per
@@ -11,7 +13,8 @@
 // takes that down to where parsing and routing are what is left. The delay is within the same
 // loop iteration, so latency does not grow.
 import { Socket, type Server, connect as connectNet, createServer, isIP } from "node:net";
-import { TLSSocket, connect as connectTls, createServer as createTlsServer } from "node:tls";
+import { TLSSocket, connect as connectTls, createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from "node:tls";
+import type { CertificateStore } from "./certificate-store.ts";
 import type { S2STarget } from "./dns.ts";
 import { peerIdentity, type PeerIdentity } from "./peer-certificate.ts";
 import { peerContext, tlsChannelBinding, type TlsMaterial, type TrustStore } from "./tls.ts";
@@ -80,7 +83,7 @@ const ALPN_S2S = "xmpp-server";
  */
 export type PeerTls =
   | { role: "listener"; trust: TrustStore }
-  | { role: "initiator"; serverName: string; trust: TrustStore };
+  | { role: "initiator"; serverName: string; trust: TrustStore; ours: TlsMaterial | undefined };
 
 /** The handshake accepts any name: the stream checks the peer's against its domain (RFC 6125 as XEP-0178 says). */
 function anyName(): undefined {
@@ -108,11 +111,12 @@ export class TcpTransport implements Transport {
   /** Written this turn, not yet handed to the socket. */
   private out = "";
   readonly remoteAddress: string;
-  private readonly tls: TlsMaterial | undefined;
+  /** The accepting side's certificates (undefined: no STARTTLS); the initiating side's is in `peer`. */
+  private readonly tls: CertificateStore | undefined;
   private readonly peer: PeerTls | undefined;
 
   /** `peer` for connections between servers; without it, a client's connection (c2s). */
-  constructor(socket: Socket, tls: TlsMaterial | undefined, peer?: PeerTls) {
+  constructor(socket: Socket, tls: CertificateStore | undefined, peer?: PeerTls) {
     this.socket = socket;
     this.tls = tls;
     this.peer = peer;
@@ -187,7 +191,8 @@ export class TcpTransport implements Transport {
     if (!this.closed && this.socket.writable) this.socket.write(data);
   }
 
-  startTls(): Promise<void> {
+  /** `serverName`: the name the peer's stream header asked for ('to'), which picks our certificate. */
+  startTls(serverName?: string): Promise<void> {
     // <proceed/> must leave on the plain socket, before the handshake takes it over.
     this.flush();
     const plain = this.socket;
@@ -197,9 +202,10 @@ export class TcpTransport implements Transport {
     plain.removeAllListeners("error");
     if (this.peer?.role === "initiator") return this.startTlsClient(plain, this.peer);
     const peer = this.peer;
+    const ours = this.tls!.select(serverName);
     const secure = new TLSSocket(plain, peer === undefined
-      ? { isServer: true, secureContext: this.tls!.context }
-      : { isServer: true, secureContext: peerContext(this.tls, peer.trust), requestCert: true, rejectUnauthorized: false });
+      ? { isServer: true, secureContext: ours.context }
+      : { isServer: true, secureContext: peerContext(ours, peer.trust), requestCert: true, rejectUnauthorized: false });
     // A client's renegotiation (TLS 1.2) is a full handshake it makes the server pay for, as often
     // as it likes, for nothing a stream needs: refused, the connection then ends (an 'error').
     secure.disableRenegotiation();
@@ -224,7 +230,7 @@ export class TcpTransport implements Transport {
 
   /** STARTTLS of the initiating server (RFC 6120 §5.4.3.3): the TLS client's handshake. */
   private startTlsClient(plain: Socket, peer: PeerTls & { role: "initiator" }): Promise<void> {
-    const secure = connectTls({ socket: plain, ...tlsClientOptions(this.tls, peer) });
+    const secure = connectTls({ socket: plain, ...tlsClientOptions(peer) });
     secure.disableRenegotiation();
     this.socket = secure;
     return new Promise((resolve, reject) => {
@@ -247,7 +253,7 @@ export class TcpTransport implements Transport {
    */
   channelBinding(): ChannelBinding | undefined {
     if (this.peer?.role === "initiator") return undefined;
-    return this.socket instanceof TLSSocket ? tlsChannelBinding(this.socket, this.tls?.endPoint) : undefined;
+    return this.socket instanceof TLSSocket ? tlsChannelBinding(this.socket) : undefined;
   }
 
   peerIdentity(domain: string): PeerIdentity | undefined {
@@ -278,7 +284,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   directTls: boolean;
-  tls: TlsMaterial | undefined;
+  /** The certificates presented, by name (SNI, a stream's 'to'); undefined: no TLS (components). */
+  tls: CertificateStore | undefined;
   maxConnections: number;
   /**
    * A listener for servers (XEP-0178): TLS, direct or by STARTTLS, asks for the peer's certificate
@@ -293,15 +300,35 @@ export interface ListenOptions {
 export function listenTcp(o: ListenOptions): Promise<Server> {
   const peer: PeerTls | undefined = o.requestCert === undefined ? undefined : { role: "listener", trust: o.requestCert.trust };
   const accept = (s: Socket) => o.onConnection(new TcpTransport(s, o.tls, peer));
-  const server = o.directTls
-    ? createTlsServer({
-      ...o.tls!.pem,
-      minVersion: "TLSv1.2",
-      ...(peer === undefined ? {} : { ca: peer.trust.ca, requestCert: true, rejectUnauthorized: false, ALPNProtocols: [ALPN_S2S] }),
-    }, accept)
-    : createServer(accept);
+  if (!o.directTls) {
+    const server = createServer(accept);
+    server.maxConnections = o.maxConnections;
+    return bind(server, o.host, o.port);
+  }
+  const store = o.tls!;
+  const ca = peer === undefined ? {} : { ca: peer.trust.ca };
+  const server = createTlsServer({
+    ...store.default.pem,
+    ...ca,
+    minVersion: "TLSv1.2",
+    SNICallback: store.sniCallback(peer === undefined ? undefined : (m) => peerContext(m, peer.trust)),
+    ...(peer === undefined ? {} : { requestCert: true, rejectUnauthorized: false, ALPNProtocols: [ALPN_S2S] }),
+  }, accept);
+  followDefault(server, store, ca);
   server.maxConnections = o.maxConnections;
   return bind(server, o.host, o.port);
+}
+
+/**
+ * Keeps a TLS listener's own context (the handshakes without SNI) on the store's default
+ * certificate when the store is replaced, until the listener closes. `extra`: the rest of the
+ * context's options (a trust store's CAs).
+ */
+export function followDefault(server: TlsServer, store: CertificateStore, extra: SecureContextOptions = {}): void {
+  const stop = store.onReplace((previous) => {
+    if (store.default !== previous) server.setSecureContext({ ...store.default.pem, ...extra, minVersion: "TLSv1.2" });
+  });
+  server.once("close", stop);
 }
 
 export interface ConnectOptions {
@@ -318,10 +345,10 @@ export interface ConnectOptions {
 }
 
 /** The TLS client's options towards a peer server: SNI (never an IP address, RFC 6066 §3), our certificate, the trust store. */
-function tlsClientOptions(tls: TlsMaterial | undefined, peer: PeerTls & { role: "initiator" }) {
+function tlsClientOptions(peer: PeerTls & { role: "initiator" }) {
   return {
     ...(isIP(peer.serverName) === 0 ? { servername: peer.serverName } : {}),
-    secureContext: peerContext(tls, peer.trust),
+    secureContext: peerContext(peer.ours, peer.trust),
     rejectUnauthorized: false,
     checkServerIdentity: anyName,
   };
@@ -341,9 +368,9 @@ function destroyOnError(this: Socket): void {
 export async function connectTcp(o: ConnectOptions): Promise<TcpTransport> {
   if (isIP(o.address) === 0) throw new Error(`${o.address}: not an IP address`);
   const where = `${isIP(o.address) === 6 ? `[${o.address}]` : o.address}:${o.target.port}`;
-  const peer: PeerTls = { role: "initiator", serverName: o.serverName, trust: o.trust };
+  const peer = { role: "initiator", serverName: o.serverName, trust: o.trust, ours: o.tls } as const;
   const socket: Socket = o.target.directTls
-    ? connectTls({ host: o.address, port: o.target.port, ALPNProtocols: [ALPN_S2S], ...tlsClientOptions(o.tls, peer) })
+    ? connectTls({ host: o.address, port: o.target.port, ALPNProtocols: [ALPN_S2S], ...tlsClientOptions(peer) })
     : connectNet({ host: o.address, port: o.target.port });
   const connected = o.target.directTls ? "secureConnect" : "connect";
   return new Promise((resolve, reject) => {
@@ -366,7 +393,7 @@ export async function connectTcp(o: ConnectOptions): Promise<TcpTransport> {
     const onConnected = () => {
       settle();
       socket.on("error", destroyOnError);
-      resolve(new TcpTransport(socket, o.tls, peer));
+      resolve(new TcpTransport(socket, undefined, peer));
     };
     const timer = setTimeout(fail, o.timeoutMs, `no connection within ${o.timeoutMs} ms`);
     socket.once("error", onFailure);

@@ -1,8 +1,9 @@
-// TLS material of the listeners (a secure context, the PEM texts, the certificate's fingerprint),
-// the channel bindings a TLS connection offers, and the trust store peer servers' certificates
-// are verified against (RFC 6120 §13.7.2). Where the certificate comes from is the server's
-// business (src/core/certificates.ts).
-import { createHash, X509Certificate } from "node:crypto";
+// TLS material of the listeners (a secure context, the PEM texts, the certificate's names and
+// fingerprint), the channel bindings a TLS connection offers, and the trust store peer servers'
+// certificates are verified against (RFC 6120 §13.7.2). Which certificate a connection gets is
+// certificate-store.ts's; where the certificates come from is the server's business
+// (src/core/certificates/).
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext, getCACertificates, type SecureContext, type TLSSocket } from "node:tls";
@@ -18,12 +19,47 @@ export interface TlsMaterial {
   certPath: string;
   /** SHA-256 of the (first) certificate, as clients show it to be accepted: "AB:CD:...". */
   fingerprint: string;
+  /**
+   * The DNS names the certificate is for, in lower case: its subjectAltName's dNSNames, wildcards
+   * ("*.example.org") as they are; the subject's CN only when it has none (RFC 6125 §6.4.4).
+   */
+  names: string[];
+  /** When it is valid, in ms since the epoch. */
+  notBefore: number;
+  notAfter: number;
 }
 
-/** The material of a listener from a certificate (chain) and its key, both PEM. */
+/**
+ * The material of a listener from a certificate (chain) and its key, both PEM. Throws a one-line
+ * Error for a text that is not a certificate or a key, or a key that is not the certificate's.
+ */
 export function tlsMaterial(cert: string, key: string, certPath: string): TlsMaterial {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new Error("not a PEM certificate");
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error("not a PEM private key");
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new Error("the key is not the certificate's");
   const context = createSecureContext({ cert, key, minVersion: "TLSv1.2" });
-  return { context, pem: { cert, key }, endPoint: endPointHash(cert), certPath, fingerprint: new X509Certificate(cert).fingerprint256 };
+  return {
+    context, pem: { cert, key }, endPoint: endPointHash(x509.raw), certPath, fingerprint: x509.fingerprint256,
+    names: certificateNames(x509), notBefore: Date.parse(x509.validFrom), notAfter: Date.parse(x509.validTo),
+  };
+}
+
+/** A certificate's DNS names (TlsMaterial.names). */
+export function certificateNames(x509: X509Certificate): string[] {
+  const dns = (x509.subjectAltName ?? "").split(/,\s*/).filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4).toLowerCase());
+  if (dns.length > 0) return dns;
+  const cn = /^CN=(.+)$/m.exec(x509.subject)?.[1];
+  return cn === undefined ? [] : [cn.toLowerCase()];
 }
 
 /** Signature algorithms hashing with SHA-384 and SHA-512, by their OIDs' DER: with RSA (RFC 4055), ECDSA (RFC 5758). */
@@ -35,8 +71,7 @@ const SHA512_SIGNATURES = new Set(["2a864886f70d01010d", "2a8648ce3d040304"]);
  * SHA-256 for signatures without one of their own, Ed25519). Read from the DER's
  * signatureAlgorithm, whatever the key (RSA, ECDSA).
  */
-function endPointHash(pem: string): Buffer {
-  const raw = new X509Certificate(pem).raw;
+function endPointHash(raw: Buffer): Buffer {
   const algorithm = children(raw, element(raw, 0))[1];
   const oid = children(raw, algorithm)[0];
   const id = oid === undefined ? "" : hex(raw, oid);
@@ -45,12 +80,14 @@ function endPointHash(pem: string): Buffer {
 }
 
 /**
- * The channel bindings a TLS connection offers (RFC 9266, RFC 5929): tls-exporter on TLS 1.3,
- * tls-unique below it, and tls-server-end-point when the certificate's hash is known.
+ * The channel bindings a TLS connection of the accepting side offers (RFC 9266, RFC 5929):
+ * tls-exporter on TLS 1.3, tls-unique below it, and tls-server-end-point: the hash of the
+ * certificate this connection presented (the one chosen for its name, the one of before a reload).
  */
-export function tlsChannelBinding(s: TLSSocket, endPoint: Buffer | undefined): ChannelBinding {
+export function tlsChannelBinding(s: TLSSocket): ChannelBinding {
   const tls13 = s.getProtocol() === "TLSv1.3";
-  const types = [...(tls13 ? ["tls-exporter"] : ["tls-unique"]), ...(endPoint ? ["tls-server-end-point"] : [])];
+  const ours = s.getX509Certificate();
+  const types = [...(tls13 ? ["tls-exporter"] : ["tls-unique"]), ...(ours ? ["tls-server-end-point"] : [])];
   return {
     types: () => types,
     data: (type) => {
@@ -58,7 +95,7 @@ export function tlsChannelBinding(s: TLSSocket, endPoint: Buffer | undefined): C
       if (type === "tls-exporter") return s.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
       // tls-unique (RFC 5929 §3): the first Finished message, which a server that did not resume receives from the client.
       if (type === "tls-unique") return s.getPeerFinished() ?? undefined;
-      return endPoint;
+      return endPointHash(ours!.raw);
     },
   };
 }

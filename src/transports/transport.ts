@@ -25,8 +25,11 @@ export interface Transport {
   write(data: string): void;
   /** Bytes written but not yet taken by the network (a slow reader's backlog). */
   readonly buffered: number;
-  /** Upgrades to TLS in place (STARTTLS, RFC 6120 §5). */
-  startTls(): Promise<void>;
+  /**
+   * Upgrades to TLS in place (STARTTLS, RFC 6120 §5). `serverName`: the name the peer's stream
+   * header asked for ('to'), which picks the certificate presented.
+   */
+  startTls(serverName?: string): Promise<void>;
   channelBinding(): ChannelBinding | undefined;
   /**
    * The peer's certificate against `domain` (RFC 6125, XEP-0178): its chain as verified against

@@ -14,7 +14,7 @@ import type { RawData, WebSocket } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { parseStored } from "../xml/stored.ts";
-import { tlsChannelBinding, type TlsMaterial } from "./tls.ts";
+import { tlsChannelBinding } from "./tls.ts";
 import type { ChannelBinding, Transport, TransportEvents } from "./transport.ts";
 
 export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
@@ -145,11 +145,9 @@ export class WebSocketTransport implements Transport {
   readonly canStartTls = false;
   private readonly ws: WebSocket;
   private readonly tlsSocket: TLSSocket | undefined;
-  private readonly tls: TlsMaterial | undefined;
 
-  constructor(ws: WebSocket, req: IncomingMessage, secure: boolean, tls: TlsMaterial | undefined) {
+  constructor(ws: WebSocket, req: IncomingMessage, secure: boolean) {
     this.ws = ws;
-    this.tls = tls;
     this.tlsSocket = req.socket instanceof TLSSocket ? req.socket : undefined;
     this.secure = secure || this.tlsSocket !== undefined;
     this.remoteAddress = req.socket.remoteAddress ?? "unknown";
@@ -196,7 +194,7 @@ export class WebSocketTransport implements Transport {
   }
 
   channelBinding(): ChannelBinding | undefined {
-    return this.tlsSocket ? tlsChannelBinding(this.tlsSocket, this.tls?.endPoint) : undefined;
+    return this.tlsSocket ? tlsChannelBinding(this.tlsSocket) : undefined;
   }
 
   pause(): void {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeSelfSigned } from "../../src/core/certificates.ts";
+import { makeSelfSigned } from "../../src/core/certificates/self-signed.ts";
 import { RawClient } from "../helpers/raw.ts";
 import { freePort, ROOT, startProcess } from "../helpers/process.ts";
 

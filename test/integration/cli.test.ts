@@ -157,8 +157,8 @@ describe("configuration errors are one line", () => {
       "replication": "{'class': 'NetworkTopologyStrategy', 'dc1': 3}" } } }`);
     // 10.0.0.7 is never contacted: check only validates.
     expect(cli(["check", "-c", file])).toMatchObject({ code: 0 });
-    expect(cli(["check", "-c", file]).out).toMatch(/cassandra storage: keyspace chat at 10\.0\.0\.7:9042 \(datacenter1, LOCAL_QUORUM\)$/);
-    expect(cli(["check"]).out).toMatch(/embedded storage in .*xmppd\.sqlite$/);
+    expect(cli(["check", "-c", file]).out).toMatch(/cassandra storage: keyspace chat at 10\.0\.0\.7:9042 \(datacenter1, LOCAL_QUORUM\)$/m);
+    expect(cli(["check"]).out).toMatch(/embedded storage in .*xmppd\.sqlite$/m);
     expect(cli(["check"], { XMPPD_STORAGE__BACKEND: "mongo" }).err).toBe("xmppd: configuration error: storage.backend: must be one of embedded, cassandra");
     expect(cli(["check", "-c", file], { XMPPD_STORAGE__CASSANDRA__KEYSPACE: "Chat-1" }).err)
       .toMatch(/^xmppd: configuration error: storage\.cassandra\.keyspace: must be lower-case letters/);

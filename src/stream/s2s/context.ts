@@ -43,8 +43,8 @@ export interface S2SContext {
   /** Routes a stanza from a peer as the router does any other (its 'from' is checked). */
   route(stanza: Element): Promise<void>;
   readonly peers: S2SPeers;
-  /** The certificate we present, in and out; undefined when there is none (TLS impossible). */
-  tls(): TlsMaterial | undefined;
+  /** The certificate we present (for `domain`, one of ours), in and out; undefined when there is none (TLS impossible). */
+  tls(domain?: string): TlsMaterial | undefined;
   readonly trust: TrustStore;
   /** The secret of our dialback keys (XEP-0185), the same on every node. */
   readonly dialbackSecret: string;

@@ -298,7 +298,7 @@ class Route {
       for (const address of target.addresses) {
         if (!this.connecting) return; // gave up meanwhile
         try {
-          const transport = await connectTcp({ target, address, serverName: this.remote, tls: ctx.tls(), trust: ctx.trust, timeoutMs: s2s.connectTimeout * 1000 });
+          const transport = await connectTcp({ target, address, serverName: this.remote, tls: ctx.tls(this.local), trust: ctx.trust, timeoutMs: s2s.connectTimeout * 1000 });
           if (!this.connecting) {
             transport.end();
             return;
