@@ -16,7 +16,7 @@ import type { Cells, ScenarioContext } from "./scenarios/common.ts";
 import { groups } from "./scenarios/groups.ts";
 import { logins } from "./scenarios/login.ts";
 import { offline } from "./scenarios/offline.ts";
-import { oneToOne } from "./scenarios/one2one.ts";
+import { BARE, oneToOne } from "./scenarios/one2one.ts";
 import { federated } from "./scenarios/s2s.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
 import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
@@ -27,7 +27,7 @@ import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
 
-export const SCENARIOS = ["login", "sessions", "one2one", "groups", "offline", "cores", "s2s"] as const;
+export const SCENARIOS = ["login", "sessions", "one2one", "one2one-bare", "groups", "offline", "cores", "s2s"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -67,7 +67,7 @@ export interface BenchRun {
 function poolSize(o: BenchOptions): number {
   let n = 0;
   if (o.scenarios.includes("login") || o.scenarios.includes("cores")) n = Math.max(n, 400);
-  if (o.scenarios.includes("one2one")) n = Math.max(n, o.quick ? 200 : 1000);
+  if (o.scenarios.includes("one2one") || o.scenarios.includes("one2one-bare")) n = Math.max(n, o.quick ? 200 : 1000);
   if (o.scenarios.includes("groups")) n = Math.max(n, o.quick ? 100 : 1000);
   if (o.scenarios.includes("sessions")) n = Math.max(n, o.quick ? 1000 : o.maxSessions);
   return n;
@@ -225,6 +225,7 @@ async function mainScenarios(ctx: ScenarioContext, rest: Scenario[], o: BenchOpt
     }
   }
   if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
+  if (rest.includes("one2one-bare")) put(await oneToOne(ctx, o.quick ? 100 : 500, BARE));
   if (rest.includes("groups")) {
     put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
     if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));

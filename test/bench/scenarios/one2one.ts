@@ -3,6 +3,9 @@
 // partner and sends the next as one arrives, for the duration; delivered messages/s are counted
 // over that time. (b) Latency at a fixed total rate (2,000 msg/s), spread round-robin over the
 // senders, from write to arrival. Both check that every message arrived once and in order.
+// The bare variant (scenario one2one-bare) is the shape of an outside load generator's run: half
+// of the sessions send, one way, to their partner's bare JID (so the server picks the resource,
+// RFC 6121 §8.5.2), each keeping 20 messages in flight.
 import type { Conn } from "../lib/conn.ts";
 import { bodyScanner, type Scanner } from "../lib/scan.ts";
 import { percentile, round, sleep } from "../lib/stats.ts";
@@ -60,14 +63,21 @@ function verdict(t: Totals): string | undefined {
   return undefined;
 }
 
-export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells> {
+/** How the pairs talk: both ways to full JIDs (one2one), or one way to bare JIDs (one2one-bare). */
+export interface Shape { readonly bare: boolean; readonly window: number; readonly row: string }
+export const FULL: Shape = { bare: false, window: 16, row: "one2one" };
+export const BARE: Shape = { bare: true, window: 20, row: "one2one.bare" };
+
+export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape = FULL): Promise<Cells> {
   pairs = Math.min(pairs, Math.floor(ctx.poolSize / 2));
+  // One way: only the first of each pair sends.
+  const senders = shape.bare ? pairs : pairs * 2;
   const seconds = ctx.quick ? 3 : 20;
   const conns = await loginMany(ctx, 0, pairs * 2, { resource: "chat", presence: true });
   await settle();
   const peers: Peer[] = conns.map((conn, i) => {
     const partner = i < pairs ? i + pairs : i - pairs;
-    return { conn, partner, to: `${ctx.user(partner)}@${ctx.target.domain}/chat`, sent: 0, got: 0, received: 0, anomalies: 0, scan: undefined as unknown as Scanner, sendTimes: [] };
+    return { conn, partner, to: `${ctx.user(partner)}@${ctx.target.domain}${shape.bare ? "" : "/chat"}`, sent: 0, got: 0, received: 0, anomalies: 0, scan: undefined as unknown as Scanner, sendTimes: [] };
   });
   let mode: "throughput" | "latency" | "idle" = "throughput";
   let window = 0;
@@ -96,11 +106,11 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
   const cells: Cells = {};
 
   // (a) Throughput, closed loop.
-  window = 16;
+  window = shape.window;
   const tp = await withCpu(ctx, async () => {
     const before = totals(peers).delivered;
     const t0 = performance.now();
-    for (let i = 0; i < peers.length; i++) {
+    for (let i = 0; i < senders; i++) {
       const p = peers[i]!;
       for (let w = 0; w < window; w++) {
         p.sent++;
@@ -116,7 +126,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
   const bad1 = verdict(t1);
   const d1 = { pairs, window, seconds, sent: t1.sent, delivered: t1.delivered, serverCpu: round(tp.cpu, 2), generatorCpu: round(tp.generatorCpu, 2) };
   ctx.log(`  throughput: ${round(tp.result)} msg/s, ${t1.delivered}/${t1.sent} delivered, server cpu ${d1.serverCpu}, generator cpu ${d1.generatorCpu}`);
-  cells["one2one.throughput"] = bad1 ? failed(bad1, d1) : ok(round(tp.result), d1);
+  cells[`${shape.row}.throughput`] = bad1 ? failed(bad1, d1) : ok(round(tp.result), d1);
 
   // (b) Latency at a fixed rate.
   await settle();
@@ -130,7 +140,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
       const due = Math.floor(((performance.now() - t0) / 1000) * rate);
       while (sent < due) {
         const i = next;
-        next = (next + 1) % peers.length;
+        next = (next + 1) % senders;
         const p = peers[i]!;
         p.sent++;
         p.sendTimes[p.sent] = performance.now();
@@ -149,8 +159,8 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500): Promise<Cells
     maxms: round(percentile(latencies, 100), 3), serverCpu: round(lat.cpu, 2), generatorCpu: round(lat.generatorCpu, 2),
   };
   ctx.log(`  latency at ${rate}/s: p50 ${d2.p50ms} ms, p99 ${d2.p99ms} ms, ${latencies.length}/${lat.result} samples, server cpu ${d2.serverCpu}`);
-  cells["one2one.p50"] = bad2 ? failed(bad2, d2) : ok(d2.p50ms, d2);
-  cells["one2one.p99"] = bad2 ? failed(bad2, d2) : ok(d2.p99ms, d2);
+  cells[`${shape.row}.p50`] = bad2 ? failed(bad2, d2) : ok(d2.p50ms, d2);
+  cells[`${shape.row}.p99`] = bad2 ? failed(bad2, d2) : ok(d2.p99ms, d2);
   closeAll(conns);
   await sleep(500);
   return cells;
