@@ -354,7 +354,8 @@ export class XmppServer implements StreamContext {
             host: l.host, port, tls: l.name === "https" ? this.tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
             maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection: counted("websocket"), routes: this.http,
             bosh: http.bosh.enabled
-              ? { ...http.bosh, maxBody: limits.stanzaSize * 4 + 1024, maxDepth: limits.maxDepth, onConnection: counted("bosh") } : undefined,
+              ? { ...http.bosh, maxBody: limits.stanzaSize * 4 + 1024, maxDepth: limits.maxDepth, maxSessions: c2s.maxConnections, onConnection: counted("bosh") }
+              : undefined,
           });
       this.listeners.push(s);
       this.servers.set(l.name, s);

@@ -44,7 +44,7 @@ export const serverSchema = {
     stanzasPerSecond: int("Stanzas per second read from one peer domain; reading pauses beyond it. 0 lifts it.", 5_000, 0),
     stanzaBurst: int("Stanzas read at once from a peer beyond stanzasPerSecond before reading pauses.", 50_000, 1),
   }),
-  http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, XMPP over BOSH (XEP-0206) at /http-bind, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
+  http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, XMPP over BOSH (XEP-0206) at /http-bind (http.bosh), and the connection methods of XEP-0156 at /.well-known/host-meta.", {
     host: str("Address of the plain HTTP listener: loopback, for a reverse proxy on this machine that ends TLS (secureProxy); '::' is every address, v4 and v6.", "127.0.0.1"),
     port: int("Plain HTTP port (ws://); 0 disables it.", 5280, 0, 65535),
     tlsHost: str("Address of the HTTPS listener ('::' is every address, v4 and v6).", "::"),
@@ -59,7 +59,7 @@ export const serverSchema = {
       maxHold: int("Requests one session may have held at once (a client asking for more gets this).", 1, 1, 8),
       maxPause: int("Longest pause a client may ask for (XEP-0124 §10), in seconds; 0 offers none.", 120, 0, 3600),
       allowedOrigins: strList("Origins of the web pages that may use BOSH from a browser (CORS), as 'https://chat.example.org'; '*' is any page. A session needs the account's password either way.", ["*"]),
-      maxSessionsPerAddress: int("BOSH sessions one address may have open at once on a listener.", 100, 1),
+      maxSessionsPerAddress: int("BOSH sessions one address may have open at once on a listener (in all, at most c2s.maxConnections). Behind http.secureProxy the address is the last the proxy adds to X-Forwarded-For.", 100, 1),
       requestsPerSecond: int("Requests per second one session may make; beyond it (after a burst of three seconds' worth) they wait their turn. 0 lifts it.", 20, 0),
     }),
   }),

@@ -26,6 +26,8 @@ export interface BoshOptions extends BoshLimits {
   /** Origins whose pages may use it ("*": any). */
   allowedOrigins: string[];
   maxSessionsPerAddress: number;
+  /** Sessions open at once on the listener, as its connections are bounded. */
+  maxSessions: number;
   /** Largest request body, in bytes. */
   maxBody: number;
   /** Deepest element nesting in a payload. */
@@ -138,7 +140,7 @@ export class BoshManager {
   private create(body: RequestBody, address: string, ex: Exchange): void {
     if (body.rid === undefined || malformedTerms(body)) return ex.answer(terminateBody("bad-request"), DEFAULT_TYPE);
     const open = this.perAddress.get(address) ?? 0;
-    if (open >= this.o.maxSessionsPerAddress) return ex.answer(terminateBody("policy-violation"), DEFAULT_TYPE);
+    if (open >= this.o.maxSessionsPerAddress || this.sessions.size >= this.o.maxSessions) return ex.answer(terminateBody("policy-violation"), DEFAULT_TYPE);
     const sid = randomBytes(18).toString("base64url");
     const session = new BoshSession(sid, body, {
       remoteAddress: address, secure: this.secure, tls: this.tls, limits: this.o, gone: (s) => this.gone(s),

@@ -16,6 +16,7 @@ import { NS } from "../../src/xml/ns.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, given, Im, presence } from "../helpers/im.ts";
 import { BoshClient, HTTPBIND, post } from "../helpers/bosh.ts";
+import { SmClient } from "../helpers/sm.ts";
 
 let t: TestServer;
 let url: string;
@@ -250,7 +251,7 @@ describe("BOSH with short timers and one allowed origin", () => {
   let surl: string;
   const ORIGIN = "https://chat.example.org";
   beforeAll(async () => {
-    s = await startServer({ config: { http: { host: "127.0.0.1", tlsHost: "127.0.0.1", bosh: { maxWait: 1, maxInactivity: 1, maxPause: 3, allowedOrigins: [ORIGIN] } } } });
+    s = await startServer({ config: { http: { host: "127.0.0.1", tlsHost: "127.0.0.1", bosh: { maxWait: 1, maxInactivity: 2, maxPause: 4, allowedOrigins: [ORIGIN] } } } });
     surl = `https://localhost:${s.server.ports.https}/http-bind`;
   });
   afterAll(() => s.stop());
@@ -258,22 +259,43 @@ describe("BOSH with short timers and one allowed origin", () => {
   it("ends a session without a request for 'inactivity' seconds: its stream is dropped and its resource unbound (§10)", async () => {
     const [romeo] = await accounts(s, "romeo");
     const c = await BoshClient.create(surl);
-    expect(c.created.attrs).toMatchObject({ wait: "1", inactivity: "1", maxpause: "3" });
+    expect(c.created.attrs).toMatchObject({ wait: "1", inactivity: "2", maxpause: "4" });
     await c.login(romeo!, "tab");
-    expect(s.server.sessions.size).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const bound = () => [...s.server.sessions.all()].filter((x) => x.jid.toString() === c.jid).length;
+    expect(bound()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 2600));
     expect((await s.server.openConnections()).bosh).toBe(0);
-    expect(s.server.sessions.size).toBe(0);
+    expect(bound()).toBe(0);
     expect((await post(surl, c.wrap(""))).body!.attrs.condition).toBe("item-not-found");
+  });
+
+  it("a session that enabled stream management over BOSH, gone quiet, resumes over TCP with what it had not acknowledged", async () => {
+    const [romeo, juliet] = await accounts(s, "romeo", "juliet");
+    const r = await Im.login(s.port, romeo!, "desk");
+    const c = await BoshClient.create(surl);
+    await c.login(juliet!, "tab");
+    await c.send(`<enable xmlns='${NS.sm}' resume='true'/>`);
+    const enabled = await c.next((e) => e.name === "enabled", "enabled");
+    r.send(xml("message", { to: c.jid, type: "chat" }, xml("body", null, "while the tab sleeps")));
+    await c.next((e) => e.name === "message", "the message, over BOSH");
+    // No more requests: after 'inactivity' the stream is dropped and the session waits to be resumed.
+    await expect.poll(() => [...s.server.sessions.all()].some((x) => x.jid.toString() === c.jid && x.detached), { timeout: 4000 }).toBe(true);
+    expect((await s.server.openConnections()).bosh).toBe(0);
+    const { c: tcp, reply } = await SmClient.resume(s.port, juliet!, enabled.attrs.id!, 0);
+    expect(reply.name).toBe("resumed");
+    const replayed = await tcp.next((e) => e.name === "message", "the unacknowledged message, replayed");
+    expect(replayed.getChildText("body")).toBe("while the tab sleeps");
+    tcp.cut();
+    await r.stop();
   });
 
   it("lets a client pause for longer than 'inactivity', up to maxpause (§10)", async () => {
     const [romeo] = await accounts(s, "romeo");
     const c = await BoshClient.create(surl);
     await c.login(romeo!, "tab");
-    const paused = await c.send("", { pause: 3 });
+    const paused = await c.send("", { pause: 4 });
     expect(paused.toString()).toBe(`<body xmlns="${HTTPBIND}"/>`);
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    await new Promise((resolve) => setTimeout(resolve, 2600));
     await c.send(ping("still"));
     expect((await c.next((e) => e.attrs.id === "still", "the ping's result")).attrs.type).toBe("result");
     await c.terminate();
@@ -324,5 +346,21 @@ describe("BOSH behind a TLS-ending proxy, with tight bounds", () => {
     }
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     await c.terminate();
+  });
+});
+
+describe("a server that stops", () => {
+  it("ends its BOSH sessions: a held request gets remote-stream-error with system-shutdown, and the stop does not wait for it", async () => {
+    const p = await startServer({ users: { romeo: "pw" } });
+    const c = await BoshClient.create(`https://localhost:${p.server.ports.https}/http-bind`);
+    await c.login("romeo", "tab");
+    const held = c.send();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await p.stop();
+    const end = await held;
+    expect(end.attrs).toMatchObject({ type: "terminate", condition: "remote-stream-error" });
+    expect(end.getChild("error", NS.stream)!.getChild("system-shutdown", NS.streams)).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
