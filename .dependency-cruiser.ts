@@ -4,7 +4,7 @@
 // is a design that points up. Lowest first:
 //
 //   xml         the parser, elements, namespaces, JIDs: knows nothing of the server
-//   transports  TCP/TLS, WebSocket, HTTP framing: bytes in, strings out, channel bindings
+//   transports  TCP/TLS, WebSocket, BOSH, HTTP framing: bytes in, strings out, channel bindings
 //   storage     the storage shapes and their backends, the ids and write queues they order
 //   core        module API, events, router, sessions, accounts, config, errors, limits
 //   stream      the client stream state machine, SASL, stream management

@@ -37,7 +37,7 @@ import type { OpenStream, StreamContext } from "./stream/context.ts";
 import { listenTcp, probeAddresses } from "./transports/tcp.ts";
 import { loadTrustStore } from "./transports/tls.ts";
 import { Federation } from "./stream/s2s/federation.ts";
-import { HttpRoutes, listenHttp, openWebSockets } from "./transports/http.ts";
+import { HttpRoutes, listenHttp, openBoshSessions, openWebSockets } from "./transports/http.ts";
 import type { Transport } from "./transports/transport.ts";
 import { adminCommands, type ReloadReport } from "./ops/admin-commands.ts";
 import { adminSocketPath } from "./ops/admin-client.ts";
@@ -397,6 +397,9 @@ export class XmppServer implements StreamContext {
           : await listenHttp({
             host: l.host, port, tls: l.name === "https" ? tls : undefined, secureProxy: http.secureProxy, publicUrl: http.publicUrl,
             maxMessage: limits.stanzaSize * 4 + 1024, maxConnections: c2s.maxConnections, onConnection: counted("websocket"), routes: this.http,
+            bosh: http.bosh.enabled
+              ? { ...http.bosh, maxBody: limits.stanzaSize * 4 + 1024, maxDepth: limits.maxDepth, maxSessions: c2s.maxConnections, onConnection: counted("bosh") }
+              : undefined,
           });
       this.listeners.push(s);
       this.servers.set(l.name, s);
@@ -427,14 +430,16 @@ export class XmppServer implements StreamContext {
     };
   }
 
-  /** Client connections open now, by transport: TCP connections on the c2s listeners, WebSockets on the HTTP ones. */
+  /** Client connections open now, by transport: TCP connections on the c2s listeners, WebSockets and BOSH sessions on the HTTP ones. */
   async openConnections(): Promise<Record<TransportName, number>> {
-    const open: Record<TransportName, number> = { tcp: 0, tls: 0, websocket: 0 };
+    const open: Record<TransportName, number> = { tcp: 0, tls: 0, websocket: 0, bosh: 0 };
     for (const [name, server] of this.servers) {
       const transport = TRANSPORT_OF[name];
       if (transport === undefined) continue;
-      open[transport] += transport === "websocket" ? openWebSockets(server as import("node:http").Server)
-        : await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+      if (transport === "websocket") {
+        open.websocket += openWebSockets(server as import("node:http").Server);
+        open.bosh += openBoshSessions(server as import("node:http").Server);
+      } else open[transport] += await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
     }
     return open;
   }

@@ -44,13 +44,24 @@ export const serverSchema = {
     stanzasPerSecond: int("Stanzas per second read from one peer domain; reading pauses beyond it. 0 lifts it.", 5_000, 0),
     stanzaBurst: int("Stanzas read at once from a peer beyond stanzasPerSecond before reading pauses.", 50_000, 1),
   }),
-  http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, and the connection methods of XEP-0156 at /.well-known/host-meta.", {
+  http: section("HTTP listener: XMPP over WebSocket (RFC 7395) at /xmpp-websocket, XMPP over BOSH (XEP-0206) at /http-bind (http.bosh), and the connection methods of XEP-0156 at /.well-known/host-meta.", {
     host: str("Address of the plain HTTP listener: loopback, for a reverse proxy on this machine that ends TLS (secureProxy); '::' is every address, v4 and v6.", "127.0.0.1"),
     port: int("Plain HTTP port (ws://); 0 disables it.", 5280, 0, 65535),
     tlsHost: str("Address of the HTTPS listener ('::' is every address, v4 and v6).", "::"),
     tlsPort: int("HTTPS port (wss://), with the certificates of the tls section; 0 disables it.", 5281, 0, 65535),
     secureProxy: bool("A reverse proxy in front of the plain port ends TLS: its connections count as secure (requireTls).", false),
-    publicUrl: optStr("The WebSocket URL host-meta announces (default: from the request's Host header and the listener's scheme)."),
+    publicUrl: optStr("The WebSocket URL host-meta announces (default: from the request's Host header and the listener's scheme); the BOSH URL it announces is on the same host."),
+    bosh: section("XMPP over BOSH (XEP-0124, XEP-0206): HTTP long-polling for browser clients that do not use WebSocket, on both HTTP listeners.", {
+      enabled: bool("Serve BOSH (and announce it in host-meta).", true),
+      path: custom("string", "Path of the BOSH endpoint.", "/http-bind", parseBoshPath),
+      maxWait: int("Longest a request is held, in seconds, when there is nothing to send (a client asking for more gets this).", 60, 1, 3600),
+      maxInactivity: int("Seconds a session may go without a request held before it ends (its stream is then dropped, and stream management may resume it).", 60, 1, 3600),
+      maxHold: int("Requests one session may have held at once (a client asking for more gets this).", 1, 1, 8),
+      maxPause: int("Longest pause a client may ask for (XEP-0124 §10), in seconds; 0 offers none.", 120, 0, 3600),
+      allowedOrigins: strList("Origins of the web pages that may use BOSH from a browser (CORS), as 'https://chat.example.org'; '*' is any page. A session needs the account's password either way.", ["*"]),
+      maxSessionsPerAddress: int("BOSH sessions one address may have open at once on a listener (in all, at most c2s.maxConnections). Behind http.secureProxy the address is the last the proxy adds to X-Forwarded-For.", 100, 1),
+      requestsPerSecond: int("Requests per second one session may make; beyond it (after a burst of three seconds' worth) they wait their turn. 0 lifts it.", 20, 0),
+    }),
   }),
   tls: section("Certificates. Each name the server serves (the domain, every service's subdomain) gets the certificate whose names (subjectAltName) cover it, wildcards included: chosen by SNI on direct TLS, by the stream's 'to' on STARTTLS. With no certificate at all, a self-signed one is made in dataDir at first start.", {
     cert: optStr("PEM certificate chain file: the default certificate, for every name no other certificate covers (with key)."),
@@ -150,6 +161,14 @@ export const serverSchema = {
 } satisfies Shape;
 
 export type ServerConfig = Infer<typeof serverSchema>;
+
+/** http.bosh.path: a path of its own, not the WebSocket endpoint's nor host-meta's. */
+function parseBoshPath(v: unknown): string {
+  if (typeof v !== "string" || !/^\/[\x21-\x7e]*[^/]$/.test(v) || v === "/xmpp-websocket" || v.startsWith("/.well-known/")) {
+    throw new ConfigError("must be a path starting with '/', not ending with one, other than /xmpp-websocket and /.well-known/...");
+  }
+  return v;
+}
 
 /** s2s.routes: domain -> "host:port" or "host:port tls", each checked. */
 function parseRoutes(raw: unknown): Record<string, string> {

@@ -9,7 +9,7 @@ import { Buckets, KINDS, Telemetry, WRITE_BOUNDS } from "../core/telemetry.ts";
 import type { QueueStats } from "../storage/archive-queue.ts";
 import type { StorageObserver, StoreObserver } from "../storage/observed.ts";
 
-export const TRANSPORTS = ["tcp", "tls", "websocket"] as const;
+export const TRANSPORTS = ["tcp", "tls", "websocket", "bosh"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
 /** The cluster bus's counts (src/cluster/redis.ts BusStats). */
@@ -101,7 +101,7 @@ export function defineMetrics(registry: Registry<RegistryContentType>, src: Metr
 
   gauge("xmppd_info", "The server's version and this node's name (always 1).", ["version", "node"], (g) => g.set({ version: src.version, node: src.node }, 1));
 
-  gauge("xmppd_connections", "Client connections open now, by transport: tcp (STARTTLS port), tls (direct TLS, XEP-0368), websocket (RFC 7395).", ["transport"], async (g) => {
+  gauge("xmppd_connections", "Client connections open now, by transport: tcp (STARTTLS port), tls (direct TLS, XEP-0368), websocket (RFC 7395), bosh (XEP-0206 sessions).", ["transport"], async (g) => {
     const open = await src.openConnections();
     for (const name of TRANSPORTS) g.set({ transport: name }, open[name]);
   });

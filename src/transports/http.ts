@@ -1,6 +1,6 @@
-// The HTTP listener (plain and TLS): XMPP over WebSocket at /xmpp-websocket (websocket.ts), the
-// connection methods of XEP-0156 at /.well-known/host-meta, and whatever the modules add under
-// their own path prefix (HTTP upload's files); 404 for the rest.
+// The HTTP listener (plain and TLS): XMPP over WebSocket at /xmpp-websocket (websocket.ts), XMPP
+// over BOSH at /http-bind (bosh.ts), the connection methods of XEP-0156 at /.well-known/host-meta,
+// and whatever the modules add under their own path prefix (HTTP upload's files); 404 for the rest.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
@@ -8,6 +8,7 @@ import type { TLSSocket } from "node:tls";
 import { WebSocketServer, type ServerOptions } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import type { CertificateStore } from "./certificate-store.ts";
+import { BoshManager, type BoshOptions } from "./bosh.ts";
 import { bind, followDefault } from "./tcp.ts";
 import type { Transport } from "./transport.ts";
 import { WebSocketTransport } from "./websocket.ts";
@@ -55,19 +56,33 @@ export interface HttpListenOptions {
   maxMessage: number;
   maxConnections: number;
   onConnection(t: Transport): void;
+  /** XMPP over BOSH; undefined when it is off. */
+  bosh: BoshOptions | undefined;
   routes: HttpRoutes;
 }
 
-/** The connection methods (XEP-0156): host-meta as XRD and as JSON, naming the WebSocket endpoint. */
-function hostMeta(req: IncomingMessage, res: ServerResponse, json: boolean, o: HttpListenOptions, scheme: string): void {
-  const url = o.publicUrl ?? `${scheme}://${req.headers.host ?? "localhost"}${WEBSOCKET_PATH}`;
+/** The connection methods (XEP-0156): host-meta as XRD and as JSON, naming the WebSocket and BOSH endpoints. */
+function hostMeta(req: IncomingMessage, res: ServerResponse, json: boolean, o: HttpListenOptions, secure: boolean): void {
+  const host = req.headers.host ?? "localhost";
+  const links = [{ rel: "urn:xmpp:alt-connections:websocket", href: o.publicUrl ?? `${secure ? "wss" : "ws"}://${host}${WEBSOCKET_PATH}` }];
+  if (o.bosh) links.push({ rel: "urn:xmpp:alt-connections:xbosh", href: boshUrl(o.bosh.path, o.publicUrl, `${secure ? "https" : "http"}://${host}`) });
   const body = json
-    ? JSON.stringify({ links: [{ rel: "urn:xmpp:alt-connections:websocket", href: url }] })
+    ? JSON.stringify({ links })
     : `<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n` +
-      `  <Link rel='urn:xmpp:alt-connections:websocket' href='${escapeXML(url)}'/>\n</XRD>\n`;
+      links.map((l) => `  <Link rel='${l.rel}' href='${escapeXML(l.href)}'/>\n`).join("") + "</XRD>\n";
   // Browser clients on other origins read it (XEP-0156 §3).
   res.writeHead(200, { "content-type": json ? "application/json" : "application/xrd+xml", "access-control-allow-origin": "*" });
   res.end(body);
+}
+
+/** The BOSH URL: on the configured WebSocket URL's host (http.publicUrl, behind a proxy) or the request's. */
+function boshUrl(path: string, publicUrl: string | undefined, origin: string): string {
+  const url = publicUrl === undefined ? undefined : URL.parse(publicUrl);
+  if (!url) return origin + path;
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = path;
+  url.search = "";
+  return url.toString();
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -89,9 +104,18 @@ function httpsServer(store: CertificateStore, onRequest: (req: IncomingMessage, 
   return server;
 }
 
-/** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, host-meta, 404 for the rest. */
+/** The BOSH connection manager of each HTTP listener, when BOSH is on. */
+const boshManagers = new WeakMap<Server, BoshManager>();
+
+/** BOSH sessions open now on an HTTP listener made by listenHttp. */
+export function openBoshSessions(server: Server): number {
+  return boshManagers.get(server)?.size ?? 0;
+}
+
+/** Listens for HTTP (or HTTPS): WebSocket upgrades at WEBSOCKET_PATH, BOSH, host-meta, 404 for the rest. */
 export function listenHttp(o: HttpListenOptions): Promise<Server> {
-  const scheme = o.tls || o.secureProxy ? "wss" : "ws";
+  const secure = o.tls !== undefined || o.secureProxy;
+  const bosh = o.bosh && new BoshManager(o.bosh, o.secureProxy, o.tls);
   // closeTimeout is ws's (8.23), not yet in @types/ws.
   const wss = new WebSocketServer({
     noServer: true,
@@ -102,7 +126,8 @@ export function listenHttp(o: HttpListenOptions): Promise<Server> {
   } as ServerOptions & { closeTimeout: number });
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split("?")[0];
-    if (req.method === "GET" && (path === "/.well-known/host-meta" || path === "/.well-known/host-meta.json")) return hostMeta(req, res, path.endsWith(".json"), o, scheme);
+    if (req.method === "GET" && (path === "/.well-known/host-meta" || path === "/.well-known/host-meta.json")) return hostMeta(req, res, path.endsWith(".json"), o, secure);
+    if (bosh && path !== undefined && bosh.serves(path)) return bosh.handle(req, res);
     const handler = path === undefined ? undefined : o.routes.find(path);
     if (handler) return handler(req, res, path!);
     res.writeHead(path === WEBSOCKET_PATH ? 426 : 404, { "content-type": "text/plain" });
@@ -121,5 +146,6 @@ export function listenHttp(o: HttpListenOptions): Promise<Server> {
   server.on("clientError", (_err, socket: Duplex) => socket.destroy());
   server.on("close", () => wss.close());
   websockets.set(server, wss);
+  if (bosh) boshManagers.set(server, bosh);
   return bind(server, o.host, o.port);
 }

@@ -14,32 +14,14 @@ import type { RawData, WebSocket } from "ws";
 import { escapeXML } from "../xml/element.ts";
 import { NS } from "../xml/ns.ts";
 import { parseStored } from "../xml/stored.ts";
+import { splitOutput, tagAttributes } from "./output.ts";
 import { tlsChannelBinding } from "./tls.ts";
 import type { ChannelBinding, Transport, TransportEvents } from "./transport.ts";
 
 export const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
 
-const ATTR = /([^\s=/<>]+)\s*=\s*(?:'([^']*)'|"([^"]*)")/g;
-
-/** The attributes of an opening tag's text, as written (still escaped). */
-function tagAttributes(tag: string): [string, string][] {
-  const out: [string, string][] = [];
-  for (const m of tag.matchAll(ATTR)) out.push([m[1]!, m[3] ?? m[2]!]);
-  return out;
-}
-
-/** Index of the '>' that ends the tag opened at `lt`, past quoted attribute values; -1 if not there yet. */
-function tagEnd(text: string, lt: number): number {
-  let quote = 0;
-  for (let i = lt + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (quote !== 0) {
-      if (c === quote) quote = 0;
-    } else if (c === 0x27 || c === 0x22) quote = c;
-    else if (c === 0x3e) return i;
-  }
-  return -1;
-}
+/** The frame that ends the stream, in place of </stream:stream>. */
+const CLOSE_FRAME = `<close xmlns='${FRAMING}'/>`;
 
 /**
  * The server's output (whole elements, several per write at times) as RFC 7395 messages: the
@@ -49,43 +31,12 @@ function tagEnd(text: string, lt: number): number {
  */
 export function toFrames(text: string): { frames: string[]; rest: string } {
   const frames: string[] = [];
-  let depth = 0;
-  let start = 0;
-  let i = 0;
-  while (i < text.length) {
-    const lt = text.indexOf("<", i);
-    if (lt < 0) break;
-    if (text.startsWith("<?", lt)) {
-      const end = text.indexOf("?>", lt);
-      if (end < 0) return { frames, rest: text.slice(lt) };
-      i = end + 2;
-      continue;
-    }
-    const gt = tagEnd(text, lt);
-    if (gt < 0) return { frames, rest: text.slice(depth > 0 ? start : lt) };
-    i = gt + 1;
-    if (text.charCodeAt(lt + 1) === 0x2f /* / */) {
-      if (depth === 0) {
-        if (text.startsWith("</stream:stream", lt)) frames.push(`<close xmlns='${FRAMING}'/>`);
-      } else if (--depth === 0) frames.push(declare(text.slice(start, gt + 1)));
-      continue;
-    }
-    const selfClosing = text.charCodeAt(gt - 1) === 0x2f;
-    if (depth > 0) {
-      if (!selfClosing) depth++;
-      continue;
-    }
-    if (text.startsWith("<stream:stream", lt)) {
-      frames.push(openOf(text.slice(lt, gt + 1)));
-      continue;
-    }
-    if (selfClosing) frames.push(declare(text.slice(lt, gt + 1)));
-    else {
-      start = lt;
-      depth = 1;
-    }
-  }
-  return { frames, rest: depth > 0 ? text.slice(start) : "" };
+  const rest = splitOutput(text, {
+    header: (tag) => frames.push(openOf(tag)),
+    end: () => frames.push(CLOSE_FRAME),
+    element: (el) => frames.push(el),
+  });
+  return { frames, rest };
 }
 
 /** Our stream header as <open/>, with its from, id, version and language. */
@@ -93,18 +44,6 @@ function openOf(header: string): string {
   let attrs = "";
   for (const [k, v] of tagAttributes(header)) if (!k.startsWith("xmlns")) attrs += ` ${k}='${v}'`;
   return `<open xmlns='${FRAMING}'${attrs}/>`;
-}
-
-/** A top-level element with the namespaces the stream gave it declared on itself (RFC 7395 §3.3.3). */
-function declare(element: string): string {
-  const nameEnd = element.search(/[\s/>]/);
-  const name = element.slice(1, nameEnd);
-  const tag = element.slice(0, tagEnd(element, 0));
-  if (name.startsWith("stream:")) return `<${name} xmlns:stream='${NS.stream}'${element.slice(nameEnd)}`;
-  if ((name === "message" || name === "presence" || name === "iq") && !/\sxmlns\s*=/.test(tag)) {
-    return `<${name} xmlns='${NS.client}'${element.slice(nameEnd)}`;
-  }
-  return element;
 }
 
 /** A client's <open/> as the stream header the parser expects; a wrong namespace stays wrong, for the stream to refuse. */

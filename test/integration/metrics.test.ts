@@ -11,6 +11,7 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, presence } from "../helpers/im.ts";
 import { RawClient } from "../helpers/raw.ts";
 import { SmClient } from "../helpers/sm.ts";
+import { BoshClient } from "../helpers/bosh.ts";
 import { get, scrape, Scrape } from "../helpers/metrics.ts";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -92,30 +93,37 @@ describe("the scrape", () => {
     const refused = await RawClient.authenticated(t.port, juliet!, "wrong");
     expect(refused.sasl).toMatch(/^<failure/);
     const ws = await connect(t, juliet!, "browser", { service: `wss://127.0.0.1:${t.server.ports.https}/xmpp-websocket` });
+    const bosh = await BoshClient.create(`https://localhost:${t.server.ports.https}/http-bind`);
+    await bosh.login(romeo!, "tab");
     try {
       const after = await scrape(port);
       const delta = (name: string, labels: Record<string, string>) => (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
-      // Romeo, Juliet's raw login and the refused one on the STARTTLS port; one on direct TLS; one WebSocket.
+      // Romeo, Juliet's raw login and the refused one on the STARTTLS port; one on direct TLS; one WebSocket; one BOSH session.
       expect(delta("xmppd_connections_accepted_total", { transport: "tcp" })).toBe(3);
       expect(delta("xmppd_connections_accepted_total", { transport: "tls" })).toBe(1);
       expect(delta("xmppd_connections_accepted_total", { transport: "websocket" })).toBe(1);
+      expect(delta("xmppd_connections_accepted_total", { transport: "bosh" })).toBe(1);
       expect(after.value("xmppd_connections", { transport: "tcp" })).toBe(3);
       expect(after.value("xmppd_connections", { transport: "tls" })).toBe(1);
       expect(after.value("xmppd_connections", { transport: "websocket" })).toBe(1);
+      expect(after.value("xmppd_connections", { transport: "bosh" })).toBe(1);
       expect(delta("xmppd_auth_total", { mechanism: "SCRAM-SHA-256", result: "success" })).toBe(1);
       expect(delta("xmppd_auth_total", { mechanism: "SCRAM-SHA-256", result: "failure" })).toBe(1);
-      expect(after.sum("xmppd_auth_total") - before.sum("xmppd_auth_total")).toBe(4);
-      expect(after.value("xmppd_sessions", { state: "connected" })).toBe(3);
-      expect(after.value("xmppd_sessions_bound_total")! - (before.value("xmppd_sessions_bound_total") ?? 0)).toBe(3);
+      expect(delta("xmppd_auth_total", { mechanism: "PLAIN", result: "success" })).toBe(1);
+      expect(after.sum("xmppd_auth_total") - before.sum("xmppd_auth_total")).toBe(5);
+      expect(after.value("xmppd_sessions", { state: "connected" })).toBe(4);
+      expect(after.value("xmppd_sessions_bound_total")! - (before.value("xmppd_sessions_bound_total") ?? 0)).toBe(4);
     } finally {
       await r.stop();
       await ws.stop();
+      await bosh.terminate();
       raw.close();
       direct.close();
       refused.c.close();
     }
     await expect.poll(async () => (await scrape(port)).value("xmppd_connections", { transport: "tcp" })).toBe(0);
     expect((await scrape(port)).value("xmppd_connections", { transport: "websocket" })).toBe(0);
+    expect((await scrape(port)).value("xmppd_connections", { transport: "bosh" })).toBe(0);
     expect((await scrape(port)).value("xmppd_sessions", { state: "connected" })).toBe(0);
   });
 

@@ -208,10 +208,14 @@ describe("plain ws:// behind a TLS-ending proxy (http.secureProxy)", () => {
     const base = `http://127.0.0.1:${p.server.ports.http}`;
     const xrd = await fetch(`${base}/.well-known/host-meta`);
     expect(xrd.headers.get("access-control-allow-origin")).toBe("*");
-    const link = (parse(await xrd.text()) as Element).getChild("Link")!;
-    expect(link.attrs).toEqual({ rel: "urn:xmpp:alt-connections:websocket", href: "wss://chat.example.org/xmpp-websocket" });
+    // BOSH (XEP-0206) is on the same public host, at its own path.
+    const links = [
+      { rel: "urn:xmpp:alt-connections:websocket", href: "wss://chat.example.org/xmpp-websocket" },
+      { rel: "urn:xmpp:alt-connections:xbosh", href: "https://chat.example.org/http-bind" },
+    ];
+    expect((parse(await xrd.text()) as Element).getChildren("Link").map((l) => l.attrs)).toEqual(links);
     const json = (await (await fetch(`${base}/.well-known/host-meta.json`)).json()) as { links: { rel: string; href: string }[] };
-    expect(json.links).toEqual([{ rel: "urn:xmpp:alt-connections:websocket", href: "wss://chat.example.org/xmpp-websocket" }]);
+    expect(json.links).toEqual(links);
     expect((await fetch(`${base}/xmpp-websocket`)).status).toBe(426);
   });
 });
