@@ -16,6 +16,7 @@ import type { Cells, ScenarioContext } from "./scenarios/common.ts";
 import { groups } from "./scenarios/groups.ts";
 import { logins } from "./scenarios/login.ts";
 import { offline } from "./scenarios/offline.ts";
+import { reconnects } from "./scenarios/reconnect.ts";
 import { BARE, oneToOne } from "./scenarios/one2one.ts";
 import { federated } from "./scenarios/s2s.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
@@ -27,7 +28,7 @@ import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
 
-export const SCENARIOS = ["login", "sessions", "one2one", "one2one-bare", "groups", "offline", "cores", "s2s"] as const;
+export const SCENARIOS = ["login", "reconnect", "sessions", "one2one", "one2one-bare", "groups", "offline", "cores", "s2s"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -54,6 +55,8 @@ export interface BenchOptions {
 }
 
 const USERS_PREFIX = "b";
+/** The reconnect row: 200 devices at a time for 15 s, then 1,000 logins (at most 10 s) one at a time. */
+const RECONNECT = { concurrency: 200, seconds: 15, sequential: 1000 };
 const PASSWORD = "bench-pw";
 const OFFLINE = { sender: "offsender", recipient: "offrecipient" };
 
@@ -67,6 +70,7 @@ export interface BenchRun {
 function poolSize(o: BenchOptions): number {
   let n = 0;
   if (o.scenarios.includes("login") || o.scenarios.includes("cores")) n = Math.max(n, 400);
+  if (o.scenarios.includes("reconnect")) n = Math.max(n, RECONNECT.concurrency);
   if (o.scenarios.includes("one2one") || o.scenarios.includes("one2one-bare")) n = Math.max(n, o.quick ? 200 : 1000);
   if (o.scenarios.includes("groups")) n = Math.max(n, o.quick ? 100 : 1000);
   if (o.scenarios.includes("sessions")) n = Math.max(n, o.quick ? 1000 : o.maxSessions);
@@ -224,6 +228,7 @@ async function mainScenarios(ctx: ScenarioContext, rest: Scenario[], o: BenchOpt
       if (o.tls) put({ "login.scram.tls": await logins(ctx, "SCRAM-SHA-1", "tls") });
     }
   }
+  if (rest.includes("reconnect")) put(await reconnects(ctx, o.quick ? { concurrency: 50, seconds: 3, sequential: 50 } : RECONNECT));
   if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
   if (rest.includes("one2one-bare")) put(await oneToOne(ctx, o.quick ? 100 : 500, BARE));
   if (rest.includes("groups")) {

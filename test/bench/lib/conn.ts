@@ -78,6 +78,8 @@ export class Conn {
   /** The full JID once bound. */
   jid = "";
   closed = false;
+  /** Times this connection waited for the server's answer (expect): round trips after the handshakes. */
+  waits = 0;
   /** After login: every chunk goes here (scan.ts), not to the text buffer. */
   onChunk: ((chunk: Buffer) => void) | undefined;
   private text = "";
@@ -132,6 +134,7 @@ export class Conn {
 
   /** Waits until the received text matches; consumes and returns the text up to the match's end. */
   async expect(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    this.waits++;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = re.exec(this.text);
@@ -263,6 +266,14 @@ export class Conn {
     // The timer holds the socket only, and the close clears it: one left running kept every
     // closed connection for its 2 s, which made the generator's GC the bound of the login row.
     this.endTimer = setTimeout(destroySocket, 2000, this.socket).unref();
+  }
+
+  /** Closes the stream politely and waits until the server has closed its side too. */
+  closeAndWait(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const done = new Promise<void>((r) => this.socket.once("close", () => r()));
+    this.close();
+    return done;
   }
 
   destroy(): void {

@@ -2,7 +2,8 @@
 // ejabberd user) on a config, ctl config, spool and log folder in the scratch folder. Its Erlang
 // distribution listens on a port of its own (ERL_DIST_PORT), so no epmd is started; the VM
 // runs one scheduler (+S 1:1) since it is pinned to one core. Mnesia (its embedded default),
-// mod_mam (default: always) and mod_offline on, MUC with archive, shapers off, SCRAM keys stored.
+// mod_mam (default: always), mod_offline and mod_stream_mgmt (XEP-0198, its defaults) on, MUC
+// with archive, shapers off, SCRAM keys stored.
 // With `s2s` (the s2s row) it federates on a port of its own as its shipped ejabberd.yml does
 // (s2s_use_starttls required, mod_s2s_dialback: a self-signed certificate, then dialback over
 // TLS), under a node name of its own (two run at once), resolving only through the test DNS
@@ -113,6 +114,7 @@ ${s2s ? "  s2s_shaper: none\n" : ""}modules:
     access: register
   mod_offline:
     access_max_user_messages: max_user_offline_messages
+  mod_stream_mgmt: {}
 ${archive ? "  mod_mam:\n    default: always\n" : ""}${s2s ? "  mod_s2s_dialback: {}\n" : ""}  mod_muc:
     host: "conference.${domain}"
     access_create: all
@@ -170,7 +172,7 @@ export async function startEjabberd(o: ServerOptions): Promise<RunningServer> {
     version: version(),
     settings: [
       "mnesia (its embedded default); auth_password_format scram (sha); log level warning",
-      `modules: disco ping roster vcard private last time version register offline${o.archive ? " mam (default: always)" : ""}; muc (${o.archive ? "mam, " : ""}max_users 100000)`,
+      `modules: disco ping roster vcard private last time version register offline stream_mgmt${o.archive ? " mam (default: always)" : ""}; muc (${o.archive ? "mam, " : ""}max_users 100000)`,
       "listen backlog 1024, c2s shaper none, no c2s_shaper, max_user_offline_messages 100000, MUC message/presence intervals 0",
       `VM +S 1:1 +SDcpu 1:1, taskset -c ${o.cpus}; run as the ejabberd user (runuser), open-file limit raised to the hard limit`,
       ...(o.s2s ? [`s2s on port ${o.s2s.port}: s2s_use_starttls required and mod_s2s_dialback (as its shipped ejabberd.yml), listener shaper none, s2s_shaper none; inet_res and getaddrinfo asking the test DNS server ${o.s2s.dns!.address} only`] : []),

@@ -1,8 +1,8 @@
 // Prosody from Debian, run as its own user (`runuser -u prosody`, foreground) on a config written
 // into the scratch folder: loopback ports of its own, no s2s (unless asked, below), internal
-// storage, mod_mam and mod_offline on, MUC with its archive, no rate limits (mod_limits not
-// loaded), SCRAM keys stored with 4096 iterations like the others. Accounts through in-band
-// registration.
+// storage, mod_mam, mod_offline and mod_smacks (XEP-0198, its defaults) on, MUC with its
+// archive, no rate limits (mod_limits not loaded), SCRAM keys stored with 4096 iterations like
+// the others. Accounts through in-band registration.
 // With `s2s` (the s2s row) it federates on a port of its own with mod_dialback, its defaults
 // otherwise (s2s_require_encryption true, s2s_secure_auth false: a self-signed certificate, then
 // dialback over TLS), resolving only through the test DNS server: libunbound forwards there
@@ -71,7 +71,7 @@ network_backend = "epoll"
 network_settings = { tcp_backlog = 1024 }
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "time"; "version"; "private"; "vcard";
-  "lastactivity"; "register"; ${archive ? '"mam"; ' : ""}"offline";${s2s ? ' "dialback";' : ""}
+  "lastactivity"; "register"; "smacks"; ${archive ? '"mam"; ' : ""}"offline";${s2s ? ' "dialback";' : ""}
 }
 authentication = "internal_hashed"
 default_iteration_count = 4096
@@ -124,7 +124,7 @@ export async function startProsody(o: ServerOptions): Promise<RunningServer> {
     version: version(),
     settings: [
       "storage internal (files), authentication internal_hashed (4096 iterations), network_backend epoll (tcp_backlog 1024), log level warn",
-      `modules: roster saslauth tls disco ping time version private vcard lastactivity register offline${o.archive ? " mam" : ""}; muc${o.archive ? " + muc_mam" : ""}`,
+      `modules: roster saslauth tls disco ping time version private vcard lastactivity register smacks offline${o.archive ? " mam" : ""}; muc${o.archive ? " + muc_mam" : ""}`,
       `mod_limits not loaded (no c2s rate limit);${o.archive ? " default_archive_policy true;" : " archive off;"} muc_room_locking false`,
       `runuser -u prosody, taskset -c ${o.cpus}`,
       ...(o.s2s ? [`s2s on port ${o.s2s.port}: mod_dialback, s2s_require_encryption true and s2s_secure_auth false (its defaults), libunbound forwarding to the test DNS server ${o.s2s.dns!.address} only`] : []),
