@@ -124,8 +124,12 @@ export class FastTokens {
       // XEP-0484: "reject any authentication requests ... where the count is less than or equal to
       // a count that has already been processed for this token".
       if (count !== undefined && count <= used.count) return undefined;
-      const current = { ...used, count: count ?? used.count };
-      await this.store.set(account, client, slot === "next" ? { current } : { current, next: held.next });
+      // Written only when something changed: a new count, or "next" taking the place of "current".
+      // A login with the current token and no count costs no write.
+      if (slot === "next" || (count !== undefined && count !== used.count)) {
+        const current = { ...used, count: count ?? used.count };
+        await this.store.set(account, client, slot === "next" ? { current } : { current, next: held.next });
+      }
       return { key: Buffer.from(used.key, "base64"), expires: used.expires };
     });
   }
