@@ -12,6 +12,7 @@
 //   says why the oldest rather than the newest).
 // - Retention 0 archives nothing: delivered messages are not kept (the offline store keeps what
 //   was not delivered). Entries expire `retention` days after they were archived (hourly sweep).
+import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import { defineModule, serviceKey } from "../../core/module.ts";
@@ -36,6 +37,11 @@ export interface ArchiveService {
   stats(): QueueStats;
   /** Resolves once every write queued or waiting for room is done. */
   flush(): Promise<void>;
+  /**
+   * The stanza-id the sender's archive gave a message a local session is sending, once the archive
+   * has taken it ("stanza/out", band late): its sent carbon copies carry it (XEP-0313 §3.4).
+   */
+  sentId(stanza: Element): string | undefined;
 }
 export const ARCHIVE = serviceKey<ArchiveService>("mam");
 
@@ -83,7 +89,7 @@ export default defineModule({
     // XEP-0359 §8: announced by the entity named in 'by' (the account), and by the server.
     ctx.accountFeature(NS.sid);
     ctx.feature(NS.sid);
-    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
+    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush(), sentId: (stanza) => archiver.sentId(stanza) });
     ctx.reportQueue("mam", () => queue.stats());
 
     // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.durability.
