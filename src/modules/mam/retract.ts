@@ -52,7 +52,7 @@ export function isNamed(message: Element, id: string): boolean {
 }
 
 /** §4's <retracted/>: the retraction's message id, when it happened, and what a moderation adds inside. */
-export function retractedElement(id: string | undefined, at: number, ...inside: Element[]): Element {
+export function retractedElement(id: string | undefined, at: number, ...inside: (Element | undefined)[]): Element {
   return xml("retracted", { xmlns: RETRACT, id, stamp: dateTime(at) }, ...inside);
 }
 
@@ -115,7 +115,8 @@ export class Tombstones {
 
   /**
    * Runs `find` once the owner's queued writes are readable, and replaces what it found with
-   * `make`'s tombstone of it (undefined: left as it is). Resolves with the original found.
+   * `make`'s tombstone of it (undefined: left as it is). Resolves with the original found; rejects
+   * when the store fails (reported already).
    */
   run(owner: string, find: () => Promise<{ id: string; message: Element } | undefined>, make: (original: Element) => Element | undefined): Promise<Element | undefined> {
     const job = (this.running.get(owner) ?? Promise.resolve())
@@ -125,14 +126,11 @@ export class Tombstones {
         const dead = found && make(found.message);
         if (dead) await this.log.replace(owner, found.id, dead.toString());
         return found?.message;
-      })
-      .catch((err: unknown) => {
-        this.onError(err, owner);
-        return undefined;
       });
-    this.running.set(owner, job);
-    void job.then(() => {
-      if (this.running.get(owner) === job) this.running.delete(owner);
+    const done = job.catch((err: unknown) => this.onError(err, owner));
+    this.running.set(owner, done);
+    void done.then(() => {
+      if (this.running.get(owner) === done) this.running.delete(owner);
     });
     return job;
   }
@@ -152,5 +150,5 @@ export function retractInArchive(tombstones: Tombstones, log: LogStore, owner: s
   const named = retractionOf(stanza);
   if (named === undefined) return undefined;
   return tombstones.run(owner, () => findRetracted(log, owner, peer, named, author),
-    (original) => tombstone(original, retractedElement(stanza.attrs.id, now)));
+    (original) => tombstone(original, retractedElement(stanza.attrs.id, now))).catch(() => undefined);
 }

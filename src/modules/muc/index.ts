@@ -10,6 +10,7 @@
 // - occupant.ts  an occupant and its presence as others see it
 // - fanout.ts    stanzas built once and written to each occupant with only 'to' changed
 // - archive.ts   the room archive (XEP-0313 on the room JID, stanza-ids by the room, XEP-0359)
+// - moderation.ts retractions: occupants' own (XEP-0424) and moderators' (XEP-0425), with tombstones
 // - wake.ts      who a room message wakes by push: members away, occupants whose session is detached
 // - directory.ts rooms in order (disco#items pages), who created each, the rooms each account is in (quotas)
 // Persistent rooms (configuration, affiliations, subject) are kept in a map store and loaded at
@@ -35,6 +36,7 @@ export default defineModule({
     { spec: "XEP-0410", version: "1.1.0" },
     { spec: "XEP-0421", version: "0.2.0" },
     { spec: "XEP-0249", version: "1.2" },
+    { spec: "XEP-0425", version: "0.3.0" },
   ],
   options: {
     domain: optStr("The service's domain; default conference.<server domain>."),
@@ -62,7 +64,10 @@ export default defineModule({
       quota: o.archiveQuota > 0 ? new ArchiveQuota(log, { entries: o.archiveQuota, onError: (err) => ctx.log.error({ err }, "room archive quota: dropping the oldest entries failed") }) : undefined,
     });
     ctx.reportQueue("muc", () => queue.stats());
-    const archive = new RoomArchive({ log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage });
+    const archive = new RoomArchive({
+      log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage,
+      onError: (err, room) => ctx.log.error({ err, room }, "room archive: a retracted message's tombstone not written"),
+    });
     const service = new MucService(
       {
         domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive,

@@ -15,10 +15,21 @@ import { type Affiliation, type Role, defaultRole } from "./roles.ts";
 
 /** What a room's messages need of its archive (archive.ts's RoomArchive). */
 export interface RoomArchiving {
-  /** Stamps the room's stanza-id on the message and queues it; the pending write when the queue is full. */
-  record(room: Room, m: Fanout, sender: Occupant): Promise<void> | undefined;
+  /** Whether the room's messages are archived (and carry the room's stanza-ids). */
+  on(room: Room): boolean;
+  /**
+   * Stamps the room's stanza-id on the message and queues it; the pending write when the queue is
+   * full. `sender` is the occupant who said it; none for what the room says itself.
+   */
+  record(room: Room, m: Fanout, sender: Occupant | undefined): Promise<void> | undefined;
   /** The room's writes not yet done. */
   pending(room: Room): Promise<void> | undefined;
+  /**
+   * Once the room's queued writes have landed: the archived message with the room's stanza-id
+   * `id` is replaced by `make`'s tombstone of it (undefined: left as it is, XEP-0424 §4).
+   * Resolves with the original, undefined when the archive has none; rejects when the store fails.
+   */
+  retract(room: Room, id: string, make: (original: Element) => Element | undefined): Promise<Element | undefined>;
 }
 
 /** What a room needs from its service. */

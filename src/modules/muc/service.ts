@@ -17,6 +17,7 @@ import { defaultConfig, roomFeatures, roomInfoForm, type RoomConfig } from "./co
 import type { Delivery } from "./fanout.ts";
 import { Room, type RoomHost } from "./room.ts";
 import { toOccupant, toRoom } from "./messages.ts";
+import { isModeration, moderate } from "./moderation.ts";
 import { MUC_ADMIN, MUC_OWNER, adminGet, adminSet, ownerGet, ownerSet } from "./admin.ts";
 import { OCCUPANT_ID, type Occupant } from "./occupant.ts";
 import { toWake } from "./wake.ts";
@@ -267,6 +268,7 @@ export class MucService implements Component, RoomHost {
     else if (ns === MUC_OWNER) payload = type === "get" ? ownerGet(room, from, this.maxHistory) : (ownerSet(room, from, q, this.maxHistory), undefined);
     else if (ns === NS.ping && type === "get") payload = undefined;
     else if (ns === NS.mam && this.archive) payload = await this.archive.query(room, from, stanza, (m) => this.sendNow(m, from));
+    else if (isModeration(q) && type === "set") await moderate(room, from, q);
     else throw new StanzaError("service-unavailable");
     this.reply(stanza, payload);
   }
