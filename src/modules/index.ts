@@ -5,7 +5,7 @@ import disco from "./disco.ts";
 import ping from "./ping.ts";
 import time from "./time.ts";
 import version from "./version.ts";
-import vcard from "./vcard.ts";
+import vcard from "./vcard/index.ts";
 import privateStorage from "./private.ts";
 import register from "./register/index.ts";
 import roster from "./roster/index.ts";

@@ -12,13 +12,13 @@
 // - The server has no vCard of its own: get -> item-not-found, set -> forbidden.
 // - Advertised on the server (§4: where clients look) and on accounts' bare JIDs, since the
 //   server answers vcard-temp for them.
-import { xml, elementChildren, type Element } from "../xml/element.ts";
-import { NS } from "../xml/ns.ts";
-import { parseStored, serializeDetached } from "../xml/stored.ts";
-import { defineModule } from "../core/module.ts";
-import { StanzaError } from "../core/errors.ts";
-import { int } from "../core/schema.ts";
-import type { IqRequest } from "../core/iq.ts";
+import { xml, elementChildren, type Element } from "../../xml/element.ts";
+import { NS } from "../../xml/ns.ts";
+import { parseStored, serializeDetached } from "../../xml/stored.ts";
+import { defineModule } from "../../core/module.ts";
+import { StanzaError } from "../../core/errors.ts";
+import { int } from "../../core/schema.ts";
+import type { IqRequest } from "../../core/iq.ts";
 
 /** No child elements and no text but whitespace. */
 export function isEmptyElement(el: Element): boolean {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { xml, type Element } from "../xml/element.ts";
-import { parseJid } from "../xml/jid.ts";
-import { NS } from "../xml/ns.ts";
-import { StanzaError } from "../core/errors.ts";
-import { IqTable } from "../core/iq.ts";
-import { createLogger } from "../core/log.ts";
-import { DiscoRegistry } from "../core/disco.ts";
-import { ModuleContext, type ModuleHost } from "../core/module.ts";
-import { MemoryStorage } from "../storage/memory.ts";
-import vcard, { isEmptyElement } from "./vcard.ts";
-import { parseStored, serializeDetached } from "../xml/stored.ts";
+import { xml, type Element } from "../../xml/element.ts";
+import { parseJid } from "../../xml/jid.ts";
+import { NS } from "../../xml/ns.ts";
+import { StanzaError } from "../../core/errors.ts";
+import { IqTable } from "../../core/iq.ts";
+import { createLogger } from "../../core/log.ts";
+import { DiscoRegistry } from "../../core/disco.ts";
+import { ModuleContext, type ModuleHost } from "../../core/module.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+import vcard, { isEmptyElement } from "./index.ts";
+import { parseStored, serializeDetached } from "../../xml/stored.ts";
 
 async function load(maxSize = 1024) {
   const iq = new IqTable();
