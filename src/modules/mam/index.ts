@@ -121,7 +121,7 @@ export default defineModule({
     const tombstones = new Tombstones(log, queue, (err, owner) => ctx.log.error({ err, owner }, "archive: a retracted message's tombstone not written"));
     const retracted = (ev: StanzaEvent, owner: JID, peer: JID) => {
       if (retention === 0 || ev.stanza.name !== "message" || ev.stanza.attrs.type === "groupchat" || ev.returned) return;
-      const done = retractInArchive(tombstones, log, owner.toString(), peer.bare.toString(), ev.from.bare.toString(), ev.stanza);
+      const done = retractInArchive(tombstones, log, owner.toString(), peer.bare.toString(), ev.from, ev.stanza);
       if (done) ev.durability?.after(done);
     };
     ctx.handle("message/deliver", (d) => {

@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { xml } from "../../xml/element.ts";
 import { parseStored } from "../../xml/stored.ts";
+import { parseJid } from "../../xml/jid.ts";
 import { ArchiveQueue } from "../../storage/archive-queue.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { findRetracted, isNamed, isTombstone, RETRACT, RETRACT_WINDOW, retractedElement, retractInArchive, retractionOf, tombstone, Tombstones } from "./retract.ts";
 
 const SID = "urn:xmpp:sid:0";
 const R = "romeo@montague.lit";
+const byRomeo = { author: R, from: `${R}/orchard`, occupantId: undefined };
+const ROMEO = parseJid(`${R}/orchard`);
 const J = "juliet@capulet.lit";
 const chat = (id: string, from: string, ...extra: ReturnType<typeof xml>[]) =>
   xml("message", { from, to: `${J}/balcony`, type: "chat", id }, xml("body", null, `text of ${id}`), ...extra);
@@ -58,20 +61,33 @@ describe("finding what a retraction names in an account's archive", () => {
       entry(J, `${R}/garden`, chat("m1", `${R}/garden`, xml("thread", null, "newest"))),
       entry(J, `${R}/orchard`, chat("m2", `${J}/balcony`)), // Juliet's own m2
     ]);
-    const found = await findRetracted(log, J, R, "m1", R);
+    const found = await findRetracted(log, J, R, "m1", byRomeo);
     expect(found?.message.getChildText("thread")).toBe("newest");
-    expect(await findRetracted(log, J, R, "m2", R)).toBeUndefined(); // not Romeo's to retract
-    expect(await findRetracted(log, J, "tybalt@capulet.lit", "m1", R)).toBeUndefined();
-    expect(await findRetracted(log, J, R, "nope", R)).toBeUndefined();
+    expect(await findRetracted(log, J, R, "m2", byRomeo)).toBeUndefined(); // not Romeo's to retract
+    expect(await findRetracted(log, J, "tybalt@capulet.lit", "m1", byRomeo)).toBeUndefined();
+    expect(await findRetracted(log, J, R, "nope", byRomeo)).toBeUndefined();
+  });
+
+  it("a private message through a room is retracted by the occupant who sent it, not by another of the room", async () => {
+    const log = new MemoryStorage().log("mam");
+    const ROOM = "garden@chat.lit";
+    const pm = (nick: string, occ?: string) => xml("message", { from: `${ROOM}/${nick}`, to: `${J}/balcony`, type: "chat", id: "pm1" },
+      xml("body", null, "psst"), xml("x", { xmlns: "http://jabber.org/protocol/muc#user" }), occ && xml("occupant-id", { xmlns: "urn:xmpp:occupant-id:0", id: occ }));
+    await log.append([entry(J, `${ROOM}/nurse`, pm("nurse", "occ-nurse")), entry(J, `${ROOM}/tybalt`, pm("tybalt"))]);
+    const as = (nick: string, occupantId?: string) => ({ author: ROOM, from: `${ROOM}/${nick}`, occupantId });
+    expect(await findRetracted(log, J, ROOM, "pm1", as("mallory", "occ-mallory"))).toBeUndefined();
+    expect((await findRetracted(log, J, ROOM, "pm1", as("nurse", "occ-nurse")))?.message.attrs.from).toBe(`${ROOM}/nurse`);
+    // Without occupant-ids, by the occupant JID.
+    expect((await findRetracted(log, J, ROOM, "pm1", as("tybalt")))?.message.attrs.from).toBe(`${ROOM}/tybalt`);
   });
 
   it("counts an entry without 'from' as the owner's own, and looks back RETRACT_WINDOW entries at most", async () => {
     const log = new MemoryStorage().log("mam");
     await log.append([entry(R, J, xml("message", { to: J, type: "chat", id: "old" }, xml("body", null, "old")))]);
-    expect(await findRetracted(log, R, J, "old", R)).toBeDefined();
+    expect(await findRetracted(log, R, J, "old", byRomeo)).toBeDefined();
     await log.append(Array.from({ length: RETRACT_WINDOW }, (_, i) => entry(R, J, chat(`n${i}`, R))));
-    expect(await findRetracted(log, R, J, "old", R)).toBeUndefined();
-    expect(await findRetracted(log, R, J, "n0", R)).toBeDefined();
+    expect(await findRetracted(log, R, J, "old", byRomeo)).toBeUndefined();
+    expect(await findRetracted(log, R, J, "n0", byRomeo)).toBeDefined();
   });
 
   it("rewrites the entry once the queue has written it, and a reader waiting on settled() sees the tombstone", async () => {
@@ -81,15 +97,15 @@ describe("finding what a retraction names in an account's archive", () => {
     const tombstones = new Tombstones(log, queue, (e) => errors.push(e));
     queue.push(entry(J, `${R}/orchard`, chat("m1", `${R}/orchard`)));
     // The original is still lingering in the queue when the retraction comes.
-    void retractInArchive(tombstones, log, J, R, R, retraction("m1", "r9"), Date.UTC(2024, 0, 2));
-    expect(retractInArchive(tombstones, log, J, R, R, chat("x", R))).toBeUndefined();
+    void retractInArchive(tombstones, log, J, R, ROMEO, retraction("m1", "r9"), Date.UTC(2024, 0, 2));
+    expect(retractInArchive(tombstones, log, J, R, ROMEO, chat("x", R))).toBeUndefined();
     await tombstones.settled(J);
     const [e] = (await log.query(J, { limit: 9 })).entries;
     const m = parseStored(e!.value)!;
     expect(m.getChild("body")).toBeUndefined();
     expect(m.getChild("retracted", RETRACT)?.attrs).toMatchObject({ id: "r9", stamp: "2024-01-02T00:00:00.000Z" });
     // A second retraction of the same message finds no message to retract (it is a tombstone).
-    await retractInArchive(tombstones, log, J, R, R, retraction("m1", "r10"));
+    await retractInArchive(tombstones, log, J, R, ROMEO, retraction("m1", "r10"));
     expect(parseStored((await log.query(J, { limit: 9 })).entries[0]!.value)!.getChild("retracted", RETRACT)?.attrs.id).toBe("r9");
     expect(errors).toEqual([]);
   });
@@ -100,7 +116,7 @@ describe("finding what a retraction names in an account's archive", () => {
     const errors: unknown[] = [];
     const broken = { ...log, query: () => Promise.reject(new Error("disk on fire")) };
     const tombstones = new Tombstones(broken, queue, (e) => errors.push(e));
-    expect(await retractInArchive(tombstones, broken, J, R, R, retraction("m1"))).toBeUndefined();
+    expect(await retractInArchive(tombstones, broken, J, R, ROMEO, retraction("m1"))).toBeUndefined();
     expect(errors).toHaveLength(1);
   });
 });

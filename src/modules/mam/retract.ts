@@ -9,11 +9,11 @@
 // Which message a retraction names (§7.1): in one-to-one chats the 'id' of the original <message/>
 // (clients before 0.4 named its XEP-0359 origin-id; either is taken), sent by the same bare JID
 // as the retraction (§7: "MUST only be processed when both the original message and the
-// retraction request are received from the same bare-JID"); in a room, the stanza-id the room
-// gave it.
+// retraction request are received from the same bare-JID"; a private message through a room, from
+// the same occupant); in a room, the stanza-id the room gave it.
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
-import { tryParseJid } from "../../xml/jid.ts";
+import { tryParseJid, type JID } from "../../xml/jid.ts";
 import { parseStored } from "../../xml/stored.ts";
 import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 import type { LogStore } from "../../storage/types.ts";
@@ -71,12 +71,38 @@ export function tombstone(original: Element, ...marks: Element[]): Element {
   return xml("message", { ...original.attrs }, ...kept, ...marks);
 }
 
+/** Who sent a retraction: its bare JID, its full JID, and the occupant-id a room gave it (a private message through a room). */
+export interface Retractor {
+  readonly author: string;
+  readonly from: string;
+  readonly occupantId: string | undefined;
+}
+
+export function retractorOf(stanza: Element, from: string, author: string): Retractor {
+  return { author, from, occupantId: stanza.getChild("occupant-id", OCCUPANT_ID)?.attrs.id };
+}
+
 /**
- * The message of a one-to-one conversation that `id` names, sent by `author` (a bare JID): the
- * newest of the last RETRACT_WINDOW entries with `peer` (a bare JID) in `owner`'s archive, not a
- * tombstone nor a retraction itself. An entry stored without 'from' is the owner's own.
+ * Whether `by` sent the message (of `owner`'s archive). The bare JID must be the same (§7); a
+ * private message someone else sent through a room (XEP-0045 §7.5: from the room's bare JID with
+ * the occupant's nick) must come from the same occupant, by its occupant-id (XEP-0421) or else
+ * its occupant JID, as all occupants share the room's bare JID.
  */
-export async function findRetracted(log: LogStore, owner: string, peer: string, id: string, author: string): Promise<{ id: string; message: Element } | undefined> {
+function sentBy(m: Element, owner: string, by: Retractor): boolean {
+  if (m.attrs.from === undefined) return owner === by.author; // stored without 'from': the owner's own
+  if (tryParseJid(m.attrs.from)?.bare.toString() !== by.author) return false;
+  if (by.author === owner) return true;
+  const occupant = m.getChild("occupant-id", OCCUPANT_ID)?.attrs.id;
+  if (occupant !== undefined) return occupant === by.occupantId;
+  return m.getChild("x", NS.mucUser) === undefined || m.attrs.from === by.from;
+}
+
+/**
+ * The message of a one-to-one conversation that `id` names, sent by `by`: the newest of the last
+ * RETRACT_WINDOW entries with `peer` (a bare JID) in `owner`'s archive, not a tombstone nor a
+ * retraction itself.
+ */
+export async function findRetracted(log: LogStore, owner: string, peer: string, id: string, by: Retractor): Promise<{ id: string; message: Element } | undefined> {
   let before: string | undefined;
   for (let seen = 0; seen < RETRACT_WINDOW;) {
     const page = await log.query(owner, { with: peer, before, limit: PAGE, fromEnd: true });
@@ -86,8 +112,7 @@ export async function findRetracted(log: LogStore, owner: string, peer: string, 
       if (!e.value.includes(id)) continue; // no parse for the many entries that cannot be it
       const m = parseStored(e.value);
       if (!m || !isNamed(m, id) || retractionOf(m) !== undefined || isTombstone(m)) continue;
-      const from = m.attrs.from === undefined ? owner : tryParseJid(m.attrs.from)?.bare.toString();
-      if (from === author) return { id: e.id, message: m };
+      if (sentBy(m, owner, by)) return { id: e.id, message: m };
     }
     if (page.complete || page.entries.length === 0) return undefined;
     before = page.entries[0]!.id;
@@ -142,13 +167,14 @@ export class Tombstones {
 }
 
 /**
- * §4 in an account's archive: when `owner`'s archive sees a retraction from `author` in its
- * conversation with `peer` (both bare JIDs), the message it names becomes a tombstone there.
+ * §4 in an account's archive: when `owner`'s archive sees a retraction from `from` in its
+ * conversation with `peer` (a bare JID), the message it names becomes a tombstone there.
  * Undefined when the message is no retraction.
  */
-export function retractInArchive(tombstones: Tombstones, log: LogStore, owner: string, peer: string, author: string, stanza: Element, now = Date.now()): Promise<unknown> | undefined {
+export function retractInArchive(tombstones: Tombstones, log: LogStore, owner: string, peer: string, from: JID, stanza: Element, now = Date.now()): Promise<unknown> | undefined {
   const named = retractionOf(stanza);
   if (named === undefined) return undefined;
-  return tombstones.run(owner, () => findRetracted(log, owner, peer, named, author),
+  const by = retractorOf(stanza, from.toString(), from.bare.toString());
+  return tombstones.run(owner, () => findRetracted(log, owner, peer, named, by),
     (original) => tombstone(original, retractedElement(stanza.attrs.id, now))).catch(() => undefined);
 }
