@@ -5,7 +5,7 @@ import disco from "./disco.ts";
 import ping from "./ping.ts";
 import time from "./time.ts";
 import version from "./version.ts";
-import vcard from "./vcard.ts";
+import vcard from "./vcard/index.ts";
 import privateStorage from "./private.ts";
 import register from "./register/index.ts";
 import roster from "./roster/index.ts";
@@ -21,6 +21,7 @@ import adhoc from "./adhoc/index.ts";
 import admin from "./admin/index.ts";
 import muc from "./muc/index.ts";
 import pep from "./pep/index.ts";
+import avatarConversion from "./avatar-conversion/index.ts";
 import pubsub from "./pubsub/index.ts";
 import bookmarks from "./bookmarks/index.ts";
 import upload from "./upload/index.ts";
@@ -51,6 +52,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   admin,
   muc,
   pep,
+  avatarConversion,
   pubsub,
   bookmarks,
   upload,

@@ -23,7 +23,7 @@ import { defineModule, serviceKey } from "../core/module.ts";
 import { StanzaError } from "../core/errors.ts";
 import { int } from "../core/schema.ts";
 import type { IqRequest } from "../core/iq.ts";
-import { isEmptyElement } from "./vcard.ts";
+import { isEmptyElement } from "./vcard/index.ts";
 import { parseStored, serializeDetached } from "../xml/stored.ts";
 
 /** The stores: each element under its key, and the list of an account's keys. */

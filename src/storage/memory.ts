@@ -87,6 +87,13 @@ export class MemoryStorage implements StorageProvider {
         const list = table.get(owner);
         if (list) table.set(owner, list.filter((e) => !drop.has(e.id)));
       },
+      replace: async (owner, id, value) => {
+        const list = table.get(owner);
+        const i = list?.findIndex((e) => e.id === id) ?? -1;
+        if (i < 0) return false;
+        list![i] = { ...list![i]!, value };
+        return true;
+      },
       clear: async (owner) => {
         table.delete(owner);
       },

@@ -9,7 +9,7 @@ import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, St
 export interface StoreObserver {
   /** A call on the store failed (its promise rejected). */
   failed(): void;
-  /** A write of a log store (append, remove) took this long. */
+  /** A write of a log store (append, remove, replace) took this long. */
   wrote(seconds: number): void;
 }
 
@@ -27,15 +27,17 @@ async function watched<T>(o: StoreObserver, p: Promise<T>): Promise<T> {
   }
 }
 
-async function timed(o: StoreObserver, p: Promise<void>): Promise<void> {
+async function timed<T>(o: StoreObserver, p: Promise<T>): Promise<T> {
   const started = performance.now();
+  let out: T;
   try {
-    await p;
+    out = await p;
   } catch (e) {
     o.failed();
     throw e;
   }
   o.wrote((performance.now() - started) / 1000);
+  return out;
 }
 
 /**
@@ -117,6 +119,15 @@ class ObservedLog implements LogStore {
     let p: Promise<void>;
     try {
       p = this.inner.remove(owner, ids);
+    } catch (e) {
+      p = Promise.reject(e as Error);
+    }
+    return timed(this.o, p);
+  }
+  replace(owner: string, id: string, value: string): Promise<boolean> {
+    let p: Promise<boolean>;
+    try {
+      p = this.inner.replace(owner, id, value);
     } catch (e) {
       p = Promise.reject(e as Error);
     }

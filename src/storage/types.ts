@@ -68,6 +68,11 @@ export interface LogStore {
   /** How many entries match (RSM count); the query's limit and direction are ignored. */
   count(owner: string, q: Omit<LogQuery, "limit" | "fromEnd">): Promise<number>;
   remove(owner: string, ids: readonly string[]): Promise<void>;
+  /**
+   * Replaces the payload of an entry, keeping its id, time, correspondent and expiry (a retracted
+   * message's tombstone, XEP-0424); false when the owner has no entry with that id.
+   */
+  replace(owner: string, id: string, value: string): Promise<boolean>;
   clear(owner: string): Promise<void>;
   /** Deletes every entry whose expiry has passed; returns how many (backends with native TTL may return 0). */
   expire(now: number): Promise<number>;

@@ -150,6 +150,41 @@ describe("copies (§6-§8)", () => {
   });
 });
 
+describe("the archive's stanza-id in sent copies (XEP-0313 §3.4)", () => {
+  const SID = "urn:xmpp:sid:0";
+  const MAM = "urn:xmpp:mam:2";
+  const sids = (m: Element) => m.getChildren("stanza-id", SID).map((s) => ({ by: s.attrs.by, id: s.attrs.id }));
+
+  it("Romeo's sent copy carries the id his archive gave the message, and it is the id his archive answers with; Juliet never sees it", async () => {
+    const { R, J, home, garden, j, stop } = await cast();
+    // A stanza-id claiming to be by Romeo's archive is no id of his archive's.
+    home.send(chat(`${J}/balcony`, "kept1", xml("stanza-id", { xmlns: SID, by: R, id: "forged" })));
+    const got = await j.next(original("kept1"), "Juliet gets it");
+    const copy = inner(await garden.next(copyOf("sent", "kept1"), "garden's sent copy"), "sent")!;
+    const [mine] = sids(copy);
+    expect(sids(copy)).toEqual([{ by: R, id: expect.any(String) }]);
+    expect(mine!.id).not.toBe("forged");
+    // XEP-0313 §3.4: the id in Romeo's archive "MUST NOT" reach Juliet; she gets her archive's.
+    expect(sids(got).map((s) => s.id)).not.toContain(mine!.id);
+    expect(sids(got).map((s) => s.by)).toContain(J);
+
+    // Garden asks Romeo's archive: the message is there under that id.
+    const r = await garden.ask(xml("iq", { type: "set" }, xml("query", { xmlns: MAM, queryid: "c1" },
+      xml("x", { xmlns: "jabber:x:data", type: "submit" },
+        xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", null, MAM)),
+        xml("field", { var: "ids" }, xml("value", null, mine!.id))))));
+    expect(r.attrs.type).toBe("result");
+    const result = await garden.next((m) => m.getChild("result", MAM)?.attrs.queryid === "c1", "the archived message");
+    expect(result.getChild("result", MAM)!.attrs.id).toBe(mine!.id);
+    expect(result.getChild("result", MAM)!.getChild("forwarded", NS.forward)!.getChild("message")!.getChildText("body")).toBe("kept1");
+
+    // What the archive does not keep (a chat state alone) is copied without an id.
+    home.send(xml("message", { to: `${J}/balcony`, type: "chat", id: "cs1" }, xml("composing", { xmlns: NS.chatStates })));
+    expect(sids(inner(await garden.next(copyOf("sent", "cs1"), "the chat state's copy"), "sent")!)).toEqual([]);
+    await stop();
+  });
+});
+
 describe("carbons and stream management (XEP-0198)", () => {
   it("a detached session queues its copies and gets them on resumption", async () => {
     const [romeo, juliet] = await accounts(t, "romeo", "juliet");

@@ -33,7 +33,7 @@ function unreliable(dataDir: string): StorageProvider {
       if (name !== "offline") return s;
       return {
         append: (entries) => failing.offline ? Promise.reject(new Error("disk full")) : s.append(entries),
-        query: s.query.bind(s), count: s.count.bind(s), remove: s.remove.bind(s), clear: s.clear.bind(s), expire: s.expire.bind(s),
+        query: s.query.bind(s), count: s.count.bind(s), remove: s.remove.bind(s), replace: s.replace.bind(s), clear: s.clear.bind(s), expire: s.expire.bind(s),
       };
     },
     owners: (name) => inner.owners(name),

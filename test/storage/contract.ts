@@ -112,6 +112,26 @@ export function storageContract(name: string, open: () => Promise<StorageProvide
         expect(await log.count("a@x", { with: "b@x", start: 150 })).toBe(1);
       });
 
+      it("replaces an entry's payload, keeping its place, time, correspondent and expiry", async () => {
+        const log = s.log("archive");
+        await log.append([entry("1", 100, "b@x/phone"), entry("2", 200, "c@x", 5000), entry("3", 300, "b@x/pc")]);
+        expect(await log.replace("a@x", "2", "<tombstone/>")).toBe(true);
+        expect(await log.replace("a@x", "9", "<nothing/>")).toBe(false);
+        expect(await log.replace("z@x", "1", "<nothing/>")).toBe(false);
+        const page = await log.query("a@x", { limit: 9 });
+        expect(page.entries.map((e) => [e.id, e.value])).toEqual([["1", "<m id='1'/>"], ["2", "<tombstone/>"], ["3", "<m id='3'/>"]]);
+        expect(page.entries[1]).toMatchObject({ at: 200, with: "c@x", expires: 5000 });
+        // Found by its correspondent as before, with the new payload.
+        expect((await log.query("a@x", { limit: 9, with: "c@x" })).entries.map((e) => e.value)).toEqual(["<tombstone/>"]);
+        expect(await log.count("a@x", {})).toBe(3);
+        // Expiry still applies to it; a removed entry is not brought back.
+        expect(await log.expire(5000)).toBe(1);
+        expect(await log.replace("a@x", "2", "<again/>")).toBe(false);
+        await log.remove("a@x", ["1"]);
+        expect(await log.replace("a@x", "1", "<again/>")).toBe(false);
+        expect(ids(await log.query("a@x", { limit: 9 }))).toEqual(["3"]);
+      });
+
       it("removes, clears and expires entries", async () => {
         const log = s.log("offline");
         await log.append([entry("1", 1, "b@x", 1000), entry("2", 2, "b@x", 0), entry("3", 3, "b@x", 5000), { ...entry("9", 9), owner: "z@x" }]);

@@ -10,6 +10,11 @@
 //
 // A message to the account's own JID from one of its resources gets sent copies only: the other
 // resources would otherwise see it twice.
+//
+// A sent message the account's archive kept (XEP-0313, the mam module when loaded) is copied with
+// the <stanza-id/> the archive gave it inside <forwarded/> (XEP-0313 §3.4: servers "SHOULD
+// include the element as a child of the forwarded message when using Message Carbons"), so that
+// the other devices know where it is in the archive (Conversations reads it to sync).
 import { clone, xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
@@ -18,16 +23,27 @@ import type { IqRequest } from "../../core/iq.ts";
 import { defineModule } from "../../core/module.ts";
 import { isAvailable, sessionKey, type Session } from "../../core/session.ts";
 import { readdress } from "../../core/stanza.ts";
+import { ARCHIVE } from "../mam/index.ts";
+import { stanzaIdElement, stripForged } from "../mam/policy.ts";
 import { carbonEligible, stripForgedCopies } from "./rules.ts";
 
 /** The session enabled carbons; shared, so that other nodes of a cluster copy to it too. */
 export const CARBONS_ENABLED = sessionKey<boolean>("carbons.enabled", { shared: true });
 
-/** The copy of `original` for `account`'s resources (§7, §8); readdress it to each of them. */
-export function carbonCopy(kind: "sent" | "received", account: JID, original: Element): Element {
+/**
+ * The copy of `original` for `account`'s resources (§7, §8); readdress it to each of them.
+ * `archived` is the id the account's archive gave a sent message: the forwarded copy carries it
+ * as the archive's stanza-id (by the account's bare JID), any other by that JID removed.
+ */
+export function carbonCopy(kind: "sent" | "received", account: JID, original: Element, archived?: string): Element {
   const inner = clone(original);
   // The forwarded stanza keeps its own namespace inside <forwarded/> (XEP-0297 §3).
   inner.attrs.xmlns = NS.client;
+  if (archived !== undefined) {
+    const by = account.bare.toString();
+    stripForged(inner, [by]);
+    inner.append(stanzaIdElement(by, archived));
+  }
   return xml("message", { from: account.bare.toString(), type: original.attrs.type },
     xml(kind, { xmlns: NS.carbons }, xml("forwarded", { xmlns: NS.forward }, inner)));
 }
@@ -68,13 +84,14 @@ export default defineModule({
       return false;
     }, "first");
 
-    // §8: late, so that a module refusing the message (blocking) stops it first.
+    // §8: last, so that a module refusing the message (blocking) stops it first, and the archive
+    // (band late) has given it its id.
     ctx.handle("stanza/out", ({ stanza, origin }) => {
       if (!origin || stanza.name !== "message" || !carbonEligible(stanza, "sent")) return false;
       const targets = enabled(origin.jid, (s) => s === origin);
-      if (targets.length > 0) copyTo(targets, carbonCopy("sent", origin.jid, stanza));
+      if (targets.length > 0) copyTo(targets, carbonCopy("sent", origin.jid, stanza, ctx.optional(ARCHIVE)?.sentId(stanza)));
       return false;
-    }, "late");
+    }, "last");
 
     // §7: to the enabled resources the delivery did not reach.
     ctx.on("message/delivered", ({ stanza, from, to, targets }) => {

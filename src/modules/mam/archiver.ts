@@ -31,6 +31,8 @@ type Pending = Promise<void> | undefined;
 
 export class Archiver {
   private readonly deps: ArchiverDeps;
+  /** The id each message being routed got in its sender's archive, for the sender's carbon copies (sentId). */
+  private readonly sent = new WeakMap<Element, string>();
 
   constructor(deps: ArchiverDeps) {
     this.deps = deps;
@@ -58,8 +60,19 @@ export class Archiver {
     return this.when(this.deps.prefs.wanted(owner, ev.to), () => {
       let copy: Element = ev.stanza;
       if (hasForged(copy, by)) stripForged((copy = clone(copy)), by);
-      return this.record(by[0]!, this.deps.ids.next(), ev.to.toString(), copy);
+      const id = this.deps.ids.next();
+      this.sent.set(ev.stanza, id);
+      return this.record(by[0]!, id, ev.to.toString(), copy);
     });
+  }
+
+  /**
+   * The id the sender's archive gave a message it sent, once outgoing() has archived it (until the
+   * message is dropped). XEP-0313 §3.4: the server "SHOULD include the element as a child of the
+   * forwarded message when using Message Carbons".
+   */
+  sentId(stanza: Element): string | undefined {
+    return this.sent.get(stanza);
   }
 
   private receive(m: MessageDelivery): Pending {

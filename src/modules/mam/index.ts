@@ -10,8 +10,11 @@
 //   and preferences (prefs.ts).
 // - Each archive keeps at most `quota` entries, its oldest dropped beyond (src/storage/archive-quota.ts
 //   says why the oldest rather than the newest).
+// - retract.ts: a retraction (XEP-0424) turns the message it names into a tombstone in each
+//   archive that holds it (the sender's and the recipient's), after the archive's queued writes.
 // - Retention 0 archives nothing: delivered messages are not kept (the offline store keeps what
 //   was not delivered). Entries expire `retention` days after they were archived (hourly sweep).
+import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import type { JID } from "../../xml/jid.ts";
 import { defineModule, serviceKey } from "../../core/module.ts";
@@ -22,6 +25,7 @@ import { ARCHIVE_STORE } from "./archive.ts";
 import { Archiver } from "./archiver.ts";
 import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
 import { stanzaIdBy, stripForgedResults } from "./policy.ts";
+import { RETRACT, retractInArchive, TOMBSTONE, Tombstones } from "./retract.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
 import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
 import { ArchiveQuota } from "../../storage/archive-quota.ts";
@@ -36,6 +40,11 @@ export interface ArchiveService {
   stats(): QueueStats;
   /** Resolves once every write queued or waiting for room is done. */
   flush(): Promise<void>;
+  /**
+   * The stanza-id the sender's archive gave a message a local session is sending, once the archive
+   * has taken it ("stanza/out", band late): its sent carbon copies carry it (XEP-0313 §3.4).
+   */
+  sentId(stanza: Element): string | undefined;
 }
 export const ARCHIVE = serviceKey<ArchiveService>("mam");
 
@@ -46,6 +55,7 @@ export default defineModule({
     { spec: "XEP-0359", version: "0.7.0" },
     { spec: "XEP-0059", version: "1.0" },
     { spec: "XEP-0441", version: "0.2.0" },
+    { spec: "XEP-0424", version: "0.4.2" },
   ],
   depends: ["roster"],
   options: {
@@ -83,7 +93,14 @@ export default defineModule({
     // XEP-0359 §8: announced by the entity named in 'by' (the account), and by the server.
     ctx.accountFeature(NS.sid);
     ctx.feature(NS.sid);
-    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush() });
+    // XEP-0424 §2: "a server that is aware of message retractions and will therefore ensure that
+    // they're archived ... MUST also advertise the 'urn:xmpp:message-retract:1' feature"; and
+    // §4 the tombstones. On the account (where §4's example asks) and on the server.
+    for (const f of [RETRACT, TOMBSTONE]) {
+      ctx.accountFeature(f);
+      ctx.feature(f);
+    }
+    ctx.provide(ARCHIVE, { stats: () => queue.stats(), flush: () => queue.flush(), sentId: (stanza) => archiver.sentId(stanza) });
     ctx.reportQueue("mam", () => queue.stats());
 
     // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.durability.
@@ -100,12 +117,26 @@ export default defineModule({
       if (stanza.name === "message") stripForgedResults(stanza, from, to, ctx.serves);
       return false;
     }, "first");
-    ctx.handle("message/deliver", (d) => afterArchive(archiver.incoming(d), d, d.to.bare), "early");
-    ctx.handle("stanza/out", (ev) => afterArchive(archiver.outgoing(ev), ev, ev.from.bare), "late");
+    // XEP-0424: the retracted message becomes a tombstone in `owner`'s archive; the sender's ack waits for it.
+    const tombstones = new Tombstones(log, queue, (err, owner) => ctx.log.error({ err, owner }, "archive: a retracted message's tombstone not written"));
+    const retracted = (ev: StanzaEvent, owner: JID, peer: JID) => {
+      if (retention === 0 || ev.stanza.name !== "message" || ev.stanza.attrs.type === "groupchat" || ev.returned) return;
+      const done = retractInArchive(tombstones, log, owner.toString(), peer.bare.toString(), ev.from, ev.stanza);
+      if (done) ev.durability?.after(done);
+    };
+    ctx.handle("message/deliver", (d) => {
+      retracted(d, d.to.bare, d.from);
+      return afterArchive(archiver.incoming(d), d, d.to.bare);
+    }, "early");
+    ctx.handle("stanza/out", (ev) => {
+      // To oneself, archived once, as received; to the server, not at all (as archiver.ts does).
+      if (!ev.to.bare.equals(ev.from.bare) && !(ev.to.local === "" && ev.to.domain === ctx.domain.domain)) retracted(ev, ev.from.bare, ev.to);
+      return afterArchive(archiver.outgoing(ev), ev, ev.from.bare);
+    }, "late");
     // The common policy on unacknowledged messages: a client that reads the archive gets them there.
     ctx.handle("message/undelivered", ({ stanza, session }) =>
       session.get(ARCHIVE_QUERIED) === true && stanzaIdBy(stanza, session.jid.bare.toString()) !== undefined, "early");
-    archiveIq(ctx, { log, queue, prefs, maxPage });
+    archiveIq(ctx, { log, queue, prefs, maxPage, tombstones });
 
     // The core purges the account's stores (purgeOwner); writes still queued for it must not bring entries back.
     ctx.on("account/deleted", async ({ jid }) => {

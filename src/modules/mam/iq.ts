@@ -10,6 +10,7 @@ import { finElement, metadata, readPage, resultMessage } from "./archive.ts";
 import { parsePrefs, prefsElement, type AccountPrefs } from "./prefs.ts";
 import { parseMamQuery, queryForm } from "./query.ts";
 import type { ArchiveQueue } from "../../storage/archive-queue.ts";
+import type { Tombstones } from "./retract.ts";
 
 /**
  * The session has queried its archive: it catches up from there, not from offline floods or
@@ -22,6 +23,8 @@ export interface ArchiveIqDeps {
   queue: ArchiveQueue;
   prefs: AccountPrefs;
   maxPage: number;
+  /** Tombstones of retracted messages being written: a query waits for them. */
+  tombstones: Tombstones;
 }
 
 let results = 0;
@@ -33,7 +36,7 @@ function ownSession(req: IqRequest): Session {
   return req.origin;
 }
 
-export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log" | "fold">, { log, queue, prefs, maxPage }: ArchiveIqDeps): void {
+export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log" | "fold">, { log, queue, prefs, maxPage, tombstones }: ArchiveIqDeps): void {
   ctx.iq("account", NS.mam, "query", {
     get: (req) => {
       ownSession(req);
@@ -44,6 +47,7 @@ export function archiveIq(ctx: Pick<ModuleContext<unknown>, "iq" | "log" | "fold
       const q = parseMamQuery(req.payload, maxPage);
       const owner = req.to.bare.toString();
       await queue.readable(owner); // the owner reads its own writes
+      await tombstones.settled(owner);
       const page = await readPage(log, owner, q);
       session.set(ARCHIVE_QUERIED, true);
       const to = session.jid.toString();

@@ -143,8 +143,12 @@ export function roomFeatures(c: RoomConfig): string[] {
   ];
 }
 
-/** §15.5.4: the muc#roominfo extension of the room's disco#info. */
-export function roomInfoForm(c: RoomConfig, occupants: number, subject: string): Element {
+/**
+ * §15.5.4: the muc#roominfo extension of the room's disco#info; with XEP-0486 §3.3's
+ * muc#roominfo_avatarhash when the room's vCard has photos ("will not be present when the room
+ * doesn't have an avatar set").
+ */
+export function roomInfoForm(c: RoomConfig, occupants: number, subject: string, avatar: readonly string[] = []): Element {
   return buildForm({
     type: "result", formType: ROOMINFO, fields: [
       { type: "text-single", var: "muc#roominfo_description", label: "Description", values: [c.description] },
@@ -153,6 +157,7 @@ export function roomInfoForm(c: RoomConfig, occupants: number, subject: string):
       { type: "boolean", var: "muc#roominfo_subjectmod", label: "Occupants may change the subject", values: [bool(c.changeSubject)] },
       { type: "text-single", var: "muc#roomconfig_roomname", label: "Name", values: [c.name] },
       { type: "text-single", var: "muc#maxhistoryfetch", label: "History sent on entry", values: [String(c.historyLength)] },
+      ...(avatar.length > 0 ? [{ type: "text-multi" as const, var: "muc#roominfo_avatarhash", label: "Avatar hash", values: [...avatar] }] : []),
     ],
   });
 }

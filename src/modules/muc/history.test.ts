@@ -32,4 +32,19 @@ describe("room history (XEP-0045 §7.2.15-16)", () => {
     expect(parseHistoryRequest(x)).toEqual({ maxstanzas: 5, maxchars: undefined, seconds: undefined, since: 2000 });
     expect(parseHistoryRequest(undefined)).toEqual({});
   });
+
+  it("rewrites the entry with a room stanza-id (a retraction's tombstone), keeping its place and delay", () => {
+    const h = new History(5);
+    const sid = (id: string, by = "r@muc") => xml("stanza-id", { xmlns: "urn:xmpp:sid:0", by, id });
+    h.add(xml("message", { from: "r@muc/n", type: "groupchat" }, xml("body", null, "a"), sid("s1")), "r@muc", 1000);
+    h.add(xml("message", { from: "r@muc/n", type: "groupchat" }, xml("body", null, "b"), sid("s2", "forged@x")), "r@muc", 2000);
+    const gone = (m: ReturnType<typeof xml>) => xml("message", m.attrs, ...m.getChildElements().filter((c) => c.name !== "body"));
+    expect(h.rewrite("r@muc", "s2", gone)).toBe(false); // by someone else than the room
+    expect(h.rewrite("r@muc", "s1", () => undefined)).toBe(false);
+    expect(h.rewrite("r@muc", "s1", gone)).toBe(true);
+    const [a, b] = h.select({}, 3000);
+    expect(a!.getChild("body")).toBeUndefined();
+    expect(a!.getChild("delay", "urn:xmpp:delay")!.attrs.stamp).toBe(new Date(1000).toISOString());
+    expect(b!.getChildText("body")).toBe("b");
+  });
 });

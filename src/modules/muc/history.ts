@@ -14,7 +14,7 @@ export interface HistoryRequest {
   since?: number;
 }
 
-interface Entry { stanza: Fanout; at: number; chars: number | undefined }
+interface Entry { stanza: Fanout; readonly at: number; chars: number | undefined }
 
 /** The <history/> of an entry presence, bounded values only (bad values are ignored, §7.2.16 gives no error). */
 export function parseHistoryRequest(x: Element | undefined): HistoryRequest {
@@ -50,6 +50,26 @@ export class History {
     copy.children = [...message.children, xml("delay", { xmlns: NS.delay, from: roomJid, stamp: new Date(now).toISOString() })];
     this.entries.push({ stanza: copy, at: now, chars: undefined });
     if (this.entries.length > this.length) this.entries.shift();
+  }
+
+  /**
+   * Replaces the entry that carries the stanza-id `id` by `by` (the room) with `make`'s version of
+   * it (a tombstone, XEP-0424 §7: a retracted message is not replayed to new occupants as it was);
+   * undefined from `make` leaves it. Whether an entry was replaced.
+   */
+  rewrite(by: string, id: string, make: (stanza: Element) => Element | undefined): boolean {
+    for (const e of this.entries) {
+      const sid = e.stanza.getChildren("stanza-id", NS.sid).find((s) => s.attrs.by === by);
+      if (sid?.attrs.id !== id) continue;
+      const next = make(e.stanza);
+      if (!next) return false;
+      const copy = new Fanout("message", { ...next.attrs });
+      copy.children = next.children;
+      e.stanza = copy;
+      e.chars = undefined;
+      return true;
+    }
+    return false;
   }
 
   /** The entries to send an entering occupant, oldest first. */

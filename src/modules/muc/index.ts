@@ -10,6 +10,8 @@
 // - occupant.ts  an occupant and its presence as others see it
 // - fanout.ts    stanzas built once and written to each occupant with only 'to' changed
 // - archive.ts   the room archive (XEP-0313 on the room JID, stanza-ids by the room, XEP-0359)
+// - avatar.ts    the room's vCard and avatar (XEP-0486)
+// - moderation.ts retractions: occupants' own (XEP-0424) and moderators' (XEP-0425), with tombstones
 // - wake.ts      who a room message wakes by push: members away, occupants whose session is detached
 // - directory.ts rooms in order (disco#items pages), who created each, the rooms each account is in (quotas)
 // Persistent rooms (configuration, affiliations, subject) are kept in a map store and loaded at
@@ -35,6 +37,8 @@ export default defineModule({
     { spec: "XEP-0410", version: "1.1.0" },
     { spec: "XEP-0421", version: "0.2.0" },
     { spec: "XEP-0249", version: "1.2" },
+    { spec: "XEP-0425", version: "0.3.0" },
+    { spec: "XEP-0486", version: "0.1.0" },
   ],
   options: {
     domain: optStr("The service's domain; default conference.<server domain>."),
@@ -49,6 +53,7 @@ export default defineModule({
     retention: int("Days a room's message stays in its archive; 0 archives nothing.", 30, 0, 36_500),
     archiveQuota: int("Entries one room's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 50_000, 0),
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
+    maxVCardSize: int("Largest room vCard (XEP-0486 avatars) stored, in bytes of its XML (photos included).", 65_536, 1024),
   },
   domains: (o, server) => [serviceDomain(o, server)],
   async setup(ctx) {
@@ -62,7 +67,10 @@ export default defineModule({
       quota: o.archiveQuota > 0 ? new ArchiveQuota(log, { entries: o.archiveQuota, onError: (err) => ctx.log.error({ err }, "room archive quota: dropping the oldest entries failed") }) : undefined,
     });
     ctx.reportQueue("muc", () => queue.stats());
-    const archive = new RoomArchive({ log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage });
+    const archive = new RoomArchive({
+      log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage,
+      onError: (err, room) => ctx.log.error({ err, room }, "room archive: a retracted message's tombstone not written"),
+    });
     const service = new MucService(
       {
         domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive,
@@ -76,6 +84,7 @@ export default defineModule({
         isAdmin: ctx.isAdmin,
         storeFailed: (err, room) => ctx.log.error({ err, room: room.toString() }, "room record not written"),
         archive,
+        vcards: { store: ctx.keyval<string>("muc-vcard"), maxSize: o.maxVCardSize },
         push: () => ctx.optional(PUSH)?.notify,
       },
     );

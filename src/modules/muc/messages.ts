@@ -1,12 +1,14 @@
 // XEP-0045 messages: groupchat to everyone (§7.4), subject changes (§8.1), private messages
 // between occupants (§7.5), mediated invitations and declines (§7.8.2, §7.8.2.1), and the
-// statuses a room sends. A room message is built once and written to each occupant with only
+// statuses a room sends. A groupchat message that retracts one of the sender's own (XEP-0424)
+// goes out like any other, and leaves a tombstone where it names (moderation.ts). A room message is built once and written to each occupant with only
 // its 'to' changed (fanout.ts).
 import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { tryParseJid, type JID } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import { Fanout } from "./fanout.ts";
+import { retractOwn } from "./moderation.ts";
 import { OCCUPANT_ID, type Occupant } from "./occupant.ts";
 import type { Room } from "./room.ts";
 
@@ -58,7 +60,10 @@ export function toRoom(room: Room, stanza: Element, from: JID, acked = true): Pr
   room.history.add(m, room.jid.toString());
   for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
   room.host.posted?.(room, m, o);
-  return full ?? (acked ? archive?.pending(room) : undefined);
+  // XEP-0424: the sender's ack waits for the tombstone of what it retracted, too.
+  const retracted = retractOwn(room, o, stanza, m);
+  const written = full ?? (acked ? archive?.pending(room) : undefined);
+  return retracted && acked ? Promise.all([written, retracted]).then(() => undefined) : written;
 }
 
 /** §8.1: moderators, or anyone when the room allows it, change the subject. */

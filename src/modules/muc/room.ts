@@ -12,13 +12,25 @@ import { type Delivery, Fanout } from "./fanout.ts";
 import { History, type HistoryRequest, parseHistoryRequest } from "./history.ts";
 import { type ItemExtra, type Occupant, occupantPresence, presencePayload } from "./occupant.ts";
 import { type Affiliation, type Role, defaultRole } from "./roles.ts";
+import { updateElement } from "../vcard/photo.ts";
 
 /** What a room's messages need of its archive (archive.ts's RoomArchive). */
 export interface RoomArchiving {
-  /** Stamps the room's stanza-id on the message and queues it; the pending write when the queue is full. */
-  record(room: Room, m: Fanout, sender: Occupant): Promise<void> | undefined;
+  /** Whether the room's messages are archived (and carry the room's stanza-ids). */
+  on(room: Room): boolean;
+  /**
+   * Stamps the room's stanza-id on the message and queues it; the pending write when the queue is
+   * full. `sender` is the occupant who said it; none for what the room says itself.
+   */
+  record(room: Room, m: Fanout, sender: Occupant | undefined): Promise<void> | undefined;
   /** The room's writes not yet done. */
   pending(room: Room): Promise<void> | undefined;
+  /**
+   * Once the room's queued writes have landed: the archived message with the room's stanza-id
+   * `id` is replaced by `make`'s tombstone of it (undefined: left as it is, XEP-0424 §4).
+   * Resolves with the original, undefined when the archive has none; rejects when the store fails.
+   */
+  retract(room: Room, id: string, make: (original: Element) => Element | undefined): Promise<Element | undefined>;
 }
 
 /** What a room needs from its service. */
@@ -55,6 +67,8 @@ export class Room {
   locked = false;
   /** XEP-0421: the key of this room's occupant-ids. */
   readonly secret: string;
+  /** XEP-0486: the SHA-1 of each photo of the room's vCard ([] when it has none); undefined: it has no vCard. */
+  avatar: readonly string[] | undefined = undefined;
 
   constructor(jid: JID, host: RoomHost, config?: RoomConfig, secret?: string) {
     this.jid = jid;
@@ -125,11 +139,36 @@ export class Room {
     this.welcome(o, x);
   }
 
-  /** §7.2.15-§7.2.16: history, then the subject (always, empty when none, so the client knows entry is complete). */
+  /**
+   * §7.2.15-§7.2.16: history, then the subject (always, empty when none, so the client knows entry
+   * is complete); then the room's avatar, if it has one (avatar.ts).
+   */
   welcome(o: Occupant, x: Element | undefined): void {
     const req: HistoryRequest = parseHistoryRequest(x);
     for (const h of this.history.select(req)) this.host.delivery.send(h, o.jid);
     this.host.delivery.send(this.subjectMessage(), o.jid);
+    if (this.avatar?.length) this.host.delivery.send(this.avatarPresence(), o.jid);
+  }
+
+  /** XEP-0153 from the room's bare JID (XEP-0486 §5.2): the hash of its avatar, an empty <photo/> when it has none. */
+  avatarPresence(): Fanout {
+    const p = new Fanout("presence", { from: this.jid.toString() });
+    p.append(updateElement(this.avatar?.[0] ?? ""));
+    return p;
+  }
+
+  /**
+   * The room's vCard changed (XEP-0486 §3.2): its photos' hashes (undefined: no vCard any more).
+   * The record keeps them, and the occupants are told: status 104, and the avatar's presence.
+   */
+  setAvatar(hashes: readonly string[] | undefined): void {
+    const before = this.avatar?.[0];
+    this.avatar = hashes;
+    this.host.changed(this);
+    this.notify(["104"]);
+    if (before === hashes?.[0]) return;
+    const p = this.avatarPresence();
+    for (const o of this.occupants.values()) this.host.delivery.send(p, o.jid);
   }
 
   subjectMessage(): Fanout {

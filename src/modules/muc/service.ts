@@ -17,6 +17,8 @@ import { defaultConfig, roomFeatures, roomInfoForm, type RoomConfig } from "./co
 import type { Delivery } from "./fanout.ts";
 import { Room, type RoomHost } from "./room.ts";
 import { toOccupant, toRoom } from "./messages.ts";
+import { isModeration, moderate } from "./moderation.ts";
+import { getRoomVCard, setRoomVCard, type RoomVCards } from "./avatar.ts";
 import { MUC_ADMIN, MUC_OWNER, adminGet, adminSet, ownerGet, ownerSet } from "./admin.ts";
 import { OCCUPANT_ID, type Occupant } from "./occupant.ts";
 import { toWake } from "./wake.ts";
@@ -35,6 +37,8 @@ export interface StoredRoom {
   subject: { text: string; by: string };
   /** The bare JID of the account that created the room (counted in its quota); absent in rooms stored before it was kept. */
   creator?: string;
+  /** XEP-0486: the hashes of the photos of the room's vCard, when it has one (avatar.ts keeps the vCard). */
+  avatar?: readonly string[];
 }
 
 export interface ServiceOptions {
@@ -61,6 +65,8 @@ export interface ServiceDeps {
   /** A room's record or archive could not be written or cleared. */
   storeFailed?(err: unknown, room: JID): void;
   archive?: RoomArchive;
+  /** The rooms' vCards (XEP-0486). */
+  vcards: Omit<RoomVCards, "isAdmin">;
   /** Wakes a member's devices (XEP-0357) with a message it missed; undefined when push is not loaded. */
   push?(): ((account: JID, message: Element) => void) | undefined;
 }
@@ -80,11 +86,13 @@ export class MucService implements Component, RoomHost {
   private readonly send: Send;
   private readonly store: MapStore<StoredRoom>;
   private readonly deps: ServiceDeps;
+  private readonly vcards: RoomVCards;
   private readonly directory = new RoomDirectory();
 
   constructor(opts: ServiceOptions, deps: ServiceDeps) {
     this.opts = opts;
     this.deps = deps;
+    this.vcards = { ...deps.vcards, isAdmin: deps.isAdmin };
     this.send = deps.send;
     this.delivery = deps.delivery;
     this.store = deps.store;
@@ -106,6 +114,7 @@ export class MucService implements Component, RoomHost {
       const room = new Room(jid(local, this.opts.domain.domain), this, config, s.secret);
       for (const [bare, aff] of s.affiliations) room.affiliations.set(bare, aff);
       room.subject = s.subject;
+      room.avatar = s.avatar;
       this.rooms.set(local, room);
       this.directory.added(room, s.creator);
       if (this.archive?.on(room)) {
@@ -123,7 +132,9 @@ export class MucService implements Component, RoomHost {
   changed(room: Room): void {
     const owner = this.opts.domain.toString();
     if (!room.config.persistent) return this.stored(this.store.set(owner, room.jid.local, undefined), room);
-    const s: StoredRoom = { config: room.config, affiliations: [...room.affiliations], secret: room.secret, subject: room.subject, creator: this.directory.creator(room) };
+    const s: StoredRoom = {
+      config: room.config, affiliations: [...room.affiliations], secret: room.secret, subject: room.subject, creator: this.directory.creator(room), avatar: room.avatar,
+    };
     this.stored(this.store.set(owner, room.jid.local, s), room);
   }
 
@@ -139,8 +150,9 @@ export class MucService implements Component, RoomHost {
     if (this.rooms.get(room.jid.local) === room) this.rooms.delete(room.jid.local);
     this.directory.removed(room);
     this.stored(this.store.set(this.opts.domain.toString(), room.jid.local, undefined), room);
-    // A room that is gone takes its archive with it: a new room of the same name starts empty.
+    // A room that is gone takes its archive and its vCard with it: a new room of the same name starts empty.
     if (this.archive) this.stored(this.archive.clear(room), room);
+    if (room.avatar !== undefined) this.stored(this.deps.vcards.store.set(room.jid.toString(), undefined), room);
   }
 
   /**
@@ -267,6 +279,8 @@ export class MucService implements Component, RoomHost {
     else if (ns === MUC_OWNER) payload = type === "get" ? ownerGet(room, from, this.maxHistory) : (ownerSet(room, from, q, this.maxHistory), undefined);
     else if (ns === NS.ping && type === "get") payload = undefined;
     else if (ns === NS.mam && this.archive) payload = await this.archive.query(room, from, stanza, (m) => this.sendNow(m, from));
+    else if (isModeration(q) && type === "set") await moderate(room, from, q);
+    else if (ns === NS.vcard && q.name === "vCard") payload = type === "get" ? await getRoomVCard(room, this.vcards) : (await setRoomVCard(room, from, q, this.vcards), undefined);
     else throw new StanzaError("service-unavailable");
     this.reply(stanza, payload);
   }
@@ -284,12 +298,12 @@ export class MucService implements Component, RoomHost {
 
   private roomInfo(room: Room, q: Element): Element {
     if (q.attrs.node !== undefined) throw new StanzaError("item-not-found");
-    const features = [NS.muc, NS.discoInfo, NS.discoItems, NS.ping, SELF_PING, STABLE_ID, OCCUPANT_ID, ...roomFeatures(room.config),
+    const features = [NS.muc, NS.discoInfo, NS.discoItems, NS.ping, NS.vcard, SELF_PING, STABLE_ID, OCCUPANT_ID, ...roomFeatures(room.config),
       ...archiveFeatures(this.archive?.on(room) ?? false)];
     return xml("query", { xmlns: NS.discoInfo },
       xml("identity", { category: "conference", type: "text", name: room.config.name || room.jid.local }),
       features.sort().map((f) => xml("feature", { var: f })),
-      roomInfoForm(room.config, room.occupants.size, room.subject.text));
+      roomInfoForm(room.config, room.occupants.size, room.subject.text, room.avatar));
   }
 
   /**
@@ -351,7 +365,7 @@ export class MucService implements Component, RoomHost {
     if (type === "get" && q.attrs.xmlns === NS.discoInfo && q.attrs.node === undefined) {
       return this.reply(stanza, xml("query", { xmlns: NS.discoInfo },
         xml("identity", { category: "conference", type: "text", name: this.opts.name }),
-        [NS.discoInfo, NS.discoItems, NS.muc, NS.ping, OCCUPANT_ID].sort().map((f) => xml("feature", { var: f }))));
+        [NS.discoInfo, NS.discoItems, NS.muc, NS.ping, NS.vcard, OCCUPANT_ID].sort().map((f) => xml("feature", { var: f }))));
     }
     if (type === "get" && q.attrs.xmlns === NS.discoItems && q.attrs.node === undefined) {
       return this.reply(stanza, this.publicRooms(q));

@@ -8,7 +8,7 @@ import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import { serviceKey, type ServiceUser } from "../../core/module.ts";
 import { parseStored } from "../../xml/stored.ts";
-import { DEFAULT_CONFIG } from "../pubsub/config.ts";
+import { DEFAULT_CONFIG, type AccessModel } from "../pubsub/config.ts";
 import { NodeEngine, type NodeHost } from "../pubsub/engine.ts";
 import { maxNodesExceeded, unsupported } from "../pubsub/ns.ts";
 import { parseOwner, parsePubsub } from "../pubsub/parse.ts";
@@ -36,6 +36,8 @@ export interface PepApi {
   /** Publishes; `options` configure the node when it does not exist yet (they are no preconditions here). */
   publish(owner: JID, node: string, id: string, payload: Element, options: ReadonlyMap<string, readonly string[]>): Promise<void>;
   retract(owner: JID, node: string, id: string): Promise<void>;
+  /** The node's access model (XEP-0060 §4.5); undefined when the node does not exist. */
+  access(owner: JID, node: string): Promise<AccessModel | undefined>;
   /** Runs `fn` after each change a client makes to the node (publish, retract, purge, delete), before its reply; until the listening module unloads. */
   onChange(node: string, fn: (owner: JID) => Promise<void>): void;
 }
@@ -85,6 +87,7 @@ export class PepService {
       retract: async (owner, node, id) => {
         await this.engine.retract(owner, owner, node, id, true, true);
       },
+      access: async (owner, node) => (await this.env.store.config(owner.toString(), node))?.access,
       onChange: (node, fn) => {
         let set = this.listeners.get(node);
         if (!set) this.listeners.set(node, (set = new Set()));

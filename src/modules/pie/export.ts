@@ -20,7 +20,7 @@ import { OFFLINE_STORE } from "../offline/queue.ts";
 import { pepNodes } from "../pep/index.ts";
 import { PRIVATE_STORES } from "../private.ts";
 import { rosterStores } from "../roster/service.ts";
-import { VCARD_STORE } from "../vcard.ts";
+import { VCARD_STORE } from "../vcard/index.ts";
 import { PIE_SCRAM, scramElements } from "./account.ts";
 import { archiveResult, offlineElement, PIE_MAM } from "./messages.ts";
 import { pepElements, type PepNode } from "./pep.ts";

@@ -9,7 +9,7 @@ import offline from "../offline/index.ts";
 import pep from "../pep/index.ts";
 import privateStorage from "../private.ts";
 import roster from "../roster/index.ts";
-import vcard from "../vcard.ts";
+import vcard from "../vcard/index.ts";
 import type { PieLimits } from "./plan.ts";
 
 /** A loaded module's options; undefined when it is not loaded. */

@@ -20,7 +20,7 @@ import { OFFLINE_STORE } from "../offline/queue.ts";
 import { pepNodes } from "../pep/index.ts";
 import { PRIVATE_STORES } from "../private.ts";
 import { rosterStores } from "../roster/service.ts";
-import { VCARD_STORE } from "../vcard.ts";
+import { VCARD_STORE } from "../vcard/index.ts";
 import { exportAccounts, importFiles, pieLimits, type OptionsOf, type PieLimits } from "./index.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "fixtures");

@@ -16,7 +16,7 @@ import { OFFLINE_STORE } from "../offline/queue.ts";
 import { pepNodes } from "../pep/index.ts";
 import { PRIVATE_STORES } from "../private.ts";
 import { nextVersion, rosterStores } from "../roster/service.ts";
-import { VCARD_STORE } from "../vcard.ts";
+import { VCARD_STORE } from "../vcard/index.ts";
 import { PieError } from "./report.ts";
 import type { UserPlan } from "./plan.ts";
 

@@ -213,6 +213,30 @@ export function logStore(db: CassandraDb, store: string, opts: LogOptions): LogS
       ]));
     },
 
+    // Both copies are written whole again with the new value: an UPDATE of a row removed
+    // meanwhile would leave a row of one column behind.
+    replace: async (owner, id, value) => {
+      const t = idTime(id);
+      const buckets = t === undefined ? await knownBuckets(owner, "") : [monthOf(t)];
+      for (const bucket of buckets) {
+        const r = (await db.execute(`SELECT ${COLUMNS} FROM ${ks}.log WHERE store = ? AND owner = ? AND bucket = ? AND id = ?`,
+          [store, owner, bucket, id])).first();
+        if (!r) continue;
+        const e = { ...toEntry(r), value };
+        const withBare = bareOf(e.with);
+        const ttl = ttlOf(e.expires, Date.now());
+        await Promise.all([
+          db.execute(`INSERT INTO ${ks}.log (store, owner, bucket, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+            [store, owner, bucket, e.id, e.at, e.with, e.value, e.expires, ttl]),
+          withBare === "" ? undefined
+            : db.execute(`INSERT INTO ${ks}.log_by_with (store, owner, with_bare, bucket, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+              [store, owner, withBare, bucket, e.id, e.at, e.with, e.value, e.expires, ttl]),
+        ]);
+        return true;
+      }
+      return false;
+    },
+
     clear: (owner) => clearLog(db, store, owner),
 
     expire: async (now) => {

@@ -33,6 +33,7 @@ const SQL = {
   purgeLog: "DELETE FROM log WHERE owner = ?",
   logAdd: "INSERT INTO log (store, owner, id, at, with_full, with_bare, value, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   logDel: "DELETE FROM log WHERE store = ? AND owner = ? AND id = ?",
+  logReplace: "UPDATE log SET value = ? WHERE store = ? AND owner = ? AND id = ?",
   logClear: "DELETE FROM log WHERE store = ? AND owner = ?",
   logExpire: "DELETE FROM log WHERE store = ? AND expires > 0 AND expires <= ?",
 } as const;
@@ -238,6 +239,8 @@ export class SqliteStorage implements StorageProvider {
         if (ids.length === 0) return;
         await this.write(ids.map((id) => ["run", SQL.logDel, [name, owner, id]] as const), [scope.rows("log", name, owner)]);
       },
+      replace: async (owner, id, value) =>
+        ((await this.write([["run", SQL.logReplace, [value, name, owner, id]]], [scope.rows("log", name, owner)])) as number) > 0,
       clear: async (owner) => {
         await this.write([["run", SQL.logClear, [name, owner]]], [scope.rows("log", name, owner)]);
       },

@@ -145,6 +145,14 @@ export class RedisStorage implements StorageProvider {
         for (const e of gone) if (e.expires > 0) m.zrem(expiry, JSON.stringify([owner, e.id]));
         await m.exec();
       },
+      replace: async (owner, id, value) => {
+        const v = await r.hget(values(owner), id);
+        if (v === null) return false;
+        // Written only if the entry is still there (HSETNX after a removal would bring it back).
+        const e = { ...(JSON.parse(v) as LogEntry), value };
+        const script = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0";
+        return (await r.eval(script, 1, values(owner), id, JSON.stringify(e))) === 1;
+      },
       clear: async (owner) => {
         // Their expiry members stay until expire() finds the entries gone.
         await r.del(ids(owner), values(owner));

@@ -1,20 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { xml, type Element } from "../xml/element.ts";
-import { parseJid } from "../xml/jid.ts";
-import { NS } from "../xml/ns.ts";
-import { StanzaError } from "../core/errors.ts";
-import { IqTable } from "../core/iq.ts";
-import { createLogger } from "../core/log.ts";
-import { DiscoRegistry } from "../core/disco.ts";
-import { ModuleContext, type ModuleHost } from "../core/module.ts";
-import { MemoryStorage } from "../storage/memory.ts";
-import vcard, { isEmptyElement } from "./vcard.ts";
-import { parseStored, serializeDetached } from "../xml/stored.ts";
+import { xml, type Element } from "../../xml/element.ts";
+import { parseJid } from "../../xml/jid.ts";
+import { NS } from "../../xml/ns.ts";
+import { StanzaError } from "../../core/errors.ts";
+import { IqTable } from "../../core/iq.ts";
+import { createLogger } from "../../core/log.ts";
+import { DiscoRegistry } from "../../core/disco.ts";
+import { ModuleContext, ServiceRegistry, type ModuleHost } from "../../core/module.ts";
+import { MemoryStorage } from "../../storage/memory.ts";
+import vcard, { isEmptyElement, VCARDS } from "./index.ts";
+import { parseStored, serializeDetached } from "../../xml/stored.ts";
 
 async function load(maxSize = 1024) {
   const iq = new IqTable();
   const disco = new DiscoRegistry();
-  const server = { domain: parseJid("example.com"), router: { iq }, disco, storage: new MemoryStorage() } as unknown as ModuleHost;
+  const server = { domain: parseJid("example.com"), router: { iq }, disco, storage: new MemoryStorage(), services: new ServiceRegistry() } as unknown as ModuleHost;
   const ctx = new ModuleContext("vcard", { maxSize }, server, createLogger("silent"));
   await vcard.setup(ctx);
   const call = async (type: "get" | "set", from: string, to: string, payload: Element) => {
@@ -23,7 +23,7 @@ async function load(maxSize = 1024) {
     const handler = iq.find(target, payload)![type]!;
     return handler({ stanza, payload, type, from: parseJid(from), to: parseJid(to), origin: undefined });
   };
-  return { call, disco, ctx, iq };
+  return { call, disco, ctx, iq, server };
 }
 
 const card = (fn: string) => xml("vCard", { xmlns: NS.vcard }, xml("FN", null, fn));
@@ -104,6 +104,26 @@ describe("vcard-temp handlers", () => {
     const { call } = await load();
     await rejects(call("get", "juliet@example.com/b", "example.com", empty()), "item-not-found");
     await rejects(call("set", "juliet@example.com/b", "example.com", card("Server")), "forbidden");
+  });
+
+  it("offers vCards to other modules: what clients set is told to listeners, the server's own writes are not", async () => {
+    const { call, server } = await load();
+    const other = new ModuleContext("other", {}, server, createLogger("silent"));
+    const api = other.use(VCARDS);
+    const heard: string[] = [];
+    api.onSet(async (owner, v) => void heard.push(`${owner.toString()}: ${v?.getChildText("FN") ?? "none"}`));
+    await call("set", "juliet@example.com/balcony", "juliet@example.com", card("Juliet"));
+    await call("set", "juliet@example.com/balcony", "juliet@example.com", empty());
+    await api.set(parseJid("romeo@example.com"), card("Romeo"));
+    expect(heard).toEqual(["juliet@example.com: Juliet", "juliet@example.com: none"]);
+    expect((await api.get(parseJid("romeo@example.com")))?.getChildText("FN")).toBe("Romeo");
+    expect(await api.get(parseJid("juliet@example.com"))).toBeUndefined();
+    await rejects(api.set(parseJid("romeo@example.com"), card("x".repeat(2000))), "not-acceptable");
+    await api.set(parseJid("romeo@example.com"), empty());
+    expect(await api.get(parseJid("romeo@example.com"))).toBeUndefined();
+    other.unload();
+    await call("set", "juliet@example.com/balcony", "juliet@example.com", card("Juliet"));
+    expect(heard).toHaveLength(2);
   });
 
   it("removes its handlers and features on unload", async () => {
