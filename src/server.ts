@@ -248,13 +248,13 @@ export class XmppServer implements StreamContext {
   private readonly ephemeralPorts: boolean;
 
   private hostOfModules(): ModuleHost {
-    const { dataDir, registration, c2s, sm } = this.config;
+    const { dataDir, registration, c2s, sm, http } = this.config;
     return {
       domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
       disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
       preAuthIq: this.preAuthIq, streamElements: this.streamElements, inlineBind: this.inlineBind, http: this.http, httpPorts: this.ports,
       settings: {
-        dataDir, registration, c2s: { requireTls: c2s.requireTls }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
+        dataDir, registration, c2s: { requireTls: c2s.requireTls }, http: { publicUrl: http.publicUrl, secureProxy: http.secureProxy }, sm: { maxQueue: sm.maxQueue, pushResumeTimeout: sm.pushResumeTimeout },
         ephemeralPorts: this.ephemeralPorts,
       },
       telemetry: this.telemetry,

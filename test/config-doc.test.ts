@@ -28,6 +28,7 @@ describe("config-doc", () => {
     expect(documented).toEqual(expected);
     expect(expected).toContain("modules.mam.retention");
     expect(expected).toContain("modules.upload.s3.bucket");
+    expect(expected).toContain("modules.webclient.path");
     expect(rows.find((r) => r.startsWith("| `log.level`"))).toBe("| `log.level` | one of fatal \\| error \\| warn \\| info \\| debug \\| trace \\| silent | `\"info\"` | Log level. |");
   });
 

@@ -37,6 +37,8 @@ export interface ServerSettings {
   readonly dataDir: string;
   readonly registration: ServerConfig["registration"];
   readonly c2s: Pick<ServerConfig["c2s"], "requireTls">;
+  /** Where browsers reach the WebSocket endpoint (the web client's page names it, as host-meta does). */
+  readonly http: Pick<ServerConfig["http"], "publicUrl" | "secureProxy">;
   readonly sm: Pick<ServerConfig["sm"], "maxQueue" | "pushResumeTimeout">;
   /** Tests: a module's own listener (the SOCKS5 proxy's) binds a port the system chooses, as the server's listeners do. */
   readonly ephemeralPorts: boolean;

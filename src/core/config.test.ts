@@ -34,6 +34,7 @@ describe("config", () => {
       push: { minInterval: 10, includeBody: false },
       proxy65: { port: 7777, maxStreamBytes: 1073741824, streamRate: 10485760, accountRate: 20971520, maxStreamsPerAccount: 5, activationTimeout: 60, idleTimeout: 300 },
       invite: { expiry: 604800, usersMayInvite: false, perUser: 5, perHour: 100 },
+      webclient: { enabled: true, path: "/conversejs", viewMode: "fullscreen", settings: {} },
     });
   });
 

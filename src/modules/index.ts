@@ -30,6 +30,7 @@ import jingleMessage from "./jingle-message.ts";
 import proxy65 from "./proxy65/index.ts";
 import contact from "./contact.ts";
 import invite from "./invite/index.ts";
+import webclient from "./webclient/index.ts";
 
 export const modules: ModuleDefinition<Shape>[] = [
   disco,
@@ -61,6 +62,7 @@ export const modules: ModuleDefinition<Shape>[] = [
   proxy65,
   contact,
   invite,
+  webclient,
 ] as ModuleDefinition<Shape>[];
 
 /**

@@ -22,7 +22,11 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse, path: stri
 /** How long the server waits for a WebSocket client's closing handshake after its own. */
 const CLOSE_TIMEOUT_MS = 5000;
 
-/** The modules' paths on the HTTP listeners: a handler per prefix ("/upload/"), the longest match first. */
+/**
+ * The modules' paths on the HTTP listeners: a handler per prefix ("/upload/"), the longest match
+ * first. A prefix's handler also takes the path without its last '/' ("/conversejs"), so that a
+ * page can live at a path of its own with its files below it.
+ */
 export class HttpRoutes {
   private readonly routes: [string, HttpHandler][] = [];
 
@@ -39,7 +43,7 @@ export class HttpRoutes {
   }
 
   find(path: string): HttpHandler | undefined {
-    return this.routes.find(([p]) => path.startsWith(p))?.[1];
+    return this.routes.find(([p]) => path.startsWith(p) || path === p.slice(0, -1))?.[1];
   }
 }
 
@@ -61,10 +65,18 @@ export interface HttpListenOptions {
   routes: HttpRoutes;
 }
 
+/**
+ * The WebSocket URL a client of this request should use: `publicUrl` when configured, else the
+ * request's Host with wss:// when the request came over TLS (or through a TLS-ending proxy).
+ */
+export function websocketUrl(req: IncomingMessage, publicUrl: string | undefined, secure: boolean): string {
+  return publicUrl ?? `${secure ? "wss" : "ws"}://${req.headers.host ?? "localhost"}${WEBSOCKET_PATH}`;
+}
+
 /** The connection methods (XEP-0156): host-meta as XRD and as JSON, naming the WebSocket and BOSH endpoints. */
 function hostMeta(req: IncomingMessage, res: ServerResponse, json: boolean, o: HttpListenOptions, secure: boolean): void {
   const host = req.headers.host ?? "localhost";
-  const links = [{ rel: "urn:xmpp:alt-connections:websocket", href: o.publicUrl ?? `${secure ? "wss" : "ws"}://${host}${WEBSOCKET_PATH}` }];
+  const links = [{ rel: "urn:xmpp:alt-connections:websocket", href: websocketUrl(req, o.publicUrl, secure) }];
   if (o.bosh) links.push({ rel: "urn:xmpp:alt-connections:xbosh", href: boshUrl(o.bosh.path, o.publicUrl, `${secure ? "https" : "http"}://${host}`) });
   const body = json
     ? JSON.stringify({ links })
