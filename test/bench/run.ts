@@ -19,6 +19,7 @@ import { offline } from "./scenarios/offline.ts";
 import { reconnects } from "./scenarios/reconnect.ts";
 import { BARE, oneToOne } from "./scenarios/one2one.ts";
 import { federated } from "./scenarios/s2s.ts";
+import { httpTransports } from "./scenarios/http.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
 import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
 import { Redis } from "ioredis";
@@ -28,7 +29,7 @@ import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
 
-export const SCENARIOS = ["login", "reconnect", "sessions", "one2one", "one2one-bare", "groups", "offline", "cores", "s2s"] as const;
+export const SCENARIOS = ["login", "reconnect", "sessions", "one2one", "one2one-bare", "http", "groups", "offline", "cores", "s2s"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -57,6 +58,8 @@ export interface BenchOptions {
 const USERS_PREFIX = "b";
 /** The reconnect row: 200 devices at a time for 15 s, then 1,000 logins (at most 10 s) one at a time. */
 const RECONNECT = { concurrency: 200, seconds: 15, sequential: 1000 };
+/** The http row: pairs over WebSocket, then over BOSH. */
+const HTTP_PAIRS = 100;
 const PASSWORD = "bench-pw";
 const OFFLINE = { sender: "offsender", recipient: "offrecipient" };
 
@@ -72,6 +75,7 @@ function poolSize(o: BenchOptions): number {
   if (o.scenarios.includes("login") || o.scenarios.includes("cores")) n = Math.max(n, 400);
   if (o.scenarios.includes("reconnect")) n = Math.max(n, RECONNECT.concurrency);
   if (o.scenarios.includes("one2one") || o.scenarios.includes("one2one-bare")) n = Math.max(n, o.quick ? 200 : 1000);
+  if (o.scenarios.includes("http")) n = Math.max(n, o.quick ? 40 : HTTP_PAIRS * 2);
   if (o.scenarios.includes("groups")) n = Math.max(n, o.quick ? 100 : 1000);
   if (o.scenarios.includes("sessions")) n = Math.max(n, o.quick ? 1000 : o.maxSessions);
   return n;
@@ -231,6 +235,7 @@ async function mainScenarios(ctx: ScenarioContext, rest: Scenario[], o: BenchOpt
   if (rest.includes("reconnect")) put(await reconnects(ctx, o.quick ? { concurrency: 50, seconds: 3, sequential: 50 } : RECONNECT));
   if (rest.includes("one2one")) put(await oneToOne(ctx, o.quick ? 100 : 500));
   if (rest.includes("one2one-bare")) put(await oneToOne(ctx, o.quick ? 100 : 500, BARE));
+  if (rest.includes("http")) put(await httpTransports(ctx, o.quick ? 20 : HTTP_PAIRS));
   if (rest.includes("groups")) {
     put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
     if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));

@@ -132,3 +132,30 @@ describe("compatibility with XEP-0048 bookmarks (XEP-0402 §5.3)", () => {
     expect(storedRooms(ok(await old.ask(privateGet())))).toEqual({ "tomb@conference.shakespeare.lit": "J" });
   });
 });
+
+// XEP-0411 (Bookmarks Conversion): the two places of XEP-0048 kept in step, private XML and the
+// PEP node storage:bookmarks, for a client that reads only one of them.
+describe("bookmarks conversion between private XML and PEP (XEP-0411)", () => {
+  it("the account advertises urn:xmpp:bookmarks-conversion:0 (§2)", async () => {
+    const [juliet] = (await accounts(fixture.server, "juliet")) as [string];
+    const c = await client(juliet, "laptop");
+    const info = ok(await c.ask(xml("iq", { type: "get", to: `${juliet}@localhost` }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" }))));
+    expect(info.getChild("query")!.getChildren("feature").map((f) => f.attrs.var)).toContain("urn:xmpp:bookmarks-conversion:0");
+  });
+
+  it("a private XML client stores; a PEP client hears the storage:bookmarks event; the PEP client publishes; the private XML client reads it", async () => {
+    const [juliet] = (await accounts(fixture.server, "juliet")) as [string];
+    const me = `${juliet}@localhost`;
+    const old = await client(juliet, "old");
+    const pep = await client(juliet, "pep", [LEGACY]);
+    ok(await old.ask(privateSet(legacy(["capulet@conference.shakespeare.lit", "Capulets", "JC"]))));
+    const event = await pep.next(isEvent(LEGACY, me), "a storage:bookmarks notification");
+    const heard = itemsOf(event)[0]!;
+    expect(heard.attrs.id).toBe("current");
+    expect(heard.getChild("storage", LEGACY)!.getChild("conference")!.attrs.jid).toBe("capulet@conference.shakespeare.lit");
+
+    ok(await pep.ask(publish(LEGACY, legacy(["montague@conference.shakespeare.lit", "Montagues", "Jules"]), "current",
+      publishOptions({ "pubsub#persist_items": "true", "pubsub#access_model": "whitelist" }))));
+    expect(storedRooms(ok(await old.ask(privateGet())))).toEqual({ "montague@conference.shakespeare.lit": "Jules" });
+  });
+});

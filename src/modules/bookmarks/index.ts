@@ -7,6 +7,9 @@
 // native item (keeping the item's <extensions/>) and retracts the rooms it no longer has. The
 // server's own writes tell no listener, so nothing loops. Native items are notified to the
 // account's +notify resources like any publication.
+// XEP-0411 (Bookmarks Conversion, deprecated in favour of XEP-0402 §5.3, which this is a part of):
+// the two XEP-0048 places kept in step with each other, both ways, announced on the account as
+// urn:xmpp:bookmarks-conversion:0. It goes when XEP-0048's private-storage clients are gone.
 import type { Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { parseJid } from "../../xml/jid.ts";
@@ -15,6 +18,8 @@ import { PEP } from "../pep/service.ts";
 import { PRIVATE } from "../private.ts";
 import { fromLegacy, fromNative, LEGACY, NATIVE, sameBookmark, toLegacy, toNative } from "./convert.ts";
 
+/** XEP-0411 §2: the account feature of a server converting between private XML and PEP bookmarks. */
+export const CONVERSION = "urn:xmpp:bookmarks-conversion:0";
 /** Where XEP-0048 bookmarks are in private XML storage (src/modules/private.ts's key). */
 export const PRIVATE_KEY = `{${LEGACY}}storage`;
 const options = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, [v]]));
@@ -25,13 +30,15 @@ export const LEGACY_OPTIONS = options({ "pubsub#persist_items": "true", "pubsub#
 
 export default defineModule({
   name: "bookmarks",
-  specs: [{ spec: "XEP-0048", version: "1.2" }],
+  specs: [{ spec: "XEP-0048", version: "1.2" }, { spec: "XEP-0411", version: "1.1.0" }],
   depends: ["pep", "private"],
   setup(ctx) {
     const pep = ctx.use(PEP);
     const store = ctx.use(PRIVATE);
     ctx.accountFeature(`${NATIVE}#compat`);
     ctx.accountFeature(`${NATIVE}#compat-pep`);
+    // XEP-0411 §2: the account says the server converts between private XML and PEP.
+    ctx.accountFeature(CONVERSION);
 
     /** The native node changed: both legacy places get the whole list. */
     async function nativeChanged(owner: JID): Promise<void> {

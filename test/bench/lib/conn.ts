@@ -18,6 +18,8 @@ export interface Target {
   domain: string;
   /** The MUC service (XEP-0045), e.g. conference.<domain>. */
   mucDomain: string;
+  /** The plain HTTP listener, for the http row: its port and the paths of WebSocket (RFC 7395) and BOSH (XEP-0206). */
+  http?: { port: number; websocket: string; bosh: string };
   /** Several nodes of one cluster (ours, the cores row): the plain port account number `index` logs in on. */
   portFor?: (index: number) => number;
 }

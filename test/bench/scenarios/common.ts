@@ -59,7 +59,7 @@ export async function loginMany(ctx: ScenarioContext, from: number, n: number, o
   return conns;
 }
 
-export function closeAll(conns: Conn[]): void {
+export function closeAll(conns: Pick<Conn, "destroy">[]): void {
   for (const c of conns) c?.destroy();
 }
 

@@ -6,13 +6,13 @@
 // The bare variant (scenario one2one-bare) is the shape of an outside load generator's run: half
 // of the sessions send, one way, to their partner's bare JID (so the server picks the resource,
 // RFC 6121 §8.5.2), each keeping 20 messages in flight.
-import type { Conn } from "../lib/conn.ts";
+import type { Link } from "../lib/http.ts";
 import { bodyScanner, type Scanner } from "../lib/scan.ts";
 import { percentile, round, sleep } from "../lib/stats.ts";
 import { closeAll, failed, loginMany, ok, settle, type Cells, type ScenarioContext, withCpu } from "./common.ts";
 
 interface Peer {
-  conn: Conn;
+  conn: Link;
   partner: number;
   to: string;
   sent: number;
@@ -38,7 +38,8 @@ function totals(peers: Peer[]): Totals {
   return t;
 }
 
-const message = (p: Peer, self: number) => `<message to='${p.to}' type='chat' id='m${self}-${p.sent}'><body>${self}:${p.sent}</body></message>`;
+/** `ns` is the stanza's own xmlns, which WebSocket and BOSH payloads carry (RFC 7395 §3.3.3, XEP-0206 §6). */
+const message = (p: Peer, self: number, ns = "") => `<message${ns} to='${p.to}' type='chat' id='m${self}-${p.sent}'><body>${self}:${p.sent}</body></message>`;
 
 /** Waits until everything sent has arrived, or nothing has moved for `idleMs`. */
 async function drain(peers: Peer[], idleMs = 5000): Promise<Totals> {
@@ -63,8 +64,18 @@ function verdict(t: Totals): string | undefined {
   return undefined;
 }
 
-/** How the pairs talk: both ways to full JIDs (one2one), or one way to bare JIDs (one2one-bare). */
-export interface Shape { readonly bare: boolean; readonly window: number; readonly row: string }
+/**
+ * How the pairs talk: both ways to full JIDs (one2one), or one way to bare JIDs (one2one-bare);
+ * the latency phase's total rate; and how the sessions log in (TCP unless told: the http row's
+ * WebSocket and BOSH).
+ */
+export interface Shape {
+  readonly bare: boolean;
+  readonly window: number;
+  readonly row: string;
+  readonly rate?: number;
+  readonly login?: (ctx: ScenarioContext, from: number, n: number) => Promise<Link[]>;
+}
 export const FULL: Shape = { bare: false, window: 16, row: "one2one" };
 export const BARE: Shape = { bare: true, window: 20, row: "one2one.bare" };
 
@@ -73,12 +84,13 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
   // One way: only the first of each pair sends.
   const senders = shape.bare ? pairs : pairs * 2;
   const seconds = ctx.quick ? 3 : 20;
-  const conns = await loginMany(ctx, 0, pairs * 2, { resource: "chat", presence: true });
+  const conns: Link[] = shape.login ? await shape.login(ctx, 0, pairs * 2) : await loginMany(ctx, 0, pairs * 2, { resource: "chat", presence: true });
   await settle();
   const peers: Peer[] = conns.map((conn, i) => {
     const partner = i < pairs ? i + pairs : i - pairs;
     return { conn, partner, to: `${ctx.user(partner)}@${ctx.target.domain}${shape.bare ? "" : "/chat"}`, sent: 0, got: 0, received: 0, anomalies: 0, scan: undefined as unknown as Scanner, sendTimes: [] };
   });
+  const ns = shape.login ? " xmlns='jabber:client'" : "";
   let mode: "throughput" | "latency" | "idle" = "throughput";
   let window = 0;
   const latencies: number[] = [];
@@ -94,7 +106,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
       if (mode === "throughput") {
         if (sender.sent - seq < window) {
           sender.sent++;
-          sender.conn.queue(message(sender, from));
+          sender.conn.queue(message(sender, from, ns));
         }
       } else if (mode === "latency") {
         const t = sender.sendTimes[seq];
@@ -114,7 +126,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
       const p = peers[i]!;
       for (let w = 0; w < window; w++) {
         p.sent++;
-        p.conn.queue(message(p, i));
+        p.conn.queue(message(p, i, ns));
       }
     }
     await sleep(seconds * 1000);
@@ -130,7 +142,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
 
   // (b) Latency at a fixed rate.
   await settle();
-  const rate = 2000;
+  const rate = shape.rate ?? 2000;
   mode = "latency";
   const lat = await withCpu(ctx, async () => {
     const t0 = performance.now();
@@ -144,7 +156,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
         const p = peers[i]!;
         p.sent++;
         p.sendTimes[p.sent] = performance.now();
-        p.conn.send(message(p, i));
+        p.conn.send(message(p, i, ns));
         sent++;
       }
       await sleep(1);

@@ -75,6 +75,13 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
   };
 }
 
+/**
+ * The plain HTTP listener of the http row (WebSocket and BOSH), on loopback: the generator comes
+ * from one address, so the per-address BOSH session cap and the per-session request rate are
+ * lifted as the c2s read limits are.
+ */
+const HTTP = (port: number) => ({ host: "127.0.0.1", port, tlsPort: 0, bosh: { maxSessionsPerAddress: 1_000_000, requestsPerSecond: 0 } });
+
 /** Drops the keyspace a Cassandra run used. */
 export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
   if (storage.backend !== "cassandra") return;
@@ -97,7 +104,8 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const tlsPort = await freePort();
   const cfg = join(o.dir, "xmppd.json");
   const domain = o.domain ?? DOMAIN;
-  writeFileSync(cfg, JSON.stringify(oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s), null, 2));
+  const httpPort = await freePort();
+  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s), http: HTTP(httpPort) }, null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
@@ -112,10 +120,11 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   await waitPort("127.0.0.1", port, 60_000, () => alive);
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
   return {
-    target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain, mucDomain: `conference.${domain}` },
+    target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain, mucDomain: `conference.${domain}`, http: { port: httpPort, websocket: "/xmpp-websocket", bosh: "/http-bind" } },
     version: `xmppd ${pkg.version} (node ${process.version})`,
     settings: [
       `${storage.backend === "cassandra" ? `Cassandra at ${storage.contactPoint}, keyspace ${storage.keyspace} (replication 1, LOCAL_QUORUM)` : `embedded SQLite (synchronous=FULL) in ${o.dir}`}; log level warn; SCRAM keys stored (${ITERATIONS} iterations)`,
+      `plain HTTP on port ${httpPort} (WebSocket /xmpp-websocket, BOSH /http-bind); http.bosh.maxSessionsPerAddress 1e6 and requestsPerSecond 0 (lifted)`,
       "c2s.requireTls false; limits.bytesPerSecond and stanzasPerSecond 0 (lifted); auth.failuresPerMinute and failuresPerAccount 1e6; registration on",
       `one process, taskset -c ${o.cpus}`,
       ...(o.s2s ? [`s2s on port ${o.s2s.port}: static routes (no DNS), TLS required (its default), certificate not required to be valid (its default), so dialback (XEP-0220); s2s.bytesPerSecond and stanzasPerSecond 0 (lifted)`] : []),
