@@ -169,6 +169,10 @@ export class RedisCluster implements RemoteLink {
   /** Resumptions asked of other nodes, by request id. */
   private readonly claims = new Map<string, { node: string; settle(r: SessionTransfer | ClaimResult): void }>();
   private localResumption: ResumptionRegistry<Movable> | undefined;
+  /** Resumption tokens of this node's sessions (their smtok keys, set again if Redis lost them). */
+  private readonly tokens = new Set<string>();
+  /** Whether this node has beaten once: a heartbeat key missing after that was lost or expired. */
+  private beaten = false;
 
   constructor(opts: ClusterOptions, sessions: SessionDirectory, log: Logger) {
     this.opts = opts;
@@ -428,12 +432,14 @@ export class RedisCluster implements RemoteLink {
     return {
       add: (token, session) => {
         local.add(token, session);
+        this.tokens.add(token);
         void this.cmd.set(tokenKey(token), this.node, "EX", TOKEN_TTL_S).catch((err: unknown) => this.log.warn({ err }, "cluster: token not stored"));
       },
       get: (token) => local.get(token),
       delete: (token, session) => {
         if (local.get(token) !== session) return;
         local.delete(token, session);
+        this.tokens.delete(token);
         void this.cmd.eval(DEL_IF_VALUE, 1, tokenKey(token), this.node).catch(() => undefined);
       },
       claim: (token, bare, h, adopt) => this.claimSession(token, bare, h, adopt),
@@ -661,10 +667,34 @@ export class RedisCluster implements RemoteLink {
   }
 
   private async beat(): Promise<void> {
-    await this.cmd.multi()
-      .set(this.key("node", this.node), String(Date.now()), "PX", 3 * this.opts.heartbeat)
+    const key = this.key("node", this.node);
+    const r = await this.cmd.multi()
+      .exists(key)
+      .set(key, String(Date.now()), "PX", 3 * this.opts.heartbeat)
       .publish(this.key("dir"), JSON.stringify({ k: "hb", n: this.node } satisfies DirEvent))
       .exec();
+    const lost = this.beaten && r?.[0]?.[1] === 0;
+    this.beaten = true;
+    if (lost) await this.republish();
+  }
+
+  /**
+   * This node's heartbeat key was gone: Redis lost its data (restarted without persistence, or
+   * a replica without them took over), or it heard nothing from this node for three heartbeats
+   * (Redis or the network stalled) and the other nodes may have claimed this node's entries. Its
+   * live sessions and resumption tokens are written and announced again, so that the other
+   * nodes route to them once more.
+   */
+  private async republish(): Promise<void> {
+    const live = [...this.publishedFull.values()].filter((s) => this.sessions.local(s.jid) === s);
+    this.log.warn({ sessions: live.length, tokens: this.tokens.size }, "cluster: this node's entries were gone from Redis; publishing them again");
+    for (const s of live) {
+      this.published.delete(s);
+      await this.publish(s);
+    }
+    const m = this.cmd.multi();
+    for (const t of this.tokens) m.set(this.key("smtok", t), this.node, "EX", TOKEN_TTL_S, "NX");
+    await m.exec();
   }
 
   // --- the directory in Redis ------------------------------------------------------------------

@@ -73,4 +73,26 @@ describe.skipIf(!up)("the cluster's route bus", () => {
     // The session went to b, and the message after it, not held as if for a closing session.
     expect(heard.map((h) => `${h.channel.slice(prefix.length)} ${h.event.k} ${h.event.id}`)).toEqual(["route:b rs b:1", "route:b s c:1"]);
   });
+
+  it("Redis loses the cluster's keys (restarted without persistence): at its next heartbeat the node writes its sessions and resumption tokens again", async () => {
+    const sessions = (a as unknown as { sessions: SessionDirectory }).sessions;
+    const carol = movable(sessions, "carol@localhost/pad");
+    sessions.add(carol);
+    await a.publish(carol);
+    a.resumption(new LocalResumption<Movable>()).add("tok-carol", carol);
+    const r = new Redis(url);
+    try {
+      const entries = async () => [await r.hget(`${prefix}sess:carol@localhost`, "pad"), await r.get(`${prefix}smtok:tok-carol`), await r.sismember(`${prefix}nodesess:a`, "carol@localhost/pad")];
+      for (let t = 0; t < 100 && (await entries())[1] === null; t++) await new Promise((res) => setTimeout(res, 10));
+      await deleteKeys(r, prefix);
+      expect(await entries()).toEqual([null, null, 0]);
+      // Three heartbeats (300 ms) at most: the next one finds its own key gone.
+      let now = await entries();
+      for (let t = 0; t < 60 && now[1] === null; t++, now = await entries()) await new Promise((res) => setTimeout(res, 50));
+      expect((JSON.parse(now[0] as string) as { n: string }).n).toBe("a");
+      expect(now.slice(1)).toEqual(["a", 1]);
+    } finally {
+      r.disconnect();
+    }
+  });
 });
