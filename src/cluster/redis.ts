@@ -9,6 +9,7 @@
 //   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders;
 //                        resumption requests (rq) and the sessions handed over in answer (rs)
 //   smtok:<token>        the node holding the resumable session of an XEP-0198 token
+//   idtag:<tag>          the node whose time-ordered ids (storage/ids.ts) end with that tag
 //   authfail:<address>   login attempts from an address (its IPv6 prefix) in the current window
 //                        that are in progress or failed (INCR at the start, PEXPIRE NX; DECR after
 //                        one that refused no password)
@@ -38,6 +39,7 @@
 // A message routed with confirmation is acked by the node that wrote it, so a sender's next
 // message waits for the previous one, wherever it was forwarded: order is kept. A node that does
 // not answer (dead: no subscriber) means <failed><item-not-found/>.
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -45,6 +47,7 @@ import type { SessionDirectory, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
+import { NODE_TAGS } from "../storage/ids.ts";
 import { ACCOUNT_DELAY_MS, ACCOUNT_MAX_DELAY_MS, ACCOUNT_WINDOW_MS, ADDRESS_WINDOW_MS,
   type LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "../stream/login-throttle.ts";
 import type { ClaimResult, ResumptionRegistry, SessionTransfer } from "../stream/sm.ts";
@@ -84,6 +87,16 @@ type RouteEvent =
 export interface Movable extends Session {
   handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult>;
 }
+
+/**
+ * The id tags nodes take (storage/ids.ts): not 0, a single server's, nor the last, the imports'
+ * (modules/pie). Two nodes writing one archive (the sender's node its copy, the recipient's its
+ * own) in one millisecond must not make the same id: the store keeps one entry per id.
+ */
+const FIRST_TAG = 1;
+const TAGS = NODE_TAGS - 2;
+/** How long a node's tag stays its own after its last heartbeat (it gets it back when it restarts). */
+const TAG_TTL_MS = 10 * 60_000;
 
 /** How long a resumption token is findable in Redis after enable (a session older than this resumes on its own node only). */
 const TOKEN_TTL_S = 24 * 3600;
@@ -145,6 +158,8 @@ export class RedisCluster implements RemoteLink {
   readonly directory: Directory;
   readonly node: string;
   readonly bus: BusStats = { sent: 0, acked: 0, refused: 0, timeouts: 0, unreachable: 0 };
+  /** The tag of this node's ids, one no other node of the cluster holds (set by start). */
+  idTag = 0;
   private readonly opts: ClusterOptions;
   private readonly cmd: Redis;
   private readonly sub: Redis;
@@ -193,6 +208,7 @@ export class RedisCluster implements RemoteLink {
     await Promise.all([this.cmd.connect(), this.sub.connect()]);
     this.sub.on("message", (channel: string, text: string) => this.receive(channel, text));
     await this.sub.subscribe(this.key("dir"), this.key("route", this.node));
+    this.idTag = await this.claimIdTag();
     await this.load();
     // Entries a previous run of this node left (it crashed): not sessions of ours any more. Claimed
     // under the same lock as another node would (it may be at it already), before the first
@@ -671,11 +687,23 @@ export class RedisCluster implements RemoteLink {
     const r = await this.cmd.multi()
       .exists(key)
       .set(key, String(Date.now()), "PX", 3 * this.opts.heartbeat)
+      .set(this.key("idtag", String(this.idTag)), this.node, "PX", TAG_TTL_MS)
       .publish(this.key("dir"), JSON.stringify({ k: "hb", n: this.node } satisfies DirEvent))
       .exec();
     const lost = this.beaten && r?.[0]?.[1] === 0;
     this.beaten = true;
     if (lost) await this.republish();
+  }
+
+  /** A tag no other node holds, from the one its name hashes to: its own again after a restart. */
+  private async claimIdTag(): Promise<number> {
+    const first = createHash("sha256").update(this.node).digest().readUInt32BE(0) % TAGS;
+    for (let i = 0; i < TAGS; i++) {
+      const tag = FIRST_TAG + ((first + i) % TAGS);
+      const key = this.key("idtag", String(tag));
+      if ((await this.cmd.set(key, this.node, "PX", TAG_TTL_MS, "NX")) !== null || (await this.cmd.get(key)) === this.node) return tag;
+    }
+    throw new Error(`cluster: every one of the ${TAGS} id tags is held by another node`);
   }
 
   /**

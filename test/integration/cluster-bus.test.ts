@@ -2,6 +2,7 @@
 // orders of events that whole nodes produce too rarely to test: here the events are fed to the
 // node as its subscriber connection would when one read from Redis holds several of them.
 // Skipped when Redis does not answer, except in CI (test/helpers/services.ts).
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { RedisCluster, type Movable } from "../../src/cluster/redis.ts";
@@ -91,6 +92,29 @@ describe.skipIf(!up)("the cluster's route bus", () => {
       for (let t = 0; t < 60 && now[1] === null; t++, now = await entries()) await new Promise((res) => setTimeout(res, 50));
       expect((JSON.parse(now[0] as string) as { n: string }).n).toBe("a");
       expect(now.slice(1)).toEqual(["a", 1]);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  // Two nodes write one archive: the sender's node its copy, the recipient's node its own. Ids
+  // alike would keep one of two messages that reach the archive in one millisecond.
+  it("each node's ids end with a tag of its own: one another node holds is passed over, and a node restarted under its name gets its own back", async () => {
+    const r = new Redis(url);
+    const byName = 1 + (createHash("sha256").update("b").digest().readUInt32BE(0) % 1294);
+    await r.set(`${prefix}idtag:${byName}`, "z", "PX", 60_000);
+    const node = () => new RedisCluster({ url, node: "b", prefix, ackTimeout: 1000, heartbeat: 300 }, new SessionDirectory(), createLogger("silent"));
+    try {
+      const b = node();
+      await b.start();
+      expect(a.idTag).toBeGreaterThan(0);
+      expect(b.idTag).toBe(1 + (byName % 1294));
+      expect(b.idTag).not.toBe(a.idTag);
+      await b.stop();
+      const again = node();
+      await again.start();
+      expect(again.idTag).toBe(b.idTag);
+      await again.stop();
     } finally {
       r.disconnect();
     }
