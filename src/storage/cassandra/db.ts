@@ -11,7 +11,7 @@
 // (and every CLI command) starts without it.
 import type cassandra from "cassandra-driver";
 import { StorageUnavailableError } from "../errors.ts";
-import type { CassandraOptions, Consistency } from "./options.ts";
+import { nativePort, type CassandraOptions, type Consistency } from "./options.ts";
 import { schemaStatements } from "./schema.ts";
 
 type Client = cassandra.Client;
@@ -55,8 +55,12 @@ export class CassandraDb {
     const { Client, policies } = (await import("cassandra-driver")).default;
     const consistency = this.opts.consistency ?? "LOCAL_QUORUM";
     this.clock ??= new policies.timestampGeneration.MonotonicTimestampGenerator(1000, 1000);
+    const port = nativePort(this.opts.contactPoints);
     const client = new Client({
       contactPoints: this.opts.contactPoints,
+      // The nodes it discovers are reached at this port too (not 9042), so that a stopped contact
+      // point leaves the others serving.
+      ...(port === undefined ? {} : { protocolOptions: { port } }),
       localDataCenter: this.opts.localDataCenter,
       policies: { timestampGeneration: this.clock },
       queryOptions: {
