@@ -90,9 +90,15 @@ export class CassandraDb {
     return client;
   }
 
+  /**
+   * A statement other than a lightweight transaction: written with the client's timestamp, so
+   * running it twice does what running it once does (idempotent, for the driver), and one whose
+   * coordinator fails in the middle (a node stopped, its socket closed, a timeout) is tried again
+   * on the next node instead of failing.
+   */
   async execute(cql: string, params: unknown[], opts?: QueryOptions): Promise<ResultSet> {
     const c = await this.client();
-    return c.execute(cql, params, opts ? { prepare: true, ...opts } : { prepare: true });
+    return c.execute(cql, params, { prepare: true, isIdempotent: true, ...opts });
   }
 
   /** Every row of a query, page after page. */
@@ -104,7 +110,8 @@ export class CassandraDb {
 
   /** A lightweight transaction: whether its condition held and it was applied. */
   async applied(cql: string, params: unknown[]): Promise<boolean> {
-    return (await this.execute(cql, params)).wasApplied();
+    // Not tried again by the driver: a second run of one that was applied would say it was not.
+    return (await this.execute(cql, params, { isIdempotent: false })).wasApplied();
   }
 
   /**
