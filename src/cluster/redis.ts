@@ -186,6 +186,8 @@ export class RedisCluster implements RemoteLink {
   private localResumption: ResumptionRegistry<Movable> | undefined;
   /** Resumption tokens of this node's sessions (their smtok keys, set again if Redis lost them). */
   private readonly tokens = new Set<string>();
+  /** When Redis last answered a heartbeat: a confirmation is not given up on while it is silent. */
+  private answeredAt = Date.now();
   /** Whether this node has beaten once: a heartbeat key missing after that was lost or expired. */
   private beaten = false;
 
@@ -295,6 +297,11 @@ export class RedisCluster implements RemoteLink {
         resolve(ok);
       };
       const expire = () => {
+        // Redis has not answered a heartbeat for two of them: the message, or its ack, may be
+        // waiting in it (stalled, restarting) and reach the other node after all; given up now,
+        // it would also be stored offline and reach its recipient twice. The wait goes on while
+        // Redis is silent.
+        if (Date.now() - this.answeredAt > 2 * this.opts.heartbeat) return hold();
         this.bus.timeouts++;
         this.nodeDown(node, `no ack in ${this.opts.ackTimeout} ms`);
         settle(false);
@@ -417,10 +424,18 @@ export class RedisCluster implements RemoteLink {
     }
     const stanza = session && parseStored(e.x);
     if (session && stanza) session.send(stanza);
-    if (e.id !== undefined) {
-      const ack: RouteEvent = { k: "a", id: e.id, ok: stanza !== undefined };
-      void this.cmd.publish(this.key("route", e.n), JSON.stringify(ack)).catch(() => undefined);
-    }
+    if (e.id !== undefined) this.ack(e.n, { k: "a", id: e.id, ok: stanza !== undefined });
+  }
+
+  /**
+   * Answers a message sent with confirmation. Published to no subscriber, the sender's
+   * subscription is being restored (Redis restarted): published again until it is there, for
+   * an ack timeout at most (a sender that is really gone never subscribes again).
+   */
+  private ack(to: string, ack: Extract<RouteEvent, { k: "a" }>, until = Date.now() + this.opts.ackTimeout): void {
+    this.cmd.publish(this.key("route", to), JSON.stringify(ack)).then((n) => {
+      if (n === 0 && Date.now() < until) setTimeout(() => this.ack(to, ack, until), 50).unref();
+    }, () => undefined);
   }
 
   /** Resolves once the closing session of `full` is withdrawn, or after CLOSE_WAIT_MS at most (a close that never ends). */
@@ -631,6 +646,7 @@ export class RedisCluster implements RemoteLink {
 
   private async tick(): Promise<void> {
     await this.beat();
+    this.answeredAt = Date.now();
     const limit = Date.now() - 3 * this.opts.heartbeat;
     for (const [node, at] of this.lastSeen) if (at < limit) this.nodeDown(node, "no heartbeat");
     for (const node of [...this.unreaped]) {
