@@ -133,6 +133,7 @@ describe.skipIf(!up)("the cluster's route bus", () => {
 // would send. A message given up on is stored offline; if it reached the other node all the
 // same, its recipient would get it twice.
 const hasRedisServer = spawnSync("redis-server", ["--version"]).status === 0;
+if (!hasRedisServer) console.warn("route bus tests with a Redis of their own skipped: no redis-server (apt-get install redis-server)");
 describe.skipIf(!hasRedisServer)("the route bus while Redis is silent", () => {
   const dir = mkdtempSync(join(tmpdir(), "xmppd-bus-"));
   let own: OwnRedis;
