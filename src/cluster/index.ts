@@ -7,6 +7,7 @@ import type { ServerConfig } from "../core/config.ts";
 import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { SessionDirectory, Session } from "../core/session.ts";
+import type { IdGenerator } from "../storage/ids.ts";
 import type { LocalLoginThrottle, LoginThrottle, LoginThrottleOptions } from "../stream/login-throttle.ts";
 import type { ResumptionRegistry } from "../stream/sm.ts";
 import { RedisCluster, type BusStats, type Movable } from "./redis.ts";
@@ -18,6 +19,8 @@ export interface ClusterHost {
   readonly sessions: SessionDirectory;
   readonly events: Events;
   readonly log: Logger;
+  /** The ids of archives and queues: each node's get a tag of their own. */
+  readonly ids: IdGenerator;
 }
 
 export interface Cluster {
@@ -53,6 +56,7 @@ export async function startCluster(host: ClusterHost): Promise<Cluster | undefin
     sessions.remote = undefined;
     throw err;
   }
+  host.ids.setNode(cluster.idTag);
   const publish = (s: Session) => cluster.publish(s).catch((err: unknown) => log.warn({ err }, "cluster publish failed"));
   const undo = [
     events.onNotify("session/bound", publish, "first"),

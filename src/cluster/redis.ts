@@ -9,6 +9,7 @@
 //   route:<node>         channel: stanzas for that node's sessions, and its acks and close orders;
 //                        resumption requests (rq) and the sessions handed over in answer (rs)
 //   smtok:<token>        the node holding the resumable session of an XEP-0198 token
+//   idtag:<tag>          the node whose time-ordered ids (storage/ids.ts) end with that tag
 //   authfail:<address>   login attempts from an address (its IPv6 prefix) in the current window
 //                        that are in progress or failed (INCR at the start, PEXPIRE NX; DECR after
 //                        one that refused no password)
@@ -38,6 +39,7 @@
 // A message routed with confirmation is acked by the node that wrote it, so a sender's next
 // message waits for the previous one, wherever it was forwarded: order is kept. A node that does
 // not answer (dead: no subscriber) means <failed><item-not-found/>.
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { StreamError, type StreamErrorCondition } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -45,6 +47,7 @@ import type { SessionDirectory, Session } from "../core/session.ts";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { parseStored } from "../xml/stored.ts";
+import { NODE_TAGS } from "../storage/ids.ts";
 import { ACCOUNT_DELAY_MS, ACCOUNT_MAX_DELAY_MS, ACCOUNT_WINDOW_MS, ADDRESS_WINDOW_MS,
   type LocalLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from "../stream/login-throttle.ts";
 import type { ClaimResult, ResumptionRegistry, SessionTransfer } from "../stream/sm.ts";
@@ -84,6 +87,16 @@ type RouteEvent =
 export interface Movable extends Session {
   handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult>;
 }
+
+/**
+ * The id tags nodes take (storage/ids.ts): not 0, a single server's, nor the last, the imports'
+ * (modules/pie). Two nodes writing one archive (the sender's node its copy, the recipient's its
+ * own) in one millisecond must not make the same id: the store keeps one entry per id.
+ */
+const FIRST_TAG = 1;
+const TAGS = NODE_TAGS - 2;
+/** How long a node's tag stays its own after its last heartbeat (it gets it back when it restarts). */
+const TAG_TTL_MS = 10 * 60_000;
 
 /** How long a resumption token is findable in Redis after enable (a session older than this resumes on its own node only). */
 const TOKEN_TTL_S = 24 * 3600;
@@ -145,6 +158,8 @@ export class RedisCluster implements RemoteLink {
   readonly directory: Directory;
   readonly node: string;
   readonly bus: BusStats = { sent: 0, acked: 0, refused: 0, timeouts: 0, unreachable: 0 };
+  /** The tag of this node's ids, one no other node of the cluster holds (set by start). */
+  idTag = 0;
   private readonly opts: ClusterOptions;
   private readonly cmd: Redis;
   private readonly sub: Redis;
@@ -169,6 +184,12 @@ export class RedisCluster implements RemoteLink {
   /** Resumptions asked of other nodes, by request id. */
   private readonly claims = new Map<string, { node: string; settle(r: SessionTransfer | ClaimResult): void }>();
   private localResumption: ResumptionRegistry<Movable> | undefined;
+  /** Resumption tokens of this node's sessions (their smtok keys, set again if Redis lost them). */
+  private readonly tokens = new Set<string>();
+  /** When Redis last answered a heartbeat: a confirmation is not given up on while it is silent. */
+  private answeredAt = Date.now();
+  /** Whether this node has beaten once: a heartbeat key missing after that was lost or expired. */
+  private beaten = false;
 
   constructor(opts: ClusterOptions, sessions: SessionDirectory, log: Logger) {
     this.opts = opts;
@@ -189,6 +210,7 @@ export class RedisCluster implements RemoteLink {
     await Promise.all([this.cmd.connect(), this.sub.connect()]);
     this.sub.on("message", (channel: string, text: string) => this.receive(channel, text));
     await this.sub.subscribe(this.key("dir"), this.key("route", this.node));
+    this.idTag = await this.claimIdTag();
     await this.load();
     // Entries a previous run of this node left (it crashed): not sessions of ours any more. Claimed
     // under the same lock as another node would (it may be at it already), before the first
@@ -275,6 +297,11 @@ export class RedisCluster implements RemoteLink {
         resolve(ok);
       };
       const expire = () => {
+        // Redis has not answered a heartbeat for two of them: the message, or its ack, may be
+        // waiting in it (stalled, restarting) and reach the other node after all; given up now,
+        // it would also be stored offline and reach its recipient twice. The wait goes on while
+        // Redis is silent.
+        if (Date.now() - this.answeredAt > 2 * this.opts.heartbeat) return hold();
         this.bus.timeouts++;
         this.nodeDown(node, `no ack in ${this.opts.ackTimeout} ms`);
         settle(false);
@@ -397,10 +424,18 @@ export class RedisCluster implements RemoteLink {
     }
     const stanza = session && parseStored(e.x);
     if (session && stanza) session.send(stanza);
-    if (e.id !== undefined) {
-      const ack: RouteEvent = { k: "a", id: e.id, ok: stanza !== undefined };
-      void this.cmd.publish(this.key("route", e.n), JSON.stringify(ack)).catch(() => undefined);
-    }
+    if (e.id !== undefined) this.ack(e.n, { k: "a", id: e.id, ok: stanza !== undefined });
+  }
+
+  /**
+   * Answers a message sent with confirmation. Published to no subscriber, the sender's
+   * subscription is being restored (Redis restarted): published again until it is there, for
+   * an ack timeout at most (a sender that is really gone never subscribes again).
+   */
+  private ack(to: string, ack: Extract<RouteEvent, { k: "a" }>, until = Date.now() + this.opts.ackTimeout): void {
+    this.cmd.publish(this.key("route", to), JSON.stringify(ack)).then((n) => {
+      if (n === 0 && Date.now() < until) setTimeout(() => this.ack(to, ack, until), 50).unref();
+    }, () => undefined);
   }
 
   /** Resolves once the closing session of `full` is withdrawn, or after CLOSE_WAIT_MS at most (a close that never ends). */
@@ -428,12 +463,14 @@ export class RedisCluster implements RemoteLink {
     return {
       add: (token, session) => {
         local.add(token, session);
+        this.tokens.add(token);
         void this.cmd.set(tokenKey(token), this.node, "EX", TOKEN_TTL_S).catch((err: unknown) => this.log.warn({ err }, "cluster: token not stored"));
       },
       get: (token) => local.get(token),
       delete: (token, session) => {
         if (local.get(token) !== session) return;
         local.delete(token, session);
+        this.tokens.delete(token);
         void this.cmd.eval(DEL_IF_VALUE, 1, tokenKey(token), this.node).catch(() => undefined);
       },
       claim: (token, bare, h, adopt) => this.claimSession(token, bare, h, adopt),
@@ -609,6 +646,7 @@ export class RedisCluster implements RemoteLink {
 
   private async tick(): Promise<void> {
     await this.beat();
+    this.answeredAt = Date.now();
     const limit = Date.now() - 3 * this.opts.heartbeat;
     for (const [node, at] of this.lastSeen) if (at < limit) this.nodeDown(node, "no heartbeat");
     for (const node of [...this.unreaped]) {
@@ -661,10 +699,46 @@ export class RedisCluster implements RemoteLink {
   }
 
   private async beat(): Promise<void> {
-    await this.cmd.multi()
-      .set(this.key("node", this.node), String(Date.now()), "PX", 3 * this.opts.heartbeat)
+    const key = this.key("node", this.node);
+    const r = await this.cmd.multi()
+      .exists(key)
+      .set(key, String(Date.now()), "PX", 3 * this.opts.heartbeat)
+      .set(this.key("idtag", String(this.idTag)), this.node, "PX", TAG_TTL_MS)
       .publish(this.key("dir"), JSON.stringify({ k: "hb", n: this.node } satisfies DirEvent))
       .exec();
+    const lost = this.beaten && r?.[0]?.[1] === 0;
+    this.beaten = true;
+    if (lost) await this.republish();
+  }
+
+  /** A tag no other node holds, from the one its name hashes to: its own again after a restart. */
+  private async claimIdTag(): Promise<number> {
+    const first = createHash("sha256").update(this.node).digest().readUInt32BE(0) % TAGS;
+    for (let i = 0; i < TAGS; i++) {
+      const tag = FIRST_TAG + ((first + i) % TAGS);
+      const key = this.key("idtag", String(tag));
+      if ((await this.cmd.set(key, this.node, "PX", TAG_TTL_MS, "NX")) !== null || (await this.cmd.get(key)) === this.node) return tag;
+    }
+    throw new Error(`cluster: every one of the ${TAGS} id tags is held by another node`);
+  }
+
+  /**
+   * This node's heartbeat key was gone: Redis lost its data (restarted without persistence, or
+   * a replica without them took over), or it heard nothing from this node for three heartbeats
+   * (Redis or the network stalled) and the other nodes may have claimed this node's entries. Its
+   * live sessions and resumption tokens are written and announced again, so that the other
+   * nodes route to them once more.
+   */
+  private async republish(): Promise<void> {
+    const live = [...this.publishedFull.values()].filter((s) => this.sessions.local(s.jid) === s);
+    this.log.warn({ sessions: live.length, tokens: this.tokens.size }, "cluster: this node's entries were gone from Redis; publishing them again");
+    for (const s of live) {
+      this.published.delete(s);
+      await this.publish(s);
+    }
+    const m = this.cmd.multi();
+    for (const t of this.tokens) m.set(this.key("smtok", t), this.node, "EX", TOKEN_TTL_S, "NX");
+    await m.exec();
   }
 
   // --- the directory in Redis ------------------------------------------------------------------

@@ -129,7 +129,7 @@ export const serverSchema = {
     backend: oneOf("embedded: one SQLite file in dataDir, for a single server. cassandra: a Cassandra cluster that several server nodes share.",
       STORAGE_BACKENDS, "embedded"),
     cassandra: section("The Cassandra cluster, when backend is cassandra.", {
-      contactPoints: strList("Nodes to connect to first, as host or host:port (port 9042 when left out); the driver discovers the others.", ["127.0.0.1:9042"]),
+      contactPoints: strList("Nodes to connect to first, as host or host:port (port 9042 when left out); the driver discovers the others, on the same port.", ["127.0.0.1:9042"]),
       localDataCenter: str("This server's data centre: requests go to its nodes, and LOCAL_ consistencies count replicas there.", "datacenter1"),
       keyspace: custom("string", "Keyspace of the server's tables, created with them at start when missing.", "xmppd", parseKeyspace),
       replication: custom("map", "Replication of the keyspace when it is created (a map, or its CQL text). Production: {'class': 'NetworkTopologyStrategy', '<dc>': 3}.",
@@ -257,7 +257,7 @@ export function stripJsonComments(text: string): string {
  * reach servers the tests start as child processes.
  */
 const NOT_CONFIG = new Set(["XMPPD_CONFIG", "XMPPD_SERVICES", "XMPPD_SERVICES_DIR", "XMPPD_REDIS_PORT", "XMPPD_REDIS_TIMEOUT",
-  "XMPPD_CASSANDRA_PORT", "XMPPD_CASSANDRA_STORAGE_PORT", "XMPPD_CASSANDRA_TIMEOUT",
+  "XMPPD_CASSANDRA_PORT", "XMPPD_CASSANDRA_STORAGE_PORT", "XMPPD_CASSANDRA_TIMEOUT", "XMPPD_CASSANDRA_RING_HEAP",
   "XMPPD_S3_PORT", "XMPPD_S3_ACCESS_KEY", "XMPPD_S3_SECRET_KEY", "XMPPD_S3_TIMEOUT",
   "XMPPD_COTURN_PORT", "XMPPD_COTURN_TLS_PORT", "XMPPD_COTURN_MIN_PORT", "XMPPD_COTURN_MAX_PORT", "XMPPD_COTURN_SECRET", "XMPPD_COTURN_TIMEOUT"]);
 

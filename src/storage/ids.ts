@@ -7,17 +7,24 @@
 const TIME_WIDTH = 9;
 const SEQ_WIDTH = 4;
 const SEQ_MAX = 36 ** SEQ_WIDTH - 1;
+/** Node tags: two base-36 characters. */
+export const NODE_TAGS = 36 * 36;
 
 export class IdGenerator {
   private lastMs = 0;
   private seq = 0;
-  private readonly node: string;
+  private node = "00";
   private readonly now: () => number;
 
   constructor(node = 0, now: () => number = Date.now) {
-    if (!Number.isInteger(node) || node < 0 || node >= 36 * 36) throw new RangeError(`node tag ${node} is outside 0..1295`);
-    this.node = node.toString(36).padStart(2, "0");
+    this.setNode(node);
     this.now = now;
+  }
+
+  /** The node tag of the ids made from now on (a cluster gives each node its own, src/cluster/). */
+  setNode(node: number): void {
+    if (!Number.isInteger(node) || node < 0 || node >= NODE_TAGS) throw new RangeError(`node tag ${node} is outside 0..${NODE_TAGS - 1}`);
+    this.node = node.toString(36).padStart(2, "0");
   }
 
   next(): string {

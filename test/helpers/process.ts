@@ -15,12 +15,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** The environment of a server on its embedded store in `dir`/data, its client port on loopback and nothing else open. */
+export function embeddedEnv(dir: string, port: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1",
+    XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0",
+  };
+}
+
 export interface StartOptions {
   /** Arguments after `start` (e.g. ["-c", file]). */
   args?: string[];
   /** Where the server's stdout and stderr go as well (a log file). */
   output?: NodeJS.WritableStream;
   timeoutMs?: number;
+  /** Runs the command line this returns instead (e.g. inside a network namespace: test/helpers/netns.ts). */
+  wrap?: (argv: string[]) => string[];
 }
 
 /**
@@ -32,7 +42,9 @@ export const PROXY_OFF = { XMPPD_MODULES__PROXY65__PORT: "0", XMPPD_S2S__ENABLED
 
 /** Starts `xmppd start` in `cwd` and resolves once it says it is serving (rejects if it exits first). */
 export async function startProcess(cwd: string, env: NodeJS.ProcessEnv, opts: StartOptions = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])], { cwd, env: { ...PROXY_OFF, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const argv = [process.execPath, join(ROOT, "src/main.ts"), "start", ...(opts.args ?? [])];
+  const [command, ...args] = opts.wrap ? opts.wrap(argv) : argv;
+  const child = spawn(command!, args, { cwd, env: { ...PROXY_OFF, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   if (opts.output) child.stdout!.pipe(opts.output, { end: false });
   else child.stdout!.resume();
   let err = "";

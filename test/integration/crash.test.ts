@@ -10,25 +10,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
-import { ROOT as root, freePort, startProcess as start } from "../helpers/process.ts";
+import { ROOT as root, embeddedEnv, freePort, startProcess as start } from "../helpers/process.ts";
+import { kill9 } from "../helpers/chaos.ts";
 
+// test/chaos/sigkill.test.ts kills the process again and again in the middle of a stream.
 const dir = mkdtempSync(join(tmpdir(), "xmppd-crash-"));
 const SM = "urn:xmpp:sm:3";
 let port = 0;
 let child: ChildProcess | undefined;
 
-const env = () => ({
-  ...process.env, XMPPD_DATA_DIR: join(dir, "data"), XMPPD_LOG__LEVEL: "warn", XMPPD_C2S__HOST: "127.0.0.1",
-  XMPPD_C2S__PORT: String(port), XMPPD_C2S__DIRECT_TLS_PORT: "0", XMPPD_HTTP__PORT: "0", XMPPD_HTTP__TLS_PORT: "0",
-});
+const env = () => embeddedEnv(dir, port);
 
 const startProcess = () => start(dir, env());
-
-async function kill9(c: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => c.once("exit", r));
-  c.kill("SIGKILL");
-  await exited;
-}
 
 /** Sends the messages, then <r/>, and resolves when the server's <a/> counts all of them. */
 async function sendAcked(c: SmClient, messages: Element[]): Promise<void> {
@@ -65,7 +58,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  if (child && child.exitCode === null) await kill9(child);
+  await kill9(child);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -11,7 +11,7 @@
 // (and every CLI command) starts without it.
 import type cassandra from "cassandra-driver";
 import { StorageUnavailableError } from "../errors.ts";
-import type { CassandraOptions, Consistency } from "./options.ts";
+import { nativePort, type CassandraOptions, type Consistency } from "./options.ts";
 import { schemaStatements } from "./schema.ts";
 
 type Client = cassandra.Client;
@@ -55,8 +55,12 @@ export class CassandraDb {
     const { Client, policies } = (await import("cassandra-driver")).default;
     const consistency = this.opts.consistency ?? "LOCAL_QUORUM";
     this.clock ??= new policies.timestampGeneration.MonotonicTimestampGenerator(1000, 1000);
+    const port = nativePort(this.opts.contactPoints);
     const client = new Client({
       contactPoints: this.opts.contactPoints,
+      // The nodes it discovers are reached at this port too (not 9042), so that a stopped contact
+      // point leaves the others serving.
+      ...(port === undefined ? {} : { protocolOptions: { port } }),
       localDataCenter: this.opts.localDataCenter,
       policies: { timestampGeneration: this.clock },
       queryOptions: {
@@ -86,9 +90,15 @@ export class CassandraDb {
     return client;
   }
 
+  /**
+   * A statement other than a lightweight transaction: written with the client's timestamp, so
+   * running it twice does what running it once does (idempotent, for the driver), and one whose
+   * coordinator fails in the middle (a node stopped, its socket closed, a timeout) is tried again
+   * on the next node instead of failing.
+   */
   async execute(cql: string, params: unknown[], opts?: QueryOptions): Promise<ResultSet> {
     const c = await this.client();
-    return c.execute(cql, params, opts ? { prepare: true, ...opts } : { prepare: true });
+    return c.execute(cql, params, { prepare: true, isIdempotent: true, ...opts });
   }
 
   /** Every row of a query, page after page. */
@@ -100,7 +110,8 @@ export class CassandraDb {
 
   /** A lightweight transaction: whether its condition held and it was applied. */
   async applied(cql: string, params: unknown[]): Promise<boolean> {
-    return (await this.execute(cql, params)).wasApplied();
+    // Not tried again by the driver: a second run of one that was applied would say it was not.
+    return (await this.execute(cql, params, { isIdempotent: false })).wasApplied();
   }
 
   /**

@@ -16,6 +16,17 @@ export interface CassandraOptions {
   consistency?: Consistency;
 }
 
+/**
+ * The native port the contact points name ("host:port", "[v6]:port") when they all name the same
+ * one. The driver finds the other nodes in system.peers, which has their addresses and not their
+ * ports: it reaches them at its own port setting, 9042 unless told this one.
+ */
+export function nativePort(contactPoints: readonly string[]): number | undefined {
+  const ports = new Set(contactPoints.map((p) => /^(?:\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(p)?.[1]));
+  const [port] = ports;
+  return ports.size === 1 && port !== undefined ? Number(port) : undefined;
+}
+
 /** A keyspace name from the configuration. Throws a message. */
 export function parseKeyspace(raw: unknown): string {
   if (typeof raw !== "string" || !KEYSPACE_NAME.test(raw)) throw `must be lower-case letters, digits and _, starting with a letter (48 at most)`;
