@@ -268,6 +268,21 @@ describe("StreamParser: what RFC 6120 §11 names", () => {
     }), runs(100));
   });
 
+  it("refuses bytes that are not UTF-8 with unsupported-encoding (§4.9.3.22), however they are cut", () => {
+    const bad = fc.constantFrom(...[[0xff], [0xfe], [0xc0, 0x80], [0xc1, 0xbf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80], [0xe2, 0x82, 0x41], [0x80], [0xf0, 0x9f, 0x98, 0x41]].map((b) => Buffer.from(b)));
+    fc.assert(fc.property(xmlText(), bad, xmlText(), fc.constantFrom("text", "attribute", "name"), (before, b, after, where) => {
+      const [open, close] = where === "text" ? ["<message><body>", "</body></message>"] : where === "attribute" ? ["<message id='", "'/>"] : ["<message><x", "/></message>"];
+      const clean = (s: string) => (where === "text" ? s.replace(/[<&>]/g, "") : s.replace(/[^a-z]/g, ""));
+      const bytes = Buffer.concat([Buffer.from(OPEN() + open + clean(before)), b, Buffer.from(clean(after) + close)]);
+      const whole = feed([bytes]);
+      expect(whole.errors.map((e) => e[0])).toEqual(["unsupported-encoding"]);
+      for (let cut = 1; cut < bytes.length; cut += 7) {
+        expect(feed([bytes.subarray(0, cut), bytes.subarray(cut)]).errors.map((e) => e[0])).toEqual(["unsupported-encoding"]);
+      }
+    }), runs(300));
+  });
+
   it("refuses an encoding other than UTF-8 in the declaration with unsupported-encoding", () => {
     fc.assert(fc.property(fc.constantFrom("ISO-8859-1", "UTF-16", "us-ascii", "Shift_JIS", "UTF-7"), (enc) => {
       expect(feed([`<?xml version='1.0' encoding='${enc}'?>` + OPEN()]).errors.map((e) => e[0])).toEqual(["unsupported-encoding"]);

@@ -255,13 +255,13 @@ describe("StreamParser: well-formedness", () => {
       .toEqual({ "xml:lang": "en", "xmlns:xml": "http://www.w3.org/XML/1998/namespace" });
   });
 
-  it("rejects invalid UTF-8, and overlong and surrogate encodings", () => {
+  it("rejects invalid UTF-8, and overlong and surrogate encodings, with unsupported-encoding (RFC 6120 §4.9.3.22)", () => {
     const bad = [Buffer.from([0xff]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x28, 0xa1])];
     for (const b of bad) {
       const r = recorder();
       r.parser.write(Buffer.from(OPEN + "<message><body>"));
       r.parser.write(b);
-      expect(r.errors.map((e) => e[0])).toEqual(["not-well-formed"]);
+      expect(r.errors.map((e) => e[0])).toEqual(["unsupported-encoding"]);
     }
   });
 

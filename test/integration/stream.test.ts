@@ -82,11 +82,11 @@ describe("restricted XML (RFC 6120 §11) and well-formedness", () => {
   it("not-well-formed for a mismatched end tag", () => streamErrorFor("<message><body></message>", "not-well-formed"));
   it("not-well-formed for an undefined entity", () => streamErrorFor("<message><body>&bogus;</body></message>", "not-well-formed"));
   it("not-well-formed for an unbound prefix in a stanza", () => streamErrorFor("<message><x:y/></message>", "not-well-formed"));
-  it("not-well-formed for invalid UTF-8", async () => {
+  it("unsupported-encoding for invalid UTF-8 (RFC 6120 §4.9.3.22)", async () => {
     const c = await RawClient.connect(t.port);
     c.send(OPEN());
     c.socket.write(Buffer.from([0x3c, 0x61, 0xff, 0xfe, 0x3e]));
-    await c.expect("<stream:error><not-well-formed");
+    await c.expect("<stream:error><unsupported-encoding");
     await c.closedByServer();
   });
   it("a stanza over the pre-authentication limit (8 KiB) is a policy-violation", () =>

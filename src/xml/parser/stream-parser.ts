@@ -42,7 +42,9 @@ export class StreamParser {
     const p = this.state;
     if (p.failed || p.level === ENDED) return; // after the root's end tag nothing is read (RFC 6120 §4.4)
     const s = this.decoder.decode(chunk);
-    if (s === null) p.fail("not-well-formed", "invalid UTF-8");
+    // RFC 6120 §4.9.3.22: a stream that violates "the rules of the [UTF-8] encoding" is
+    // unsupported-encoding, the condition named for it, rather than the generic not-well-formed.
+    if (s === null) p.fail("unsupported-encoding", "invalid UTF-8");
     else feed(p, s);
   }
 }
