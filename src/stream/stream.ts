@@ -58,6 +58,13 @@ export abstract class Stream implements ParserHandler {
   private shaper: { shapers: Shapers; key: string } | undefined;
   /** The elements read so far, each handled after the one before it. */
   private pending: Promise<void> = Promise.resolve();
+  /**
+   * Which stream (of the restarts on this connection) the parser is reading. An element is read
+   * before the ones ahead of it are handled, so what a peer pipelined behind <starttls/> or a
+   * SASL exchange that restarts the stream was read as part of the old stream: it is dropped when
+   * its turn comes (RFC 6120 §5.4.3.3: what came "in an insecure manner" before TLS is discarded).
+   */
+  private epoch = 0;
   private readonly rootLog: Logger;
   /** Built on first use: at the usual levels (warn) most streams never log. */
   private logger: Logger | undefined;
@@ -174,7 +181,8 @@ export abstract class Stream implements ParserHandler {
     // Handled in arrival order: each waits for the one before it. Beyond the stanza shaper's
     // burst, each also waits for its turn (those of a chunk already read included), and reading
     // pauses meanwhile.
-    let run = () => (this.ended ? undefined : this.element(el));
+    const epoch = this.epoch;
+    let run = () => (this.ended || epoch !== this.epoch ? undefined : this.element(el));
     const wait = this.shaper !== undefined && (el.name === "message" || el.name === "presence" || el.name === "iq")
       ? this.shaper.shapers.stanza(this.shaper.key) : 0;
     if (wait > 0) {
@@ -193,7 +201,10 @@ export abstract class Stream implements ParserHandler {
   }
 
   streamEnd(): void {
-    void this.pending.then(() => this.close());
+    const epoch = this.epoch;
+    void this.pending.then(() => {
+      if (epoch === this.epoch) this.close();
+    });
   }
 
   error(condition: ParserErrorCondition, text: string): void {
@@ -216,6 +227,7 @@ export abstract class Stream implements ParserHandler {
 
   /** A stream restart (RFC 6120 §4.3.3): the parser waits for a new header, with these limits if given. */
   protected restart(limits?: ParserLimits): void {
+    this.epoch++;
     this.parser.reset();
     if (limits) this.parser.setLimits(limits);
   }
@@ -235,6 +247,7 @@ export abstract class Stream implements ParserHandler {
    * the certificate of the name the header asked for; false (and the stream over) if the handshake failed.
    */
   protected async upgrade(): Promise<boolean> {
+    this.epoch++;
     this.parser.reset();
     try {
       await this.transport.startTls(this.askedFor);

@@ -91,8 +91,9 @@ export class RawClient {
     }
   }
 
-  async startTls(options: ConnectionOptions = {}): Promise<void> {
-    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  /** `pipelined`: what follows <starttls/> in the same write, in the clear. */
+  async startTls(options: ConnectionOptions = {}, pipelined = ""): Promise<void> {
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + pipelined);
     await this.expect("<proceed");
     const plain = this.socket;
     plain.removeAllListeners("data");

@@ -3,7 +3,7 @@
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { OPEN, RawClient } from "../helpers/raw.ts";
+import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -71,6 +71,34 @@ describe("stream errors for a bad header", () => {
     streamErrorFor("", "not-well-formed", "<stream:stream xmlns='jabber:client' to='localhost' version='1.0'>"));
   it("unsupported-encoding for a declared non-UTF-8 encoding", () =>
     streamErrorFor("", "unsupported-encoding", "<?xml version='1.0' encoding='ISO-8859-1'?>" + OPEN().replace("<?xml version='1.0'?>", "")));
+});
+
+describe("what is pipelined behind a restart is not read on the new stream", () => {
+  const INJECTED = "<iq type='get' id='inj' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>";
+
+  it("behind <starttls/>, in the clear: discarded once TLS is on (RFC 6120 §5.4.3.3)", async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(OPEN());
+    await c.expect(FEATURES);
+    await c.startTls({}, INJECTED);
+    c.send(OPEN() + "<iq type='get' id='probe' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    const seen = await c.expect(/[\s\S]*<iq[^>]*id="probe"[^>]*>/);
+    expect(seen).toContain("<mechanisms");
+    expect(seen + c.closed).not.toMatch(/inj|stream:error|true/);
+    c.close();
+  });
+
+  it("behind a SASL exchange that succeeds: discarded with the old stream (RFC 6120 §6.4.6)", async () => {
+    const { c } = await RawClient.stream(t.port);
+    c.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from("\0romeo\0pw").toString("base64")}</auth>${INJECTED}`);
+    await c.expect("<success");
+    c.send(OPEN());
+    await c.expect(FEATURES);
+    c.send("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq><iq type='get' id='probe' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    const seen = await c.expect(/[\s\S]*<iq[^>]*id="probe"[^>]*>/);
+    expect(seen + c.closed).not.toMatch(/inj|stream:error|true/);
+    c.close();
+  });
 });
 
 describe("restricted XML (RFC 6120 §11) and well-formedness", () => {
