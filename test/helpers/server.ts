@@ -33,6 +33,8 @@ export interface TestServerOptions {
   storage?: (dataDir: string) => StorageProvider;
   /** The module list instead of the default one (a test adds a module of its own). */
   modules?: ModuleDefinition<Shape>[];
+  /** Where the log goes (pino's JSON lines), at `level` or TEST_LOG's; default stderr at TEST_LOG's level or silent. */
+  log?: { level: string; destination: NodeJS.WritableStream };
 }
 
 export async function startServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -46,7 +48,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     http: { host: "127.0.0.1", tlsHost: "127.0.0.1" },
     // Federation only where a test turns it on (with its own resolver): no DNS query leaves the machine.
     s2s: { enabled: false, host: "127.0.0.1" },
-    log: { level: process.env.TEST_LOG ?? "silent" },
+    log: { level: process.env.TEST_LOG ?? opts.log?.level ?? "silent" },
     // Tests send as fast as they can: the input shapers are lifted unless a test's config has a
     // limits section of its own (test/integration/limits.test.ts runs them as shipped).
     limits: { bytesPerSecond: 0, stanzasPerSecond: 0 },
@@ -57,7 +59,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     auth: { sasl2: false, ...(opts.config?.auth as Record<string, unknown> | undefined) },
   }));
   const loaded = loadConfig(file, {});
-  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level), storage: opts.storage?.(dataDir), modules: opts.modules });
+  const server = new XmppServer(loaded, { ephemeralPorts: true, log: createLogger(loaded.server.log.level, opts.log?.destination), storage: opts.storage?.(dataDir), modules: opts.modules });
   await server.start();
   for (const [user, pass] of Object.entries(opts.users ?? {})) {
     if (!(await server.accounts.exists(user))) await server.accounts.create(user, pass);
