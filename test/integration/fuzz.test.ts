@@ -15,8 +15,8 @@ import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Element } from "../../src/xml/element.ts";
-import { StreamParser, type ParserLimits } from "../../src/xml/parser.ts";
+import type { ParserLimits } from "../../src/xml/parser.ts";
+import { reference, served } from "../fuzz/reference.ts";
 import { runs } from "../fuzz/runs.ts";
 import { HOSTILE_TOKENS, NAMESPACES, attrValue, elementTree, mutate, mutation, ncName, stanza, xmlText } from "../fuzz/xml.ts";
 import { moduleIq, moduleStanza } from "../fuzz/xmpp.ts";
@@ -56,39 +56,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(() => t?.stop());
-
-// --- what the reference parser makes of the bytes ------------------------------------------------
-
-interface Reference {
-  stanzas: Element[];
-  error: string | undefined;
-  ended: boolean;
-}
-
-function reference(limits: ParserLimits, ...chunks: (Buffer | string)[]): Reference {
-  const r: Reference = { stanzas: [], error: undefined, ended: false };
-  const parser = new StreamParser({
-    streamStart: () => {},
-    stanza: (el) => { r.stanzas.push(el); },
-    streamEnd: () => { r.ended = true; },
-    error: (c) => { r.error = c; },
-  }, limits);
-  for (const c of chunks) parser.write(c);
-  return r;
-}
-
-/** The server's elements after login, read with the same parser (its stream header is already past). */
-function served(text: string): { elements: Element[]; closed: boolean } {
-  const out = { elements: [] as Element[], closed: false };
-  new StreamParser({
-    streamStart: () => {},
-    stanza: (el) => { out.elements.push(el); },
-    streamEnd: () => { out.closed = true; },
-    error: () => {},
-  }, { ...POST, maxStanzaSize: 1 << 24 }).write(
-    "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" + text.replace(/^[\s\S]*?<stream:stream[^>]*>/, ""));
-  return out;
-}
 
 // --- cases ---------------------------------------------------------------------------------------
 
