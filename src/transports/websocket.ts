@@ -66,6 +66,12 @@ function firstMark(data: Buffer): number {
 }
 
 const OPEN = Buffer.from("<open");
+/**
+ * An <open/> is a few hundred bytes. A longer message is not read here (that would be a parse
+ * without the stream's limits, of up to a whole message, before authentication): it goes to the
+ * stream's parser as it is, which refuses it under its limits.
+ */
+const MAX_OPEN = 4096;
 const CLOSE = Buffer.from("<close");
 const STREAM_END = Buffer.from("</stream:stream>");
 
@@ -106,7 +112,7 @@ export class WebSocketTransport implements Transport {
       return;
     }
     const at = firstMark(data);
-    if (at >= 0 && isTag(data, at, OPEN)) this.events!.data(Buffer.from(headerOf(data.toString("utf8"))));
+    if (at >= 0 && data.length <= MAX_OPEN && isTag(data, at, OPEN)) this.events!.data(Buffer.from(headerOf(data.toString("utf8"))));
     else if (at >= 0 && isTag(data, at, CLOSE)) this.events!.data(STREAM_END);
     else this.events!.data(data);
   }
