@@ -1,4 +1,5 @@
-// Fuzzing over real sockets. Many short connections send what fast-check makes of a stream:
+// Fuzzing over real sockets (TCP, and WebSocket at the end). Many short connections send what
+// fast-check makes of a stream:
 // headers and SASL exchanges mutated before login; after login and binding, stanzas with random
 // namespaces and addresses, mutated bytes, huge attributes, deep nesting, broken UTF-8, stream
 // headers and declarations at odd places, XEP-0198 elements with wild h values, iqs with two
@@ -14,6 +15,7 @@
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
 import fc from "fast-check";
+import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParserLimits } from "../../src/xml/parser.ts";
 import { reference, served } from "../fuzz/reference.ts";
@@ -49,6 +51,8 @@ beforeAll(async () => {
     log: { level: "warn", destination: sink },
     config: {
       c2s: { host: "127.0.0.1", requireTls: false },
+      // ws:// counts as secure, as behind a TLS-ending proxy: PLAIN logs in over it.
+      http: { host: "127.0.0.1", tlsHost: "127.0.0.1", secureProxy: true },
       limits: { ...LIMITS, bytesPerSecond: 0, stanzasPerSecond: 0 },
       auth: { failuresPerMinute: 1_000_000, failuresPerAccount: 1_000_000 },
       sm: { resumeTimeout: 2 },
@@ -323,6 +327,57 @@ describe("fuzzing over sockets", () => {
       expect(received).toContain("<mechanisms");
       expect(received).not.toMatch(/<success|id=["']inj["']|<stream:error/);
     }), { ...runs(20), endOnFailure: true });
+  }, 120_000);
+
+  it("over WebSocket (RFC 7395) too: every connection is answered, nothing is internal-server-error", async () => {
+    const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
+    const open = `<open xmlns='${FRAMING}' to='localhost' version='1.0'/>`;
+    const plain = `<auth xmlns='${SASL}' mechanism='PLAIN'>${Buffer.from("\0fuzz0\0pw").toString("base64")}</auth>`;
+    const message = fc.oneof(
+      fc.constantFrom(open, `<open xmlns='${FRAMING}' to='elsewhere' version='1.0'/>`, `<open xmlns='jabber:client' to='localhost' version='1.0'/>`,
+        `<close xmlns='${FRAMING}'/>`, OPEN(), "</stream:stream>", "<presence/><presence/>", "text", "", " ",
+        `<open xmlns='${FRAMING}' to='localhost' version='1.0'${" a='b'".repeat(1)}${Array.from({ length: 700 }, (_, i) => ` x${i}='y'`).join("")}/>`),
+      bound.map((k) => k.bytes.toString("utf8")),
+      fc.tuple(bound, fc.nat()).map(([k, at]) => k.bytes.toString("utf8").slice(0, at % (k.bytes.length + 1))),
+    );
+    const one = async ([login, frames]: [boolean, [string, boolean][]]): Promise<void> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${t.server.ports.http}/xmpp-websocket`, ["xmpp"]);
+      const got: string[] = [];
+      let closed = false;
+      ws.on("message", (d: Buffer) => got.push(d.toString("utf8")));
+      ws.on("close", () => { closed = true; });
+      ws.on("error", () => {});
+      await new Promise((r, j) => { ws.once("open", r); ws.once("error", j); });
+      const until = async (f: () => boolean, ms: number) => {
+        const end = Date.now() + ms;
+        while (!f() && !closed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+        return f();
+      };
+      if (login) {
+        ws.send(open);
+        await until(() => got.some((m) => m.includes("<mechanisms")), 3000);
+        ws.send(plain);
+        if (!(await until(() => got.some((m) => m.startsWith("<success")), 3000))) throw new Error(`login failed: ${got.join("")}`);
+        ws.send(open);
+        await until(() => got.some((m) => m.includes("bind")), 3000);
+        ws.send("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+        await until(() => got.some((m) => m.includes("id=\"bind\"")), 3000);
+      }
+      for (const [text, binary] of frames) ws.send(binary && text.length % 7 === 0 ? Buffer.from(text) : text, { binary: binary && text.length % 7 === 0 });
+      ws.send("<iq type='get' id='probe' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+      ws.send(`<close xmlns='${FRAMING}'/>`);
+      // Before binding the handshake timeout ends every stream; after it, one inside an element may wait.
+      const answered = await until(() => got.some((m) => m.startsWith("<close") || m.includes("id=\"probe\"")), login ? 5000 : LIMITS.handshakeTimeout * 1000 + 2000);
+      ws.terminate();
+      const all = got.join("\n");
+      expect(all).not.toContain("internal-server-error");
+      if (!login) expect(answered || closed, `no answer to ${JSON.stringify(frames)}: ${all}`).toBe(true);
+    };
+    const connection = fc.tuple(fc.boolean(), fc.array(fc.tuple(message, fc.boolean()), { minLength: 1, maxLength: 6 }));
+    await fc.assert(fc.asyncProperty(fc.array(connection, { minLength: 8, maxLength: 8 }), async (batch) => {
+      await Promise.all(batch.map(one));
+    }), { ...runs(6), endOnFailure: true });
+    expect(log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
   }, 120_000);
 
   it("still serves a well-behaved client promptly: login, a message, a ping", async () => {
