@@ -1,17 +1,17 @@
-// Fuzzing over real sockets (TCP, and WebSocket at the end). Many short connections send what
-// fast-check makes of a stream:
-// headers and SASL exchanges mutated before login; after login and binding, stanzas with random
-// namespaces and addresses, mutated bytes, huge attributes, deep nesting, broken UTF-8, stream
-// headers and declarations at odd places, XEP-0198 elements with wild h values, iqs with two
-// payloads or none. Each connection ends with a ping and the client's closing tag, and is judged
-// against the server's own parser run on the same bytes (the reference):
+// Fuzzing over real sockets, TCP and WebSocket. Many short connections send what fast-check
+// makes of a stream: headers and SASL exchanges mutated before login; after login and binding,
+// stanzas with random namespaces and addresses, mutated bytes, huge attributes, deep nesting,
+// broken UTF-8, stream headers and declarations at odd places, XEP-0198 elements with wild h
+// values, iqs with two payloads or none. Each TCP connection ends with a ping and the client's
+// closing tag, and is judged against the server's own parser run on the same bytes (the reference):
 //   - the server answers: it closes the stream, or the input is still inside an element;
 //   - what the reference refuses gets a stream error, with the same condition when it is one of
 //     the parser's; no error is internal-server-error (RFC 6120 names a condition for all of this);
 //   - before any stream error, every iq get/set the reference read has its answer (§8.2.3);
 //   - nothing is logged at error level (no "stream handler failed", no "stanza handler failed").
-// Then a well-behaved client logs in, sends a message another receives, and pings, promptly.
-// Bounded for `npm test` (FUZZ_SCALE lengthens it under `./run fuzz`).
+// Then nothing pipelined behind <starttls/> is acted on over TLS; WebSocket connections get the
+// same cases as messages; and a well-behaved client logs in, sends a message another receives,
+// and pings, promptly. Bounded for `npm test` (FUZZ_SCALE lengthens it under `./run fuzz`).
 import { isUtf8 } from "node:buffer";
 import { Writable } from "node:stream";
 import fc from "fast-check";
