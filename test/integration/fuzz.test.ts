@@ -9,7 +9,8 @@
 //     the parser's; no error is internal-server-error (RFC 6120 names a condition for all of this);
 //   - before any stream error, every iq get/set the reference read has its answer (§8.2.3);
 //   - nothing is logged at error level (no "stream handler failed", no "stanza handler failed").
-// Then nothing pipelined behind <starttls/> is acted on over TLS; WebSocket connections get the
+// Then nothing pipelined behind <starttls/> is acted on over TLS; what the server acknowledged
+// (XEP-0198 h) reaches its recipient whatever the sender sends next; WebSocket connections get the
 // same cases as messages; and a well-behaved client logs in, sends a message another receives,
 // and pings, promptly. Bounded for `npm test` (FUZZ_SCALE lengthens it under `./run fuzz`).
 import { isUtf8 } from "node:buffer";
@@ -378,6 +379,30 @@ describe("fuzzing over sockets", () => {
       await Promise.all(batch.map(one));
     }), { ...runs(6), endOnFailure: true });
     expect(log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
+  }, 120_000);
+
+  it("loses nothing it acknowledged (XEP-0198 h), whatever the sender sends next", async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5 }), bound, async (n, bad) => {
+      const marker = `acked${++serial}`;
+      const sender = await reach("bound", `fuzz${serial % ACCOUNTS}`);
+      sender.send("<enable xmlns='urn:xmpp:sm:3'/>");
+      await sender.expect(/<enabled[^>]*>/);
+      sender.send(Array.from({ length: n }, (_, i) => `<message to='bob@localhost' type='chat' id='${marker}-${i}'><body>${marker}-${i}</body></message>`).join("") +
+        "<r xmlns='urn:xmpp:sm:3'/>");
+      const h = Number(/h=["'](\d+)["']/.exec(await sender.expect(/<a xmlns=["']urn:xmpp:sm:3["'][^>]*>/))![1]);
+      expect(h).toBe(n);
+      sender.socket.write(bad.bytes);
+      sender.send("</stream:stream>");
+      await waitFor(sender, () => /<\/stream:stream>\s*$/.test(sender.buffer), 1500);
+      sender.close();
+      const bob = await reach("bound", "bob");
+      bob.send("<presence/>");
+      const all = Array.from({ length: n }, (_, i) => `${marker}-${i}<`);
+      await waitFor(bob, () => all.every((m) => bob.buffer.includes(m)), 5000);
+      const missing = all.filter((m) => !bob.buffer.includes(m));
+      bob.close();
+      expect(missing, `after ${bad.kind}: ${JSON.stringify(bad.bytes.toString("latin1").slice(0, 200))}`).toEqual([]);
+    }), { ...runs(12), endOnFailure: true });
   }, 120_000);
 
   it("still serves a well-behaved client promptly: login, a message, a ping", async () => {
