@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   HOSTILE_TOKENS, OPEN, chunked, cuts, depthOf, elementTree, mutate, mutation, ncName, stanza, walk, xmlText,
 } from "../../test/fuzz/xml.ts";
-import { runs } from "../../test/fuzz/runs.ts";
+import { runs, timeout } from "../../test/fuzz/runs.ts";
 import { type Element, xml } from "./element.ts";
 import { type ParserErrorCondition, type ParserLimits, StreamParser } from "./parser.ts";
 
@@ -154,7 +154,7 @@ describe("StreamParser: any input", () => {
       for (const [c] of r.errors) expect(CONDITIONS).toContain(c);
       expect(r.afterError).toBe(false);
     }), runs(3000));
-  }, 60_000);
+  }, timeout(60_000));
 
   it("keeps its limits on every element it reports, and holds no more than a stanza's worth while it waits", () => {
     fc.assert(fc.property(hostile.chain((b) => fc.tuple(fc.constant(b), cuts(b.length), smallLimits)), ([bytes, at, limits]) => {
@@ -182,7 +182,7 @@ describe("StreamParser: any input", () => {
         expect(chars).toBeLessThanOrEqual(limits.maxStanzaSize);
       }
     }), runs(2000));
-  }, 60_000);
+  }, timeout(60_000));
 });
 
 describe("StreamParser: limits, exactly", () => {

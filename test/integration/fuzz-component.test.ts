@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParserLimits } from "../../src/xml/parser.ts";
 import { reference, served } from "../fuzz/reference.ts";
-import { runs } from "../fuzz/runs.ts";
+import { runs, timeout } from "../fuzz/runs.ts";
 import { moduleIq } from "../fuzz/xmpp.ts";
 import { HOSTILE_TOKENS, mutate, mutation, stanza } from "../fuzz/xml.ts";
 import { RawClient } from "../helpers/raw.ts";
@@ -42,7 +42,7 @@ beforeAll(async () => {
       limits: { ...LIMITS, bytesPerSecond: 0, stanzasPerSecond: 0 },
     },
   });
-}, 60_000);
+}, timeout(60_000));
 afterAll(() => t?.stop());
 
 const header = (to: string) =>
@@ -158,7 +158,7 @@ describe("fuzzing the component listener (XEP-0114)", () => {
       expect(failures, failures.join("\n")).toEqual([]);
     }), { ...runs(15), endOnFailure: true });
     expect(log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
-  }, 300_000);
+  }, timeout(300_000));
 
   it("still takes every configured component", async () => {
     for (const domain of DOMAINS) {
@@ -169,5 +169,5 @@ describe("fuzzing the component listener (XEP-0114)", () => {
       await c.expect("<handshake/>");
       c.close();
     }
-  }, 30_000);
+  }, timeout(30_000));
 });

@@ -17,7 +17,7 @@ import { xml } from "../../src/xml/element.ts";
 import type { ParserLimits } from "../../src/xml/parser.ts";
 import { dialbackKey } from "../../src/stream/s2s/dialback.ts";
 import { reference, served } from "../fuzz/reference.ts";
-import { runs } from "../fuzz/runs.ts";
+import { runs, timeout } from "../fuzz/runs.ts";
 import { HOSTILE_TOKENS, mutate, mutation, stanza } from "../fuzz/xml.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -57,7 +57,7 @@ beforeAll(async () => {
   // A domain that routes to a closed port: its verification fails at once.
   a.server.config.s2s.routes["closed.test"] = "127.0.0.1:1";
   b.server.config.s2s.routes["a.test"] = `127.0.0.1:${a.server.ports.s2s}`;
-}, 60_000);
+}, timeout(60_000));
 afterAll(async () => {
   await a?.stop();
   await b?.stop();
@@ -176,7 +176,7 @@ describe("fuzzing the federation listener", () => {
     }), { ...runs(25), endOnFailure: true });
     const errors = log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
     expect(errors, errors.join("\n")).toEqual([]);
-  }, 300_000);
+  }, timeout(300_000));
 
   it("still federates: a peer that proves its domain is served, and alice gets its message", async () => {
     const alice = await RawClient.connect(a.port);
@@ -196,5 +196,5 @@ describe("fuzzing the federation listener", () => {
     alice.close();
     p.socket.destroy();
     expect(log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
-  }, 30_000);
+  }, timeout(30_000));
 });

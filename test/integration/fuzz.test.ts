@@ -20,7 +20,7 @@ import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParserLimits } from "../../src/xml/parser.ts";
 import { reference, served } from "../fuzz/reference.ts";
-import { runs } from "../fuzz/runs.ts";
+import { runs, timeout } from "../fuzz/runs.ts";
 import { HOSTILE_TOKENS, NAMESPACES, attrValue, elementTree, mutate, mutation, ncName, stanza, xmlText } from "../fuzz/xml.ts";
 import { moduleIq, moduleStanza } from "../fuzz/xmpp.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
@@ -59,7 +59,7 @@ beforeAll(async () => {
       sm: { resumeTimeout: 2 },
     },
   });
-}, 60_000);
+}, timeout(60_000));
 afterAll(() => t?.stop());
 
 // --- cases ---------------------------------------------------------------------------------------
@@ -177,13 +177,21 @@ const authenticated: fc.Arbitrary<Case> = fc.oneof(
 let serial = 0;
 
 /** A client on plain TCP (the server allows it on loopback) through SCRAM to `phase`. */
-async function reach(phase: Phase, account: string, resource = `r${++serial}`): Promise<RawClient> {
+async function reach(phase: Phase, account: string, resource = `r${++serial}`, tries = 2): Promise<RawClient> {
   const c = await RawClient.connect(t.port);
   if (phase === "open") return c;
   c.send(OPEN());
   await c.expect(FEATURES);
   const sasl = await c.scram(account, PASSWORD);
-  if (!sasl.startsWith("<success")) throw new Error(`login failed: ${sasl}`);
+  if (!sasl.startsWith("<success")) {
+    // A case may have changed the password or removed the account (XEP-0077 §3.2, §3.3), as its
+    // owner may: the account is made again as it was.
+    if (await t.server.accounts.exists(account)) await t.server.accounts.setPassword(account, PASSWORD);
+    else await t.server.accounts.create(account, PASSWORD);
+    c.close();
+    if (tries <= 1) throw new Error(`login failed: ${sasl}`);
+    return reach(phase, account, resource, tries - 1);
+  }
   c.send(OPEN());
   await c.expect(FEATURES);
   if (phase === "authenticated") return c;
@@ -287,7 +295,7 @@ describe("fuzzing over sockets", () => {
     if (process.env.FUZZ_SCALE !== undefined) console.log(`${batch * 8} connections in ${Date.now() - started} ms\n${lines.join("\n")}`);
     const errors = log.filter((l) => { const level = (JSON.parse(l) as { level: number }).level; return level >= 50; });
     expect(errors, errors.join("\n")).toEqual([]);
-  }, 300_000);
+  }, timeout(300_000));
 
   it("acts on nothing sent after <starttls/> in the clear once TLS is on (RFC 6120 §5.4.3.3)", async () => {
     const injected = fc.array(fc.oneof(
@@ -328,7 +336,7 @@ describe("fuzzing over sockets", () => {
       expect(received).toContain("<mechanisms");
       expect(received).not.toMatch(/<success|id=["']inj["']|<stream:error/);
     }), { ...runs(20), endOnFailure: true });
-  }, 120_000);
+  }, timeout(120_000));
 
   it("over WebSocket (RFC 7395) too: every connection is answered, nothing is internal-server-error", async () => {
     const FRAMING = "urn:ietf:params:xml:ns:xmpp-framing";
@@ -379,7 +387,7 @@ describe("fuzzing over sockets", () => {
       await Promise.all(batch.map(one));
     }), { ...runs(6), endOnFailure: true });
     expect(log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
-  }, 120_000);
+  }, timeout(120_000));
 
   it("loses nothing it acknowledged (XEP-0198 h), whatever the sender sends next", async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5 }), bound, async (n, bad) => {
@@ -403,7 +411,7 @@ describe("fuzzing over sockets", () => {
       bob.close();
       expect(missing, `after ${bad.kind}: ${JSON.stringify(bad.bytes.toString("latin1").slice(0, 200))}`).toEqual([]);
     }), { ...runs(12), endOnFailure: true });
-  }, 120_000);
+  }, timeout(120_000));
 
   it("still serves a well-behaved client promptly: login, a message, a ping", async () => {
     const started = Date.now();
@@ -417,5 +425,5 @@ describe("fuzzing over sockets", () => {
     alice.close();
     bob.close();
     expect(log.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
-  }, 30_000);
+  }, timeout(30_000));
 });
