@@ -6,7 +6,7 @@
 #            times the runs `npm test` gives them (20 by default: about a minute on two cores);
 #            "sockets": the fuzzing over sockets (test/integration/fuzz.test.ts, the client listener;
 #            fuzz-s2s.test.ts, the federation listener; fuzz-component.test.ts, the component
-#            listener) at the same scale;
+#            listener; fuzz-bosh.test.ts, BOSH) at the same scale;
 #            "all" (the default): each of these in turn.
 # A finding fails the run: its input is in .fuzz/crashes/ (replay it with
 # `node test/fuzz/run.ts TARGET --replay FILE`), or fast-check prints its seed (FUZZ_SEED replays it).
@@ -30,7 +30,7 @@ properties() {
   npx vitest run --testTimeout=3600000 $(find src -name '*.fuzz.test.ts' | sort) || status=1
 }
 sockets() {
-  npx vitest run --testTimeout=3600000 test/integration/fuzz.test.ts test/integration/fuzz-s2s.test.ts test/integration/fuzz-component.test.ts || status=1
+  npx vitest run --testTimeout=3600000 test/integration/fuzz.test.ts test/integration/fuzz-s2s.test.ts test/integration/fuzz-component.test.ts test/integration/fuzz-bosh.test.ts || status=1
 }
 
 targets="$(find test/fuzz/targets -name '*.ts' -exec basename {} .ts \; | sort)"
