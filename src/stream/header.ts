@@ -10,22 +10,30 @@ export function streamHeader(from: string, id: string, to?: string): string {
 }
 
 /**
- * Validates the initiating entity's stream header. Throws the stream error RFC 6120 §4.9.3 names:
- * invalid-namespace for a wrong stream or content namespace, bad-namespace-prefix for an unbound
- * prefix, unsupported-version for a major version other than 1, host-unknown for a domain we do
- * not serve.
+ * The root of a stream whose content namespace is `content` (jabber:client, jabber:server), in
+ * version 1: otherwise the stream error RFC 6120 §4.9.3 names (bad-namespace-prefix,
+ * invalid-namespace, unsupported-version).
  */
-export function checkHeader(name: string, attrs: Record<string, string>, domain: string): void {
+export function checkRoot(name: string, attrs: Record<string, string>, content: string): void {
   const colon = name.indexOf(":");
   const prefix = colon < 0 ? "" : name.slice(0, colon);
   const local = colon < 0 ? name : name.slice(colon + 1);
   const ns = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
   if (ns === undefined) throw new StreamError("bad-namespace-prefix");
   if (local !== "stream" || ns !== NS.stream) throw new StreamError("invalid-namespace", "the root must be {http://etherx.jabber.org/streams}stream");
-  const content = prefix ? attrs.xmlns : undefined;
-  if (content !== NS.client) throw new StreamError("invalid-namespace", "the content namespace must be jabber:client");
+  if ((prefix ? attrs.xmlns : undefined) !== content) throw new StreamError("invalid-namespace", `the content namespace must be ${content}`);
   const version = attrs.version;
   if (version === undefined || !/^1\.\d+$/.test(version)) throw new StreamError("unsupported-version", "this server speaks XMPP 1.0");
+}
+
+/**
+ * Validates the initiating entity's stream header. Throws the stream error RFC 6120 §4.9.3 names:
+ * invalid-namespace for a wrong stream or content namespace, bad-namespace-prefix for an unbound
+ * prefix, unsupported-version for a major version other than 1, host-unknown for a domain we do
+ * not serve.
+ */
+export function checkHeader(name: string, attrs: Record<string, string>, domain: string): void {
+  checkRoot(name, attrs, NS.client);
   if (attrs.to === undefined || attrs.to.toLowerCase().replace(/\.$/, "") !== domain) {
     throw new StreamError("host-unknown", attrs.to === undefined ? "the header has no 'to'" : `this server does not serve ${attrs.to}`);
   }

@@ -284,35 +284,12 @@ describe("bad peers", () => {
     p.socket.destroy();
   });
 
-  it("refuses a wrong dialback key (b asks a, which says invalid), and a stanza from a domain the stream did not authenticate", async () => {
-    const p = await RawPeer.open(b);
-    // Without TLS the peer cannot even try: b requires it. Raise the stream to TLS first.
-    p.send(header("a.test", "b.test"));
-    await p.until(/<stream:features>/);
-    p.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    await p.until(/<proceed/);
-    const { connect: tlsConnect } = await import("node:tls");
-    const secure = tlsConnect({ socket: p.socket, rejectUnauthorized: false, servername: "b.test" });
-    await new Promise((r) => secure.once("secureConnect", r));
-    let buf = "";
-    secure.setEncoding("utf8");
-    secure.on("data", (d: string) => (buf += d));
-    const until = async (re: RegExp) => {
-      const deadline = Date.now() + 10_000;
-      while (!re.test(buf)) {
-        if (Date.now() > deadline) throw new Error(`no ${re} in ${buf}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return re.exec(buf)!;
-    };
-    secure.write(header("a.test", "b.test"));
-    const id = (await until(/<stream:stream [^>]*id='([^']+)'/))[1]!;
-    await until(/<\/stream:features>/);
-    secure.write(`<db:result from='a.test' to='b.test'>${dialbackKey("not the secret", "b.test", "a.test", id)}</db:result>`);
-    await until(/<db:result [^>]*type='invalid'/);
-    await until(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
-    secure.destroy();
-
+  it("refuses a wrong dialback key (b asks a, which says invalid)", async () => {
+    const peer = await securePeer(b, "a.test");
+    peer.write(`<db:result from='a.test' to='b.test'>${dialbackKey("not the secret", "b.test", "a.test", peer.id)}</db:result>`);
+    await peer.until(/<db:result [^>]*type='invalid'/);
+    await peer.until(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-streams["']\/>/);
+    peer.destroy();
   });
 
   for (const [what, stanza, condition] of [
@@ -329,8 +306,8 @@ describe("bad peers", () => {
   }
 });
 
-/** A raw peer on `t`'s S2S port, over STARTTLS, authenticated for `domain` by a dialback key made with its secret. */
-async function authenticatedPeer(t: TestServer, domain: string, secret: string) {
+/** A raw peer on `t`'s S2S port that says it is `domain`, over STARTTLS, its features read: the stream id our header gave. */
+async function securePeer(t: TestServer, domain: string) {
   const q = await RawPeer.open(t);
   q.send(header(domain, t.domain));
   await q.until(/<\/stream:features>/);
@@ -354,9 +331,15 @@ async function authenticatedPeer(t: TestServer, domain: string, secret: string) 
   secure.write(header(domain, t.domain));
   const id = (await until(/<stream:stream [^>]*id='([^']+)'/))[1]!;
   await until(/<\/stream:features>/);
-  secure.write(`<db:result from='${domain}' to='${t.domain}'>${dialbackKey(secret, t.domain, domain, id)}</db:result>`);
-  await until(/<db:result [^>]*type='valid'/);
-  return { write: (x: string) => secure.write(x), until, destroy: () => secure.destroy() };
+  return { id, write: (x: string) => secure.write(x), until, destroy: () => secure.destroy() };
+}
+
+/** The same, authenticated for `domain` by a dialback key made with its secret. */
+async function authenticatedPeer(t: TestServer, domain: string, secret: string) {
+  const peer = await securePeer(t, domain);
+  peer.write(`<db:result from='${domain}' to='${t.domain}'>${dialbackKey(secret, t.domain, domain, peer.id)}</db:result>`);
+  await peer.until(/<db:result [^>]*type='valid'/);
+  return peer;
 }
 
 describe("a peer that goes away", () => {

@@ -4,7 +4,7 @@
 import { escapeXML } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { normalizeDomain } from "../../xml/jid.ts";
-import { StreamError } from "../../core/errors.ts";
+import { checkRoot } from "../header.ts";
 import { DIALBACK } from "./dialback.ts";
 
 /** Our header on a server-to-server stream. */
@@ -28,13 +28,5 @@ export function domainOf(s: string | undefined): string | undefined {
 
 /** Checks the peer's header; the stream error of RFC 6120 §4.9.3 when it is wrong. */
 export function checkServerHeader(name: string, attrs: Record<string, string>): void {
-  const colon = name.indexOf(":");
-  const prefix = colon < 0 ? "" : name.slice(0, colon);
-  const local = colon < 0 ? name : name.slice(colon + 1);
-  const ns = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
-  if (ns === undefined) throw new StreamError("bad-namespace-prefix");
-  if (local !== "stream" || ns !== NS.stream) throw new StreamError("invalid-namespace", "the root must be {http://etherx.jabber.org/streams}stream");
-  if ((prefix ? attrs.xmlns : undefined) !== NS.server) throw new StreamError("invalid-namespace", "the content namespace must be jabber:server");
-  const version = attrs.version;
-  if (version === undefined || !/^1\.\d+$/.test(version)) throw new StreamError("unsupported-version", "this server speaks XMPP 1.0");
+  checkRoot(name, attrs, NS.server);
 }
