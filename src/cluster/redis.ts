@@ -188,6 +188,8 @@ export class RedisCluster implements RemoteLink {
   private readonly tokens = new Set<string>();
   /** When Redis last answered a heartbeat: a confirmation is not given up on while it is silent. */
   private answeredAt = Date.now();
+  /** When Redis answered again after a silence: what was held in it is still on its way for a while. */
+  private backAt = 0;
   /** Whether this node has beaten once: a heartbeat key missing after that was lost or expired. */
   private beaten = false;
 
@@ -300,8 +302,10 @@ export class RedisCluster implements RemoteLink {
         // Redis has not answered a heartbeat for two of them: the message, or its ack, may be
         // waiting in it (stalled, restarting) and reach the other node after all; given up now,
         // it would also be stored offline and reach its recipient twice. The wait goes on while
-        // Redis is silent.
-        if (Date.now() - this.answeredAt > 2 * this.opts.heartbeat) return hold();
+        // Redis is silent, and for an ack timeout after it answers again (what it held is on its
+        // way then).
+        const now = Date.now();
+        if (now - this.answeredAt > 2 * this.opts.heartbeat || now - this.backAt < this.opts.ackTimeout) return hold();
         this.bus.timeouts++;
         this.nodeDown(node, `no ack in ${this.opts.ackTimeout} ms`);
         settle(false);
@@ -646,7 +650,9 @@ export class RedisCluster implements RemoteLink {
 
   private async tick(): Promise<void> {
     await this.beat();
-    this.answeredAt = Date.now();
+    const now = Date.now();
+    if (now - this.answeredAt > 2 * this.opts.heartbeat) this.backAt = now;
+    this.answeredAt = now;
     const limit = Date.now() - 3 * this.opts.heartbeat;
     for (const [node, at] of this.lastSeen) if (at < limit) this.nodeDown(node, "no heartbeat");
     for (const node of [...this.unreaped]) {
