@@ -38,6 +38,8 @@ export const serverSchema = {
     connectTimeout: int("Seconds to connect to a peer and authenticate, after which what waits for it bounces (remote-server-timeout).", 20, 1),
     idleTimeout: int("Seconds without traffic after which a connection to or from a peer is closed.", 600, 1),
     maxQueue: int("Stanzas waiting for one peer's connection to be ready; past it, more bounce (resource-constraint).", 1000, 1),
+    maxQueuePerAccount: int("Stanzas of one local account waiting for connections to other servers, whatever domains they go to; past it, more bounce.", 1000, 1),
+    maxQueueTotal: int("Stanzas waiting for connections to other servers in the whole process; past it, more bounce.", 100_000, 1),
     maxConnectionsPerAddress: int("Incoming S2S connections open at once from one address.", 32, 1),
     bytesPerSecond: int("Bytes per second read from one peer domain, all its connections together (before it authenticates: from one connection); reading pauses beyond it. A server carries many users' traffic: this is a flood guard, not a user's allowance. 0 lifts it.", 1_000_000, 0),
     burstBytes: int("Bytes read at once from a peer beyond bytesPerSecond before reading pauses.", 10_000_000, 1024),

@@ -418,6 +418,38 @@ class FakePeer {
   }
 }
 
+describe("what waits for other servers", () => {
+  it("is bounded per local account whatever the domains (s2s.maxQueuePerAccount); another account is not concerned", async () => {
+    const { createServer } = await import("node:net");
+    const silent = createServer((sock) => sock.on("error", () => {}));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as { port: number }).port;
+    const q = await startServer({
+      config: { domain: "q.test", s2s: { enabled: true, host: "127.0.0.1", routes: {}, connectTimeout: 2, maxQueuePerAccount: 3 } },
+      users: { friar: "pw", laurence: "pw" },
+    });
+    try {
+      for (let i = 0; i < 6; i++) q.server.config.s2s.routes[`silent${i}.test`] = `127.0.0.1:${port}`;
+      const friar = await Im.login(q.port, "friar", "r", { domain: "q.test", timeoutMs: 10_000 });
+      for (let i = 0; i < 5; i++) friar.send(chat(`x@silent${i}.test`, "a letter", `w${i}`));
+      // Two over the bound: refused at once; the three that wait bounce when the setup times out.
+      for (const id of ["w3", "w4"]) expect(errorOf(await friar.next((el) => el.attrs.id === id && el.attrs.type === "error", `refusal of ${id}`))).toBe("resource-constraint");
+      const laurence = await Im.login(q.port, "laurence", "r", { domain: "q.test", timeoutMs: 10_000 });
+      laurence.send(chat("x@silent5.test", "another letter", "l0"));
+      for (const id of ["w0", "w1", "w2"]) expect(errorOf(await friar.next((el) => el.attrs.id === id && el.attrs.type === "error", `bounce of ${id}`))).toBe("remote-server-timeout");
+      expect(errorOf(await laurence.next((el) => el.attrs.id === "l0" && el.attrs.type === "error", "laurence's bounce"))).toBe("remote-server-timeout");
+      // Given back: the account may queue again.
+      friar.send(chat("x@silent0.test", "again", "w5"));
+      expect(errorOf(await friar.next((el) => el.attrs.id === "w5" && el.attrs.type === "error", "the next bounce"))).toBe("remote-server-timeout");
+      await friar.stop();
+      await laurence.stop();
+    } finally {
+      silent.close();
+      await q.stop();
+    }
+  });
+});
+
 describe("idle connections", () => {
   it("close after s2s.idleTimeout without traffic, and the next message opens a new one", async () => {
     const idle = { enabled: true, host: "127.0.0.1", routes: {}, connectTimeout: 5, idleTimeout: 1 };

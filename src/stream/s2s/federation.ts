@@ -87,6 +87,31 @@ export class Federation implements RemoteRoute, S2SPeers {
     this.closers.set(stream, release);
   }
 
+  /** Stanzas waiting for a stream, in all and by the local account that sent them. */
+  private waitingTotal = 0;
+  private readonly waiting = new Map<string, number>();
+
+  /**
+   * Whether one more stanza of `account` may wait for a stream: the process holds at most
+   * s2s.maxQueueTotal, one account at most s2s.maxQueuePerAccount, whatever the domains it writes
+   * to. Counted until release().
+   */
+  admit(account: string): boolean {
+    const { maxQueueTotal, maxQueuePerAccount } = this.ctx.config.s2s;
+    const mine = this.waiting.get(account) ?? 0;
+    if (this.waitingTotal >= maxQueueTotal || mine >= maxQueuePerAccount) return false;
+    this.waiting.set(account, mine + 1);
+    this.waitingTotal++;
+    return true;
+  }
+
+  release(account: string): void {
+    const n = (this.waiting.get(account) ?? 1) - 1;
+    if (n <= 0) this.waiting.delete(account);
+    else this.waiting.set(account, n);
+    this.waitingTotal--;
+  }
+
   /** Per incoming stream: what its end releases (its address's count). */
   private readonly closers = new WeakMap<S2SLink, () => void>();
 
@@ -143,8 +168,11 @@ export class Federation implements RemoteRoute, S2SPeers {
   }
 }
 
-/** A stanza written and not yet confirmed, with how often it was written. */
-interface Written { stanza: Element; tries: number }
+/**
+ * A stanza waiting or written and not yet confirmed, with how often it was written; `held`: the
+ * account it counts against while it waits for a stream (Federation.admit), until it leaves.
+ */
+interface Written { stanza: Element; tries: number; held?: string }
 
 class Route {
   readonly local: string;
@@ -201,7 +229,9 @@ class Route {
       return;
     }
     if (this.queue.length >= this.fed.ctx.config.s2s.maxQueue) throw new StanzaError("resource-constraint", `too many stanzas wait for ${this.remote}`);
-    this.queue.push({ stanza, tries: 1 });
+    const account = tryParseJid(stanza.attrs.from ?? "")?.bare.toString() ?? "";
+    if (!this.fed.admit(account)) throw new StanzaError("resource-constraint", "too many stanzas wait for other servers");
+    this.queue.push({ stanza, tries: 1, held: account });
     if (link) this.flush(link);
     else this.connect();
   }
@@ -220,6 +250,7 @@ class Route {
       this.queue.unshift(w);
       return;
     }
+    this.leave(w);
     this.written.push(w);
     this.fed.counts.stanzasOut++;
     // A peer that never confirms is not held to it without end: the oldest count as delivered.
@@ -386,10 +417,20 @@ class Route {
     out?.close();
     for (const v of this.verifies.splice(0)) v.resolve(false);
     const error = new StanzaError(condition, reason);
-    for (const w of [...this.written, ...this.queue]) this.bounce(w.stanza, error);
+    for (const w of [...this.written, ...this.queue]) {
+      this.leave(w);
+      this.bounce(w.stanza, error);
+    }
     this.written = [];
     this.queue = [];
     this.confirmed = 0;
+  }
+
+  /** A stanza no longer waits for a stream: its account's count goes. */
+  private leave(w: Written): void {
+    if (w.held === undefined) return;
+    this.fed.release(w.held);
+    w.held = undefined;
   }
 
   private bounce(stanza: Element, error: StanzaError): void {
