@@ -331,7 +331,7 @@ options:
   --quick              short runs and small sizes, to check the tool (not for figures)
   --no-tls             skip the TLS rows (SCRAM over direct TLS, RSS per TLS session)
   --max-sessions N     the most idle sessions to try (default 100000)
-  --no-archive         rivals without mod_mam (ours still archives)
+  --no-archive         all three without their archive (mod_mam off; ours with mam.retention 0)
   --no-pin             do not pin the server to core 0 and the generator to core 1
   --storage B          where ours keeps its data: embedded (default) or cassandra (a keyspace of its own, dropped after)
   --cassandra H:P      the Cassandra node for --storage cassandra (default 127.0.0.1:$XMPPD_CASSANDRA_PORT, else 19042)

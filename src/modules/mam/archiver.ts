@@ -15,6 +15,17 @@ import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 
 const DAY = 86_400_000;
 
+/**
+ * The text in one piece. A serialised stanza is built by concatenation, which V8 keeps as a
+ * tree of its pieces (a rope) until something reads it by index; held in the write queue
+ * until its commit, each of those pieces outlived the young generation and was promoted.
+ * Reading one character makes V8 copy it into a single string, and the pieces die young.
+ */
+function flat(text: string): string {
+  text.charCodeAt(0);
+  return text;
+}
+
 export interface ArchiverDeps {
   queue: ArchiveQueue;
   prefs: AccountPrefs;
@@ -98,7 +109,7 @@ export class Archiver {
 
   private record(owner: string, id: string, withJid: string, message: Element): Pending {
     const at = idTime(id)!;
-    const wait = this.deps.queue.push({ owner, id, at, with: withJid, value: serializeDetached(message), expires: at + this.deps.retention * DAY });
+    const wait = this.deps.queue.push({ owner, id, at, with: withJid, value: flat(serializeDetached(message)), expires: at + this.deps.retention * DAY });
     if (wait) this.deps.onFull();
     return wait;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DatabaseSync } from "node:sqlite";
-import { BatchRunner, migrate, type Operation } from "./batch.ts";
+import { BatchRunner, joinRows, migrate, type Operation } from "./batch.ts";
 
 const put = (key: string, bytes: number): Operation => [["run", "INSERT INTO keyval (store, owner, value) VALUES ('t', ?, ?)", [key, "x".repeat(bytes)]]];
 
@@ -31,6 +31,32 @@ describe("a batch when the database is full (SQLITE_FULL)", () => {
     expect(outcomes[0]).toEqual({ ok: 1 });
     expect("error" in outcomes[1]! && !("full" in outcomes[1]!)).toBe(true);
     expect(outcomes[2]).toEqual({ ok: 1 });
+    db.close();
+  });
+});
+
+describe("a batch of rows joined into one string (each)", () => {
+  const sql = "INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?)";
+
+  it("runs the statement once per row, numbers stored as numbers by the column's affinity", () => {
+    const db = new DatabaseSync(":memory:");
+    migrate(db);
+    const runner = new BatchRunner(db);
+    expect(runner.runBatch([[["each", sql, joinRows(["t", "a", "<x/>", "t", "b", "<y a='1'/>"]), 2, 3]]])).toEqual([{ ok: 2 }]);
+    expect(db.prepare("SELECT owner, value FROM keyval ORDER BY owner").all().map((r) => [r.owner, r.value])).toEqual([["a", "<x/>"], ["b", "<y a='1'/>"]]);
+    db.exec("CREATE TABLE n (v INTEGER)");
+    runner.runBatch([[["each", "INSERT INTO n VALUES (?)", joinRows([1733570000123]), 1, 1]]]);
+    expect(db.prepare("SELECT typeof(v) AS t, v FROM n").get()).toEqual({ t: "integer", v: 1733570000123 });
+    db.close();
+  });
+
+  it("fails the whole batch, writing nothing, when a value held the separator", () => {
+    const db = new DatabaseSync(":memory:");
+    migrate(db);
+    const runner = new BatchRunner(db);
+    const [outcome] = runner.runBatch([[["each", sql, joinRows(["t", "a", "bad\0value", "t", "b", "ok"]), 2, 3]]]);
+    expect(outcome).toMatchObject({ error: expect.stringMatching(/2 rows of 3 values came as 7/) });
+    expect(db.prepare("SELECT COUNT(*) AS n FROM keyval").get()).toEqual({ n: 0 });
     db.close();
   });
 });

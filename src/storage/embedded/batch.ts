@@ -29,18 +29,30 @@ CREATE INDEX IF NOT EXISTS map_owner ON map (owner);
 // Logs are a rowid table: entries of many owners arrive interleaved, and appending rows in rowid
 // order with the payload out of the keyed index costs half what a WITHOUT ROWID table keyed by
 // (store, owner, id) did (measured: 33k against 19k inserts/s), where every insert landed in the
-// middle of the tree and moved whole payloads on page splits. Keyed by owner first, the unique
-// index also serves deleting an owner's entries.
+// middle of the tree and moved whole payloads on page splits.
+//
+// One keyed index, not two: each index an entry goes into is a b-tree leaf touched per owner in
+// each commit, and at a few entries per owner per commit that page is written to the WAL whole,
+// so the second index, (owner, store, with_bare, id), was half the cost of an append (measured
+// with the one-to-one benchmark's rows, 1,000 owners, commits of 400: 15-20 against 9-10 µs of
+// the writer's CPU per row). The key (owner, store, id) carries with_bare at its end instead: a
+// query "with" someone walks the owner's ids in order and reads the contact from the index,
+// fetching only the rows that match, so its cost is bounded by the archive's size (its quota),
+// not by the table's. Unique on all four: ids are unique per owner and store already, and an
+// entry written again (a retried batch) has the same contact, so ON CONFLICT keeps appends
+// idempotent. The owner first also serves deleting an owner's entries.
 const LOG = `
 CREATE TABLE IF NOT EXISTS log (store TEXT NOT NULL, owner TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
-  with_full TEXT NOT NULL, with_bare TEXT NOT NULL, value TEXT NOT NULL, expires INTEGER NOT NULL,
-  UNIQUE (owner, store, id));
+  with_full TEXT NOT NULL, with_bare TEXT NOT NULL, value TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS log_key ON log (owner, store, id, with_bare);
 CREATE INDEX IF NOT EXISTS log_expires ON log (expires) WHERE expires > 0;
-CREATE INDEX IF NOT EXISTS log_with ON log (owner, store, with_bare, id);
 `;
 
-/** PRAGMA user_version: 0 before versions were kept (the log keyed WITHOUT ROWID), 1 now. */
-const VERSION = 1;
+/**
+ * PRAGMA user_version: 0 before versions were kept (the log keyed WITHOUT ROWID), 1 with the log
+ * a rowid table and a second index by contact, 2 now (one key, see LOG).
+ */
+const VERSION = 2;
 
 /** Creates the tables, or brings a file of an earlier version up to this one, in one transaction. */
 export function migrate(db: DatabaseSync): void {
@@ -52,9 +64,10 @@ export function migrate(db: DatabaseSync): void {
     db.exec(TABLES);
     const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'log'").get() !== undefined;
     if (old) {
-      db.exec("ALTER TABLE log RENAME TO log_v0; DROP INDEX IF EXISTS log_expires; DROP INDEX IF EXISTS log_owner; DROP INDEX IF EXISTS log_with;");
+      // Version 0 or 1: the entries move to a table of this version's shape, in id order.
+      db.exec("ALTER TABLE log RENAME TO log_old; DROP INDEX IF EXISTS log_expires; DROP INDEX IF EXISTS log_owner; DROP INDEX IF EXISTS log_with;");
       db.exec(LOG);
-      db.exec("INSERT INTO log (store, owner, id, at, with_full, with_bare, value, expires) SELECT store, owner, id, at, with_full, with_bare, value, expires FROM log_v0 ORDER BY id; DROP TABLE log_v0;");
+      db.exec("INSERT INTO log (store, owner, id, at, with_full, with_bare, value, expires) SELECT store, owner, id, at, with_full, with_bare, value, expires FROM log_old ORDER BY id; DROP TABLE log_old;");
     } else {
       db.exec(LOG);
     }
@@ -68,13 +81,23 @@ export function migrate(db: DatabaseSync): void {
 
 /**
  * One SQL statement: `run` yields the number of rows changed, `get` the first row (or
- * undefined), `all` every row. `each` runs it once per row of `width` values in `args`, one flat
- * array for a whole batch (the archive's): an array per row, built and posted to the writer and
- * held until the commit, was the largest part of what the one-to-one benchmark's GC promoted.
+ * undefined), `all` every row. `each` runs it once for each of `rows` rows of `width` values,
+ * a whole batch (the archive's) as one string of its values joined by NUL: an array per row,
+ * built and posted to the writer and held until the commit, was the largest part of what the
+ * one-to-one benchmark's GC promoted, and posting one flat array of a batch's values still
+ * cost the event loop a structured clone of each value (9% of its samples), where one string
+ * is one copy. NUL is in no value: XML (RFC 6120 §11.1, XML 1.0 §2.2) and JIDs exclude it,
+ * and a batch whose count of values does not come out right fails as a whole. Numbers travel
+ * as their text and are stored as numbers by the columns' INTEGER affinity.
  */
 export type Statement =
   | readonly [mode: "run" | "get" | "all", sql: string, args: readonly SQLInputValue[]]
-  | readonly [mode: "each", sql: string, args: readonly SQLInputValue[], width: number];
+  | readonly [mode: "each", sql: string, values: string, rows: number, width: number];
+
+/** Joins rows of values for an `each` statement. */
+export function joinRows(values: readonly (string | number)[]): string {
+  return values.join("\0");
+}
 
 /** Statements applied atomically; the operation's result is its last statement's. */
 export type Operation = readonly Statement[];
@@ -108,21 +131,25 @@ export class BatchRunner {
 
   /** One statement, outside any transaction the caller has not opened. */
   exec(statement: Statement): unknown {
+    if (statement[0] === "each") return this.each(statement);
     const [mode, sql, args] = statement;
     const st = this.statement(sql);
-    if (mode === "each") {
-      const width = statement[3];
-      const row = new Array<SQLInputValue>(width);
-      let changes = 0;
-      for (let i = 0; i < args.length; i += width) {
-        for (let j = 0; j < width; j++) row[j] = args[i + j]!;
-        changes += Number(st.run(...row).changes);
-      }
-      return changes;
-    }
     if (mode === "get") return st.get(...args);
     if (mode === "all") return st.all(...args);
     return Number(st.run(...args).changes);
+  }
+
+  private each([, sql, joined, rows, width]: Extract<Statement, readonly ["each", ...unknown[]]>): number {
+    const values = joined.split("\0");
+    if (values.length !== rows * width) throw new Error(`a batch of ${rows} rows of ${width} values came as ${values.length} values`);
+    const st = this.statement(sql);
+    const row = new Array<string>(width);
+    let changes = 0;
+    for (let i = 0; i < values.length; i += width) {
+      for (let j = 0; j < width; j++) row[j] = values[i + j]!;
+      changes += Number(st.run(...row).changes);
+    }
+    return changes;
   }
 
   /**

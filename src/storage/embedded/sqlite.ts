@@ -5,7 +5,7 @@
 // one transaction (group commit); reads run here, on a second connection (WAL lets it read
 // while the writer writes), except while writes to what it reads are on their way: then it
 // queues behind them in the writer, so a caller always sees what it wrote, awaited or not.
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
@@ -13,7 +13,7 @@ import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, St
 import { bareOf, logFilter } from "../log-filter.ts";
 import { WriteMarks } from "../write-marks.ts";
 import { PRIVATE_DIR, PRIVATE_FILE } from "../data-dir.ts";
-import { BatchRunner, PRAGMAS, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
+import { BatchRunner, PRAGMAS, joinRows, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
 import { StorageFullError } from "../errors.ts";
 
@@ -213,13 +213,13 @@ export class SqliteStorage implements StorageProvider {
     return {
       append: async (entries) => {
         if (entries.length === 0) return;
-        const args: SQLInputValue[] = [];
-        const scopes: string[] = [];
+        const values: (string | number)[] = [];
+        const scopes = new Set<string>();
         for (const e of entries) {
-          args.push(name, e.owner, e.id, e.at, e.with, bareOf(e.with), e.value, e.expires);
-          scopes.push(scope.rows("log", name, e.owner));
+          values.push(name, e.owner, e.id, e.at, e.with, bareOf(e.with), e.value, e.expires);
+          scopes.add(scope.rows("log", name, e.owner));
         }
-        await this.write([["each", SQL.logAdd, args, 8]], scopes);
+        await this.write([["each", SQL.logAdd, joinRows(values), entries.length, 8]], [...scopes]);
       },
       query: async (owner, q): Promise<LogPage> => {
         const w = where(owner, q);

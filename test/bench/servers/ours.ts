@@ -55,7 +55,7 @@ function s2sConfig(s2s: S2sOptions | undefined): Record<string, unknown> {
 }
 
 /** The config the benchmark runs ours with: loopback, no TLS requirement, limits lifted. */
-export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }, storage: OursStorage = { backend: "embedded" }, domain = DOMAIN, s2s?: S2sOptions): Record<string, unknown> {
+export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }, storage: OursStorage = { backend: "embedded" }, domain = DOMAIN, s2s?: S2sOptions, archive = true): Record<string, unknown> {
   return {
     ...(storage.backend === "cassandra" ? {
       storage: { backend: "cassandra", cassandra: { contactPoints: [storage.contactPoint], keyspace: storage.keyspace, consistency: "LOCAL_QUORUM" } },
@@ -71,7 +71,8 @@ export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?:
     auth: { iterations: ITERATIONS, failuresPerMinute: 1_000_000, failuresPerAccount: 1_000_000 },
     registration: { enabled: true, perHourPerAddress: 1_000_000 },
     // The SOCKS5 proxy's fixed port (7777) would clash between the nodes of a cluster run.
-    modules: { proxy65: { port: 0 } },
+    // Without the archive (--no-archive, as the rivals then run without mod_mam): retention 0 keeps nothing.
+    modules: { proxy65: { port: 0 }, ...(archive ? {} : { mam: { retention: 0 } }) },
   };
 }
 
@@ -105,7 +106,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const cfg = join(o.dir, "xmppd.json");
   const domain = o.domain ?? DOMAIN;
   const httpPort = await freePort();
-  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s), http: HTTP(httpPort) }, null, 2));
+  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s, o.archive), http: HTTP(httpPort) }, null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
@@ -128,7 +129,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
       "c2s.requireTls false; limits.bytesPerSecond and stanzasPerSecond 0 (lifted); auth.failuresPerMinute and failuresPerAccount 1e6; registration on",
       `one process, taskset -c ${o.cpus}`,
       ...(o.s2s ? [`s2s on port ${o.s2s.port}: static routes (no DNS), TLS required (its default), certificate not required to be valid (its default), so dialback (XEP-0220); s2s.bytesPerSecond and stanzasPerSecond 0 (lifted)`] : []),
-      "modules as shipped: offline store (XEP-0160), archive (XEP-0313, retention 30 days), carbons, stream management, MUC, PEP",
+      `modules as shipped: offline store (XEP-0160), ${o.archive ? "archive (XEP-0313, retention 30 days)" : "archive off (mam.retention 0)"}, carbons, stream management, MUC, PEP`,
     ],
     workerPid: () => p.pid,
     stop: () => stopPids([p.pid], p.exited, 60_000),
@@ -163,7 +164,7 @@ async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursC
       mkdirSync(dir, { recursive: true });
       const cfg = join(dir, "xmppd.json");
       writeFileSync(cfg, JSON.stringify({
-        ...oursConfig(join(dir, "data"), port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage),
+        ...oursConfig(join(dir, "data"), port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, undefined, undefined, o.archive),
         cluster: { redis: c.redis, node: `bench${k}`, prefix },
       }, null, 2));
       // Each embedded node has its accounts; a shared Cassandra keyspace needs them once.

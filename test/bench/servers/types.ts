@@ -32,7 +32,7 @@ export interface ServerOptions {
   password: string;
   /** The certificate all three servers use (lib/cert.ts). */
   tls: { cert: string; key: string; combined: string };
-  /** Rivals: archive (XEP-0313) on, as ours; off compares the rivals without it. */
+  /** Archive (XEP-0313) on in every server; off in every one (ours: mam.retention 0). */
   archive: boolean;
   /** Write a V8 CPU profile (ours only) into this folder. */
   cpuProfDir?: string;
