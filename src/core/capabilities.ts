@@ -23,10 +23,11 @@ export type Dispatch = <K extends keyof HandleHooks>(name: K, value: HandleHooks
 
 /**
  * The router's delivery steps the offline store takes part in: who takes a message now, writing it
- * to them (the one delivery routine), a message a session did not take, routing again; and
+ * to them (the one delivery routine), a message a session did not take, routing again, a store
+ * write the acknowledgement waits for instead of routing (mayDefer, deferredFailed); and
  * delivering a message to all of an account's resources (calls, XEP-0353).
  */
-export type Delivery = Pick<Router, "messageTargets" | "writeMessage" | "undelivered" | "reroute" | "deliverToAll">;
+export type Delivery = Pick<Router, "messageTargets" | "writeMessage" | "undelivered" | "reroute" | "deliverToAll" | "mayDefer" | "deferredFailed">;
 
 /** Bound ports of the HTTP listeners, once the server listens. */
 export interface HttpPorts { readonly http?: number; readonly https?: number }

@@ -10,17 +10,40 @@
  * it, handlers have nothing to wait for and start no wait.
  */
 export class Durability {
+  /**
+   * The sender counts the stanza in XEP-0198's 'h' once these writes settle. False for a sender
+   * without stream management: its stream only keeps its answers to later requests behind them.
+   */
+  readonly acknowledged: boolean;
   private writes: Promise<unknown>[] | undefined;
+  private required: Promise<unknown>[] | undefined;
+
+  constructor(acknowledged = true) {
+    this.acknowledged = acknowledged;
+  }
 
   /** The acknowledgement waits for `write` too (a failed write is its writer's to report). */
   after(write: Promise<unknown>): void {
     (this.writes ??= []).push(write);
   }
 
-  /** Settles, never rejecting, once every write added so far has; undefined when none was. */
+  /**
+   * The acknowledgement waits for `write`, and is withheld if it fails: the stanza was not
+   * stored and no one else has it (the offline store's write of a message no session took).
+   */
+  require(write: Promise<unknown>): void {
+    (this.required ??= []).push(write);
+  }
+
+  /**
+   * Settles once every write added so far has; undefined when none was. Rejects only when a
+   * required write failed.
+   */
   settled(): Promise<void> | undefined {
-    const writes = this.writes;
-    return writes === undefined ? undefined : Promise.allSettled(writes).then(nothing);
+    const { writes, required } = this;
+    const all = writes === undefined ? undefined : Promise.allSettled(writes).then(nothing);
+    if (required === undefined) return all;
+    return Promise.all(all === undefined ? required : [all, ...required]).then(nothing);
   }
 }
 

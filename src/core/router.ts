@@ -104,6 +104,19 @@ export class Router {
   }
 
   /**
+   * As route, for a stanza of a sender without stream management: resolves once it is delivered,
+   * stored or refused, to the store writes left running for it (mayDefer). Its stream answers the
+   * sender's next request after them, so that an answer still tells the sender that everything
+   * it sent before is stored (a ping after a burst of messages to someone offline).
+   */
+  async routeUnacked(stanza: Element, origin: Session): Promise<Routed> {
+    const durability = new Durability(false);
+    await this.run(stanza, origin, durability, false);
+    const durable = durability.settled();
+    return durable === undefined ? SETTLED : { durable };
+  }
+
+  /**
    * As route, for a stanza its sender acknowledges (XEP-0198 h): resolves once it is delivered,
    * stored or refused, to the writes left running for it that the acknowledgement waits for.
    */
@@ -149,6 +162,30 @@ export class Router {
       return "done";
     };
     return this.spaceWait.hold(origin.jid.bare.toString(), refused, attempt, () => this.sessions.get(origin.jid) === origin);
+  }
+
+  /**
+   * Whether a handler may leave a message's store write running, the sender's acknowledgement
+   * waiting for it (Durability.require), rather than routing waiting for it: a sender's stream
+   * routes its stanzas one after the other, so writes awaited in routing take a commit each
+   * where writes left running share one (group commit). Only for a stanza routed for the first
+   * time from a local stream (routeAcked, routeUnacked), while no sender waits for storage space
+   * (then the write is awaited, and a refusal takes the path of routeAcked).
+   */
+  mayDefer(ev: StanzaEvent): boolean {
+    return ev.durability !== undefined && ev.origin !== undefined && ev.returned !== true && this.spaceWait.size === 0;
+  }
+
+  /**
+   * A write left running (mayDefer) failed: as if routing had thrown the error. Refused for lack
+   * of space, the message is held until the store takes it (space-wait.ts) and the acknowledgement
+   * waits for that; otherwise the sender gets the error.
+   */
+  deferredFailed(ev: StanzaEvent, e: unknown): Promise<void> {
+    this.failed(ev.stanza, e, ev.origin);
+    // Held only for a sender that acknowledges (routeAcked does the same); others have their error.
+    if (e instanceof StorageFullError && ev.origin !== undefined && ev.durability?.acknowledged === true) return this.holdForSpace(ev.stanza, ev.origin, true);
+    return Promise.resolve();
   }
 
   /**

@@ -43,6 +43,8 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
   /** The session this stream carries, once bound or resumed. */
   private session: ClientSession | undefined = undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Store writes still running for stanzas of a session without stream management (routeUnacked). */
+  private unsettled: Promise<void> | undefined;
   private readonly ctx: StreamContext;
 
   constructor(transport: Transport, ctx: StreamContext) {
@@ -233,11 +235,26 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
     }
     stampFrom(el, session.jid);
     const sm = session.sm;
-    if (!sm) return this.ctx.router.route(el, session);
+    if (!sm) return this.routeUnacked(el, session);
     // h counts the stanza once it is delivered or durably stored: routeAcked() resolves on delivery
     // (or storage); writes still running for it (the archive) settle before it is counted, in order.
     const { durable } = await this.ctx.router.routeAcked(el, session);
     sm.countWhenDurable(durable, () => this.close(new StreamError("resource-constraint", "the server could not store what was sent; send it again later")));
+  }
+
+  /**
+   * Routes a stanza of a session without stream management. A request (iq) waits for the store
+   * writes still running for what the session sent before it, so that its answer means they are
+   * stored, as when each was awaited in turn; messages go on without waiting.
+   */
+  private async routeUnacked(el: Element, session: ClientSession): Promise<void> {
+    if (el.name === "iq" && this.unsettled !== undefined) await this.unsettled;
+    const { durable } = await this.ctx.router.routeUnacked(el, session);
+    if (durable === undefined) return;
+    const all: Promise<void> = Promise.allSettled([this.unsettled, durable]).then(() => {
+      if (this.unsettled === all) this.unsettled = undefined;
+    });
+    this.unsettled = all;
   }
 
   private async preAuthIq(el: Element, account: JID | undefined): Promise<void> {

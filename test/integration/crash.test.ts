@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
+import { RawClient } from "../helpers/raw.ts";
 import { ROOT as root, embeddedEnv, freePort, startProcess as start } from "../helpers/process.ts";
 import { kill9 } from "../helpers/chaos.ts";
 
@@ -112,5 +113,27 @@ describe("SIGKILL right after the ack", () => {
     expect(fromArchive.bodies).toEqual(Array.from({ length: n }, (_, i) => `live ${i}`));
     console.info(`crash, online recipient: ${n} acked, ${seenLive.length} seen before the crash, ${fromArchive.bodies.length} in the archive after it`);
     for (const c of [dave, next, bob]) c.cut();
+  });
+
+  it("a sender without stream management: the answer to its ping after a burst means the burst is stored", { timeout: 60_000 }, async () => {
+    child ??= await startProcess();
+    // Writes to the offline store are left running for the group commit, not awaited one by one:
+    // the ping's answer waits for them.
+    const sender = await RawClient.login(port, "carol", "pw", "burst");
+    const n = 200;
+    for (let i = 0; i < n; i++) sender.send(chat("bob@localhost", `burst ${i}`).toString());
+    sender.send("<iq type='get' id='barrier' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    await sender.expect(/<iq[^>]*id=["']barrier["']/, 10_000);
+    await kill9(child!);
+    child = await startProcess();
+
+    const bob = (await SmClient.login(port, "bob", "later", { resume: false })).c;
+    bob.send("<presence/>");
+    await bob.next((e) => e.getChildText("body") === `burst ${n - 1}`, "the last of the burst", 10_000);
+    const got = tally(bob.inbox, "burst ");
+    expect([...got.bodies, `burst ${n - 1}`]).toEqual(Array.from({ length: n }, (_, i) => `burst ${i}`));
+    expect(got.duplicates).toBe(0);
+    sender.socket.destroy();
+    bob.cut();
   });
 });

@@ -105,7 +105,7 @@ export default defineModule({
 
     // Delivery does not wait for the archive; the sender's ack (XEP-0198 h) does, through ev.durability.
     const durable = (ev: StanzaEvent, owner: JID) => {
-      if (ev.durability === undefined) return;
+      if (ev.durability?.acknowledged !== true) return;
       const written = queue.pendingFor(owner.toString());
       if (written) ev.durability.after(written);
     };

@@ -208,9 +208,10 @@ export class MucService implements Component, RoomHost {
       // The sender's ack waits for the archive's write. Without an ack to hold (a stream without
       // XEP-0198) the route waits only when the queue is full, as one-to-one messages do: awaiting
       // the write held each such sender to one message per archive batch (10 ms linger).
-      const written = toRoom(room, stanza, from, durability !== undefined);
+      const acked = durability?.acknowledged === true;
+      const written = toRoom(room, stanza, from, acked);
       if (written) {
-        if (durability) durability.after(written);
+        if (acked) durability!.after(written);
         else await written;
       }
       return;

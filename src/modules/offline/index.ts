@@ -66,12 +66,34 @@ export default defineModule({
       const owner = d.to.bare.toString();
       const started = performance.now();
       counts.pending++;
-      try {
-        await turns.run(owner, () => ctx.sessions.exclusive(owner, () => storeOrDeliver(d, owner)));
-      } finally {
+      const done = () => {
         counts.pending--;
+        counts.writes.observe((performance.now() - started) / 1000);
+      };
+      let written: Promise<void> | undefined;
+      try {
+        written = (await turns.run(owner, () => ctx.sessions.exclusive(owner, () => storeOrDeliver(d, owner))))?.written;
+      } catch (e) {
+        done();
+        throw e;
       }
-      counts.writes.observe((performance.now() - started) / 1000);
+      if (written === undefined) {
+        done();
+        return true;
+      }
+      // The sender's next message need not wait for this one's commit: the ack waits for it instead.
+      if (ctx.delivery.mayDefer(d)) {
+        d.durability!.require(written.then(done, (e: unknown) => {
+          done();
+          return ctx.delivery.deferredFailed(d, e);
+        }));
+        return true;
+      }
+      try {
+        await written;
+      } finally {
+        done();
+      }
       return true;
     });
 
@@ -84,14 +106,17 @@ export default defineModule({
      * flushed before (this message goes to it, behind its hold if its flush is still writing) or
      * flushes after, and finds this message stored.
      */
-    async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<void> {
+    /** Delivered (undefined), or the store's write on its way (in an object: a promise resolving to a promise would wait for it). */
+    async function storeOrDeliver(d: MessageDelivery, owner: string): Promise<{ written: Promise<void> } | undefined> {
       const targets = ctx.delivery.messageTargets(d.to, false);
-      if (targets.some((s) => !due.has(s)) && (await ctx.delivery.writeMessage({ ...d, targets }))) return;
-      if (!(await queue.add(owner, d.stanza, d.from.toString()))) {
+      if (targets.some((s) => !due.has(s)) && (await ctx.delivery.writeMessage({ ...d, targets }))) return undefined;
+      const added = await queue.add(owner, d.stanza, d.from.toString());
+      if (!added) {
         counts.refused++;
         throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
       }
       counts.stored++;
+      return added;
     }
 
     // Before the presence module makes the session available: from here its messages wait for the flush.

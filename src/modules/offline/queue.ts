@@ -43,6 +43,8 @@ export class OfflineQueue {
   private readonly now: () => number;
   /** Entries per account as last counted, kept up to date by this process (the quota check). */
   private readonly counts = new Map<string, number>();
+  /** Per account, the writes of add() on their way, settled together. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(log: LogStore, ids: IdGenerator, domain: string, opts: QueueOptions, now: () => number = Date.now) {
     this.log = log;
@@ -53,10 +55,12 @@ export class OfflineQueue {
   }
 
   /**
-   * Stores a message for `owner` (a bare JID) from `sender`; false when the owner's queue is full.
-   * The caller serialises calls per owner (the count is read, then written).
+   * Stores a message for `owner` (a bare JID) from `sender`: false when the owner's queue is full,
+   * else the write, once it is on its way. The caller serialises calls per owner (the count is
+   * read, then written) but need not wait for the write within its turn: the store takes writes
+   * in the order they are made, and a flush waits for those on their way (written()).
    */
-  async add(owner: string, stanza: Element, sender: string): Promise<boolean> {
+  async add(owner: string, stanza: Element, sender: string): Promise<false | { written: Promise<void> }> {
     const count = this.counts.get(owner) ?? (await this.log.count(owner, {}));
     if (count >= this.opts.quota) {
       this.counts.set(owner, count);
@@ -71,9 +75,25 @@ export class OfflineQueue {
       copy.append(xml("delay", { xmlns: NS.delay, from: this.domain, stamp: new Date(at).toISOString() }, "Offline Storage"));
     }
     const expires = this.opts.expireDays > 0 ? at + this.opts.expireDays * DAY : 0;
-    await this.log.append([{ owner, id, at, with: sender, value: serializeDetached(copy), expires }]);
     this.counts.set(owner, count + 1);
-    return true;
+    const written = this.log.append([{ owner, id, at, with: sender, value: serializeDetached(copy), expires }]);
+    // Not stored after all: counted again from the store next time.
+    written.catch(() => this.counts.delete(owner));
+    this.track(owner, written);
+    return { written };
+  }
+
+  /** Resolves once the owner's writes on their way have settled (succeeded or not). */
+  written(owner: string): Promise<void> {
+    return this.writing.get(owner) ?? Promise.resolve();
+  }
+
+  private track(owner: string, write: Promise<void>): void {
+    const before = this.writing.get(owner);
+    const all: Promise<void> = (before ? Promise.allSettled([before, write]) : Promise.allSettled([write])).then(() => {
+      if (this.writing.get(owner) === all) this.writing.delete(owner);
+    });
+    this.writing.set(owner, all);
   }
 
   /**
@@ -96,6 +116,8 @@ export class OfflineQueue {
     let sent = 0;
     let after: string | undefined;
     const done: string[] = [];
+    // A store that reads what it has committed only (Cassandra) would miss writes still on their way.
+    await this.written(owner);
     try {
       for (;;) {
         const page = await this.log.query(owner, { limit: PAGE, after });
