@@ -3,15 +3,31 @@
 // against the schema below and the modules' own schemas. Unknown keys are errors.
 import { readFileSync, existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { bool, ConfigError, custom, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
+import { bool, ConfigError, custom, documentShape, int, mapOf, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
 import { CONSISTENCIES, parseKeyspace, parseReplication } from "../storage/cassandra/options.ts";
 import { STORAGE_BACKENDS } from "../storage/open.ts";
 import { JidError, normalizeDomain } from "../xml/jid.ts";
 
+/** In-band registration (XEP-0077): the domain's, and each further host's. */
+const registrationShape = {
+  enabled: bool("Let anyone create an account from a client.", false),
+  perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),
+};
+
+/** What each further host (virtual host) sets for itself; the domain's are the top-level admins and registration. */
+export const hostSchema = {
+  admins: strList("Bare JIDs with administrative rights on this host (XEP-0133 commands, its rooms and nodes).", []),
+  registration: section("In-band registration (XEP-0077) on this host.", registrationShape),
+};
+
+export type HostConfig = Infer<typeof hostSchema>;
+
 export const serverSchema = {
   domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
+  hosts: mapOf("Further XMPP domains served besides domain (virtual hosts), each with its own accounts, admins, registration and services (conference., upload., pubsub. and proxy. subdomains of it), by name: {\"b.example\": {\"admins\": [\"boss@b.example\"]}}. Every node of a cluster serves them all.",
+    "host", hostSchema, parseHostName),
   dataDir: str("Folder for the embedded database, generated certificates and uploads; a relative path is taken from the working directory.", "./data"),
-  admins: strList("Bare JIDs with administrative rights (XEP-0133 commands).", []),
+  admins: strList("Bare JIDs with administrative rights on domain (XEP-0133 commands). Each further host has its own (hosts.<host>.admins).", []),
   log: section("Logging (pino, JSON lines on stderr).", {
     level: oneOf("Log level.", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
   }),
@@ -123,10 +139,7 @@ export const serverSchema = {
   shutdown: section("Graceful shutdown on SIGTERM or SIGINT: the server stops accepting connections at once and tells its clients to reconnect.", {
     drainTimeout: int("Seconds the server waits for its clients' last acknowledgements and for what they sent to be stored before it closes what is left.", 10, 0, 3600),
   }),
-  registration: section("In-band registration (XEP-0077).", {
-    enabled: bool("Let anyone create an account from a client.", false),
-    perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),
-  }),
+  registration: section("In-band registration (XEP-0077) on domain; each further host has its own (hosts.<host>.registration).", registrationShape),
   storage: section("Where accounts, rosters, archives and offline messages are kept.", {
     backend: oneOf("embedded: one SQLite file in dataDir, for a single server. cassandra: a Cassandra cluster that several server nodes share.",
       STORAGE_BACKENDS, "embedded"),
@@ -163,6 +176,17 @@ export const serverSchema = {
 } satisfies Shape;
 
 export type ServerConfig = Infer<typeof serverSchema>;
+
+/** A name of `hosts`: an RFC 7622 domainpart, normalised. */
+function parseHostName(name: string): string {
+  if (/[@/]/.test(name)) throw "must be a domain name";
+  try {
+    return normalizeDomain(name);
+  } catch (e) {
+    if (!(e instanceof JidError)) throw e;
+    throw e.message;
+  }
+}
 
 /** http.bosh.path: a path of its own, not the WebSocket endpoint's nor host-meta's. */
 function parseBoshPath(v: unknown): string {

@@ -54,12 +54,16 @@ export class SaslExchange {
   /** The stream's logger, built on first use. */
   private readonly log: () => Logger;
 
-  constructor(ctx: StreamContext, transport: Transport, log: () => Logger) {
+  /** The hosted domain the stream is to: the accounts looked up and authenticated are its. */
+  readonly domain: string;
+
+  constructor(ctx: StreamContext, transport: Transport, domain: string, log: () => Logger) {
     this.ctx = ctx;
+    this.domain = domain;
     this.log = log;
     this.address = addressKey(transport.remoteAddress, ctx.config.auth.ipv6Prefix);
     this.context = {
-      domain: ctx.domain.domain,
+      domain,
       secure: transport.secure,
       channelBinding: transport.channelBinding(),
       lookup: (username) => this.lookup(username),
@@ -128,7 +132,7 @@ export class SaslExchange {
       this.counted.account = account;
       if (wait > 0) await sleep(wait, undefined, { ref: false });
     }
-    return this.ctx.credentials(username);
+    return this.ctx.credentials(username, this.domain);
   }
 
   /** The attempt in progress ended without a refused password: it no longer counts. */
@@ -159,7 +163,7 @@ export class SaslExchange {
     }
     let account: JID;
     try {
-      account = jid(result.username, this.ctx.domain.domain);
+      account = jid(result.username, this.domain);
     } catch (e) {
       if (!(e instanceof JidError)) throw e;
       this.authFailed("not-authorized", undefined, true);

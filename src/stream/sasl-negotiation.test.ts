@@ -59,7 +59,7 @@ function negotiation(o: Options = {}): Fixture {
     channelBinding: () => o.channelBinding,
     write: (s: string) => void out.push(s),
   } as unknown as Transport;
-  return { sasl: new SaslNegotiation(ctx, transport, () => log), out, lookups };
+  return { sasl: new SaslNegotiation(ctx, transport, "localhost", () => log), out, lookups };
 }
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
