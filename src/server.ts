@@ -472,6 +472,7 @@ export class XmppServer implements StreamContext {
     return {
       version: serverVersion(),
       domain: this.domain.toString(),
+      hosts: this.hosts.domains,
       node: this.config.cluster.node ?? hostname(),
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       draining: this.draining,
