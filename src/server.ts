@@ -513,7 +513,8 @@ export class XmppServer implements StreamContext {
       applied.push(`log.level ${fresh.log.level}`);
     }
     if (this.hosts.setAdmins(hostConfigs(fresh).map(([domain, c]) => [domain, c.admins]))) {
-      applied.push(`admins (${[...this.hosts.all()].map((h) => `${h.domain}: ${h.admins.size}`).join(", ")})`);
+      const hosts = [...this.hosts.all()];
+      applied.push(`admins (${hosts.length === 1 ? hosts[0]!.admins.size : hosts.map((h) => `${h.domain}: ${h.admins.size}`).join(", ")})`);
     }
     this.log.info({ applied, restartNeeded }, "configuration reloaded");
     return { applied, restartNeeded };
