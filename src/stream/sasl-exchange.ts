@@ -125,7 +125,7 @@ export class SaslExchange {
 
   /** The mechanism's credentials lookup: the account's turn first (a failure there is temporary-auth-failure). */
   private async lookup(username: string): Promise<Credentials | undefined> {
-    const account = accountKey(username);
+    const account = accountKey(username, this.domain);
     if (account !== undefined && this.counted.account === undefined) {
       const wait = await this.ctx.loginThrottle.account(account);
       if (wait === undefined) throw new Error("the account's next login attempt is too far away");

@@ -329,3 +329,29 @@ describe("without certificates", () => {
     }
   });
 });
+
+describe("the login throttle", () => {
+  /** A SCRAM attempt as alice on a direct TLS stream to `domain` from `address`; its answer and how long it took. */
+  async function attempt(domain: string, password: string, address: string): Promise<{ answer: string; ms: number }> {
+    const c = await RawClient.connect(t.tlsPort, true, address, { servername: domain });
+    c.send(OPEN(domain));
+    await c.expect(FEATURES);
+    const started = Date.now();
+    const answer = await c.scram("alice", password);
+    c.socket.destroy();
+    return { answer, ms: Date.now() - started };
+  }
+
+  it("slows down the account that failed, not the same name on the other host", async () => {
+    // auth.failuresPerAccount (5) wrong passwords for alice@a.example...
+    for (let i = 0; i < 5; i++) expect((await attempt(A, "wrong", "127.0.0.2")).answer).toMatch(/not-authorized/);
+    // ...and her next attempt waits its turn (a second after the last), from any address.
+    const slowed = await attempt(A, "alice-of-a", "127.0.0.3");
+    expect(slowed.answer).toMatch(/^<success/);
+    expect(slowed.ms).toBeGreaterThanOrEqual(900);
+    // alice@b.example is another account: no wait.
+    const other = await attempt(B, "alice-of-b", "127.0.0.4");
+    expect(other.answer).toMatch(/^<success/);
+    expect(other.ms).toBeLessThan(900);
+  });
+});
