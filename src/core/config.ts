@@ -81,7 +81,7 @@ export const serverSchema = {
       requestsPerSecond: int("Requests per second one session may make; beyond it (after a burst of three seconds' worth) they wait their turn. 0 lifts it.", 20, 0),
     }),
   }),
-  tls: section("Certificates. Each name the server serves (the domain, every service's subdomain) gets the certificate whose names (subjectAltName) cover it, wildcards included: chosen by SNI on direct TLS, by the stream's 'to' on STARTTLS. With no certificate at all, a self-signed one is made in dataDir at first start.", {
+  tls: section("Certificates. Each name the server serves (each hosted domain, every service's subdomain) gets the certificate whose names (subjectAltName) cover it, wildcards included: chosen by SNI on direct TLS, by the stream's 'to' on STARTTLS. With no certificate at all, a self-signed one naming every hosted domain and its subdomains is made in dataDir at first start.", {
     cert: optStr("PEM certificate chain file: the default certificate, for every name no other certificate covers (with key)."),
     key: optStr("PEM private key file of cert."),
     directory: optStr("Folder of certificates, in certbot's layout (<name>/fullchain.pem and <name>/privkey.pem, as in /etc/letsencrypt/live; links followed) or Prosody's (<name>.crt and <name>.key). File names do not matter: each certificate covers the names it was issued for."),
@@ -92,7 +92,7 @@ export const serverSchema = {
     directory: str("URL of the CA's ACME directory (Let's Encrypt's staging CA, for trials: https://acme-staging-v02.api.letsencrypt.org/directory).", "https://acme-v02.api.letsencrypt.org/directory"),
     email: optStr("Contact address the CA is given for its account (expiry warnings, policy changes)."),
     acceptTerms: bool("Agree to the CA's terms of service (its directory links them); required to be set once read.", false),
-    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: the domain and its modules' service subdomains (external components' domains only when listed).", []),
+    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: every hosted domain (domain, hosts) and its modules' service subdomains (external components' domains only when listed).", []),
     renewDays: int("Days before it expires that a certificate is renewed.", 30, 1, 365),
     keyType: oneOf("The certificate's key: ECDSA P-256, or RSA 2048 bits for very old clients.", ["ec256", "rsa2048"], "ec256"),
     caFile: optStr("PEM file of the CA that the ACME server's own HTTPS certificate is checked against: for a private ACME server (default: the system's CAs)."),
@@ -166,7 +166,7 @@ export const serverSchema = {
     enabled: bool("Open the admin socket.", true),
     path: optStr("Where the socket is made (default: admin.sock in dataDir); the folder must exist and be the server user's."),
   }),
-  cluster: section("Several nodes serving one domain: sessions, presence and routing between nodes on Redis (src/cluster/). Leave redis unset for a single node.", {
+  cluster: section("Several nodes serving the same domains: sessions, presence and routing between nodes on Redis (src/cluster/). Leave redis unset for a single node.", {
     redis: optStr("Redis URL (redis://host:port/db) shared by the nodes; unset: a single node, nothing shared."),
     node: optStr("This node's name, unique in the cluster (default: host name and c2s port)."),
     prefix: str("Start of every Redis key and channel the cluster uses: clusters (or test runs) sharing one Redis use different prefixes.", "xmppd:"),
