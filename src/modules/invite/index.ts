@@ -36,7 +36,7 @@ export default defineModule({
     ctx.use(REGISTRATION).addGate(gate);
     ctx.preAuthIq(PARS, gate.handler(secureEnough, ctx.log));
     ctx.fold("stream/features-preauth", (v) => {
-      if (secureEnough(v.secure)) v.features.push(...preauthFeatures());
+      if (secureEnough(v.secure) && v.domain === ctx.domain.domain) v.features.push(...preauthFeatures());
       return v;
     });
 
