@@ -13,6 +13,10 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { adminRequest } from "../../src/ops/admin-client.ts";
+import { serverSchema } from "../../src/core/config.ts";
+import { parseShape } from "../../src/core/schema.ts";
+import { MemoryStorage } from "../../src/storage/memory.ts";
+import { XmppServer } from "../../src/server.ts";
 import { TestPki, type Issued } from "../helpers/pki.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -34,6 +38,7 @@ let dir: string;
 let t: TestServer;
 const certs: Record<"a" | "b", Issued> = {} as never;
 const open: Im[] = [];
+const isMessage = (body: string) => (el: Element) => el.name === "message" && el.getChildText("body") === body;
 
 const fingerprint = (c: Issued) => new X509Certificate(c.cert).fingerprint256;
 
@@ -142,6 +147,15 @@ describe("between hosts, inside the server", () => {
     expect(got.attrs.from).toBe(`alice@${A}/chat`);
     bob.send(xml("message", { to: `alice@${A}`, type: "chat" }, xml("body", null, "hello from b")));
     expect((await alice.next((el) => el.name === "message" && el.getChildText("body") === "hello from b")).attrs.from).toBe(`bob@${B}/chat`);
+  });
+
+  it("over WebSocket too (RFC 7395): Bob opens to b.example and gets Alice's message", async () => {
+    const bob = await Im.login(t.port, "bob", "web", { domain: B, service: `wss://127.0.0.1:${t.server.ports.https}/xmpp-websocket` });
+    open.push(bob);
+    expect(bob.jid).toBe(`bob@${B}/web`);
+    const alice = await login("alice", A, "alice-of-a", "ws");
+    alice.send(xml("message", { to: `bob@${B}/web`, type: "chat" }, xml("body", null, "over websocket")));
+    expect((await bob.next(isMessage("over websocket"))).attrs.from).toBe(`alice@${A}/ws`);
   });
 
   it("Alice (a) subscribes to Bob's (b) presence; Bob approves; Alice sees him online", async () => {
@@ -353,5 +367,22 @@ describe("the login throttle", () => {
     const other = await attempt(B, "alice-of-b", "127.0.0.4");
     expect(other.answer).toMatch(/^<success/);
     expect(other.ms).toBeLessThan(900);
+  });
+});
+
+describe("the configuration check", () => {
+  const made = (raw: Record<string, unknown>) => () => new XmppServer({ server: parseShape(serverSchema, raw), modules: {}, path: undefined }, { storage: new MemoryStorage() });
+
+  it("refuses a host that is the domain, and an external component on a host or its services", () => {
+    expect(made({ domain: A, hosts: { [A]: {} } })).toThrow(`hosts: ${A} is the domain already`);
+    const secret = "a-secret-of-sixteen-chars";
+    expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: B, secret }] })).toThrow(`components: ${B} is a hosted domain (hosts.${B})`);
+    expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: `conference.${B}`, secret }] })).toThrow(`components: conference.${B} is the domain of module muc`);
+    expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: `gateway.${B}`, secret }] })).not.toThrow();
+  });
+
+  it("names every host's services among the names served (certificates, ACME)", () => {
+    const names = made({ domain: A, hosts: { [B]: {} } })().servedNames();
+    for (const d of [A, B]) for (const n of [d, `conference.${d}`, `upload.${d}`, `pubsub.${d}`, `proxy.${d}`]) expect(names).toContain(n);
   });
 });
