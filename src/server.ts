@@ -239,15 +239,25 @@ export class XmppServer implements StreamContext {
     return [...new Set(names)];
   }
 
-  /** Each hosted domain and each of its loaded modules' service domains (ModuleDefinition.domains), with what takes it. */
+  /**
+   * Each hosted domain and each of its loaded modules' service domains (ModuleDefinition.domains),
+   * with what takes it. A name taken twice (a host that is another host's service, two hosts'
+   * services on one name) is refused: the router would hand its stanzas to one of them only.
+   */
   private serviceDomains(): Map<string, string> {
     const taken = new Map<string, string>();
     for (const host of this.hosts.all()) {
       taken.set(host.domain, host === this.hosts.primary ? "the server's own domain" : `a hosted domain (hosts.${host.domain})`);
+    }
+    for (const host of this.hosts.all()) {
       for (const m of this.moduleList) {
         for (const d of m.domains?.(this.moduleOptions.get(m.name) as never, host.domain, host === this.hosts.primary) ?? []) {
           const name = parseJid(d).domain;
-          if (!taken.has(name)) taken.set(name, `the domain of module ${m.name} (modules.${m.name}.domain)`);
+          const primary = host === this.hosts.primary;
+          const owner = `the domain of module ${m.name}${primary ? ` (modules.${m.name}.domain)` : ` on ${host.domain}`}`;
+          const before = taken.get(name);
+          if (before !== undefined && before !== owner) throw new ConfigError(`${name} is ${before} and ${owner}`);
+          taken.set(name, owner);
         }
       }
     }

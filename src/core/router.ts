@@ -83,11 +83,6 @@ export class Router {
     return this.hosts.has(domain) || this.components.has(domain);
   }
 
-  /** Whether `domain` is one of the server's own (an account's domain), not a service's. */
-  hosted(domain: string): boolean {
-    return this.hosts.has(domain);
-  }
-
   /**
    * Whether a domain's addresses are entities of their own to this server's users, as contacts on
    * another server are: a remote domain, or an external component's. Not the server's own domains

@@ -371,14 +371,18 @@ describe("the login throttle", () => {
 });
 
 describe("the configuration check", () => {
-  const made = (raw: Record<string, unknown>) => () => new XmppServer({ server: parseShape(serverSchema, raw), modules: {}, path: undefined }, { storage: new MemoryStorage() });
+  const made = ({ modules = {}, ...raw }: Record<string, unknown>) => () =>
+    new XmppServer({ server: parseShape(serverSchema, raw), modules: modules as Record<string, unknown>, path: undefined }, { storage: new MemoryStorage() });
 
   it("refuses a host that is the domain, and an external component on a host or its services", () => {
     expect(made({ domain: A, hosts: { [A]: {} } })).toThrow(`hosts: ${A} is the domain already`);
     const secret = "a-secret-of-sixteen-chars";
     expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: B, secret }] })).toThrow(`components: ${B} is a hosted domain (hosts.${B})`);
-    expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: `conference.${B}`, secret }] })).toThrow(`components: conference.${B} is the domain of module muc`);
+    expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: `conference.${B}`, secret }] })).toThrow(`components: conference.${B} is the domain of module muc on ${B}`);
     expect(made({ domain: A, hosts: { [B]: {} }, components: [{ domain: `gateway.${B}`, secret }] })).not.toThrow();
+    // A host that is another host's service, or a service renamed onto another host's.
+    expect(made({ domain: A, hosts: { [`conference.${A}`]: {} } })).toThrow(`conference.${A} is a hosted domain (hosts.conference.${A}) and the domain of module muc (modules.muc.domain)`);
+    expect(made({ domain: A, hosts: { [B]: {} }, modules: { pubsub: { domain: `pubsub.${B}` } } })).toThrow(`pubsub.${B} is the domain of module pubsub (modules.pubsub.domain) and the domain of module pubsub on ${B}`);
   });
 
   it("names every host's services among the names served (certificates, ACME)", () => {
