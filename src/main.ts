@@ -95,6 +95,11 @@ function accountOf(cfg: LoadedConfig, jidArg: string | undefined): JID {
   return j.bare;
 }
 
+/** Each hosted domain's accounts, by domain (import and export). */
+function hostAccounts(s: XmppServer) {
+  return new Map([...s.hosts.all()].map((h) => [h.domain, h.accounts]));
+}
+
 /** The accounts of the account's host (accountOf checked that the server serves it). */
 function accountsOf(s: XmppServer, account: JID) {
   return s.hosts.get(account.domain)!.accounts;
@@ -438,7 +443,7 @@ async function run(argv: string[]): Promise<number> {
       if (maxMiB !== undefined && !(Number.isInteger(maxMiB) && maxMiB > 0)) throw new UsageError("--max-size takes a whole number of MiB");
       await withStorage(cfg, async (s) => {
         const summary = await importFiles(rest, {
-          storage: s.storage, accounts: s.accounts, domain: s.domain.domain,
+          storage: s.storage, hosts: hostAccounts(s),
           limits: pieLimits((def) => s.optionsOf(def), cfg.server.auth.iterations),
         }, { dryRun: values["dry-run"], skipUnknown: values["skip-unknown"], maxBytes: maxMiB === undefined ? undefined : maxMiB << 20 });
         console.log(importReport(summary));
@@ -449,8 +454,8 @@ async function run(argv: string[]): Promise<number> {
     case "export": {
       if (rest.length !== 1) throw new UsageError("export needs one file to write");
       await withStorage(cfg, async (s) => {
-        const summary = await exportAccounts(rest[0]!, { storage: s.storage, accounts: s.accounts, domain: s.domain.domain });
-        console.log(`exported ${summary.accounts} accounts of ${s.domain} (${summary.offline} offline and ${summary.archived} archived messages) to ${resolve(rest[0]!)}, readable by this user only`);
+        const summary = await exportAccounts(rest[0]!, { storage: s.storage, hosts: hostAccounts(s) });
+        console.log(`exported ${summary.accounts} accounts of ${s.hosts.domains.join(", ")} (${summary.offline} offline and ${summary.archived} archived messages) to ${resolve(rest[0]!)}, readable by this user only`);
         if (summary.skipped.length > 0) console.log(`left out, being imported: ${summary.skipped.join(", ")}`);
         return false;
       });
