@@ -512,7 +512,7 @@ export class XmppServer implements StreamContext {
     const fresh = loaded.server;
     const applied: string[] = [];
     const restartNeeded = [...changedKeys(this.config, fresh), ...changedKeys(this.loaded.modules, loaded.modules, "modules")]
-      .filter((k) => !/^(tls|log|admins|hosts\.[^.]+\.admins)(\.|$)/.test(k));
+      .filter((k) => !/^(tls|log|admins)(\.|$)|^hosts\..+\.admins$/.test(k));
     if (this.certificates) {
       // The store is replaced in place: the listeners choose from it at each handshake.
       this.certificates.reload(fresh.tls);

@@ -6,12 +6,13 @@
 // the XEP-0133 commands on a.example only, b.example's boss on b.example only; each host presents
 // its own certificate (SNI, STARTTLS 'to') and has its own conference, pubsub and upload services.
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
+import { parseJid } from "../../src/xml/jid.ts";
 import { adminRequest } from "../../src/ops/admin-client.ts";
 import { serverSchema } from "../../src/core/config.ts";
 import { parseShape } from "../../src/core/schema.ts";
@@ -367,6 +368,22 @@ describe("the login throttle", () => {
     const other = await attempt(B, "alice-of-b", "127.0.0.4");
     expect(other.answer).toMatch(/^<success/);
     expect(other.ms).toBeLessThan(900);
+  });
+});
+
+describe("reload", () => {
+  it("applies each host's admins; a new host needs a restart", async () => {
+    const file = join(t.dataDir, "config.json");
+    const config = JSON.parse(readFileSync(file, "utf8")) as { hosts: Record<string, { admins: string[] }> };
+    config.hosts[B]!.admins = [`boss@${B}`, `deputy@${B}`];
+    writeFileSync(file, JSON.stringify(config));
+    expect(await t.server.reload()).toEqual({ applied: [expect.stringMatching(/^tls/), `admins (${A}: 1, ${B}: 2)`], restartNeeded: [] });
+    expect(t.server.isAdmin(parseJid(`deputy@${B}`))).toBe(true);
+    expect(t.server.isAdmin(parseJid(`deputy@${B}`), A)).toBe(false);
+    config.hosts["c.example"] = { admins: [] };
+    writeFileSync(file, JSON.stringify(config));
+    expect((await t.server.reload()).restartNeeded).toEqual(["hosts.c.example"]);
+    expect(t.server.hosts.has("c.example")).toBe(false);
   });
 });
 
