@@ -38,6 +38,9 @@ describe("virtual hosts", () => {
     expect(h.setAdmins([["a.example", ["admin@a.example"]], ["b.example", ["boss@b.example"]]])).toBe(false);
     expect(h.setAdmins([["b.example", ["boss@b.example", "deputy@b.example"]]])).toBe(true);
     expect(h.isAdmin(parseJid("deputy@b.example"))).toBe(true);
+    // One bad JID: nothing changes.
+    expect(() => h.setAdmins([["a.example", []], ["b.example", ["@@"]]])).toThrow(ConfigError);
+    expect(h.isAdmin(admin)).toBe(true);
   });
 
   it("refuses a host named twice, the domain among them, and an admin that is no JID", () => {

@@ -76,17 +76,17 @@ export class Hosts implements HostDirectory {
     return this.byDomain.get(domain)?.admins.has(jid.bare.toString()) ?? false;
   }
 
-  /** Replaces the admins of each host (a reload); returns whether any changed. */
+  /** Replaces the admins of each host (a reload), all or none (a JID that does not parse changes nothing); returns whether any changed. */
   setAdmins(configs: [domain: string, admins: string[]][]): boolean {
-    let changed = false;
-    for (const [domain, admins] of configs) {
+    const next = configs.flatMap(([domain, admins]) => {
       const host = this.byDomain.get(domain);
-      if (!host) continue;
-      const next = adminSet(admins, domain);
-      if ([...next].sort().join() !== [...host.admins].sort().join()) {
-        host.admins = next;
-        changed = true;
-      }
+      return host ? [[host, adminSet(admins, domain)] as const] : [];
+    });
+    let changed = false;
+    for (const [host, admins] of next) {
+      if ([...admins].sort().join() === [...host.admins].sort().join()) continue;
+      host.admins = admins;
+      changed = true;
     }
     return changed;
   }
