@@ -126,7 +126,7 @@ describe("accounts per host", () => {
     ok.socket.destroy();
   });
 
-  it("`adduser` through the admin socket takes any hosted domain, and refuses others; `users` lists every host's", async () => {
+  it("`adduser` through the admin socket takes any hosted domain, and refuses others; `users` and `sessions` list every host's", async () => {
     const socket = join(t.dataDir, "admin.sock");
     expect(await adminRequest(socket, "adduser", [`carol@${B}`, "carol-pw"])).toEqual({ created: `carol@${B}` });
     expect(await adminRequest(socket, "adduser", ["carol", "carol-pw"])).toEqual({ created: `carol@${A}` });
@@ -134,6 +134,9 @@ describe("accounts per host", () => {
     const users = await adminRequest(socket, "users", []) as string[];
     expect(users).toEqual(expect.arrayContaining([`carol@${A}`, `carol@${B}`, `alice@${A}`, `alice@${B}`, `bob@${B}`]));
     await login("carol", B, "carol-pw");
+    // `sessions` lists the sessions of every host (Alice of each logged in above).
+    const sessions = (await adminRequest(socket, "sessions", [])) as { jid: string }[];
+    expect(sessions.map((x) => x.jid)).toEqual(expect.arrayContaining([`alice@${A}/r`, `alice@${B}/r`, `carol@${B}/r`]));
   });
 });
 
