@@ -5,6 +5,9 @@
 // host-unknown; registration is open on a.example and closed on b.example; a.example's admin runs
 // the XEP-0133 commands on a.example only, b.example's boss on b.example only; each host presents
 // its own certificate (SNI, STARTTLS 'to') and has its own conference, pubsub and upload services.
+// Then the operator's side (the admin socket's adduser, users and sessions; a reload of the admins;
+// the configuration check), the login throttle per account of each host, and federation from a
+// further host to another server.
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -408,5 +411,35 @@ describe("the configuration check", () => {
   it("names every host's services among the names served (certificates, ACME)", () => {
     const names = made({ domain: A, hosts: { [B]: {} } })().servedNames();
     for (const d of [A, B]) for (const n of [d, `conference.${d}`, `upload.${d}`, `pubsub.${d}`, `proxy.${d}`]) expect(names).toContain(n);
+  });
+});
+
+describe("federation from a virtual host (RFC 6120 server-to-server, XEP-0220 dialback)", () => {
+  let x: TestServer;
+  let y: TestServer;
+  afterAll(async () => {
+    await x?.stop();
+    await y?.stop();
+  });
+
+  it("Bob of b.example (a further host of x) and Carol of c.test (server y) chat both ways", async () => {
+    const s2s = { enabled: true, host: "127.0.0.1", routes: {}, connectTimeout: 5 };
+    x = await startServer({ config: { domain: A, hosts: { [B]: {} }, s2s } });
+    y = await startServer({ config: { domain: "c.test", s2s }, users: { carol: "pw" } });
+    await x.server.hosts.get(B)!.accounts.create("bob", "pw");
+    // Static routes instead of DNS: each server's peers at the other's S2S listener.
+    x.server.config.s2s.routes["c.test"] = `127.0.0.1:${y.server.ports.s2s}`;
+    for (const d of [A, B]) y.server.config.s2s.routes[d] = `127.0.0.1:${x.server.ports.s2s}`;
+    const bob = await Im.login(x.port, "bob", "r", { domain: B, timeoutMs: 10_000 });
+    const carol = await Im.login(y.port, "carol", "r", { domain: "c.test", timeoutMs: 10_000 });
+    open.push(bob, carol);
+    bob.send(xml("message", { to: "carol@c.test/r", type: "chat" }, xml("body", null, "from a virtual host")));
+    expect((await carol.next(isMessage("from a virtual host"), "Bob's message", 15_000)).attrs.from).toBe(`bob@${B}/r`);
+    carol.send(xml("message", { to: `bob@${B}/r`, type: "chat" }, xml("body", null, "back to it")));
+    expect((await bob.next(isMessage("back to it"), "Carol's answer", 15_000)).attrs.from).toBe("carol@c.test/r");
+    // The route is b.example's own, with c.test; a.example has none.
+    const routes = x.server.federation!.describe();
+    expect(routes).toContainEqual(expect.objectContaining({ local: B, remote: "c.test", state: expect.stringMatching(/^ready/) }));
+    expect(routes.filter((r: { local: string }) => r.local === A)).toEqual([]);
   });
 });
