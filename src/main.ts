@@ -20,7 +20,7 @@ import { certificateReport } from "./core/certificates/report.ts";
 import { tightenDataDir } from "./storage/data-dir.ts";
 import { BackupError, backupDataDir, restoreDataDir } from "./storage/embedded/backup.ts";
 import { DataDirLock, LOCK_FILE } from "./storage/embedded/lock.ts";
-import { JidError, normalizeLocal, parseJid } from "./xml/jid.ts";
+import { type JID, JidError, normalizeLocal, parseJid } from "./xml/jid.ts";
 import { AdminRefusal, adminRequest, adminSocketPath, NotRunningError } from "./ops/admin-client.ts";
 import { answers } from "./ops/admin-socket.ts";
 import type { ReloadReport, SessionInfo } from "./ops/admin-commands.ts";
@@ -33,11 +33,12 @@ const USAGE = `usage: xmppd <command> [options]
 
 commands:
   start                  run the server
-  adduser <jid> [pass]   create an account (password asked twice, not echoed, when not given;
+  adduser <jid> [pass]   create an account of any hosted domain, a bare name being the domain's
+                         (password asked twice, not echoed, when not given;
                          read from the first line of stdin when it is not a terminal)
   passwd <jid> [pass]    change an account's password (asked the same way)
   deluser <jid>          delete an account and everything stored for it
-  users                  list accounts
+  users                  list accounts (of every hosted domain)
   invite [--contact <jid>] [--username <name>]
                          make an invitation and print its link (xmpp:...?register;preauth=...):
                          it lets one person register although registration is closed; with
@@ -84,12 +85,24 @@ function configPath(arg: string | undefined): string | undefined {
 }
 
 /** An account's local part from the command line's <jid>, checked against the domain. */
-function accountOf(cfg: LoadedConfig, jidArg: string | undefined): string {
+/** An account of any hosted domain (domain, hosts), by its JID; a bare name is one of domain's. */
+function accountOf(cfg: LoadedConfig, jidArg: string | undefined): JID {
   if (!jidArg) throw new UsageError("missing <jid>");
   const j = parseJid(jidArg.includes("@") ? jidArg : `${jidArg}@${cfg.server.domain}`);
-  if (j.domain !== parseJid(cfg.server.domain).domain) throw new UsageError(`${j.domain} is not this server's domain (${cfg.server.domain})`);
+  const hosted = [parseJid(cfg.server.domain).domain, ...Object.keys(cfg.server.hosts)];
+  if (!hosted.includes(j.domain)) throw new UsageError(`${j.domain} is not a domain of this server (${hosted.join(", ")})`);
   if (!j.local) throw new UsageError("the JID needs a local part");
-  return j.local;
+  return j.bare;
+}
+
+/** Each hosted domain's accounts, by domain (import and export). */
+function hostAccounts(s: XmppServer) {
+  return new Map([...s.hosts.all()].map((h) => [h.domain, h.accounts]));
+}
+
+/** The accounts of the account's host (accountOf checked that the server serves it). */
+function accountsOf(s: XmppServer, account: JID) {
+  return s.hosts.get(account.domain)!.accounts;
 }
 
 /** Runs with the storage open (the server is not running). */
@@ -164,7 +177,7 @@ function servingLine(server: XmppServer): string {
   if (metrics) listeners.push(`metrics http://${at(metrics)}${server.config.metrics.path}`);
   const cert = server.certificate;
   const more = cert && cert.more > 0 ? ` (and ${cert.more} more chosen by name)` : "";
-  return `xmppd: serving ${server.domain} on ${listeners.join(", ")}${cert ? `; certificate ${cert.path}, SHA-256 ${cert.sha256}${more}` : ""}`;
+  return `xmppd: serving ${server.hosts.domains.join(", ")} on ${listeners.join(", ")}${cert ? `; certificate ${cert.path}, SHA-256 ${cert.sha256}${more}` : ""}`;
 }
 
 /** What a start checks before it creates anything: the server is made on a store in memory. */
@@ -342,13 +355,13 @@ async function run(argv: string[]): Promise<number> {
     case "start":
       return start(cfg);
     case "adduser": {
-      const local = accountOf(cfg, rest[0]);
+      const account = accountOf(cfg, rest[0]);
       const password = rest[1] ?? (await askNewPassword());
-      const r = await live<{ created: string }>(cfg, "adduser", [local, password], async () => {
+      const r = await live<{ created: string }>(cfg, "adduser", [account.toString(), password], async () => {
         let created = "";
         await offline(cfg, async (s) => {
-          await s.accounts.create(local, password);
-          created = `${local}@${s.domain}`;
+          await accountsOf(s, account).create(account.local, password);
+          created = account.toString();
         });
         return { created };
       });
@@ -356,13 +369,13 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "passwd": {
-      const local = accountOf(cfg, rest[0]);
+      const account = accountOf(cfg, rest[0]);
       const password = rest[1] ?? (await askNewPassword());
-      const r = await live<{ changed: string }>(cfg, "passwd", [local, password], async () => {
+      const r = await live<{ changed: string }>(cfg, "passwd", [account.toString(), password], async () => {
         let changed = "";
         await offline(cfg, async (s) => {
-          await s.accounts.setPassword(local, password);
-          changed = `${local}@${s.domain}`;
+          await accountsOf(s, account).setPassword(account.local, password);
+          changed = account.toString();
         });
         return { changed };
       });
@@ -370,12 +383,12 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "deluser": {
-      const local = accountOf(cfg, rest[0]);
-      const r = await live<{ deleted: string }>(cfg, "deluser", [local], async () => {
+      const account = accountOf(cfg, rest[0]);
+      const r = await live<{ deleted: string }>(cfg, "deluser", [account.toString()], async () => {
         let deleted = "";
         await offline(cfg, async (s) => {
-          await s.accounts.delete(local);
-          deleted = `${local}@${s.domain}`;
+          await accountsOf(s, account).delete(account.local);
+          deleted = account.toString();
         });
         return { deleted };
       });
@@ -385,7 +398,10 @@ async function run(argv: string[]): Promise<number> {
     case "users": {
       const users = await live<string[]>(cfg, "users", [], async () => {
         let list: string[] = [];
-        await offline(cfg, async (s) => void (list = await s.accounts.listMarked()));
+        await offline(cfg, async (s) => {
+          for (const host of s.hosts.all()) list.push(...(await host.accounts.listMarked()));
+          list.sort();
+        });
         return list;
       });
       for (const u of users) console.log(u);
@@ -427,7 +443,7 @@ async function run(argv: string[]): Promise<number> {
       if (maxMiB !== undefined && !(Number.isInteger(maxMiB) && maxMiB > 0)) throw new UsageError("--max-size takes a whole number of MiB");
       await withStorage(cfg, async (s) => {
         const summary = await importFiles(rest, {
-          storage: s.storage, accounts: s.accounts, domain: s.domain.domain,
+          storage: s.storage, hosts: hostAccounts(s),
           limits: pieLimits((def) => s.optionsOf(def), cfg.server.auth.iterations),
         }, { dryRun: values["dry-run"], skipUnknown: values["skip-unknown"], maxBytes: maxMiB === undefined ? undefined : maxMiB << 20 });
         console.log(importReport(summary));
@@ -438,8 +454,8 @@ async function run(argv: string[]): Promise<number> {
     case "export": {
       if (rest.length !== 1) throw new UsageError("export needs one file to write");
       await withStorage(cfg, async (s) => {
-        const summary = await exportAccounts(rest[0]!, { storage: s.storage, accounts: s.accounts, domain: s.domain.domain });
-        console.log(`exported ${summary.accounts} accounts of ${s.domain} (${summary.offline} offline and ${summary.archived} archived messages) to ${resolve(rest[0]!)}, readable by this user only`);
+        const summary = await exportAccounts(rest[0]!, { storage: s.storage, hosts: hostAccounts(s) });
+        console.log(`exported ${summary.accounts} accounts of ${s.hosts.domains.join(", ")} (${summary.offline} offline and ${summary.archived} archived messages) to ${resolve(rest[0]!)}, readable by this user only`);
         if (summary.skipped.length > 0) console.log(`left out, being imported: ${summary.skipped.join(", ")}`);
         return false;
       });
@@ -466,7 +482,9 @@ async function run(argv: string[]): Promise<number> {
     case "check": {
       const server = checkConfig(cfg);
       const certificates = certificateLines(server);
-      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: domain ${cfg.server.domain}, data in ${resolve(cfg.server.dataDir)}, ${describeStorage(cfg.server.storage, cfg.server.dataDir)}`);
+      const hosts = Object.keys(cfg.server.hosts);
+      const served = hosts.length > 0 ? `domains ${[cfg.server.domain, ...hosts].join(", ")}` : `domain ${cfg.server.domain}`;
+      console.log(`configuration OK${cfg.path ? ` (${cfg.path})` : " (defaults)"}: ${served}, data in ${resolve(cfg.server.dataDir)}, ${describeStorage(cfg.server.storage, cfg.server.dataDir)}`);
       for (const line of certificates) console.log(line);
       return 0;
     }

@@ -5,8 +5,9 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { Accounts } from "./core/accounts.ts";
-import { loadConfig, type LoadedConfig, type ServerConfig } from "./core/config.ts";
+import type { Accounts } from "./core/accounts.ts";
+import { Hosts } from "./core/hosts.ts";
+import { loadConfig, type HostConfig, type LoadedConfig, type ServerConfig } from "./core/config.ts";
 import { StreamError } from "./core/errors.ts";
 import { Events } from "./core/events.ts";
 import { createLogger, type Logger } from "./core/log.ts";
@@ -118,7 +119,10 @@ export class XmppServer implements StreamContext {
   readonly sessions = new SessionDirectory();
   readonly disco = new DiscoRegistry();
   readonly storage: StorageProvider;
+  /** The accounts of `domain` (each host's: hosts). */
   readonly accounts: Accounts;
+  /** The domains served (virtual hosts): `domain` first, then those of `hosts`. */
+  readonly hosts: Hosts;
   readonly router: Router;
   /** The external components the configuration allows (XEP-0114), and which are connected. */
   readonly components: ExternalComponents;
@@ -162,7 +166,6 @@ export class XmppServer implements StreamContext {
   /** What modules reach through their contexts: the registries and lookups, nothing of the streams. */
   readonly moduleHost: ModuleHost;
 
-  private admins: Set<string>;
   private readonly contexts: ModuleContext<unknown>[] = [];
   private readonly listeners: NetServer[] = [];
   /** The certificates the TLS listeners choose from by name; read when the listeners open. */
@@ -182,14 +185,14 @@ export class XmppServer implements StreamContext {
     this.domain = parseJid(this.config.domain);
     if (this.domain.local || this.domain.resource) throw new ConfigError(`domain: '${this.config.domain}' is not a domain`);
     this.log = opts.log ?? createLogger(this.config.log.level);
-    this.admins = new Set(this.config.admins.map((a) => parseJid(a).bare.toString()));
     const storage = opts.storage ?? openStorage(this.config.storage, this.config.dataDir);
     // Storage is watched (a promise more per call) only when metrics are on.
     this.storageCounts = this.config.metrics.enabled ? new StorageCounts() : undefined;
     this.storage = this.storageCounts ? new ObservedStorage(storage, this.storageCounts) : storage;
     this.telemetry.timing = this.config.metrics.enabled;
-    this.accounts = new Accounts(this.storage, this.domain.domain, this.config.auth.iterations);
-    this.router = new Router(this.domain, this.sessions, this.events, this.accounts, this.log, this.telemetry);
+    this.hosts = new Hosts(hostConfigs(this.config), this.storage, this.config.auth.iterations);
+    this.accounts = this.hosts.primary.accounts;
+    this.router = new Router(this.domain, this.sessions, this.events, this.hosts, this.log, this.telemetry);
     this.events.onNotify("session/bound", () => void this.telemetry.sessionsBound++, "first");
     this.loginThrottle = new LocalLoginThrottle(this.throttleOptions());
     this.backlog = new BacklogLedger({ account: this.config.limits.accountBacklog, process: this.config.limits.processBacklog });
@@ -229,18 +232,42 @@ export class XmppServer implements StreamContext {
     });
   }
 
-  /** The names this server answers for, its certificates' concern: the domain, each loaded service's, each component's. */
+  /** The names this server answers for, its certificates' concern: each hosted domain and its loaded services', each component's. */
   servedNames(): string[] {
-    const names = [this.domain.domain];
-    for (const m of this.moduleList) names.push(...(m.domains?.(this.moduleOptions.get(m.name) as never, this.domain.domain) ?? []).map((d) => parseJid(d).domain));
+    const names = [...this.serviceDomains().keys()];
     names.push(...this.config.components.map((c) => c.domain));
     return [...new Set(names)];
+  }
+
+  /**
+   * Each hosted domain and each of its loaded modules' service domains (ModuleDefinition.domains),
+   * with what takes it. A name taken twice (a host that is another host's service, two hosts'
+   * services on one name) is refused: the router would hand its stanzas to one of them only.
+   */
+  private serviceDomains(): Map<string, string> {
+    const taken = new Map<string, string>();
+    for (const host of this.hosts.all()) {
+      taken.set(host.domain, host === this.hosts.primary ? "the server's own domain" : `a hosted domain (hosts.${host.domain})`);
+    }
+    for (const host of this.hosts.all()) {
+      for (const m of this.moduleList) {
+        for (const d of m.domains?.(this.moduleOptions.get(m.name) as never, host.domain, host === this.hosts.primary) ?? []) {
+          const name = parseJid(d).domain;
+          const primary = host === this.hosts.primary;
+          const owner = `the domain of module ${m.name}${primary ? ` (modules.${m.name}.domain)` : ` on ${host.domain}`}`;
+          const before = taken.get(name);
+          if (before !== undefined && before !== owner) throw new ConfigError(`${name} is ${before} and ${owner}`);
+          taken.set(name, owner);
+        }
+      }
+    }
+    return taken;
   }
 
   /** Where the certificates are read from (the tls section, the ACME client's folder). */
   certificateSettings(tls = this.config.tls) {
     const { dataDir, acme } = this.config;
-    return { tls, dataDir, domain: this.domain.domain, optionalDirectories: acme.enabled ? [acmeCertificates(dataDir)] : [] };
+    return { tls, dataDir, domain: this.domain.domain, hosts: this.hosts.domains.slice(1), optionalDirectories: acme.enabled ? [acmeCertificates(dataDir)] : [] };
   }
 
   private readonly moduleList: ModuleDefinition<Shape>[];
@@ -250,7 +277,7 @@ export class XmppServer implements StreamContext {
   private hostOfModules(): ModuleHost {
     const { dataDir, registration, c2s, sm, http } = this.config;
     return {
-      domain: this.domain, router: this.router, sessions: this.sessions, accounts: this.accounts, events: this.events,
+      domain: this.domain, hosts: this.hosts, router: this.router, sessions: this.sessions, events: this.events,
       disco: this.disco, storage: this.storage, services: this.services, ids: this.ids,
       preAuthIq: this.preAuthIq, streamElements: this.streamElements, inlineBind: this.inlineBind, http: this.http, httpPorts: this.ports,
       settings: {
@@ -258,7 +285,7 @@ export class XmppServer implements StreamContext {
         ephemeralPorts: this.ephemeralPorts,
       },
       telemetry: this.telemetry,
-      isAdmin: (jid) => this.isAdmin(jid),
+      isAdmin: (jid, domain) => this.hosts.isAdmin(jid, domain),
       settled: () => this.settled(),
     };
   }
@@ -272,12 +299,14 @@ export class XmppServer implements StreamContext {
     return this.moduleOptions.get(def.name) as Infer<S> | undefined;
   }
 
-  credentials(username: string) {
-    return this.accounts.credentials(username);
+  /** SASL's lookup: the account `username` of the hosted domain `domain`. */
+  credentials(username: string, domain: string) {
+    return this.hosts.get(domain)?.accounts.credentials(username) ?? Promise.resolve(undefined);
   }
 
-  isAdmin(jid: JID): boolean {
-    return this.admins.has(jid.bare.toString());
+  /** Whether the JID is an admin of the host `domain` (default: of its own). */
+  isAdmin(jid: JID, domain?: string): boolean {
+    return this.hosts.isAdmin(jid, domain);
   }
 
   /**
@@ -299,12 +328,7 @@ export class XmppServer implements StreamContext {
    * (ModuleDefinition.domains), whose stanzas it would otherwise take.
    */
   private checkComponentDomains(): void {
-    const taken = new Map<string, string>([[this.domain.domain, "the server's own domain"]]);
-    for (const m of this.moduleList) {
-      for (const d of m.domains?.(this.moduleOptions.get(m.name) as never, this.domain.domain) ?? []) {
-        taken.set(parseJid(d).domain, `the domain of module ${m.name} (modules.${m.name}.domain)`);
-      }
-    }
+    const taken = this.serviceDomains();
     for (const c of this.config.components) {
       const owner = taken.get(c.domain);
       if (owner !== undefined) throw new ConfigError(`components: ${c.domain} is ${owner}`);
@@ -458,6 +482,7 @@ export class XmppServer implements StreamContext {
     return {
       version: serverVersion(),
       domain: this.domain.toString(),
+      hosts: this.hosts.domains,
       node: this.config.cluster.node ?? hostname(),
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
       draining: this.draining,
@@ -487,7 +512,7 @@ export class XmppServer implements StreamContext {
     const fresh = loaded.server;
     const applied: string[] = [];
     const restartNeeded = [...changedKeys(this.config, fresh), ...changedKeys(this.loaded.modules, loaded.modules, "modules")]
-      .filter((k) => !/^(tls|log|admins)(\.|$)/.test(k));
+      .filter((k) => !/^(tls|log|admins)(\.|$)|^hosts\..+\.admins$/.test(k));
     if (this.certificates) {
       // The store is replaced in place: the listeners choose from it at each handshake.
       this.certificates.reload(fresh.tls);
@@ -497,10 +522,9 @@ export class XmppServer implements StreamContext {
       this.log.level = fresh.log.level;
       applied.push(`log.level ${fresh.log.level}`);
     }
-    const admins = new Set(fresh.admins.map((a) => parseJid(a).bare.toString()));
-    if ([...admins].sort().join() !== [...this.admins].sort().join()) {
-      this.admins = admins;
-      applied.push(`admins (${admins.size})`);
+    if (this.hosts.setAdmins(hostConfigs(fresh).map(([domain, c]) => [domain, c.admins]))) {
+      const hosts = [...this.hosts.all()];
+      applied.push(`admins (${hosts.length === 1 ? hosts[0]!.admins.size : hosts.map((h) => `${h.domain}: ${h.admins.size}`).join(", ")})`);
     }
     this.log.info({ applied, restartNeeded }, "configuration reloaded");
     return { applied, restartNeeded };
@@ -511,9 +535,10 @@ export class XmppServer implements StreamContext {
     return {
       domain: this.domain,
       sessions: this.sessions,
-      accounts: this.accounts,
+      domains: this.hosts.domains,
+      accountsOf: (domain: string) => this.hosts.get(domain)?.accounts,
       removeAccount: (account: JID) => removeAccount({
-        accounts: this.accounts, sessions: this.sessions, settled: () => this.settled(),
+        accountsOf: (domain) => this.hosts.get(domain)?.accounts, sessions: this.sessions, settled: () => this.settled(),
         notify: (name, value, onError) => this.events.notify(name, value, onError ?? ((e) => this.log.error({ err: e }, `${name} listener failed`))),
       }, account),
       stats: () => this.stats(),
@@ -565,6 +590,11 @@ export class XmppServer implements StreamContext {
     metrics?.close();
     this.log.info("stopped");
   }
+}
+
+/** Each served domain's settings: `domain`'s are the top-level admins and registration, the others' their `hosts` entries. */
+function hostConfigs(config: ServerConfig): [string, HostConfig][] {
+  return [[config.domain, { admins: config.admins, registration: config.registration }], ...Object.entries(config.hosts)];
 }
 
 /** Dotted keys whose values differ between two configurations (a section's own keys, not the section). */

@@ -5,11 +5,11 @@ import { documentConfig, serverSchema } from "../src/core/config.ts";
 import type { Shape } from "../src/core/schema.ts";
 import { modules } from "../src/modules/index.ts";
 
-/** Every option's dotted key in a shape, sections included. */
+/** Every option's dotted key in a shape, sections and the entries of maps (hosts.<host>.admins) included. */
 function keys(shape: Shape, path = ""): string[] {
   return Object.entries(shape).flatMap(([k, f]) => {
-    const inner = (f as { shape?: Shape }).shape;
-    return [path + k, ...(inner ? keys(inner, `${path}${k}.`) : [])];
+    const { shape: inner, entry, placeholder } = f as { shape?: Shape; entry?: Shape; placeholder?: string };
+    return [path + k, ...(inner ? keys(inner, `${path}${k}.`) : []), ...(entry ? keys(entry, `${path}${k}.<${placeholder}>.`) : [])];
   });
 }
 
@@ -27,6 +27,7 @@ describe("config-doc", () => {
       ...modules.filter((m) => m.options && Object.keys(m.options).length > 0).flatMap((m) => [`modules.${m.name}`, ...keys(m.options!, `modules.${m.name}.`)])];
     expect(documented).toEqual(expected);
     expect(expected).toContain("modules.mam.retention");
+    expect(expected).toContain("hosts.<host>.registration.enabled");
     expect(expected).toContain("modules.upload.s3.bucket");
     expect(expected).toContain("modules.webclient.path");
     expect(rows.find((r) => r.startsWith("| `log.level`"))).toBe("| `log.level` | one of fatal \\| error \\| warn \\| info \\| debug \\| trace \\| silent | `\"info\"` | Log level. |");

@@ -1,4 +1,4 @@
-// Scale-out: N nodes serving one domain. Wires the Redis cluster (redis.ts) into a
+// Scale-out: N nodes serving the same domains. Wires the Redis cluster (redis.ts) into a
 // server: the other nodes' sessions become visible through SessionDirectory (remote sessions in
 // directory.ts), and this node publishes its own as they bind, change presence or shared state,
 // and end. Without `cluster.redis` none of this is loaded and a node is on its own.

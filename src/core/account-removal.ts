@@ -10,7 +10,8 @@ import { StreamError } from "./errors.ts";
 
 /** What deleting an account uses of the server. */
 export interface AccountRemoval {
-  readonly accounts: Pick<Accounts, "delete">;
+  /** The accounts of a hosted domain; undefined for any other. */
+  accountsOf(domain: string): Pick<Accounts, "delete"> | undefined;
   readonly sessions: Pick<Sessions, "of">;
   /** Resolves when the listeners of the closed sessions have finished. */
   settled(): Promise<void>;
@@ -19,8 +20,10 @@ export interface AccountRemoval {
 
 /** Returns false when there was no such account (deleted meanwhile). */
 export async function removeAccount(server: AccountRemoval, account: JID): Promise<boolean> {
+  const accounts = server.accountsOf(account.domain);
+  if (accounts === undefined) return false;
   try {
-    await server.accounts.delete(account.local, async () => {
+    await accounts.delete(account.local, async () => {
       for (const s of server.sessions.of(account.bare)) s.close(new StreamError("not-authorized", "the account was deleted"));
       await server.settled();
     });

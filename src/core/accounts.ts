@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { UnknownUsers, deriveCredentials, type Credentials } from "./credentials.ts";
 import { normalizeLocal } from "../xml/jid.ts";
 import type { StorageProvider, KeyValueStore } from "../storage/types.ts";
-import type { AccountDirectory } from "./router.ts";
 
 export interface AccountRecord {
   credentials: Credentials;
@@ -24,7 +23,7 @@ export class AccountError extends Error {}
 const SECRETS = "secrets";
 const UNKNOWN_USERS_SECRET = "sasl-unknown-users";
 
-export class Accounts implements AccountDirectory {
+export class Accounts {
   private readonly store: KeyValueStore<AccountRecord>;
   private readonly storage: StorageProvider;
   private readonly domain: string;
@@ -113,8 +112,10 @@ export class Accounts implements AccountDirectory {
     return this.store.get(this.key(normalizeLocal(local)));
   }
 
+  /** The accounts of this domain (the store holds those of every host the server serves). */
   async list(): Promise<string[]> {
-    return this.storage.owners("accounts");
+    const suffix = `@${this.domain}`;
+    return (await this.storage.owners("accounts")).filter((u) => u.endsWith(suffix));
   }
 
   /** The accounts, each one an import left without credentials (it cannot log in) marked so. */

@@ -56,6 +56,23 @@ describe("config", () => {
     expect(() => loadConfig(file(`{ "storage": { "cassandra": { "keyspace": "x; DROP" } } }`), {})).toThrow(/^storage\.cassandra\.keyspace: must be lower-case/);
   });
 
+  it("reads further hosts (virtual hosts), each entry checked like a section", () => {
+    expect(loadConfig(undefined, {}).server.hosts).toEqual({});
+    const c = loadConfig(file(`{ "domain": "a.example", "hosts": { "B.Example.": { "admins": ["boss@b.example"], "registration": { "enabled": true } }, "c.example": {} } }`), {}).server;
+    expect(c.hosts).toEqual({
+      "b.example": { admins: ["boss@b.example"], registration: { enabled: true, perHourPerAddress: 5 } },
+      "c.example": { admins: [], registration: { enabled: false, perHourPerAddress: 5 } },
+    });
+    expect(() => loadConfig(file(`{ "hosts": { "b.example": { "admin": [] } } }`), {})).toThrow(/^hosts: b\.example\.admin: unknown option \(known here: admins, registration\)/);
+    expect(() => loadConfig(file(`{ "hosts": { "b.example": { "registration": { "open": true } } } }`), {})).toThrow(/^hosts: b\.example\.registration\.open: unknown option/);
+    expect(() => loadConfig(file(`{ "hosts": { "alice@b.example": {} } }`), {})).toThrow(/^hosts: alice@b\.example: must be a domain name/);
+    expect(() => loadConfig(file(`{ "hosts": { "b.example": {}, "B.EXAMPLE": {} } }`), {})).toThrow(/^hosts: B\.EXAMPLE: listed twice/);
+    expect(() => loadConfig(file(`{ "hosts": ["b.example"] }`), {})).toThrow(/^hosts: must be a map/);
+    // From the environment: the map's JSON text, its values read as from a file.
+    const env = loadConfig(undefined, { XMPPD_HOSTS: `{"b.example": {"registration": {"enabled": "yes"}}}` }).server;
+    expect(env.hosts["b.example"]!.registration.enabled).toBe(true);
+  });
+
   it("names an unknown key", () => {
     expect(() => loadConfig(file(`{ "c2s": { "prot": 1 } }`), {})).toThrow(/^c2s\.prot: unknown option/);
   });

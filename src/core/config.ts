@@ -3,15 +3,31 @@
 // against the schema below and the modules' own schemas. Unknown keys are errors.
 import { readFileSync, existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { bool, ConfigError, custom, documentShape, int, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
+import { bool, ConfigError, custom, documentShape, int, mapOf, oneOf, optStr, parseShape, section, str, strList, type Field, type Infer, type Shape } from "./schema.ts";
 import { CONSISTENCIES, parseKeyspace, parseReplication } from "../storage/cassandra/options.ts";
 import { STORAGE_BACKENDS } from "../storage/open.ts";
 import { JidError, normalizeDomain } from "../xml/jid.ts";
 
+/** In-band registration (XEP-0077): the domain's, and each further host's. */
+const registrationShape = {
+  enabled: bool("Let anyone create an account from a client.", false),
+  perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),
+};
+
+/** What each further host (virtual host) sets for itself; the domain's are the top-level admins and registration. */
+export const hostSchema = {
+  admins: strList("Bare JIDs with administrative rights on this host (XEP-0133 commands, its rooms and nodes).", []),
+  registration: section("In-band registration (XEP-0077) on this host.", registrationShape),
+};
+
+export type HostConfig = Infer<typeof hostSchema>;
+
 export const serverSchema = {
   domain: str("The XMPP domain this server hosts (the part after @ in users' addresses).", "localhost"),
+  hosts: mapOf("Further XMPP domains served besides domain (virtual hosts), each with its own accounts, admins, registration and services (conference., upload., pubsub. and proxy. subdomains of it), by name: {\"b.example\": {\"admins\": [\"boss@b.example\"]}}. Every node of a cluster serves them all.",
+    "host", hostSchema, parseHostName),
   dataDir: str("Folder for the embedded database, generated certificates and uploads; a relative path is taken from the working directory.", "./data"),
-  admins: strList("Bare JIDs with administrative rights (XEP-0133 commands).", []),
+  admins: strList("Bare JIDs with administrative rights on domain (XEP-0133 commands). Each further host has its own (hosts.<host>.admins).", []),
   log: section("Logging (pino, JSON lines on stderr).", {
     level: oneOf("Log level.", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
   }),
@@ -65,7 +81,7 @@ export const serverSchema = {
       requestsPerSecond: int("Requests per second one session may make; beyond it (after a burst of three seconds' worth) they wait their turn. 0 lifts it.", 20, 0),
     }),
   }),
-  tls: section("Certificates. Each name the server serves (the domain, every service's subdomain) gets the certificate whose names (subjectAltName) cover it, wildcards included: chosen by SNI on direct TLS, by the stream's 'to' on STARTTLS. With no certificate at all, a self-signed one is made in dataDir at first start.", {
+  tls: section("Certificates. Each name the server serves (each hosted domain, every service's subdomain) gets the certificate whose names (subjectAltName) cover it, wildcards included: chosen by SNI on direct TLS, by the stream's 'to' on STARTTLS. With no certificate at all, a self-signed one naming every hosted domain and its subdomains is made in dataDir at first start.", {
     cert: optStr("PEM certificate chain file: the default certificate, for every name no other certificate covers (with key)."),
     key: optStr("PEM private key file of cert."),
     directory: optStr("Folder of certificates, in certbot's layout (<name>/fullchain.pem and <name>/privkey.pem, as in /etc/letsencrypt/live; links followed) or Prosody's (<name>.crt and <name>.key). File names do not matter: each certificate covers the names it was issued for."),
@@ -76,7 +92,7 @@ export const serverSchema = {
     directory: str("URL of the CA's ACME directory (Let's Encrypt's staging CA, for trials: https://acme-staging-v02.api.letsencrypt.org/directory).", "https://acme-v02.api.letsencrypt.org/directory"),
     email: optStr("Contact address the CA is given for its account (expiry warnings, policy changes)."),
     acceptTerms: bool("Agree to the CA's terms of service (its directory links them); required to be set once read.", false),
-    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: the domain and its modules' service subdomains (external components' domains only when listed).", []),
+    domains: strList("Names the certificate is for (each must reach this server on port 80). Empty: every hosted domain (domain, hosts) and its modules' service subdomains (external components' domains only when listed).", []),
     renewDays: int("Days before it expires that a certificate is renewed.", 30, 1, 365),
     keyType: oneOf("The certificate's key: ECDSA P-256, or RSA 2048 bits for very old clients.", ["ec256", "rsa2048"], "ec256"),
     caFile: optStr("PEM file of the CA that the ACME server's own HTTPS certificate is checked against: for a private ACME server (default: the system's CAs)."),
@@ -123,10 +139,7 @@ export const serverSchema = {
   shutdown: section("Graceful shutdown on SIGTERM or SIGINT: the server stops accepting connections at once and tells its clients to reconnect.", {
     drainTimeout: int("Seconds the server waits for its clients' last acknowledgements and for what they sent to be stored before it closes what is left.", 10, 0, 3600),
   }),
-  registration: section("In-band registration (XEP-0077).", {
-    enabled: bool("Let anyone create an account from a client.", false),
-    perHourPerAddress: int("Accounts one address may create per hour.", 5, 1),
-  }),
+  registration: section("In-band registration (XEP-0077) on domain; each further host has its own (hosts.<host>.registration).", registrationShape),
   storage: section("Where accounts, rosters, archives and offline messages are kept.", {
     backend: oneOf("embedded: one SQLite file in dataDir, for a single server. cassandra: a Cassandra cluster that several server nodes share.",
       STORAGE_BACKENDS, "embedded"),
@@ -153,7 +166,7 @@ export const serverSchema = {
     enabled: bool("Open the admin socket.", true),
     path: optStr("Where the socket is made (default: admin.sock in dataDir); the folder must exist and be the server user's."),
   }),
-  cluster: section("Several nodes serving one domain: sessions, presence and routing between nodes on Redis (src/cluster/). Leave redis unset for a single node.", {
+  cluster: section("Several nodes serving the same domains: sessions, presence and routing between nodes on Redis (src/cluster/). Leave redis unset for a single node.", {
     redis: optStr("Redis URL (redis://host:port/db) shared by the nodes; unset: a single node, nothing shared."),
     node: optStr("This node's name, unique in the cluster (default: host name and c2s port)."),
     prefix: str("Start of every Redis key and channel the cluster uses: clusters (or test runs) sharing one Redis use different prefixes.", "xmppd:"),
@@ -163,6 +176,17 @@ export const serverSchema = {
 } satisfies Shape;
 
 export type ServerConfig = Infer<typeof serverSchema>;
+
+/** A name of `hosts`: an RFC 7622 domainpart, normalised. */
+function parseHostName(name: string): string {
+  if (/[@/]/.test(name)) throw "must be a domain name";
+  try {
+    return normalizeDomain(name);
+  } catch (e) {
+    if (!(e instanceof JidError)) throw e;
+    throw e.message;
+  }
+}
 
 /** http.bosh.path: a path of its own, not the WebSocket endpoint's nor host-meta's. */
 function parseBoshPath(v: unknown): string {

@@ -6,17 +6,21 @@ import type { JID } from "../xml/jid.ts";
 /** An identity (XEP-0030 §3.1); `lang` is its xml:lang, which XEP-0115's verification string includes. */
 export interface Identity { category: string; type: string; name?: string; lang?: string }
 
-/** An item of a disco#items answer (XEP-0030 §4). */
-export interface DiscoItem { jid: string; node?: string; name?: string }
+/**
+ * An item of a disco#items answer (XEP-0030 §4). `host`, on an item of the server's: the hosted
+ * domain whose disco#items lists it (a service of that host); every host's when absent.
+ */
+export interface DiscoItem { jid: string; node?: string; name?: string; host?: string }
 
 /**
  * A node of the server (XEP-0030 §3.2, §4.2), e.g. the ad-hoc command list and each command.
- * Both answers are for one requester: a node may show different items to different entities,
- * and may refuse (by throwing a StanzaError such as forbidden) what the requester may not see.
+ * Both answers are for one requester and one hosted domain (`host`, the one asked): a node may
+ * show different items to different entities, and may refuse (by throwing a StanzaError such as
+ * forbidden) what the requester may not see.
  */
 export interface DiscoNode {
-  info(requester: JID): { identities: Identity[]; features: string[] };
-  items(requester: JID): DiscoItem[];
+  info(requester: JID, host: string): { identities: Identity[]; features: string[] };
+  items(requester: JID, host: string): DiscoItem[];
 }
 
 /** The registered lists, read by the module that answers disco#info and disco#items. */

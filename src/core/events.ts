@@ -80,7 +80,7 @@ export interface FoldHooks {
   /** Stream features offered after authentication (bind, session, roster versioning, ...). */
   "stream/features": { account: JID; features: Element[] };
   /** Stream features offered before authentication (registration, ...). */
-  "stream/features-preauth": { secure: boolean; features: Element[] };
+  "stream/features-preauth": { secure: boolean; domain: string; features: Element[] };
   /**
    * What a Bind 2 <bound/> (XEP-0386) tells the client about its account, read as its session is
    * about to be bound: the archive's XEP-0313 <metadata/>.

@@ -5,6 +5,7 @@
 import type { Element } from "../xml/element.ts";
 import type { JID } from "../xml/jid.ts";
 import type { Accounts } from "./accounts.ts";
+import type { Hosts } from "./hosts.ts";
 import type { Delivery, Dispatch, HttpPorts, Notify, RequestIq, Send, ServerSettings, Sessions } from "./capabilities.ts";
 import type { DiscoItem, DiscoNode, DiscoRegistry, DiscoView, Identity } from "./disco.ts";
 import type { Band, Events, FoldHooks, HandleHooks, NotifyHooks } from "./events.ts";
@@ -28,11 +29,12 @@ export interface ModuleDefinition<S extends Shape = Shape> {
   readonly options?: S;
   readonly depends?: string[];
   /**
-   * The domains the module's services take (ModuleContext.component), by its options and the
-   * server's domain: read when the configuration is checked, before any setup, so that an
-   * external component (XEP-0114) configured on one of them is refused then.
+   * The domains the module's services take (ModuleContext.component) for one hosted domain, by
+   * its options (`primary`: the host is the configuration's `domain`, to which a service's
+   * `domain` option applies): read when the configuration is checked, before any setup, so that
+   * an external component (XEP-0114) configured on one of them is refused then.
    */
-  domains?(options: Infer<S>, serverDomain: string): string[];
+  domains?(options: Infer<S>, host: string, primary: boolean): string[];
   setup(ctx: ModuleContext<Infer<S>>): void | Promise<void>;
 }
 
@@ -126,9 +128,9 @@ function formTypeOf(form: Element): string | undefined {
  */
 export interface ModuleHost {
   readonly domain: JID;
+  readonly hosts: HostView;
   readonly router: Pick<Router, "iq" | "route" | "request" | "addComponent" | "serves" | "foreign"> & Delivery;
   readonly sessions: Sessions;
-  readonly accounts: Accounts;
   readonly events: Events;
   readonly disco: DiscoRegistry;
   readonly storage: Pick<StorageProvider, "keyval" | "map" | "log">;
@@ -143,10 +145,13 @@ export interface ModuleHost {
   readonly settings: ServerSettings;
   /** What the server counts (metrics, the admin socket's stats); optional for hosts made by tests. */
   readonly telemetry?: Pick<Telemetry, "offline" | "queues">;
-  isAdmin(jid: JID): boolean;
+  isAdmin(jid: JID, domain?: string): boolean;
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
   settled(): Promise<void>;
 }
+
+/** The served domains (virtual hosts) as modules see them: each one's JID, accounts, registration policy and admins. */
+export type HostView = Pick<Hosts, "primary" | "get" | "has" | "of" | "all" | "domains" | "exists">;
 
 /**
  * A module's view of the server: named capabilities, and registrations that the context records
@@ -156,12 +161,15 @@ export class ModuleContext<O> {
   readonly name: string;
   readonly options: O;
   readonly log: Logger;
-  /** The server's domain. */
+  /**
+   * The configuration's domain, the first of the hosts: what the server sends for no host in
+   * particular comes from it. A stanza's own host is that of its account (hosts.of).
+   */
   readonly domain: JID;
+  /** The domains served (virtual hosts): each with its accounts, registration policy and admins. */
+  readonly hosts: HostView;
   /** Sessions by JID, and an account's turn. */
   readonly sessions: Sessions;
-  /** The accounts of the domain (existence, creation, passwords, deletion, the list). */
-  readonly accounts: Accounts;
   /** Time-ordered ids (archive stanza-ids, offline queue): one generator per server, so ids never repeat. */
   readonly ids: IdGenerator;
   /** The few server-level settings modules read. */
@@ -185,8 +193,8 @@ export class ModuleContext<O> {
     this.host = host;
     this.log = log;
     this.domain = host.domain;
+    this.hosts = host.hosts;
     this.sessions = host.sessions;
-    this.accounts = host.accounts;
     this.ids = host.ids;
     this.settings = host.settings;
     this.httpPorts = host.httpPorts;
@@ -202,8 +210,10 @@ export class ModuleContext<O> {
   readonly serves = (domain: string): boolean => this.host.router.serves(domain);
   /** Whether a domain's addresses are contacts of their own: another server's, or an external component's (Router.foreign). */
   readonly foreign = (domain: string): boolean => this.host.router.foreign(domain);
-  /** Whether the JID is one of the config's admins (compared as bare JIDs). */
-  readonly isAdmin = (jid: JID): boolean => this.host.isAdmin(jid);
+  /** Whether the JID is an admin (compared as bare JIDs) of the host `domain`, by default of its own. */
+  readonly isAdmin = (jid: JID, domain?: string): boolean => this.host.isAdmin(jid, domain);
+  /** The accounts of a hosted domain (existence, creation, passwords, deletion, the list); undefined for any other domain. */
+  readonly accountsOf = (domain: string): Accounts | undefined => this.host.hosts.get(domain)?.accounts;
   /** Resolves when the listeners of sessions that closed so far have finished (presence, last activity). */
   readonly settled = (): Promise<void> => this.host.settled();
   /** Fires a notify hook; a failed listener is logged as "<hook> listener failed" unless `onError` is given. */
@@ -226,7 +236,7 @@ export class ModuleContext<O> {
     return this.own(this.host.disco.addNode(node, handler));
   }
 
-  /** An item of the server's disco#items (a service on its own domain). */
+  /** An item of the server's disco#items (a service on its own domain): of its `host`'s, or of every host's when it names none. */
   item(item: DiscoItem): void {
     const list = this.host.disco.items;
     list.push(item);

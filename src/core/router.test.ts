@@ -41,9 +41,10 @@ function world(accounts: string[] = ["romeo", "juliet"]) {
   const events = new Events();
   let lookups = 0;
   const directory = {
-    async exists(local: string) {
+    has: (domain: string) => domain === DOMAIN.domain,
+    async exists(account: JID) {
       lookups++;
-      return accounts.includes(local);
+      return account.domain === DOMAIN.domain && accounts.includes(account.local);
     },
   };
   const router = new Router(DOMAIN, sessions, events, directory, log);

@@ -31,8 +31,12 @@ export interface Component {
   receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, durability: Durability | undefined): Promise<void>;
 }
 
-export interface AccountDirectory {
-  exists(local: string): Promise<boolean>;
+/** The domains the server hosts (virtual hosts, core/hosts.ts) and their accounts. */
+export interface HostDirectory {
+  /** Whether `domain` is one of the server's own (its accounts' domain), not a service's or another server's. */
+  has(domain: string): boolean;
+  /** Whether the bare JID is an account of a hosted domain. */
+  exists(account: JID): Promise<boolean>;
 }
 
 /** The accounts of targets exist: a recipient with sessions is not looked up. */
@@ -60,31 +64,32 @@ export class Router {
   readonly domain: JID;
   private readonly sessions: SessionDirectory;
   private readonly events: Events;
-  private readonly accounts: AccountDirectory;
+  private readonly hosts: HostDirectory;
   private readonly log: Logger;
   private readonly telemetry: Telemetry;
 
-  constructor(domain: JID, sessions: SessionDirectory, events: Events, accounts: AccountDirectory, log: Logger, telemetry = new Telemetry()) {
+  /** `domain`: the configuration's, the 'from' of what the server sends for no host in particular. */
+  constructor(domain: JID, sessions: SessionDirectory, events: Events, hosts: HostDirectory, log: Logger, telemetry = new Telemetry()) {
     this.domain = domain;
     this.sessions = sessions;
     this.events = events;
-    this.accounts = accounts;
+    this.hosts = hosts;
     this.log = log;
     this.telemetry = telemetry;
   }
 
-  /** Whether this server hosts `domain`: its own, or a component's (the MUC service, pubsub, upload). */
+  /** Whether this server hosts `domain`: one of its own (virtual hosts), or a component's (the MUC service, pubsub, upload). */
   serves(domain: string): boolean {
-    return domain === this.domain.domain || this.components.has(domain);
+    return this.hosts.has(domain) || this.components.has(domain);
   }
 
   /**
    * Whether a domain's addresses are entities of their own to this server's users, as contacts on
-   * another server are: a remote domain, or an external component's. Not the server's own domain
+   * another server are: a remote domain, or an external component's. Not the server's own domains
    * nor its modules' services (rooms, pubsub), which keep presence rules of their own.
    */
   foreign(domain: string): boolean {
-    if (domain === this.domain.domain) return false;
+    if (this.hosts.has(domain)) return false;
     const component = this.components.get(domain);
     return component === undefined || component.external === true;
   }
@@ -285,7 +290,8 @@ export class Router {
     const timedAt = kind === "message" ? this.telemetry.sampleStart() : 0;
     const ev: StanzaEvent = returned ? { stanza, from, to, origin, durability, returned, timedAt } : { stanza, from, to, origin, durability, timedAt };
     if (origin && (await this.events.handle("stanza/out", ev))) return;
-    if (to.domain !== this.domain.domain) {
+    // Any hosted domain is delivered here, to its accounts: never a stream to ourselves.
+    if (!this.hosts.has(to.domain)) {
       const component = this.components.get(to.domain);
       if (component) return component.receive(stanza, from, to, origin, durability);
       return this.remote.send(stanza, to.domain);
@@ -484,7 +490,7 @@ export class Router {
   }
 
   private async accountExists(bare: JID): Promise<boolean> {
-    return this.sessions.of(bare).length > 0 || (await this.accounts.exists(bare.local));
+    return this.sessions.of(bare).length > 0 || (await this.hosts.exists(bare));
   }
 
   /** A message's MessageDelivery.accountExists: asked of the accounts at most once, when first called. */

@@ -86,6 +86,46 @@ export function section<S extends Shape>(doc: string, shape: S): Field<Infer<S>>
   };
 }
 
+/**
+ * A map of names to entries of one shape, each validated as a section is (unknown keys rejected,
+ * errors naming `<path>.<name>.<key>`); `key` normalises and checks a name (throws a message).
+ * From the environment the map comes as its JSON text.
+ */
+export function mapOf<S extends Shape>(doc: string, placeholder: string, entry: S, key: (name: string) => string): Field<Record<string, Infer<S>>> & { entry: S; placeholder: string } {
+  const parse = (raw: unknown, fromEnv: boolean): Record<string, Infer<S>> => {
+    let v = raw;
+    if (typeof v === "string") {
+      try {
+        v = JSON.parse(v);
+      } catch {
+        throw "must be a map (JSON, from the environment)";
+      }
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw "must be a map";
+    const out: Record<string, Infer<S>> = {};
+    for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
+      let k: string;
+      try {
+        k = key(name);
+      } catch (e) {
+        throw `${name}: ${typeof e === "string" ? e : (e as Error).message}`;
+      }
+      if (k in out) throw `${name}: listed twice`;
+      try {
+        out[k] = parseShape(entry, value, "", fromEnv || typeof raw === "string");
+      } catch (e) {
+        throw `${name}.${(e as Error).message}`;
+      }
+    }
+    return out;
+  };
+  return { ...field<Record<string, Infer<S>>>("map", doc, {}, false, parse), entry, placeholder };
+}
+
+function isMap(f: Field<unknown>): f is Field<unknown> & { entry: Shape; placeholder: string } {
+  return (f as { entry?: Shape }).entry !== undefined;
+}
+
 function isSection(f: Field<unknown>): f is Field<unknown> & { shape: Shape } {
   return (f as { shape?: Shape }).shape !== undefined;
 }
@@ -140,6 +180,9 @@ export function documentShape(shape: Shape, path = ""): string[] {
     if (isSection(f)) {
       lines.push(`| \`${path}${key}\` | section | | ${cell(f.doc)} |`);
       lines.push(...documentShape(f.shape, `${path}${key}.`));
+    } else if (isMap(f)) {
+      lines.push(`| \`${path}${key}\` | map | \`{}\` | ${cell(f.doc)} |`);
+      lines.push(...documentShape(f.entry, `${path}${key}.<${f.placeholder}>.`));
     } else {
       const def = f.default === undefined ? "" : codeCell(JSON.stringify(f.default));
       lines.push(`| \`${path}${key}\` | ${cell(f.kind)} | ${def} | ${cell(f.doc)} |`);

@@ -26,6 +26,8 @@ export interface PreAuthRequest {
   readonly stanza: Element;
   readonly payload: Element;
   readonly secure: boolean;
+  /** The hosted domain the stream is to (its header's 'to'). */
+  readonly domain: string;
   readonly remoteAddress: string;
   /** An authenticated stream's account, when the iq comes after SASL (password change). */
   readonly account: JID | undefined;

@@ -93,17 +93,18 @@ export default defineModule({
     };
 
     ctx.iq("host", NS.discoInfo, "query", {
-      get: ({ payload, from }) => {
+      get: ({ payload, from, to }) => {
         const node = payload.attrs.node;
         if (node === undefined || node === `${CAPS_NODE}#${ver()}`) return infoQuery(disco.identities, hostFeatures(disco), disco.extensions, node);
-        const info = nodeOf(disco, node).info(from);
+        const info = nodeOf(disco, node).info(from, to.domain);
         return infoQuery(info.identities, info.features, [], node);
       },
     });
     ctx.iq("host", NS.discoItems, "query", {
-      get: ({ payload, from }) => {
+      get: ({ payload, from, to }) => {
         const node = payload.attrs.node;
-        const items = node === undefined ? disco.items : nodeOf(disco, node).items(from);
+        // Each host lists its own services (and those of no host in particular: external components).
+        const items = node === undefined ? disco.items.filter((i) => i.host === undefined || i.host === to.domain) : nodeOf(disco, node).items(from, to.domain);
         return xml("query", { xmlns: NS.discoItems, node }, items.map((i) => xml("item", { jid: i.jid, node: i.node, name: i.name })));
       },
     });

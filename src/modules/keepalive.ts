@@ -19,7 +19,8 @@ export function keepalive(sessions: Pick<Sessions, "all">, request: RequestIq, i
     for (const s of sessions.all()) {
       if (s.lastActivity > idleSince || probing.has(s)) continue;
       probing.add(s);
-      const ping = xml("iq", { type: "get", to: s.jid.toString() }, xml("ping", { xmlns: NS.ping }));
+      // From the session's own server (its host, when the server has several).
+      const ping = xml("iq", { type: "get", from: s.jid.domain, to: s.jid.toString() }, xml("ping", { xmlns: NS.ping }));
       request(ping, timeoutMs).then(
         () => probing.delete(s),
         (e: Error) => {

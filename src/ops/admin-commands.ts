@@ -31,9 +31,13 @@ export interface ReloadReport {
 
 /** What the commands use of the server. */
 export interface AdminHost {
+  /** The configuration's domain: a bare name (no @) is an account of it. */
   readonly domain: JID;
   readonly sessions: Pick<SessionDirectory, "all" | "local" | "of">;
-  readonly accounts: Pick<Accounts, "create" | "setPassword" | "listMarked">;
+  /** The domains served (virtual hosts), the configuration's domain first. */
+  readonly domains: readonly string[];
+  /** The accounts of a hosted domain; undefined for any other. */
+  accountsOf(domain: string): Pick<Accounts, "create" | "setPassword" | "listMarked"> | undefined;
   /** Deletes an account the server's one way (sessions closed, stores purged); false when there was none. */
   removeAccount(account: JID): Promise<boolean>;
   stats(): Promise<Record<string, unknown>>;
@@ -61,12 +65,13 @@ function jidOf(text: string): JID {
   }
 }
 
-/** An account of this server, by its local part or JID. */
-function account(host: AdminHost, text: string): JID {
+/** An account of one of the hosted domains, by its JID, or by its local part for the configuration's domain; and its domain's accounts. */
+function account(host: AdminHost, text: string): [JID, Pick<Accounts, "create" | "setPassword" | "listMarked">] {
   const j = jidOf(text.includes("@") ? text : `${text}@${host.domain.domain}`);
-  if (j.domain !== host.domain.domain) throw new AdminError(`${j.domain} is not this server's domain (${host.domain.domain})`);
+  const accounts = host.accountsOf(j.domain);
+  if (accounts === undefined) throw new AdminError(`${j.domain} is not a domain of this server (${host.domains.join(", ")})`);
   if (!j.local) throw new AdminError("the JID needs a local part");
-  return j.bare;
+  return [j.bare, accounts];
 }
 
 function info(s: Session, now: number): SessionInfo {
@@ -114,10 +119,10 @@ export function adminCommands(host: AdminHost): Record<string, AdminCommand> {
       const text = args.join(" ").trim();
       if (text === "") throw new AdminError("missing <text>");
       if (text.length > MAX_ANNOUNCEMENT) throw new AdminError(`the announcement is longer than ${MAX_ANNOUNCEMENT} characters`);
-      const from = host.domain.toString();
       let sent = 0;
       for (const s of host.sessions.all()) {
-        s.send(xml("message", { from, to: s.jid.toString(), type: "headline" }, xml("body", null, text)));
+        // From the session's own host (a virtual host's users hear from their server).
+        s.send(xml("message", { from: s.jid.domain, to: s.jid.toString(), type: "headline" }, xml("body", null, text)));
         sent++;
       }
       return { sent };
@@ -127,25 +132,28 @@ export function adminCommands(host: AdminHost): Record<string, AdminCommand> {
     reload: () => host.reload(),
 
     async adduser(args) {
-      const a = account(host, arg(args, 0, "jid"));
-      await accountCall(() => host.accounts.create(a.local, arg(args, 1, "password")));
+      const [a, accounts] = account(host, arg(args, 0, "jid"));
+      await accountCall(() => accounts.create(a.local, arg(args, 1, "password")));
       return { created: a.toString() };
     },
 
     async passwd(args) {
-      const a = account(host, arg(args, 0, "jid"));
-      await accountCall(() => host.accounts.setPassword(a.local, arg(args, 1, "password")));
+      const [a, accounts] = account(host, arg(args, 0, "jid"));
+      await accountCall(() => accounts.setPassword(a.local, arg(args, 1, "password")));
       return { changed: a.toString() };
     },
 
     async deluser(args) {
-      const a = account(host, arg(args, 0, "jid"));
+      const [a] = account(host, arg(args, 0, "jid"));
       if (!(await accountCall(() => host.removeAccount(a)))) throw new AdminError(`no account ${a}`);
       return { deleted: a.toString() };
     },
 
+    /** The accounts of every hosted domain. */
     async users() {
-      return (await host.accounts.listMarked()).sort();
+      const all: string[] = [];
+      for (const d of host.domains) all.push(...(await host.accountsOf(d)?.listMarked() ?? []));
+      return all.sort();
     },
   };
 }

@@ -106,9 +106,9 @@ function context(sm: { resumeTimeout?: number; maxQueue?: number } = {}): Stream
   const log = createLogger("silent");
   const events = new Events();
   const sessions = new SessionDirectory();
-  const router = new Router(domain, sessions, events, { exists: async () => true }, log);
+  const router = new Router(domain, sessions, events, { has: (d) => d === domain.domain, exists: async () => true }, log);
   return {
-    domain, config, router, sessions, events, log,
+    domain, hosts: { has: (d: string) => d === domain.domain }, config, router, sessions, events, log,
     backlog: new BacklogLedger({ account: config.limits.accountBacklog, process: config.limits.processBacklog }),
     loginThrottle: new LocalLoginThrottle({ perAddress: config.auth.failuresPerMinute, perAccount: config.auth.failuresPerAccount }),
     unknownUsers: new UnknownUsers(Buffer.alloc(32, 1)),

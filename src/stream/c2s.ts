@@ -19,7 +19,7 @@ import { bindResource, handleLegacySession } from "./bind.ts";
 import { ClientSession } from "./client-session.ts";
 import type { OpenStream, StreamContext } from "./context.ts";
 import { authenticatedFeatures, featuresElement, preAuthFeatures } from "./features.ts";
-import { checkHeader, streamHeader } from "./header.ts";
+import { checkHeader, hostNamed, streamHeader } from "./header.ts";
 import { SaslNegotiation } from "./sasl-negotiation.ts";
 import { Sasl2Negotiation, type Sasl2Stream } from "./sasl2.ts";
 import { resume, smElement, smFailed } from "./sm-negotiation.ts";
@@ -46,6 +46,11 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
   /** Store writes still running for stanzas of a session without stream management (routeUnacked). */
   private unsettled: Promise<void> | undefined;
   private readonly ctx: StreamContext;
+  /**
+   * The hosted domain the client's first header asked for (RFC 6120 §4.7.2 'to'); its headers
+   * after a restart must name it again. Accounts authenticated on this stream are its.
+   */
+  private host: string | undefined = undefined;
 
   constructor(transport: Transport, ctx: StreamContext) {
     super(transport, limitsOf(ctx.config.limits, false), ctx.log);
@@ -73,12 +78,16 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
     return fields;
   }
 
-  protected header(): string {
-    return streamHeader(this.ctx.domain.toString(), randomToken(12, "base64url"));
+  /** Our header is from the domain the client's names when it is one we serve (RFC 6120 §4.7.1), else from ours. */
+  protected header(attrs?: Record<string, string>): string {
+    const asked = this.host ?? hostNamed(attrs?.to);
+    const from = asked !== undefined && this.ctx.hosts.has(asked) ? asked : this.ctx.domain.toString();
+    return streamHeader(from, randomToken(12, "base64url"));
   }
 
   protected opened(name: string, attrs: Record<string, string>): void {
-    checkHeader(name, attrs, this.ctx.domain.toString());
+    const host = this.host;
+    this.host = checkHeader(name, attrs, (d) => this.ctx.hosts.has(d) && (host === undefined || d === host));
     this.sendFeatures();
   }
 
@@ -125,7 +134,7 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
   }
 
   private saslNegotiation(): SaslNegotiation {
-    this.sasl ??= new SaslNegotiation(this.ctx, this.transport, () => this.log);
+    this.sasl ??= new SaslNegotiation(this.ctx, this.transport, this.host!, () => this.log);
     return this.sasl;
   }
 
@@ -266,7 +275,7 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
       return;
     }
     await handler({
-      stanza: el, payload, secure: this.secure, remoteAddress: this.remoteAddress, account, stream: this,
+      stanza: el, payload, secure: this.secure, domain: this.host!, remoteAddress: this.remoteAddress, account, stream: this,
       reply: (r) => this.write(r.toString()),
     });
   }
@@ -275,7 +284,7 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
     let build: Promise<Element[]>;
     if (this.authenticatedAs === undefined) {
       this.state = "features";
-      build = preAuthFeatures(this.ctx, this.transport, () => [...this.saslNegotiation().features(), ...this.sasl2Negotiation().features()]);
+      build = preAuthFeatures(this.ctx, this.transport, this.host!, () => [...this.saslNegotiation().features(), ...this.sasl2Negotiation().features()]);
     } else {
       this.state = "authenticated";
       build = authenticatedFeatures(this.ctx, this.authenticatedAs);

@@ -15,11 +15,14 @@ export interface OpenStream {
 }
 
 export interface StreamContext extends SessionContext {
+  /** The configuration's domain, the first of those served. */
   readonly domain: JID;
+  /** The domains served (virtual hosts): a client stream is to one of them (its header's 'to'). */
+  readonly hosts: { has(domain: string): boolean };
   /** Login attempts per address and per account (in a cluster, counted in Redis too). */
   readonly loginThrottle: LoginThrottle;
-  /** Credentials lookup for SASL (username as sent; normalised by the callee). */
-  credentials(username: string): Promise<Credentials | undefined>;
+  /** Credentials lookup for SASL: an account of the hosted `domain` (username as sent; normalised by the callee). */
+  credentials(username: string, domain: string): Promise<Credentials | undefined>;
   /** Stand-ins for the users credentials() does not know, the same on every node and across restarts. */
   readonly unknownUsers: UnknownUsers;
   /** Top-level non-stanza elements, by namespace. */

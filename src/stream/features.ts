@@ -10,14 +10,15 @@ import type { Transport } from "../transports/transport.ts";
 import type { StreamContext } from "./context.ts";
 
 /** `auth`: the authentication features (SASL's mechanisms, SASL2's), offered once TLS is there or not required. */
-export async function preAuthFeatures(ctx: StreamContext, transport: Transport, auth: () => Element[]): Promise<Element[]> {
+/** `domain`: the hosted domain the stream is to. */
+export async function preAuthFeatures(ctx: StreamContext, transport: Transport, domain: string, auth: () => Element[]): Promise<Element[]> {
   const out: Element[] = [];
   const { requireTls } = ctx.config.c2s;
   if (transport.canStartTls) {
     out.push(xml("starttls", { xmlns: NS.tls }, requireTls ? xml("required") : undefined));
   }
   if (transport.secure || !requireTls) out.push(...auth());
-  const folded = await ctx.events.fold("stream/features-preauth", { secure: transport.secure, features: out });
+  const folded = await ctx.events.fold("stream/features-preauth", { secure: transport.secure, domain, features: out });
   return folded.features;
 }
 

@@ -32,9 +32,16 @@ export function checkRoot(name: string, attrs: Record<string, string>, content: 
  * prefix, unsupported-version for a major version other than 1, host-unknown for a domain we do
  * not serve.
  */
-export function checkHeader(name: string, attrs: Record<string, string>, domain: string): void {
+export function checkHeader(name: string, attrs: Record<string, string>, serves: (domain: string) => boolean): string {
   checkRoot(name, attrs, NS.client);
-  if (attrs.to === undefined || attrs.to.toLowerCase().replace(/\.$/, "") !== domain) {
+  const domain = hostNamed(attrs.to);
+  if (domain === undefined || !serves(domain)) {
     throw new StreamError("host-unknown", attrs.to === undefined ? "the header has no 'to'" : `this server does not serve ${attrs.to}`);
   }
+  return domain;
+}
+
+/** The domain a header's 'to' names, as hosts are kept (lower case, no trailing dot). */
+export function hostNamed(to: string | undefined): string | undefined {
+  return to?.toLowerCase().replace(/\.$/, "");
 }

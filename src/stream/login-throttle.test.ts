@@ -30,9 +30,10 @@ describe("addressKey", () => {
 });
 
 describe("accountKey", () => {
-  it("is the normalised localpart, or undefined for what cannot be one", () => {
-    expect(accountKey("Romeo")).toBe("romeo");
-    expect(accountKey("a@b")).toBeUndefined();
+  it("is the normalised localpart at the stream's domain, or undefined for what cannot be one", () => {
+    expect(accountKey("Romeo", "example.com")).toBe("romeo@example.com");
+    expect(accountKey("Romeo", "example.org")).toBe("romeo@example.org");
+    expect(accountKey("a@b", "example.com")).toBeUndefined();
   });
 });
 

@@ -88,10 +88,14 @@ function expandIPv6(address: string): number[] | undefined {
   return groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
 }
 
-/** The account key of a SASL authcid: its normalised localpart, undefined when it cannot be one. */
-export function accountKey(username: string): string | undefined {
+/**
+ * The account key of a SASL authcid on a stream to the hosted `domain`: the account's bare JID
+ * (its normalised localpart at the domain: one name on two hosts is two accounts), undefined when
+ * it cannot be one.
+ */
+export function accountKey(username: string, domain: string): string | undefined {
   try {
-    return normalizeLocal(username);
+    return `${normalizeLocal(username)}@${domain}`;
   } catch {
     return undefined;
   }

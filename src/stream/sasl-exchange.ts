@@ -54,12 +54,16 @@ export class SaslExchange {
   /** The stream's logger, built on first use. */
   private readonly log: () => Logger;
 
-  constructor(ctx: StreamContext, transport: Transport, log: () => Logger) {
+  /** The hosted domain the stream is to: the accounts looked up and authenticated are its. */
+  readonly domain: string;
+
+  constructor(ctx: StreamContext, transport: Transport, domain: string, log: () => Logger) {
     this.ctx = ctx;
+    this.domain = domain;
     this.log = log;
     this.address = addressKey(transport.remoteAddress, ctx.config.auth.ipv6Prefix);
     this.context = {
-      domain: ctx.domain.domain,
+      domain,
       secure: transport.secure,
       channelBinding: transport.channelBinding(),
       lookup: (username) => this.lookup(username),
@@ -121,14 +125,14 @@ export class SaslExchange {
 
   /** The mechanism's credentials lookup: the account's turn first (a failure there is temporary-auth-failure). */
   private async lookup(username: string): Promise<Credentials | undefined> {
-    const account = accountKey(username);
+    const account = accountKey(username, this.domain);
     if (account !== undefined && this.counted.account === undefined) {
       const wait = await this.ctx.loginThrottle.account(account);
       if (wait === undefined) throw new Error("the account's next login attempt is too far away");
       this.counted.account = account;
       if (wait > 0) await sleep(wait, undefined, { ref: false });
     }
-    return this.ctx.credentials(username);
+    return this.ctx.credentials(username, this.domain);
   }
 
   /** The attempt in progress ended without a refused password: it no longer counts. */
@@ -159,7 +163,7 @@ export class SaslExchange {
     }
     let account: JID;
     try {
-      account = jid(result.username, this.ctx.domain.domain);
+      account = jid(result.username, this.domain);
     } catch (e) {
       if (!(e instanceof JidError)) throw e;
       this.authFailed("not-authorized", undefined, true);

@@ -59,7 +59,7 @@ function negotiation(o: Options = {}): Fixture {
     channelBinding: () => o.channelBinding,
     write: (s: string) => void out.push(s),
   } as unknown as Transport;
-  return { sasl: new SaslNegotiation(ctx, transport, () => log), out, lookups };
+  return { sasl: new SaslNegotiation(ctx, transport, "localhost", () => log), out, lookups };
 }
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
@@ -247,17 +247,17 @@ describe("the login throttle", () => {
     const { t, calls } = recording();
     const f = negotiation({ throttle: t });
     await f.sasl.handle(plain("romeo", "s3cret"));
-    expect(calls).toEqual(["begin 192.0.2.1", "account romeo", "release 192.0.2.1", "releaseAccount romeo"]);
+    expect(calls).toEqual(["begin 192.0.2.1", "account romeo@localhost", "release 192.0.2.1", "releaseAccount romeo@localhost"]);
     calls.length = 0;
     await f.sasl.handle(auth("PLAIN", b64("no-nuls")));
     expect(calls).toEqual(["begin 192.0.2.1", "release 192.0.2.1"]);
     calls.length = 0;
     await f.sasl.handle(scram("romeo", "x").first());
     await f.sasl.handle(xml("abort", { xmlns: SASL }));
-    expect(calls).toEqual(["begin 192.0.2.1", "account romeo", "release 192.0.2.1", "releaseAccount romeo"]);
+    expect(calls).toEqual(["begin 192.0.2.1", "account romeo@localhost", "release 192.0.2.1", "releaseAccount romeo@localhost"]);
     calls.length = 0;
     await f.sasl.handle(plain("romeo", "wrong"));
-    expect(calls).toEqual(["begin 192.0.2.1", "account romeo"]);
+    expect(calls).toEqual(["begin 192.0.2.1", "account romeo@localhost"]);
   });
 
   it("addresses of one IPv6 /64 share a count; another /64 has its own; the prefix is configurable", async () => {
@@ -285,7 +285,7 @@ describe("the login throttle", () => {
     const started = Date.now();
     expect((await f.sasl.handle(plain("romeo", "s3cret")))?.toString()).toBe("romeo@localhost");
     expect(Date.now() - started).toBeGreaterThanOrEqual(55);
-    expect(calls.indexOf("account romeo")).toBeGreaterThanOrEqual(0);
+    expect(calls.indexOf("account romeo@localhost")).toBeGreaterThanOrEqual(0);
   });
 
   it("an account whose turn is too far away is temporary-auth-failure, its address attempt given back", async () => {
@@ -294,7 +294,7 @@ describe("the login throttle", () => {
     await f.sasl.handle(plain("romeo", "s3cret"));
     expect(failureOf(f.out.pop())).toBe("temporary-auth-failure");
     expect(f.lookups).toEqual([]);
-    expect(calls).toEqual(["begin 192.0.2.1", "account romeo", "release 192.0.2.1"]);
+    expect(calls).toEqual(["begin 192.0.2.1", "account romeo@localhost", "release 192.0.2.1"]);
   });
 
   it("a Redis-like throttle that answers later is waited for", async () => {

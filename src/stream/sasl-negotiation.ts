@@ -19,9 +19,9 @@ export class SaslNegotiation {
   private readonly transport: Transport;
   private readonly writer: SaslWriter;
 
-  constructor(ctx: StreamContext, transport: Transport, log: () => Logger) {
+  constructor(ctx: StreamContext, transport: Transport, domain: string, log: () => Logger) {
     this.transport = transport;
-    this.exchange = new SaslExchange(ctx, transport, log);
+    this.exchange = new SaslExchange(ctx, transport, domain, log);
     this.writer = {
       challenge: (data) => transport.write(xml("challenge", { xmlns: NS.sasl }, encodeSaslPayload(data)).toString()),
       failure: (condition, text) => transport.write(saslFailure(NS.sasl, condition, text).toString()),

@@ -144,7 +144,7 @@ export class Sasl2Negotiation {
     if (ht && !req.fast) return this.exchange.refuse(this.writer, "malformed-request", "a FAST login carries <fast xmlns='urn:xmpp:fast:0'/>");
     const mech = ht ?? this.exchange.offered.find((m) => m.name === req.mechanism);
     this.request = req;
-    this.fast = this.ctx.fastTokens ? new FastAttempt(this.ctx.fastTokens, this.ctx.domain.domain, req.userAgent) : undefined;
+    this.fast = this.ctx.fastTokens ? new FastAttempt(this.ctx.fastTokens, this.exchange.domain, req.userAgent) : undefined;
     const extra = ht && this.fast ? { tokens: this.fast.verifier(this.exchange.context.lookup, req.fast!) } : undefined;
     const done = await this.exchange.start(mech, req.initial, this.writer, extra);
     if (done) await this.succeed(done, req);
@@ -178,7 +178,7 @@ export class Sasl2Negotiation {
   /** FAST's part of the <success/>; a store that fails costs the client its new token, not its login. */
   private async token(account: JID, req: AuthenticateRequest, requested: string | undefined, mechanism: string): Promise<Element | undefined> {
     try {
-      return await this.fast?.afterSuccess(account, req.fast, requested, mechanism, () => this.ctx.credentials(account.local));
+      return await this.fast?.afterSuccess(account, req.fast, requested, mechanism, () => this.ctx.credentials(account.local, account.domain));
     } catch (err) {
       this.ctx.log.error({ err, user: account.toString() }, "FAST token not stored");
       return undefined;

@@ -34,7 +34,7 @@ describe("account commands", () => {
     expect(cli(["passwd", "alice@localhost", "pw3"])).toMatchObject({ code: 0 });
     expect(cli(["deluser", "bob@localhost"])).toMatchObject({ code: 0, out: "deleted bob@localhost" });
     expect(cli(["deluser", "bob@localhost"])).toMatchObject({ code: 1, err: "xmppd: no account bob@localhost" });
-    expect(cli(["adduser", "carol@elsewhere.example", "pw"]).err).toMatch(/^xmppd: elsewhere.example is not this server's domain/);
+    expect(cli(["adduser", "carol@elsewhere.example", "pw"]).err).toMatch(/^xmppd: elsewhere.example is not a domain of this server \(localhost\)/);
     expect(cli(["adduser", "bad user@localhost", "pw"])).toMatchObject({ code: 1 });
   });
 });

@@ -30,7 +30,7 @@ describe("xmppd import and export", () => {
     expect(r.status).toBe(1);
     expect(existsSync(data)).toBe(false); // the data folder the refused import would have used is not left behind
     expect(r.err).toBe(`xmppd: the export cannot be imported; nothing was written:\n` +
-      `  ${join(FIXTURES, "ejabberd", "20261207-061112_localhost.xml")}: host localhost is not this server's domain (example.org); addresses are kept as they are, so import it into a server for localhost\n`);
+      `  ${join(FIXTURES, "ejabberd", "20261207-061112_localhost.xml")}: host localhost is not a domain of this server (example.org); addresses are kept as they are, so import it into a server for localhost (or add it to hosts)\n`);
   });
 
   it("--dry-run reports, an import writes, an export writes a private file that another server imports", async () => {

@@ -20,6 +20,8 @@ export interface CertificateSources {
   optionalDirectories: readonly string[];
   dataDir: string;
   domain: string;
+  /** The further hosted domains (virtual hosts), which a self-signed certificate names too. */
+  hosts?: readonly string[];
 }
 
 export interface LoadedCertificates {
@@ -83,7 +85,7 @@ export function loadCertificates(src: CertificateSources, o: LoadOptions): Loade
     const chosen = new CertificateStore(out.list[0]!, out.list);
     out.fallback = chosen.covering(src.domain) ?? chosen.certificates[0];
   } else {
-    const own = selfSignedFiles(src.dataDir, src.domain, o.makeSelfSigned);
+    const own = selfSignedFiles(src.dataDir, src.domain, o.makeSelfSigned, src.hosts);
     if (own !== undefined) {
       out.fallback = tlsMaterial(readPem("tls.cert", own.cert), readPem("tls.key", own.key), own.cert);
       out.files.push(own.cert, own.key);

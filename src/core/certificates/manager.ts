@@ -21,6 +21,8 @@ export interface CertificateSettings {
   tls: TlsSettings;
   dataDir: string;
   domain: string;
+  /** The further hosted domains (virtual hosts). */
+  hosts?: readonly string[];
   /** Folders whose certificates count too when they exist: the ACME client's. */
   optionalDirectories: readonly string[];
 }
@@ -88,7 +90,7 @@ export class ServerCertificates {
 
 /** What the loader reads, from the settings. */
 export function certificateSources(s: CertificateSettings): CertificateSources {
-  return { cert: s.tls.cert, key: s.tls.key, directory: s.tls.directory, optionalDirectories: s.optionalDirectories, dataDir: s.dataDir, domain: s.domain };
+  return { cert: s.tls.cert, key: s.tls.key, directory: s.tls.directory, optionalDirectories: s.optionalDirectories, dataDir: s.dataDir, domain: s.domain, hosts: s.hosts };
 }
 
 /** Whether what was read differs from what the store holds (the default, or any certificate). */

@@ -27,12 +27,12 @@ export interface AdhocCommand {
   readonly name: string;
   /** FORM_TYPE of the command's forms (XEP-0068), e.g. XEP-0133's http://jabber.org/protocol/admin. */
   readonly formType?: string;
-  /** Whether this requester sees and may run the command (others get forbidden). */
-  mayRun(requester: JID): boolean;
+  /** Whether this requester sees and may run the command at the hosted domain `host` (others get forbidden). */
+  mayRun(requester: JID, host: string): boolean;
   /** The forms to fill, in order; none for a command that completes at once. */
   readonly stages: readonly Stage[];
   /** Runs the command with one set of values per stage; throws a StanzaError to refuse. */
-  complete(values: readonly FormValues[], requester: JID): Outcome | Promise<Outcome>;
+  complete(values: readonly FormValues[], requester: JID, host: string): Outcome | Promise<Outcome>;
 }
 
 export interface AdhocCommands {

@@ -51,17 +51,17 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 describe("a multi-stage command", () => {
   it("next, next, complete: each stage's form with its actions, then the result", async () => {
     const sessions = new CommandSessions(60_000, 5);
-    const s1 = await execute(calc, req({}), me, sessions);
+    const s1 = await execute(calc, req({}), me, sessions, "localhost");
     const sessionid = s1.attrs.sessionid!;
     expect(s1.attrs.status).toBe("executing");
     expect(s1.getChild("actions")!.toString()).toBe(`<actions execute="next"><next/></actions>`);
-    const s2 = await execute(calc, req({ sessionid, action: "next" }, { a: "42" }), me, sessions);
+    const s2 = await execute(calc, req({ sessionid, action: "next" }, { a: "42" }), me, sessions, "localhost");
     expect(s2.getChild("actions")!.toString()).toBe(`<actions execute="next"><prev/><next/></actions>`);
     expect(field(s2, "b")).toBeDefined();
     // "execute" is the stage's default: next here.
-    const s3 = await execute(calc, req({ sessionid, action: "execute" }, { b: "23" }), me, sessions);
+    const s3 = await execute(calc, req({ sessionid, action: "execute" }, { b: "23" }), me, sessions, "localhost");
     expect(s3.getChild("actions")!.toString()).toBe(`<actions execute="complete"><prev/><complete/></actions>`);
-    const done = await execute(calc, req({ sessionid, action: "complete" }, { op: "+" }), me, sessions);
+    const done = await execute(calc, req({ sessionid, action: "complete" }, { op: "+" }), me, sessions, "localhost");
     expect(done.attrs).toMatchObject({ status: "completed", sessionid });
     expect(field(done, "result")!.getChildText("value")).toBe("65");
     expect(sessions.size).toBe(0);
@@ -69,40 +69,40 @@ describe("a multi-stage command", () => {
 
   it("prev goes back one stage and shows the value given before; the new value counts", async () => {
     const sessions = new CommandSessions(60_000, 5);
-    const sessionid = (await execute(calc, req({}), me, sessions)).attrs.sessionid!;
-    await execute(calc, req({ sessionid, action: "next" }, { a: "42" }), me, sessions);
-    const back = await execute(calc, req({ sessionid, action: "prev" }), me, sessions);
+    const sessionid = (await execute(calc, req({}), me, sessions, "localhost")).attrs.sessionid!;
+    await execute(calc, req({ sessionid, action: "next" }, { a: "42" }), me, sessions, "localhost");
+    const back = await execute(calc, req({ sessionid, action: "prev" }), me, sessions, "localhost");
     expect(field(back, "a")!.getChildText("value")).toBe("42");
     expect(back.getChild("actions")!.attrs.execute).toBe("next");
-    await execute(calc, req({ sessionid }, { a: "77" }), me, sessions);
-    await execute(calc, req({ sessionid }, { b: "23" }), me, sessions);
-    const done = await execute(calc, req({ sessionid }, { op: "+" }), me, sessions);
+    await execute(calc, req({ sessionid }, { a: "77" }), me, sessions, "localhost");
+    await execute(calc, req({ sessionid }, { b: "23" }), me, sessions, "localhost");
+    const done = await execute(calc, req({ sessionid }, { op: "+" }), me, sessions, "localhost");
     expect(field(done, "result")!.getChildText("value")).toBe("100");
   });
 
   it("refuses actions the stage does not allow (bad-action), a missing field (bad-payload), keeps the session after a refusal", async () => {
     const sessions = new CommandSessions(60_000, 5);
-    const sessionid = (await execute(calc, req({}), me, sessions)).attrs.sessionid!;
-    expect(await refusal(execute(calc, req({ sessionid, action: "prev" }), me, sessions))).toBe("bad-request/bad-action");
-    expect(await refusal(execute(calc, req({ sessionid, action: "complete" }, { a: "1" }), me, sessions))).toBe("bad-request/bad-action");
-    expect(await refusal(execute(calc, req({ sessionid, action: "next" }), me, sessions))).toBe("bad-request/bad-payload");
-    expect(await refusal(execute(calc, req({ sessionid, action: "next" }, { b: "1" }), me, sessions))).toBe("bad-request/bad-payload");
-    await execute(calc, req({ sessionid, action: "next" }, { a: "forty-two" }), me, sessions);
-    await execute(calc, req({ sessionid, action: "next" }, { b: "1" }), me, sessions);
-    expect(await refusal(execute(calc, req({ sessionid, action: "next" }, { op: "+" }), me, sessions))).toBe("bad-request/bad-action");
-    expect(await refusal(execute(calc, req({ sessionid, action: "complete" }, { op: "*" }), me, sessions))).toBe("not-acceptable");
-    expect(await refusal(execute(calc, req({ sessionid, action: "complete" }, { op: "+" }), me, sessions))).toBe("bad-request");
+    const sessionid = (await execute(calc, req({}), me, sessions, "localhost")).attrs.sessionid!;
+    expect(await refusal(execute(calc, req({ sessionid, action: "prev" }), me, sessions, "localhost"))).toBe("bad-request/bad-action");
+    expect(await refusal(execute(calc, req({ sessionid, action: "complete" }, { a: "1" }), me, sessions, "localhost"))).toBe("bad-request/bad-action");
+    expect(await refusal(execute(calc, req({ sessionid, action: "next" }), me, sessions, "localhost"))).toBe("bad-request/bad-payload");
+    expect(await refusal(execute(calc, req({ sessionid, action: "next" }, { b: "1" }), me, sessions, "localhost"))).toBe("bad-request/bad-payload");
+    await execute(calc, req({ sessionid, action: "next" }, { a: "forty-two" }), me, sessions, "localhost");
+    await execute(calc, req({ sessionid, action: "next" }, { b: "1" }), me, sessions, "localhost");
+    expect(await refusal(execute(calc, req({ sessionid, action: "next" }, { op: "+" }), me, sessions, "localhost"))).toBe("bad-request/bad-action");
+    expect(await refusal(execute(calc, req({ sessionid, action: "complete" }, { op: "*" }), me, sessions, "localhost"))).toBe("not-acceptable");
+    expect(await refusal(execute(calc, req({ sessionid, action: "complete" }, { op: "+" }), me, sessions, "localhost"))).toBe("bad-request");
     expect(sessions.size).toBe(1);
   });
 
   it("a session belongs to its requester and command; it expires when idle; the limit per requester holds", async () => {
     const sessions = new CommandSessions(1000, 2);
-    const sessionid = (await execute(calc, req({}), me, sessions)).attrs.sessionid!;
+    const sessionid = (await execute(calc, req({}), me, sessions, "localhost")).attrs.sessionid!;
     const other = parseJid("admin@example.com/laptop");
-    expect(await refusal(execute(calc, req({ sessionid, action: "next" }, { a: "1" }), other, sessions))).toBe("bad-request/bad-sessionid");
-    expect(await refusal(execute({ ...calc, node: "other" }, { ...req({ sessionid, action: "next" }, { a: "1" }), node: "other" }, me, sessions))).toBe("bad-request/bad-sessionid");
-    await execute(calc, req({}), me, sessions);
-    expect(await refusal(execute(calc, req({}), me, sessions))).toBe("resource-constraint");
+    expect(await refusal(execute(calc, req({ sessionid, action: "next" }, { a: "1" }), other, sessions, "localhost"))).toBe("bad-request/bad-sessionid");
+    expect(await refusal(execute({ ...calc, node: "other" }, { ...req({ sessionid, action: "next" }, { a: "1" }), node: "other" }, me, sessions, "localhost"))).toBe("bad-request/bad-sessionid");
+    await execute(calc, req({}), me, sessions, "localhost");
+    expect(await refusal(execute(calc, req({}), me, sessions, "localhost"))).toBe("resource-constraint");
     expect(sessions.lookup(sessionid, Date.now() + 2000).kind).toBe("ended");
     expect(sessions.lookup("never", Date.now()).kind).toBe("unknown");
   });

@@ -63,9 +63,9 @@ function submitted(cmd: AdhocCommand, stage: number, form: Element | undefined):
   return values;
 }
 
-/** Runs one request for `cmd` from `requester` (already allowed to run it); returns the <command/> to reply. */
-export async function execute(cmd: AdhocCommand, req: CommandRequest, requester: JID, sessions: CommandSessions): Promise<Element> {
-  if (req.sessionid === undefined) return start(cmd, req, requester, sessions);
+/** Runs one request for `cmd` from `requester` (already allowed to run it) at the hosted domain `host`; returns the <command/> to reply. */
+export async function execute(cmd: AdhocCommand, req: CommandRequest, requester: JID, sessions: CommandSessions, host: string): Promise<Element> {
+  if (req.sessionid === undefined) return start(cmd, req, requester, sessions, host);
   const found = sessions.lookup(req.sessionid);
   if (found.kind === "ended") throw commandError("not-allowed", "session-expired", "this command session has ended");
   if (found.kind === "unknown") throw commandError("bad-request", "bad-sessionid", "no such command session");
@@ -90,19 +90,19 @@ export async function execute(cmd: AdhocCommand, req: CommandRequest, requester:
     return executing(cmd, s);
   }
   // The session survives a refusal, so the requester may correct the form and complete again.
-  const outcome = await cmd.complete([...s.values, values], requester);
+  const outcome = await cmd.complete([...s.values, values], requester, host);
   sessions.end(s);
   return completed(cmd, s.id, outcome);
 }
 
-async function start(cmd: AdhocCommand, req: CommandRequest, requester: JID, sessions: CommandSessions): Promise<Element> {
+async function start(cmd: AdhocCommand, req: CommandRequest, requester: JID, sessions: CommandSessions, host: string): Promise<Element> {
   // §3.3: "The requester starts a new session for a command by simply sending a <command/> with the 'node'".
   if (req.action !== "execute") throw commandError("bad-request", "bad-sessionid", `'${req.action}' needs the sessionid of a running command`);
   const s = sessions.open(cmd.node, requester.toString());
   if (!s) throw new StanzaError("resource-constraint", "too many command sessions are open; complete or cancel some");
   if (cmd.stages.length > 0) return executing(cmd, s);
   try {
-    return completed(cmd, s.id, await cmd.complete([], requester));
+    return completed(cmd, s.id, await cmd.complete([], requester, host));
   } finally {
     sessions.end(s);
   }

@@ -14,11 +14,11 @@ import { execute } from "./engine.ts";
 import { parseCommand } from "./parse.ts";
 import { CommandSessions } from "./sessions.ts";
 
-/** The command, if it exists and the requester may run it: item-not-found, else forbidden (§4.4). */
-function runnable(commands: Map<string, AdhocCommand>, node: string, requester: JID): AdhocCommand {
+/** The command, if it exists and the requester may run it at `host`: item-not-found, else forbidden (§4.4). */
+function runnable(commands: Map<string, AdhocCommand>, node: string, requester: JID, host: string): AdhocCommand {
   const cmd = commands.get(node);
   if (!cmd) throw new StanzaError("item-not-found", "no such command");
-  if (!cmd.mayRun(requester)) throw new StanzaError("forbidden", "you may not run this command");
+  if (!cmd.mayRun(requester, host)) throw new StanzaError("forbidden", "you may not run this command");
   return cmd;
 }
 
@@ -30,7 +30,6 @@ export default defineModule({
     sessionsPerRequester: int("Command sessions one requester (full JID) may have open at once.", 10, 1),
   },
   setup(ctx) {
-    const domain = ctx.domain.toString();
     const commands = new Map<string, AdhocCommand>();
     const sessions = new CommandSessions(ctx.options.sessionTimeout * 1000, ctx.options.sessionsPerRequester);
     ctx.every(60_000, () => sessions.sweep());
@@ -39,8 +38,8 @@ export default defineModule({
     // §2.2: the command list node, "category ... automation and type is command-list".
     ctx.hostNode(NS.commands, {
       info: () => ({ identities: [{ category: "automation", type: "command-list", name: "Commands" }], features: [] }),
-      items: (requester) => [...commands.values()].filter((c) => c.mayRun(requester))
-        .map((c) => ({ jid: domain, node: c.node, name: c.name })),
+      items: (requester, host) => [...commands.values()].filter((c) => c.mayRun(requester, host))
+        .map((c) => ({ jid: host, node: c.node, name: c.name })),
     });
 
     ctx.provideEach(ADHOC, (user) => ({
@@ -50,12 +49,12 @@ export default defineModule({
         // type='command-node'/> and <feature var='http://jabber.org/protocol/commands'/>, and
         // SHOULD include <feature var='jabber:x:data'/>"; unavailable to the requester: forbidden.
         const node: DiscoNode = {
-          info: (requester) => {
-            runnable(commands, cmd.node, requester);
+          info: (requester, host) => {
+            runnable(commands, cmd.node, requester, host);
             return { identities: [{ category: "automation", type: "command-node", name: cmd.name }], features: [NS.commands, NS.dataForms] };
           },
-          items: (requester) => {
-            runnable(commands, cmd.node, requester);
+          items: (requester, host) => {
+            runnable(commands, cmd.node, requester, host);
             return [];
           },
         };
@@ -69,10 +68,10 @@ export default defineModule({
     }));
 
     ctx.iq("host", NS.commands, "command", {
-      set: async ({ payload, from }) => {
+      set: async ({ payload, from, to }) => {
         const req = parseCommand(payload);
         if (req instanceof StanzaError) throw req;
-        return execute(runnable(commands, req.node, from), req, from, sessions);
+        return execute(runnable(commands, req.node, from, to.domain), req, from, sessions, to.domain);
       },
     });
   },

@@ -16,20 +16,29 @@ const node = (name: string) => `${NS.admin}#${name}`;
 
 /** What the account commands use of the server. */
 export interface AccountAdmin extends AccountRemoval {
-  readonly domain: JID;
-  readonly accounts: Pick<Accounts, "exists" | "create" | "setPassword" | "delete">;
+  accountsOf(domain: string): Pick<Accounts, "exists" | "create" | "setPassword" | "delete"> | undefined;
   readonly sessions: Pick<Sessions, "of" | "get">;
 }
 
-/** A JID naming an account of this server (its bare JID), or not-acceptable (XEP-0004 §4). */
-export function localAccount(domain: JID, j: JID): JID {
-  if (j.domain !== domain.domain || j.local === "") throw new StanzaError("not-acceptable", `${j} is not an account of ${domain}`);
+/**
+ * A JID naming an account of the hosted domain the command runs at (its bare JID), or
+ * not-acceptable (XEP-0004 §4): an admin of one host manages that host's accounts only.
+ */
+export function localAccount(host: string, j: JID): JID {
+  if (j.domain !== host || j.local === "") throw new StanzaError("not-acceptable", `${j} is not an account of ${host}`);
   return j.bare;
 }
 
-async function existing(server: AccountAdmin, j: JID): Promise<JID> {
-  const account = localAccount(server.domain, j);
-  if (!(await server.accounts.exists(account.local))) throw new StanzaError("item-not-found", `there is no account ${account}`);
+/** The accounts of `host`, which the command runs at (so one the server serves). */
+function accountsOf(server: AccountAdmin, host: string): Pick<Accounts, "exists" | "create" | "setPassword" | "delete"> {
+  const accounts = server.accountsOf(host);
+  if (accounts === undefined) throw new StanzaError("item-not-found", `${host} is not served here`);
+  return accounts;
+}
+
+async function existing(server: AccountAdmin, host: string, j: JID): Promise<JID> {
+  const account = localAccount(host, j);
+  if (!(await accountsOf(server, host).exists(account.local))) throw new StanzaError("item-not-found", `there is no account ${account}`);
   return account;
 }
 
@@ -43,7 +52,7 @@ const accountjid: Field = { type: "jid-single", var: "accountjid", label: "The J
 const accountjids = (label: string): Field => ({ type: "jid-multi", var: "accountjids", label, required: true });
 const password: Field = { type: "text-private", var: "password", label: "The password for this account", required: true };
 
-export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: JID) => boolean): AdhocCommand[] {
+export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: JID, host: string) => boolean): AdhocCommand[] {
   const base = { formType: NS.admin, mayRun };
   return [
     {
@@ -62,15 +71,16 @@ export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: J
           { type: "text-single", var: "surname", label: "Family name" },
         ],
       }],
-      async complete([v], by) {
-        const account = localAccount(server.domain, v!.jid("accountjid")!);
+      async complete([v], by, host) {
+        const account = localAccount(host, v!.jid("accountjid")!);
+        const accounts = accountsOf(server, host);
         const pw = usable(v!.text("password")!);
         const verify = v!.text("password-verify");
         if (verify !== undefined && verify !== pw) throw new StanzaError("not-acceptable", "the passwords differ");
         // §4.1 lists conflict for "a user already exists with that username".
-        if (await server.accounts.exists(account.local)) throw new StanzaError("conflict", `${account} already exists`);
+        if (await accounts.exists(account.local)) throw new StanzaError("conflict", `${account} already exists`);
         try {
-          await server.accounts.create(account.local, pw);
+          await accounts.create(account.local, pw);
         } catch (e) {
           if (e instanceof AccountError) throw new StanzaError("conflict", `${account} already exists`);
           throw e;
@@ -84,9 +94,9 @@ export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: J
       node: node("delete-user"),
       name: "Delete a User",
       stages: [{ title: "Deleting a User", instructions: "Fill out this form to delete a user.", fields: [accountjids("The Jabber ID(s) to delete")] }],
-      async complete([v], by) {
+      async complete([v], by, host) {
         const accounts: JID[] = [];
-        for (const j of v!.jids("accountjids")) accounts.push(await existing(server, j));
+        for (const j of v!.jids("accountjids")) accounts.push(await existing(server, host, j));
         // The requester's own account goes after this reply has reached it.
         const own = accounts.find((a) => a.equals(by.bare));
         for (const a of accounts) if (a !== own) await removeAccount(server, a);
@@ -100,10 +110,10 @@ export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: J
       node: node("end-user-session"),
       name: "End User Session",
       stages: [{ title: "Ending a User Session", instructions: "Fill out this form to end a user's session.", fields: [accountjids("The Jabber ID(s) for which to end sessions")] }],
-      complete([v]) {
+      complete([v], _by, host) {
         // §4.5: a bare JID ends all of the user's sessions, a full JID only that resource's.
         const targets = v!.jids("accountjids").flatMap((j) => {
-          localAccount(server.domain, j);
+          localAccount(host, j);
           if (j.resource === "") return server.sessions.of(j);
           const s = server.sessions.get(j);
           return s ? [s] : [];
@@ -120,9 +130,9 @@ export function accountCommands(server: AccountAdmin, log: Logger, mayRun: (j: J
       node: node("change-user-password"),
       name: "Change User Password",
       stages: [{ title: "Changing a User Password", instructions: "Fill out this form to change a user's password.", fields: [accountjid, password] }],
-      async complete([v], by) {
-        const account = await existing(server, v!.jid("accountjid")!);
-        await server.accounts.setPassword(account.local, usable(v!.text("password")!));
+      async complete([v], by, host) {
+        const account = await existing(server, host, v!.jid("accountjid")!);
+        await accountsOf(server, host).setPassword(account.local, usable(v!.text("password")!));
         log.info({ user: account.toString(), by: by.bare.toString() }, "password changed by an administrator");
         return { note: { type: "info", text: `Changed the password of ${account}.` } };
       },

@@ -1,8 +1,9 @@
 // XEP-0133: Service Administration, as ad-hoc commands (XEP-0050) of the server that only its
-// administrators (the config's `admins`) see and run: §5 "MUST NOT be granted to users who lack
+// administrators see and run, each host's its own (the config's `admins`, hosts.<host>.admins): §5 "MUST NOT be granted to users who lack
 // service-level administrative privileges". Implemented: add-user, delete-user,
 // end-user-session, change-user-password, get-registered-users-num, get-online-users-num,
 // get-registered-users-list, get-online-users-list.
+import type { JID } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import { ADHOC } from "../adhoc/command.ts";
 import { accountCommands } from "./accounts.ts";
@@ -14,6 +15,8 @@ export default defineModule({
   depends: ["adhoc"],
   setup(ctx) {
     const adhoc = ctx.use(ADHOC);
-    for (const cmd of [...accountCommands(ctx, ctx.log, ctx.isAdmin), ...statsCommands(ctx, ctx.isAdmin)]) adhoc.add(cmd);
+    // An admin of one hosted domain runs them at that domain, on its accounts only.
+    const mayRun = (j: JID, host: string) => ctx.isAdmin(j, host);
+    for (const cmd of [...accountCommands(ctx, ctx.log, mayRun), ...statsCommands(ctx, mayRun)]) adhoc.add(cmd);
   },
 });

@@ -23,39 +23,40 @@ function list(name: string, label: string, jids: string[], max: string | undefin
   return { form: { type: "result", formType: NS.admin, fields: [{ type: "jid-multi", var: name, label, values: shown }] } };
 }
 
-/** Bare JIDs of the accounts with at least one session. */
-function onlineJids(sessions: Pick<Sessions, "all">): string[] {
+/** Bare JIDs of the accounts of `host` with at least one session. */
+function onlineJids(sessions: Pick<Sessions, "all">, host: string): string[] {
   const bare = new Set<string>();
-  for (const s of sessions.all()) bare.add(s.jid.bare.toString());
+  for (const s of sessions.all()) if (s.jid.domain === host) bare.add(s.jid.bare.toString());
   return [...bare].sort();
 }
 
-/** §4.15: "any user or account that currently has at least one connected or available resource". */
-export function onlineUsers(sessions: Pick<Sessions, "all">): number {
-  return onlineJids(sessions).length;
+/** §4.15: "any user or account that currently has at least one connected or available resource" (of the hosted domain `host`). */
+export function onlineUsers(sessions: Pick<Sessions, "all">, host: string): number {
+  return onlineJids(sessions, host).length;
 }
 
-/** What the statistics commands read. */
+/** What the statistics commands read: each host's are its own accounts and sessions. */
 export interface AdminStats {
-  readonly accounts: Pick<Accounts, "list">;
+  accountsOf(domain: string): Pick<Accounts, "list"> | undefined;
   readonly sessions: Pick<Sessions, "all">;
 }
 
-export function statsCommands(server: AdminStats, mayRun: (j: JID) => boolean): AdhocCommand[] {
+export function statsCommands(server: AdminStats, mayRun: (j: JID, host: string) => boolean): AdhocCommand[] {
+  const accounts = async (host: string) => (await server.accountsOf(host)?.list()) ?? [];
   return [
     {
       node: `${NS.admin}#get-registered-users-num`,
       name: "Get Number of Registered Users",
       mayRun,
       stages: [],
-      complete: async () => count("registeredusersnum", "The number of registered users", (await server.accounts.list()).length),
+      complete: async (_v, _by, host) => count("registeredusersnum", "The number of registered users", (await accounts(host)).length),
     },
     {
       node: `${NS.admin}#get-online-users-num`,
       name: "Get Number of Online Users",
       mayRun,
       stages: [],
-      complete: () => count("onlineusersnum", "The number of online users", onlineUsers(server.sessions)),
+      complete: (_v, _by, host) => count("onlineusersnum", "The number of online users", onlineUsers(server.sessions, host)),
     },
     {
       node: `${NS.admin}#get-registered-users-list`,
@@ -63,7 +64,7 @@ export function statsCommands(server: AdminStats, mayRun: (j: JID) => boolean): 
       formType: NS.admin,
       mayRun,
       stages: [{ title: "Requesting List of Registered Users", instructions: "Fill out this form to request the registered users of this service.", fields: [maxItems] }],
-      complete: async ([v]) => list("registereduserjids", "The list of all users", (await server.accounts.list()).sort(), v!.text("max_items")),
+      complete: async ([v], _by, host) => list("registereduserjids", "The list of all users", (await accounts(host)).sort(), v!.text("max_items")),
     },
     {
       node: `${NS.admin}#get-online-users-list`,
@@ -71,7 +72,7 @@ export function statsCommands(server: AdminStats, mayRun: (j: JID) => boolean): 
       formType: NS.admin,
       mayRun,
       stages: [{ title: "Requesting List of Online Users", instructions: "Fill out this form to request the online users of this service.", fields: [maxItems] }],
-      complete: ([v]) => list("onlineuserjids", "The list of all online users", onlineJids(server.sessions), v!.text("max_items")),
+      complete: ([v], _by, host) => list("onlineuserjids", "The list of all online users", onlineJids(server.sessions, host), v!.text("max_items")),
     },
   ];
 }

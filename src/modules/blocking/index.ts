@@ -68,7 +68,7 @@ export default defineModule({
   },
   setup(ctx) {
     const { maxItems } = ctx.options;
-    const domain = ctx.domain.domain;
+    const hosted = (d: string) => ctx.hosts.has(d);
     const lists = new Blocklists(ctx.map<number>(BLOCKLIST_STORE));
     /** Stanzas this module sends that its own filter lets through (the unavailable presence of a block). */
     const exempt = new WeakSet<Element>();
@@ -140,7 +140,7 @@ export default defineModule({
       if (!mine) return lists.get(owner).then(() => inbound(ev));
       if (blocks(mine, from)) return refuse(stanza);
       // Presence the server sends on behalf of a local account to a JID that account blocked.
-      if (!ev.origin && stanza.name === "presence" && stanza.attrs.type !== "error" && from.local !== "" && from.domain === domain) {
+      if (!ev.origin && stanza.name === "presence" && stanza.attrs.type !== "error" && from.local !== "" && hosted(from.domain)) {
         const theirs = lists.peek(from.bare.toString());
         return theirs ? blocks(theirs, to) : lists.get(from.bare.toString()).then((l) => blocks(l, to));
       }
@@ -150,7 +150,7 @@ export default defineModule({
     async function outbound(ev: StanzaEvent): Promise<boolean> {
       const { to, origin } = ev;
       if (!origin || to.bare.equals(origin.jid.bare)) return false;
-      if (to.local === "" && to.resource === "" && to.domain === domain) return false;
+      if (to.local === "" && to.resource === "" && hosted(to.domain)) return false;
       if (blocks(await lists.get(origin.jid.bare.toString()), to)) throw blockedError();
       return false;
     }

@@ -57,7 +57,6 @@ export default defineModule({
   specs: [{ spec: "XEP-0280", version: "1.0.1" }],
   setup(ctx) {
     const { sessions } = ctx;
-    const domain = ctx.domain.toString();
     const enabled = (account: JID, except: (s: Session) => boolean) =>
       sessions.of(account).filter((s) => s.get(CARBONS_ENABLED) === true && !except(s));
     const copyTo = (targets: Session[], copy: Element) => {
@@ -107,7 +106,7 @@ export default defineModule({
     ctx.handle("message/undelivered", ({ stanza, session }) => {
       const account = session.jid.bare;
       if (stanza.attrs.from === account.toString()) return true;
-      if (hasServerDelay(stanza, domain) || !carbonEligible(stanza, "received")) return false;
+      if (hasServerDelay(stanza, account.domain) || !carbonEligible(stanza, "received")) return false;
       return enabled(account, (s) => s === session || !isAvailable(s)).length > 0;
     }, "normal");
   },

@@ -40,7 +40,6 @@ export default defineModule({
       ctx.log.warn("extdisco: no secret shared with the TURN server (modules.extdisco.secret): only STUN is announced");
     }
     if (announced.length === 0) return;
-    const domain = ctx.domain.domain;
     const secret = o.secret ?? "";
     /** The element for one service, with credentials for `user` where it takes them. */
     const entry = (s: ExternalService, user: string) =>
@@ -48,8 +47,8 @@ export default defineModule({
 
     ctx.feature(EXTDISCO);
     ctx.iq("host", EXTDISCO, "services", {
-      get: ({ from, payload }) => {
-        checkRequester(from, domain);
+      get: ({ from, to, payload }) => {
+        checkRequester(from, to.domain);
         const { type } = parseServices(payload);
         const user = from.bare.toString();
         const list = announced.filter((s) => type === undefined || s.type === type);
@@ -57,8 +56,8 @@ export default defineModule({
       },
     });
     ctx.iq("host", EXTDISCO, "credentials", {
-      get: ({ from, payload }) => {
-        checkRequester(from, domain);
+      get: ({ from, to, payload }) => {
+        checkRequester(from, to.domain);
         const found = new Set(parseCredentials(payload).flatMap((id) => matching(announced, id)));
         if (found.size === 0) throw new StanzaError("item-not-found", "no such service is announced here");
         const user = from.bare.toString();

@@ -40,7 +40,7 @@ export function matching(announced: readonly ExternalService[], id: ServiceIdent
 }
 
 /**
- * §2: the list is this server's accounts' to have ("forbidden if the requesting entity does not
+ * §2: the list is the accounts' of the hosted domain asked (`domain`) to have ("forbidden if the requesting entity does not
  * have permission"): the credentials are paid for by the server's TURN relay.
  */
 export function checkRequester(from: JID, domain: string): void {

@@ -60,7 +60,7 @@ export function inviteCommands(host: InviteHost, invitations: Invitations, o: In
     {
       node: "urn:xmpp:invite#invite",
       name: "Invite user",
-      mayRun: (j) => local(j) && (o.usersMayInvite || host.isAdmin(j)),
+      mayRun: (j, at) => at === domain && local(j) && (o.usersMayInvite || host.isAdmin(j)),
       stages: [],
       async complete(_values, by) {
         const invitation = await create(by, { kind: "contact", creator: by.bare.toString(), inviter: by.local });
@@ -70,7 +70,7 @@ export function inviteCommands(host: InviteHost, invitations: Invitations, o: In
     {
       node: "urn:xmpp:invite#create-account",
       name: "Create account",
-      mayRun: (j) => host.isAdmin(j),
+      mayRun: (j, at) => at === domain && host.isAdmin(j),
       stages: [{
         title: "Invite someone to make an account",
         instructions: "Leave the username empty to let the invitee choose one.",

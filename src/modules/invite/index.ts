@@ -26,16 +26,17 @@ export default defineModule({
   depends: ["register", "roster", "presence", "adhoc"],
   options: INVITE_OPTIONS,
   setup(ctx) {
-    const invitations = new Invitations(invitationStores({ keyval: (n) => ctx.keyval(n), map: (n) => ctx.map(n) }), ctx.accounts);
+    // Invitations are to accounts of the configuration's domain (further hosts register openly or not at all).
+    const invitations = new Invitations(invitationStores({ keyval: (n) => ctx.keyval(n), map: (n) => ctx.map(n) }), ctx.accountsOf(ctx.domain.domain)!);
     const roster = ctx.use(ROSTER);
-    const env: PresenceEnv = { send: ctx.send, sessions: ctx.sessions, accounts: ctx.accounts, notify: ctx.notify, roster };
+    const env: PresenceEnv = { send: ctx.send, sessions: ctx.sessions, accounts: ctx.hosts, notify: ctx.notify, roster };
     const secureEnough = (secure: boolean) => secure || !ctx.settings.c2s.requireTls;
 
-    const gate = new PreAuthorizations(invitations, befriendInviter(roster, ctx.accounts, ctx.domain.domain));
+    const gate = new PreAuthorizations(invitations, befriendInviter(roster, ctx.hosts, ctx.domain.domain));
     ctx.use(REGISTRATION).addGate(gate);
     ctx.preAuthIq(PARS, gate.handler(secureEnough, ctx.log));
     ctx.fold("stream/features-preauth", (v) => {
-      if (secureEnough(v.secure)) v.features.push(...preauthFeatures());
+      if (secureEnough(v.secure) && v.domain === ctx.domain.domain) v.features.push(...preauthFeatures());
       return v;
     });
 

@@ -52,8 +52,9 @@ async function redeem(env: PresenceEnv, invitations: Invitations, ev: StanzaEven
 /** After an invitee registered: a contact invitation's inviter and the new account see each other ("both"). */
 export function befriendInviter(roster: RosterService, accounts: PresenceEnv["accounts"], domain: string) {
   return async (invitation: Invitation, account: JID): Promise<void> => {
-    if (invitation.inviter === undefined || !(await accounts.exists(invitation.inviter))) return;
+    if (invitation.inviter === undefined) return;
     const inviter = jid(invitation.inviter, domain);
+    if (!(await accounts.exists(inviter))) return;
     await subscribedBothWays(roster, inviter, account);
     await subscribedBothWays(roster, account, inviter);
   };

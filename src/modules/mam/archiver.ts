@@ -30,8 +30,8 @@ export interface ArchiverDeps {
   queue: ArchiveQueue;
   prefs: AccountPrefs;
   ids: IdGenerator;
-  /** The server's domain: stanza-ids by it are never taken from outside either. */
-  domain: JID;
+  /** Whether a domain is one the server hosts: stanza-ids by an account's host are never taken from outside either. */
+  hosted(domain: string): boolean;
   /** Days an entry is kept; 0 archives nothing. */
   retention: number;
   /** Called when a push finds the queue full (back-pressure engages). */
@@ -66,8 +66,8 @@ export class Archiver {
     if (this.deps.retention === 0 || ev.stanza.name !== "message" || !archivable(ev.stanza)) return;
     const owner = ev.from.bare;
     if (ev.to.bare.equals(owner)) return; // to oneself: archived once, as received
-    if (ev.to.local === "" && ev.to.domain === this.deps.domain.domain) return; // to the server itself
-    const by = [owner.toString(), this.deps.domain.toString()];
+    if (ev.to.local === "" && this.deps.hosted(ev.to.domain)) return; // to the server itself
+    const by = [owner.toString(), owner.domain];
     return this.when(this.deps.prefs.wanted(owner, ev.to), () => {
       let copy: Element = ev.stanza;
       if (hasForged(copy, by)) stripForged((copy = clone(copy)), by);
@@ -88,7 +88,7 @@ export class Archiver {
 
   private receive(m: MessageDelivery): Pending {
     const owner = m.to.bare;
-    const by = [owner.toString(), this.deps.domain.toString()];
+    const by = [owner.toString(), owner.domain];
     if (hasForged(m.stanza, by)) stripForged(m.stanza, by);
     if (this.deps.retention === 0 || !archivable(m.stanza)) return;
     const archive = () => {

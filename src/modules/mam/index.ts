@@ -80,7 +80,7 @@ export default defineModule({
     });
     let warned = 0;
     const archiver = new Archiver({
-      queue, prefs, retention, ids: ctx.ids, domain: ctx.domain,
+      queue, prefs, retention, ids: ctx.ids, hosted: (d) => ctx.hosts.has(d),
       onFull: () => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();
@@ -130,7 +130,7 @@ export default defineModule({
     }, "early");
     ctx.handle("stanza/out", (ev) => {
       // To oneself, archived once, as received; to the server, not at all (as archiver.ts does).
-      if (!ev.to.bare.equals(ev.from.bare) && !(ev.to.local === "" && ev.to.domain === ctx.domain.domain)) retracted(ev, ev.from.bare, ev.to);
+      if (!ev.to.bare.equals(ev.from.bare) && !(ev.to.local === "" && ctx.hosts.has(ev.to.domain))) retracted(ev, ev.from.bare, ev.to);
       return afterArchive(archiver.outgoing(ev), ev, ev.from.bare);
     }, "late");
     // The common policy on unacknowledged messages: a client that reads the archive gets them there.

@@ -27,8 +27,8 @@ import { RoomArchive } from "./archive.ts";
 import { localDelivery } from "./fanout.ts";
 import { MucService, type StoredRoom } from "./service.ts";
 
-/** The service's domain: modules.<name>.domain, else conference.<server domain>. */
-const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `conference.${server}`;
+/** A host's service domain: modules.<name>.domain for the configuration's domain, else conference.<host>. */
+const serviceDomain = (o: { domain?: string }, host: string, primary: boolean): string => (primary ? o.domain : undefined) ?? `conference.${host}`;
 
 export default defineModule({
   name: "muc",
@@ -41,7 +41,7 @@ export default defineModule({
     { spec: "XEP-0486", version: "0.1.0" },
   ],
   options: {
-    domain: optStr("The service's domain; default conference.<server domain>."),
+    domain: optStr("The service's domain; default conference.<server domain>. Each further host's is conference.<host>."),
     name: str("The service's name in service discovery.", "Chatrooms"),
     maxHistory: int("Most messages of history a room may keep (muc#roomconfig_historylength is capped to it).", 100, 0, 10_000),
     maxUsers: int("Most occupants of one room.", 5000, 1),
@@ -55,9 +55,8 @@ export default defineModule({
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
     maxVCardSize: int("Largest room vCard (XEP-0486 avatars) stored, in bytes of its XML (photos included).", 65_536, 1024),
   },
-  domains: (o, server) => [serviceDomain(o, server)],
+  domains: (o, host, primary) => [serviceDomain(o, host, primary)],
   async setup(ctx) {
-    const domain = parseJid(serviceDomain(ctx.options, ctx.domain.domain));
     const o = ctx.options;
     const log = ctx.logStore("muc-mam");
     const queue = new ArchiveQueue(log, {
@@ -71,24 +70,34 @@ export default defineModule({
       log, queue, ids: ctx.ids, retention: o.retention, maxPage: o.maxPage,
       onError: (err, room) => ctx.log.error({ err, room }, "room archive: a retracted message's tombstone not written"),
     });
-    const service = new MucService(
-      {
-        domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive,
-        perAccount: { created: o.maxRoomsPerAccount, joined: o.maxJoinedPerAccount }, discoPage: o.discoPage,
-      },
-      {
-        send: ctx.send,
-        delivery: localDelivery(ctx.sessions, ctx.send, (ev) => ctx.dispatch("stanza/in", ev)),
-        store: ctx.map<StoredRoom>("muc-rooms"),
-        local: (full) => ctx.sessions.get(full),
-        isAdmin: ctx.isAdmin,
-        storeFailed: (err, room) => ctx.log.error({ err, room: room.toString() }, "room record not written"),
-        archive,
-        vcards: { store: ctx.keyval<string>("muc-vcard"), maxSize: o.maxVCardSize },
-        push: () => ctx.optional(PUSH)?.notify,
-      },
-    );
-    await service.load();
+    const store = ctx.map<StoredRoom>("muc-rooms");
+    const vcards = ctx.keyval<string>("muc-vcard");
+    // One service per hosted domain, each with its rooms (stored under the service's JID) and its host's admins.
+    const services: MucService[] = [];
+    for (const host of ctx.hosts.all()) {
+      const domain = parseJid(serviceDomain(o, host.domain, host === ctx.hosts.primary));
+      const service = new MucService(
+        {
+          domain, name: o.name, maxHistory: o.maxHistory, maxUsers: o.maxUsers, maxRooms: o.maxRooms, archiveByDefault: o.archive,
+          perAccount: { created: o.maxRoomsPerAccount, joined: o.maxJoinedPerAccount }, discoPage: o.discoPage,
+        },
+        {
+          send: ctx.send,
+          delivery: localDelivery(ctx.sessions, ctx.send, (ev) => ctx.dispatch("stanza/in", ev)),
+          store,
+          local: (full) => ctx.sessions.get(full),
+          isAdmin: (j) => ctx.isAdmin(j, host.domain),
+          storeFailed: (err, room) => ctx.log.error({ err, room: room.toString() }, "room record not written"),
+          archive,
+          vcards: { store: vcards, maxSize: o.maxVCardSize },
+          push: () => ctx.optional(PUSH)?.notify,
+        },
+      );
+      await service.load();
+      services.push(service);
+      ctx.component(domain.domain, service);
+      ctx.item({ jid: domain.toString(), name: o.name, host: host.domain });
+    }
     // Before storage closes, what is queued is written (as the account archive does).
     ctx.on("server/stopping", async () => {
       let timer: NodeJS.Timeout | undefined;
@@ -98,9 +107,9 @@ export default defineModule({
     const sweep = () => void archive.expire(Date.now()).catch((err: unknown) => ctx.log.error({ err }, "room archive expiry failed"));
     sweep();
     ctx.every(3_600_000, sweep);
-    ctx.component(domain.domain, service);
-    ctx.item({ jid: domain.toString(), name: ctx.options.name });
     // An occupant whose session ends without leaving is removed, and the others see it go (§7.14 style, status 333).
-    ctx.on("session/closed", ({ session }) => service.sessionEnded(session.jid));
+    ctx.on("session/closed", ({ session }) => {
+      for (const service of services) service.sessionEnded(session.jid);
+    });
   },
 });

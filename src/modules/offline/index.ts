@@ -46,8 +46,7 @@ export default defineModule({
     sweepSeconds: int("Seconds between deletions of expired messages.", 3600, 1),
   },
   setup(ctx) {
-    const domain = ctx.domain.toString();
-    const queue = new OfflineQueue(ctx.logStore(OFFLINE_STORE), ctx.ids, domain, ctx.options);
+    const queue = new OfflineQueue(ctx.logStore(OFFLINE_STORE), ctx.ids, ctx.options);
     const turns = new KeyedLock();
     const counts = ctx.offlineCounts;
     /** Sessions whose stored messages are due (they announced themselves), with their hold. */

@@ -35,7 +35,7 @@ function setup(opts: { quota?: number; expireDays?: number } = {}) {
   const clock = { advance: (ms: number) => (now += ms) };
   const ids = new IdGenerator(0, () => now);
   const log = new MemoryStorage().log("offline");
-  const queue = new OfflineQueue(log, ids, "capulet.lit", { quota: opts.quota ?? 1000, expireDays: opts.expireDays ?? 30 }, () => now);
+  const queue = new OfflineQueue(log, ids, { quota: opts.quota ?? 1000, expireDays: opts.expireDays ?? 30 }, () => now);
   const drain = async (archived = false) => {
     const got: Element[] = [];
     await queue.flush(OWNER, (text, parsed) => {

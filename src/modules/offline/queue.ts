@@ -38,7 +38,6 @@ export function ourDelay(stanza: Element, domain: string): Element | undefined {
 export class OfflineQueue {
   private readonly log: LogStore;
   private readonly ids: IdGenerator;
-  private readonly domain: string;
   private readonly opts: QueueOptions;
   private readonly now: () => number;
   /** Entries per account as last counted, kept up to date by this process (the quota check). */
@@ -46,10 +45,9 @@ export class OfflineQueue {
   /** Per account, the writes of add() on their way, settled together. */
   private readonly writing = new Map<string, Promise<void>>();
 
-  constructor(log: LogStore, ids: IdGenerator, domain: string, opts: QueueOptions, now: () => number = Date.now) {
+  constructor(log: LogStore, ids: IdGenerator, opts: QueueOptions, now: () => number = Date.now) {
     this.log = log;
     this.ids = ids;
-    this.domain = domain;
     this.opts = opts;
     this.now = now;
   }
@@ -70,9 +68,11 @@ export class OfflineQueue {
     const archived = stanzaIdBy(stanza, owner);
     const id = archived !== undefined && idTime(archived) !== undefined ? archived : this.ids.next();
     const copy = clone(stanza);
-    // XEP-0160 §3 RECOMMENDS the delay; one that came back from a session keeps its first stamp.
-    if (!ourDelay(stanza, this.domain)) {
-      copy.append(xml("delay", { xmlns: NS.delay, from: this.domain, stamp: new Date(at).toISOString() }, "Offline Storage"));
+    // XEP-0160 §3 RECOMMENDS the delay, from the owner's server (its host); one that came back
+    // from a session keeps its first stamp.
+    const domain = owner.slice(owner.indexOf("@") + 1);
+    if (!ourDelay(stanza, domain)) {
+      copy.append(xml("delay", { xmlns: NS.delay, from: domain, stamp: new Date(at).toISOString() }, "Offline Storage"));
     }
     const expires = this.opts.expireDays > 0 ? at + this.opts.expireDays * DAY : 0;
     this.counts.set(owner, count + 1);

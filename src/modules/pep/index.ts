@@ -5,6 +5,7 @@
 //               and PEP's policy for the node engine shared with the pubsub service (../pubsub/)
 //   notify.ts   access models, who gets event notifications, the last item at presence
 //   caps.ts     XEP-0115: which nodes a client wants (+notify), asked once per caps hash
+import { tryParseJid } from "../../xml/jid.ts";
 import { defineModule } from "../../core/module.ts";
 import type { StorageProvider } from "../../storage/types.ts";
 import { int } from "../../core/schema.ts";
@@ -49,10 +50,13 @@ export default defineModule({
   setup(ctx) {
     const store = pepNodes(ctx);
     const remote = new RemoteInterest();
-    const env: PepEnv = { domain: ctx.domain, sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER), remote };
+    const env: PepEnv = { hosted: (d) => ctx.hosts.has(d), sessions: ctx.sessions, send: ctx.send, ids: ctx.ids, store, roster: ctx.use(ROSTER), remote };
     const service = new PepService(env, { items: ctx.options.maxItems, itemSize: ctx.options.maxItemSize, nodes: ctx.options.maxNodes });
-    const caps = new CapsCache((to, node) =>
-      ctx.request(infoRequest(ctx.domain.toString(), to, node), ctx.options.capsTimeout));
+    // Asked from the client's own host when it is ours (a contact elsewhere: from the configuration's domain).
+    const caps = new CapsCache((to, node) => {
+      const domain = tryParseJid(to)?.domain;
+      return ctx.request(infoRequest(domain !== undefined && ctx.hosts.has(domain) ? domain : ctx.domain.toString(), to, node), ctx.options.capsTimeout);
+    });
 
     ctx.provideEach(PEP, (user) => service.api(user));
     ctx.accountIdentity({ category: "pubsub", type: "pep" });

@@ -20,7 +20,8 @@ import { CLIENT_FEATURES, NOTIFY_NODES } from "./caps.ts";
 import type { RemoteInterest } from "./remote.ts";
 
 export interface PepEnv {
-  readonly domain: JID;
+  /** Whether a domain is one the server hosts (its accounts' contacts are notified here). */
+  hosted(domain: string): boolean;
   readonly sessions: Pick<Sessions, "of">;
   readonly send: Send;
   readonly ids: IdGenerator;
@@ -75,10 +76,10 @@ export async function recipients(env: PepEnv, owner: JID, node: string, config: 
   return out;
 }
 
-/** The bare JID of a contact on this server, or undefined for a remote one. */
+/** The bare JID of a contact on this server (any hosted domain), or undefined for a remote one. */
 function localBare(env: PepEnv, jid: string): JID | undefined {
   const parsed = tryParseJid(jid);
-  return parsed && parsed.local !== "" && parsed.domain === env.domain.domain ? parsed.bare : undefined;
+  return parsed && parsed.local !== "" && env.hosted(parsed.domain) ? parsed.bare : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
-// XEP-0227 written from the stores: one file, <server-data xmlns='urn:xmpp:pie:0'> with the
-// server's <host/> and a <user/> per account: its SCRAM keys (§4.3: the password is not known, and
+// XEP-0227 written from the stores: one file, <server-data xmlns='urn:xmpp:pie:0'> with a <host/>
+// per domain the server serves (virtual hosts) and a <user/> per account of it: its SCRAM keys (§4.3: the password is not known, and
 // not wanted), roster and subscription requests, vCard, private XML, PEP nodes with their items,
 // offline messages, archive, and blocked JIDs as a privacy list. §6: "An exporting server SHOULD
 // make sure that the generated file is not accessible to unauthorized persons": it is made 0600,
@@ -33,8 +33,8 @@ const PAGE = 500;
 
 export interface ExportSource {
   readonly storage: StorageProvider;
-  readonly accounts: Accounts;
-  readonly domain: string;
+  /** The accounts of each hosted domain, by domain. */
+  readonly hosts: ReadonlyMap<string, Accounts>;
 }
 
 export interface ExportSummary {
@@ -45,7 +45,7 @@ export interface ExportSummary {
   skipped: string[];
 }
 
-/** Writes every account of the domain to `path`, which must not exist. */
+/** Writes every account of every hosted domain to `path`, which must not exist. */
 export async function exportAccounts(path: string, source: ExportSource): Promise<ExportSummary> {
   if (existsSync(path)) throw new PieError(`${path} exists; the export does not replace a file`);
   const part = `${path}.part-${process.pid}`;
@@ -56,16 +56,20 @@ export async function exportAccounts(path: string, source: ExportSource): Promis
   const summary: ExportSummary = { accounts: 0, archived: 0, offline: 0, skipped: [] };
   try {
     const w = writer(out);
-    await w(`<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='${PIE}'>\n<host jid='${escapeXML(source.domain)}'>\n`);
-    const suffix = `@${source.domain}`;
-    for (const jid of await source.accounts.list()) {
-      if (!jid.endsWith(suffix)) continue;
-      const local = jid.slice(0, -suffix.length);
-      const record = await source.accounts.record(local);
-      if (record?.importing) summary.skipped.push(jid);
-      else if (record) await writeUser(w, local, jid, record.credentials, source, summary);
+    await w(`<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='${PIE}'>\n`);
+    for (const [domain, accounts] of source.hosts) {
+      await w(`<host jid='${escapeXML(domain)}'>\n`);
+      const suffix = `@${domain}`;
+      for (const jid of await accounts.list()) {
+        if (!jid.endsWith(suffix)) continue;
+        const local = jid.slice(0, -suffix.length);
+        const record = await accounts.record(local);
+        if (record?.importing) summary.skipped.push(jid);
+        else if (record) await writeUser(w, local, domain, record.credentials, source.storage, summary);
+      }
+      await w("</host>\n");
     }
-    await w("</host>\n</server-data>\n");
+    await w("</server-data>\n");
     out.end();
     await once(out, "finish");
     if (existsSync(path)) throw new PieError(`${path} appeared while the export ran; the export is left in ${part}`);
@@ -79,19 +83,20 @@ export async function exportAccounts(path: string, source: ExportSource): Promis
 }
 
 /** One <user/>: its SCRAM keys, what the stores hold for it, its offline queue and its archive. */
-async function writeUser(w: Write, local: string, jid: string, credentials: Credentials, source: ExportSource, summary: ExportSummary): Promise<void> {
+async function writeUser(w: Write, local: string, domain: string, credentials: Credentials, storage: StorageProvider, summary: ExportSummary): Promise<void> {
+  const jid = `${local}@${domain}`;
   await w(`<user name='${escapeXML(local)}'>`);
   for (const { mechanism, credential } of scramElements(credentials)) {
     await w(xml("scram-credentials", { xmlns: PIE_SCRAM, mechanism },
       xml("iter-count", null, String(credential.iterations)), xml("salt", null, credential.salt),
       xml("server-key", null, credential.serverKey), xml("stored-key", null, credential.storedKey)).toString());
   }
-  for (const el of await userData(jid, source.storage)) await w(el.toString());
-  const offline = await readAll(source.storage.log(OFFLINE_STORE), jid);
-  const queued = offlineElement(offline, source.domain);
+  for (const el of await userData(jid, storage)) await w(el.toString());
+  const offline = await readAll(storage.log(OFFLINE_STORE), jid);
+  const queued = offlineElement(offline, domain);
   if (queued) await w(queued.toString());
   summary.offline += offline.length;
-  summary.archived += await writeArchive(w, source.storage.log(ARCHIVE_STORE), jid);
+  summary.archived += await writeArchive(w, storage.log(ARCHIVE_STORE), jid);
   await w("</user>\n");
   summary.accounts++;
 }

@@ -34,8 +34,8 @@ const MAX_LISTED = 40;
 
 export interface ImportTarget {
   readonly storage: StorageProvider;
-  readonly accounts: Accounts;
-  readonly domain: string;
+  /** The accounts of each hosted domain, by domain: an export's <host/> must be one of them. */
+  readonly hosts: ReadonlyMap<string, Accounts>;
   readonly limits: PieLimits;
 }
 
@@ -64,11 +64,12 @@ export async function importFiles(files: readonly string[], target: ImportTarget
   const findings = new Findings();
   const plans: UserPlan[] = [];
   const seen = new Map<string, string>();
+  const domains = new Set(target.hosts.keys());
   await readExport(files, {
     maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
     unknown: (name, file) => findings.foundUnknown(name, file),
     user: async (visit) => {
-      const plan = await planUser(visit, { domain: target.domain, limits: target.limits, now }, findings);
+      const plan = await planUser(visit, { domains, limits: target.limits, now }, findings);
       if (!plan) return;
       const before = seen.get(plan.jid);
       if (before) findings.error(visit.file, `${plan.jid} is in the export twice (also in ${before})`);
@@ -77,7 +78,7 @@ export async function importFiles(files: readonly string[], target: ImportTarget
     },
   });
   for (const p of plans) {
-    const rec = await target.accounts.record(p.local);
+    const rec = await target.hosts.get(p.domain)!.record(p.local);
     if (rec && !rec.importing) findings.error(p.file, `${p.jid} exists already on this server (an import adds accounts; ./run deluser removes one)`);
   }
   if (findings.errors.length > 0) {

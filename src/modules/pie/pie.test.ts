@@ -33,7 +33,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const defaults: OptionsOf = (def) => parseShape(def.options ?? {}, undefined, `modules.${def.name}.`) as never;
 
 function target(limits: PieLimits = pieLimits(defaults, 4096), storage: StorageProvider = new MemoryStorage()) {
-  return { storage, accounts: new Accounts(storage, "localhost", 4096), domain: "localhost", limits };
+  const accounts = new Accounts(storage, "localhost", 4096);
+  return { storage, accounts, hosts: new Map([["localhost", accounts]]), limits };
 }
 type Target = ReturnType<typeof target>;
 
@@ -238,7 +239,7 @@ describe("refusals: nothing is written", () => {
   });
 
   it("another host, a bad name, a user twice", async () => {
-    await refused([file("host.xml", user("").replace("jid='localhost'", "jid='example.org'"))], /host example.org is not this server's domain/);
+    await refused([file("host.xml", user("").replace("jid='localhost'", "jid='example.org'"))], /host example.org is not a domain of this server \(localhost\)/);
     await refused([file("name.xml", user("", "name='ro meo' password='pw'"))], /'ro meo' is not a valid local part/);
     await refused([PROSODY[1]!, file("again.xml", user(""))], /romeo@localhost is in the export twice/);
   });
@@ -369,6 +370,30 @@ describe("export", () => {
       }
       expect(await b.storage.map(BLOCKLIST_STORE).getAll(owner).then((m) => [...m.keys()])).toEqual(await a.storage.map(BLOCKLIST_STORE).getAll(owner).then((m) => [...m.keys()]));
     }
+  });
+
+  it("writes a <host/> per hosted domain, which an import with the same hosts reads back, and one without them refuses", async () => {
+    const twoHosts = (storage: StorageProvider = new MemoryStorage()) => {
+      const hosts = new Map(["localhost", "example.net"].map((d) => [d, new Accounts(storage, d, 4096)]));
+      return { storage, hosts, limits: pieLimits(defaults, 4096) };
+    };
+    const a = twoHosts();
+    await a.hosts.get("localhost")!.create("alice", "alice-of-localhost");
+    await a.hosts.get("example.net")!.create("alice", "alice-of-example-net");
+    await rosterStores(a.storage).items.set("alice@example.net", "alice@localhost", { jid: "alice@localhost", groups: [], subscription: "both" });
+    const out = join(scratch, "two-hosts.xml");
+    expect(await exportAccounts(out, a)).toMatchObject({ accounts: 2 });
+    expect(readFileSync(out, "utf8").match(/<host jid='[^']+'>/g)).toEqual(["<host jid='localhost'>", "<host jid='example.net'>"]);
+
+    const b = twoHosts();
+    expect((await importFiles([out], b)).accounts.sort()).toEqual(["alice@example.net", "alice@localhost"]);
+    expect(await verifyPassword((await b.hosts.get("localhost")!.credentials("alice"))!, "alice-of-localhost")).toBe(true);
+    expect(await verifyPassword((await b.hosts.get("example.net")!.credentials("alice"))!, "alice-of-example-net")).toBe(true);
+    expect([...(await rosterStores(b.storage).items.getAll("alice@example.net")).keys()]).toEqual(["alice@localhost"]);
+
+    const one = target();
+    await expect(importFiles([out], one)).rejects.toThrow(/host example\.net is not a domain of this server \(localhost\)/);
+    expect(await one.accounts.list()).toEqual([]);
   });
 
   it("leaves out an account an import has not finished", async () => {

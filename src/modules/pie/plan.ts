@@ -24,6 +24,8 @@ export interface PieLimits {
 
 export interface UserPlan {
   readonly local: string;
+  /** The hosted domain the account is of (its export's <host/>). */
+  readonly domain: string;
   /** The account's bare JID: the owner of everything below. */
   readonly jid: string;
   readonly file: string;

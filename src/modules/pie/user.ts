@@ -21,7 +21,8 @@ import { readPending, readRoster } from "./roster.ts";
 import { detachedText, isClientStanza, withNamespace } from "./xml.ts";
 
 export interface PlanContext {
-  domain: string;
+  /** The domains the server serves: a <host/> must be one of them, its users become its accounts. */
+  domains: ReadonlySet<string>;
   limits: PieLimits;
   now: number;
 }
@@ -56,12 +57,13 @@ const KEPT_BY: Partial<Record<Kind, string>> = {
 
 /** Reads a user; undefined (with errors in `findings`) when it cannot be imported. */
 export async function planUser(visit: UserVisit, ctx: PlanContext, findings: Findings): Promise<UserPlan | undefined> {
-  const local = accountName(visit, ctx.domain, findings);
-  if (local === undefined) return undefined;
-  const jid = `${local}@${ctx.domain}`;
+  const named = accountName(visit, ctx.domains, findings);
+  if (named === undefined) return undefined;
+  const [local, domain] = named;
+  const jid = `${local}@${domain}`;
   const r: UserReading = {
     plan: {
-      local, jid, file: visit.file, credentials: {}, roster: [], pending: new Map(), vcard: undefined,
+      local, domain, jid, file: visit.file, credentials: {}, roster: [], pending: new Map(), vcard: undefined,
       privateItems: new Map(), pep: new Map(), offline: [], archive: [], blocked: [],
     },
     ctx, findings,
@@ -87,21 +89,21 @@ interface UserReading {
   note(text: string): void;
 }
 
-/** The user's normalised local part, checked with its host; undefined (an error reported) when either does not fit. */
-function accountName(visit: UserVisit, domain: string, findings: Findings): string | undefined {
+/** The user's normalised local part and its host, checked; undefined (an error reported) when either does not fit. */
+function accountName(visit: UserVisit, domains: ReadonlySet<string>, findings: Findings): [local: string, domain: string] | undefined {
   const host = tryParseJid(visit.host);
   if (!host || host.local || host.resource) {
     findings.error(visit.file, `host '${visit.host}' is not a domain`);
     return undefined;
   }
-  if (host.domain !== domain) {
-    findings.error(visit.file, `host ${host.domain} is not this server's domain (${domain}); addresses are kept as they are, so import it into a server for ${host.domain}`);
+  if (!domains.has(host.domain)) {
+    findings.error(visit.file, `host ${host.domain} is not a domain of this server (${[...domains].join(", ")}); addresses are kept as they are, so import it into a server for ${host.domain} (or add it to hosts)`);
     return undefined;
   }
   const name = visit.user.attrs.name ?? "";
   try {
     const local = normalizeLocal(name);
-    if (local !== "") return local;
+    if (local !== "") return [local, host.domain];
   } catch { /* reported below */ }
   findings.error(visit.file, `a user whose name '${name}' is not a valid local part of a JID`);
   return undefined;
@@ -164,12 +166,12 @@ const READERS: [Kind, (els: Element[], r: UserReading) => void][] = [
   }],
   ["private", ([query], r) => readPrivate(query!, r.plan, r.ctx.limits.private!, r.error)],
   ["offline", ([list], r) => {
-    const read = readOffline(list!, r.plan.jid, { domain: r.ctx.domain, now: r.ctx.now, ...r.ctx.limits.offline! });
+    const read = readOffline(list!, r.plan.jid, { domain: r.plan.domain, now: r.ctx.now, ...r.ctx.limits.offline! });
     r.plan.offline = read.entries;
     read.errors.forEach(r.error);
   }],
   ["archive", ([archive], r) => {
-    const read = readArchive(archive!, r.plan.jid, { domain: r.ctx.domain, now: r.ctx.now, retention: r.ctx.limits.archive!.retention });
+    const read = readArchive(archive!, r.plan.jid, { domain: r.plan.domain, now: r.ctx.now, retention: r.ctx.limits.archive!.retention });
     r.plan.archive = read.entries;
     read.errors.forEach(r.error);
     read.notes.forEach(r.note);

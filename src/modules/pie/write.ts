@@ -25,15 +25,18 @@ const BATCH = 500;
 
 export interface PieTarget {
   readonly storage: StorageProvider;
-  readonly accounts: Accounts;
+  /** The accounts of each hosted domain (each plan's is among them). */
+  readonly hosts: ReadonlyMap<string, Accounts>;
 }
 
 /** Writes the users' data (see the file's header); throws PieError, having removed what it wrote. */
 export async function writeUsers(plans: readonly UserPlan[], target: PieTarget, now = Date.now()): Promise<void> {
-  const { storage, accounts } = target;
+  const { storage } = target;
+  const accountsOf = (p: UserPlan) => target.hosts.get(p.domain)!;
   const reserved: UserPlan[] = [];
   try {
     for (const p of plans) {
+      const accounts = accountsOf(p);
       let r = await accounts.reserveForImport(p.local, now);
       if (r === "leftover") {
         await storage.purgeOwner(p.jid);
@@ -43,7 +46,7 @@ export async function writeUsers(plans: readonly UserPlan[], target: PieTarget, 
       reserved.push(p);
     }
     for (const p of plans) await writeData(p, storage, now);
-    for (const p of plans) await accounts.completeImport(p.local, p.credentials, now);
+    for (const p of plans) await accountsOf(p).completeImport(p.local, p.credentials, now);
   } catch (e) {
     const left: string[] = [];
     for (const p of reserved) await storage.purgeOwner(p.jid).catch(() => left.push(p.jid));

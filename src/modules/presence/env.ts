@@ -1,7 +1,6 @@
 // What the presence handlers work with: sending, sessions, accounts, events, and the roster.
 import type { Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
-import type { Accounts } from "../../core/accounts.ts";
 import type { Notify, Send, Sessions } from "../../core/capabilities.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
 import type { RosterService } from "../roster/service.ts";
@@ -9,7 +8,8 @@ import type { RosterService } from "../roster/service.ts";
 export interface PresenceEnv {
   readonly send: Send;
   readonly sessions: Pick<Sessions, "of">;
-  readonly accounts: Pick<Accounts, "exists">;
+  /** The accounts of every hosted domain. */
+  readonly accounts: { exists(account: JID): Promise<boolean> };
   readonly notify: Notify;
   readonly roster: RosterService;
 }

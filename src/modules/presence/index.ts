@@ -49,7 +49,7 @@ export default defineModule({
   specs: [{ spec: "RFC 6121", version: "RFC" }],
   depends: ["roster"],
   setup(ctx) {
-    const env: PresenceEnv = { send: ctx.send, sessions: ctx.sessions, accounts: ctx.accounts, notify: ctx.notify, roster: ctx.use(ROSTER) };
+    const env: PresenceEnv = { send: ctx.send, sessions: ctx.sessions, accounts: ctx.hosts, notify: ctx.notify, roster: ctx.use(ROSTER) };
     // Early, so that later listeners of the broadcast see the session's presence already updated.
     ctx.handle("presence/broadcast", (ev) => onBroadcast(env, ev), "early");
     ctx.handle("presence/bare", (ev) => onAddressed(env, ev));

@@ -23,7 +23,7 @@ export async function outboundSubscription(env: PresenceEnv, owner: JID, peer: J
 }
 
 export async function inboundSubscription(env: PresenceEnv, owner: JID, peer: JID, stanza: Element, type: SubscriptionType): Promise<void> {
-  if (!(await env.accounts.exists(owner.local))) {
+  if (!(await env.accounts.exists(owner))) {
     // RFC 6121 §8.5.1 / §3.1.3: no such user; a request is answered "unsubscribed", the rest ignored.
     if (type === "subscribe") await route(env, xml("presence", { type: "unsubscribed", from: owner.toString(), to: peer.toString() }));
     return;

@@ -20,19 +20,19 @@ import { StreamTable } from "./streams.ts";
 /** How long a client has for the SOCKS5 handshake (its greeting and request), at most. */
 const HANDSHAKE_MS = 10_000;
 
-/** The service's domain: modules.<name>.domain, else proxy.<server domain>. */
-const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `proxy.${server}`;
+/** A host's service domain: modules.<name>.domain for the configuration's domain, else proxy.<host>. */
+const serviceDomain = (o: { domain?: string }, host: string, primary: boolean): string => (primary ? o.domain : undefined) ?? `proxy.${host}`;
 
 export default defineModule({
   name: "proxy65",
   specs: [{ spec: "XEP-0065", version: "1.8.2" }],
   options: {
-    domain: optStr("The service's domain; default proxy.<server domain>."),
+    domain: optStr("The service's domain; default proxy.<server domain>. Each further host's is proxy.<host>."),
     name: str("The service's name in service discovery.", "SOCKS5 Bytestreams Proxy"),
     host: str("The address the SOCKS5 listener binds (:: is every address, IPv4 and IPv6).", "::"),
     port: int("The SOCKS5 listener's TCP port; 0 turns the proxy off.", 7777, 0, 65535),
-    advertise: optStr("The host clients connect to, as the proxy gives it (an IP address, or a name that resolves to this server); default: the server's domain."),
-    access: oneOf("Who may use the proxy: this server's accounts, or anyone (other servers' users too).", ["local", "anyone"], "local"),
+    advertise: optStr("The host clients connect to, as the proxy gives it (an IP address, or a name that resolves to this server); default: the proxy's host's domain."),
+    access: oneOf("Who may use the proxy: the accounts of its host, or anyone (other servers' users too).", ["local", "anyone"], "local"),
     maxStreamBytes: int("Bytes one stream may relay, both ways together, before it is cut; 0 lifts the bound.", 1_073_741_824, 0),
     streamRate: int("Bytes per second one stream may relay; 0 lifts the limit.", 10_485_760, 0),
     accountRate: int("Bytes per second the streams one account requested may relay together; 0 lifts the limit.", 20_971_520, 0),
@@ -45,13 +45,11 @@ export default defineModule({
     idleTimeout: int("Seconds without a byte either way after which a stream is closed.", 300, 1),
   },
   // With its port at 0 the proxy is off and takes no domain.
-  domains: (o, server) => (o.port === 0 ? [] : [serviceDomain(o, server)]),
+  domains: (o, host, primary) => (o.port === 0 ? [] : [serviceDomain(o, host, primary)]),
   async setup(ctx) {
     const o = ctx.options;
     const ephemeral = ctx.settings.ephemeralPorts;
     if (o.port === 0 && !ephemeral) return;
-    const domain = ctx.domain.domain;
-    const jid = parseJid(serviceDomain(o, domain));
     const streams = new StreamTable({
       maxPending: o.maxPending, maxPendingPerAddress: o.maxPendingPerAddress, activationTimeoutMs: o.activationTimeout * 1000,
       maxStreams: o.maxStreams, maxStreamsPerAccount: o.maxStreamsPerAccount, maxStreamBytes: o.maxStreamBytes,
@@ -75,9 +73,14 @@ export default defineModule({
       streams.close();
     });
     const port = (listener.address() as AddressInfo).port;
-    const host = o.advertise ?? domain;
-    ctx.component(jid.domain, new ProxyService({ jid, name: o.name, host, port, access: o.access, domain }, ctx.send, streams));
-    ctx.item({ jid: jid.toString(), name: o.name });
-    ctx.log.info({ jid: jid.toString(), listening: { host: o.host, port }, advertised: { host, port } }, "SOCKS5 bytestreams proxy");
+    // One service per hosted domain, all on the one listener.
+    for (const served of ctx.hosts.all()) {
+      const domain = served.domain;
+      const jid = parseJid(serviceDomain(o, domain, served === ctx.hosts.primary));
+      const host = o.advertise ?? domain;
+      ctx.component(jid.domain, new ProxyService({ jid, name: o.name, host, port, access: o.access, domain }, ctx.send, streams));
+      ctx.item({ jid: jid.toString(), name: o.name, host: domain });
+      ctx.log.info({ jid: jid.toString(), listening: { host: o.host, port }, advertised: { host, port } }, "SOCKS5 bytestreams proxy");
+    }
   },
 });

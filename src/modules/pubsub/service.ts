@@ -50,6 +50,7 @@ export interface ServiceOptions {
 
 /** What the service uses of the server. */
 export interface ServiceHost {
+  /** The hosted domain the service belongs to: its accounts create nodes, its admins manage them. */
   readonly domain: JID;
   isAdmin(jid: JID): boolean;
   readonly send: Send;
@@ -126,7 +127,7 @@ export class PubsubService implements Component {
     return undefined;
   }
 
-  /** Accounts of this server (and admins) create nodes; other JIDs may not (§8.1.1 forbidden). */
+  /** Accounts of the service's host (and its admins) create nodes; other JIDs may not (§8.1.1 forbidden). */
   private async mayCreate(requester: JID): Promise<StanzaError | undefined> {
     const local = requester.local !== "" && requester.domain === this.server.domain.domain;
     return local || this.server.isAdmin(requester.bare) ? undefined : new StanzaError("forbidden", "only accounts of this server create nodes");

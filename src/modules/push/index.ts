@@ -27,7 +27,7 @@
 //   error, as Prosody also treats it). A timeout does not either: the next message tries again.
 import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
-import { type JID, parseJid } from "../../xml/jid.ts";
+import { type JID, parseJid, tryParseJid } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { IqRequest } from "../../core/iq.ts";
 import { defineModule } from "../../core/module.ts";
@@ -95,7 +95,11 @@ export default defineModule({
       const reg = await store.get(target.owner, target.key);
       if (!reg) return;
       try {
-        await ctx.request(publishIq(reg, summary, o.includeBody), o.timeout * 1000);
+        // From the account's own server (its host, when the server has several), as the app server registered it.
+        const iq = publishIq(reg, summary, o.includeBody);
+        const host = tryParseJid(target.owner)?.domain;
+        if (host !== undefined) iq.attrs.from ??= host;
+        await ctx.request(iq, o.timeout * 1000);
       } catch (e) {
         if (e instanceof StanzaError && e.type === "wait") {
           ctx.log.info({ account: target.owner, service: reg.jid, condition: e.condition }, "push service did not take the publish for now");

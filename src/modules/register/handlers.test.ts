@@ -18,18 +18,25 @@ import { CHANGE_PASSWORD } from "./parse.ts";
 
 const log = createLogger("silent");
 
+/** example.com's public registration switch, as preAuth() sets it for each request. */
+let openRegistration = true;
+
 function world(opts: { perHour?: number; requireTls?: boolean } = {}) {
   const storage = new MemoryStorage();
   const closed: { jid: string; condition: string }[] = [];
   const sessions: Session[] = [];
   const events = new Events();
+  const accounts = new Accounts(storage, "example.com", 64);
+  const registration = { get enabled() { return openRegistration; }, perHourPerAddress: opts.perHour ?? 10 };
   const server: RegistrarHost & { events: Events; accounts: Accounts } = {
     domain: parseJid("example.com"),
-    accounts: new Accounts(storage, "example.com", 64),
+    accounts,
+    accountsOf: (d) => (d === "example.com" ? accounts : undefined),
+    hosts: { get: (d) => (d === "example.com" ? { registration } : undefined) },
     events,
     notify: (name, value) => events.notify(name, value, () => {}),
     sessions: { of: (bare: JID) => sessions.filter((s) => s.jid.bare.equals(bare)) },
-    settings: { registration: { enabled: true, perHourPerAddress: opts.perHour ?? 10 }, c2s: { requireTls: opts.requireTls ?? true } },
+    settings: { c2s: { requireTls: opts.requireTls ?? true } },
     settled: async () => {},
   };
   const session = (full: string): Session => {
@@ -45,10 +52,11 @@ async function preAuth(registrar: Registrar, iq: Element, opts: { enabled?: bool
   const replies: Element[] = [];
   const payload = iq.getChildElements()[0]!;
   const req: PreAuthRequest = {
-    stanza: iq, payload, secure: opts.secure ?? true, remoteAddress: opts.address ?? "192.0.2.1", stream: opts.stream ?? {},
+    stanza: iq, payload, secure: opts.secure ?? true, domain: "example.com", remoteAddress: opts.address ?? "192.0.2.1", stream: opts.stream ?? {},
     account: opts.account ? parseJid(opts.account) : undefined, reply: (r) => replies.push(r),
   };
-  await preAuthHandler(registrar, opts.enabled ?? true, log)(req);
+  openRegistration = opts.enabled ?? true;
+  await preAuthHandler(registrar, log)(req);
   expect(replies).toHaveLength(1);
   return replies[0]!;
 }
@@ -274,7 +282,7 @@ describe("routed requests (§3.2, §3.3)", () => {
   it("password change: bad-request without a password, forbidden for another username, scrubbed echo", async () => {
     const { registrar, server } = world();
     await server.accounts.create("juliet", "pw");
-    const host = routedHandlers(registrar, "example.com", "host");
+    const host = routedHandlers(registrar, (d) => d === "example.com", "host");
     const empty = query(xml("username", null, "juliet"), xml("password"));
     await rejects(host.set(req("set", "juliet@example.com/b", "example.com", empty)), "bad-request");
     expect(empty.children).toEqual([]);
@@ -284,9 +292,9 @@ describe("routed requests (§3.2, §3.3)", () => {
 
   it("forbidden on another account's bare JID; service-unavailable for remote senders", async () => {
     const { registrar } = world();
-    const account = routedHandlers(registrar, "example.com", "account");
+    const account = routedHandlers(registrar, (d) => d === "example.com", "account");
     await rejects((async () => account.get(req("get", "romeo@example.com/o", "juliet@example.com", query())))(), "forbidden");
-    const host = routedHandlers(registrar, "example.com", "host");
+    const host = routedHandlers(registrar, (d) => d === "example.com", "host");
     await rejects((async () => host.get(req("get", "eve@evil.example/x", "example.com", query())))(), "service-unavailable");
   });
 
@@ -298,7 +306,7 @@ describe("routed requests (§3.2, §3.3)", () => {
     session("romeo@example.com/orchard");
     const deleted: string[] = [];
     server.events.onNotify("account/deleted", ({ jid }) => void deleted.push(jid.toString()));
-    const account = routedHandlers(registrar, "example.com", "account");
+    const account = routedHandlers(registrar, (d) => d === "example.com", "account");
     await account.set(req("set", "juliet@example.com/balcony", "juliet@example.com", query(xml("remove"))));
     expect(closed).toEqual([]); // the result goes out first
     expect(await server.accounts.exists("juliet")).toBe(true);
@@ -314,7 +322,7 @@ describe("routed requests (§3.2, §3.3)", () => {
 
   it("registration-required when the account is already gone", async () => {
     const { registrar } = world();
-    const account = routedHandlers(registrar, "example.com", "account");
+    const account = routedHandlers(registrar, (d) => d === "example.com", "account");
     await rejects(account.set(req("set", "ghost@example.com/x", "ghost@example.com", query(xml("remove")))), "registration-required");
   });
 });

@@ -11,12 +11,12 @@ import type { PreAuthRequest } from "../../core/stream-handlers.ts";
 import { parseRegisterSet, registeredForm, registrationForm, scrub } from "./parse.ts";
 import type { Registrar } from "./registrar.ts";
 
-/** On an unbound stream. `enabled` is the config's public registration switch. */
-export function preAuthHandler(registrar: Registrar, enabled: boolean, log: Logger) {
+/** On an unbound stream, to the hosted domain whose registration switch applies. */
+export function preAuthHandler(registrar: Registrar, log: Logger) {
   return async (req: PreAuthRequest): Promise<void> => {
     let reply: Element | undefined;
     try {
-      reply = iqResult(req.stanza, await preAuth(registrar, enabled, req));
+      reply = iqResult(req.stanza, await preAuth(registrar, registrar.enabled(req.domain), req));
     } catch (e) {
       if (!(e instanceof StanzaError)) log.error({ err: e }, "in-band registration failed");
       if (req.stanza.attrs.type === "set") scrub(req.payload);
@@ -34,9 +34,9 @@ async function preAuth(registrar: Registrar, enabled: boolean, req: PreAuthReque
   if (req.account) return authenticated(registrar, req.account, req.stanza.attrs.type, req.payload, req.secure, false);
   // §3.1: "If the host does not support In-Band Registration, it MUST return a <service-unavailable/> error."
   // With invitations it does, for their holders.
-  if (!enabled && !registrar.invitable) throw new StanzaError("service-unavailable", "in-band registration is disabled");
+  if (!enabled && !registrar.invitable(req.domain)) throw new StanzaError("service-unavailable", "in-band registration is disabled");
   if (!registrar.secureEnough(req.secure)) throw new StanzaError("not-authorized", "start TLS before registering", { type: "modify" });
-  const admission = registrar.admission(req.stream);
+  const admission = registrar.admission(req.stream, req.domain);
   if (req.stanza.attrs.type === "get") return enabled || admission ? registrationForm(admission?.username) : registrationForm(undefined, BY_INVITATION);
   const set = parseRegisterSet(req.payload);
   if (set.kind === "invalid") throw set.error;
@@ -44,7 +44,7 @@ async function preAuth(registrar: Registrar, enabled: boolean, req: PreAuthReque
   if (set.kind === "remove") throw new StanzaError("unexpected-request", "log in before cancelling a registration");
   // Only an invitation opens a closed server: without one the requester lacks the permission (RFC 6120 §8.3.3.4).
   if (!enabled && !admission) throw new StanzaError("forbidden", BY_INVITATION);
-  await registrar.register(set, req.remoteAddress, admission);
+  await registrar.register(set, req.remoteAddress, req.domain, admission);
   return undefined;
 }
 
@@ -65,9 +65,10 @@ async function authenticated(registrar: Registrar, account: JID, type: string | 
  * Routed iqs: to the server (§3.3's example) or with no 'to' / to the own bare JID (§3.2's).
  * The account is always the sender's; a request about anyone else is forbidden.
  */
-export function routedHandlers(registrar: Registrar, domain: string, target: "host" | "account") {
+export function routedHandlers(registrar: Registrar, hosted: (domain: string) => boolean, target: "host" | "account") {
   const account = (req: IqRequest): JID => {
-    if (req.from.domain !== domain || req.from.local === "") throw new StanzaError("service-unavailable");
+    // An account of this host (the one the iq is to): another host's accounts are not its to manage.
+    if (!hosted(req.from.domain) || req.from.domain !== req.to.domain || req.from.local === "") throw new StanzaError("service-unavailable");
     if (target === "account" && !req.from.bare.equals(req.to)) throw new StanzaError("forbidden", "only the account itself may manage its registration");
     return req.from.bare;
   };

@@ -22,17 +22,18 @@ export default defineModule({
   name: "register",
   specs: [{ spec: "XEP-0077", version: "2.4" }],
   setup(ctx) {
-    const { registration, c2s } = ctx.settings;
+    const { c2s } = ctx.settings;
     const registrar = new Registrar(ctx, ctx.log);
     ctx.feature(NS.register);
+    // Each hosted domain's own switch (registration, hosts.<host>.registration).
     ctx.fold("stream/features-preauth", (v) => {
-      if ((registration.enabled || registrar.invitable) && (v.secure || !c2s.requireTls)) v.features.push(xml("register", { xmlns: NS.registerFeature }));
+      if ((registrar.enabled(v.domain) || registrar.invitable(v.domain)) && (v.secure || !c2s.requireTls)) v.features.push(xml("register", { xmlns: NS.registerFeature }));
       return v;
     });
     ctx.provideEach(REGISTRATION, (user) => ({ addGate: (gate) => user.own(registrar.addGate(gate)) }));
-    ctx.preAuthIq(NS.register, preAuthHandler(registrar, registration.enabled, ctx.log));
-    const domain = ctx.domain.domain;
-    ctx.iq("host", NS.register, "query", routedHandlers(registrar, domain, "host"));
-    ctx.iq("account", NS.register, "query", routedHandlers(registrar, domain, "account"));
+    ctx.preAuthIq(NS.register, preAuthHandler(registrar, ctx.log));
+    const hosted = (d: string) => ctx.hosts.has(d);
+    ctx.iq("host", NS.register, "query", routedHandlers(registrar, hosted, "host"));
+    ctx.iq("account", NS.register, "query", routedHandlers(registrar, hosted, "account"));
   },
 });

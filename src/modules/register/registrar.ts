@@ -15,23 +15,46 @@ const HOUR = 3_600_000;
 
 export interface Fields { readonly username: string | undefined; readonly password: string | undefined; readonly oldPassword?: string }
 
+type RegistrarAccounts = Pick<Accounts, "exists" | "create" | "setPassword" | "delete" | "credentials">;
+
 /** What registration uses of the server. */
 export interface RegistrarHost extends AccountRemoval {
+  /** The configuration's domain: invitations (gates) are for its accounts. */
   readonly domain: JID;
-  readonly accounts: Pick<Accounts, "exists" | "create" | "setPassword" | "delete" | "credentials">;
-  readonly settings: Pick<ServerSettings, "registration" | "c2s">;
+  /** Each hosted domain's registration policy. */
+  readonly hosts: { get(domain: string): { readonly registration: { enabled: boolean; perHourPerAddress: number } } | undefined };
+  accountsOf(domain: string): RegistrarAccounts | undefined;
+  readonly settings: Pick<ServerSettings, "c2s">;
 }
 
 export class Registrar {
   private readonly server: RegistrarHost;
   private readonly log: Logger;
-  private readonly created: WindowCounter;
+  /** Accounts created per address in the hour, by hosted domain (each host has its own limit). */
+  private readonly created = new Map<string, WindowCounter>();
   private readonly gates: RegistrationGate[] = [];
 
   constructor(server: RegistrarHost, log: Logger) {
     this.server = server;
     this.log = log;
-    this.created = new WindowCounter(HOUR, server.settings.registration.perHourPerAddress);
+  }
+
+  /** Whether public registration is open on the hosted domain `domain` (its registration.enabled). */
+  enabled(domain: string): boolean {
+    return this.server.hosts.get(domain)?.registration.enabled ?? false;
+  }
+
+  /** The accounts of a hosted domain. */
+  private accounts(domain: string): RegistrarAccounts {
+    const accounts = this.server.accountsOf(domain);
+    if (accounts === undefined) throw new StanzaError("service-unavailable", `${domain} is not served here`);
+    return accounts;
+  }
+
+  private counter(domain: string): WindowCounter {
+    let c = this.created.get(domain);
+    if (c === undefined) this.created.set(domain, (c = new WindowCounter(HOUR, this.server.hosts.get(domain)?.registration.perHourPerAddress ?? 0)));
+    return c;
   }
 
   /** Adds a gate (an invitation mechanism); returns its removal. */
@@ -40,13 +63,14 @@ export class Registrar {
     return () => void this.gates.splice(this.gates.indexOf(gate), 1);
   }
 
-  /** Whether invitations can open registration at all (a gate is there). */
-  get invitable(): boolean {
-    return this.gates.length > 0;
+  /** Whether invitations can open registration on `domain` at all (a gate is there; invitations are the configuration's domain's). */
+  invitable(domain: string): boolean {
+    return this.gates.length > 0 && domain === this.server.domain.domain;
   }
 
-  /** The invitation the stream presented, if any. */
-  admission(stream: object): Admission | undefined {
+  /** The invitation the stream (to `domain`) presented, if any. */
+  admission(stream: object, domain: string): Admission | undefined {
+    if (!this.invitable(domain)) return undefined;
     for (const g of this.gates) {
       const a = g.admission(stream);
       if (a) return a;
@@ -64,22 +88,23 @@ export class Registrar {
    * An invitation stands for one account its issuer allowed: the hourly limit per address, which
    * guards open registration, does not count it.
    */
-  async register({ username, password }: Fields, address: string, admission?: Admission): Promise<JID> {
+  async register({ username, password }: Fields, address: string, domain: string, admission?: Admission): Promise<JID> {
     const key = rateKey(address);
+    const created = this.counter(domain);
     // Taken when the attempt starts, given back when it fails: requests sent at once from one
     // address cannot all pass the check before any of them is counted.
-    if (!admission && !this.created.take(key)) {
+    if (!admission && !created.take(key)) {
       // ejabberd's answer too; Conversations shows "try again later" for resource-constraint/wait.
       throw new StanzaError("resource-constraint", "too many accounts created from your address; try again later", { type: "wait" });
     }
     let local: string;
     try {
-      local = await this.create(username, password, admission);
+      local = await this.create(username, password, domain, admission);
     } catch (e) {
-      if (!admission) this.created.give(key);
+      if (!admission) created.give(key);
       throw e;
     }
-    const account = jid(local, this.server.domain.domain);
+    const account = jid(local, domain);
     this.log.info({ user: account.toString(), address, invited: admission !== undefined }, "account registered in-band");
     if (admission) {
       // The account is made: what the invitation adds (subscriptions) failing does not undo it.
@@ -89,7 +114,8 @@ export class Registrar {
   }
 
   /** The account's checks (§3.1) and its creation; its local part. */
-  private async create(username: string | undefined, password: string | undefined, admission: Admission | undefined): Promise<string> {
+  private async create(username: string | undefined, password: string | undefined, domain: string, admission: Admission | undefined): Promise<string> {
+    const accounts = this.accounts(domain);
     // §3.1: "If the requesting entity does not provide all of the requested information (this
     // includes providing an empty password element) ... MUST return a <not-acceptable/> error".
     if (!username || !password) throw new StanzaError("not-acceptable", "a username and a non-empty password are required");
@@ -98,10 +124,10 @@ export class Registrar {
     if (admission?.username !== undefined && admission.username !== local) {
       throw new StanzaError("not-acceptable", `this invitation is for the username ${admission.username}`);
     }
-    if (await this.server.accounts.exists(local) || await this.reserved(local, admission)) throw new StanzaError("conflict", "that username is taken");
+    if (await accounts.exists(local) || await this.reserved(local, admission)) throw new StanzaError("conflict", "that username is taken");
     if (admission && !(await admission.claim())) throw new StanzaError("forbidden", "this invitation was used or revoked meanwhile");
     try {
-      await this.server.accounts.create(local, password);
+      await accounts.create(local, password);
     } catch (e) {
       await admission?.release();
       if (e instanceof AccountError) throw new StanzaError("conflict", "that username is taken");
@@ -129,12 +155,12 @@ export class Registrar {
     if (oldPassword !== undefined && !(await this.oldPasswordIs(account, oldPassword))) {
       throw new StanzaError("not-authorized", "the old password is not right; the password is unchanged", { type: "modify" });
     }
-    await this.server.accounts.setPassword(account.local, password);
+    await this.accounts(account.domain).setPassword(account.local, password);
     this.log.info({ user: account.toString() }, "password changed in-band");
   }
 
   private async oldPasswordIs(account: JID, oldPassword: string): Promise<boolean> {
-    const creds = await this.server.accounts.credentials(account.local);
+    const creds = await this.accounts(account.domain).credentials(account.local);
     return creds !== undefined && (await verifyPassword(creds, oldPassword));
   }
 
@@ -145,7 +171,7 @@ export class Registrar {
    * unavailable presence while the roster still exists.
    */
   async cancel(account: JID): Promise<void> {
-    if (!(await this.server.accounts.exists(account.local))) throw new StanzaError("registration-required", "no such account");
+    if (!(await this.server.accountsOf(account.domain)?.exists(account.local))) throw new StanzaError("registration-required", "no such account");
     // setImmediate: after the router (or stream) has written the result for this request.
     setImmediate(() => void this.deleteAfterClosing(account));
   }

@@ -95,7 +95,7 @@ class UploadService implements Component {
 
   /** §4: a slot for the file, or the error that says why not. */
   private async request(req: Element, from: JID): Promise<Element> {
-    if (from.domain !== this.server.domain.domain || from.local === "") throw new StanzaError("not-allowed", "uploads are for this server's accounts");
+    if (from.domain !== this.server.domain.domain || from.local === "") throw new StanzaError("not-allowed", "uploads are for the accounts of this service's domain");
     const name = cleanName(req.attrs.filename);
     if (name === undefined) throw new StanzaError("bad-request", "filename: one path segment of printable characters, at most 255 bytes");
     const sizeText = req.attrs.size;
@@ -138,20 +138,20 @@ class UploadService implements Component {
   }
 }
 
-/** The service's domain: modules.<name>.domain, else upload.<server domain>. */
-const serviceDomain = (o: { domain?: string }, server: string): string => o.domain ?? `upload.${server}`;
+/** A host's service domain: modules.<name>.domain for the configuration's domain, else upload.<host>. */
+const serviceDomain = (o: { domain?: string }, host: string, primary: boolean): string => (primary ? o.domain : undefined) ?? `upload.${host}`;
 
 export default defineModule({
   name: "upload",
   specs: [{ spec: "XEP-0363", version: "1.1.0" }],
   options: {
-    domain: optStr("The service's domain; default upload.<server domain>."),
+    domain: optStr("The service's domain; default upload.<server domain>. Each further host's is upload.<host>."),
     name: str("The service's name in service discovery.", "HTTP File Upload"),
     maxFileSize: int("Largest file, in bytes.", 104_857_600, 1),
     dailyQuota: int("Bytes one account may upload per day (UTC); 0 lifts it.", 1_073_741_824, 0),
     expireDays: int("Days an uploaded file is kept; 0 keeps files until deleted by hand.", 30, 0),
     slotTimeout: int("Seconds a slot's PUT URL is accepted after it is given.", 300, 10),
-    url: optStr("The public base URL of the files (e.g. https://chat.example.org:5281/upload); default: https://<domain>:<http.tlsPort>/upload."),
+    url: optStr("The public base URL of the files (e.g. https://chat.example.org:5281/upload), for every host; default: https://<the uploader's domain>:<http.tlsPort>/upload."),
     storage: oneOf("Where the files go: local (dataDir/uploads, one node) or s3 (a bucket every node shares; clients PUT to it directly).", ["local", "s3"], "local"),
     s3: section("The bucket, when storage is s3.", {
       endpoint: optStr("The S3 endpoint URL (default: AWS's for the region); an S3-compatible store's, e.g. http://127.0.0.1:9000."),
@@ -163,11 +163,9 @@ export default defineModule({
       pathStyle: bool("Path-style URLs (endpoint/bucket/key), which S3-compatible stores usually need.", true),
     }),
   },
-  domains: (o, server) => [serviceDomain(o, server)],
+  domains: (o, host, primary) => [serviceDomain(o, host, primary)],
   async setup(ctx) {
     const o = ctx.options;
-    const domain = ctx.domain.domain;
-    const jid = parseJid(serviceDomain(o, domain));
     // One secret per deployment, in storage: every node of a cluster signs and checks alike.
     const secrets = ctx.keyval<string>("upload.secret");
     let secret: Promise<Buffer> | undefined;
@@ -175,7 +173,7 @@ export default defineModule({
       await secrets.add("hmac", randomBytes(32).toString("base64"));
       return Buffer.from((await secrets.get("hmac"))!, "base64");
     })());
-    const base = () => {
+    const base = (domain: string) => () => {
       if (o.url !== undefined) return o.url.replace(/\/+$/, "");
       const { https, http } = ctx.httpPorts;
       if (https !== undefined) return `https://${domain}:${https}/upload`;
@@ -190,11 +188,16 @@ export default defineModule({
     } else blobs = new DiskBlobStore(join(ctx.settings.dataDir, "uploads"));
     const files: UploadStore = blobs.direct ? new DirectFiles(blobs.direct) : new ServedFiles(blobs, getSecret, ctx.log);
     ctx.onUnload(() => blobs.close());
-    const service = new UploadService(jid, o.name, ctx, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
-      ctx.keyval<Usage>("upload.usage"), files, base);
-    ctx.component(jid.domain, service);
+    const usage = ctx.keyval<Usage>("upload.usage");
+    // One service per hosted domain, for its accounts; the files of all are served under one path.
+    for (const host of ctx.hosts.all()) {
+      const jid = parseJid(serviceDomain(o, host.domain, host === ctx.hosts.primary));
+      const service = new UploadService(jid, o.name, { domain: host.jid, send: ctx.send }, { maxFileSize: o.maxFileSize, dailyQuota: o.dailyQuota, slotTtlMs: o.slotTimeout * 1000 },
+        usage, files, base(host.domain));
+      ctx.component(jid.domain, service);
+      ctx.item({ jid: jid.toString(), name: o.name, host: host.domain });
+    }
     ctx.httpRoute(PREFIX, (req, res, path) => files.handle(req, res, path.slice(PREFIX.length)));
-    ctx.item({ jid: jid.toString(), name: o.name });
     // A deleted account's files go with it (the GET URLs it shared stop working).
     ctx.on("account/deleted", async ({ jid: account }) => {
       const n = await blobs.removeOwner(account.bare.toString());
