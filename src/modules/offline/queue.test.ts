@@ -101,7 +101,7 @@ describe("the offline queue", () => {
   it("takes messages without waiting for their writes, counts them against the quota at once, and a flush waits for the writes on their way", async () => {
     const memory = new MemoryStorage().log("offline");
     const slow = slowAppends(memory);
-    const queue = new OfflineQueue(slow.log, new IdGenerator(0), "capulet.lit", { quota: 3, expireDays: 30 });
+    const queue = new OfflineQueue(slow.log, new IdGenerator(0), { quota: 3, expireDays: 30 });
     const added = [];
     for (const b of ["1", "2", "3", "4"]) added.push(await queue.add(OWNER, chat(b), "r"));
     expect(added.map((a) => a !== false)).toEqual([true, true, true, false]);
@@ -119,7 +119,7 @@ describe("the offline queue", () => {
     const memory = new MemoryStorage().log("offline");
     let fail = true;
     const log: LogStore = { ...memory, append: (e) => (fail ? Promise.reject(new Error("disk")) : memory.append(e)) };
-    const queue = new OfflineQueue(log, new IdGenerator(0), "capulet.lit", { quota: 1, expireDays: 30 });
+    const queue = new OfflineQueue(log, new IdGenerator(0), { quota: 1, expireDays: 30 });
     const first = await queue.add(OWNER, chat("lost"), "r");
     await expect(first && first.written).rejects.toThrow("disk");
     fail = false;
