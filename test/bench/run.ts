@@ -46,6 +46,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Write a CPU profile of ours into this folder. */
   cpuProfDir?: string;
+  /** Ours with its metrics listener on and scraped (the default is off, as shipped). */
+  metrics?: boolean;
   /** Where ours keeps its data (the embedded default unless told). */
   oursStorage?: OursStorage;
   /** The Redis the cores row's two nodes of ours share (default: the project's, see DEFAULT_REDIS). */
@@ -117,7 +119,7 @@ async function benchServer(name: ServerName, o: BenchOptions, base: string, cert
     const t0 = performance.now();
     const start = STARTERS[name];
     const common = { dir, users: fresh ? users : [], password: PASSWORD, tls: cert, archive: o.archive };
-    const server = await (name === "ours" ? startOurs({ ...common, cpus: cluster ? "0,1" : cpusOf, ...(cluster ? { cluster } : {}), ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.oursStorage ? { storage: o.oursStorage } : {}) })
+    const server = await (name === "ours" ? startOurs({ ...common, cpus: cluster ? "0,1" : cpusOf, ...(cluster ? { cluster } : {}), ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}), ...(o.oursStorage ? { storage: o.oursStorage } : {}), metrics: o.metrics === true })
       : start({ ...common, cpus: cpusOf }));
     provisioned = true;
     if (!cluster || !info.version) info = { version: server.version, settings: server.settings };
@@ -318,7 +320,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
   return {
     results, servers,
     machine: { ...machine(), loadAverageAtStart: round(load0, 2), loadAverageAtEnd: round(loadavg()[0]!, 2), otherProcessesCores: round(others, 2), seconds: round(seconds) },
-    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin, archive: o.archive, ...(o.oursStorage ? { oursStorage: o.oursStorage } : {}) },
+    options: { scenarios: o.scenarios, servers: o.servers, quick: o.quick, tls: o.tls, maxSessions: o.maxSessions, pin: o.pin, archive: o.archive, metrics: o.metrics ?? false, ...(o.oursStorage ? { oursStorage: o.oursStorage } : {}) },
   };
 }
 
@@ -331,6 +333,7 @@ options:
   --quick              short runs and small sizes, to check the tool (not for figures)
   --no-tls             skip the TLS rows (SCRAM over direct TLS, RSS per TLS session)
   --max-sessions N     the most idle sessions to try (default 100000)
+  --metrics            ours with its metrics listener on (off as shipped), scraped every 5 s
   --no-archive         all three without their archive (mod_mam off; ours with mam.retention 0)
   --no-pin             do not pin the server to core 0 and the generator to core 1
   --storage B          where ours keeps its data: embedded (default) or cassandra (a keyspace of its own, dropped after)
@@ -388,7 +391,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
-      "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" },
+      "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" }, metrics: { type: "boolean" },
       target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, storage: { type: "string" }, cassandra: { type: "string" }, redis: { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
@@ -409,7 +412,7 @@ async function main(): Promise<void> {
   const o: BenchOptions = {
     scenarios: positionals.length ? (positionals as Scenario[]) : [...SCENARIOS],
     servers, quick: values.quick ?? false, tls: !values["no-tls"],
-    maxSessions, pin: !values["no-pin"], archive: !values["no-archive"],
+    maxSessions, pin: !values["no-pin"], archive: !values["no-archive"], metrics: values.metrics ?? false,
     ...(values["cpu-prof"] ? { cpuProfDir: values["cpu-prof"] } : {}),
     ...(values.storage ? { oursStorage: oursStorage(values.storage, values.cassandra) } : {}),
     ...(values.redis ? { redis: values.redis } : {}),

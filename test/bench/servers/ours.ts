@@ -54,6 +54,8 @@ function s2sConfig(s2s: S2sOptions | undefined): Record<string, unknown> {
   };
 }
 
+const METRICS_SCRAPE_MS = 5000;
+
 /** The config the benchmark runs ours with: loopback, no TLS requirement, limits lifted. */
 export function oursConfig(dataDir: string, port: number, tlsPort: number, tls?: { cert: string; key: string }, storage: OursStorage = { backend: "embedded" }, domain = DOMAIN, s2s?: S2sOptions, archive = true): Record<string, unknown> {
   return {
@@ -97,7 +99,7 @@ export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
 /** Several nodes on one Redis: how many, the Redis URL, and the account index where the second node's accounts start. */
 export interface OursCluster { nodes: number; redis: string; split: number }
 
-export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage }): Promise<RunningServer> {
+export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage; metrics?: boolean }): Promise<RunningServer> {
   if (o.cluster) return startNodes(o, o.cluster);
   const dataDir = join(o.dir, "data");
   const storage = o.storage ?? { backend: "embedded" };
@@ -106,7 +108,9 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const cfg = join(o.dir, "xmppd.json");
   const domain = o.domain ?? DOMAIN;
   const httpPort = await freePort();
-  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s, o.archive), http: HTTP(httpPort) }, null, 2));
+  const metricsPort = o.metrics ? await freePort() : 0;
+  const metrics = o.metrics ? { metrics: { enabled: true, host: "127.0.0.1", port: metricsPort } } : {};
+  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s, o.archive), http: HTTP(httpPort), ...metrics }, null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
@@ -119,6 +123,8 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   let alive = true;
   void p.exited.then(() => (alive = false));
   await waitPort("127.0.0.1", port, 60_000, () => alive);
+  // With --metrics, scraped as a Prometheus would, only more often (every 5 s rather than 15-60).
+  const scraper = o.metrics ? setInterval(() => void fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()).catch(() => {}), METRICS_SCRAPE_MS) : undefined;
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
   return {
     target: { name: "ours", host: "127.0.0.1", port, tlsPort, domain, mucDomain: `conference.${domain}`, http: { port: httpPort, websocket: "/xmpp-websocket", bosh: "/http-bind" } },
@@ -129,10 +135,14 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
       "c2s.requireTls false; limits.bytesPerSecond and stanzasPerSecond 0 (lifted); auth.failuresPerMinute and failuresPerAccount 1e6; registration on",
       `one process, taskset -c ${o.cpus}`,
       ...(o.s2s ? [`s2s on port ${o.s2s.port}: static routes (no DNS), TLS required (its default), certificate not required to be valid (its default), so dialback (XEP-0220); s2s.bytesPerSecond and stanzasPerSecond 0 (lifted)`] : []),
+      ...(o.metrics ? [`metrics listener on (127.0.0.1:${metricsPort}), scraped every ${METRICS_SCRAPE_MS / 1000} s`] : []),
       `modules as shipped: offline store (XEP-0160), ${o.archive ? "archive (XEP-0313, retention 30 days)" : "archive off (mam.retention 0)"}, carbons, stream management, MUC, PEP`,
     ],
     workerPid: () => p.pid,
-    stop: () => stopPids([p.pid], p.exited, 60_000),
+    stop: () => {
+      clearInterval(scraper);
+      return stopPids([p.pid], p.exited, 60_000);
+    },
   };
 }
 
