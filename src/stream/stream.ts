@@ -34,6 +34,14 @@ export interface StreamLimits { maxDepth: number; preAuthStanzaSize: number; sta
 /** Parser limits before and after authentication, per config: shared by every stream. */
 const parserLimits = new WeakMap<StreamLimits, { pre: ParserLimits; post: ParserLimits }>();
 
+/**
+ * Elements read and waiting to be handled at which a stream stops reading, and at which it
+ * reads again: apart enough that a client keeping a window of messages in flight does not stop
+ * and start the socket for each one.
+ */
+export const BACKLOG_HIGH = 32;
+export const BACKLOG_LOW = 8;
+
 export function limitsOf(l: StreamLimits, authenticated: boolean): ParserLimits {
   let both = parserLimits.get(l);
   if (!both) {
@@ -58,6 +66,10 @@ export abstract class Stream implements ParserHandler {
   private shaper: { shapers: Shapers; key: string } | undefined;
   /** The elements read so far, each handled after the one before it. */
   private pending: Promise<void> = Promise.resolve();
+  /** Elements read and not yet handled; past BACKLOG_HIGH reading stops until BACKLOG_LOW. */
+  private unhandled = 0;
+  /** Why reading is stopped: a shaper's wait, too many elements waiting to be handled. */
+  private readonly stopped = { throttle: false, backlog: false };
   /**
    * Which stream (of the restarts on this connection) the parser is reading. An element is read
    * before the ones ahead of it are handled, so what a peer pipelined behind <starttls/> or a
@@ -147,10 +159,18 @@ export abstract class Stream implements ParserHandler {
   /** Stops reading for `wait` ms (a shaper's answer); what was read meanwhile is still handled. */
   private throttle(wait: number): void {
     if (wait <= 0) return;
-    this.transport.pause();
-    setTimeout(() => {
-      if (!this.draining) this.transport.resume();
-    }, wait).unref();
+    this.reading("throttle", true);
+    setTimeout(() => this.reading("throttle", false), wait).unref();
+  }
+
+  /** Reading stops while any reason holds, and for good once the server drains. */
+  private reading(reason: keyof Stream["stopped"], stop: boolean): void {
+    const before = this.stopped.throttle || this.stopped.backlog;
+    this.stopped[reason] = stop;
+    const after = this.stopped.throttle || this.stopped.backlog;
+    if (after === before || this.ended || this.draining) return;
+    if (after) this.transport.pause();
+    else this.transport.resume();
   }
 
   transportClosed(reason: string): void {
@@ -191,12 +211,18 @@ export abstract class Stream implements ParserHandler {
       const now = run;
       run = () => new Promise<void>((r) => setTimeout(r, due - Date.now())).then(now);
     }
+    // A peer that writes faster than its stanzas are handled (routing waits for a store, for a
+    // full archive queue) is read no further until they are: what waits stays in the kernel's
+    // buffers and the peer's, not parsed in this process's memory.
+    if (++this.unhandled === BACKLOG_HIGH) this.reading("backlog", true);
     this.pending = this.pending.then(run).catch((e: unknown) => {
       if (e instanceof StreamError) this.close(e);
       else {
         this.log.error({ err: e }, "stream handler failed");
         this.close(new StreamError("internal-server-error"));
       }
+    }).finally(() => {
+      if (--this.unhandled === BACKLOG_LOW) this.reading("backlog", false);
     });
   }
 
