@@ -96,7 +96,8 @@ export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
 /** Several nodes on one Redis: how many, the Redis URL, and the account index where the second node's accounts start. */
 export interface OursCluster { nodes: number; redis: string; split: number }
 
-export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage }): Promise<RunningServer> {
+/** `config`: sections of the config file set on top of the benchmark's (e.g. the metrics listener of the soak). */
+export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage; config?: Record<string, unknown> }): Promise<RunningServer> {
   if (o.cluster) return startNodes(o, o.cluster);
   const dataDir = join(o.dir, "data");
   const storage = o.storage ?? { backend: "embedded" };
@@ -105,7 +106,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const cfg = join(o.dir, "xmppd.json");
   const domain = o.domain ?? DOMAIN;
   const httpPort = await freePort();
-  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s), http: HTTP(httpPort) }, null, 2));
+  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s), http: HTTP(httpPort), ...o.config }, null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);
