@@ -143,11 +143,19 @@ export class SmSession {
     this.conn?.destroy();
   }
 
-  /** Closes the stream (the session ends) and waits for the server to close its side. */
+  /**
+   * Closes the stream (the session ends) and waits for the server to close its side. A last <a/>
+   * goes first: what the server sent and was not acknowledged when the session ends goes the way
+   * of an offline resource's stanzas (XEP-0198 §4), and would come again at the next login.
+   */
   async close(): Promise<void> {
     const c = this.conn;
     this.conn = undefined;
-    if (c) await Promise.race([c.closeAndWait(), new Promise((r) => setTimeout(r, 5000))]);
-    c?.destroy();
+    if (!c) return;
+    if (!c.closed) c.send(`<a xmlns='${NS_SM}' h='${this.handled}'/>`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([c.closeAndWait(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
+    c.destroy();
   }
 }

@@ -117,13 +117,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
       if (elapsed >= nextSample) {
         nextSample += o.interval;
         const s = await sampler.take(traffic.counts, ledger.takeLatencies());
-        o.log(`  ${s.t} s: rss ${s.rssMiB} MiB, heap ${s.heapMiB} MiB (floor ${s.heapFloorMiB}), fds ${s.fds} (${s.otherFds} besides ${s.connections} connections), ${s.sessions} sessions (${s.detached} detached), sent ${s.sentPerSec}/s, received ${s.receivedPerSec}/s, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, ${s.held} held across cuts (max ${s.heldMaxMs} ms), ${s.cuts} cuts, ${s.logins} logins, ${s.failures} failures`);
+        o.log(`  ${s.t} s: rss ${s.rssMiB} MiB, heap ${s.heapMiB} MiB (floor ${s.heapFloorMiB}), fds ${s.fds} (${s.otherFds} besides ${s.connections} connections), ${s.sessions} sessions (${s.detached} detached), sent ${s.sentPerSec}/s, received ${s.receivedPerSec}/s, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, ${s.held} held across cuts (max ${s.heldMaxMs} ms), ${s.cuts} cuts, ${s.logins} logins, ${s.failures} failures; cpu server ${s.serverCpu}, generator ${s.generatorCpu}, load ${s.load}`);
       }
       await sleep(10);
     }
     for (const t of timers.splice(0)) t.stop();
     o.log("traffic stopped; waiting for everything sent to arrive");
+    const drainStart = performance.now();
     await traffic.drain(30_000);
+    o.log(`drained in ${round((performance.now() - drainStart) / 1000, 1)} s`);
     const accounting = ledger.account();
     if (ledger.strangers > 0) traffic.fail(`${ledger.strangers} messages the generator did not send, or to the wrong receiver`);
     const v = verdict(sampler.samples, accounting, traffic.counts, traffic.failureNotes);
@@ -139,8 +141,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
     return run;
   } finally {
     for (const t of timers) t.stop();
+    const closing = performance.now();
     await traffic.close().catch(() => undefined);
     await server.stop();
+    o.log(`sessions closed and server stopped in ${round((performance.now() - closing) / 1000, 1)} s`);
     if (process.env.BENCH_KEEP) o.log(`kept ${base}`);
     else rmSync(base, { recursive: true, force: true });
   }
@@ -180,7 +184,7 @@ export async function soakMain(args: Record<string, string | boolean | undefined
     seconds: round(num("minutes", SOAK_DEFAULTS.seconds / 60) * 60), rate: num("rate", SOAK_DEFAULTS.rate), users: Math.max(4, Math.round(num("users", SOAK_DEFAULTS.users) / 4) * 4),
     rooms: num("rooms", SOAK_DEFAULTS.rooms), interval: num("interval", SOAK_DEFAULTS.interval), cutEveryMs: num("cut-every", SOAK_DEFAULTS.cutEveryMs),
     churnEveryMs: num("churn-every", SOAK_DEFAULTS.churnEveryMs), seed: num("seed", SOAK_DEFAULTS.seed), pin: !args["no-pin"], out,
-    log: (l) => process.stderr.write(`${l}\n`),
+    log: (l) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`),
   });
   console.log(run.table);
   console.log(run.verdict.join("\n"));

@@ -41,7 +41,7 @@ describe("soak ledger", () => {
 
 const sample = (t: number, rssMiB: number, heapFloorMiB: number, otherFds: number): Sample => ({
   t, rssMiB, heapMiB: heapFloorMiB, heapFloorMiB, fds: otherFds + 10, connections: 10, otherFds, sessions: 10, detached: 0,
-  sentPerSec: 100, receivedPerSec: 100, p50ms: 1, p99ms: 2, latencySamples: 100, held: 0, heldMaxMs: NaN, cuts: 0, logins: 0, failures: 0,
+  sentPerSec: 100, receivedPerSec: 100, p50ms: 1, p99ms: 2, latencySamples: 100, held: 0, heldMaxMs: NaN, cuts: 0, logins: 0, failures: 0, serverCpu: 0.5, generatorCpu: 0.3, load: 1,
 });
 const none = { streams: 1, sent: 10, received: 10, lost: 0, duplicated: 0, reordered: 0, examples: [] };
 

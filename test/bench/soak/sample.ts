@@ -5,7 +5,8 @@
 // half of the run: growth over that half beyond a threshold fails the run, as does any message
 // lost, duplicated or reordered.
 import { readdirSync } from "node:fs";
-import { rssBytes } from "../lib/proc.ts";
+import { loadavg } from "node:os";
+import { cpuSeconds, rssBytes } from "../lib/proc.ts";
 import { percentile, round } from "../lib/stats.ts";
 import type { Accounting } from "./ledger.ts";
 import type { Counts } from "./traffic.ts";
@@ -35,6 +36,10 @@ export interface Sample {
   cuts: number;
   logins: number;
   failures: number;
+  /** The server's and the generator's CPU over the interval (cores), and the machine's 1-minute load: what tells a stall of the server from a busy machine. */
+  serverCpu: number;
+  generatorCpu: number;
+  load: number;
 }
 
 function openFds(pid: number): number {
@@ -55,6 +60,8 @@ export class Sampler {
   readonly samples: Sample[] = [];
   private last: Counts;
   private lastAt: number;
+  private lastCpu: number;
+  private lastOwnCpu = process.cpuUsage();
   private readonly t0: number;
   private readonly pid: number;
   private readonly metricsUrl: string;
@@ -63,6 +70,7 @@ export class Sampler {
     this.pid = pid;
     this.metricsUrl = metricsUrl;
     this.last = { ...counts };
+    this.lastCpu = cpuSeconds(pid);
     this.t0 = this.lastAt = performance.now();
   }
 
@@ -89,7 +97,12 @@ export class Sampler {
       p50ms: round(percentile(latencies.live, 50), 2), p99ms: round(percentile(latencies.live, 99), 2), latencySamples: latencies.live.length,
       held: latencies.held.length, heldMaxMs: round(percentile(latencies.held, 100), 1),
       cuts: counts.cuts - this.last.cuts, logins: counts.logins - this.last.logins, failures: counts.failures - this.last.failures,
+      serverCpu: round((cpuSeconds(this.pid) - this.lastCpu) / secs, 2), generatorCpu: 0, load: round(loadavg()[0]!, 2),
     };
+    const own = process.cpuUsage(this.lastOwnCpu);
+    s.generatorCpu = round((own.user + own.system) / 1e6 / secs, 2);
+    this.lastCpu = cpuSeconds(this.pid);
+    this.lastOwnCpu = process.cpuUsage();
     this.samples.push(s);
     this.last = { ...counts };
     this.lastAt = now;
@@ -139,6 +152,7 @@ export function trends(samples: Sample[]): Trend[] {
 const COLUMNS: [keyof Sample, string][] = [
   ["rssMiB", "RSS MiB"], ["heapMiB", "heap used MiB"], ["heapFloorMiB", "heap floor MiB (least in 2 min)"], ["fds", "open fds"], ["otherFds", "fds besides connections"],
   ["sessions", "sessions"], ["sentPerSec", "stanzas sent/s"], ["receivedPerSec", "stanzas received/s"], ["p50ms", "latency p50 ms"], ["p99ms", "latency p99 ms"], ["heldMaxMs", "held across a cut: max ms"],
+  ["serverCpu", "server CPU (cores)"], ["generatorCpu", "generator CPU (cores)"], ["load", "machine load (1 min)"],
 ];
 
 export function table(samples: Sample[]): string {

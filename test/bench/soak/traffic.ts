@@ -264,12 +264,12 @@ export class Traffic {
 
   private async leave(u: User): Promise<void> {
     u.state = "leaving";
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     while ((this.ledger.owed(u.name) > 0 || u.session.pending > 0) && Date.now() < deadline) {
       u.session.requestAck();
       await sleep(100);
     }
-    if (this.ledger.owed(u.name) > 0) this.fail(`${u.name}: ${this.ledger.owed(u.name)} messages still owed after 15 s`);
+    if (this.ledger.owed(u.name) > 0) this.fail(`${u.name}: ${this.ledger.owed(u.name)} messages sent to it still on their way after 30 s`);
     await u.session.close();
     this.counts.logouts++;
     u.state = "offline";
