@@ -92,8 +92,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
   const random = seeded(o.seed);
   const ledger = new Ledger();
   const traffic = new Traffic({
-    target: server.target, password: PASSWORD, user: (i) => names[i]!, users: o.users, rooms: o.rooms,
-    cutEveryMs: o.cutEveryMs, churnEveryMs: o.churnEveryMs, random, log: o.log,
+    target: server.target, password: PASSWORD, user: (i) => names[i]!, users: o.users, rooms: o.rooms, random, log: o.log,
   }, ledger);
   const timers: { stop(): void }[] = [];
   try {

@@ -39,9 +39,6 @@ export interface TrafficOptions {
   user(i: number): string;
   users: number;
   rooms: number;
-  /** Mean ms between two cuts of a steady user's connection, and between two churner logins or logouts. */
-  cutEveryMs: number;
-  churnEveryMs: number;
   random(): number;
   log(line: string): void;
 }
