@@ -28,6 +28,7 @@ import { DOMAINS, missingPairDns, startPair, type FederatedPair } from "./server
 import { prosodyInstalled, startProsody } from "./servers/prosody.ts";
 import type { RunningServer, ServerName, ServerOptions } from "./servers/types.ts";
 import { renderNotes, renderTable, type Results } from "./table.ts";
+import { SOAK_HELP, soakMain } from "./soak/index.ts";
 
 export const SCENARIOS = ["login", "reconnect", "sessions", "one2one", "one2one-bare", "http", "groups", "offline", "cores", "s2s"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -328,6 +329,9 @@ const HELP = `usage: ./run bench [scenario...] [options]
 
 scenarios: ${SCENARIOS.join(", ")} (default: all)
 
+       ./run bench soak [options]   an hour of mixed traffic against ours, watching memory,
+                                    descriptors, latency and every message (soak --help)
+
 options:
   --servers LIST       comma-separated: ours,prosody,ejabberd (default: all installed)
   --quick              short runs and small sizes, to check the tool (not for figures)
@@ -386,7 +390,22 @@ function oursStorage(backend: string, node: string | undefined): OursStorage {
   return { backend, contactPoint, keyspace: `bench_${Date.now().toString(36)}` };
 }
 
+/** `./run bench soak [options]`: the soak, not one of the scenarios of the comparison (soak/index.ts). */
+async function soak(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      minutes: { type: "string" }, rate: { type: "string" }, users: { type: "string" }, rooms: { type: "string" }, interval: { type: "string" },
+      "cut-every": { type: "string" }, "churn-every": { type: "string" }, seed: { type: "string" }, "no-pin": { type: "boolean" }, out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) console.log(SOAK_HELP);
+  else await soakMain(values);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "soak") return soak(process.argv.slice(3));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {

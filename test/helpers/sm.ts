@@ -15,6 +15,12 @@ export class SmClient {
   handled = 0;
   /** Answer the server's <r/> at once. */
   autoAck = false;
+  /**
+   * Whether stanzas count towards h: from <enabled/> or <resumed/> on (XEP-0198 §4: the count
+   * starts when stream management is enabled). What arrives between bind and <enabled/> is not
+   * counted by the server either.
+   */
+  private counting = false;
   private readonly waiters: (() => void)[] = [];
 
   private constructor(raw: RawClient, handled: number) {
@@ -25,7 +31,8 @@ export class SmClient {
       streamEnd() {},
       error() {},
       stanza: (el) => {
-        if (el.name === "message" || el.name === "presence" || el.name === "iq") this.handled = (this.handled + 1) % 2 ** 32;
+        if (el.attrs.xmlns === SM && (el.name === "enabled" || el.name === "resumed")) this.counting = true;
+        if (this.counting && (el.name === "message" || el.name === "presence" || el.name === "iq")) this.handled = (this.handled + 1) % 2 ** 32;
         if (this.autoAck && el.name === "r" && el.attrs.xmlns === SM) this.send(`<a xmlns='${SM}' h='${this.handled}'/>`);
         this.inbox.push(el);
         for (const w of this.waiters.splice(0)) w();

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { connect, errorOf, type Im } from "../helpers/im.ts";
+import { RawClient } from "../helpers/raw.ts";
+import { SmClient } from "../helpers/sm.ts";
 
 const MUC = "http://jabber.org/protocol/muc";
 const USER = "http://jabber.org/protocol/muc#user";
@@ -225,6 +227,31 @@ describe("sessions that vanish, rooms that persist", () => {
     await romeo.next(presenceFrom(`${room}/nurse`, "unavailable"));
     await leaveAll(room);
   });
+
+  for (const away of ["closes its stream", "loses its connection (XEP-0198 session detached)"] as const) {
+    it(`an occupant's session ${away}; a new session bound to the same resource at once hears nothing of the room`, async () => {
+      const room = fresh();
+      await instant(room);
+      const detach = away !== "closes its stream";
+      const { c: nurse } = await SmClient.login(t.port, "juliet", "balcony", { resume: detach });
+      nurse.autoAck = true;
+      nurse.send(`<presence to='${room}/nurse'><x xmlns='${MUC}'/></presence>`);
+      await nurse.next((el) => el.name === "presence" && el.attrs.from === `${room}/nurse`, "the nurse in the room");
+      if (detach) nurse.cut();
+      else nurse.send("</stream:stream>");
+      // The new session replaces a detached one, or follows a closed one before the room has heard of it.
+      const again = await RawClient.login(t.port, "juliet", "pw", "balcony");
+      let heard = again.buffer;
+      again.socket.on("data", (d: Buffer | string) => (heard += String(d)));
+      await romeo.next(presenceFrom(`${room}/nurse`, "unavailable"));
+      again.send(`<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      await again.expect(/id="p1"/);
+      // The room tells the others that the nurse is gone; the new session never entered and is told nothing.
+      expect(heard).not.toContain(room);
+      again.socket.destroy();
+      await leaveAll(room);
+    });
+  }
 
   it("a persistent room keeps its configuration, affiliations and subject across a restart", async () => {
     const room = fresh();

@@ -183,8 +183,13 @@ describe("XEP-0357 push notifications", () => {
 
 describe("a push after the account was in a room", () => {
   const MUC = "http://jabber.org/protocol/muc";
-  for (const away of ["closed their streams", "lost their connections (XEP-0198 sessions detached)"] as const) {
-    it(`Alice, Bob and Carol were in a room and ${away} without leaving it; Alice's new phone session is cut; Bob's message is pushed to Carol's full JID`, async () => {
+  // Carol's push service is a session of her own: a new resource, or the one she was in the room
+  // with, bound again at once (it replaces the detached session, or follows the closed one before
+  // the room has heard that it ended).
+  const variants = (["closed their streams", "lost their connections (XEP-0198 sessions detached)"] as const)
+    .flatMap((away) => (["svc", "laptop"] as const).map((service) => [away, service] as const));
+  for (const [away, service] of variants) {
+    it(`Alice, Bob and Carol were in a room and ${away} without leaving it; Alice's new phone session is cut; Bob's message is pushed to Carol's full JID (${service === "svc" ? "a new resource" : "her room session's resource, bound again"})`, async () => {
       const [a, b, c] = (await accounts(t, "alice", "bob", "carol")) as [string, string, string];
       const room = `${a}-room@conference.localhost`;
       const detach = away !== "closed their streams";
@@ -207,14 +212,14 @@ describe("a push after the account was in a room", () => {
         if (detach) s.cut();
         else s.send("</stream:stream>");
       }
-      await sleep(200);
-      const { c: svc } = await SmClient.login(t.port, c, "svc", { resume: false });
+      if (service === "svc") await sleep(200);
+      const { c: svc } = await SmClient.login(t.port, c, service, { resume: false });
       svc.autoAck = true;
       const phone = await RawClient.login(t.port, a, "pw", "phone");
       const options = xml("x", { xmlns: "jabber:x:data", type: "submit" },
         xml("field", { var: "FORM_TYPE" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
         xml("field", { var: "secret" }, xml("value", null, "s3cr3t")));
-      phone.send(xml("iq", { type: "set", id: "push" }, xml("enable", { xmlns: PUSH, jid: `${c}@localhost/svc`, node: "after-room" }, options)).toString());
+      phone.send(xml("iq", { type: "set", id: "push" }, xml("enable", { xmlns: PUSH, jid: `${c}@localhost/${service}`, node: "after-room" }, options)).toString());
       await phone.expect(/<iq [^>]*id="push"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="push"/);
       phone.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
       await phone.expect(/<enabled [^>]*resume="true"/);
@@ -226,6 +231,8 @@ describe("a push after the account was in a room", () => {
       bob.send(chat(`${a}@localhost`, "are you there?"));
       const publish = await svc.next((el) => el.name === "iq" && el.getChild("pubsub", "http://jabber.org/protocol/pubsub") !== undefined, "the push", 5000);
       expect(publish.getChild("pubsub")!.getChild("publish")!.attrs.node).toBe("after-room");
+      // The room said nothing to Carol's new session, which never entered it.
+      expect(svc.inbox.filter((el) => el.attrs.from?.startsWith(room)).map(String)).toEqual([]);
       svc.cut();
       await bob.stop();
     });

@@ -34,9 +34,13 @@ export class Fanout extends Element {
   }
 }
 
-/** Writes stanzas to occupants' real JIDs: straight to a local session, else through the router. */
+/**
+ * Writes stanzas to occupants' real JIDs: straight to a local session, else through the router.
+ * With `session` (the id of the session of this node that entered the room), a different session
+ * of this node bound to that JID since gets nothing: it is not the occupant.
+ */
 export interface Delivery {
-  send(stanza: Fanout, to: JID): void;
+  send(stanza: Fanout, to: JID, session?: string): void;
 }
 
 /** The check every stanza to a local account passes ("stanza/in": blocklists), synchronous when it can be. */
@@ -90,8 +94,9 @@ export function localDelivery(sessions: { get(full: JID): Session | undefined },
   };
 
   return {
-    send(stanza, to) {
+    send(stanza, to, session) {
       const s = sessions.get(to);
+      if (s && session !== undefined && s.deliver === undefined && s.id !== session) return;
       if (!s) {
         void send(readdress(stanza, to.toString()));
         return;

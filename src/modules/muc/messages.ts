@@ -58,7 +58,7 @@ export function toRoom(room: Room, stanza: Element, from: JID, acked = true): Pr
   const archive = room.host.archive;
   const full = archive?.record(room, m, o);
   room.history.add(m, room.jid.toString());
-  for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
+  for (const r of room.occupants.values()) room.deliver(m, r);
   room.host.posted?.(room, m, o);
   // XEP-0424: the sender's ack waits for the tombstone of what it retracted, too.
   const retracted = retractOwn(room, o, stanza, m);
@@ -74,7 +74,7 @@ function changeSubject(room: Room, o: Occupant, text: string, stanza: Element): 
   room.subject = { text, by: o.nick };
   const m = new Fanout("message", { from: o.roomJid.toString(), type: "groupchat", id: stanza.attrs.id });
   m.children = payloadOf(stanza, room.jid.toString());
-  for (const r of room.occupants.values()) room.host.delivery.send(m, r.jid);
+  for (const r of room.occupants.values()) room.deliver(m, r);
   room.host.changed(room);
 }
 

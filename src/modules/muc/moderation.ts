@@ -105,7 +105,7 @@ export async function moderate(room: Room, from: JID, q: Element, now = Date.now
   // Archived like any message of the room, so that clients catching up learn of it (XEP-0424 §5).
   void archive.record(room, told, undefined);
   room.history.add(told, by);
-  for (const r of room.occupants.values()) room.host.delivery.send(told, r.jid);
+  for (const r of room.occupants.values()) room.deliver(told, r);
 }
 
 /**

@@ -22,6 +22,8 @@ export interface Occupant {
   readonly occupantId: string;
   /** Current available presence as others see it: [without real JID, with it]. */
   cached: [Fanout | undefined, Fanout | undefined];
+  /** The session of this node that entered (its id); undefined for a real JID served elsewhere. */
+  readonly session?: string | undefined;
 }
 
 /** The parts of a client's presence that go on to other occupants (not its MUC elements, not a forged occupant-id). */

@@ -46,6 +46,8 @@ export interface RoomHost {
   gone(room: Room): void;
   /** A real JID entered or left the room (the service ends visits whose session ends). */
   visiting(room: Room, real: JID, present: boolean): void;
+  /** The id of the session of this node bound to `real`; undefined for none, or one of another node. */
+  sessionId?(real: JID): string | undefined;
   /** The room's archive (XEP-0313), when the service keeps one. */
   readonly archive?: RoomArchiving;
   /** A groupchat message from `sender` was delivered to the occupants (those asleep are woken by push). */
@@ -125,6 +127,7 @@ export class Room {
     const o: Occupant = {
       nick, roomJid: this.jid.withResource(nick), jid: real, role: defaultRole(aff, this.config.moderated),
       payload: presencePayload(presence), occupantId: this.occupantId(real.bare), cached: [undefined, undefined],
+      session: this.host.sessionId?.(real),
     };
     // §7.2.3: the newcomer first gets the presence of everyone already there, then its own.
     const sees = this.sees(o);
@@ -145,9 +148,9 @@ export class Room {
    */
   welcome(o: Occupant, x: Element | undefined): void {
     const req: HistoryRequest = parseHistoryRequest(x);
-    for (const h of this.history.select(req)) this.host.delivery.send(h, o.jid);
-    this.host.delivery.send(this.subjectMessage(), o.jid);
-    if (this.avatar?.length) this.host.delivery.send(this.avatarPresence(), o.jid);
+    for (const h of this.history.select(req)) this.deliver(h, o);
+    this.deliver(this.subjectMessage(), o);
+    if (this.avatar?.length) this.deliver(this.avatarPresence(), o);
   }
 
   /** XEP-0153 from the room's bare JID (XEP-0486 §5.2): the hash of its avatar, an empty <photo/> when it has none. */
@@ -168,7 +171,7 @@ export class Room {
     this.notify(["104"]);
     if (before === hashes?.[0]) return;
     const p = this.avatarPresence();
-    for (const o of this.occupants.values()) this.host.delivery.send(p, o.jid);
+    for (const o of this.occupants.values()) this.deliver(p, o);
   }
 
   subjectMessage(): Fanout {
@@ -188,9 +191,9 @@ export class Room {
   announce(o: Occupant, selfStatuses: readonly string[], wasBroadcast = false): void {
     o.cached = [undefined, undefined];
     if (wasBroadcast || this.broadcasts(o.role)) {
-      for (const r of this.occupants.values()) if (r !== o) this.host.delivery.send(this.current(o, this.sees(r)), r.jid);
+      for (const r of this.occupants.values()) if (r !== o) this.deliver(this.current(o, this.sees(r)), r);
     }
-    this.host.delivery.send(occupantPresence(o, true, { aff: this.affiliation(o.jid.bare), statuses: selfStatuses }), o.jid);
+    this.deliver(occupantPresence(o, true, { aff: this.affiliation(o.jid.bare), statuses: selfStatuses }), o);
   }
 
   // ---- presence from occupants ----------------------------------------------------------------
@@ -228,9 +231,9 @@ export class Room {
     let full: Fanout | undefined;
     for (const r of this.broadcasts(o.role) ? this.occupants.values() : []) {
       const el = this.sees(r) ? (full ??= withPayload(occupantPresence(o, true, spec), payload)) : (anon ??= withPayload(occupantPresence(o, false, spec), payload));
-      this.host.delivery.send(el, r.jid);
+      this.deliver(el, r);
     }
-    this.host.delivery.send(withPayload(occupantPresence(o, true, { ...spec, statuses: ["110", ...statuses] }), payload), o.jid);
+    this.deliver(withPayload(occupantPresence(o, true, { ...spec, statuses: ["110", ...statuses] }), payload), o);
     if (this.occupants.size === 0 && !this.config.persistent && !destroy) this.host.gone(this);
   }
 
@@ -241,9 +244,19 @@ export class Room {
     for (const r of this.broadcasts(o.role) ? this.occupants.values() : []) {
       if (r === o) continue;
       const el = this.sees(r) ? (full ??= occupantPresence(o, true, spec)) : (anon ??= occupantPresence(o, false, spec));
-      this.host.delivery.send(el, r.jid);
+      this.deliver(el, r);
     }
-    this.host.delivery.send(occupantPresence(o, true, { ...spec, statuses: ["110", ...(spec.statuses ?? [])] }), o.jid);
+    this.deliver(occupantPresence(o, true, { ...spec, statuses: ["110", ...(spec.statuses ?? [])] }), o);
+  }
+
+  /**
+   * Writes to an occupant's real JID, but only to the session that entered: when that session has
+   * ended and a new one bound the same resource before the room heard of the end, the new one
+   * never entered, and the room's presences and messages (its own "you left", 110) would be news
+   * to it about a room it knows nothing of.
+   */
+  deliver(stanza: Fanout, o: Occupant): void {
+    this.host.delivery.send(stanza, o.jid, o.session);
   }
 
   // ---- roles and affiliations as others see them ------------------------------------------------
@@ -256,7 +269,7 @@ export class Room {
     this.announce(o, ["110"], wasBroadcast);
     // A new or former moderator now sees (or no longer sees) real JIDs: send everyone's presence again.
     if (wasModerator !== (role === "moderator") && this.config.whois !== "anyone") {
-      for (const other of this.occupants.values()) if (other !== o && this.broadcasts(other.role)) this.host.delivery.send(this.current(other, this.sees(o)), o.jid);
+      for (const other of this.occupants.values()) if (other !== o && this.broadcasts(other.role)) this.deliver(this.current(other, this.sees(o)), o);
     }
   }
 
@@ -286,7 +299,7 @@ export class Room {
   notify(statuses: readonly string[]): void {
     const m = new Fanout("message", { from: this.jid.toString(), type: "groupchat" });
     m.append(xml("x", { xmlns: NS.mucUser }, statuses.map((code) => xml("status", { code }))));
-    for (const o of this.occupants.values()) this.host.delivery.send(m, o.jid);
+    for (const o of this.occupants.values()) this.deliver(m, o);
   }
 }
 

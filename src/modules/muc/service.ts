@@ -170,6 +170,12 @@ export class MucService implements Component, RoomHost {
     }
   }
 
+  /** The id of the session of this node bound to `real`; undefined for none, or one of another node (a cluster). */
+  sessionId(real: JID): string | undefined {
+    const s = this.deps.local(real);
+    return s !== undefined && s.deliver === undefined ? s.id : undefined;
+  }
+
   visiting(room: Room, real: JID, present: boolean): void {
     this.directory.visiting(room, real.bare.toString(), present);
     const key = real.toString();

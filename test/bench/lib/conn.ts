@@ -260,6 +260,13 @@ export class Conn {
     this.text = "";
   }
 
+  /** Hands over the text received but not yet consumed by expect(), e.g. to a stream parser. */
+  takeText(): string {
+    const t = this.text;
+    this.text = "";
+    return t;
+  }
+
   /** Closes the stream politely, then the socket. */
   close(): void {
     if (this.closed) return;

@@ -102,7 +102,10 @@ export async function stopPids(pids: number[], exited: Promise<unknown>, graceMs
       process.kill(p, "SIGTERM");
     } catch { /* already gone */ }
   }
-  const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  // The grace timer must not keep this process alive once the PIDs are gone.
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, graceMs, false)))]);
+  clearTimeout(timer);
   if (done) return;
   for (const p of pids) {
     try {

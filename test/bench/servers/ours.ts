@@ -99,7 +99,11 @@ export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
 /** Several nodes on one Redis: how many, the Redis URL, and the account index where the second node's accounts start. */
 export interface OursCluster { nodes: number; redis: string; split: number }
 
-export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage; metrics?: boolean }): Promise<RunningServer> {
+/**
+ * `config`: sections of the config file set on top of the benchmark's (e.g. the metrics listener
+ * of the soak); `metrics`: the metrics listener on, scraped every few seconds (--metrics).
+ */
+export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heapSignal?: boolean; storage?: OursStorage; config?: Record<string, unknown>; metrics?: boolean }): Promise<RunningServer> {
   if (o.cluster) return startNodes(o, o.cluster);
   const dataDir = join(o.dir, "data");
   const storage = o.storage ?? { backend: "embedded" };
@@ -110,7 +114,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
   const httpPort = await freePort();
   const metricsPort = o.metrics ? await freePort() : 0;
   const metrics = o.metrics ? { metrics: { enabled: true, host: "127.0.0.1", port: metricsPort } } : {};
-  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s, o.archive), http: HTTP(httpPort), ...metrics }, null, 2));
+  writeFileSync(cfg, JSON.stringify({ ...oursConfig(dataDir, port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, domain, o.s2s, o.archive), http: HTTP(httpPort), ...metrics, ...o.config }, null, 2));
   if (o.users.length) await provisionOurs(cfg, o.users, o.password);
   const nodeArgs = [...NODE_FLAGS];
   if (o.cpuProfDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`);

@@ -1,0 +1,137 @@
+// The soak's accounting: every message the generator sends is numbered per stream (one sender to
+// one receiver, or one sender through a room to one occupant) and stamped with its send time, so
+// that at the end each stream says how many were sent, how many arrived, and whether any came
+// twice or out of order; and each interval's latencies give its p50 and p99.
+
+/** What a stream of numbered messages from one sender to one receiver shows. */
+class Stream {
+  sent = 0;
+  /** The next number expected: everything below it arrived. */
+  next = 0;
+  /** Numbers that arrived ahead of a gap. */
+  readonly ahead = new Set<number>();
+  duplicates = 0;
+  reordered = 0;
+
+  receive(seq: number): void {
+    if (seq < this.next || this.ahead.has(seq)) {
+      this.duplicates++;
+      return;
+    }
+    if (seq > this.next) {
+      this.ahead.add(seq);
+      this.reordered++;
+      return;
+    }
+    this.next++;
+    while (this.ahead.delete(this.next)) this.next++;
+  }
+
+  get received(): number {
+    return this.next + this.ahead.size;
+  }
+}
+
+export interface Accounting {
+  streams: number;
+  sent: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  /** A few streams that lost, duplicated or reordered, for the report. */
+  examples: string[];
+}
+
+export class Ledger {
+  private readonly streams = new Map<string, Stream>();
+  /** Latencies (ms) of this interval; taken by the sampler. */
+  private latencies: number[] = [];
+  /** The same of messages held across a cut connection of their sender or receiver (the cut's length is in them). */
+  private held: number[] = [];
+  /** Whether a message of `from` to `me` sent at `at` (performance.now()) was in flight across a cut. */
+  wasHeld: (from: string, me: string, at: number) => boolean = () => false;
+  /** Messages received that the generator did not send (a body it cannot read). */
+  strangers = 0;
+
+  private stream(key: string): Stream {
+    let s = this.streams.get(key);
+    if (!s) this.streams.set(key, (s = new Stream()));
+    return s;
+  }
+
+  /** Numbers the next message of `from` to `to` (a receiver's key) and returns its body. */
+  body(kind: "c" | "g", from: string, to: string): string {
+    const s = this.stream(`${kind} ${from} ${to}`);
+    return `${kind} ${from} ${to} ${s.sent++} ${performance.now().toFixed(3)}`;
+  }
+
+  /** For a room message: one stream per occupant that must receive it, the same number in each. */
+  roomBody(from: string, room: string, occupants: readonly string[]): string {
+    let seq = -1;
+    for (const o of occupants) {
+      const s = this.stream(`g ${from} ${room}/${o}`);
+      if (seq >= 0 && s.sent !== seq) throw new Error(`room stream ${from} -> ${room}/${o} out of step`);
+      seq = s.sent++;
+    }
+    return `g ${from} ${room} ${seq} ${performance.now().toFixed(3)}`;
+  }
+
+  /** A message body arrived at `me` (the receiver's key): numbered and timed, or a stranger. */
+  receive(me: string, body: string): void {
+    const [kind, from, to, seq, at] = body.split(" ");
+    if ((kind !== "c" && kind !== "g") || !from || !to || seq === undefined || at === undefined) {
+      this.strangers++;
+      return;
+    }
+    if (kind === "c" && to !== me) {
+      this.strangers++;
+      return;
+    }
+    const s = this.streams.get(kind === "c" ? `c ${from} ${me}` : `g ${from} ${to}/${me}`);
+    if (!s) {
+      this.strangers++;
+      return;
+    }
+    s.receive(Number(seq));
+    const t = Number(at);
+    (this.wasHeld(from, me, t) ? this.held : this.latencies).push(performance.now() - t);
+  }
+
+  /** Messages sent to `to` (a receiver's key) that have not arrived yet. */
+  owed(to: string): number {
+    let n = 0;
+    for (const [key, s] of this.streams) if (key.endsWith(` ${to}`) || key.endsWith(`/${to}`)) n += s.sent - s.received;
+    return n;
+  }
+
+  /** Messages sent that have not arrived (or arrived twice, which cancels: the end's accounting tells). */
+  get outstanding(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.sent - s.received;
+    return n;
+  }
+
+  /** This interval's latencies: of live messages, and of those held across a cut. */
+  takeLatencies(): { live: number[]; held: number[] } {
+    const l = { live: this.latencies, held: this.held };
+    this.latencies = [];
+    this.held = [];
+    return l;
+  }
+
+  account(): Accounting {
+    const a: Accounting = { streams: this.streams.size, sent: 0, received: 0, lost: 0, duplicated: 0, reordered: 0, examples: [] };
+    for (const [key, s] of this.streams) {
+      a.sent += s.sent;
+      a.received += s.received;
+      a.lost += s.sent - s.received;
+      a.duplicated += s.duplicates;
+      a.reordered += s.reordered;
+      if ((s.sent !== s.received || s.duplicates || s.reordered) && a.examples.length < 10) {
+        a.examples.push(`${key}: sent ${s.sent}, received ${s.received}, duplicated ${s.duplicates}, reordered ${s.reordered}`);
+      }
+    }
+    return a;
+  }
+}
