@@ -2,6 +2,7 @@
 // pubsub publishes (or refuses them) and keeps what it got.
 import { xml, type Element } from "../../src/xml/element.ts";
 import type { TestServer } from "./server.ts";
+import { RawClient } from "./raw.ts";
 import { SmClient } from "./sm.ts";
 
 export const PUSH = "urn:xmpp:push:0";
@@ -71,3 +72,22 @@ function summary(iq: Element): Record<string, string> {
 
 /** A push registration of the app server under `node` (§5). */
 export const enablePush = (node: string) => xml("iq", { type: "set" }, xml("enable", { xmlns: PUSH, jid: APP, node }));
+
+/**
+ * `account`'s phone: logs in as <account>/phone, enables push to `target` (a full JID) on `node`
+ * with a publish-options secret, enables stream management with resumption, sends initial
+ * presence, then its TCP connection is cut, leaving the session waiting to be resumed.
+ */
+export async function phoneEnablesPushThenDrops(port: number, account: string, target: string, node: string): Promise<void> {
+  const phone = await RawClient.login(port, account, "pw", "phone");
+  const options = xml("x", { xmlns: "jabber:x:data", type: "submit" },
+    xml("field", { var: "FORM_TYPE" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
+    xml("field", { var: "secret" }, xml("value", null, "s3cr3t")));
+  phone.send(xml("iq", { type: "set", id: "push" }, xml("enable", { xmlns: PUSH, jid: target, node }, options)).toString());
+  await phone.expect(/<iq [^>]*id="push"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="push"/);
+  phone.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+  await phone.expect(/<enabled [^>]*resume="true"/);
+  phone.send("<presence/>");
+  await phone.expect(/<presence [^>]*to="[^"]*\/phone"/);
+  phone.socket.destroy();
+}

@@ -7,8 +7,7 @@ import { xml, type Element } from "../../src/xml/element.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { accounts, connect, errorOf, type Im } from "../helpers/im.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
-import { RawClient } from "../helpers/raw.ts";
-import { APP, AppServer, PUSH } from "../helpers/push.ts";
+import { APP, AppServer, PUSH, phoneEnablesPushThenDrops } from "../helpers/push.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -215,17 +214,7 @@ describe("a push after the account was in a room", () => {
       if (service === "svc") await sleep(200);
       const { c: svc } = await SmClient.login(t.port, c, service, { resume: false });
       svc.autoAck = true;
-      const phone = await RawClient.login(t.port, a, "pw", "phone");
-      const options = xml("x", { xmlns: "jabber:x:data", type: "submit" },
-        xml("field", { var: "FORM_TYPE" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
-        xml("field", { var: "secret" }, xml("value", null, "s3cr3t")));
-      phone.send(xml("iq", { type: "set", id: "push" }, xml("enable", { xmlns: PUSH, jid: `${c}@localhost/${service}`, node: "after-room" }, options)).toString());
-      await phone.expect(/<iq [^>]*id="push"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="push"/);
-      phone.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
-      await phone.expect(/<enabled [^>]*resume="true"/);
-      phone.send("<presence/>");
-      await phone.expect(/<presence [^>]*to="[^"]*\/phone"/);
-      phone.socket.destroy();
+      await phoneEnablesPushThenDrops(t.port, a, `${c}@localhost/${service}`, "after-room");
       await sleep(100);
       const bob = await connect(t, b, "desk");
       bob.send(chat(`${a}@localhost`, "are you there?"));

@@ -7,11 +7,10 @@
 // and her connection is cut; Bob writes to her bare JID. Carol's service gets the publish within
 // seconds, and hears nothing from the room it never entered.
 import { describe, expect, it } from "vitest";
-import { xml, type Element } from "../../src/xml/element.ts";
-import { RawClient } from "../helpers/raw.ts";
+import type { Element } from "../../src/xml/element.ts";
 import { SmClient, chat } from "../helpers/sm.ts";
 import { connect as im } from "../helpers/im.ts";
-import { PUSH } from "../helpers/push.ts";
+import { phoneEnablesPushThenDrops } from "../helpers/push.ts";
 import { login, type Agent } from "./agent.ts";
 import { interopFixture } from "./agent.ts";
 
@@ -49,17 +48,7 @@ describe.skipIf(fx.missing)("a push after the account was in a room (slixmpp in 
         // At once: the room may not have heard yet that the sessions ended.
         const { c: svc } = await SmClient.login(port, c, res, { resume: false });
         svc.autoAck = true;
-        const phone = await RawClient.login(port, a, "pw", "phone");
-        const options = xml("x", { xmlns: "jabber:x:data", type: "submit" },
-          xml("field", { var: "FORM_TYPE" }, xml("value", null, "http://jabber.org/protocol/pubsub#publish-options")),
-          xml("field", { var: "secret" }, xml("value", null, "s3cr3t")));
-        phone.send(xml("iq", { type: "set", id: "push" }, xml("enable", { xmlns: PUSH, jid: `${c}@localhost/${res}`, node: "after-room" }, options)).toString());
-        await phone.expect(/<iq [^>]*id="push"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="push"/);
-        phone.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
-        await phone.expect(/<enabled [^>]*resume="true"/);
-        phone.send("<presence/>");
-        await phone.expect(/<presence [^>]*to="[^"]*\/phone"/);
-        phone.socket.destroy();
+        await phoneEnablesPushThenDrops(port, a, `${c}@localhost/${res}`, "after-room");
         const bob = await im(fx.server, b, "desk");
         bob.send(chat(`${a}@localhost`, "are you there?"));
         const publish = await svc.next((el: Element) => el.name === "iq" && el.getChild("pubsub", PUBSUB) !== undefined, "the push", 10_000);
