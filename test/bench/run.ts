@@ -489,6 +489,7 @@ function renderClusterSessions(r: ClusterSessionsResult): string {
     `logins: ${r.login.perSecond}/s overall (${r.login.seconds} s; node 0 alone ${r.login.phase1PerSecond}/s, the other ${r.nodes.length - 1} at once ${r.login.phase2PerSecond}/s), ${r.login.nodeCpuMsPerLogin} ms of node CPU each`,
     `announcement (XEP-0133, every node's admin socket): ${b(r.announce)}`,
     `presence (one account, every session its subscriber): ${b(r.presence)}`,
+    `warnings in the nodes' logs: ${r.warnings.count}${r.warnings.first.map((l) => `\n  ${l}`).join("")}`,
   ].join("\n");
 }
 

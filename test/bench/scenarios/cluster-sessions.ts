@@ -12,7 +12,7 @@
 // Each is timed from the request to the last session's receipt. Results and settings are data
 // (ClusterSessionsResult); run.ts prints them and writes them to test/bench/results/.
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { adminRequest } from "../../../src/ops/admin-client.ts";
@@ -70,7 +70,21 @@ export interface ClusterSessionsResult {
   redis: { beforeMiB: number; afterMiB: number; bytesPerSession: number; keys: number; version: string; own: boolean };
   announce: Broadcast;
   presence: Broadcast;
+  /** Warnings and errors the nodes logged (a node taken for dead by the others, say): how many, and the first few. */
+  warnings: { count: number; first: string[] };
   settings: string[];
+}
+
+/** The warnings and errors (pino levels 40 and up) in the nodes' logs. */
+function nodeWarnings(dir: string, nodes: number): { count: number; first: string[] } {
+  const lines = Array.from({ length: nodes }, (_, k) => {
+    try {
+      return readFileSync(join(dir, `node${k}`, "xmppd.log"), "utf8").split("\n").filter((l) => /"level":(4|5|6)0/.test(l)).map((l) => `node${k} ${l.slice(0, 300)}`);
+    } catch {
+      return [];
+    }
+  }).flat();
+  return { count: lines.length, first: lines.slice(0, 10) };
 }
 
 /** One generator process and its reports. */
@@ -269,7 +283,7 @@ export async function clusterSessions(o: ClusterSessionsOptions): Promise<Cluste
       })),
       split: { ownKiB: round(ownKiB, 1), mirrorKiB: round(mirrorKiB, 2) },
       redis: { beforeMiB: mib(redis1), afterMiB: mib(redis2), bytesPerSession: round((redis2 - redis1) / held), keys, version: redisVersion, own: !o.redis },
-      announce, presence,
+      announce, presence, warnings: nodeWarnings(dir, o.nodes),
       settings: [
         ...server.settings,
         `redis ${redisVersion}${o.redis ? ` at ${o.redis} (shared)` : " of scripts/services/redis.sh on a port of this run"}; memory before the nodes ${mib(redis0)} MiB`,
