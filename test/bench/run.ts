@@ -486,7 +486,7 @@ function renderClusterSessions(r: ClusterSessionsResult): string {
     ...rows,
     `per node: ${r.split.ownKiB} KiB per own session, ${r.split.mirrorKiB} KiB per session of another node (directory mirror)`,
     `Redis: ${r.redis.beforeMiB} -> ${r.redis.afterMiB} MiB, ${r.redis.bytesPerSession} bytes per session, ${r.redis.keys} keys`,
-    `logins: ${r.login.perSecond}/s overall (${r.login.seconds} s; node 0 alone ${r.login.phase1PerSecond}/s, the other ${r.nodes.length - 1} at once ${r.login.phase2PerSecond}/s), ${r.login.nodeCpuMsPerLogin} ms of node CPU each`,
+    `logins: ${r.login.perSecond}/s overall (${r.login.seconds} s; node 0 alone ${r.login.phase1PerSecond}/s, the other ${r.nodes.length - 1} at once ${r.login.phase2PerSecond}/s), CPU per login: nodes ${r.login.nodeCpuMsPerLogin} ms, generators ${r.login.generatorCpuMsPerLogin} ms, Redis ${r.login.redisCpuMsPerLogin} ms`,
     `announcement (XEP-0133, every node's admin socket): ${b(r.announce)}`,
     `presence (one account, every session its subscriber): ${b(r.presence)}`,
     `warnings in the nodes' logs: ${r.warnings.count}${r.warnings.first.map((l) => `\n  ${l}`).join("")}`,

@@ -63,7 +63,7 @@ export interface ClusterSessionsResult {
   held: number;
   failedLogins: number;
   loginErrors: string[];
-  login: { seconds: number; perSecond: number; phase1PerSecond: number; phase2PerSecond: number; nodeCpuMsPerLogin: number };
+  login: { seconds: number; perSecond: number; phase1PerSecond: number; phase2PerSecond: number; nodeCpuMsPerLogin: number; generatorCpuMsPerLogin: number; redisCpuMsPerLogin: number };
   nodes: NodeFigures[];
   /** From phase 1: a node's memory per own session and per session of another node (its directory mirror). */
   split: { ownKiB: number; mirrorKiB: number };
@@ -218,6 +218,10 @@ export async function clusterSessions(o: ClusterSessionsOptions): Promise<Cluste
     const targetOf = (k: number): Target => ({ ...server!.target, port: nodes[k]!.port });
 
     for (let k = 0; k < o.nodes; k++) gens.push(new Generator());
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
+    const genCpu = () => gens.reduce((a, g) => a + cpuSeconds(g.child.pid!), 0);
+    const gcpu0 = genCpu();
+    const rcpu0 = cpuSeconds(redisPid);
     const login = async (ks: number[]) => {
       const done = ks.map((k) => gens[k]!.next("logged"));
       for (const k of ks) {
@@ -238,6 +242,8 @@ export async function clusterSessions(o: ClusterSessionsOptions): Promise<Cluste
     const p2 = await login(others);
     const logged = [...p1, ...p2];
     const cpu1 = nodes.map((n) => cpuSeconds(n.pid));
+    const gcpu = genCpu() - gcpu0;
+    const rcpu = cpuSeconds(redisPid) - rcpu0;
     const held = logged.reduce((a, r) => a + r.done, 0);
     const failedLogins = logged.reduce((a, r) => a + r.failed, 0);
     const span = (rs: typeof logged) => (Math.max(...rs.map((r) => r.end)) - Math.min(...rs.map((r) => r.start))) / 1000;
@@ -275,7 +281,7 @@ export async function clusterSessions(o: ClusterSessionsOptions): Promise<Cluste
       login: {
         seconds: round(loginSeconds, 1), perSecond: round(held / loginSeconds),
         phase1PerSecond: round(p1[0]!.done / span(p1)), phase2PerSecond: round(p2.reduce((a, r) => a + r.done, 0) / span(p2)),
-        nodeCpuMsPerLogin: round((loginCpu * 1000) / held, 2),
+        nodeCpuMsPerLogin: round((loginCpu * 1000) / held, 2), generatorCpuMsPerLogin: round((gcpu * 1000) / held, 2), redisCpuMsPerLogin: round((rcpu * 1000) / held, 3),
       },
       nodes: nodes.map((n, k) => ({
         sessions: slices[k]!.length, baseMiB: mib(base[k]!), phase1MiB: mib(phase1[k]!), rssMiB: mib(rss[k]!),
