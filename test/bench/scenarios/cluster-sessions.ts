@@ -92,11 +92,14 @@ class Generator {
   readonly child: ChildProcess;
   private readonly waiters: { type: GenReport["type"]; token?: string; resolve: (r: GenReport) => void }[] = [];
   progress = 0;
+  /** The tokens every session of this generator has received. */
+  private readonly complete = new Set<string>();
 
   constructor() {
     this.child = fork(join(import.meta.dirname, "..", "lib", "session-gen.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     this.child.on("message", (r: GenReport) => {
       if (r.type === "progress") this.progress = r.done;
+      if (r.type === "complete") this.complete.add(r.token);
       const i = this.waiters.findIndex((w) => w.type === r.type && (w.token === undefined || (r.type === "complete" && r.token === w.token)));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(r);
     });
@@ -104,6 +107,11 @@ class Generator {
 
   request(m: GenRequest): void {
     this.child.send(m);
+  }
+
+  /** Resolves once every session of this generator has `token` (at once if they all had it already). */
+  completed(token: string): Promise<unknown> {
+    return this.complete.has(token) ? Promise.resolve() : this.next("complete", token);
   }
 
   next<T extends GenReport["type"]>(type: T, token?: string): Promise<Extract<GenReport, { type: T }>> {
@@ -161,7 +169,7 @@ function shares(sessions: number, nodes: number): string[][] {
 
 /** Waits for every generator's report of `token`, or the deadline; then asks each for its counts. */
 async function awaitBroadcast(gens: Generator[], token: string, t0: number, of: number, timeoutMs: number): Promise<Broadcast> {
-  await within(Promise.all(gens.map((g) => g.next("complete", token))), timeoutMs);
+  await within(Promise.all(gens.map((g) => g.completed(token))), timeoutMs);
   const counts = await Promise.all(gens.map((g) => g.counts()));
   const arr: Arrivals[] = counts.map((c) => c.arrivals[token] ?? { count: 0, first: 0, last: 0 });
   const reached = arr.reduce((a, x) => a + x.count, 0);
