@@ -30,8 +30,11 @@ const ITERATIONS = 4096;
 /** Where ours keeps its data: the embedded default, or this Cassandra cluster and keyspace. */
 export type OursStorage = { backend: "embedded" } | { backend: "cassandra"; contactPoint: string; keyspace: string };
 
-/** Writes in flight at once while provisioning: the embedded store commits what queued up together (group commit). */
-const PROVISION_BATCH = 1000;
+/**
+ * Writes in flight at once while provisioning: the embedded store commits what queued up together
+ * (group commit); Cassandra's are lightweight transactions, kept to a few at a time.
+ */
+const PROVISION_BATCH = { embedded: 1000, other: 50 };
 
 /**
  * Creates the accounts in the storage that the config file `cfg` names: the SCRAM keys derived
@@ -46,8 +49,9 @@ export async function provisionOurs(cfg: string, users: string[], password: stri
     const credentials = await deriveCredentials(password, { iterations: ITERATIONS });
     const store = storage.keyval<AccountRecord>("accounts");
     const created = Date.now();
-    for (let i = 0; i < users.length; i += PROVISION_BATCH) {
-      await Promise.all(users.slice(i, i + PROVISION_BATCH).map((u) => store.add(`${u}@${server.domain}`, { credentials, created })));
+    const batch = server.storage.backend === "embedded" ? PROVISION_BATCH.embedded : PROVISION_BATCH.other;
+    for (let i = 0; i < users.length; i += batch) {
+      await Promise.all(users.slice(i, i + batch).map((u) => store.add(`${u}@${server.domain}`, { credentials, created })));
     }
     if (more) await more(storage, server.domain);
   } finally {
