@@ -55,6 +55,26 @@ function watch(c: Conn, tokens: { text: string; bytes: Buffer }[]): void {
   };
 }
 
+/**
+ * Source ports on the generator's own address, handed out in turn (lib/conn.ts localPort): from
+ * 10,000 up, one per connection, skipping one that is taken (a listener on every address, a
+ * connection of an earlier run still in TIME_WAIT).
+ */
+const PORTS = { first: 10_000, last: 65_000 };
+let nextPort = PORTS.first;
+
+async function connectFrom(req: Extract<GenRequest, { type: "login" }>, user: string): Promise<Conn> {
+  for (;;) {
+    if (nextPort > PORTS.last) throw new Error(`no source port left on ${req.localAddress}`);
+    const localPort = nextPort++;
+    try {
+      return await Conn.login(req.target, { user, password: req.password, mechanism: "SCRAM-SHA-1", resource: "g", presence: true, localAddress: req.localAddress, localPort, timeoutMs: 120_000 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    }
+  }
+}
+
 async function login(req: Extract<GenRequest, { type: "login" }>): Promise<void> {
   const tokens = req.tokens.map((text) => ({ text, bytes: Buffer.from(text) }));
   for (const t of req.tokens) arrivals.set(t, { count: 0, first: 0, last: 0 });
@@ -68,7 +88,7 @@ async function login(req: Extract<GenRequest, { type: "login" }>): Promise<void>
     // A login refused under load is tried again, a few times: what is measured is sessions held.
     for (let attempt = 0; ; attempt++) {
       try {
-        const c = await Conn.login(req.target, { user: req.users[i]!, password: req.password, mechanism: "SCRAM-SHA-1", resource: "g", presence: true, localAddress: req.localAddress, timeoutMs: 120_000 });
+        const c = await connectFrom(req, req.users[i]!);
         c.discardText();
         watch(c, tokens);
         conns.push(c);

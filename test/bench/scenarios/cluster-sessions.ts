@@ -96,7 +96,9 @@ class Generator {
   private readonly complete = new Set<string>();
 
   constructor() {
-    this.child = fork(join(import.meta.dirname, "..", "lib", "session-gen.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    // Diagnosis, e.g. BENCH_GEN_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (as BENCH_SERVER_NODE_FLAGS for the nodes).
+    const flags = (process.env.BENCH_GEN_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+    this.child = fork(join(import.meta.dirname, "..", "lib", "session-gen.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [...process.execArgv, ...flags] });
     this.child.on("message", (r: GenReport) => {
       if (r.type === "progress") this.progress = r.done;
       if (r.type === "complete") this.complete.add(r.token);
