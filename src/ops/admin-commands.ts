@@ -6,6 +6,7 @@ import { xml } from "../xml/element.ts";
 import { type JID, JidError, parseJid } from "../xml/jid.ts";
 import { AccountError, type Accounts } from "../core/accounts.ts";
 import { StreamError } from "../core/errors.ts";
+import { pace } from "../core/pace.ts";
 import type { SessionDirectory, Session } from "../core/session.ts";
 
 export class AdminError extends Error {}
@@ -113,14 +114,16 @@ export function adminCommands(host: AdminHost): Record<string, AdminCommand> {
     /**
      * XEP-0133 §4.23 (send announcement to online users): a headline message from the server to
      * every session on this node; a detached one gets it when it resumes. Headlines are not
-     * stored offline (RFC 6121 §5.2.2), so users who are offline do not get it.
+     * stored offline (RFC 6121 §5.2.2), so users who are offline do not get it. Paced (core/pace.ts):
+     * tens of thousands of sessions take seconds to write to.
      */
     async announce(args) {
       const text = args.join(" ").trim();
       if (text === "") throw new AdminError("missing <text>");
       if (text.length > MAX_ANNOUNCEMENT) throw new AdminError(`the announcement is longer than ${MAX_ANNOUNCEMENT} characters`);
       let sent = 0;
-      for (const s of host.sessions.all()) {
+      for (const s of [...host.sessions.all()]) {
+        await pace(sent);
         // From the session's own host (a virtual host's users hear from their server).
         s.send(xml("message", { from: s.jid.domain, to: s.jid.toString(), type: "headline" }, xml("body", null, text)));
         sent++;

@@ -21,6 +21,7 @@ import { BARE, oneToOne } from "./scenarios/one2one.ts";
 import { federated } from "./scenarios/s2s.ts";
 import { httpTransports } from "./scenarios/http.ts";
 import { idleSessions } from "./scenarios/sessions.ts";
+import { clusterSessions, type ClusterSessionsResult } from "./scenarios/cluster-sessions.ts";
 import { ejabberdInstalled, startEjabberd } from "./servers/ejabberd.ts";
 import { Redis } from "ioredis";
 import { dropOursKeyspace, startOurs, type OursCluster, type OursStorage } from "./servers/ours.ts";
@@ -328,6 +329,11 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
 const HELP = `usage: ./run bench [scenario...] [options]
 
 scenarios: ${SCENARIOS.join(", ")} (default: all)
+  and, run alone, not among the default ones:
+  cluster-sessions     --sessions N (default 100000) sessions held at once on --nodes K (default 6) nodes
+                       of ours on a Redis of its own (or --redis URL), one generator process per node;
+                       memory per session (nodes, Redis), login rate, an announcement and a presence
+                       broadcast to every session (scenarios/cluster-sessions.ts)
 
        ./run bench soak [options]   an hour of mixed traffic against ours, watching memory,
                                     descriptors, latency and every message (soak --help)
@@ -349,6 +355,7 @@ options:
   --users PREFIX:COUNT its accounts PREFIX0 .. PREFIX<COUNT-1>, all with --password (last two: offline)
   --password PW        their password
   --pid PID            its process, for the RSS and CPU figures
+  --concurrency N      cluster-sessions: logins in flight per generator (default 50)
   --out FILE           raw results (default test/bench/results/<time>-<mode>.json)
   --note TEXT          a note kept with the results (e.g. "busy machine")`;
 
@@ -412,11 +419,16 @@ async function main(): Promise<void> {
       servers: { type: "string" }, quick: { type: "boolean" }, "no-tls": { type: "boolean" }, "max-sessions": { type: "string" },
       "no-pin": { type: "boolean" }, "no-archive": { type: "boolean" }, metrics: { type: "boolean" },
       target: { type: "string" }, domain: { type: "string" }, users: { type: "string" }, password: { type: "string" }, pid: { type: "string" }, "cpu-prof": { type: "string" }, storage: { type: "string" }, cassandra: { type: "string" }, redis: { type: "string" }, out: { type: "string" }, note: { type: "string" }, help: { type: "boolean", short: "h" },
+      sessions: { type: "string" }, nodes: { type: "string" }, concurrency: { type: "string" },
     },
   });
   if (values.help) {
     console.log(HELP);
     return;
+  }
+  if (positionals.includes("cluster-sessions")) {
+    if (positionals.length > 1) throw new Error(`cluster-sessions runs alone\n\n${HELP}`);
+    return mainClusterSessions(values);
   }
   const bad = positionals.filter((p) => !(SCENARIOS as readonly string[]).includes(p));
   if (bad.length) throw new Error(`unknown scenario ${bad.join(", ")}\n\n${HELP}`);
@@ -450,6 +462,57 @@ async function main(): Promise<void> {
   mkdirSync(join(out, ".."), { recursive: true });
   writeFileSync(out, JSON.stringify({ ...run, note: values.note ?? "", table }, null, 2));
   console.log(`raw results: ${out}`);
+}
+
+/** The cluster-sessions scenario: its own run, its own results file. */
+async function mainClusterSessions(v: { sessions?: string; nodes?: string; concurrency?: string; redis?: string; out?: string; note?: string }): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), "xmppd-bench-"));
+  const busy0 = cpuBusyJiffies();
+  const load0 = loadavg()[0]!;
+  const t0 = performance.now();
+  let r: ClusterSessionsResult;
+  const own0 = process.cpuUsage();
+  try {
+    r = await clusterSessions({
+      sessions: Number(v.sessions ?? 100_000), nodes: Number(v.nodes ?? 6), dir: base, tls: makeCert(base, "localhost"),
+      ...(v.redis ? { redis: v.redis } : {}), ...(v.concurrency ? { concurrency: Number(v.concurrency) } : {}),
+      log: (l) => process.stderr.write(`${l}\n`),
+    });
+  } finally {
+    if (process.env.BENCH_KEEP) process.stderr.write(`kept ${base}\n`);
+    else rmSync(base, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const m: Record<string, unknown> = { ...machine(), loadAverageAtStart: round(load0, 2), loadAverageAtEnd: round(loadavg()[0]!, 2), busyCores: round((cpuBusyJiffies() - busy0) / 100 / seconds, 2), seconds: round(seconds) };
+  const table = renderClusterSessions(r);
+  console.log(table);
+  console.log(`\n${r.settings.map((l) => `  ${l}`).join("\n")}`);
+  console.log(`\nmachine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel}, node ${m.node}; all cores busy ${m.busyCores} on average during the run (load ${m.loadAverageAtStart} -> ${m.loadAverageAtEnd}); this runner ${round((process.cpuUsage(own0).user + process.cpuUsage(own0).system) / 1e6, 1)} CPU s (its generators not included)`);
+  const out = v.out ?? join(import.meta.dirname, "results", `${new Date().toISOString().replace(/[:.]/g, "-")}-cluster-sessions.json`);
+  mkdirSync(join(out, ".."), { recursive: true });
+  writeFileSync(out, JSON.stringify({ scenario: "cluster-sessions", result: r, machine: m, note: v.note ?? "", table }, null, 2));
+  console.log(`raw results: ${out}`);
+  // Every process it started is stopped; a socket whose peer is gone must not hold the exit.
+  process.exit(0);
+}
+
+function renderClusterSessions(r: ClusterSessionsResult): string {
+  const rows = [
+    "| node | sessions | RSS before / after MiB | KiB per session | login CPU s |",
+    "|---|---|---|---|---|",
+    ...r.nodes.map((n, k) => `| ${k} | ${n.sessions} | ${n.baseMiB} / ${n.rssMiB} | ${n.kibPerSession} | ${n.loginCpuSeconds} |`),
+  ];
+  const b = (x: ClusterSessionsResult["announce"]) => `${x.reached} of ${x.of} in ${x.ms} ms (first after ${x.firstMs} ms)`;
+  return [
+    `${r.held} of ${r.sessions} sessions held at once (${r.failedLogins} logins failed)`,
+    ...rows,
+    `per node: ${r.split.ownKiB} KiB per own session, ${r.split.mirrorKiB} KiB per session of another node (directory mirror)`,
+    `Redis: ${r.redis.beforeMiB} -> ${r.redis.afterMiB} MiB, ${r.redis.bytesPerSession} bytes per session, ${r.redis.keys} keys`,
+    `logins: ${r.login.perSecond}/s overall (${r.login.seconds} s; node 0 alone ${r.login.phase1PerSecond}/s, the other ${r.nodes.length - 1} at once ${r.login.phase2PerSecond}/s), CPU per login: nodes ${r.login.nodeCpuMsPerLogin} ms, generators ${r.login.generatorCpuMsPerLogin} ms, Redis ${r.login.redisCpuMsPerLogin} ms`,
+    `announcement (XEP-0133, every node's admin socket): ${b(r.announce)}`,
+    `presence (one account, every session its subscriber): ${b(r.presence)}`,
+    `warnings in the nodes' logs: ${r.warnings.count}${r.warnings.first.map((l) => `\n  ${l}`).join("")}`,
+  ].join("\n");
 }
 
 if (import.meta.main) {

@@ -8,6 +8,7 @@ import { xml, type Element } from "../../xml/element.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { StanzaEvent } from "../../core/events.ts";
 import { isAvailable, type Session } from "../../core/session.ts";
+import { pace } from "../../core/pace.ts";
 import { readdress } from "../../core/stanza.ts";
 import { receivesPresence, sendsPresence, type RosterItem } from "../roster/item.ts";
 import { storedRequest } from "../roster/pending.ts";
@@ -78,11 +79,16 @@ async function broadcastUnavailable(env: PresenceEnv, session: Session, own: Ele
   }
 }
 
-/** Sends the presence to each contact with "from" or "both"; returns their bare JIDs. */
+/**
+ * Sends the presence to each contact with "from" or "both"; returns their bare JIDs. Paced
+ * (core/pace.ts) for large rosters; the session's next stanza waits for this one's broadcast
+ * (its stream handles one element at a time), so contacts still get its presence in order.
+ */
 async function toSubscribers(env: PresenceEnv, own: Element, items: RosterItem[]): Promise<Set<string>> {
   const reached = new Set<string>();
   for (const item of items) {
     if (!sendsPresence(item.subscription)) continue;
+    await pace(reached.size);
     reached.add(item.jid);
     await route(env, readdress(own, item.jid));
   }

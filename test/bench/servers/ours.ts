@@ -17,6 +17,7 @@ import type { AccountRecord } from "../../../src/core/accounts.ts";
 import { loadConfig } from "../../../src/core/config.ts";
 import { openStorage, storageReady } from "../../../src/storage/open.ts";
 import { deriveCredentials } from "../../../src/core/credentials.ts";
+import type { StorageProvider } from "../../../src/storage/types.ts";
 import { NODE_FLAGS } from "../../../src/node-flags.ts";
 import { freePort, spawnPinned, stopPids, waitPort } from "../lib/proc.ts";
 import { deleteKeys } from "../../helpers/services.ts";
@@ -29,8 +30,18 @@ const ITERATIONS = 4096;
 /** Where ours keeps its data: the embedded default, or this Cassandra cluster and keyspace. */
 export type OursStorage = { backend: "embedded" } | { backend: "cassandra"; contactPoint: string; keyspace: string };
 
-/** Creates the accounts in the storage that the config file `cfg` names. */
-export async function provisionOurs(cfg: string, users: string[], password: string): Promise<void> {
+/**
+ * Writes in flight at once while provisioning: the embedded store commits what queued up together
+ * (group commit); Cassandra's are lightweight transactions, kept to a few at a time.
+ */
+const PROVISION_BATCH = { embedded: 1000, other: 50 };
+
+/**
+ * Creates the accounts in the storage that the config file `cfg` names: the SCRAM keys derived
+ * once (one salt for all, as the benchmark's accounts share a password) and written directly,
+ * a batch at a time; then `more`, given the storage open (a roster to write, say).
+ */
+export async function provisionOurs(cfg: string, users: string[], password: string, more?: (storage: StorageProvider, domain: string) => Promise<void>): Promise<void> {
   const { server } = loadConfig(cfg, {});
   const storage = openStorage(server.storage, server.dataDir);
   await storageReady(storage);
@@ -38,7 +49,11 @@ export async function provisionOurs(cfg: string, users: string[], password: stri
     const credentials = await deriveCredentials(password, { iterations: ITERATIONS });
     const store = storage.keyval<AccountRecord>("accounts");
     const created = Date.now();
-    for (const u of users) await store.add(`${u}@${server.domain}`, { credentials, created });
+    const batch = server.storage.backend === "embedded" ? PROVISION_BATCH.embedded : PROVISION_BATCH.other;
+    for (let i = 0; i < users.length; i += batch) {
+      await Promise.all(users.slice(i, i + batch).map((u) => store.add(`${u}@${server.domain}`, { credentials, created })));
+    }
+    if (more) await more(storage, server.domain);
   } finally {
     await storage.close();
   }
@@ -97,7 +112,17 @@ export async function dropOursKeyspace(storage: OursStorage): Promise<void> {
 }
 
 /** Several nodes on one Redis: how many, the Redis URL, and the account index where the second node's accounts start. */
-export interface OursCluster { nodes: number; redis: string; split: number }
+export interface OursCluster {
+  nodes: number;
+  redis: string;
+  split: number;
+  /** The accounts node k has in its embedded store (default: all of them on each). */
+  accountsOf?: (k: number) => string[];
+  /** Settings laid over each node's (its `modules` over theirs, key by key). */
+  config?: Record<string, unknown>;
+  /** Writes more into node k's store after its accounts (embedded: each node's own). */
+  provision?: (k: number, storage: StorageProvider, domain: string) => Promise<void>;
+}
 
 /**
  * `config`: sections of the config file set on top of the benchmark's (e.g. the metrics listener
@@ -159,7 +184,7 @@ export async function startOurs(o: ServerOptions & { cluster?: OursCluster; heap
 async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursCluster): Promise<RunningServer> {
   const storage = o.storage ?? { backend: "embedded" };
   const prefix = `bench-${process.pid}-${Date.now().toString(36)}:`;
-  const nodes: { port: number; tlsPort: number; p: ReturnType<typeof spawnPinned> }[] = [];
+  const nodes: { port: number; tlsPort: number; p: ReturnType<typeof spawnPinned>; adminSocket: string }[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => stopPids([n.p.pid], n.p.exited, 60_000)));
     const redis = new Redis(c.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -177,14 +202,18 @@ async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursC
       const dir = join(o.dir, `node${k}`);
       mkdirSync(dir, { recursive: true });
       const cfg = join(dir, "xmppd.json");
+      const base = oursConfig(join(dir, "data"), port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, undefined, undefined, o.archive);
       writeFileSync(cfg, JSON.stringify({
-        ...oursConfig(join(dir, "data"), port, tlsPort, { cert: o.tls.cert, key: o.tls.key }, storage, undefined, undefined, o.archive),
+        ...base, ...c.config,
+        modules: { ...(base.modules as object), ...(c.config?.modules as object | undefined) },
         cluster: { redis: c.redis, node: `bench${k}`, prefix },
       }, null, 2));
       // Each embedded node has its accounts; a shared Cassandra keyspace needs them once.
-      if (o.users.length && (k === 0 || storage.backend === "embedded")) await provisionOurs(cfg, o.users, o.password);
+      const users = c.accountsOf?.(k) ?? o.users;
+      const more = c.provision && ((s: StorageProvider, d: string) => c.provision!(k, s, d));
+      if ((users.length || more) && (k === 0 || storage.backend === "embedded")) await provisionOurs(cfg, users, o.password, more);
       const p = spawnPinned(o.cpus, process.execPath, [...NODE_FLAGS, join(root, "src/main.ts"), "-c", cfg, "start"], { cwd: dir, logFile: join(dir, "xmppd.log") });
-      nodes.push({ port, tlsPort, p });
+      nodes.push({ port, tlsPort, p, adminSocket: join(dir, "data", "admin.sock") });
       let alive = true;
       void p.exited.then(() => (alive = false));
       await waitPort("127.0.0.1", port, 60_000, () => alive);
@@ -205,6 +234,7 @@ async function startNodes(o: ServerOptions & { storage?: OursStorage }, c: OursC
       `${c.nodes} nodes (processes) on Redis ${c.redis}, cores ${o.cpus}; ${storage.backend === "cassandra" ? `Cassandra keyspace ${storage.keyspace}, shared` : "embedded SQLite, one per node"}`,
     ],
     workerPid: () => first.p.pid,
+    nodes: nodes.map((n) => ({ port: n.port, pid: n.p.pid, adminSocket: n.adminSocket })),
     stop,
   };
 }

@@ -46,6 +46,8 @@ export interface RunningServer {
   settings: string[];
   /** The process whose RSS and CPU are measured (beam.smp, lua, node). */
   workerPid(): number;
+  /** Several nodes of one cluster (ours): each one's plain port, process and admin socket. */
+  nodes?: { port: number; pid: number; adminSocket: string }[];
   stop(): Promise<void>;
 }
 
