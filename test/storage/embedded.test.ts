@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -118,16 +118,6 @@ describe("the embedded store's writer thread", () => {
     for (const o of [owners[0]!, owners[2500]!, owners[4999]!]) expect(await kv.get(o)).toBe(owners.indexOf(o));
     expect(store.stats().operations).toBe(reads);
     expect(reads - before).toBe(2); // the batch and the first owner's read, together; the later reads ran here
-    await store.close();
-  });
-
-  it.runIf(process.platform === "linux")("runs the writer thread niced, the event loop's thread not", async () => {
-    const store = new SqliteStorage(join(dir, `nice${n++}.sqlite`));
-    await store.keyval("x").set("a", 1);
-    const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
-    const tasks = readdirSync("/proc/self/task").map((t) => ({ comm: readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim(), nice: niceOf(t) }));
-    expect(tasks.filter((t) => t.comm === "WorkerThread").map((t) => t.nice)).toContain(10);
-    expect(niceOf(String(process.pid))).toBe(0);
     await store.close();
   });
 
