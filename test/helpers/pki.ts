@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 
 export interface Issued {
   cert: string;
@@ -101,4 +102,16 @@ function extensions(san: string[] | undefined): string {
 
 function openssl(cwd: string, ...args: string[]): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS listener on loopback presents for `servername` (SNI) and `alpn`. */
+export async function presented(port: number, servername?: string, alpn?: string): Promise<string> {
+  const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...(servername ? { servername } : {}), ...(alpn ? { ALPNProtocols: [alpn] } : {}) });
+  await new Promise<void>((resolve, reject) => {
+    s.once("secureConnect", resolve);
+    s.once("error", reject);
+  });
+  const f = s.getPeerCertificate().fingerprint256;
+  s.destroy();
+  return f;
 }

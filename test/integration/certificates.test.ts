@@ -10,9 +10,9 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync 
 import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestPki, type Issued } from "../helpers/pki.ts";
+import { TestPki, presented, type Issued } from "../helpers/pki.ts";
 import { ROOT } from "../helpers/process.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -67,18 +67,6 @@ afterAll(async () => {
   pki?.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** The fingerprint of what a direct TLS listener presents for `servername` (none: no SNI). */
-async function presented(port: number, servername?: string, alpn?: string): Promise<string> {
-  const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...(servername ? { servername } : {}), ...(alpn ? { ALPNProtocols: [alpn] } : {}) });
-  await new Promise<void>((resolve, reject) => {
-    s.once("secureConnect", resolve);
-    s.once("error", reject);
-  });
-  const f = s.getPeerCertificate().fingerprint256;
-  s.destroy();
-  return f;
-}
 
 /** A session over STARTTLS to example.test, as `user` (password `<user>-pw`) on resource "garden". */
 async function login(user = "juliet"): Promise<RawClient> {

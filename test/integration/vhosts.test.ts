@@ -21,7 +21,7 @@ import { serverSchema } from "../../src/core/config.ts";
 import { parseShape } from "../../src/core/schema.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { XmppServer } from "../../src/server.ts";
-import { TestPki, type Issued } from "../helpers/pki.ts";
+import { TestPki, presented, type Issued } from "../helpers/pki.ts";
 import { FEATURES, OPEN, RawClient } from "../helpers/raw.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { errorOf, Im, isPush, pushedItem } from "../helpers/im.ts";
@@ -303,22 +303,14 @@ describe("admins per host (XEP-0133)", () => {
 });
 
 describe("a certificate per host", () => {
-  async function presented(servername: string): Promise<string> {
-    const s = tlsConnect({ host: "127.0.0.1", port: t.tlsPort, rejectUnauthorized: false, servername });
-    await new Promise<void>((resolve, reject) => {
-      s.once("secureConnect", resolve);
-      s.once("error", reject);
-    });
-    const f = s.getPeerCertificate().fingerprint256;
-    s.destroy();
-    return f;
-  }
+  const presentedFor = (servername: string) => presented(t.tlsPort, servername);
+
 
   it("by SNI on direct TLS, for each host and its services", async () => {
-    expect(await presented(A)).toBe(fingerprint(certs.a));
-    expect(await presented(B)).toBe(fingerprint(certs.b));
-    expect(await presented(`conference.${B}`)).toBe(fingerprint(certs.b));
-    expect(await presented(`upload.${A}`)).toBe(fingerprint(certs.a));
+    expect(await presentedFor(A)).toBe(fingerprint(certs.a));
+    expect(await presentedFor(B)).toBe(fingerprint(certs.b));
+    expect(await presentedFor(`conference.${B}`)).toBe(fingerprint(certs.b));
+    expect(await presentedFor(`upload.${A}`)).toBe(fingerprint(certs.a));
   });
 
   it("by the stream's 'to' on STARTTLS", async () => {
