@@ -163,6 +163,11 @@ export abstract class Stream implements ParserHandler {
     setTimeout(() => this.reading("throttle", false), wait).unref();
   }
 
+  /** One element read is handled (or failed): reading starts again at the low mark. */
+  private readonly oneHandled = (): void => {
+    if (--this.unhandled === BACKLOG_LOW) this.reading("backlog", false);
+  };
+
   /** Reading stops while any reason holds, and for good once the server drains. */
   private reading(reason: keyof Stream["stopped"], stop: boolean): void {
     const before = this.stopped.throttle || this.stopped.backlog;
@@ -215,14 +220,13 @@ export abstract class Stream implements ParserHandler {
     // full archive queue) is read no further until they are: what waits stays in the kernel's
     // buffers and the peer's, not parsed in this process's memory.
     if (++this.unhandled === BACKLOG_HIGH) this.reading("backlog", true);
-    this.pending = this.pending.then(run).catch((e: unknown) => {
+    this.pending = this.pending.then(run).then(this.oneHandled, (e: unknown) => {
       if (e instanceof StreamError) this.close(e);
       else {
         this.log.error({ err: e }, "stream handler failed");
         this.close(new StreamError("internal-server-error"));
       }
-    }).finally(() => {
-      if (--this.unhandled === BACKLOG_LOW) this.reading("backlog", false);
+      this.oneHandled();
     });
   }
 
