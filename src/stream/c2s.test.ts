@@ -1,6 +1,6 @@
 // The client stream and its session over an in-memory transport: no sockets, no storage, no
 // modules; the router's default delivery between two sessions of this node.
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Element } from "../xml/element.ts";
 import { parseJid } from "../xml/jid.ts";
 import { NS } from "../xml/ns.ts";
@@ -289,6 +289,40 @@ describe("stream management over the split", () => {
     expect(closed).toEqual([]);
     expect([...ctx.streams]).toEqual([fresh.stream]);
   });
+
+  for (const noticed of [true, false]) {
+    it(`a stanza the old connection was still handling is counted in <resumed h/>, once (the drop ${noticed ? "noticed" : "not noticed yet"})`, async () => {
+      const ctx = context();
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let slowStarted = false;
+      ctx.events.onHandle("message/deliver", async (d) => {
+        if (d.stanza.getChildText("body") === "slow") {
+          slowStarted = true;
+          await gate;
+        }
+        return false;
+      });
+      const romeo = await bindSm(ctx, "romeo", "orchard");
+      const juliet = await bind(ctx, "juliet", "balcony");
+      romeo.t.send(chat("juliet@example.com/balcony", "slow") + chat("juliet@example.com/balcony", "queued behind it"));
+      await vi.waitFor(() => expect(slowStarted).toBe(true));
+      if (noticed) romeo.t.drop();
+      const fresh = await authenticate(ctx, "romeo");
+      fresh.t.send(`<resume xmlns='${NS.sm}' previd='${romeo.token}' h='0'/>`);
+      await new Promise((r) => setTimeout(r, 20));
+      open();
+      // The first was handled and is counted; the second was never handled: the client sends it again.
+      const resumed = await fresh.t.next(isSm("resumed"), "<resumed/>");
+      expect(resumed.attrs.h).toBe("1");
+      fresh.t.send(chat("juliet@example.com/balcony", "queued behind it") + `<r xmlns='${NS.sm}'/>`);
+      expect((await fresh.t.next(isSm("a"), "<a/>")).attrs.h).toBe("2");
+      const bodies = [await juliet.t.next((e) => e.name === "message", "1st"), await juliet.t.next((e) => e.name === "message", "2nd")].map((e) => e.getChildText("body"));
+      expect(bodies).toEqual(["slow", "queued behind it"]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(juliet.t.inbox.filter((e) => e.name === "message")).toEqual([]);
+    });
+  }
 
   it("an unknown token, or one of another account, is item-not-found and the stream can still bind", async () => {
     const ctx = context();

@@ -54,6 +54,8 @@ export interface SessionStream {
   close(error?: StreamError): void;
   /** Ends the connection without a word: the session goes on elsewhere. */
   release(): void;
+  /** Resolves once the elements it read are handled (once it ended, no more than the one in hand). */
+  settled(): Promise<void>;
 }
 
 export class ClientSession implements Session {
@@ -292,34 +294,57 @@ export class ClientSession implements Session {
     else this.finish(reason);
   }
 
-  /** The connection is gone but the session may be resumed (§5): it is kept, queueing, for a while. */
-  detach(reason: string): void {
+  /**
+   * The connection is gone but the session may be resumed (§5): it is kept, queueing, for a while.
+   * `quiet`: a resumption is already under way, so nobody is told (no push for what it queues).
+   */
+  detach(reason: string, quiet = false): void {
     const sm = this.sm!;
     sm.awaitingAck = false;
     const wait = this.resumeTimeout();
     this.note("info", { reason, wait }, "connection lost, session detached");
     this.detachTimer = setTimeout(() => this.finish("not resumed in time"), wait * 1000);
     this.detachTimer.unref();
+    if (quiet) return;
     const unacked = () => sm.pending().map(parseStored).filter((el) => el !== undefined);
     void this.ctx.events.notify("session/detached", { session: this, unacked }, (e) => this.log.error({ err: e }, "session/detached listener failed"));
   }
 
   /**
+   * A resumption (§5) is about to take this session over and tell the client its h, from which
+   * the client sends again what h leaves out: a stanza of the old stream still being handled must
+   * be counted before, not after (it would be handled twice and h would count one too many). The
+   * stream it is attached to, if the server has not noticed its connection is dead, is let go
+   * (the session waits detached meanwhile); then the element that stream has in hand and the
+   * writes of what it handled settle. False when that takes longer than `ms`.
+   */
+  async quiesce(ms: number): Promise<boolean> {
+    if (this.state === "attached") {
+      const old = this.on;
+      this.state = "detached";
+      this.detach("resumed on another connection", true);
+      old.release();
+    }
+    const deadline = Date.now() + ms;
+    if (!(await settlesWithin(this.on.settled(), ms))) return false;
+    const durable = this.sm?.durable;
+    return durable === undefined || settlesWithin(durable, Math.max(0, deadline - Date.now()));
+  }
+
+  /**
    * A cluster: the client resumed this session on another node, which takes it over. Once the
-   * writes of what it handled have settled and the client's h is applied, the session leaves this
-   * node quietly (no unavailable presence, nothing re-routed: it lives on over there) and its state
-   * is returned; the stream it was attached to, if the server had not noticed it was dead, is released.
+   * stream it was attached to is let go and what it handled has settled (quiesce) and the client's
+   * h is applied, the session leaves this node quietly (no unavailable presence, nothing
+   * re-routed: it lives on over there) and its state is returned.
    */
   async handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult> {
     const sm = this.sm;
     if (this.closed || sm?.token === undefined || this.jid.bare.toString() !== bare) return { kind: "not-found" };
-    if (sm.durable && !(await settlesWithin(sm.durable, waitMs))) return { kind: "not-found" };
+    if (!(await this.quiesce(waitMs))) return { kind: "not-found" };
     if (this.closed || this.sm !== sm) return { kind: "not-found" };
     if (!sm.ack(h)) return { kind: "h-too-high", sent: sm.sent };
-    const stream = this.stream;
     this.state = "closed";
     clearTimeout(this.detachTimer);
-    stream?.release();
     this.ctx.sessions.remove(this);
     this.ctx.resumption.delete(sm.token, this);
     this.note("info", { unacked: sm.unacked }, "session handed over to another node");

@@ -13,6 +13,9 @@ import { ClientSession, type SessionStream } from "./client-session.ts";
 import type { StreamContext } from "./context.ts";
 import { parseH, type SessionTransfer } from "./sm.ts";
 
+/** How long a resumption waits for the old stream's stanza in hand and the writes of what it handled; past it, the resumption fails. */
+const SETTLE_MS = 10_000;
+
 /** What stream management needs of the stream it runs on. */
 export interface SmStream extends SessionStream {
   /** The account that authenticated on the stream. */
@@ -130,9 +133,9 @@ async function resumeWith(stream: SmStream, el: Element, ctx: StreamContext, ans
     return;
   }
   if (!old || old.closed || !old.jid.bare.equals(account.bare)) return answer.failed(failedElement("item-not-found"));
-  // The h we report must count every stanza the server has: otherwise the client sends them again.
-  if (old.sm?.durable) await old.sm.durable;
-  if (old.closed || !stream.awaitingBind) return answer.failed(failedElement("item-not-found"));
+  // The h we report must count every stanza the server has handled, and none it will handle
+  // later: the client sends again what h leaves out.
+  if (!(await old.quiesce(SETTLE_MS)) || old.closed || !stream.awaitingBind) return answer.failed(failedElement("item-not-found"));
   takeOver(stream, old, h, ctx, answer);
 }
 
@@ -140,8 +143,6 @@ async function resumeWith(stream: SmStream, el: Element, ctx: StreamContext, ans
 function takeOver(stream: SmStream, session: ClientSession, h: number, ctx: StreamContext, answer: ResumeAnswer): void {
   const sm = session.sm!;
   if (!sm.ack(h)) return answer.failed(failedElement("undefined-condition", sm.sent));
-  // The client may resume before the server noticed that the old connection was dead: attaching
-  // releases the old stream, and nothing read from it reaches the session any more.
   session.attach(stream);
   stream.bindTo(session);
   const resent = resumed(stream, session, sm.token!, answer);

@@ -299,6 +299,11 @@ export abstract class Stream implements ParserHandler {
     return this.pending;
   }
 
+  /** As handledSoFar; once the stream ended, nothing more is read and only the element in hand is still handled. */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+
   /** Ends the stream: the stream error if any, then the closing tag (RFC 6120 §4.4). */
   close(error?: StreamError): void {
     if (this.ended) return;

@@ -403,7 +403,7 @@ async function soak(args: string[]): Promise<void> {
     args,
     options: {
       minutes: { type: "string" }, rate: { type: "string" }, users: { type: "string" }, rooms: { type: "string" }, interval: { type: "string" },
-      "cut-every": { type: "string" }, "churn-every": { type: "string" }, seed: { type: "string" }, "no-pin": { type: "boolean" }, out: { type: "string" },
+      "cut-every": { type: "string" }, "churn-every": { type: "string" }, seed: { type: "string" }, "no-pin": { type: "boolean" }, trace: { type: "boolean" }, out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -33,6 +33,10 @@ export class SmSession {
   /** Resumptions done, and stanzas resent after them. */
   resumes = 0;
   resent = 0;
+  /** A line for each cut and resumption, with the counters on both sides (a trace of the session). */
+  onEvent: ((line: string) => void) | undefined;
+  /** What the server did wrong by the protocol (an h beyond what was sent). */
+  onProblem: ((what: string) => void) | undefined;
   private readonly account: SmAccount;
 
   constructor(account: SmAccount) {
@@ -78,7 +82,9 @@ export class SmSession {
       c.send(`<resume xmlns='${NS_SM}' previd='${this.smId}' h='${this.handled}'/>`);
       const r = (await this.answer(c))[0];
       if (!r.startsWith("<resumed")) throw new LoginError(`not resumed: ${r.slice(0, 300)}`);
+      const before = this.unacked.length;
       this.acked(Number(attr(r, "h")));
+      this.onEvent?.(`resumed: our h ${this.handled}, server's h ${attr(r, "h")}, sent ${this.sentCount}, unacked ${before} -> ${this.unacked.length}`);
     } catch (e) {
       c.destroy();
       throw e;
@@ -124,6 +130,7 @@ export class SmSession {
     const first = (this.sentCount - this.unacked.length + MOD) % MOD;
     const n = (h - first + MOD) % MOD;
     if (n <= this.unacked.length) this.unacked.splice(0, n);
+    else this.onProblem?.(`the server's h ${h} counts ${n - this.unacked.length} stanzas more than were sent (handled-count-too-high, XEP-0198 §4)`);
   }
 
   /** Sends a stanza (kept until acknowledged); while cut, it waits in the queue for the resumption. */
@@ -140,6 +147,7 @@ export class SmSession {
 
   /** Cuts the TCP connection without closing the stream, as a phone losing its network does. */
   cut(): void {
+    this.onEvent?.(`cut: our h ${this.handled}, sent ${this.sentCount}, unacked ${this.unacked.length}`);
     this.conn?.destroy();
   }
 

@@ -31,6 +31,8 @@ export interface SoakOptions {
   /** Server on core 0, generator on core 1. */
   pin: boolean;
   seed: number;
+  /** Traces each message and session event, the server logging at info: a lost message is shown with what happened around it. */
+  trace?: boolean;
   /** Where the raw samples go (a file); none when undefined. */
   out?: string;
   log(line: string): void;
@@ -87,13 +89,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
   o.log(`ours: starting (creating ${o.users} accounts), metrics on 127.0.0.1:${metricsPort}`);
   const server = await startOurs({
     dir: base, users: names, password: PASSWORD, tls: makeCert(base, "localhost"), archive: true, cpus: o.pin ? "0" : "0,1",
-    config: { metrics: { enabled: true, host: "127.0.0.1", port: metricsPort } },
+    config: { metrics: { enabled: true, host: "127.0.0.1", port: metricsPort }, ...(o.trace ? { log: { level: "info" } } : {}) },
   });
   const random = seeded(o.seed);
-  const ledger = new Ledger();
+  const ledger = new Ledger(o.trace);
   const traffic = new Traffic({
-    target: server.target, password: PASSWORD, user: (i) => names[i]!, users: o.users, rooms: o.rooms, random, log: o.log,
+    target: server.target, password: PASSWORD, user: (i) => names[i]!, users: o.users, rooms: o.rooms, random, log: o.log, trace: o.trace === true,
   }, ledger);
+  const t0Wall = Date.now() - performance.now();
   const timers: { stop(): void }[] = [];
   try {
     await traffic.setup();
@@ -126,6 +129,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
     await traffic.drain(30_000);
     o.log(`drained in ${round((performance.now() - drainStart) / 1000, 1)} s`);
     const accounting = ledger.account();
+    for (const m of accounting.lostMessages ?? []) {
+      const [, from, to] = m.stream.split(" ");
+      o.log(`lost: ${m.stream} #${m.seq}, sent at ${new Date(t0Wall + m.at).toISOString()} (${m.note}); around it:`);
+      for (const e of traffic.eventsAround([from!, to!.split("/").pop()!], m.at, 10_000)) {
+        const [t, ...rest] = e.split(" ");
+        o.log(`  ${new Date(t0Wall + Number(t)).toISOString()} ${rest.join(" ")}`);
+      }
+    }
+    if (o.trace) o.log(`the server's log (info): ${join(base, "xmppd.log")}`);
     if (ledger.strangers > 0) traffic.fail(`${ledger.strangers} messages the generator did not send, or to the wrong receiver`);
     const v = verdict(sampler.samples, accounting, traffic.counts, traffic.failureNotes);
     const { log: _log, ...options } = o;
@@ -144,7 +156,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
     await traffic.close().catch(() => undefined);
     await server.stop();
     o.log(`sessions closed and server stopped in ${round((performance.now() - closing) / 1000, 1)} s`);
-    if (process.env.BENCH_KEEP) o.log(`kept ${base}`);
+    if (process.env.BENCH_KEEP || o.trace) o.log(`kept ${base}`);
     else rmSync(base, { recursive: true, force: true });
   }
 }
@@ -166,6 +178,9 @@ options:
   --cut-every MS       mean ms between two cut connections (default ${SOAK_DEFAULTS.cutEveryMs})
   --churn-every MS     mean ms between two logins or logouts (default ${SOAK_DEFAULTS.churnEveryMs})
   --seed N             the traffic's random seed (default ${SOAK_DEFAULTS.seed})
+  --trace              keep each message's send time and each session event, the server logging
+                       at info (its data dir is kept): a lost message is shown with what
+                       happened to its sender and receiver around it
   --no-pin             do not pin the server to core 0 and the generator to core 1
   --out FILE           raw samples (default test/bench/results/<time>-soak.json)`;
 
@@ -182,7 +197,7 @@ export async function soakMain(args: Record<string, string | boolean | undefined
   const run = await runSoak({
     seconds: round(num("minutes", SOAK_DEFAULTS.seconds / 60) * 60), rate: num("rate", SOAK_DEFAULTS.rate), users: Math.max(4, Math.round(num("users", SOAK_DEFAULTS.users) / 4) * 4),
     rooms: num("rooms", SOAK_DEFAULTS.rooms), interval: num("interval", SOAK_DEFAULTS.interval), cutEveryMs: num("cut-every", SOAK_DEFAULTS.cutEveryMs),
-    churnEveryMs: num("churn-every", SOAK_DEFAULTS.churnEveryMs), seed: num("seed", SOAK_DEFAULTS.seed), pin: !args["no-pin"], out,
+    churnEveryMs: num("churn-every", SOAK_DEFAULTS.churnEveryMs), seed: num("seed", SOAK_DEFAULTS.seed), pin: !args["no-pin"], trace: args.trace === true, out,
     log: (l) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`),
   });
   console.log(run.table);

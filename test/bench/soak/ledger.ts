@@ -12,6 +12,19 @@ class Stream {
   readonly ahead = new Set<number>();
   duplicates = 0;
   reordered = 0;
+  /** When tracing: each message's send time and where it went, by number. */
+  readonly notes: string[] | undefined;
+
+  constructor(trace: boolean) {
+    if (trace) this.notes = [];
+  }
+
+  /** The numbers sent that never arrived. */
+  missing(): number[] {
+    const out: number[] = [];
+    for (let i = this.next; i < this.sent; i++) if (!this.ahead.has(i)) out.push(i);
+    return out;
+  }
 
   receive(seq: number): void {
     if (seq < this.next || this.ahead.has(seq)) {
@@ -41,7 +54,11 @@ export interface Accounting {
   reordered: number;
   /** A few streams that lost, duplicated or reordered, for the report. */
   examples: string[];
+  /** When tracing: the first messages lost, with their stream, number, send time and note. */
+  lostMessages?: LostMessage[];
 }
+
+export interface LostMessage { stream: string; seq: number; at: number; note: string }
 
 export class Ledger {
   private readonly streams = new Map<string, Stream>();
@@ -53,28 +70,38 @@ export class Ledger {
   wasHeld: (from: string, me: string, at: number) => boolean = () => false;
   /** Messages received that the generator did not send (a body it cannot read). */
   strangers = 0;
+  /** Keeps every message's send time and note, so that a lost one can be traced. */
+  private readonly trace: boolean;
+
+  constructor(trace = false) {
+    this.trace = trace;
+  }
 
   private stream(key: string): Stream {
     let s = this.streams.get(key);
-    if (!s) this.streams.set(key, (s = new Stream()));
+    if (!s) this.streams.set(key, (s = new Stream(this.trace)));
     return s;
   }
 
-  /** Numbers the next message of `from` to `to` (a receiver's key) and returns its body. */
-  body(kind: "c" | "g", from: string, to: string): string {
+  /** Numbers the next message of `from` to `to` (a receiver's key) and returns its body; `note` is kept when tracing. */
+  body(kind: "c" | "g", from: string, to: string, note = ""): string {
     const s = this.stream(`${kind} ${from} ${to}`);
-    return `${kind} ${from} ${to} ${s.sent++} ${performance.now().toFixed(3)}`;
+    const at = performance.now().toFixed(3);
+    s.notes?.push(`${at} ${note}`);
+    return `${kind} ${from} ${to} ${s.sent++} ${at}`;
   }
 
   /** For a room message: one stream per occupant that must receive it, the same number in each. */
   roomBody(from: string, room: string, occupants: readonly string[]): string {
     let seq = -1;
+    const at = performance.now().toFixed(3);
     for (const o of occupants) {
       const s = this.stream(`g ${from} ${room}/${o}`);
       if (seq >= 0 && s.sent !== seq) throw new Error(`room stream ${from} -> ${room}/${o} out of step`);
       seq = s.sent++;
+      s.notes?.push(`${at} `);
     }
-    return `g ${from} ${room} ${seq} ${performance.now().toFixed(3)}`;
+    return `g ${from} ${room} ${seq} ${at}`;
   }
 
   /** A message body arrived at `me` (the receiver's key): numbered and timed, or a stranger. */
@@ -130,6 +157,14 @@ export class Ledger {
       a.reordered += s.reordered;
       if ((s.sent !== s.received || s.duplicates || s.reordered) && a.examples.length < 10) {
         a.examples.push(`${key}: sent ${s.sent}, received ${s.received}, duplicated ${s.duplicates}, reordered ${s.reordered}`);
+      }
+      if (s.notes && s.sent !== s.received) {
+        a.lostMessages ??= [];
+        for (const seq of s.missing().slice(0, 20 - a.lostMessages.length)) {
+          const note = s.notes[seq] ?? "";
+          const space = note.indexOf(" ");
+          a.lostMessages.push({ stream: key, seq, at: Number(note.slice(0, space)), note: note.slice(space + 1) });
+        }
       }
     }
     return a;

@@ -41,6 +41,8 @@ export interface TrafficOptions {
   rooms: number;
   random(): number;
   log(line: string): void;
+  /** Keeps a line for each cut, resumption, login and logout (events), to trace a lost message. */
+  trace?: boolean;
 }
 
 /** What happened so far (the sampler takes differences). */
@@ -66,6 +68,8 @@ export class Traffic {
   private readonly waiters = new Map<User, Waiter[]>();
   private busy = 0;
   private iqs = 0;
+  /** When tracing: "<ms> <user> <what>" for each session event, in order. */
+  readonly events: string[] = [];
 
   constructor(o: TrafficOptions, ledger: Ledger) {
     this.o = o;
@@ -100,7 +104,22 @@ export class Traffic {
   }
 
   private session(name: string): SmSession {
-    return new SmSession({ target: this.o.target, user: name, password: this.o.password, resource: "soak" });
+    const s = new SmSession({ target: this.o.target, user: name, password: this.o.password, resource: "soak" });
+    if (this.o.trace) s.onEvent = (line) => this.event(name, line);
+    s.onProblem = (what) => this.fail(`${name}: ${what}`);
+    return s;
+  }
+
+  private event(name: string, what: string): void {
+    if (this.o.trace) this.events.push(`${performance.now().toFixed(1)} ${name} ${what}`);
+  }
+
+  /** The events of these users within `ms` of `at`. */
+  eventsAround(names: string[], at: number, ms: number): string[] {
+    return this.events.filter((e) => {
+      const [t, name] = e.split(" ", 2);
+      return names.includes(name!) && Math.abs(Number(t) - at) <= ms;
+    });
   }
 
   private send(u: User, stanza: string): void {
@@ -152,6 +171,7 @@ export class Traffic {
     u.session = this.session(u.name);
     u.session.onStanza = (el) => this.onStanza(u, el);
     await u.session.login();
+    this.event(u.name, `logged in as ${u.session.jid}, sm id ${u.session.smId}`);
     this.counts.logins++;
     const self = this.wait(u, (el) => el.name === "presence" && el.attrs.from === u.session.jid && el.attrs.type === undefined, "own presence");
     this.send(u, "<presence/>");
@@ -202,7 +222,8 @@ export class Traffic {
       if (!u) return;
       const p = this.users[u.partner]!;
       const to = this.o.random() < 0.5 ? p.bare : `${p.bare}/soak`;
-      this.send(u, `<message to='${to}' type='chat'><body>${this.ledger.body("c", u.name, p.name)}</body></message>`);
+      const note = this.o.trace ? `to ${to === p.bare ? "bare" : "full"}, sender ${u.state} (unacked ${u.session.pending}), receiver ${p.state}` : "";
+      this.send(u, `<message to='${to}' type='chat'><body>${this.ledger.body("c", u.name, p.name, note)}</body></message>`);
     } else if (r < 0.78) {
       const u = this.pick((x) => x.room !== undefined && this.reachable(x));
       if (!u) return;
@@ -267,6 +288,7 @@ export class Traffic {
       await sleep(100);
     }
     if (this.ledger.owed(u.name) > 0) this.fail(`${u.name}: ${this.ledger.owed(u.name)} messages sent to it still on their way after 30 s`);
+    this.event(u.name, "logging out");
     await u.session.close();
     this.counts.logouts++;
     u.state = "offline";
