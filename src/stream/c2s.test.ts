@@ -324,6 +324,25 @@ describe("stream management over the split", () => {
     });
   }
 
+  it("a resumption that let the old connection go and then fails leaves the session detached, and that is told", async () => {
+    const ctx = context();
+    const detached: string[] = [];
+    ctx.events.onNotify("session/detached", ({ session }) => void detached.push(session.jid.toString()));
+    const romeo = await bindSm(ctx, "romeo", "orchard");
+    const fresh = await authenticate(ctx, "romeo");
+    fresh.t.send(`<resume xmlns='${NS.sm}' previd='${romeo.token}' h='5'/>`);
+    expect((await fresh.t.next(isSm("failed"), "<failed/>")).getChild("undefined-condition")).toBeDefined();
+    expect(romeo.t.ended).toBe(true);
+    expect(romeo.session.detached).toBe(true);
+    expect(detached).toEqual(["romeo@example.com/orchard"]);
+    // Still resumable with a good h.
+    const again = await authenticate(ctx, "romeo");
+    again.t.send(`<resume xmlns='${NS.sm}' previd='${romeo.token}' h='0'/>`);
+    await again.t.next(isSm("resumed"), "<resumed/>");
+    expect(romeo.session.stream).toBe(again.stream);
+    expect(detached).toHaveLength(1);
+  });
+
   it("an unknown token, or one of another account, is item-not-found and the stream can still bind", async () => {
     const ctx = context();
     const juliet = await bindSm(ctx, "juliet", "balcony");

@@ -75,6 +75,8 @@ export class ClientSession implements Session {
   private detachTimer: NodeJS.Timeout | undefined = undefined;
   /** Detached, its queue was full: what it is sent goes another way until it is resumed (spill). */
   private spilled = false;
+  /** Detached by a resumption under way (quiesce), and "session/detached" not told yet. */
+  private untold = false;
   /** Its connection was counted as a slow reader at its last write (backlog.ts). */
   private slowNoted = false;
   private readonly values = new SessionState();
@@ -277,6 +279,7 @@ export class ClientSession implements Session {
     this.on = stream;
     this.state = "attached";
     this.spilled = false;
+    this.untold = false;
     old?.release();
     clearTimeout(this.detachTimer);
     this.detachTimer = undefined;
@@ -305,7 +308,18 @@ export class ClientSession implements Session {
     this.note("info", { reason, wait }, "connection lost, session detached");
     this.detachTimer = setTimeout(() => this.finish("not resumed in time"), wait * 1000);
     this.detachTimer.unref();
-    if (quiet) return;
+    this.untold = quiet;
+    if (!quiet) this.tellDetached();
+  }
+
+  /** The resumption that detached it quietly did not take it over: it waits as any detached session does, and that is told now. */
+  resumptionFailed(): void {
+    if (this.untold && this.state === "detached") this.tellDetached();
+  }
+
+  private tellDetached(): void {
+    this.untold = false;
+    const sm = this.sm!;
     const unacked = () => sm.pending().map(parseStored).filter((el) => el !== undefined);
     void this.ctx.events.notify("session/detached", { session: this, unacked }, (e) => this.log.error({ err: e }, "session/detached listener failed"));
   }
@@ -340,9 +354,14 @@ export class ClientSession implements Session {
   async handOff(bare: string, h: number, waitMs: number): Promise<SessionTransfer | ClaimResult> {
     const sm = this.sm;
     if (this.closed || sm?.token === undefined || this.jid.bare.toString() !== bare) return { kind: "not-found" };
-    if (!(await this.quiesce(waitMs))) return { kind: "not-found" };
-    if (this.closed || this.sm !== sm) return { kind: "not-found" };
-    if (!sm.ack(h)) return { kind: "h-too-high", sent: sm.sent };
+    if (!(await this.quiesce(waitMs)) || this.closed || this.sm !== sm) {
+      this.resumptionFailed();
+      return { kind: "not-found" };
+    }
+    if (!sm.ack(h)) {
+      this.resumptionFailed();
+      return { kind: "h-too-high", sent: sm.sent };
+    }
     this.state = "closed";
     clearTimeout(this.detachTimer);
     this.ctx.sessions.remove(this);

@@ -135,14 +135,20 @@ async function resumeWith(stream: SmStream, el: Element, ctx: StreamContext, ans
   if (!old || old.closed || !old.jid.bare.equals(account.bare)) return answer.failed(failedElement("item-not-found"));
   // The h we report must count every stanza the server has handled, and none it will handle
   // later: the client sends again what h leaves out.
-  if (!(await old.quiesce(SETTLE_MS)) || old.closed || !stream.awaitingBind) return answer.failed(failedElement("item-not-found"));
+  if (!(await old.quiesce(SETTLE_MS)) || old.closed || !stream.awaitingBind) {
+    old.resumptionFailed();
+    return answer.failed(failedElement("item-not-found"));
+  }
   takeOver(stream, old, h, ctx, answer);
 }
 
 /** A session of this node goes on over `stream`, which resumed it. */
 function takeOver(stream: SmStream, session: ClientSession, h: number, ctx: StreamContext, answer: ResumeAnswer): void {
   const sm = session.sm!;
-  if (!sm.ack(h)) return answer.failed(failedElement("undefined-condition", sm.sent));
+  if (!sm.ack(h)) {
+    session.resumptionFailed();
+    return answer.failed(failedElement("undefined-condition", sm.sent));
+  }
   session.attach(stream);
   stream.bindTo(session);
   const resent = resumed(stream, session, sm.token!, answer);
