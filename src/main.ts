@@ -303,7 +303,7 @@ async function invite(cfg: LoadedConfig, args: InviteArgs): Promise<void> {
   const { expiry } = parseShape(INVITE_OPTIONS, cfg.modules.invite, "modules.invite.", cfg.modulesFromEnv);
   const server = new XmppServer(cfg);
   try {
-    const invitations = new Invitations(invitationStores(server.storage), server.accounts);
+    const invitations = new Invitations(invitationStores(server.storage), server.hosts);
     if (args.revoke !== undefined) {
       if (!(await invitations.revoke(args.revoke))) throw new StanzaError("item-not-found", `no open invitation ${args.revoke}`);
       console.log(`revoked ${args.revoke}`);
@@ -317,10 +317,10 @@ async function invite(cfg: LoadedConfig, args: InviteArgs): Promise<void> {
       inviter = j.local;
     }
     const invitation = await invitations.create({
-      kind: inviter !== undefined ? "contact" : "account", creator: "", ttlMs: expiry * 1000,
+      kind: inviter !== undefined ? "contact" : "account", domain: server.domain.domain, creator: "", ttlMs: expiry * 1000,
       ...(inviter !== undefined ? { inviter } : {}), ...(args.username !== undefined ? { username: normalizeLocal(args.username) } : {}),
     });
-    console.log(invitationUri(invitation, server.domain.domain));
+    console.log(invitationUri(invitation));
     console.log(`expires ${dateTime(invitation.expires)}`);
   } finally {
     await server.storage.close();

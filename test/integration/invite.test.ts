@@ -197,10 +197,10 @@ describe("an account invitation (XEP-0401 §4.5) redeemed by registration (XEP-0
   });
 
   it("an expired token is item-not-found; one that expires between presenting and registering still registers (XEP-0445 §4)", async () => {
-    const aWeekAgo = new Invitations(invitationStores(t.server.storage), t.server.accounts, () => Date.now() - 8 * DAY);
-    const expired = await aWeekAgo.create({ kind: "account", creator: "", ttlMs: 7 * DAY });
+    const aWeekAgo = new Invitations(invitationStores(t.server.storage), t.server.hosts, () => Date.now() - 8 * DAY);
+    const expired = await aWeekAgo.create({ kind: "account", domain: "localhost", creator: "", ttlMs: 7 * DAY });
     expect((await present(t.port, expired.token)).answer).toContain("<item-not-found");
-    const brief = await new Invitations(invitationStores(t.server.storage), t.server.accounts).create({ kind: "account", creator: "", ttlMs: 300 });
+    const brief = await new Invitations(invitationStores(t.server.storage), t.server.hosts).create({ kind: "account", domain: "localhost", creator: "", ttlMs: 300 });
     const { c, answer } = await present(t.port, brief.token);
     expect(answer).toContain(`type="result"`);
     await new Promise((r) => setTimeout(r, 400));
@@ -210,7 +210,7 @@ describe("an account invitation (XEP-0401 §4.5) redeemed by registration (XEP-0
 
   it("a revoked token is item-not-found", async () => {
     const token = tokenOf((await createAccount()).uri!);
-    expect(await new Invitations(invitationStores(t.server.storage), t.server.accounts).revoke(token)).toBe(true);
+    expect(await new Invitations(invitationStores(t.server.storage), t.server.hosts).revoke(token)).toBe(true);
     expect((await present(t.port, token)).answer).toContain("<item-not-found");
   });
 
@@ -310,7 +310,7 @@ describe("limits", () => {
   it("ten unknown tokens from one address in a minute, then resource-constraint even for a good one", async () => {
     const s = await startServer({ users: { admin: "pw" }, config: { admins: ["admin@localhost"] } });
     try {
-      const good = await new Invitations(invitationStores(s.server.storage), s.server.accounts).create({ kind: "account", creator: "", ttlMs: DAY });
+      const good = await new Invitations(invitationStores(s.server.storage), s.server.hosts).create({ kind: "account", domain: "localhost", creator: "", ttlMs: DAY });
       const { c } = await RawClient.stream(s.port);
       for (let i = 0; i < 10; i++) {
         c.send(`<iq type='set' id='g${i}'><preauth xmlns='urn:xmpp:pars:0' token='guess${i}'/></iq>`);
