@@ -39,11 +39,12 @@ commands:
   passwd <jid> [pass]    change an account's password (asked the same way)
   deluser <jid>          delete an account and everything stored for it
   users                  list accounts (of every hosted domain)
-  invite [--contact <jid>] [--username <name>]
+  invite [--domain <domain>] [--contact <jid>] [--username <name>]
                          make an invitation and print its link (xmpp:...?register;preauth=...):
-                         it lets one person register although registration is closed; with
-                         --contact they and that account become contacts; with --username the
-                         new account gets that name
+                         it lets one person register at the domain (default: the configuration's
+                         domain; with --contact, the contact's) although registration is closed;
+                         with --contact they and that account become contacts; with --username
+                         the new account gets that name
   invite --revoke <token>  revoke an invitation not used yet
   check                  validate the configuration and print the result
   import <file>...       add the accounts of a XEP-0227 export (Prosody's prosody-migrator, ejabberd's
@@ -294,33 +295,44 @@ function importReport(s: ImportSummary): string {
   return lines.join("\n");
 }
 
-interface InviteArgs { contact?: string; username?: string; revoke?: string }
+interface InviteArgs { domain?: string; contact?: string; username?: string; revoke?: string }
+
+/** The hosted domain an invitation is for: --domain's, else --contact's, else the configuration's. */
+function inviteDomain(server: XmppServer, args: InviteArgs): string {
+  const contactDomain = args.contact?.includes("@") ? parseJid(args.contact).domain : undefined;
+  const given = args.domain !== undefined ? parseJid(args.domain).domain : undefined;
+  if (given !== undefined && contactDomain !== undefined && given !== contactDomain) throw new UsageError(`${args.contact} is not an account of ${given}`);
+  const domain = given ?? contactDomain ?? server.hosts.primary.domain;
+  if (!server.hosts.has(domain)) throw new UsageError(`${domain} is not a domain of this server (${server.hosts.domains.join(", ")})`);
+  return domain;
+}
 
 /** `invite`: an invitation made on the database, as the module's commands make them (XEP-0401). */
 async function invite(cfg: LoadedConfig, args: InviteArgs): Promise<void> {
-  if (args.revoke !== undefined && (args.contact !== undefined || args.username !== undefined)) throw new UsageError("--revoke takes no other option");
+  if (args.revoke !== undefined && (args.contact !== undefined || args.username !== undefined || args.domain !== undefined)) throw new UsageError("--revoke takes no other option");
   if (args.contact !== undefined && args.username !== undefined) throw new UsageError("--username is for an account invitation, not with --contact");
   const { expiry } = parseShape(INVITE_OPTIONS, cfg.modules.invite, "modules.invite.", cfg.modulesFromEnv);
   const server = new XmppServer(cfg);
   try {
-    const invitations = new Invitations(invitationStores(server.storage), server.accounts);
+    const invitations = new Invitations(invitationStores(server.storage), server.hosts);
     if (args.revoke !== undefined) {
       if (!(await invitations.revoke(args.revoke))) throw new StanzaError("item-not-found", `no open invitation ${args.revoke}`);
       console.log(`revoked ${args.revoke}`);
       return;
     }
+    const domain = inviteDomain(server, args);
     let inviter: string | undefined;
     if (args.contact !== undefined) {
-      const j = parseJid(args.contact.includes("@") ? args.contact : `${args.contact}@${server.domain}`);
-      if (j.domain !== server.domain.domain || !j.local) throw new UsageError(`${args.contact} is not an account of ${server.domain}`);
-      if (!(await server.accounts.exists(j.local))) throw new AccountError(`no account ${j.bare}`);
+      const j = parseJid(args.contact.includes("@") ? args.contact : `${args.contact}@${domain}`);
+      if (!j.local) throw new UsageError(`${args.contact} is not an account of ${domain}`);
+      if (!(await server.hosts.get(domain)!.accounts.exists(j.local))) throw new AccountError(`no account ${j.bare}`);
       inviter = j.local;
     }
     const invitation = await invitations.create({
-      kind: inviter !== undefined ? "contact" : "account", creator: "", ttlMs: expiry * 1000,
+      kind: inviter !== undefined ? "contact" : "account", domain, creator: "", ttlMs: expiry * 1000,
       ...(inviter !== undefined ? { inviter } : {}), ...(args.username !== undefined ? { username: normalizeLocal(args.username) } : {}),
     });
-    console.log(invitationUri(invitation, server.domain.domain));
+    console.log(invitationUri(invitation));
     console.log(`expires ${dateTime(invitation.expires)}`);
   } finally {
     await server.storage.close();
@@ -336,12 +348,12 @@ async function run(argv: string[]): Promise<number> {
     options: {
       config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" }, json: { type: "boolean" },
       "dry-run": { type: "boolean" }, "skip-unknown": { type: "boolean" }, "max-size": { type: "string" }, replace: { type: "boolean" },
-      contact: { type: "string" }, username: { type: "string" }, revoke: { type: "string" },
+      contact: { type: "string" }, username: { type: "string" }, revoke: { type: "string" }, domain: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
-  const { contact, username, revoke } = values;
-  if (command !== "invite" && (contact ?? username ?? revoke) !== undefined) throw new UsageError("--contact, --username and --revoke are options of invite");
+  const { contact, username, revoke, domain } = values;
+  if (command !== "invite" && (contact ?? username ?? revoke ?? domain) !== undefined) throw new UsageError("--domain, --contact, --username and --revoke are options of invite");
   if (values.help || !command) {
     console.log(USAGE);
     return command || values.help ? 0 : 1;
@@ -477,7 +489,7 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "invite":
-      await invite(cfg, { contact, username, revoke });
+      await invite(cfg, { domain, contact, username, revoke });
       return 0;
     case "check": {
       const server = checkConfig(cfg);

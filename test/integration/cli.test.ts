@@ -56,7 +56,24 @@ describe("invitations (XEP-0401)", () => {
     expect(cli(["invite", "--username", "host"])).toMatchObject({ code: 1, err: "xmppd: host is taken" });
     expect(cli(["invite", "--revoke", "0123"])).toMatchObject({ code: 1, err: "xmppd: no open invitation 0123" });
     expect(cli(["invite", "--contact", "host", "--username", "x"]).err).toMatch(/^xmppd: --username is for an account invitation/);
-    expect(cli(["users", "--contact", "host"]).err).toMatch(/^xmppd: --contact, --username and --revoke are options of invite/);
+    expect(cli(["users", "--contact", "host"]).err).toMatch(/^xmppd: --domain, --contact, --username and --revoke are options of invite/);
+  });
+
+  it("with virtual hosts: --domain makes an invitation for that host, --contact for its account's host; a domain not served is refused", () => {
+    const file = join(dir, "hosts.jsonc");
+    writeFileSync(file, `{ "hosts": { "b.example": {} } }`);
+    const env = { XMPPD_DATA_DIR: join(dir, "hosts-data") };
+    const invite = (...args: string[]) => cli(["invite", "-c", file, ...args], env);
+    expect(cli(["adduser", "-c", file, "bob@b.example", "pw"], env)).toMatchObject({ code: 0 });
+    expect(invite().out).toMatch(/^xmpp:localhost\?register;preauth=[0-9a-f]{30}\n/);
+    expect(invite("--domain", "b.example").out).toMatch(/^xmpp:b\.example\?register;preauth=[0-9a-f]{30}\n/);
+    expect(invite("--domain", "b.example", "--username", "carol").out).toMatch(/^xmpp:carol@b\.example\?register;preauth=/);
+    expect(invite("--contact", "bob@b.example").out).toMatch(/^xmpp:bob@b\.example\?roster;preauth=[0-9a-f]{30};ibr=y\n/);
+    expect(invite("--domain", "b.example", "--contact", "bob").out).toMatch(/^xmpp:bob@b\.example\?roster;preauth=/);
+    expect(invite("--contact", "bob")).toMatchObject({ code: 1, err: "xmppd: no account bob@localhost" });
+    expect(invite("--domain", "localhost", "--contact", "bob@b.example").err).toMatch(/^xmppd: bob@b\.example is not an account of localhost/);
+    expect(invite("--domain", "c.example").err).toMatch(/^xmppd: c\.example is not a domain of this server \(localhost, b\.example\)/);
+    expect(invite("--revoke", "0123", "--domain", "b.example").err).toMatch(/^xmppd: --revoke takes no other option/);
   });
 
   it("the running server takes the link's token (XEP-0445) with registration closed; a revoked one it refuses", async () => {

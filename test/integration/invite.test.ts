@@ -3,7 +3,9 @@
 // raw streams and register (XEP-0445 §4's exchange, then XEP-0077), a contact invitation makes the
 // newcomer and Romeo contacts, and Benvolio, who has an account already, redeems one with a
 // subscription request (XEP-0379). Used, expired, revoked and foreign tokens get the errors the
-// XEPs name, or are ignored where XEP-0379 says so.
+// XEPs name, or are ignored where XEP-0379 says so. Then a server of two hosts, localhost and
+// b.example: b.example's administrator and users invite to b.example, its tokens register there
+// and nowhere else, and its contact invitations make contacts of b.example's inviter.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml, type Element } from "../../src/xml/element.ts";
 import { invitationStores, Invitations } from "../../src/modules/invite/store.ts";
@@ -16,18 +18,29 @@ const ITEMS = "http://jabber.org/protocol/disco#items";
 const X = "jabber:x:data";
 const DAY = 86_400_000;
 
-const command = (node: string, attrs: Record<string, string | undefined> = {}, ...payload: Element[]) =>
-  xml("iq", { type: "set", to: "localhost" }, xml("command", { xmlns: CMDS, node, ...attrs }, ...payload));
+const commandAt = (to: string, node: string, attrs: Record<string, string | undefined> = {}, ...payload: Element[]) =>
+  xml("iq", { type: "set", to }, xml("command", { xmlns: CMDS, node, ...attrs }, ...payload));
+const command = (node: string, attrs: Record<string, string | undefined> = {}, ...payload: Element[]) => commandAt("localhost", node, attrs, ...payload);
 const submit = (fields: Record<string, string>) =>
   xml("x", { xmlns: X, type: "submit" }, Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", null, v))));
 const values = (x: Element) => Object.fromEntries(x.getChildren("field").map((f) => [f.attrs.var, f.getChildText("value")]));
 const reply = (id: string) => new RegExp(`<iq[^>]*id="${id}"[^>]*(/>|>[\\s\\S]*?</iq>)`);
 const tokenOf = (uri: string) => /preauth=([0-9a-f]+)/.exec(uri)![1]!;
 
-/** XEP-0445 §4, Example 2: the token on a fresh stream after STARTTLS; the stream and the answer. */
-async function present(port: number, token: string, id = "pa1"): Promise<{ c: RawClient; answer: string }> {
-  const { c } = await RawClient.stream(port);
-  c.send(`<iq type='set' to='localhost' id='${id}'><preauth xmlns='urn:xmpp:pars:0' token='${token}'/></iq>`);
+/** A stream to `domain`, after STARTTLS; the features offered then. */
+async function streamTo(port: number, domain: string): Promise<{ c: RawClient; features: string }> {
+  const c = await RawClient.connect(port);
+  c.send(OPEN(domain));
+  await c.expect(FEATURES);
+  await c.startTls();
+  c.send(OPEN(domain));
+  return { c, features: await c.expect(FEATURES) };
+}
+
+/** XEP-0445 §4, Example 2: the token on a fresh stream (to `domain`) after STARTTLS; the stream and the answer. */
+async function present(port: number, token: string, id = "pa1", domain = "localhost"): Promise<{ c: RawClient; answer: string }> {
+  const { c } = await streamTo(port, domain);
+  c.send(`<iq type='set' to='${domain}' id='${id}'><preauth xmlns='urn:xmpp:pars:0' token='${token}'/></iq>`);
   return { c, answer: await c.expect(reply(id)) };
 }
 
@@ -39,8 +52,8 @@ async function register(c: RawClient, username: string, password: string, id = "
   return c.expect(reply(id));
 }
 
-async function loginWorks(port: number, user: string, password: string): Promise<boolean> {
-  const { c } = await RawClient.stream(port);
+async function loginWorks(port: number, user: string, password: string, domain = "localhost"): Promise<boolean> {
+  const { c } = await streamTo(port, domain);
   const r = await c.scram(user, password, "SHA-1");
   c.close();
   return r.startsWith("<success");
@@ -197,10 +210,10 @@ describe("an account invitation (XEP-0401 §4.5) redeemed by registration (XEP-0
   });
 
   it("an expired token is item-not-found; one that expires between presenting and registering still registers (XEP-0445 §4)", async () => {
-    const aWeekAgo = new Invitations(invitationStores(t.server.storage), t.server.accounts, () => Date.now() - 8 * DAY);
-    const expired = await aWeekAgo.create({ kind: "account", creator: "", ttlMs: 7 * DAY });
+    const aWeekAgo = new Invitations(invitationStores(t.server.storage), t.server.hosts, () => Date.now() - 8 * DAY);
+    const expired = await aWeekAgo.create({ kind: "account", domain: "localhost", creator: "", ttlMs: 7 * DAY });
     expect((await present(t.port, expired.token)).answer).toContain("<item-not-found");
-    const brief = await new Invitations(invitationStores(t.server.storage), t.server.accounts).create({ kind: "account", creator: "", ttlMs: 300 });
+    const brief = await new Invitations(invitationStores(t.server.storage), t.server.hosts).create({ kind: "account", domain: "localhost", creator: "", ttlMs: 300 });
     const { c, answer } = await present(t.port, brief.token);
     expect(answer).toContain(`type="result"`);
     await new Promise((r) => setTimeout(r, 400));
@@ -210,7 +223,7 @@ describe("an account invitation (XEP-0401 §4.5) redeemed by registration (XEP-0
 
   it("a revoked token is item-not-found", async () => {
     const token = tokenOf((await createAccount()).uri!);
-    expect(await new Invitations(invitationStores(t.server.storage), t.server.accounts).revoke(token)).toBe(true);
+    expect(await new Invitations(invitationStores(t.server.storage), t.server.hosts).revoke(token)).toBe(true);
     expect((await present(t.port, token)).answer).toContain("<item-not-found");
   });
 
@@ -310,7 +323,7 @@ describe("limits", () => {
   it("ten unknown tokens from one address in a minute, then resource-constraint even for a good one", async () => {
     const s = await startServer({ users: { admin: "pw" }, config: { admins: ["admin@localhost"] } });
     try {
-      const good = await new Invitations(invitationStores(s.server.storage), s.server.accounts).create({ kind: "account", creator: "", ttlMs: DAY });
+      const good = await new Invitations(invitationStores(s.server.storage), s.server.hosts).create({ kind: "account", domain: "localhost", creator: "", ttlMs: DAY });
       const { c } = await RawClient.stream(s.port);
       for (let i = 0; i < 10; i++) {
         c.send(`<iq type='set' id='g${i}'><preauth xmlns='urn:xmpp:pars:0' token='guess${i}'/></iq>`);
@@ -325,3 +338,135 @@ describe("limits", () => {
   });
 });
 
+
+describe("two hosted domains: localhost and b.example (registration closed on both)", () => {
+  const B = "b.example";
+  let v: TestServer;
+  let boss: Im;
+  let bob: Im;
+  const list = async (im: Im, at: string) => (await im.ask(xml("iq", { type: "get", to: at }, xml("query", { xmlns: ITEMS, node: CMDS }))))
+    .getChild("query")!.getChildren("item").map((i) => i.attrs.node).filter((n) => n!.startsWith("urn:xmpp:invite"));
+  const formOf = (r: Element) => values(r.getChild("command", CMDS)!.getChild("x", X)!);
+
+  /** create-account run by `im` at `at` (XEP-0401 §4.5); the invitation form. */
+  async function createAccountAt(im: Im, at: string, fields: Record<string, string> = {}): Promise<Record<string, string | null>> {
+    const first = await im.ask(commandAt(at, "urn:xmpp:invite#create-account", { action: "execute" }));
+    const sessionid = first.getChild("command", CMDS)!.attrs.sessionid;
+    const done = await im.ask(commandAt(at, "urn:xmpp:invite#create-account", { sessionid }, submit(fields)));
+    expect(done.attrs.type, done.toString()).toBe("result");
+    return formOf(done);
+  }
+
+  beforeAll(async () => {
+    v = await startServer({
+      users: { admin: "pw", bob: "pw" },
+      config: {
+        admins: ["admin@localhost"],
+        hosts: { [B]: { admins: [`boss@${B}`], registration: { enabled: false } } },
+        modules: { invite: { usersMayInvite: true }, adhoc: { sessionsPerRequester: 100 } },
+      },
+    });
+    for (const user of ["boss", "bob"]) await v.server.hosts.get(B)!.accounts.create(user, "pw");
+    [boss, bob] = await Promise.all([connect(v, "boss", "desk", { domain: B }), connect(v, "bob", "phone", { domain: B })]);
+    await bob.ask(xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER })));
+    bob.send(presence());
+  });
+  afterAll(async () => {
+    await Promise.all([boss?.stop(), bob?.stop()]);
+    await v?.stop();
+  });
+
+  it("a stream to b.example offers pre-authenticated registration (XEP-0445 §3) and in-band registration", async () => {
+    const { c, features } = await streamTo(v.port, B);
+    expect(features).toContain(`<register xmlns="urn:xmpp:ibr-token:0"/>`);
+    expect(features).toContain(`<register xmlns="http://jabber.org/features/iq-register"/>`);
+    c.close();
+  });
+
+  it("the commands at b.example are its administrator's and users'; at localhost b.example's people have none, nor localhost's at b.example", async () => {
+    expect(await list(boss, B)).toEqual(["urn:xmpp:invite#invite", "urn:xmpp:invite#create-account"]);
+    expect(await list(bob, B)).toEqual(["urn:xmpp:invite#invite"]);
+    expect(await list(boss, "localhost")).toEqual([]);
+    expect(errorOf(await boss.ask(commandAt("localhost", "urn:xmpp:invite#create-account", { action: "execute" })))).toBe("forbidden");
+    const admin = await connect(v, "admin", "desk");
+    expect(await list(admin, B)).toEqual([]);
+    expect(errorOf(await admin.ask(commandAt(B, "urn:xmpp:invite#create-account", { action: "execute" })))).toBe("forbidden");
+    await admin.stop();
+  });
+
+  it("b.example's administrator invites Juliet: the link names b.example; the token is item-not-found at localhost, and registers her at b.example", async () => {
+    const form = await createAccountAt(boss, B, { username: "juliet" });
+    expect(form.FORM_TYPE).toBe("urn:xmpp:invite#invitation");
+    expect(form.uri).toMatch(/^xmpp:juliet@b\.example\?register;preauth=[0-9a-f]{30}$/);
+    const token = tokenOf(form.uri!);
+
+    const elsewhere = await present(v.port, token, "pa-a", "localhost");
+    expect(elsewhere.answer).toBe(`<iq type="error" id="pa-a" from="localhost"><error type="cancel"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>` +
+      `<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">The provided token is invalid or expired</text></error></iq>`);
+    expect(await register(elsewhere.c, "juliet", "balcony")).toContain("<forbidden");
+    elsewhere.c.close();
+    expect(await v.server.accounts.exists("juliet")).toBe(false);
+
+    const { c, answer } = await present(v.port, token, "pa-b", B);
+    expect(answer).toBe(`<iq type="result" id="pa-b" from="${B}"/>`);
+    c.send("<iq type='get' id='f'><query xmlns='jabber:iq:register'/></iq>");
+    expect(await c.expect(reply("f"))).toContain("<username>juliet</username>");
+    expect(await register(c, "juliet", "balcony")).toMatch(/^<iq type="result" id="reg"\/>$/);
+    c.close();
+    expect(await loginWorks(v.port, "juliet", "balcony", B)).toBe(true);
+    expect(await loginWorks(v.port, "juliet", "balcony", "localhost")).toBe(false);
+    // Spent: good nowhere now.
+    expect((await present(v.port, token, "pa-c", B)).answer).toContain("<item-not-found");
+  });
+
+  it("a username is reserved at its own domain only (XEP-0445 §5)", async () => {
+    await createAccountAt(boss, B, { username: "rosaline" });
+    const admin = await connect(v, "admin", "desk");
+    const form = await (async () => {
+      const first = await admin.ask(command("urn:xmpp:invite#create-account", { action: "execute" }));
+      return formOf(await admin.ask(command("urn:xmpp:invite#create-account", { sessionid: first.getChild("command", CMDS)!.attrs.sessionid }, submit({ username: "rosaline" }))));
+    })();
+    await admin.stop();
+    expect(form.uri).toMatch(/^xmpp:rosaline@localhost\?register;preauth=/);
+    const token = tokenOf((await createAccountAt(boss, B)).uri!);
+    const { c } = await present(v.port, token, "pa", B);
+    expect(await register(c, "rosaline", "pw", "r1")).toContain("<conflict");
+    expect(await register(c, "paris", "pw", "r2")).toContain(`type="result"`);
+    c.close();
+    expect(await v.server.hosts.get(B)!.accounts.exists("paris")).toBe(true);
+    expect(await v.server.accounts.exists("paris")).toBe(false);
+  });
+
+  it("Bob's contact invitation (§4.1) names bob@b.example; Mercutio registers at b.example with it and he and Bob are contacts", async () => {
+    const form = formOf(await bob.ask(commandAt(B, "urn:xmpp:invite#invite", { action: "execute" })));
+    expect(form.uri).toMatch(/^xmpp:bob@b\.example\?roster;preauth=[0-9a-f]{30};ibr=y$/);
+    const token = tokenOf(form.uri!);
+    expect((await present(v.port, token, "pa-a", "localhost")).answer).toContain("<item-not-found");
+    const { c, answer } = await present(v.port, token, "pa-b", B);
+    expect(answer).toContain(`type="result"`);
+    expect(await register(c, "mercutio", "queenmab")).toContain(`type="result"`);
+    c.close();
+    expect(await pushedItem(bob, `mercutio@${B}`)).toEqual({ jid: `mercutio@${B}`, subscription: "both" });
+    const mercutio = await connect(v, "mercutio", "r", { domain: B, password: "queenmab" });
+    const roster = await mercutio.ask(xml("iq", { type: "get" }, xml("query", { xmlns: ROSTER })));
+    expect(roster.getChild("query", ROSTER)!.getChildren("item").map((i) => i.attrs)).toEqual([{ jid: `bob@${B}`, subscription: "both" }]);
+    mercutio.send(presence());
+    await bob.next((s) => s.name === "presence" && s.attrs.from === `mercutio@${B}/r` && !s.attrs.type, "Mercutio's presence");
+    await mercutio.stop();
+  });
+
+  it("XEP-0379: Bob's token in a request to bob@localhost, his namesake, is ignored; in a request to bob@b.example it is approved at once", async () => {
+    const token = tokenOf(formOf(await bob.ask(commandAt(B, "urn:xmpp:invite#invite", { action: "execute" }))).uri!);
+    const admin = await connect(v, "admin", "r");
+    const namesake = await connect(v, "bob", "r");
+    namesake.send(presence());
+    admin.send(presence());
+    admin.send(xml("presence", { to: "bob@localhost", type: "subscribe" }, xml("preauth", { xmlns: "urn:xmpp:pars:0", token })));
+    await namesake.next((s) => s.name === "presence" && s.attrs.type === "subscribe" && s.attrs.from === "admin@localhost", "the request, as usual");
+    await admin.nothing((s) => s.name === "presence" && s.attrs.type === "subscribed");
+    admin.send(xml("presence", { to: `bob@${B}`, type: "subscribe" }, xml("preauth", { xmlns: "urn:xmpp:pars:0", token })));
+    await admin.next((s) => s.name === "presence" && s.attrs.from === `bob@${B}` && s.attrs.type === "subscribed", "subscribed");
+    await admin.next((s) => s.name === "presence" && s.attrs.from === `bob@${B}` && s.attrs.type === "subscribe", "Bob's request back");
+    await Promise.all([admin.stop(), namesake.stop()]);
+  });
+});

@@ -2,8 +2,8 @@
 // `hosts`), each with its own accounts, admins, registration policy, certificate and services.
 // Alice of a.example and Alice of b.example are two people; Alice (a) writes to Bob (b) and they
 // subscribe to each other's presence, all inside the one server; a stream to c.example gets
-// host-unknown; registration is open on a.example and closed on b.example; a.example's admin runs
-// the XEP-0133 commands on a.example only, b.example's boss on b.example only; each host presents
+// host-unknown; registration is open on a.example and by invitation only on b.example; a.example's
+// admin runs the XEP-0133 commands on a.example only, b.example's boss on b.example only; each host presents
 // its own certificate (SNI, STARTTLS 'to') and has its own conference, pubsub and upload services.
 // Then the operator's side (the admin socket's adduser, users and sessions; a reload of the admins;
 // the configuration check), the login throttle per account of each host, and federation from a
@@ -249,13 +249,14 @@ describe("registration per host (XEP-0077)", () => {
     await login("dave", A, "dave-pw");
   });
 
-  it("b.example does not: no stream feature, and the request is refused", async () => {
+  it("b.example's is closed: registration there is by invitation only (invite.test.ts), a submission without one is forbidden", async () => {
     const { c, features } = await stream(B);
-    expect(features).not.toContain("http://jabber.org/features/iq-register");
+    // XEP-0445 §3: the invitation module offers its token feature on every host.
+    expect(features).toContain("urn:xmpp:ibr-token:0");
     c.send(iq("get"));
-    expect(await c.expect(/<iq[\s\S]*?<\/iq>/)).toMatch(/type=["']error["'][\s\S]*service-unavailable/);
+    expect(await c.expect(/<iq[\s\S]*?<\/iq>/)).toMatch(/<instructions>Registration on this server is by invitation/);
     c.send(iq("set", "<username>dave</username>", "<password>dave-pw</password>"));
-    expect(await c.expect(/<iq[\s\S]*?<\/iq>/)).toMatch(/type=["']error["'][\s\S]*service-unavailable/);
+    expect(await c.expect(/<iq[\s\S]*?<\/iq>/)).toMatch(/type=["']error["'][\s\S]*forbidden/);
     c.socket.destroy();
     expect(await t.server.hosts.get(B)!.accounts.exists("dave")).toBe(false);
   });

@@ -30,8 +30,8 @@ afterAll(() => Promise.all([open?.stop(), closed?.stop()]));
 
 /** An invitation made on the server's store, as the command line makes them. */
 function invitation(server: TestServer, spec: Partial<NewInvitation> = {}) {
-  return new Invitations(invitationStores(server.server.storage), server.server.accounts)
-    .create({ kind: "account", creator: "", ttlMs: 3_600_000, ...spec });
+  return new Invitations(invitationStores(server.server.storage), server.server.hosts)
+    .create({ kind: "account", domain: server.server.hosts.primary.domain, creator: "", ttlMs: 3_600_000, ...spec });
 }
 afterEach(() => {
   for (const a of running.splice(0)) a.kill();

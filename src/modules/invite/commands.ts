@@ -6,6 +6,8 @@
 //                                   subscription with the administrator
 // Both complete with the invitation form (FORM_TYPE urn:xmpp:invite#invitation): 'uri' and,
 // since invitations expire, 'expire' (§4.1: "mandatory if the invitation will expire").
+// Each hosted domain offers them: run at a domain (the command's 'to'), they make invitations
+// for that domain, by its administrators, and by its users when users may invite (usersMayInvite).
 import { type JID, normalizeLocal } from "../../xml/jid.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { FormSpec } from "../../core/forms.ts";
@@ -23,36 +25,37 @@ export interface InviteOptions {
 }
 
 export interface InviteHost {
-  readonly domain: JID;
-  isAdmin(jid: JID): boolean;
+  readonly hosts: { has(domain: string): boolean };
+  /** Whether the JID is an administrator of the hosted domain. */
+  isAdmin(jid: JID, domain: string): boolean;
 }
 
-/** The invitation form of a completed command. */
-function invitationForm(invitation: Invitation, domain: string): FormSpec {
+/** The invitation form of a completed command: the link names the invitation's domain. */
+function invitationForm(invitation: Invitation): FormSpec {
   return {
     type: "result",
     formType: INVITATION_FORM,
     fields: [
-      { type: "text-single", var: "uri", label: "Invitation link", values: [invitationUri(invitation, domain)] },
+      { type: "text-single", var: "uri", label: "Invitation link", values: [invitationUri(invitation)] },
       { type: "text-single", var: "expire", label: "Valid until", values: [dateTime(invitation.expires)] },
     ],
   };
 }
 
 export function inviteCommands(host: InviteHost, invitations: Invitations, o: InviteOptions, log: Logger): AdhocCommand[] {
-  const domain = host.domain.domain;
-  const local = (j: JID) => j.domain === domain && j.local !== "";
+  /** An account of the hosted domain `at`. */
+  const local = (j: JID, at: string) => j.domain === at && j.local !== "" && host.hosts.has(at);
   const ttlMs = o.expiry * 1000;
   // Invitations users (not administrators) make, all together, per hour: what one process hands out.
   const made = new WindowCounter(3_600_000, o.perHour);
 
   /** Users' invitations count against their quota and the hourly total; administrators' do not. */
   const create = async (by: JID, spec: Omit<NewInvitation, "ttlMs" | "quota">): Promise<Invitation> => {
-    const admin = host.isAdmin(by);
+    const admin = host.isAdmin(by, spec.domain);
     if (!admin && !made.allowed("users")) throw new StanzaError("resource-constraint", "the server has made as many invitations as it makes in an hour; try again later", { type: "wait" });
     const invitation = await invitations.create({ ...spec, ttlMs, ...(admin ? {} : { quota: o.perUser }) });
     if (!admin) made.hit("users");
-    log.info({ by: by.bare.toString(), kind: invitation.kind, username: invitation.username, expires: dateTime(invitation.expires) }, "invitation created");
+    log.info({ by: by.bare.toString(), domain: invitation.domain, kind: invitation.kind, username: invitation.username, expires: dateTime(invitation.expires) }, "invitation created");
     return invitation;
   };
 
@@ -60,17 +63,17 @@ export function inviteCommands(host: InviteHost, invitations: Invitations, o: In
     {
       node: "urn:xmpp:invite#invite",
       name: "Invite user",
-      mayRun: (j, at) => at === domain && local(j) && (o.usersMayInvite || host.isAdmin(j)),
+      mayRun: (j, at) => local(j, at) && (o.usersMayInvite || host.isAdmin(j, at)),
       stages: [],
-      async complete(_values, by) {
-        const invitation = await create(by, { kind: "contact", creator: by.bare.toString(), inviter: by.local });
-        return { form: invitationForm(invitation, domain) };
+      async complete(_values, by, at) {
+        const invitation = await create(by, { kind: "contact", domain: at, creator: by.bare.toString(), inviter: by.local });
+        return { form: invitationForm(invitation) };
       },
     },
     {
       node: "urn:xmpp:invite#create-account",
       name: "Create account",
-      mayRun: (j, at) => at === domain && host.isAdmin(j),
+      mayRun: (j, at) => host.hosts.has(at) && host.isAdmin(j, at),
       stages: [{
         title: "Invite someone to make an account",
         instructions: "Leave the username empty to let the invitee choose one.",
@@ -79,15 +82,16 @@ export function inviteCommands(host: InviteHost, invitations: Invitations, o: In
           { type: "boolean", var: "roster-subscription", label: "Add the new account to my contacts" },
         ],
       }],
-      async complete([v], by) {
+      async complete([v], by, at) {
         const given = v!.text("username");
         const username = given === undefined ? undefined : validUsername(given);
-        const befriend = v!.bool("roster-subscription") === true && local(by);
+        // Contacts are made with an account of the domain (an administrator from elsewhere has none here).
+        const befriend = v!.bool("roster-subscription") === true && local(by, at);
         const invitation = await create(by, {
-          kind: "account", creator: by.bare.toString(),
+          kind: "account", domain: at, creator: by.bare.toString(),
           ...(username !== undefined ? { username } : {}), ...(befriend ? { inviter: by.local } : {}),
         });
-        return { form: invitationForm(invitation, domain) };
+        return { form: invitationForm(invitation) };
       },
     },
   ];

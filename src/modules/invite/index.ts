@@ -1,7 +1,8 @@
 // Invitations: XEP-0401 (the ad-hoc commands that make them, commands.ts), XEP-0445 (an invitee
 // registers with one although public registration is off, preauth.ts) and XEP-0379 (a contact
 // invitation makes the invitee and the inviter contacts, pars.ts). Tokens live in the key-value
-// store (store.ts), where the command line makes them too (`xmppd invite`).
+// store (store.ts), where the command line makes them too (`xmppd invite`). Every hosted domain
+// has invitations: each belongs to one domain, registers there only, and befriends an account there.
 import { defineModule } from "../../core/module.ts";
 import { bool, int } from "../../core/schema.ts";
 import { ADHOC } from "../adhoc/command.ts";
@@ -26,17 +27,16 @@ export default defineModule({
   depends: ["register", "roster", "presence", "adhoc"],
   options: INVITE_OPTIONS,
   setup(ctx) {
-    // Invitations are to accounts of the configuration's domain (further hosts register openly or not at all).
-    const invitations = new Invitations(invitationStores({ keyval: (n) => ctx.keyval(n), map: (n) => ctx.map(n) }), ctx.accountsOf(ctx.domain.domain)!);
+    const invitations = new Invitations(invitationStores({ keyval: (n) => ctx.keyval(n), map: (n) => ctx.map(n) }), ctx.hosts);
     const roster = ctx.use(ROSTER);
     const env: PresenceEnv = { send: ctx.send, sessions: ctx.sessions, accounts: ctx.hosts, notify: ctx.notify, roster };
     const secureEnough = (secure: boolean) => secure || !ctx.settings.c2s.requireTls;
 
-    const gate = new PreAuthorizations(invitations, befriendInviter(roster, ctx.hosts, ctx.domain.domain));
+    const gate = new PreAuthorizations(invitations, befriendInviter(roster, ctx.hosts));
     ctx.use(REGISTRATION).addGate(gate);
     ctx.preAuthIq(PARS, gate.handler(secureEnough, ctx.log));
     ctx.fold("stream/features-preauth", (v) => {
-      if (secureEnough(v.secure) && v.domain === ctx.domain.domain) v.features.push(...preauthFeatures());
+      if (secureEnough(v.secure) && ctx.hosts.has(v.domain)) v.features.push(...preauthFeatures());
       return v;
     });
 

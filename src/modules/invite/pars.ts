@@ -36,7 +36,7 @@ async function redeem(env: PresenceEnv, invitations: Invitations, ev: StanzaEven
   const owner = ev.to.bare;
   const contact = ev.from.bare;
   if (owner.equals(contact)) return false;
-  const invitation = await invitations.valid(token);
+  const invitation = await invitations.valid(token, owner.domain);
   if (!invitation || invitation.kind !== "contact" || invitation.inviter !== owner.local) return false;
   if (!(await invitations.claim(token))) return false;
   await invitations.spend(invitation);
@@ -49,11 +49,14 @@ async function redeem(env: PresenceEnv, invitations: Invitations, ev: StanzaEven
   return true;
 }
 
-/** After an invitee registered: a contact invitation's inviter and the new account see each other ("both"). */
-export function befriendInviter(roster: RosterService, accounts: PresenceEnv["accounts"], domain: string) {
+/**
+ * After an invitee registered: the inviter of a contact invitation (an account of the
+ * invitation's domain) and the new account see each other ("both").
+ */
+export function befriendInviter(roster: RosterService, accounts: PresenceEnv["accounts"]) {
   return async (invitation: Invitation, account: JID): Promise<void> => {
     if (invitation.inviter === undefined) return;
-    const inviter = jid(invitation.inviter, domain);
+    const inviter = jid(invitation.inviter, invitation.domain);
     if (!(await accounts.exists(inviter))) return;
     await subscribedBothWays(roster, inviter, account);
     await subscribedBothWays(roster, account, inviter);

@@ -2,6 +2,8 @@
 // token of its invitation on the unauthenticated stream,
 //   <iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='TOKEN'/></iq>
 // and the server answers a result if the token can be used, else item-not-found (§4's example).
+// A token is good only on a stream to the hosted domain its invitation is for: presented to
+// another host it is item-not-found, as an unknown one.
 // The stream remembers the invitation (by the stream key of PreAuthRequest) and the XEP-0077
 // registration that follows uses it through the register module's gate (Admission): §4 "single-use
 // tokens MUST NOT be considered used until the actual registration has succeeded", and the expiry
@@ -65,12 +67,13 @@ export class PreAuthorizations implements RegistrationGate {
     this.after = after;
   }
 
-  admission(stream: object): Admission | undefined {
-    return this.streams.get(stream);
+  admission(stream: object, domain: string): Admission | undefined {
+    const admission = this.streams.get(stream);
+    return admission?.invitation.domain === domain ? admission : undefined;
   }
 
-  reserved(local: string, admission: Admission | undefined): Promise<boolean> {
-    return this.invitations.reserved(local, admission instanceof InvitationAdmission ? admission.invitation.token : undefined);
+  reserved(local: string, admission: Admission | undefined, domain: string): Promise<boolean> {
+    return this.invitations.reserved(local, domain, admission instanceof InvitationAdmission ? admission.invitation.token : undefined);
   }
 
   async completed(stream: object, invitation: Invitation, account: JID): Promise<void> {
@@ -105,7 +108,7 @@ export class PreAuthorizations implements RegistrationGate {
     if (!token) throw new StanzaError("bad-request", "the <preauth/> element needs a 'token'");
     const key = rateKey(req.remoteAddress);
     if (!this.failures.allowed(key)) throw new StanzaError("resource-constraint", "too many unknown invitation tokens from your address; try again later", { type: "wait" });
-    const invitation = await this.invitations.valid(token);
+    const invitation = await this.invitations.valid(token, req.domain);
     if (!invitation) {
       this.failures.hit(key);
       throw new StanzaError("item-not-found", "The provided token is invalid or expired", { type: "cancel" });

@@ -4,13 +4,18 @@
 // "each token may only be used once"). Single use holds across nodes: using one starts with an
 // atomic add of its claim (KeyValueStore.add), which only one caller anywhere wins.
 //
+// An invitation belongs to one hosted domain: it registers an account there, and its inviter is
+// an account there. Records stored before invitations had a domain are the configuration's
+// domain's (the only one that had invitations then).
+//
 // Stores: "invite" token -> Invitation; "invite.claim" token -> the claim of a use in progress;
 // "invite.by" creator -> token -> expiry (each creator's open invitations: quotas, pruning);
-// "invite.reserved" username -> token (XEP-0445 §5: a username an invitation is for stays
+// "invite.reserved" username@domain -> token (XEP-0445 §5: a username an invitation is for stays
 // reserved "at least until the corresponding token expires").
 import { randomToken } from "../../core/ids.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { Accounts } from "../../core/accounts.ts";
+import { jid } from "../../xml/jid.ts";
 import type { KeyValueStore, MapStore, StorageProvider } from "../../storage/types.ts";
 
 /**
@@ -23,6 +28,8 @@ export type InvitationKind = "account" | "contact";
 export interface Invitation {
   readonly token: string;
   readonly kind: InvitationKind;
+  /** The hosted domain it registers at and whose account `inviter` is. */
+  readonly domain: string;
   /** Who made it: a bare JID, or "" for the command line. */
   readonly creator: string;
   /** The account (localpart) the invitee and who become contacts, if any. */
@@ -36,6 +43,8 @@ export interface Invitation {
 
 export interface NewInvitation {
   readonly kind: InvitationKind;
+  /** A hosted domain. */
+  readonly domain: string;
   readonly creator: string;
   readonly inviter?: string;
   readonly username?: string;
@@ -44,8 +53,18 @@ export interface NewInvitation {
   readonly quota?: number;
 }
 
+/** The hosted domains as invitations see them (core's Hosts is one). */
+export interface InvitationHosts {
+  /** The configuration's domain: that of invitations stored without one. */
+  readonly primary: { readonly domain: string };
+  get(domain: string): { readonly accounts: Pick<Accounts, "exists"> } | undefined;
+}
+
+/** As stored: records made before invitations had a domain have none. */
+type StoredInvitation = Omit<Invitation, "domain"> & { readonly domain?: string };
+
 export interface InvitationStores {
-  readonly invitations: KeyValueStore<Invitation>;
+  readonly invitations: KeyValueStore<StoredInvitation>;
   readonly claims: KeyValueStore<{ at: number }>;
   readonly byCreator: MapStore<number>;
   readonly reserved: KeyValueStore<string>;
@@ -53,7 +72,7 @@ export interface InvitationStores {
 
 export function invitationStores(storage: Pick<StorageProvider, "keyval" | "map">): InvitationStores {
   return {
-    invitations: storage.keyval<Invitation>("invite"),
+    invitations: storage.keyval<StoredInvitation>("invite"),
     claims: storage.keyval<{ at: number }>("invite.claim"),
     byCreator: storage.map<number>("invite.by"),
     reserved: storage.keyval<string>("invite.reserved"),
@@ -65,46 +84,61 @@ const MAX_TOKEN = 64;
 
 export class Invitations {
   private readonly stores: InvitationStores;
-  private readonly accounts: Pick<Accounts, "exists">;
+  private readonly hosts: InvitationHosts;
   private readonly now: () => number;
 
-  constructor(stores: InvitationStores, accounts: Pick<Accounts, "exists">, now: () => number = Date.now) {
+  constructor(stores: InvitationStores, hosts: InvitationHosts, now: () => number = Date.now) {
     this.stores = stores;
-    this.accounts = accounts;
+    this.hosts = hosts;
     this.now = now;
+  }
+
+  /** Whether `local` is an account of the hosted `domain` (of none that is not hosted). */
+  private async exists(local: string, domain: string): Promise<boolean> {
+    return (await this.hosts.get(domain)?.accounts.exists(local)) ?? false;
+  }
+
+  /** The stored invitation with its domain (the configuration's for a record that has none). */
+  private async load(token: string): Promise<Invitation | undefined> {
+    const stored = await this.stores.invitations.get(token);
+    if (stored === undefined || stored.domain !== undefined) return stored as Invitation | undefined;
+    return { ...stored, domain: this.hosts.primary.domain };
   }
 
   /**
    * A new invitation. resource-constraint past the creator's quota; conflict for a username that
-   * is an account already or that another open invitation holds.
+   * is an account of the domain already or that another open invitation holds there;
+   * item-not-found for a domain not hosted.
    */
   async create(spec: NewInvitation): Promise<Invitation> {
+    if (this.hosts.get(spec.domain) === undefined) throw new StanzaError("item-not-found", `${spec.domain} is not served here`);
     const open = await this.openOf(spec.creator);
     if (spec.quota !== undefined && open.length >= spec.quota) {
       throw new StanzaError("resource-constraint", `${open.length} invitations are open already, the most allowed; revoke one or wait until one is used or expires`, { type: "wait" });
     }
     const now = this.now();
     const invitation: Invitation = {
-      token: randomToken(15, "hex"), kind: spec.kind, creator: spec.creator, created: now, expires: now + spec.ttlMs,
+      token: randomToken(15, "hex"), kind: spec.kind, domain: spec.domain, creator: spec.creator, created: now, expires: now + spec.ttlMs,
       ...(spec.inviter !== undefined ? { inviter: spec.inviter } : {}),
       ...(spec.username !== undefined ? { username: spec.username } : {}),
     };
-    if (spec.username !== undefined) await this.reserve(spec.username, invitation.token);
+    if (spec.username !== undefined) await this.reserve(spec.username, spec.domain, invitation.token);
     await this.stores.invitations.set(invitation.token, invitation);
     await this.stores.byCreator.set(spec.creator, invitation.token, invitation.expires);
     return invitation;
   }
 
   /**
-   * The invitation if it can be used now: known, not expired, not being used (XEP-0445 §4: checked
-   * when presented), and with its inviter's account still there (an invitation to become someone's
+   * The invitation if it can be used at `domain` now: known, of that domain (another host's token
+   * is as good as an unknown one there), not expired, not being used (XEP-0445 §4: checked when
+   * presented), and with its inviter's account still there (an invitation to become someone's
    * contact goes with that someone's account).
    */
-  async valid(token: string): Promise<Invitation | undefined> {
+  async valid(token: string, domain: string): Promise<Invitation | undefined> {
     if (!token || token.length > MAX_TOKEN) return undefined;
-    const invitation = await this.stores.invitations.get(token);
-    if (!invitation) return undefined;
-    if (invitation.expires <= this.now() || (invitation.inviter !== undefined && !(await this.accounts.exists(invitation.inviter)))) {
+    const invitation = await this.load(token);
+    if (!invitation || invitation.domain !== domain) return undefined;
+    if (invitation.expires <= this.now() || (invitation.inviter !== undefined && !(await this.exists(invitation.inviter, invitation.domain)))) {
       await this.forget(invitation);
       return undefined;
     }
@@ -119,7 +153,7 @@ export class Invitations {
    */
   async claim(token: string): Promise<Invitation | undefined> {
     if (!(await this.stores.claims.add(token, { at: this.now() }))) return undefined;
-    const invitation = await this.stores.invitations.get(token);
+    const invitation = await this.load(token);
     if (!invitation) await this.stores.claims.set(token, undefined);
     return invitation;
   }
@@ -138,18 +172,31 @@ export class Invitations {
   /** Revokes an open invitation (of `creator` only, if given); false when there is none. */
   async revoke(token: string, creator?: string): Promise<boolean> {
     if (!token || token.length > MAX_TOKEN) return false;
-    const invitation = await this.stores.invitations.get(token);
+    const invitation = await this.load(token);
     if (!invitation || (creator !== undefined && invitation.creator !== creator)) return false;
     await this.forget(invitation);
     return true;
   }
 
-  /** Whether an open invitation other than `except` holds the username. */
-  async reserved(username: string, except?: string): Promise<boolean> {
-    const token = await this.stores.reserved.get(username);
-    if (token === undefined || token === except) return false;
-    const holder = await this.stores.invitations.get(token);
-    return holder !== undefined && holder.expires > this.now();
+  /** Whether an open invitation of `domain` other than `except` holds the username there. */
+  async reserved(username: string, domain: string, except?: string): Promise<boolean> {
+    for (const token of await this.reservations(username, domain)) {
+      if (token === except) continue;
+      const holder = await this.load(token);
+      if (holder !== undefined && holder.domain === domain && holder.expires > this.now()) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The tokens holding username@domain. Compatibility: reservations made before invitations had a
+   * domain are keyed by the username alone and are the configuration's domain's; that key can go
+   * once every such invitation has expired (modules.invite.expiry after the upgrade).
+   */
+  private async reservations(username: string, domain: string): Promise<string[]> {
+    const keys = domain === this.hosts.primary.domain ? [reservedKey(username, domain), username] : [reservedKey(username, domain)];
+    const tokens = await Promise.all(keys.map((k) => this.stores.reserved.get(k)));
+    return tokens.filter((t) => t !== undefined);
   }
 
   /** The creator's open invitations (expired and used ones are pruned from its list on the way). */
@@ -157,7 +204,7 @@ export class Invitations {
     const now = this.now();
     const open: Invitation[] = [];
     for (const token of (await this.stores.byCreator.getAll(creator)).keys()) {
-      const invitation = await this.stores.invitations.get(token);
+      const invitation = await this.load(token);
       if (!invitation) await this.stores.byCreator.set(creator, token, undefined);
       else if (invitation.expires <= now) await this.forget(invitation);
       else open.push(invitation);
@@ -165,20 +212,30 @@ export class Invitations {
     return open.sort((a, b) => a.created - b.created);
   }
 
-  private async reserve(username: string, token: string): Promise<void> {
+  private async reserve(username: string, domain: string, token: string): Promise<void> {
     const taken = () => new StanzaError("conflict", `${username} is taken`);
-    if (await this.accounts.exists(username)) throw taken();
-    if (await this.stores.reserved.add(username, token)) return;
-    // Held by an invitation that is gone or expired: that reservation is over.
-    if (await this.reserved(username)) throw taken();
-    await this.stores.reserved.set(username, token);
+    if (await this.exists(username, domain)) throw taken();
+    const key = reservedKey(username, domain);
+    const added = await this.stores.reserved.add(key, token);
+    // Held by another open invitation (one that is gone or expired no longer holds it).
+    if (await this.reserved(username, domain, token)) {
+      if (added) await this.stores.reserved.set(key, undefined);
+      throw taken();
+    }
+    if (!added) await this.stores.reserved.set(key, token);
   }
 
   private async forget(invitation: Invitation): Promise<void> {
     await this.stores.invitations.set(invitation.token, undefined);
     await this.stores.byCreator.set(invitation.creator, invitation.token, undefined);
-    if (invitation.username !== undefined && (await this.stores.reserved.get(invitation.username)) === invitation.token) {
-      await this.stores.reserved.set(invitation.username, undefined);
+    if (invitation.username === undefined) return;
+    for (const key of [reservedKey(invitation.username, invitation.domain), invitation.username]) {
+      if ((await this.stores.reserved.get(key)) === invitation.token) await this.stores.reserved.set(key, undefined);
     }
   }
+}
+
+/** A reservation's key: the address the username would have (a localpart holds no '@'). */
+function reservedKey(username: string, domain: string): string {
+  return jid(username, domain).toString();
 }

@@ -14,7 +14,9 @@ function part(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export function invitationUri(invitation: Invitation, domain: string): string {
+/** The link of an invitation, at its domain. */
+export function invitationUri(invitation: Invitation): string {
+  const { domain } = invitation;
   if (invitation.kind === "contact") return `xmpp:${part(invitation.inviter ?? "")}@${part(domain)}?roster;preauth=${invitation.token};ibr=y`;
   const who = invitation.username !== undefined ? `${part(invitation.username)}@` : "";
   return `xmpp:${who}${part(domain)}?register;preauth=${invitation.token}`;

@@ -1,8 +1,8 @@
 // Registration by invitation: what another module (XEP-0445's pre-authenticated registration)
-// plugs into XEP-0077 registration. A gate says whether a stream presented an invitation, and
-// which usernames invitations hold; the registrar then lets that stream register although public
-// registration is off, claims the invitation at the moment the account is made, and tells the
-// gate once it exists.
+// plugs into XEP-0077 registration. A gate says whether a stream presented an invitation to the
+// hosted domain it registers at, and which usernames invitations hold there; the registrar then
+// lets that stream register although public registration is off, claims the invitation at the
+// moment the account is made, and tells the gate once it exists.
 import type { JID } from "../../xml/jid.ts";
 import { serviceKey } from "../../core/module.ts";
 
@@ -22,10 +22,10 @@ export interface Admission {
 }
 
 export interface RegistrationGate {
-  /** The invitation this stream presented, if any (the stream key of PreAuthRequest). */
-  admission(stream: object): Admission | undefined;
-  /** Whether `local` is held for an invitation other than `admission` (XEP-0445 §5: reserved until the invitation expires). */
-  reserved(local: string, admission: Admission | undefined): Promise<boolean>;
+  /** The invitation to `domain` this stream presented, if any (the stream key of PreAuthRequest). */
+  admission(stream: object, domain: string): Admission | undefined;
+  /** Whether `local` at `domain` is held for an invitation other than `admission` (XEP-0445 §5: reserved until the invitation expires). */
+  reserved(local: string, admission: Admission | undefined, domain: string): Promise<boolean>;
 }
 
 export interface Registration {

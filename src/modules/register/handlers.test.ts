@@ -29,7 +29,6 @@ function world(opts: { perHour?: number; requireTls?: boolean } = {}) {
   const accounts = new Accounts(storage, "example.com", 64);
   const registration = { get enabled() { return openRegistration; }, perHourPerAddress: opts.perHour ?? 10 };
   const server: RegistrarHost & { events: Events; accounts: Accounts } = {
-    domain: parseJid("example.com"),
     accounts,
     accountsOf: (d) => (d === "example.com" ? accounts : undefined),
     hosts: { get: (d) => (d === "example.com" ? { registration } : undefined) },

@@ -19,8 +19,6 @@ type RegistrarAccounts = Pick<Accounts, "exists" | "create" | "setPassword" | "d
 
 /** What registration uses of the server. */
 export interface RegistrarHost extends AccountRemoval {
-  /** The configuration's domain: invitations (gates) are for its accounts. */
-  readonly domain: JID;
   /** Each hosted domain's registration policy. */
   readonly hosts: { get(domain: string): { readonly registration: { enabled: boolean; perHourPerAddress: number } } | undefined };
   accountsOf(domain: string): RegistrarAccounts | undefined;
@@ -63,16 +61,16 @@ export class Registrar {
     return () => void this.gates.splice(this.gates.indexOf(gate), 1);
   }
 
-  /** Whether invitations can open registration on `domain` at all (a gate is there; invitations are the configuration's domain's). */
+  /** Whether invitations can open registration on `domain` at all (a gate is there and the domain is hosted). */
   invitable(domain: string): boolean {
-    return this.gates.length > 0 && domain === this.server.domain.domain;
+    return this.gates.length > 0 && this.server.hosts.get(domain) !== undefined;
   }
 
   /** The invitation the stream (to `domain`) presented, if any. */
   admission(stream: object, domain: string): Admission | undefined {
     if (!this.invitable(domain)) return undefined;
     for (const g of this.gates) {
-      const a = g.admission(stream);
+      const a = g.admission(stream, domain);
       if (a) return a;
     }
     return undefined;
@@ -124,7 +122,7 @@ export class Registrar {
     if (admission?.username !== undefined && admission.username !== local) {
       throw new StanzaError("not-acceptable", `this invitation is for the username ${admission.username}`);
     }
-    if (await accounts.exists(local) || await this.reserved(local, admission)) throw new StanzaError("conflict", "that username is taken");
+    if (await accounts.exists(local) || await this.reserved(local, admission, domain)) throw new StanzaError("conflict", "that username is taken");
     if (admission && !(await admission.claim())) throw new StanzaError("forbidden", "this invitation was used or revoked meanwhile");
     try {
       await accounts.create(local, password);
@@ -136,9 +134,9 @@ export class Registrar {
     return local;
   }
 
-  /** Whether an invitation other than `admission` holds the username. */
-  private async reserved(local: string, admission: Admission | undefined): Promise<boolean> {
-    for (const g of this.gates) if (await g.reserved(local, admission)) return true;
+  /** Whether an invitation other than `admission` holds the username at `domain`. */
+  private async reserved(local: string, admission: Admission | undefined, domain: string): Promise<boolean> {
+    for (const g of this.gates) if (await g.reserved(local, admission, domain)) return true;
     return false;
   }
 
