@@ -78,8 +78,14 @@ export default defineModule({
     });
 
     // §11: only the account itself sends copies (from its bare JID); anyone else's are taken out.
+    // A room's fan-out asks again for every occupant with the same element: once taken out, they
+    // stay out, and the element is not looked through again.
+    let clean: Element | undefined;
     ctx.handle("stanza/in", ({ stanza, from, to }) => {
-      if (stanza.name === "message" && !from.bare.equals(to.bare)) stripForgedCopies(stanza);
+      if (stanza !== clean && stanza.name === "message" && !from.bare.equals(to.bare)) {
+        stripForgedCopies(stanza);
+        clean = stanza;
+      }
       return false;
     }, "first");
 

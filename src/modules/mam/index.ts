@@ -24,7 +24,7 @@ import { ROSTER } from "../roster/service.ts";
 import { ARCHIVE_STORE } from "./archive.ts";
 import { Archiver } from "./archiver.ts";
 import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
-import { stanzaIdBy, stripForgedResults } from "./policy.ts";
+import { isArchive, stanzaIdBy, stripForgedResults } from "./policy.ts";
 import { RETRACT, retractInArchive, TOMBSTONE, Tombstones } from "./retract.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
 import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
@@ -112,9 +112,15 @@ export default defineModule({
     // Synchronous when the archiver is (the common case): no promise and no turn per message.
     const afterArchive = (started: Promise<void> | undefined, ev: StanzaEvent, owner: JID) =>
       started === undefined ? durable(ev, owner) : started.then(() => durable(ev, owner));
-    // Results only from an archive (policy.ts): a forged one is taken out before anything else sees the message.
+    // Results only from an archive (policy.ts): a forged one is taken out before anything else sees
+    // the message. A room's fan-out asks again for every occupant with the same element: once taken
+    // out, they stay out, and the element is not looked through again.
+    let clean: Element | undefined;
     ctx.handle("stanza/in", ({ stanza, from, to }) => {
-      if (stanza.name === "message") stripForgedResults(stanza, from, to, ctx.serves);
+      if (stanza !== clean && stanza.name === "message" && !isArchive(from, to, ctx.serves)) {
+        stripForgedResults(stanza, from, to, ctx.serves);
+        clean = stanza;
+      }
       return false;
     }, "first");
     // XEP-0424: the retracted message becomes a tombstone in `owner`'s archive; the sender's ack waits for it.
