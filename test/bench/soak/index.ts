@@ -14,7 +14,7 @@ import { round, sleep } from "../lib/stats.ts";
 import { startOurs } from "../servers/ours.ts";
 import { Ledger, type Accounting } from "./ledger.ts";
 import { Sampler, table, trends, verdict, type Sample, type Trend } from "./sample.ts";
-import { Traffic, type Counts } from "./traffic.ts";
+import { describeNote, Traffic, type Counts } from "./traffic.ts";
 
 export interface SoakOptions {
   /** How long the traffic runs. */
@@ -92,7 +92,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakRun> {
     config: { metrics: { enabled: true, host: "127.0.0.1", port: metricsPort }, ...(o.trace ? { log: { level: "info" } } : {}) },
   });
   const random = seeded(o.seed);
-  const ledger = new Ledger(o.trace);
+  const ledger = new Ledger(o.trace, describeNote);
   const traffic = new Traffic({
     target: server.target, password: PASSWORD, user: (i) => names[i]!, users: o.users, rooms: o.rooms, random, log: o.log, trace: o.trace === true,
   }, ledger);

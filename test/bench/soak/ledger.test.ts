@@ -27,6 +27,17 @@ describe("soak ledger", () => {
     expect(l.outstanding).toBe(0);
   });
 
+  it("when tracing, a lost message is named with its send time and its note", () => {
+    const l = new Ledger(true, (key, code) => `${key.split(" ")[0]} note ${code}`);
+    const bodies = Array.from({ length: 3000 }, (_, i) => l.body("c", "a", "b", i * 7));
+    for (const [i, b] of bodies.entries()) if (i !== 2500) l.receive("b", b);
+    const { lostMessages } = l.account();
+    expect(lostMessages).toHaveLength(1);
+    expect(lostMessages![0]).toMatchObject({ stream: "c a b", seq: 2500, note: "c note 17500" });
+    expect(lostMessages![0]!.at).toBeCloseTo(Number(bodies[2500]!.split(" ")[4]), 2);
+    expect(new Ledger().account().lostMessages).toBeUndefined();
+  });
+
   it("a room message is owed to every occupant; one addressed to someone else is a stranger", () => {
     const l = new Ledger();
     const m = l.roomBody("a", "r@conference.localhost", ["a", "b", "c"]);

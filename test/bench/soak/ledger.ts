@@ -12,11 +12,39 @@ class Stream {
   readonly ahead = new Set<number>();
   duplicates = 0;
   reordered = 0;
-  /** When tracing: each message's send time and where it went, by number. */
-  readonly notes: string[] | undefined;
+  /** When tracing: each message's send time (performance.now()) and its note's code, by number (typed arrays: millions of them). */
+  private times: Float64Array | undefined;
+  private codes: Uint32Array | undefined;
 
   constructor(trace: boolean) {
-    if (trace) this.notes = [];
+    if (trace) {
+      this.times = new Float64Array(1024);
+      this.codes = new Uint32Array(1024);
+    }
+  }
+
+  /** Keeps message `seq`'s send time and note code, when tracing. */
+  note(seq: number, at: number, code: number): void {
+    if (!this.times || !this.codes) return;
+    if (seq >= this.times.length) {
+      const times = new Float64Array(this.times.length * 2);
+      times.set(this.times);
+      const codes = new Uint32Array(this.codes.length * 2);
+      codes.set(this.codes);
+      this.times = times;
+      this.codes = codes;
+    }
+    this.times[seq] = at;
+    this.codes[seq] = code;
+  }
+
+  /** What was kept of message `seq` (tracing), else undefined. */
+  noted(seq: number): { at: number; code: number } | undefined {
+    return this.times && this.codes && seq < this.sent ? { at: this.times[seq]!, code: this.codes[seq]! } : undefined;
+  }
+
+  get tracing(): boolean {
+    return this.times !== undefined;
   }
 
   /** The numbers sent that never arrived. */
@@ -72,9 +100,12 @@ export class Ledger {
   strangers = 0;
   /** Keeps every message's send time and note, so that a lost one can be traced. */
   private readonly trace: boolean;
+  /** A note's words from its code and its stream's key (the caller's encoding). */
+  private readonly describe: (key: string, code: number) => string;
 
-  constructor(trace = false) {
+  constructor(trace = false, describe: (key: string, code: number) => string = () => "") {
     this.trace = trace;
+    this.describe = describe;
   }
 
   private stream(key: string): Stream {
@@ -83,25 +114,25 @@ export class Ledger {
     return s;
   }
 
-  /** Numbers the next message of `from` to `to` (a receiver's key) and returns its body; `note` is kept when tracing. */
-  body(kind: "c" | "g", from: string, to: string, note = ""): string {
+  /** Numbers the next message of `from` to `to` (a receiver's key) and returns its body; `note` (a code) is kept when tracing. */
+  body(kind: "c" | "g", from: string, to: string, note = 0): string {
     const s = this.stream(`${kind} ${from} ${to}`);
-    const at = performance.now().toFixed(3);
-    s.notes?.push(`${at} ${note}`);
-    return `${kind} ${from} ${to} ${s.sent++} ${at}`;
+    const now = performance.now();
+    s.note(s.sent, now, note);
+    return `${kind} ${from} ${to} ${s.sent++} ${now.toFixed(3)}`;
   }
 
   /** For a room message: one stream per occupant that must receive it, the same number in each. */
   roomBody(from: string, room: string, occupants: readonly string[]): string {
     let seq = -1;
-    const at = performance.now().toFixed(3);
+    const now = performance.now();
     for (const o of occupants) {
       const s = this.stream(`g ${from} ${room}/${o}`);
       if (seq >= 0 && s.sent !== seq) throw new Error(`room stream ${from} -> ${room}/${o} out of step`);
+      s.note(s.sent, now, 0);
       seq = s.sent++;
-      s.notes?.push(`${at} `);
     }
-    return `g ${from} ${room} ${seq} ${at}`;
+    return `g ${from} ${room} ${seq} ${now.toFixed(3)}`;
   }
 
   /** A message body arrived at `me` (the receiver's key): numbered and timed, or a stranger. */
@@ -158,12 +189,11 @@ export class Ledger {
       if ((s.sent !== s.received || s.duplicates || s.reordered) && a.examples.length < 10) {
         a.examples.push(`${key}: sent ${s.sent}, received ${s.received}, duplicated ${s.duplicates}, reordered ${s.reordered}`);
       }
-      if (s.notes && s.sent !== s.received) {
+      if (s.tracing && s.sent !== s.received) {
         a.lostMessages ??= [];
         for (const seq of s.missing().slice(0, 20 - a.lostMessages.length)) {
-          const note = s.notes[seq] ?? "";
-          const space = note.indexOf(" ");
-          a.lostMessages.push({ stream: key, seq, at: Number(note.slice(0, space)), note: note.slice(space + 1) });
+          const n = s.noted(seq)!;
+          a.lostMessages.push({ stream: key, seq, at: n.at, note: this.describe(key, n.code) });
         }
       }
     }

@@ -19,6 +19,18 @@ const SHOWS = ["", "away", "chat", "dnd", "xa"];
 type Waiter = (el: Element) => boolean;
 
 type State = "offline" | "joining" | "online" | "cut" | "leaving";
+const STATES: readonly State[] = ["offline", "joining", "online", "cut", "leaving"];
+
+/** A chat message's trace note as one number (ledger.ts keeps millions): addressing, both users' states, the sender's unacked count. */
+function noteCode(full: boolean, sender: State, unacked: number, receiver: State): number {
+  return ((full ? 1 : 0) | (STATES.indexOf(sender) << 1) | (STATES.indexOf(receiver) << 4) | (Math.min(unacked, 0x1ffffff) << 7)) >>> 0;
+}
+
+/** The words of a note (noteCode) of the stream `key`; room messages have none. */
+export function describeNote(key: string, code: number): string {
+  if (!key.startsWith("c ")) return "";
+  return `to ${code & 1 ? "full" : "bare"}, sender ${STATES[(code >> 1) & 7]} (unacked ${code >>> 7}), receiver ${STATES[(code >> 4) & 7]}`;
+}
 
 export interface User {
   readonly index: number;
@@ -222,7 +234,7 @@ export class Traffic {
       if (!u) return;
       const p = this.users[u.partner]!;
       const to = this.o.random() < 0.5 ? p.bare : `${p.bare}/soak`;
-      const note = this.o.trace ? `to ${to === p.bare ? "bare" : "full"}, sender ${u.state} (unacked ${u.session.pending}), receiver ${p.state}` : "";
+      const note = this.o.trace ? noteCode(to !== p.bare, u.state, u.session.pending, p.state) : 0;
       this.send(u, `<message to='${to}' type='chat'><body>${this.ledger.body("c", u.name, p.name, note)}</body></message>`);
     } else if (r < 0.78) {
       const u = this.pick((x) => x.room !== undefined && this.reachable(x));
