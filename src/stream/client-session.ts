@@ -12,7 +12,7 @@ import type { Events } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { Router } from "../core/router.ts";
 import type { ServerConfig } from "../core/config.ts";
-import { kindSlotOfText, type Telemetry } from "../core/telemetry.ts";
+import { kindSlot, kindSlotOfText, type Telemetry } from "../core/telemetry.ts";
 import { RESUME_TIMEOUT, SessionState, sharedKeys, type Session, type SessionDirectory, type SessionKey } from "../core/session.ts";
 import { NS } from "../xml/ns.ts";
 import { SLOW, type BacklogLedger } from "./backlog.ts";
@@ -138,17 +138,20 @@ export class ClientSession implements Session {
 
   // --- writing to the client ---------------------------------------------------------------------
 
+  // The kind is taken from the element where there is one: the text toString() builds is a
+  // rope, which reading a character of would flatten (a copy per stanza, then another when the
+  // connection's writes are joined).
   send(stanza: Element): void {
     if (this.hold?.(stanza)) return;
-    this.writeStanza(stanza.toString());
+    this.writeStanza(stanza.toString(), kindSlot(stanza.name));
   }
 
   sendNow(stanza: Element): void {
-    this.writeStanza(stanza.toString());
+    this.writeStanza(stanza.toString(), kindSlot(stanza.name));
   }
 
   sendSerialized(text: string): void {
-    this.writeStanza(text);
+    this.writeStanza(text, kindSlotOfText(text));
   }
 
   /** Detached with its queue full (by count or by size): what it is sent goes another way until it is resumed. */
@@ -159,10 +162,10 @@ export class ClientSession implements Session {
   }
 
   /** A stanza's text to the stream, counted and kept by stream management until acknowledged. */
-  private writeStanza(text: string): void {
+  private writeStanza(text: string, slot: number): void {
     if (this.state === "closed") return;
     const t = this.ctx.telemetry;
-    if (t !== undefined) t.stanzasOut[kindSlotOfText(text)]!++;
+    if (t !== undefined) t.stanzasOut[slot]!++;
     const sm = this.sm;
     if (sm) {
       if (this.full) return this.spill(text);
