@@ -324,12 +324,12 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
   /** Resolves once every element read so far is handled and the writes it started have settled. */
   private async settle(): Promise<void> {
     for (;;) {
-      const pending = this.handledSoFar();
+      const pending = this.settled();
       const durable = this.session?.sm?.durable;
       await pending;
       await durable;
       const now = this.session?.sm?.durable;
-      if (pending === this.handledSoFar() && (now === undefined || now === durable)) return;
+      if (pending === this.settled() && (now === undefined || now === durable)) return;
     }
   }
 }

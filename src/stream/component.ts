@@ -160,7 +160,7 @@ export class ComponentStream extends Stream implements ComponentLink, OpenStream
   async shutdown(error: StreamError): Promise<void> {
     if (this.closed) return;
     this.stopReading();
-    await this.handledSoFar();
+    await this.settled();
     this.close(error);
   }
 }

@@ -294,12 +294,10 @@ export abstract class Stream implements ParserHandler {
     if (!this.ended) this.transport.pause();
   }
 
-  /** Resolves once the elements read so far are handled (more may have come meanwhile). */
-  protected handledSoFar(): Promise<void> {
-    return this.pending;
-  }
-
-  /** As handledSoFar; once the stream ended, nothing more is read and only the element in hand is still handled. */
+  /**
+   * Resolves once the elements read so far are handled (more may have come meanwhile); once the
+   * stream ended, nothing more is read and only the element in hand is still handled.
+   */
   settled(): Promise<void> {
     return this.pending;
   }
