@@ -273,17 +273,14 @@ export class ClientSession implements Session {
   // --- streams come and go -----------------------------------------------------------------------
 
   /**
-   * Goes on over `stream` (bound there, or resumed there, §5). A stream it was still attached to
-   * (its connection dead before the server noticed) is released: from then on nothing read from it
-   * reaches this session.
+   * Goes on over `stream` (bound there, or resumed there, §5). A resumed session is detached by
+   * then: quiesce let go of any stream it was still attached to.
    */
   attach(stream: SessionStream): void {
-    const old = this.stream;
     this.on = stream;
     this.state = "attached";
     this.spilled = false;
     this.untold = false;
-    old?.release();
     clearTimeout(this.detachTimer);
     this.detachTimer = undefined;
     if (this.sm) this.sm.awaitingAck = false;
