@@ -6,13 +6,34 @@ import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 
-/** A loopback port that was free a moment ago. */
+/**
+ * A loopback port that was free a moment ago, for a child process to bind. It is taken below
+ * the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 up by default), which
+ * outgoing connections draw their local ports from: a port from listen(0) is in that range, and
+ * any connection another test opens between this check and the child's bind may take it. Each
+ * vitest worker (VITEST_POOL_ID) has a band of its own, walked in turn, above the fixed ports of
+ * scripts/services (13478 to 19042), so workers do not pick each other's ports either.
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  const band = BAND_BASE + ((Number(process.env.VITEST_POOL_ID ?? 0) || 0) % BANDS) * BAND_SIZE;
+  for (let tries = 0; tries < BAND_SIZE; tries++) {
+    const port = band + (nextInBand++ % BAND_SIZE);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free loopback port in ${band} to ${band + BAND_SIZE - 1}`);
+}
+
+const BAND_BASE = 20_000;
+const BAND_SIZE = 1_000;
+const BANDS = 12;
+let nextInBand = Math.floor(Math.random() * BAND_SIZE);
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
 }
 
 /** The environment of a server on its embedded store in `dir`/data, its client port on loopback and nothing else open. */
