@@ -190,6 +190,14 @@ export class SessionDirectory {
     return this.remote === undefined ? fn() : this.remote.exclusive(bare, fn);
   }
 
+  /**
+   * Whether exclusive() is a turn across nodes: then the next holder may be another process, which
+   * sees only what the store has committed, so a write made in a turn must land before it ends.
+   */
+  get shared(): boolean {
+    return this.remote !== undefined;
+  }
+
   /** A local session's shared state changed (called by the stream when a shared key is set). */
   changed(session: Session): void {
     this.onChange?.(session);

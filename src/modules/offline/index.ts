@@ -13,7 +13,8 @@
 // held (flush-hold.ts) and written after the stored ones. A message whose targets were reckoned before
 // a resource came online, and that reaches the store after that resource's flush, is delivered
 // to it directly instead of waiting for the next login. In a cluster the turn is the account's
-// across the nodes (SessionDirectory.exclusive: a Redis lock, src/cluster/).
+// across the nodes (SessionDirectory.exclusive: a Redis lock, src/cluster/), and a message stored
+// in it is committed before it ends: the next holder may be another node, reading the store.
 import type { Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { StanzaError } from "../../core/errors.ts";
@@ -115,6 +116,10 @@ export default defineModule({
         throw new StanzaError("service-unavailable", "the recipient's offline storage is full");
       }
       counts.stored++;
+      // A flush on another node waits only for what it can see committed (OfflineQueue.written is
+      // this process's): across nodes the write lands within the turn, or a flush that takes the
+      // turn next would deliver the messages stored after it and leave it for the next login.
+      if (ctx.sessions.shared) await added.written;
       return added;
     }
 
