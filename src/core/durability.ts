@@ -62,3 +62,38 @@ export interface Routed {
 export const SETTLED: Routed = { durable: undefined };
 
 function nothing(): void {}
+
+/**
+ * Writes on their way, counted: settled() resolves once none is. A stream's requests wait behind
+ * the writes of what it sent before (c2s), a flush behind an account's offline writes. A counter
+ * and one waiter, rather than a promise chained onto the last for each write: those chains, kept
+ * until the commit, were a large part of what a burst of stored messages left for the collector.
+ */
+export class InFlight {
+  private count = 0;
+  private idle: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly done = (): void => {
+    if (--this.count > 0 || this.wake === undefined) return;
+    const wake = this.wake;
+    this.idle = this.wake = undefined;
+    wake();
+  };
+
+  /** Counts `write` until it settles (its failure is its writer's to report). */
+  add(write: Promise<unknown>): void {
+    this.count++;
+    write.then(this.done, this.done);
+  }
+
+  /** Writes still on their way. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Resolves once no write is on its way, those added meanwhile included. */
+  settled(): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return (this.idle ??= new Promise<void>((r) => (this.wake = r)));
+  }
+}

@@ -10,6 +10,7 @@
 import { unprefixTopLevel, xml, type Element } from "../xml/element.ts";
 import { type JID, tryParseJid } from "../xml/jid.ts";
 import { NS } from "../xml/ns.ts";
+import { InFlight } from "../core/durability.ts";
 import { StanzaError, StreamError } from "../core/errors.ts";
 import { randomToken } from "../core/ids.ts";
 import { Shapers } from "../core/limits.ts";
@@ -44,7 +45,7 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
   private session: ClientSession | undefined = undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** Store writes still running for stanzas of a session without stream management (routeUnacked). */
-  private unsettled: Promise<void> | undefined;
+  private readonly unsettled = new InFlight();
   private readonly ctx: StreamContext;
   /**
    * The hosted domain the client's first header asked for (RFC 6120 §4.7.2 'to'); its headers
@@ -257,13 +258,9 @@ export class C2SStream extends Stream implements Sasl2Stream, OpenStream {
    * stored, as when each was awaited in turn; messages go on without waiting.
    */
   private async routeUnacked(el: Element, session: ClientSession): Promise<void> {
-    if (el.name === "iq" && this.unsettled !== undefined) await this.unsettled;
+    if (el.name === "iq" && this.unsettled.size > 0) await this.unsettled.settled();
     const { durable } = await this.ctx.router.routeUnacked(el, session);
-    if (durable === undefined) return;
-    const all: Promise<void> = Promise.allSettled([this.unsettled, durable]).then(() => {
-      if (this.unsettled === all) this.unsettled = undefined;
-    });
-    this.unsettled = all;
+    if (durable !== undefined) this.unsettled.add(durable);
   }
 
   private async preAuthIq(el: Element, account: JID | undefined): Promise<void> {

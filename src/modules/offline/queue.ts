@@ -8,6 +8,7 @@ import { NS } from "../../xml/ns.ts";
 import { parseStored, serializeDetached } from "../../xml/stored.ts";
 import { idTime, type IdGenerator } from "../../storage/ids.ts";
 import type { LogStore } from "../../storage/types.ts";
+import { InFlight } from "../../core/durability.ts";
 import { stanzaIdBy } from "../mam/policy.ts";
 
 /** The log store of the offline queues (owner: the recipient's bare JID). */
@@ -42,8 +43,8 @@ export class OfflineQueue {
   private readonly now: () => number;
   /** Entries per account as last counted, kept up to date by this process (the quota check). */
   private readonly counts = new Map<string, number>();
-  /** Per account, the writes of add() on their way, settled together. */
-  private readonly writing = new Map<string, Promise<void>>();
+  /** Per account, the writes of add() on their way. */
+  private readonly writing = new Map<string, InFlight>();
 
   constructor(log: LogStore, ids: IdGenerator, opts: QueueOptions, now: () => number = Date.now) {
     this.log = log;
@@ -85,15 +86,19 @@ export class OfflineQueue {
 
   /** Resolves once the owner's writes on their way have settled (succeeded or not). */
   written(owner: string): Promise<void> {
-    return this.writing.get(owner) ?? Promise.resolve();
+    return this.writing.get(owner)?.settled() ?? Promise.resolve();
   }
 
   private track(owner: string, write: Promise<void>): void {
-    const before = this.writing.get(owner);
-    const all: Promise<void> = (before ? Promise.allSettled([before, write]) : Promise.allSettled([write])).then(() => {
-      if (this.writing.get(owner) === all) this.writing.delete(owner);
+    let writes = this.writing.get(owner);
+    if (!writes) this.writing.set(owner, (writes = new InFlight()));
+    writes.add(write);
+    if (writes.size > 1) return;
+    // The first of a run: once the run has landed, the account's counter goes.
+    const mine = writes;
+    void mine.settled().then(() => {
+      if (this.writing.get(owner) === mine && mine.size === 0) this.writing.delete(owner);
     });
-    this.writing.set(owner, all);
   }
 
   /**
