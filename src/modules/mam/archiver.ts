@@ -17,12 +17,15 @@ const DAY = 86_400_000;
 
 /**
  * The text in one piece. A serialised stanza is built by concatenation, which V8 keeps as a
- * tree of its pieces (a rope) until something reads it by index; held in the write queue
- * until its commit, each of those pieces outlived the young generation and was promoted.
- * Reading one character makes V8 copy it into a single string, and the pieces die young.
+ * tree of its pieces (a rope, some 25 strings for a chat message); held in the write queue until
+ * its commit, each piece outlived the young generation and was promoted. A regular expression
+ * runs on flat text only, so matching one makes V8 copy the rope into a single string in every
+ * tier, and the pieces die young. (Reading a character did too, but only until the function was
+ * optimised: a heap snapshot at saturation found 237,000 pieces held by 9,500 queued entries.)
  */
+const START = /^/;
 function flat(text: string): string {
-  text.charCodeAt(0);
+  START.test(text);
   return text;
 }
 
