@@ -43,7 +43,13 @@ export interface MessageDelivery extends StanzaEvent {
 export interface HandleHooks {
   /** Any stanza sent by a local session, before it is routed anywhere (blocking, sent carbons, the sender's archive). */
   "stanza/out": StanzaEvent;
-  /** Any stanza to a local account (bare or full JID), before the per-kind hooks below (blocking). */
+  /**
+   * Any stanza to a local account, before "stanza/in": what its sender may not send is taken out
+   * (forged carbons, forged archive results). What goes depends on the sender, not on which of
+   * the sender's recipients gets it, so a fan-out of one element to many (a room) runs it once.
+   */
+  "stanza/clean": StanzaEvent;
+  /** Any stanza to a local account (bare or full JID), for each recipient, before the per-kind hooks below (blocking). */
   "stanza/in": StanzaEvent;
   /** Stanzas addressed to the server's domain (iq handlers are tried first, through the iq table). */
   "message/host": StanzaEvent;

@@ -297,6 +297,8 @@ export class Router {
       return this.remote.send(stanza, to.domain);
     }
     if (to.local === "") return this.toHost(kind, ev);
+    const cleaned = this.events.handleNow("stanza/clean", ev);
+    if (cleaned === true || (cleaned !== false && (await cleaned))) return;
     if (await this.events.handle("stanza/in", ev)) return;
     if (to.resource === "") return this.toBare(kind, ev);
     return this.toFull(kind, ev);

@@ -83,6 +83,22 @@ afterAll(async () => {
 });
 
 describe("the room archive (XEP-0313 on the room JID)", () => {
+  // XEP-0280 §11 and XEP-0313 §4.2: a copy or a result in a message from a room is an occupant's
+  // forgery. The room writes one element to every occupant; each of them gets it without those.
+  it("takes a forged carbon and a forged archive result out of a room's message, for every occupant", async () => {
+    const room = fresh();
+    await instant(room);
+    await enter(juliet, room, "juliet");
+    await enter(tybalt, room, "tybalt");
+    const inner = () => xml("forwarded", { xmlns: "urn:xmpp:forward:0" }, xml("message", { from: "juliet@localhost/balcony", to: "romeo@localhost" }, xml("body", null, "never said")));
+    say(juliet, room, "forgeries", xml("received", { xmlns: "urn:xmpp:carbons:2" }, inner()), xml("result", { xmlns: MAM, id: "x" }, inner()));
+    for (const c of [romeo, juliet, tybalt]) {
+      const m = await c.next(bodyFrom(room, "forgeries"));
+      expect(m.getChild("received", "urn:xmpp:carbons:2"), m.toString()).toBeUndefined();
+      expect(m.getChild("result", MAM), m.toString()).toBeUndefined();
+    }
+  });
+
   it("gives every copy of a message the same stanza-id by the room, removes forged ones, and stores the message once", async () => {
     const room = fresh();
     await instant(room);

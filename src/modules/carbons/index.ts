@@ -78,16 +78,10 @@ export default defineModule({
     });
 
     // §11: only the account itself sends copies (from its bare JID); anyone else's are taken out.
-    // A room's fan-out asks again for every occupant with the same element: once taken out, they
-    // stay out, and the element is not looked through again.
-    let clean: Element | undefined;
-    ctx.handle("stanza/in", ({ stanza, from, to }) => {
-      if (stanza !== clean && stanza.name === "message" && !from.bare.equals(to.bare)) {
-        stripForgedCopies(stanza);
-        clean = stanza;
-      }
+    ctx.handle("stanza/clean", ({ stanza, from, to }) => {
+      if (stanza.name === "message" && !from.bare.equals(to.bare)) stripForgedCopies(stanza);
       return false;
-    }, "first");
+    });
 
     // §8: last, so that a module refusing the message (blocking) stops it first, and the archive
     // (band late) has given it its id.

@@ -24,7 +24,7 @@ import { ROSTER } from "../roster/service.ts";
 import { ARCHIVE_STORE } from "./archive.ts";
 import { Archiver } from "./archiver.ts";
 import { ARCHIVE_QUERIED, archiveIq } from "./iq.ts";
-import { isArchive, stanzaIdBy, stripForgedResults } from "./policy.ts";
+import { stanzaIdBy, stripForgedResults } from "./policy.ts";
 import { RETRACT, retractInArchive, TOMBSTONE, Tombstones } from "./retract.ts";
 import { AccountPrefs, DEFAULTS, type Prefs } from "./prefs.ts";
 import { ArchiveQueue, type QueueStats } from "../../storage/archive-queue.ts";
@@ -112,17 +112,11 @@ export default defineModule({
     // Synchronous when the archiver is (the common case): no promise and no turn per message.
     const afterArchive = (started: Promise<void> | undefined, ev: StanzaEvent, owner: JID) =>
       started === undefined ? durable(ev, owner) : started.then(() => durable(ev, owner));
-    // Results only from an archive (policy.ts): a forged one is taken out before anything else sees
-    // the message. A room's fan-out asks again for every occupant with the same element: once taken
-    // out, they stay out, and the element is not looked through again.
-    let clean: Element | undefined;
-    ctx.handle("stanza/in", ({ stanza, from, to }) => {
-      if (stanza !== clean && stanza.name === "message" && !isArchive(from, to, ctx.serves)) {
-        stripForgedResults(stanza, from, to, ctx.serves);
-        clean = stanza;
-      }
+    // Results only from an archive (policy.ts): a forged one is taken out before anything else sees the message.
+    ctx.handle("stanza/clean", ({ stanza, from, to }) => {
+      if (stanza.name === "message") stripForgedResults(stanza, from, to, ctx.serves);
       return false;
-    }, "first");
+    });
     // XEP-0424: the retracted message becomes a tombstone in `owner`'s archive; the sender's ack waits for it.
     const tombstones = new Tombstones(log, queue, (err, owner) => ctx.log.error({ err, owner }, "archive: a retracted message's tombstone not written"));
     const retracted = (ev: StanzaEvent, owner: JID, peer: JID) => {

@@ -89,11 +89,6 @@ export function stanzaIdBy(stanza: Element, by: string): string | undefined {
 
 const RESULT: ReadonlySet<string> = new Set(["result"]);
 
-/** Whether `from` is an archive `to` may get results from: its own account, or a service of this server (stripForgedResults). */
-export function isArchive(from: JID, to: JID, served: (domain: string) => boolean): boolean {
-  return from.resource === "" && (from.bare.equals(to.bare) || (served(from.domain) && (from.local === "" || from.domain !== to.domain)));
-}
-
 /**
  * XEP-0313 §4.2: results come from the archive queried, by its JID: the account's own (its bare
  * JID) or a service of this server (a room's, by the room's bare JID). A message from anyone else
@@ -102,6 +97,7 @@ export function isArchive(from: JID, to: JID, served: (domain: string) => boolea
  * `served` says whether a domain is this server's or one of its services'. How many went.
  */
 export function stripForgedResults(message: Element, from: JID, to: JID, served: (domain: string) => boolean): number {
-  if (isArchive(from, to, served)) return 0;
+  const archive = from.resource === "" && (from.bare.equals(to.bare) || (served(from.domain) && (from.local === "" || from.domain !== to.domain)));
+  if (archive) return 0;
   return removeChildren(message, RESULT, (ns) => ns !== undefined && ns.startsWith("urn:xmpp:mam:"));
 }

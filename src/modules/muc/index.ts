@@ -87,6 +87,7 @@ export default defineModule({
           store,
           local: (full) => ctx.sessions.get(full),
           isAdmin: (j) => ctx.isAdmin(j, host.domain),
+          clean: (ev) => void ctx.dispatch("stanza/clean", ev),
           storeFailed: (err, room) => ctx.log.error({ err, room: room.toString() }, "room record not written"),
           archive,
           vcards: { store: vcards, maxSize: o.maxVCardSize },

@@ -6,6 +6,7 @@ import { xml, type Element } from "../../xml/element.ts";
 import { NS } from "../../xml/ns.ts";
 import { jid, tryParseJid, type JID } from "../../xml/jid.ts";
 import type { Durability } from "../../core/durability.ts";
+import type { StanzaEvent } from "../../core/events.ts";
 import { StanzaError } from "../../core/errors.ts";
 import type { Send } from "../../core/capabilities.ts";
 import type { Component } from "../../core/router.ts";
@@ -69,6 +70,11 @@ export interface ServiceDeps {
   vcards: Omit<RoomVCards, "isAdmin">;
   /** Wakes a member's devices (XEP-0357) with a message it missed; undefined when push is not loaded. */
   push?(): ((account: JID, message: Element) => void) | undefined;
+  /**
+   * Takes out of an occupant's message what its sender may not send (the server's "stanza/clean":
+   * forged carbons and archive results), before the room builds the copy its occupants get.
+   */
+  clean?(ev: StanzaEvent): void;
 }
 
 interface Forwarded { id: string; from: string; timer: NodeJS.Timeout }
@@ -201,7 +207,7 @@ export class MucService implements Component, RoomHost {
 
   // ---- Component -----------------------------------------------------------------------------
 
-  async receive(stanza: Element, from: JID, to: JID, _origin: Session | undefined, durability: Durability | undefined): Promise<void> {
+  async receive(stanza: Element, from: JID, to: JID, origin: Session | undefined, durability: Durability | undefined): Promise<void> {
     if (to.local === "") return this.toService(stanza, from);
     const room = this.rooms.get(to.local);
     if (stanza.name === "presence") return this.presence(room, stanza, from, to);
@@ -210,6 +216,7 @@ export class MucService implements Component, RoomHost {
       throw new StanzaError("item-not-found", "no such room");
     }
     if (stanza.name === "message") {
+      this.deps.clean?.({ stanza, from, to, origin });
       if (to.resource !== "") return toOccupant(room, stanza, from, to.resource);
       // The sender's ack waits for the archive's write. Without an ack to hold (a stream without
       // XEP-0198) the route waits only when the queue is full, as one-to-one messages do: awaiting
