@@ -5,7 +5,7 @@
 // and what arrives meanwhile joins the next commit.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { DatabaseSync } from "node:sqlite";
-import { BatchRunner, PRAGMAS, WAL_CHECKPOINT_PAGES, type Operation } from "./batch.ts";
+import { BatchRunner, PRAGMAS, WAL_CHECKPOINT_PAGES, WRITER_CACHE_KIB, type Operation } from "./batch.ts";
 
 export interface WriterRequest { readonly ops: readonly Operation[] }
 export type WriterMessage = WriterRequest | { readonly close: true };
@@ -14,7 +14,7 @@ const port = parentPort;
 if (!port) throw new Error("writer.ts runs as a worker thread");
 const db = new DatabaseSync((workerData as { path: string }).path);
 db.exec(PRAGMAS);
-db.exec(`PRAGMA wal_autocheckpoint=${WAL_CHECKPOINT_PAGES}`);
+db.exec(`PRAGMA wal_autocheckpoint=${WAL_CHECKPOINT_PAGES}; PRAGMA cache_size=-${WRITER_CACHE_KIB}`);
 const runner = new BatchRunner(db);
 
 port.on("message", (first: WriterMessage) => {
