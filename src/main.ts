@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=8 --single-threaded-gc
 // The command line: start the server, manage accounts, check the configuration.
 // Every failure a person can cause (bad config, port in use, unknown user) is one clear line.
 import { parseArgs } from "node:util";
