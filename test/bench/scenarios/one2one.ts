@@ -6,6 +6,7 @@
 // The bare variant (scenario one2one-bare) is the shape of an outside load generator's run: half
 // of the sessions send, one way, to their partner's bare JID (so the server picks the resource,
 // RFC 6121 §8.5.2), each keeping 20 messages in flight.
+import { writeFileSync } from "node:fs";
 import type { Link } from "../lib/http.ts";
 import { bodyScanner, type Scanner } from "../lib/scan.ts";
 import { percentile, round, sleep } from "../lib/stats.ts";
@@ -94,6 +95,12 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
   let mode: "throughput" | "latency" | "idle" = "throughput";
   let window = 0;
   const latencies: number[] = [];
+  /**
+   * BENCH_LATENCY_DUMP=FILE keeps each latency sample with its send time (epoch ms): whether the
+   * slow ones come in episodes, and how far apart, tells a collector's period from a writer's.
+   */
+  const dumpTo = process.env.BENCH_LATENCY_DUMP;
+  const sentAt: number[] = [];
   for (let i = 0; i < peers.length; i++) {
     const me = peers[i]!;
     me.conn.discardText();
@@ -110,7 +117,9 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
         }
       } else if (mode === "latency") {
         const t = sender.sendTimes[seq];
-        if (t !== undefined) latencies.push(performance.now() - t);
+        if (t === undefined) return;
+        latencies.push(performance.now() - t);
+        if (dumpTo) sentAt.push(t + performance.timeOrigin);
       }
     });
     me.conn.onChunk = me.scan;
@@ -165,6 +174,7 @@ export async function oneToOne(ctx: ScenarioContext, pairs = 500, shape: Shape =
   });
   const t2 = await drain(peers);
   mode = "idle";
+  if (dumpTo) writeFileSync(dumpTo, sentAt.map((t, i) => `${t.toFixed(3)} ${latencies[i]!.toFixed(3)}\n`).join(""));
   const bad2 = verdict(t2);
   const d2 = {
     rate, seconds, samples: latencies.length, p50ms: round(percentile(latencies, 50), 3), p99ms: round(percentile(latencies, 99), 3),
