@@ -168,6 +168,7 @@ export class ArchiveQueue {
     this.progress();
     this.freeRoom();
     await this.settled(owner);
+    this.quota?.forget(owner);
   }
 
   private add(entry: QueuedEntry): void {

@@ -1,42 +1,103 @@
 import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "./memory.ts";
 import { ArchiveQuota } from "./archive-quota.ts";
-import type { LogEntry } from "./types.ts";
+import type { LogEntry, LogStore } from "./types.ts";
 
+const OWNER = "juliet@example.com";
 const entry = (i: number): LogEntry & { owner: string } =>
-  ({ owner: "juliet@example.com", id: `id${String(i).padStart(6, "0")}`, at: i, with: "romeo@example.com", value: `m${i}`, expires: 0 });
+  ({ owner: OWNER, id: `id${String(i).padStart(6, "0")}`, at: i, with: "romeo@example.com", value: `m${i}`, expires: 0 });
+const entries = (from: number, n: number) => Array.from({ length: n }, (_, i) => entry(from + i));
+
+/** A log whose counts in the store are counted. */
+function counted(): { log: LogStore; raw: LogStore; counts: () => number } {
+  const raw = new MemoryStorage().log("mam");
+  let n = 0;
+  return { log: { ...raw, count: (owner, q) => (n++, raw.count(owner, q)) }, raw, counts: () => n };
+}
 
 describe("an archive's quota", () => {
-  it("drops the oldest entries beyond it once `slack` entries were written, in chunks, and keeps the newest", async () => {
+  it("counts an owner's archive at its first write and drops the oldest beyond the quota, in chunks, keeping the newest", async () => {
     const log = new MemoryStorage().log("mam");
-    const quota = new ArchiveQuota(log, { entries: 1000, slack: 10 });
-    const all = Array.from({ length: 1700 }, (_, i) => entry(i));
-    await log.append(all);
-    quota.written(Array(9).fill("juliet@example.com"));
+    const quota = new ArchiveQuota(log, { entries: 1000 });
+    await log.append(entries(0, 1700));
+    quota.written([OWNER]);
     await quota.settled();
-    expect(await log.count("juliet@example.com", {})).toBe(1700); // not checked yet
-    quota.written(["juliet@example.com"]);
-    await quota.settled();
-    expect(await log.count("juliet@example.com", {})).toBe(1000);
-    const oldest = await log.query("juliet@example.com", { limit: 1 });
+    expect(await log.count(OWNER, {})).toBe(1000);
+    const oldest = await log.query(OWNER, { limit: 1 });
     expect(oldest.entries[0]!.value).toBe("m700");
   });
 
-  it("its slack defaults to 1% of the quota, between 1 and 100", async () => {
-    const log = new MemoryStorage().log("mam");
-    await log.append(Array.from({ length: 30 }, (_, i) => entry(i)));
-    const small = new ArchiveQuota(log, { entries: 20 });
-    small.written(["juliet@example.com"]);
-    await small.settled();
-    expect(await log.count("juliet@example.com", {})).toBe(20);
+  it("then believes its count: the store is asked again only once the count passes the quota", async () => {
+    const { log, raw, counts } = counted();
+    const quota = new ArchiveQuota(log, { entries: 1000, recount: 500 });
+    await log.append(entries(0, 990));
+    quota.written([OWNER]);
+    await quota.settled();
+    expect(counts()).toBe(1);
+    await log.append(entries(990, 10));
+    quota.written(Array<string>(10).fill(OWNER)); // 1,000: at the quota, not past it
+    await quota.settled();
+    expect(counts()).toBe(1);
+    await log.append(entries(1000, 5));
+    quota.written(Array<string>(5).fill(OWNER));
+    await quota.settled();
+    expect(counts()).toBe(2);
+    expect(await raw.count(OWNER, {})).toBe(1000);
+    expect((await raw.query(OWNER, { limit: 1 })).entries[0]!.value).toBe("m5");
   });
 
-  it("reports a failed trim and goes on", async () => {
+  it("asks the store again after `recount` writes, and so finds what others wrote (another node of a cluster)", async () => {
+    const { log, raw, counts } = counted();
+    const quota = new ArchiveQuota(log, { entries: 1000, recount: 10 });
+    await log.append(entries(0, 1));
+    quota.written([OWNER]);
+    await quota.settled();
+    await log.append(entries(1, 2000)); // written elsewhere: this process is not told
+    quota.written(Array<string>(9).fill(OWNER));
+    await quota.settled();
+    expect(counts()).toBe(1);
+    expect(await raw.count(OWNER, {})).toBe(2001);
+    quota.written([OWNER]);
+    await quota.settled();
+    expect(counts()).toBe(2);
+    expect(await raw.count(OWNER, {})).toBe(1000);
+  });
+
+  it("writes while a count is on its way do not start another; a forgotten owner is counted again", async () => {
+    const { log, counts } = counted();
+    const quota = new ArchiveQuota(log, { entries: 100 });
+    await log.append(entries(0, 50));
+    quota.written(Array<string>(20).fill(OWNER));
+    await quota.settled();
+    expect(counts()).toBe(1);
+    quota.forget(OWNER);
+    quota.written([OWNER]);
+    await quota.settled();
+    expect(counts()).toBe(2);
+  });
+
+  it("its recount defaults to 10% of the quota, between 1 and 1,000", async () => {
+    const { log, counts } = counted();
+    const quota = new ArchiveQuota(log, { entries: 20 });
+    await log.append(entries(0, 5));
+    quota.written([OWNER]);
+    await quota.settled();
+    quota.written([OWNER]); // one write since: not yet
+    await quota.settled();
+    expect(counts()).toBe(1);
+    quota.written([OWNER]); // two: 10% of 20
+    await quota.settled();
+    expect(counts()).toBe(2);
+  });
+
+  it("reports a failed count and asks again at the next write", async () => {
     const log = new MemoryStorage().log("mam");
     const errors: unknown[] = [];
-    const quota = new ArchiveQuota({ ...log, count: () => Promise.reject(new Error("disk")) }, { entries: 1, slack: 1, onError: (e) => errors.push(e) });
-    quota.written(["juliet@example.com"]);
+    const quota = new ArchiveQuota({ ...log, count: () => Promise.reject(new Error("disk")) }, { entries: 1, onError: (e) => errors.push(e) });
+    quota.written([OWNER]);
     await quota.settled();
-    expect(errors).toHaveLength(1);
+    quota.written([OWNER]);
+    await quota.settled();
+    expect(errors).toHaveLength(2);
   });
 });

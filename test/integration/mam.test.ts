@@ -597,8 +597,8 @@ describe("the archive and the rest of the delivery", () => {
 describe("a quota per archive (modules.mam.quota)", () => {
   /**
    * A quota of 1,000 (the shipped one is 10,000: the same code at a tenth of the size, and under
-   * sm.maxQueue, the unacknowledged stanzas a client may hold), and the entries an archive may go
-   * over it by between two checks (1% of it).
+   * sm.maxQueue, the unacknowledged stanzas a client may hold), and the entries an archive may be
+   * over it by while a count of it is on its way.
    */
   const QUOTA = 1_000;
   const SLACK = 10;

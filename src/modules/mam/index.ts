@@ -60,7 +60,7 @@ export default defineModule({
   depends: ["roster"],
   options: {
     retention: int("Days a message stays in the archive; 0 archives nothing (delivered messages are not kept).", 30, 0, 36_500),
-    quota: int("Entries one account's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 10_000, 0),
+    quota: int("Entries one account's archive keeps at most: beyond it the oldest go (counted in the store at its first write and every 10% of it, at most 1,000 writes, and in memory between); 0 sets none.", 10_000, 0),
     maxPage: int("Results per query at most; a larger RSM <max/> is brought down to it.", 250, 1, 10_000),
     default: oneOf("The archiving default (XEP-0441) of accounts that have set no preferences.", DEFAULTS, "always"),
     // The queue holds an entry until its commit, and a batch of the embedded store commits what

@@ -51,7 +51,7 @@ export default defineModule({
     discoPage: int("Rooms listed per disco#items answer at most; clients page through the rest (XEP-0059).", 100, 1, 10_000),
     archive: bool("Whether new rooms archive their messages (XEP-0313; owners may change it: muc#roomconfig_enablearchiving).", true),
     retention: int("Days a room's message stays in its archive; 0 archives nothing.", 30, 0, 36_500),
-    archiveQuota: int("Entries one room's archive keeps at most: beyond it the oldest go (checked every 1% of it, at most 100 entries); 0 sets none.", 50_000, 0),
+    archiveQuota: int("Entries one room's archive keeps at most: beyond it the oldest go (counted in the store at its first write and every 10% of it, at most 1,000 writes, and in memory between); 0 sets none.", 50_000, 0),
     maxPage: int("Results per archive query at most.", 250, 1, 10_000),
     maxVCardSize: int("Largest room vCard (XEP-0486 avatars) stored, in bytes of its XML (photos included).", 65_536, 1024),
   },
