@@ -242,6 +242,7 @@ async function mainScenarios(ctx: ScenarioContext, rest: Scenario[], o: BenchOpt
   if (rest.includes("http")) put(await httpTransports(ctx, o.quick ? 20 : HTTP_PAIRS));
   if (rest.includes("groups")) {
     put(await groups(ctx, 100, `room100x${Date.now().toString(36)}`));
+    if (!o.quick) put(await groups(ctx, 500, `room500x${Date.now().toString(36)}`));
     if (!o.quick) put(await groups(ctx, 1000, `room1000x${Date.now().toString(36)}`));
   }
   if (rest.includes("offline")) put(await offline(ctx, off.sender, off.recipient));
