@@ -9,9 +9,9 @@
 // count goes up with each entry written, and the store is asked again only when that passes the
 // quota, or after `recount` writes, for what this process does not see (other nodes' writes in a
 // cluster; expiry and removals only make the belief too high, which costs a count, not an entry).
-// Counting the store every hundred writes, as this did before, read an owner's whole index each
-// time, synchronously on the embedded store's event loop: at a few thousand entries per owner
-// that is most of a millisecond, every time.
+// A count in the store reads the owner's whole index (on the embedded store, synchronously on
+// the event loop: at a few thousand entries, most of a millisecond), so it is not taken every
+// few writes.
 import type { LogStore } from "./types.ts";
 
 export interface QuotaOptions {
