@@ -72,6 +72,40 @@ describe("the embedded store's writer thread", () => {
     await store.close();
   });
 
+  it.each(["thread", "inline"] as const)("a read made again in the same turn is answered from that turn, a write to what it reads is seen at once, and the next turn reads the file (%s writes)", async (writer) => {
+    const path = join(dir, `turn${n++}.sqlite`);
+    const store = new SqliteStorage(path, { writer });
+    const kv = store.keyval<number>("counter");
+    const map = store.map<string>("push");
+    const log = store.log("archive");
+    await kv.set("juliet@localhost", 1);
+    await map.set("juliet@localhost", "k", "a");
+    await log.append([entry(1), entry(2)]);
+    await new Promise((r) => setImmediate(r));
+    // Another connection changes the rows behind the store's back (nothing does, but it shows where an answer came from).
+    const other = new DatabaseSync(path);
+    expect(await kv.get("juliet@localhost")).toBe(1);
+    expect(await map.getAll("juliet@localhost")).toEqual(new Map([["k", "a"]]));
+    expect((await log.query("juliet@localhost", { limit: 1 })).entries.map((e) => e.value)).toEqual(["m1"]);
+    other.exec("UPDATE keyval SET value = '5' WHERE owner = 'juliet@localhost'; DELETE FROM map WHERE owner = 'juliet@localhost'");
+    expect(await kv.get("juliet@localhost")).toBe(1); // this turn's answer
+    expect(await map.getAll("juliet@localhost")).toEqual(new Map([["k", "a"]]));
+    // A kept page is the caller's to change: the same query again gets it whole.
+    const again = await log.query("juliet@localhost", { limit: 1 });
+    expect(again.entries.map((e) => e.value)).toEqual(["m1"]);
+    expect(again.complete).toBe(false);
+    // A write through the store to what the read saw drops it: the read after it is the file's.
+    void kv.set("juliet@localhost", 9);
+    expect(await kv.get("juliet@localhost")).toBe(9);
+    // A write to another scope leaves the push map's answer kept (inline, the write took no turn;
+    // with the thread, the read behind it waited for the writer, and that turn has ended).
+    if (writer === "inline") expect(await map.getAll("juliet@localhost")).toEqual(new Map([["k", "a"]]));
+    await new Promise((r) => setImmediate(r));
+    expect(await map.getAll("juliet@localhost")).toEqual(new Map()); // a new turn: the file again
+    other.close();
+    await store.close();
+  });
+
   it("a read waits only for the writes to what it reads: other owners' are not in its way", async () => {
     const store = new SqliteStorage(join(dir, `scope${n++}.sqlite`));
     const kv = store.keyval<number>("counter");

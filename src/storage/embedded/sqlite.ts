@@ -40,6 +40,11 @@ const SQL = {
 
 interface Waiter { resolve(v: unknown): void; reject(e: Error): void }
 
+/** Rows as a caller may change them (a page's rows are popped and reversed): a list is copied, a row is not changed by any. */
+function copyOf(value: unknown): unknown {
+  return Array.isArray(value) ? [...value] : value;
+}
+
 /** A failed operation's error: StorageFullError when SQLite had no room for it. */
 function errorOf(o: { readonly error: string; readonly full?: true }): Error {
   return o.full ? new StorageFullError(o.error) : new Error(o.error);
@@ -86,6 +91,17 @@ export class SqliteStorage implements StorageProvider {
   private exited: Promise<void> = Promise.resolve();
   /** Commits made by the writer thread, and the operations they carried. */
   private readonly counts = { commits: 0, operations: 0 };
+  /**
+   * Reads made here in this turn of the event loop, by statement, with their scopes: the same
+   * read again within the turn is answered from it (a burst of a thousand messages to one
+   * offline account asked for the account, and for its push registrations, once per message).
+   * A write to one of its scopes drops it at once; the turn's end drops them all. Nothing else
+   * writes to the file, so what is kept here is what the file holds. Measured on the offline
+   * row (1,000 messages until the ping's answer, after the one-to-one row, five pairs in turns):
+   * 110-151 ms without, mean 125; 77-135 ms with, mean 110; lower in every pair.
+   */
+  private memo = new Map<string, { readonly value: unknown; readonly scopes: readonly string[] }>();
+  private readonly forgetTurn = (): void => void this.memo.clear();
 
   constructor(path: string, options: SqliteOptions = {}) {
     if (path !== ":memory:") {
@@ -116,6 +132,7 @@ export class SqliteStorage implements StorageProvider {
 
   /** Runs op atomically; resolves with its last statement's result once it is on disk. */
   private write(op: Operation, scopes: readonly string[]): Promise<unknown> {
+    if (this.memo.size > 0) this.forget(scopes);
     if (!this.worker) {
       const outcome = this.local.runBatch([op])[0]!;
       return "ok" in outcome ? Promise.resolve(outcome.ok) : Promise.reject(errorOf(outcome));
@@ -141,11 +158,25 @@ export class SqliteStorage implements StorageProvider {
    */
   private read(st: Statement, scopes?: readonly string[]): Promise<unknown> {
     if (this.pending > 0 && (scopes === undefined || scopes.some((s) => this.marks.pending(s, this.answered) !== undefined))) return this.write([st], []);
+    const key = scopes !== undefined && st[0] !== "each" ? `${st[0]}\0${st[1]}\0${st[2].join("\0")}` : undefined;
+    const known = key === undefined ? undefined : this.memo.get(key);
+    if (known !== undefined) return Promise.resolve(copyOf(known.value));
     try {
-      return Promise.resolve(this.local.exec(st));
+      const value = this.local.exec(st);
+      if (key !== undefined) {
+        if (this.memo.size === 0) setImmediate(this.forgetTurn);
+        this.memo.set(key, { value, scopes: scopes! });
+      }
+      return Promise.resolve(copyOf(value));
     } catch (e) {
       return Promise.reject(e as Error);
     }
+  }
+
+  /** Drops the reads kept this turn that a write to `scopes` may change (a read on its way to the writer has none). */
+  private forget(scopes: readonly string[]): void {
+    if (scopes.length === 0) return;
+    for (const [key, m] of this.memo) if (m.scopes.some((s) => scopes.includes(s))) this.memo.delete(key);
   }
 
   private readonly postNow = (): void => this.post();
