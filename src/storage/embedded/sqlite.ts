@@ -100,7 +100,7 @@ export class SqliteStorage implements StorageProvider {
    * row (1,000 messages until the ping's answer, after the one-to-one row, five pairs in turns):
    * 110-151 ms without, mean 125; 77-135 ms with, mean 110; lower in every pair.
    */
-  private memo = new Map<string, { readonly value: unknown; readonly scopes: readonly string[] }>();
+  private readonly memo = new Map<string, { readonly value: unknown; readonly scopes: readonly string[] }>();
   private readonly forgetTurn = (): void => void this.memo.clear();
 
   constructor(path: string, options: SqliteOptions = {}) {
