@@ -7,7 +7,7 @@ import type { Router } from "./router.ts";
 import type { SessionDirectory } from "./session.ts";
 
 /** Sessions as modules see them: by JID (other nodes' too in a cluster), this node's all, and an account's turn. */
-export type Sessions = Pick<SessionDirectory, "get" | "of" | "all" | "exclusive" | "shared">;
+export type Sessions = Pick<SessionDirectory, "get" | "of" | "several" | "all" | "exclusive" | "shared">;
 
 /** Routes a stanza the server sends, its 'from' already set (RFC 6120 §10): local delivery or a component. */
 export type Send = (stanza: Element) => Promise<void>;

@@ -51,7 +51,10 @@ describe("the session directory on a single node", () => {
     expect(resources(d.of(jid("juliet@example.com/any")))).toEqual(["desk", "phone"]);
     expect(d.of(jid("romeo@example.com"))).toEqual([]);
     expect(d.hasResource(jid("juliet@example.com"), "desk")).toBe(true);
+    expect(d.several(jid("juliet@example.com"))).toBe(true);
+    expect(d.several(jid("romeo@example.com"))).toBe(false);
     expect(d.remove(phone)).toBe(true);
+    expect(d.several(jid("juliet@example.com"))).toBe(false);
     expect(d.remove(phone)).toBe(false);
     expect(d.size).toBe(1);
     expect([...d.all()]).toEqual([desk]);
@@ -94,6 +97,9 @@ describe("the session directory with a remote view (a cluster)", () => {
     expect(resources(d.of(jid("romeo@example.com")))).toEqual(["orchard"]);
     expect(d.hasResource(jid("romeo@example.com"), "orchard")).toBe(true);
     expect(d.hasResource(jid("romeo@example.com"), "garden")).toBe(false);
+    // One session here and one on another node are two; one on another node alone is one.
+    expect(d.several(jid("juliet@example.com"))).toBe(true);
+    expect(d.several(jid("romeo@example.com"))).toBe(false);
     expect(d.size).toBe(1);
     expect([...d.all()]).toEqual([phone]);
   });
@@ -107,6 +113,10 @@ describe("the session directory with a remote view (a cluster)", () => {
     const all = d.of(jid("juliet@example.com"));
     expect(resources(all)).toEqual(["desk", "phone"]);
     expect(all).toContain(phone);
+    expect(d.several(jid("juliet@example.com"))).toBe(true);
+    // The full JID held both here and there is one session.
+    d.remote = remoteView("juliet@example.com/phone");
+    expect(d.several(jid("juliet@example.com"))).toBe(false);
   });
 
   it("takes the account's turn through the remote view", async () => {

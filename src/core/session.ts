@@ -175,6 +175,16 @@ export class SessionDirectory {
     return out;
   }
 
+  /** Whether an account (by bare JID) has more than one session, here or (in a cluster) on other nodes. */
+  several(bare: JID): boolean {
+    const key = bare.bare.toString();
+    const here = this.byBare.get(key);
+    let n = here?.size ?? 0;
+    if (n > 1 || this.remote === undefined) return n > 1;
+    for (const s of this.remote.of(key) ?? []) if (here?.get(s.jid.resource) === undefined && ++n > 1) return true;
+    return false;
+  }
+
   hasResource(bare: JID, resource: string): boolean {
     const key = bare.bare.toString();
     if (this.byBare.get(key)?.has(resource) === true) return true;

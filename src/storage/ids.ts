@@ -12,6 +12,8 @@ export const NODE_TAGS = 36 * 36;
 
 export class IdGenerator {
   private lastMs = 0;
+  /** lastMs as the ids spell it (made once per millisecond, not once per id). */
+  private lastText = "";
   private seq = 0;
   private node = "00";
   private readonly now: () => number;
@@ -30,14 +32,23 @@ export class IdGenerator {
   next(): string {
     const ms = this.now();
     if (ms > this.lastMs) {
-      this.lastMs = ms;
-      this.seq = 0;
+      this.setTime(ms);
     } else if (++this.seq > SEQ_MAX) {
       // More than 1.6 million ids in one millisecond, or a clock that went back: borrow from the future.
-      this.lastMs++;
-      this.seq = 0;
+      this.setTime(this.lastMs + 1);
     }
-    return this.lastMs.toString(36).padStart(TIME_WIDTH, "0") + this.seq.toString(36).padStart(SEQ_WIDTH, "0") + this.node;
+    return this.lastText + this.seq.toString(36).padStart(SEQ_WIDTH, "0") + this.node;
+  }
+
+  /** The time of the last id made (ms since the epoch): idTime() of it, without reading it back. */
+  get lastTime(): number {
+    return this.lastMs;
+  }
+
+  private setTime(ms: number): void {
+    this.lastMs = ms;
+    this.lastText = ms.toString(36).padStart(TIME_WIDTH, "0");
+    this.seq = 0;
   }
 }
 

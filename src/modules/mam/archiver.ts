@@ -8,7 +8,7 @@ import { clone, type Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { serializeDetached } from "../../xml/stored.ts";
 import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
-import { type IdGenerator, idTime } from "../../storage/ids.ts";
+import type { IdGenerator } from "../../storage/ids.ts";
 import { archivable, hasForged, stanzaIdBy, stanzaIdElement, stripForged } from "./policy.ts";
 import type { AccountPrefs } from "./prefs.ts";
 import type { ArchiveQueue } from "../../storage/archive-queue.ts";
@@ -39,6 +39,8 @@ export interface ArchiverDeps {
   retention: number;
   /** Called when a push finds the queue full (back-pressure engages). */
   onFull(): void;
+  /** Whether an account (bare JID) has more than one session, on any node. */
+  hasOtherSessions(owner: JID): boolean;
 }
 
 type Pending = Promise<void> | undefined;
@@ -71,12 +73,16 @@ export class Archiver {
     if (ev.to.bare.equals(owner)) return; // to oneself: archived once, as received
     if (ev.to.local === "" && this.deps.hosted(ev.to.domain)) return; // to the server itself
     const by = [owner.toString(), owner.domain];
-    return this.when(this.deps.prefs.wanted(owner, ev.to), () => {
+    return this.when(this.deps.prefs.wanted(owner, ev.to), (now) => {
       let copy: Element = ev.stanza;
       if (hasForged(copy, by)) stripForged((copy = clone(copy)), by);
       const id = this.deps.ids.next();
-      this.sent.set(ev.stanza, id);
-      return this.record(by[0]!, id, ev.to.toString(), copy);
+      const wait = this.record(by[0]!, id, this.deps.ids.lastTime, ev.to.toString(), copy);
+      // Kept for the sender's carbon copies (made by a handler after this one), which only a
+      // sender with another session gets. Its sessions may change while this waits (for the
+      // preferences, or for room in the queue): then it is kept in any case.
+      if (!now || wait !== undefined || this.deps.hasOtherSessions(owner)) this.sent.set(ev.stanza, id);
+      return wait;
     });
   }
 
@@ -97,21 +103,24 @@ export class Archiver {
     const archive = () => {
       const id = this.deps.ids.next();
       m.stanza.append(stanzaIdElement(by[0]!, id));
-      return this.record(by[0]!, id, m.from.toString(), m.stanza);
+      return this.record(by[0]!, id, this.deps.ids.lastTime, m.from.toString(), m.stanza);
     };
     if (m.targets.length > 0) return this.when(this.deps.prefs.wanted(owner, m.from), archive);
     // Nobody to deliver to: the account may not exist (the router bounces then); nothing is archived for it.
     return m.accountExists().then((exists) => (exists ? this.when(this.deps.prefs.wanted(owner, m.from), archive) : undefined));
   }
 
-  /** Runs `then` if `yes`, synchronously when the answer is at hand (no tick between id and write). */
-  private when(yes: boolean | Promise<boolean>, then: () => Pending): Pending {
-    if (typeof yes === "boolean") return yes ? then() : undefined;
-    return yes.then((y) => (y ? then() : undefined));
+  /**
+   * Runs `then` if `yes`, synchronously when the answer is at hand (no tick between id and write;
+   * `now` tells which).
+   */
+  private when(yes: boolean | Promise<boolean>, then: (now: boolean) => Pending): Pending {
+    if (typeof yes === "boolean") return yes ? then(true) : undefined;
+    return yes.then((y) => (y ? then(false) : undefined));
   }
 
-  private record(owner: string, id: string, withJid: string, message: Element): Pending {
-    const at = idTime(id)!;
+  /** Queues an entry of `owner`'s archive; `at` is the time in its id. */
+  private record(owner: string, id: string, at: number, withJid: string, message: Element): Pending {
     const wait = this.deps.queue.push({ owner, id, at, with: withJid, value: flat(serializeDetached(message)), expires: at + this.deps.retention * DAY });
     if (wait) this.deps.onFull();
     return wait;

@@ -86,7 +86,7 @@ export default defineModule({
     });
     let warned = 0;
     const archiver = new Archiver({
-      queue, prefs, retention, ids: ctx.ids, hosted: (d) => ctx.hosts.has(d),
+      queue, prefs, retention, ids: ctx.ids, hosted: (d) => ctx.hosts.has(d), hasOtherSessions: (owner) => ctx.sessions.several(owner),
       onFull: () => {
         if (Date.now() - warned < 60_000) return;
         warned = Date.now();
