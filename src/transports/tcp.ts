@@ -19,6 +19,7 @@ import type { S2STarget } from "./dns.ts";
 import { peerIdentity, type PeerIdentity } from "./peer-certificate.ts";
 import { peerContext, tlsChannelBinding, type TlsMaterial, type TrustStore } from "./tls.ts";
 import type { ChannelBinding, Transport, TransportEvents } from "./transport.ts";
+import { flat } from "../xml/serialize.ts";
 
 /**
  * Transports with output waiting for the end of this event-loop turn, the first `pendingCount`
@@ -180,7 +181,7 @@ export class TcpTransport implements Transport {
         setImmediate(flushPending);
       }
     }
-    this.out += data;
+    this.out += flat(data);
   }
 
   /** Hands what this turn wrote to the socket, in one write. */

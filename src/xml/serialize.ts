@@ -34,6 +34,21 @@ export function serialize(el: Element): string {
   return s + "</" + el.name + ">";
 }
 
+/**
+ * The text in one piece. A serialised stanza is built by concatenation, which V8 keeps as a
+ * tree of its pieces (a rope, some 25 strings for a chat message); held until a commit (the
+ * archive's queue) or the end of a turn (a connection's output), each piece outlived the young
+ * generation and was promoted. A regular expression runs on flat text only, so matching one
+ * makes V8 copy the rope into a single string in every tier, and the pieces die young. (Reading
+ * a character did too, but only until the function was optimised: a heap snapshot at
+ * saturation found 237,000 pieces held by 9,500 queued archive entries.)
+ */
+const START = /^/;
+export function flat(text: string): string {
+  START.test(text);
+  return text;
+}
+
 /** The element class the parser and xml() build: ltx's, serialised by serialize(). */
 export class FastElement extends Element {
   override toString(): string {

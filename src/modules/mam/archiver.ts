@@ -7,6 +7,7 @@
 import { clone, type Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { serializeDetached } from "../../xml/stored.ts";
+import { flat } from "../../xml/serialize.ts";
 import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
 import type { IdGenerator } from "../../storage/ids.ts";
 import { archivable, hasForged, stanzaIdBy, stanzaIdElement, stripForged } from "./policy.ts";
@@ -14,20 +15,6 @@ import type { AccountPrefs } from "./prefs.ts";
 import type { ArchiveQueue } from "../../storage/archive-queue.ts";
 
 const DAY = 86_400_000;
-
-/**
- * The text in one piece. A serialised stanza is built by concatenation, which V8 keeps as a
- * tree of its pieces (a rope, some 25 strings for a chat message); held in the write queue until
- * its commit, each piece outlived the young generation and was promoted. A regular expression
- * runs on flat text only, so matching one makes V8 copy the rope into a single string in every
- * tier, and the pieces die young. (Reading a character did too, but only until the function was
- * optimised: a heap snapshot at saturation found 237,000 pieces held by 9,500 queued entries.)
- */
-const START = /^/;
-function flat(text: string): string {
-  START.test(text);
-  return text;
-}
 
 export interface ArchiverDeps {
   queue: ArchiveQueue;
