@@ -86,7 +86,8 @@ export default defineModule({
     // §8: last, so that a module refusing the message (blocking) stops it first, and the archive
     // (band late) has given it its id.
     ctx.handle("stanza/out", ({ stanza, origin }) => {
-      if (!origin || stanza.name !== "message" || !carbonEligible(stanza, "sent")) return false;
+      // The sender's only session is the origin: nobody to copy to (and no list made per message).
+      if (!origin || stanza.name !== "message" || !sessions.several(origin.jid) || !carbonEligible(stanza, "sent")) return false;
       const targets = enabled(origin.jid, (s) => s === origin);
       if (targets.length > 0) copyTo(targets, carbonCopy("sent", origin.jid, stanza, ctx.optional(ARCHIVE)?.sentId(stanza)));
       return false;
@@ -94,7 +95,8 @@ export default defineModule({
 
     // §7: to the enabled resources the delivery did not reach.
     ctx.on("message/delivered", ({ stanza, from, to, targets }) => {
-      if (from.bare.equals(to.bare) || !carbonEligible(stanza, "received")) return;
+      // An account with one session that the delivery reached has no other to copy to.
+      if (from.bare.equals(to.bare) || (targets.length > 0 && !sessions.several(to)) || !carbonEligible(stanza, "received")) return;
       const others = enabled(to, (s) => targets.includes(s));
       if (others.length > 0) copyTo(others, carbonCopy("received", to, stanza));
     });
