@@ -15,13 +15,18 @@ function counted(): { log: LogStore; raw: LogStore; counts: () => number } {
   return { log: { ...raw, count: (owner, q) => (n++, raw.count(owner, q)) }, raw, counts: () => n };
 }
 
+/** Tells the quota of `writes` entries written for OWNER, and waits for the counts that starts. */
+async function tell(quota: ArchiveQuota, writes = 1): Promise<void> {
+  quota.written(Array<string>(writes).fill(OWNER));
+  await quota.settled();
+}
+
 describe("an archive's quota", () => {
   it("counts an owner's archive at its first write and drops the oldest beyond the quota, in chunks, keeping the newest", async () => {
     const log = new MemoryStorage().log("mam");
     const quota = new ArchiveQuota(log, { entries: 1000 });
     await log.append(entries(0, 1700));
-    quota.written([OWNER]);
-    await quota.settled();
+    await tell(quota);
     expect(await log.count(OWNER, {})).toBe(1000);
     const oldest = await log.query(OWNER, { limit: 1 });
     expect(oldest.entries[0]!.value).toBe("m700");
@@ -31,16 +36,13 @@ describe("an archive's quota", () => {
     const { log, raw, counts } = counted();
     const quota = new ArchiveQuota(log, { entries: 1000, recount: 500 });
     await log.append(entries(0, 990));
-    quota.written([OWNER]);
-    await quota.settled();
+    await tell(quota);
     expect(counts()).toBe(1);
     await log.append(entries(990, 10));
-    quota.written(Array<string>(10).fill(OWNER)); // 1,000: at the quota, not past it
-    await quota.settled();
+    await tell(quota, 10); // 1,000: at the quota, not past it
     expect(counts()).toBe(1);
     await log.append(entries(1000, 5));
-    quota.written(Array<string>(5).fill(OWNER));
-    await quota.settled();
+    await tell(quota, 5);
     expect(counts()).toBe(2);
     expect(await raw.count(OWNER, {})).toBe(1000);
     expect((await raw.query(OWNER, { limit: 1 })).entries[0]!.value).toBe("m5");
@@ -50,15 +52,12 @@ describe("an archive's quota", () => {
     const { log, raw, counts } = counted();
     const quota = new ArchiveQuota(log, { entries: 1000, recount: 10 });
     await log.append(entries(0, 1));
-    quota.written([OWNER]);
-    await quota.settled();
+    await tell(quota);
     await log.append(entries(1, 2000)); // written elsewhere: this process is not told
-    quota.written(Array<string>(9).fill(OWNER));
-    await quota.settled();
+    await tell(quota, 9);
     expect(counts()).toBe(1);
     expect(await raw.count(OWNER, {})).toBe(2001);
-    quota.written([OWNER]);
-    await quota.settled();
+    await tell(quota);
     expect(counts()).toBe(2);
     expect(await raw.count(OWNER, {})).toBe(1000);
   });
@@ -67,12 +66,10 @@ describe("an archive's quota", () => {
     const { log, counts } = counted();
     const quota = new ArchiveQuota(log, { entries: 100 });
     await log.append(entries(0, 50));
-    quota.written(Array<string>(20).fill(OWNER));
-    await quota.settled();
+    await tell(quota, 20);
     expect(counts()).toBe(1);
     quota.forget(OWNER);
-    quota.written([OWNER]);
-    await quota.settled();
+    await tell(quota);
     expect(counts()).toBe(2);
   });
 
@@ -80,13 +77,10 @@ describe("an archive's quota", () => {
     const { log, counts } = counted();
     const quota = new ArchiveQuota(log, { entries: 20 });
     await log.append(entries(0, 5));
-    quota.written([OWNER]);
-    await quota.settled();
-    quota.written([OWNER]); // one write since: not yet
-    await quota.settled();
+    await tell(quota);
+    await tell(quota); // one write since: not yet
     expect(counts()).toBe(1);
-    quota.written([OWNER]); // two: 10% of 20
-    await quota.settled();
+    await tell(quota); // two: 10% of 20
     expect(counts()).toBe(2);
   });
 
@@ -94,10 +88,8 @@ describe("an archive's quota", () => {
     const log = new MemoryStorage().log("mam");
     const errors: unknown[] = [];
     const quota = new ArchiveQuota({ ...log, count: () => Promise.reject(new Error("disk")) }, { entries: 1, onError: (e) => errors.push(e) });
-    quota.written([OWNER]);
-    await quota.settled();
-    quota.written([OWNER]);
-    await quota.settled();
+    await tell(quota);
+    await tell(quota);
     expect(errors).toHaveLength(2);
   });
 });
