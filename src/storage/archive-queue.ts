@@ -8,7 +8,7 @@
 // is slowed down (its own stream waits), nobody else. A crash loses what is queued and nothing
 // that was delivered; a message that went offline is durable in the offline store anyway.
 import { WriteMarks } from "./write-marks.ts";
-import type { LogEntry, LogStore } from "./types.ts";
+import type { LogBatch, LogEntry, LogStore } from "./types.ts";
 import type { ArchiveQuota } from "./archive-quota.ts";
 import { StorageFullError } from "./errors.ts";
 
@@ -34,7 +34,11 @@ export interface QueueStats {
 }
 
 export interface QueueOptions {
-  /** Entries held at most (waiting plus being written). */
+  /**
+   * Entries held before pushes wait for room (queued plus being written). A push beyond it is
+   * queued all the same, packed with the others, and its promise holds its sender back; so the
+   * queue exceeds the bound by at most one entry per sender held back.
+   */
   bound: number;
   /** Entries per LogStore.append at most. */
   batch: number;
@@ -62,22 +66,43 @@ export interface QueueOptions {
   quota?: ArchiveQuota;
 }
 
-interface Slot { entry: QueuedEntry; seq: number }
+/** Entries queued together for one write: the store's packed batch, or an array of them. */
+interface Batch {
+  readonly pack: LogBatch;
+  /** The owner of each entry, in order (the quota counts them). */
+  readonly owners: string[];
+  /** The sequence number of its first entry; the others follow it. */
+  readonly first: number;
+}
+
+/** The batch of a store that packs nothing (LogStore.batch absent): the entries as they came. */
+class EntryList implements LogBatch {
+  readonly entries: QueuedEntry[] = [];
+  get size(): number {
+    return this.entries.length;
+  }
+  add(entry: QueuedEntry): void {
+    this.entries.push(entry);
+  }
+  release(): void {}
+}
 
 export class ArchiveQueue {
   private readonly store: LogStore;
   private readonly opts: Required<Omit<QueueOptions, "quota">>;
   private readonly quota: ArchiveQuota | undefined;
-  private slots: Slot[] = [];
+  /** Batches not yet written, oldest first; only the last may be filling still. */
+  private queued: Batch[] = [];
+  private queuedEntries = 0;
   /** Batches being written, oldest first (they may finish in any order). */
-  private inFlight: Slot[][] = [];
+  private inFlight: Batch[] = [];
   private inFlightEntries = 0;
   private scheduled = false;
   /** Runs while the entries waiting linger; once it has fired (or a reader waits) they are ripe. */
   private lingerTimer: NodeJS.Timeout | undefined;
   private ripe = false;
-  /** Pushes that found the queue full, in order, with their entries. */
-  private waiting: { entry: QueuedEntry; resolve: () => void }[] = [];
+  /** Pushes that found the queue full, in order (their entries are queued). */
+  private waiting: (() => void)[] = [];
   /** Every entry queued gets a sequence number; all up to doneSeq are written (or given up). */
   private seq = 0;
   private doneSeq = 0;
@@ -98,7 +123,7 @@ export class ArchiveQueue {
 
   /** Entries queued or being written. */
   get depth(): number {
-    return this.slots.length + this.inFlightEntries;
+    return this.queuedEntries + this.inFlightEntries;
   }
 
   stats(): QueueStats {
@@ -107,13 +132,14 @@ export class ArchiveQueue {
 
   /** Queues an entry; returns a promise only when the queue is full (await it: back-pressure). */
   push(entry: QueuedEntry): Promise<void> | undefined {
-    if (this.depth < this.opts.bound && this.waiting.length === 0) {
-      this.add(entry);
-      return undefined;
-    }
+    const room = this.depth < this.opts.bound && this.waiting.length === 0;
+    // Queued even when full: held apart, as an object, while its sender waits (the whole time,
+    // at saturation, for every entry), it outlived the young generation's collections.
+    this.add(entry);
+    if (room) return undefined;
     this.counts.waits++;
-    // Served in order, so a sender that waited is not overtaken by a later one.
-    return new Promise<void>((resolve) => this.waiting.push({ entry, resolve }));
+    // Released in order, so a sender that waited is not overtaken by a later one.
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   /** Resolves once every entry queued so far (for `owner`, when given) is written: queries read their own writes. */
@@ -155,25 +181,31 @@ export class ArchiveQueue {
     return new Promise((resolve) => this.doneWaiters.push({ seq, resolve }));
   }
 
-  /** Resolves once the queue is empty, pushes that were waiting for room included. */
+  /** Resolves once the queue is empty. */
   async flush(): Promise<void> {
-    while (this.depth > 0 || this.waiting.length > 0) await this.settled();
+    while (this.depth > 0) await this.settled();
   }
 
-  /** Forgets what is queued for an owner whose archive was deleted; resolves after a batch being written. */
+  /**
+   * Deletes the archive of `owner` (deleted itself): what is queued for it (packed among other
+   * owners' entries) lands, and then the store's entries of the owner go, those included.
+   */
   async discard(owner: string): Promise<void> {
-    for (const w of this.waiting) if (w.entry.owner === owner) w.resolve();
-    this.waiting = this.waiting.filter((w) => w.entry.owner !== owner);
-    this.slots = this.slots.filter((s) => s.entry.owner !== owner);
-    this.progress();
-    this.freeRoom();
     await this.settled(owner);
+    await this.store.clear(owner);
     this.quota?.forget(owner);
   }
 
   private add(entry: QueuedEntry): void {
-    this.slots.push({ entry, seq: ++this.seq });
-    if (this.slots.length === 1 && this.lingerTimer === undefined) this.startLinger();
+    let last = this.queued[this.queued.length - 1];
+    if (last === undefined || last.pack.size >= this.opts.batch) {
+      last = { pack: this.store.batch && this.store.appendBatch ? this.store.batch() : new EntryList(), owners: [], first: this.seq + 1 };
+      this.queued.push(last);
+    }
+    last.pack.add(entry);
+    last.owners.push(entry.owner);
+    this.seq++;
+    if (++this.queuedEntries === 1 && this.lingerTimer === undefined) this.startLinger();
     this.lastOf.mark(entry.owner, this.seq);
     this.counts.queued++;
     if (this.depth > this.counts.maxDepth) this.counts.maxDepth = this.depth;
@@ -208,7 +240,7 @@ export class ArchiveQueue {
 
   /** What waits may go without lingering further. */
   private ripen(): void {
-    if (this.slots.length === 0) return;
+    if (this.queuedEntries === 0) return;
     this.stopLinger(true);
     this.pump();
   }
@@ -218,8 +250,10 @@ export class ArchiveQueue {
    * is, one that has lingered or that a reader waits for.
    */
   private mayPost(): boolean {
-    const full = this.slots.length >= this.opts.batch;
-    return this.inFlight.length === 0 ? this.slots.length > 0 && (full || this.ripe) : full && this.inFlight.length < this.opts.parallel;
+    const head = this.queued[0];
+    if (head === undefined) return false;
+    const full = head.pack.size >= this.opts.batch;
+    return this.inFlight.length === 0 ? full || this.ripe : full && this.inFlight.length < this.opts.parallel;
   }
 
   /**
@@ -229,17 +263,20 @@ export class ArchiveQueue {
    */
   private pump(): void {
     while (this.mayPost()) {
-      const batch = this.slots.splice(0, this.opts.batch);
-      if (this.slots.length === 0) this.stopLinger(false);
+      const batch = this.queued.shift()!;
+      const n = batch.owners.length;
+      this.queuedEntries -= n;
+      if (this.queued.length === 0) this.stopLinger(false);
       this.inFlight.push(batch);
-      this.inFlightEntries += batch.length;
-      void this.write(batch.map((s) => s.entry)).then((ok) => {
+      this.inFlightEntries += n;
+      void this.write(batch.pack).then((ok) => {
         this.inFlight.splice(this.inFlight.indexOf(batch), 1);
-        this.inFlightEntries -= batch.length;
+        this.inFlightEntries -= n;
+        batch.pack.release();
         if (ok) {
-          this.counts.written += batch.length;
-          this.quota?.written(batch.map((s) => s.entry.owner));
-        } else this.counts.dropped += batch.length;
+          this.counts.written += n;
+          this.quota?.written(batch.owners);
+        } else this.counts.dropped += n;
         this.progress();
         this.freeRoom();
         this.pump();
@@ -252,12 +289,12 @@ export class ArchiveQueue {
    * up: the acks of its messages wait for it, and the queue's bound holds back its senders, until
    * space returns; other failures drop it after `attempts`.
    */
-  private async write(batch: QueuedEntry[]): Promise<boolean> {
+  private async write(batch: LogBatch): Promise<boolean> {
     let full = false;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.store.append(batch);
+          await (batch instanceof EntryList ? this.store.append(batch.entries) : this.store.appendBatch!(batch));
           this.counts.batches++;
           return true;
         } catch (err) {
@@ -270,7 +307,7 @@ export class ArchiveQueue {
           }
           const last = !full && attempt >= this.opts.attempts;
           // Out of space, the first refusal is reported; the retries say nothing new.
-          if (!full || attempt === 1) this.opts.onError(err, last ? batch.length : 0);
+          if (!full || attempt === 1) this.opts.onError(err, last ? batch.size : 0);
           if (last) return false;
           await new Promise((r) => setTimeout(r, Math.min(MAX_RETRY_MS, this.opts.retryMs * 2 ** (attempt - 1))));
         }
@@ -282,7 +319,7 @@ export class ArchiveQueue {
 
   /** Everything before the oldest entry still queued or in flight is written: wake who waits for it. */
   private progress(): void {
-    const oldest = this.inFlight[0]?.[0]?.seq ?? this.slots[0]?.seq;
+    const oldest = this.inFlight[0]?.first ?? this.queued[0]?.first;
     const seq = oldest === undefined ? this.seq : oldest - 1;
     this.doneSeq = seq;
     this.lastOf.landed(seq);
@@ -293,11 +330,8 @@ export class ArchiveQueue {
     for (const w of ready) w.resolve();
   }
 
+  /** Releases the pushes that waited, oldest first, as far as the room below the bound goes (their own entries not counted). */
   private freeRoom(): void {
-    while (this.waiting.length > 0 && this.depth < this.opts.bound) {
-      const w = this.waiting.shift()!;
-      this.add(w.entry);
-      w.resolve();
-    }
+    while (this.waiting.length > 0 && this.depth - this.waiting.length < this.opts.bound) this.waiting.shift()!();
   }
 }

@@ -3,7 +3,7 @@
 // It wraps each store once, when the store is first asked for, with the observer's handle for that
 // store resolved then: a call costs a promise more and nothing is looked up or built per call.
 // The composition root wraps storage this way only when metrics are on.
-import type { KeyValueStore, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "./types.ts";
+import type { KeyValueStore, LogBatch, LogEntry, LogPage, LogQuery, LogStore, MapStore, StorageProvider } from "./types.ts";
 
 /** What the observer is told of one store. */
 export interface StoreObserver {
@@ -96,14 +96,24 @@ class ObservedMap<T> implements MapStore<T> {
 class ObservedLog implements LogStore {
   private readonly inner: LogStore;
   private readonly o: StoreObserver;
+  readonly batch?: () => LogBatch;
+  readonly appendBatch?: (batch: LogBatch) => Promise<void>;
   constructor(inner: LogStore, o: StoreObserver) {
     this.inner = inner;
     this.o = o;
+    // Packed batches only where the backend packs (a queue looks for both).
+    if (inner.batch && inner.appendBatch) {
+      this.batch = () => inner.batch!();
+      this.appendBatch = (batch) => this.timedWrite(() => inner.appendBatch!(batch));
+    }
   }
   append(entries: readonly (LogEntry & { owner: string })[]): Promise<void> {
-    let p: Promise<void>;
+    return this.timedWrite(() => this.inner.append(entries));
+  }
+  private timedWrite<T>(f: () => Promise<T>): Promise<T> {
+    let p: Promise<T>;
     try {
-      p = this.inner.append(entries);
+      p = f();
     } catch (e) {
       p = Promise.reject(e as Error);
     }
@@ -116,22 +126,10 @@ class ObservedLog implements LogStore {
     return call(this.o, () => this.inner.count(owner, q));
   }
   remove(owner: string, ids: readonly string[]): Promise<void> {
-    let p: Promise<void>;
-    try {
-      p = this.inner.remove(owner, ids);
-    } catch (e) {
-      p = Promise.reject(e as Error);
-    }
-    return timed(this.o, p);
+    return this.timedWrite(() => this.inner.remove(owner, ids));
   }
   replace(owner: string, id: string, value: string): Promise<boolean> {
-    let p: Promise<boolean>;
-    try {
-      p = this.inner.replace(owner, id, value);
-    } catch (e) {
-      p = Promise.reject(e as Error);
-    }
-    return timed(this.o, p);
+    return this.timedWrite(() => this.inner.replace(owner, id, value));
   }
   clear(owner: string): Promise<void> {
     return call(this.o, () => this.inner.clear(owner));

@@ -61,9 +61,32 @@ export interface LogPage {
   complete: boolean;
 }
 
+/**
+ * Entries gathered for one append, packed as each arrives in the form the store writes them
+ * (LogStore.batch). A write queue holds its entries until they are written, tens of
+ * milliseconds under load: held as strings and objects, they outlived the young generation's
+ * collections, each of which copied them, and were promoted to be collected again by the old
+ * generation's. Packed, the strings die where they were made.
+ */
+export interface LogBatch {
+  /** Entries added so far. */
+  readonly size: number;
+  add(entry: LogEntry & { owner: string }): void;
+  /** Called once the batch is written or given up: it is not used again. */
+  release(): void;
+}
+
 export interface LogStore {
   /** Adds entries, each under its owner. An id already stored is left as it is: a retry cannot duplicate. */
   append(entries: readonly (LogEntry & { owner: string })[]): Promise<void>;
+  /**
+   * Optional, with appendBatch: a store that packs entries (the embedded one, as the bytes of
+   * its statement, outside the JavaScript heap) gives its batches to fill; without it, a write
+   * queue keeps arrays of entries for append.
+   */
+  batch?(): LogBatch;
+  /** Appends a batch made by batch(), as append does; it may be called again with the same batch (a retry). */
+  appendBatch?(batch: LogBatch): Promise<void>;
   query(owner: string, q: LogQuery): Promise<LogPage>;
   /** How many entries match (RSM count); the query's limit and direction are ignored. */
   count(owner: string, q: Omit<LogQuery, "limit" | "fromEnd">): Promise<number>;

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { WAL_CHECKPOINT_PAGES } from "../../src/storage/embedded/batch.ts";
 import { SqliteStorage } from "../../src/storage/embedded/sqlite.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
+import { ArchiveQueue } from "../../src/storage/archive-queue.ts";
 import { storageContract } from "./contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "xmppd-store-"));
@@ -235,5 +236,53 @@ describe("the embedded store's writer thread", () => {
     expect(plan).toMatch(/USING INDEX log_key/);
     expect(plan).not.toMatch(/TEMP B-TREE/);
     check.close();
+  });
+});
+
+describe("the embedded store's packed batches", () => {
+  const values = ["<message>plain</message>", "<message>Grüße, 日本語 and 🙂</message>", `<message>${"long ".repeat(40_000)}</message>`];
+
+  it("hold what an archive queue writes, outside the heap, byte for byte, and give their buffers back", async () => {
+    const store = new SqliteStorage(join(dir, `packed${n++}.sqlite`));
+    const log = store.log("mam");
+    const queue = new ArchiveQueue(log, { bound: 10_000, batch: 700, linger: 0 });
+    const owners = ["juliet@localhost", "romeo@localhost", "nurse@localhost"];
+    for (let i = 0; i < 3000; i++) {
+      queue.push({ owner: owners[i % 3]!, id: String(i).padStart(15, "0"), at: i, with: "benvolio@localhost/tab", value: values[i % 3]!, expires: 0 });
+    }
+    await queue.flush();
+    expect(queue.stats()).toMatchObject({ written: 3000, dropped: 0, batches: 5 });
+    for (const [k, owner] of owners.entries()) {
+      const page = await log.query(owner, { limit: 2000 });
+      expect(page.entries).toHaveLength(1000);
+      expect(page.entries.every((e) => e.value === values[k] && e.with === "benvolio@localhost/tab")).toBe(true);
+      expect(page.entries.map((e) => e.at)).toEqual(Array.from({ length: 1000 }, (_, j) => 3 * j + k));
+      expect(await log.count(owner, { with: "benvolio@localhost" })).toBe(1000); // the bare contact, taken from the packed full JID
+    }
+    await store.close();
+  });
+
+  it("are written again whole after a failed commit, and never twice", async () => {
+    const path = join(dir, `packed${n++}.sqlite`);
+    const store = new SqliteStorage(path);
+    const log = store.log("mam");
+    // A trigger refuses every commit that carries id 000000000000042 until the first failure is reported.
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA busy_timeout=5000; CREATE TABLE refused (n INTEGER); INSERT INTO refused VALUES (0)");
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON log WHEN NEW.id = '000000000000042' AND (SELECT n FROM refused) = 0
+      BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    const errors: number[] = [];
+    const queue = new ArchiveQueue(log, { bound: 1000, batch: 100, linger: 0, retryMs: 1, onError: (_e, dropped) => {
+      errors.push(dropped);
+      db.exec("UPDATE refused SET n = 1");
+    } });
+    for (let i = 0; i < 100; i++) queue.push({ owner: "juliet@localhost", id: String(i).padStart(15, "0"), at: i, with: "romeo@localhost", value: values[i % 2]!, expires: 0 });
+    await queue.flush();
+    expect(errors).toEqual([0]); // one failure, retried, nothing dropped
+    expect(queue.stats()).toMatchObject({ written: 100, failures: 1, dropped: 0 });
+    const page = await log.query("juliet@localhost", { limit: 200 });
+    expect(page.entries.map((e) => e.at)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    db.close();
+    await store.close();
   });
 });

@@ -149,7 +149,6 @@ export default defineModule({
       const owner = jid.bare.toString();
       prefs.forget(owner);
       await queue.discard(owner);
-      await log.clear(owner);
     });
     // Before storage closes: what is queued is written, unless the store is stuck (then it is lost, as in a crash).
     ctx.on("server/stopping", async () => {

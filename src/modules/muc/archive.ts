@@ -125,7 +125,6 @@ export class RoomArchive implements RoomArchiving {
   async clear(room: Room): Promise<void> {
     const owner = room.jid.toString();
     await this.deps.queue.discard(owner);
-    await this.deps.log.clear(owner);
   }
 
   private mayRead(room: Room, from: JID): void {

@@ -98,16 +98,20 @@ export function migrate(db: DatabaseSync): void {
  * cost the event loop a structured clone of each value (9% of its samples), where one string
  * is one copy. NUL is in no value: XML (RFC 6120 §11.1, XML 1.0 §2.2) and JIDs exclude it,
  * and a batch whose count of values does not come out right fails as a whole. Numbers travel
- * as their text and are stored as numbers by the columns' INTEGER affinity.
+ * as their text and are stored as numbers by the columns' INTEGER affinity. The values may
+ * also come as that string's UTF-8 bytes (PackedRows in sqlite.ts), moved to the writer
+ * thread without a copy.
  */
 export type Statement =
   | readonly [mode: "run" | "get" | "all", sql: string, args: readonly SQLInputValue[]]
-  | readonly [mode: "each", sql: string, values: string, rows: number, width: number];
+  | readonly [mode: "each", sql: string, values: string | Uint8Array, rows: number, width: number];
 
 /** Joins rows of values for an `each` statement. */
 export function joinRows(values: readonly (string | number)[]): string {
   return values.join("\0");
 }
+
+const utf8 = new TextDecoder();
 
 /** Statements applied atomically; the operation's result is its last statement's. */
 export type Operation = readonly Statement[];
@@ -150,7 +154,7 @@ export class BatchRunner {
   }
 
   private each([, sql, joined, rows, width]: Extract<Statement, readonly ["each", ...unknown[]]>): number {
-    const values = joined.split("\0");
+    const values = (typeof joined === "string" ? joined : utf8.decode(joined)).split("\0");
     if (values.length !== rows * width) throw new Error(`a batch of ${rows} rows of ${width} values came as ${values.length} values`);
     const st = this.statement(sql);
     const row = new Array<string>(width);

@@ -15,6 +15,7 @@ import { WriteMarks } from "../write-marks.ts";
 import { PRIVATE_DIR, PRIVATE_FILE } from "../data-dir.ts";
 import { BatchRunner, PRAGMAS, joinRows, migrate, type Operation, type Outcome, type Statement } from "./batch.ts";
 import type { WriterMessage } from "./writer.ts";
+import { BufferPool, LOG_ROW_WIDTH, PackedRows } from "./packed.ts";
 import { StorageFullError } from "../errors.ts";
 
 const SQL = {
@@ -102,6 +103,8 @@ export class SqliteStorage implements StorageProvider {
    */
   private readonly memo = new Map<string, { readonly value: unknown; readonly scopes: readonly string[] }>();
   private readonly forgetTurn = (): void => void this.memo.clear();
+  /** The buffers of the log stores' packed batches (packed.ts). */
+  private readonly buffers = new BufferPool();
 
   constructor(path: string, options: SqliteOptions = {}) {
     if (path !== ":memory:") {
@@ -186,7 +189,10 @@ export class SqliteStorage implements StorageProvider {
     const ops = this.outbox;
     this.outbox = [];
     this.posted = true;
-    this.worker!.postMessage({ ops } satisfies WriterMessage);
+    // Packed rows move to the writer: their bytes were copied for it (PackedRows.bytes).
+    const moved: ArrayBuffer[] = [];
+    for (const op of ops) for (const st of op) if (st[0] === "each" && typeof st[2] !== "string") moved.push(st[2].buffer as ArrayBuffer);
+    this.worker!.postMessage({ ops } satisfies WriterMessage, moved);
   }
 
   /** Group commit at work: operations per commit is the batching the load gave. */
@@ -250,7 +256,13 @@ export class SqliteStorage implements StorageProvider {
           values.push(name, e.owner, e.id, e.at, e.with, bareOf(e.with), e.value, e.expires);
           scopes.add(scope.rows("log", name, e.owner));
         }
-        await this.write([["each", SQL.logAdd, joinRows(values), entries.length, 8]], [...scopes]);
+        await this.write([["each", SQL.logAdd, joinRows(values), entries.length, LOG_ROW_WIDTH]], [...scopes]);
+      },
+      batch: () => new PackedRows(name, this.buffers),
+      appendBatch: async (batch) => {
+        if (!(batch instanceof PackedRows)) throw new TypeError("appendBatch takes the batches of this store's batch()");
+        if (batch.size === 0) return;
+        await this.write([["each", SQL.logAdd, batch.bytes(), batch.size, LOG_ROW_WIDTH]], [...batch.owners].map((o) => scope.rows("log", name, o)));
       },
       query: async (owner, q): Promise<LogPage> => {
         const w = where(owner, q);
