@@ -11,6 +11,7 @@ import { WriteMarks } from "./write-marks.ts";
 import type { LogBatch, LogEntry, LogStore } from "./types.ts";
 import type { ArchiveQuota } from "./archive-quota.ts";
 import { StorageFullError } from "./errors.ts";
+import { flat } from "../xml/serialize.ts";
 
 /** The longest pause between two attempts of a batch (a batch refused for lack of space retries until it lands). */
 const MAX_RETRY_MS = 5000;
@@ -75,13 +76,18 @@ interface Batch {
   readonly first: number;
 }
 
-/** The batch of a store that packs nothing (LogStore.batch absent): the entries as they came. */
+/**
+ * The batch of a store that packs nothing (LogStore.batch absent): the entries as they came,
+ * their payloads made flat (serialize.ts's flat), or every piece of a serialised stanza would be
+ * held until the batch is written.
+ */
 class EntryList implements LogBatch {
   readonly entries: QueuedEntry[] = [];
   get size(): number {
     return this.entries.length;
   }
   add(entry: QueuedEntry): void {
+    flat(entry.value);
     this.entries.push(entry);
   }
   release(): void {}

@@ -7,7 +7,6 @@
 import { clone, type Element } from "../../xml/element.ts";
 import type { JID } from "../../xml/jid.ts";
 import { serializeDetached } from "../../xml/stored.ts";
-import { flat } from "../../xml/serialize.ts";
 import type { MessageDelivery, StanzaEvent } from "../../core/events.ts";
 import type { IdGenerator } from "../../storage/ids.ts";
 import { archivable, hasForged, stanzaIdBy, stanzaIdElement, stripForged } from "./policy.ts";
@@ -108,7 +107,7 @@ export class Archiver {
 
   /** Queues an entry of `owner`'s archive; `at` is the time in its id. */
   private record(owner: string, id: string, at: number, withJid: string, message: Element): Pending {
-    const wait = this.deps.queue.push({ owner, id, at, with: withJid, value: flat(serializeDetached(message)), expires: at + this.deps.retention * DAY });
+    const wait = this.deps.queue.push({ owner, id, at, with: withJid, value: serializeDetached(message), expires: at + this.deps.retention * DAY });
     if (wait) this.deps.onFull();
     return wait;
   }
