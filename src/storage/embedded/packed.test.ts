@@ -34,4 +34,16 @@ describe("packed rows", () => {
     b.release();
     expect(bytes.buffer.byteLength).toBe(bytes.length); // a copy of its own size, to move to the writer
   });
+
+  it("let a buffer grown past 4 MiB go instead of keeping it", () => {
+    const pool = new BufferPool();
+    const big = new PackedRows("mam", pool);
+    big.add(entry(1, `<m>${"x".repeat(2_000_000)}</m>`)); // room for three bytes a character: 6 MB
+    big.release();
+    expect(pool.size).toBe(0);
+    const small = new PackedRows("mam", pool);
+    small.add(entry(2, "<m/>"));
+    small.release();
+    expect(pool.size).toBe(1);
+  });
 });

@@ -10,6 +10,9 @@ import { bareOf } from "../log-filter.ts";
 /** Bytes a buffer starts with; it doubles when an entry does not fit. */
 const FIRST_BYTES = 64 * 1024;
 
+/** The largest buffer kept for reuse: one grown by a batch of large stanzas is let go. */
+const MAX_KEPT_BYTES = 4 * 1024 * 1024;
+
 /** Free buffers kept for the next batches; what is beyond goes to the collector. */
 export class BufferPool {
   private readonly free: Buffer[] = [];
@@ -28,7 +31,7 @@ export class BufferPool {
   }
 
   give(buf: Buffer): void {
-    if (this.free.length < this.keep) this.free.push(buf);
+    if (this.free.length < this.keep && buf.length <= MAX_KEPT_BYTES) this.free.push(buf);
   }
 
   /** Buffers waiting for reuse. */
