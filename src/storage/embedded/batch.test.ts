@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DatabaseSync } from "node:sqlite";
-import { BatchRunner, joinRows, migrate, type Operation } from "./batch.ts";
+import { BatchRunner, PAUSE_EVERY, PAUSE_ROWS_MAX, joinRows, migrate, type Operation } from "./batch.ts";
 
 const put = (key: string, bytes: number): Operation => [["run", "INSERT INTO keyval (store, owner, value) VALUES ('t', ?, ?)", [key, "x".repeat(bytes)]]];
 
@@ -57,6 +57,23 @@ describe("a batch of rows joined into one string (each)", () => {
     const [outcome] = runner.runBatch([[["each", sql, joinRows(["t", "a", "bad\0value", "t", "b", "ok"]), 2, 3]]]);
     expect(outcome).toMatchObject({ error: expect.stringMatching(/2 rows of 3 values came as 7/) });
     expect(db.prepare("SELECT COUNT(*) AS n FROM keyval").get()).toEqual({ n: 0 });
+    db.close();
+  });
+});
+
+describe("the writer's pauses between rows", () => {
+  it(`come every ${PAUSE_EVERY} rows of a statement of few rows, inside its transaction, and never in one of more than ${PAUSE_ROWS_MAX}`, () => {
+    const db = new DatabaseSync(":memory:");
+    db.exec("CREATE TABLE n (v INTEGER)");
+    const seen: number[] = [];
+    const runner = new BatchRunner(db, () => seen.push(Number((db.prepare("SELECT COUNT(*) AS c FROM n").get() as { c: number }).c)));
+    const rows = (k: number) => joinRows(Array.from({ length: k }, (_, i) => i));
+    expect(runner.runBatch([[["each", "INSERT INTO n VALUES (?)", rows(20), 20, 1]]])).toEqual([{ ok: 20 }]);
+    // Rows written so far at each pause, seen from within the open transaction.
+    expect(seen).toEqual([PAUSE_EVERY, 2 * PAUSE_EVERY]);
+    seen.length = 0;
+    expect(runner.runBatch([[["each", "INSERT INTO n VALUES (?)", rows(PAUSE_ROWS_MAX + 1), PAUSE_ROWS_MAX + 1, 1]]])).toEqual([{ ok: PAUSE_ROWS_MAX + 1 }]);
+    expect(seen).toEqual([]);
     db.close();
   });
 });
