@@ -248,6 +248,9 @@ export class SqliteStorage implements StorageProvider {
       return { sql: clauses.join(" AND "), args };
     };
     return {
+      // Entries given at once (the offline store's, one message each) go as one joined string;
+      // packed like a queue's batch (appendBatch), each took a buffer and a transfer of its own,
+      // and the offline row's 1,000 messages took 174-178 ms against 136-138.
       append: async (entries) => {
         if (entries.length === 0) return;
         const values: (string | number)[] = [];
